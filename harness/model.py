@@ -1,0 +1,291 @@
+"""The data the pipeline passes between stages: plain dataclasses, no behaviour beyond
+conversion to and from the JSON shapes documented in docs/recording-format.md."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+Headers = list[tuple[str, str]]
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """The first value of header `name` (case-insensitive), or None."""
+    lower = name.lower()
+    for key, value in headers:
+        if key.lower() == lower:
+            return value
+    return None
+
+
+def without_header(headers: Headers, name: str) -> Headers:
+    lower = name.lower()
+    return [(k, v) for k, v in headers if k.lower() != lower]
+
+
+def with_header(headers: Headers, name: str, value: str) -> Headers:
+    """Headers with `name` set to exactly one `value`, keeping the position of the first."""
+    lower = name.lower()
+    out: Headers = []
+    placed = False
+    for key, old in headers:
+        if key.lower() == lower:
+            if not placed:
+                out.append((key, value))
+                placed = True
+        else:
+            out.append((key, old))
+    if not placed:
+        out.append((name, value))
+    return out
+
+
+def _body_to_json(body: bytes | str) -> dict[str, str]:
+    if isinstance(body, str):
+        return {"body": body}
+    try:
+        return {"body": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
+
+
+def _body_from_json(data: dict[str, Any]) -> str | bytes:
+    if data.get("body_encoding") == "base64":
+        return base64.b64decode(data["body"])
+    return str(data.get("body", ""))
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: str = ""
+    headers: Headers = field(default_factory=list)
+    body: str | bytes = ""
+    scheme: str = "https"
+    host: str = "api.stripe.com"
+    port: int | None = None
+
+    @property
+    def target(self) -> str:
+        """Path plus query string, as on the request line."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+    @property
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else self.body.decode("utf-8", "replace")
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "scheme": self.scheme,
+            "host": self.host,
+        }
+        if self.port is not None:
+            data["port"] = self.port
+        data["path"] = self.path
+        data["query"] = self.query
+        data["headers"] = [[k, v] for k, v in self.headers]
+        data.update(_body_to_json(self.body))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Request:
+        return cls(
+            method=data["method"],
+            scheme=data.get("scheme", "https"),
+            host=data.get("host", "api.stripe.com"),
+            port=data.get("port"),
+            path=data["path"],
+            query=data.get("query", ""),
+            headers=[(k, v) for k, v in data.get("headers", [])],
+            body=_body_from_json(data),
+        )
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Headers = field(default_factory=list)
+    body: str | bytes = ""
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+    @property
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else self.body.decode("utf-8", "replace")
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "status": self.status,
+            "headers": [[k, v] for k, v in self.headers],
+        }
+        data.update(_body_to_json(self.body))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Response:
+        return cls(
+            status=data["status"],
+            headers=[(k, v) for k, v in data.get("headers", [])],
+            body=_body_from_json(data),
+        )
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request and the response to it (or the error that stood in for a response).
+
+    `seq` is the position in the recording; a replayed exchange keeps the seq of the
+    recorded exchange it replays. `extra` carries stage-specific fields (a replay's
+    attempts, latency, unresolved ids) that round-trip untouched.
+    """
+
+    seq: int
+    started: float
+    duration: float
+    request: Request
+    response: Response | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "started": self.started,
+            "duration": self.duration,
+            "request": self.request.to_json(),
+        }
+        if self.response is not None:
+            data["response"] = self.response.to_json()
+        if self.error is not None:
+            data["error"] = self.error
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Exchange:
+        known = {"seq", "started", "duration", "request", "response", "error"}
+        response = data.get("response")
+        return cls(
+            seq=data["seq"],
+            started=data["started"],
+            duration=data["duration"],
+            request=Request.from_json(data["request"]),
+            response=Response.from_json(response) if response is not None else None,
+            error=data.get("error"),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def renumber(exchanges: Iterable[Exchange], start: int = 0) -> Iterator[Exchange]:
+    """Give exchanges consecutive sequence numbers (used by importers and merges)."""
+    for offset, exchange in enumerate(exchanges):
+        exchange.seq = start + offset
+        yield exchange
+
+
+# Outcomes of comparison, most favourable first.
+OUTCOME_KINDS = ("match", "noise", "expected", "difference", "error")
+# Severities, most serious first.
+SEVERITIES = ("critical", "high", "medium", "low")
+# Kinds of difference in one field or in the exchange as a whole.
+DIFFERENCE_KINDS = ("status", "error", "removed", "added", "type", "value")
+
+
+@dataclass(slots=True)
+class Difference:
+    """One field that differs between the baseline's and a candidate's answer.
+
+    `path` is a JSON path from the body's root (`$.charges.data[].amount`), with `[]`
+    where a list was aligned by object id rather than by position. `outcome` says how
+    compare classified it: a real "difference", "expected" (a rule with `reason` says
+    so) or "noise".
+    """
+
+    endpoint: str
+    path: str
+    kind: str
+    baseline: Any = None
+    candidate: Any = None
+    severity: str = "medium"
+    outcome: str = "difference"
+    reason: str | None = None
+
+    @property
+    def signature(self) -> tuple[str, str, str]:
+        return (self.endpoint, self.path, self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "path": self.path,
+            "kind": self.kind,
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "severity": self.severity,
+            "outcome": self.outcome,
+        }
+        if self.reason is not None:
+            data["reason"] = self.reason
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Difference:
+        return cls(
+            endpoint=data["endpoint"],
+            path=data["path"],
+            kind=data["kind"],
+            baseline=data.get("baseline"),
+            candidate=data.get("candidate"),
+            severity=data.get("severity", "medium"),
+            outcome=data.get("outcome", "difference"),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one exchange came to for one candidate: exactly one of OUTCOME_KINDS."""
+
+    seq: int
+    candidate: str
+    journey: int
+    endpoint: str
+    kind: str
+    severity: str | None = None
+    differences: list[Difference] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "candidate": self.candidate,
+            "journey": self.journey,
+            "endpoint": self.endpoint,
+            "kind": self.kind,
+            "severity": self.severity,
+            "differences": [d.to_json() for d in self.differences],
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        return cls(
+            seq=data["seq"],
+            candidate=data["candidate"],
+            journey=data["journey"],
+            endpoint=data["endpoint"],
+            kind=data["kind"],
+            severity=data.get("severity"),
+            differences=[Difference.from_json(d) for d in data.get("differences", [])],
+            error=data.get("error"),
+        )

@@ -1,0 +1,337 @@
+"""Read, write and validate recordings: JSON Lines (optionally gzip), streaming both ways.
+
+Line 1 is a header object; every later line is one exchange (see
+docs/recording-format.md and harness/schemas/recording-v1.schema.json). Readers never
+hold more than one line in memory, so a recording of a million exchanges reads in
+constant memory. Every problem is reported as `FILE:LINE: what is wrong`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import time
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from harness import __version__
+from harness.errors import RecordingError
+from harness.model import Exchange
+
+FORMAT_NAME = "stripe-shadow-recording"
+FORMAT_VERSION = 1
+
+
+class TruncatedRecordingWarning(UserWarning):
+    """The last line of a recording was cut off, as when a recorder is killed mid-write."""
+
+
+@dataclass(slots=True)
+class Header:
+    """The first line of a recording: what it is, who made it, what was redacted."""
+
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    tool: str = f"stripe-shadow {__version__}"
+    source: dict[str, Any] = field(default_factory=dict)
+    redaction: dict[str, Any] = field(default_factory=lambda: {"applied": False})
+    version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "version": self.version,
+            "created": self.created,
+            "tool": self.tool,
+            "source": self.source,
+            "redaction": self.redaction,
+        }
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Header:
+        known = {"format", "version", "created", "tool", "source", "redaction"}
+        return cls(
+            created=data["created"],
+            tool=data.get("tool", ""),
+            source=data.get("source", {}),
+            redaction=data.get("redaction", {}),
+            version=data["version"],
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def _open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
+    return open(path, mode, encoding="utf-8", newline="\n")
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in data:
+        raise ValueError(f"{where}: missing field '{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ValueError(f"{where}.{key}: expected {expected}, got {type(value).__name__}")
+    return value
+
+
+def _check_headers(data: dict[str, Any], where: str) -> None:
+    headers = data.get("headers", [])
+    if not isinstance(headers, list):
+        raise ValueError(f"{where}.headers: expected a list of [name, value] pairs")
+    for index, pair in enumerate(headers):
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not isinstance(pair[1], str)
+        ):
+            raise ValueError(f"{where}.headers[{index}]: expected [name, value] strings")
+
+
+def _check_body(data: dict[str, Any], where: str) -> None:
+    if "body" in data and not isinstance(data["body"], str):
+        raise ValueError(f"{where}.body: expected a string, got {type(data['body']).__name__}")
+    encoding = data.get("body_encoding", "utf-8")
+    if encoding not in ("utf-8", "base64"):
+        raise ValueError(f"{where}.body_encoding: expected 'utf-8' or 'base64', got {encoding!r}")
+
+
+def validate_header(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError("header: expected a JSON object on the first line")
+    if data.get("format") != FORMAT_NAME:
+        raise ValueError(
+            f"header.format: expected '{FORMAT_NAME}', got {data.get('format')!r} "
+            "(is this a stripe-shadow recording? HAR and other formats must be imported first)"
+        )
+    version = _require(data, "version", int, "header")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"header.version: recording format version {version} is newer than this "
+            f"stripe-shadow reads ({FORMAT_VERSION}); upgrade stripe-shadow"
+        )
+    if version < 1:
+        raise ValueError(f"header.version: {version} is not a recording format version")
+    _require(data, "created", str, "header")
+    _require(data, "redaction", dict, "header")
+
+
+def validate_exchange(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"exchange: expected a JSON object, got {type(data).__name__}")
+    seq = _require(data, "seq", int, "exchange")
+    if seq < 0:
+        raise ValueError("exchange.seq: must be 0 or more")
+    _require(data, "started", (int, float), "exchange")
+    duration = _require(data, "duration", (int, float), "exchange")
+    if duration < 0:
+        raise ValueError("exchange.duration: must be 0 or more")
+    request = _require(data, "request", dict, "exchange")
+    _require(request, "method", str, "request")
+    path = _require(request, "path", str, "request")
+    if not path.startswith("/"):
+        raise ValueError(f"request.path: must start with '/', got {path[:40]!r}")
+    if "query" in request and not isinstance(request["query"], str):
+        raise ValueError("request.query: expected a string")
+    if "port" in request and request["port"] is not None and not isinstance(request["port"], int):
+        raise ValueError("request.port: expected an integer")
+    _check_headers(request, "request")
+    _check_body(request, "request")
+    response = data.get("response")
+    error = data.get("error")
+    if response is None and error is None:
+        raise ValueError("exchange: needs a 'response' or an 'error'")
+    if response is not None:
+        if not isinstance(response, dict):
+            raise ValueError("exchange.response: expected an object")
+        status = _require(response, "status", int, "response")
+        if not 100 <= status <= 599:
+            raise ValueError(f"response.status: {status} is not an HTTP status")
+        _check_headers(response, "response")
+        _check_body(response, "response")
+    if error is not None and not isinstance(error, str):
+        raise ValueError("exchange.error: expected a string")
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+class RecordingReader:
+    """Streams a recording: `header` is read on open, exchanges on iteration.
+
+    >>> with RecordingReader("recordings/demo.jsonl") as recording:
+    ...     for exchange in recording: ...
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, allow_truncated: bool = False) -> None:
+        self.path = Path(path)
+        self.allow_truncated = allow_truncated
+        self.truncated = False
+        try:
+            self._file = _open_text(self.path, "r")
+        except FileNotFoundError:
+            raise RecordingError(str(self.path), None, "no such file") from None
+        except IsADirectoryError:
+            raise RecordingError(str(self.path), None, "is a directory, not a recording") from None
+        self._lines = self._numbered_lines()
+        self.header = self._read_header()
+
+    def _numbered_lines(self) -> Iterator[tuple[int, str]]:
+        number = 0
+        try:
+            for number, line in enumerate(self._file, start=1):  # noqa: B007
+                yield number, line
+        except EOFError:
+            # A gzip stream without its trailer: the writer was killed. Every line it
+            # flushed before that has been read.
+            self._truncated_at(number + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecordingError(str(self.path), number + 1, f"cannot be read: {exc}") from None
+
+    def _truncated_at(self, number: int) -> None:
+        if not self.allow_truncated:
+            raise RecordingError(
+                str(self.path),
+                number,
+                "truncated last line (was the recorder killed?); pass "
+                "--allow-truncated to read the complete exchanges before it",
+            )
+        self.truncated = True
+        warnings.warn(
+            f"{self.path}:{number}: truncated last line skipped (the recorder was "
+            "probably stopped mid-write)",
+            TruncatedRecordingWarning,
+            stacklevel=3,
+        )
+
+    def _read_header(self) -> Header:
+        try:
+            number, line = next(self._lines)
+        except StopIteration:
+            raise RecordingError(str(self.path), 1, "empty file: expected a header line") from None
+        data = self._parse(number, line)
+        try:
+            validate_header(data)
+        except ValueError as exc:
+            raise RecordingError(str(self.path), number, str(exc)) from None
+        return Header.from_json(data)
+
+    def _parse(self, number: int, line: str) -> Any:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordingError(str(self.path), number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+
+    def __iter__(self) -> Iterator[Exchange]:
+        path = str(self.path)
+        for number, line in self._lines:
+            if not line.strip():
+                continue
+            if not line.endswith("\n"):
+                # The last line of the file, cut off before its newline: the expected result
+                # of a recorder killed mid-write. Complete lines always end with "\n".
+                try:
+                    data = json.loads(line)
+                    validate_exchange(data)
+                except (json.JSONDecodeError, ValueError):
+                    self._truncated_at(number)
+                    return
+            data = self._parse(number, line)
+            try:
+                validate_exchange(data)
+                yield Exchange.from_json(data)
+            except ValueError as exc:
+                raise RecordingError(path, number, str(exc)) from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordingReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    with RecordingReader(path) as reader:
+        return reader.header
+
+
+def iter_exchanges(path: str | os.PathLike[str], *, allow_truncated: bool = False) -> Iterator[Exchange]:
+    """Every exchange of a recording, in order, one at a time."""
+    with RecordingReader(path, allow_truncated=allow_truncated) as reader:
+        yield from reader
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+class RecordingWriter:
+    """Appends exchanges to a recording, flushing each so a crash loses at most one line.
+
+    With a `.gz` name the stream is sync-flushed after each exchange, so what was written
+    before a crash stays readable (the reader then reports a truncated end).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], header: Header) -> None:
+        self.path = Path(path)
+        self.count = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw = open(self.path, "wb")
+        self._file: IO[bytes] = self._raw
+        if self.path.suffix == ".gz":
+            self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0)
+        self._write_line(header.to_json())
+
+    def _write_line(self, data: dict[str, Any]) -> None:
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._file.write(line.encode("utf-8"))
+        if isinstance(self._file, gzip.GzipFile):
+            self._file.flush(zlib.Z_SYNC_FLUSH)
+        self._raw.flush()
+
+    def write(self, exchange: Exchange) -> None:
+        self._write_line(exchange.to_json())
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._raw.closed:
+            if self._file is not self._raw:
+                self._file.close()  # writes the gzip trailer
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def write_recording(path: str | os.PathLike[str], header: Header, exchanges: Iterator[Exchange] | list[Exchange]) -> int:
+    """Write a whole recording; returns the number of exchanges written."""
+    with RecordingWriter(path, header) as writer:
+        for exchange in exchanges:
+            writer.write(exchange)
+        return writer.count
+
+
+def now() -> float:
+    """Wall-clock time as stored in `started` (Unix seconds)."""
+    return time.time()

@@ -1,0 +1,318 @@
+"""Everything the harness knows about Stripe's wire format, in one place.
+
+Id prefixes and what they name, the shape of API keys and client secrets, the
+x-www-form-urlencoded codec with bracket nesting that every v1 request body and query
+string uses, endpoint templates, and the fields that change on every run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+# Prefix (without the trailing underscore) → the resource it names. Longest prefixes are
+# matched first, so `sub_sched` wins over `sub` and `cs_test` over `cs`.
+ID_PREFIXES: dict[str, str] = {
+    "acct": "account",
+    "ba": "bank_account",
+    "bpc": "billing_portal_configuration",
+    "bps": "billing_portal_session",
+    "btok": "token",
+    "card": "card",
+    "cbtxn": "customer_balance_transaction",
+    "ccsbtxn": "customer_cash_balance_transaction",
+    "ch": "charge",
+    "clock": "test_clock",
+    "cn": "credit_note",
+    "cnli": "credit_note_line_item",
+    "cs_live": "checkout_session",
+    "cs_test": "checkout_session",
+    "cuss": "customer_session",
+    "cus": "customer",
+    "di": "discount",
+    "dp": "dispute",
+    "du": "dispute",
+    "evt": "event",
+    "fee": "application_fee",
+    "file": "file",
+    "fr": "fee_refund",
+    "ic": "issuing_card",
+    "ich": "issuing_cardholder",
+    "iauth": "issuing_authorization",
+    "ii": "invoiceitem",
+    "il": "invoice_line_item",
+    "in": "invoice",
+    "ipi": "issuing_transaction",
+    "link": "file_link",
+    "mandate": "mandate",
+    "pi": "payment_intent",
+    "plan": "plan",
+    "plink": "payment_link",
+    "pm": "payment_method",
+    "pmc": "payment_method_configuration",
+    "po": "payout",
+    "price": "price",
+    "prod": "product",
+    "promo": "promotion_code",
+    "py": "payment",
+    "pyr": "payment_refund",
+    "qt": "quote",
+    "rdr": "review",
+    "re": "refund",
+    "req": "request",
+    "seti": "setup_intent",
+    "setatt": "setup_attempt",
+    "si": "subscription_item",
+    "sli": "invoice_line_item",
+    "src": "source",
+    "sub": "subscription",
+    "sub_sched": "subscription_schedule",
+    "tax": "tax_id",
+    "tmr": "terminal_reader",
+    "tok": "token",
+    "tr": "transfer",
+    "trr": "transfer_reversal",
+    "txcd": "tax_code",
+    "txi": "tax_id",
+    "txn": "balance_transaction",
+    "txr": "tax_rate",
+    "we": "webhook_endpoint",
+    "ephkey": "ephemeral_key",
+}
+
+# Ids that are created by Stripe for every request and never refer to an object.
+NON_OBJECT_PREFIXES = frozenset({"req"})
+
+_prefix_alternatives = "|".join(sorted(ID_PREFIXES, key=len, reverse=True))
+# An id: a known prefix, `_`, then 8 or more alphanumerics. The lookarounds stop a match
+# inside a longer token; a client secret (`pi_X_secret_Y`) is matched separately.
+ID_PATTERN = re.compile(rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])")
+_FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
+
+CLIENT_SECRET_PATTERN = re.compile(
+    r"(?:(?:pi|seti|cs_test|cs_live)_[A-Za-z0-9]{8,}_secret_[A-Za-z0-9]+|src_client_secret_[A-Za-z0-9]+)"
+)
+# API keys: secret, restricted, publishable; webhook secrets; ephemeral key secrets.
+API_KEY_PATTERN = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?:sk|rk|pk|ek)_(?:test|live)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})"
+)
+LIVE_KEY_PATTERN = re.compile(r"^(?:sk|rk)_live_")
+
+# The hosts Stripe's SDKs talk to.
+STRIPE_HOSTS = ("api.stripe.com", "files.stripe.com", "connect.stripe.com")
+
+
+def is_stripe_id(value: object) -> bool:
+    """True when `value` is exactly one Stripe object id (`cus_…`), not a client secret."""
+    return (
+        isinstance(value, str)
+        and _FULL_ID.fullmatch(value) is not None
+        and id_prefix(value) not in NON_OBJECT_PREFIXES
+    )
+
+
+def id_prefix(value: str) -> str:
+    """The prefix of an id (`sub_sched` for `sub_sched_123…`), without the underscore."""
+    for prefix in sorted(ID_PREFIXES, key=len, reverse=True):
+        if value.startswith(prefix + "_"):
+            return prefix
+    head, _, _ = value.partition("_")
+    return head
+
+
+def find_ids(text: str) -> Iterator[str]:
+    """Every object id in a piece of text (a path, a query string, a header value)."""
+    for match in ID_PATTERN.finditer(text):
+        if id_prefix(match.group(0)) not in NON_OBJECT_PREFIXES:
+            yield match.group(0)
+
+
+def is_live_key(key: str) -> bool:
+    """A live secret or restricted key: a replay with it creates real objects."""
+    return LIVE_KEY_PATTERN.match(key) is not None
+
+
+# --- the form codec --------------------------------------------------------------------
+
+FormPairs = list[tuple[str, str]]
+
+
+def parse_form_pairs(encoded: str) -> FormPairs:
+    """Decode `a=1&metadata%5Bk%5D=v` into [("a", "1"), ("metadata[k]", "v")], in order.
+
+    Keys and values are percent-decoded, `+` means a space, and a key with no `=` has an
+    empty value (which unsets a field in Stripe's API).
+    """
+    pairs: FormPairs = []
+    if not encoded:
+        return pairs
+    for part in encoded.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        pairs.append((unquote_plus(key), unquote_plus(value)))
+    return pairs
+
+
+_SAFE_KEY = "[]"  # the Python SDK leaves brackets in keys unescaped
+
+
+def encode_form_pairs(pairs: Iterable[tuple[str, str]]) -> str:
+    """Encode pairs the way the Python SDK does (brackets in keys left as they are)."""
+    return "&".join(
+        f"{quote(key, safe=_SAFE_KEY)}={quote(value, safe='')}" for key, value in pairs
+    )
+
+
+def form_key_path(key: str) -> list[str]:
+    """`items[0][price]` → ["items", "0", "price"]; `expand[]` → ["expand", ""]."""
+    head, bracket, rest = key.partition("[")
+    if not bracket:
+        return [key]
+    path = [head]
+    rest = "[" + rest
+    for match in re.finditer(r"\[([^\]]*)\]", rest):
+        path.append(match.group(1))
+    return path
+
+
+def form_tree(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Nest decoded pairs into one tree: dicts for named keys, lists for `[]` and `[N]`.
+
+    `expand[]=a&expand[]=b` and `expand[0]=a&expand[1]=b` give the same tree, so a request
+    sent by the Python SDK compares equal to one sent by curl.
+    """
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        _insert(root, form_key_path(key), value)
+    return _lists_from_index_dicts(root)
+
+
+def _insert(node: dict[str, Any], path: list[str], value: str) -> None:
+    *parents, last = path
+    for name in parents:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = {}
+            node[name] = child
+        node = child
+    if last == "":
+        # `a[]=x`: append under the next free index.
+        node[str(len(node))] = value
+    else:
+        node[last] = value
+
+
+def _lists_from_index_dicts(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    converted = {k: _lists_from_index_dicts(v) for k, v in node.items()}
+    if converted and all(k.isdigit() for k in converted):
+        return [converted[k] for k in sorted(converted, key=int)]
+    return converted
+
+
+def encode_form_tree(tree: dict[str, Any]) -> str:
+    """Encode a tree as the Python SDK does: `a[b]=1`, lists as `a[0]=x`."""
+    return encode_form_pairs(flatten_form_tree(tree))
+
+
+def flatten_form_tree(tree: dict[str, Any], prefix: str = "") -> FormPairs:
+    pairs: FormPairs = []
+    for key, value in tree.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict):
+            pairs.extend(flatten_form_tree(value, name))
+        elif isinstance(value, list):
+            pairs.extend(flatten_form_tree({str(i): v for i, v in enumerate(value)}, name))
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif value is None:
+            pairs.append((name, ""))
+        else:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+# --- endpoints -------------------------------------------------------------------------
+
+# Collections whose objects may carry user-chosen ids (a plan called `gold`), so the path
+# segment after them is an id whatever it looks like.
+CUSTOM_ID_COLLECTIONS = {
+    "plans": "plan",
+    "coupons": "coupon",
+    "products": "product",
+    "skus": "sku",
+    "tax_codes": "tax_code",
+    "reporting/report_types": "report_type",
+}
+
+# Path segments that are actions or namespaces, never ids.
+_ACTION_SEGMENTS = frozenset(
+    {
+        "search", "upcoming", "create_preview", "lines", "history", "capture", "confirm",
+        "cancel", "pay", "finalize", "void", "send", "mark_uncollectible", "attach",
+        "detach", "verify", "refund", "refunds", "reject", "close", "expire", "resume",
+        "release", "apply_customer_balance", "increment_authorization", "line_items",
+        "verify_microdeposits", "advance", "test_helpers", "sessions", "checkout",
+        "billing_portal", "preview", "upcoming_lines", "sources", "tax_ids",
+        "balance_transactions", "subscriptions", "payment_methods", "retrieve",
+    }
+)
+
+
+def endpoint_template(method: str, path: str) -> str:
+    """`POST /v1/customers/cus_X/sources` → `POST /v1/customers/{customer}/sources`.
+
+    Ids are replaced by the name of what their prefix names; a segment after a collection
+    that allows user-chosen ids (`/v1/plans/gold`) is replaced too.
+    """
+    segments = path.split("?", 1)[0].split("/")
+    out: list[str] = []
+    for index, segment in enumerate(segments):
+        previous = segments[index - 1] if index > 0 else ""
+        if segment and _FULL_ID.fullmatch(segment):
+            out.append("{" + ID_PREFIXES.get(id_prefix(segment), "id") + "}")
+        elif segment and previous in CUSTOM_ID_COLLECTIONS and segment not in _ACTION_SEGMENTS:
+            out.append("{" + CUSTOM_ID_COLLECTIONS[previous] + "}")
+        else:
+            out.append(segment)
+    return f"{method.upper()} {'/'.join(out)}"
+
+
+# --- volatile fields -------------------------------------------------------------------
+
+# Unix timestamps: compared as offsets from their own request's time.
+TIMESTAMP_FIELDS = frozenset(
+    {
+        "created", "updated", "canceled_at", "ended_at", "start_date", "trial_start",
+        "trial_end", "current_period_start", "current_period_end", "period_start",
+        "period_end", "billing_cycle_anchor", "next_payment_attempt", "available_on",
+        "arrival_date", "due_date", "effective_at", "finalized_at", "paid_at",
+        "voided_at", "marked_uncollectible_at", "cancel_at", "expires_at", "date",
+        "webhooks_delivered_at", "start", "end", "last_finalization_error_at",
+    }
+)
+
+# Fields whose value changes per run or per account and is never a difference.
+VOLATILE_FIELDS = frozenset(
+    {
+        "client_secret", "hosted_invoice_url", "invoice_pdf", "receipt_url",
+        "receipt_number", "number", "invoice_prefix", "next_invoice_sequence",
+        "fingerprint", "risk_score", "request", "pending_webhooks", "idempotency_key",
+        "url",
+    }
+)
+
+# Response headers that differ on every request.
+VOLATILE_HEADERS = frozenset(
+    {
+        "date", "request-id", "content-length", "server", "connection", "keep-alive",
+        "idempotency-key", "original-request", "stripe-should-retry", "x-stripe-routing-context-priority-tier",
+    }
+)
+
+# Request headers the SDK adds that carry telemetry, not meaning.
+SDK_METADATA_HEADERS = frozenset({"x-stripe-client-user-agent", "x-stripe-client-telemetry", "user-agent"})

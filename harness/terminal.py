@@ -1,0 +1,44 @@
+"""Terminal output shared by the commands: rich tables on a terminal, plain text otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.inspection import Inspection
+from harness.recording import Header
+
+
+def console() -> Console:
+    # Wide enough for endpoint templates when output is piped into a file or a CI log.
+    return Console(highlight=False, soft_wrap=False, width=None if Console().is_terminal else 120)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def print_inspection(path: str, header: Header, result: Inspection) -> None:
+    out = console()
+    redaction = header.redaction
+    redacted = "applied" if redaction.get("applied") else "NOT applied"
+    out.print(f"[bold]{path}[/bold]  (format v{header.version}, {header.tool}, created {header.created})")
+    out.print(f"redaction: {redacted}" + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else ""))
+    out.print(
+        f"exchanges: {result.exchanges}   errors: {result.errors}   "
+        f"span: {result.span_seconds:.1f} s ({_when(result.first_started)} → {_when(result.last_finished)})"
+    )
+    versions = ", ".join(f"{v} ({n})" for v, n in result.api_versions.most_common()) or "none sent"
+    out.print(f"API versions: {versions}")
+    table = Table(title=f"{len(result.endpoints)} endpoints", title_justify="left")
+    table.add_column("endpoint")
+    table.add_column("count", justify="right")
+    table.add_column("statuses")
+    for name, stats in sorted(result.endpoints.items(), key=lambda item: (-item[1].count, item[0])):
+        statuses = "  ".join(f"{status}×{n}" for status, n in sorted(stats.statuses.items()))
+        table.add_row(name, str(stats.count), statuses)
+    out.print(table)
