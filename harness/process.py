@@ -1,0 +1,182 @@
+"""Local server processes the harness starts and must always stop: localstripe, a user's
+own server, a stripe-mock binary. Used by the replay launchers, the demo and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from harness.errors import InfrastructureError
+
+LOCALSTRIPE_TEST_KEY = "sk_test_shadowlocalstripe0000"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path | None, lines: int = 10) -> str:
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(errors="replace").strip().splitlines()
+    return " | ".join(text[-lines:])
+
+
+class LocalProcess:
+    """A server started as a child process, in its own process group, until `stop()`.
+
+    `start()` returns once an HTTP GET of `ready_path` gets any answer (a 404 is an answer:
+    the server is up) and raises InfrastructureError, with the process's last output, if
+    it exits first or does not answer within `ready_timeout` seconds.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        url: str,
+        *,
+        ready_path: str = "/",
+        ready_timeout: float = 30.0,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.url = url.rstrip("/")
+        self.ready_path = ready_path
+        self.ready_timeout = ready_timeout
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: object | None = None
+
+    def start(self) -> LocalProcess:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_path, "ab")
+        else:
+            log = open(os.devnull, "wb")
+        self._log_file = log
+        try:
+            self._process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
+                start_new_session=True,  # its own process group: stop() ends its children too
+            )
+        except OSError as exc:
+            log.close()
+            raise InfrastructureError(f"target {self.name}: cannot start {self.command[0]!r}: {exc.strerror}") from None
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.ready_timeout
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    self.stop()
+                    tail = _tail(self.log_path)
+                    raise InfrastructureError(
+                        f"target {self.name}: {self.command[0]} exited with code {code} before it "
+                        f"was ready" + (f"; last output: {tail}" if tail else "")
+                    )
+                try:
+                    client.get(self.url + self.ready_path)
+                    return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise InfrastructureError(
+                        f"target {self.name}: {self.url}{self.ready_path} did not answer within "
+                        f"{self.ready_timeout:.0f} s"
+                    )
+                time.sleep(0.05)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the process group, then kill it if it does not exit in `timeout`."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        if self._log_file is not None:
+            self._log_file.close()  # type: ignore[attr-defined]
+            self._log_file = None
+
+    def __enter__(self) -> LocalProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def localstripe_command(port: int) -> list[str]:
+    """localstripe on `port` with a fresh store. `--from-scratch` matters: without it the
+    process loads /tmp/localstripe.pickle, which every instance on the machine shares."""
+    script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which("localstripe")
+    if script is None:
+        raise InfrastructureError(
+            "localstripe is not installed: install it with `pip install 'stripe-shadow[local]'`"
+        )
+    return [script, "--port", str(port), "--from-scratch"]
+
+
+def localstripe(name: str = "localstripe", log_path: Path | None = None, attempts: int = 3) -> LocalProcess:
+    """Start localstripe on a free port on 127.0.0.1; returns the running process.
+
+    A port picked free may be taken before localstripe binds it, so a start that fails is
+    retried on another port, `attempts` times in all.
+    """
+    last: InfrastructureError | None = None
+    for _ in range(attempts):
+        port = free_port()
+        process = LocalProcess(
+            name, localstripe_command(port), f"http://127.0.0.1:{port}", ready_path="/v1/balance",
+            log_path=log_path,
+        )
+        try:
+            return process.start()
+        except InfrastructureError as exc:
+            last = exc
+    assert last is not None
+    raise last
