@@ -1,0 +1,114 @@
+"""The Stripe wire codec and id knowledge, on plain data."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.stripe import (
+    encode_form_pairs,
+    encode_form_tree,
+    endpoint_template,
+    find_ids,
+    form_key_path,
+    form_tree,
+    id_prefix,
+    is_live_key,
+    is_stripe_id,
+    parse_form_pairs,
+)
+
+
+def test_sdk_and_curl_encodings_of_arrays_parse_to_the_same_tree() -> None:
+    sdk = "expand[0]=customer&expand[1]=latest_charge&items[0][price]=price_123&metadata[order]=42"
+    curl = (
+        "expand%5B%5D=customer&expand%5B%5D=latest_charge"
+        "&items%5B0%5D%5Bprice%5D=price_123&metadata%5Border%5D=42"
+    )
+    expected = {
+        "expand": ["customer", "latest_charge"],
+        "items": [{"price": "price_123"}],
+        "metadata": {"order": "42"},
+    }
+    assert form_tree(parse_form_pairs(sdk)) == expected
+    assert form_tree(parse_form_pairs(curl)) == expected
+
+
+def test_empty_value_and_plus_as_space_are_kept() -> None:
+    assert parse_form_pairs("description=&name=Jenny+Rosen&flag") == [
+        ("description", ""),
+        ("name", "Jenny Rosen"),
+        ("flag", ""),
+    ]
+
+
+def test_key_paths() -> None:
+    assert form_key_path("amount") == ["amount"]
+    assert form_key_path("items[0][price_data][recurring][interval]") == [
+        "items", "0", "price_data", "recurring", "interval",
+    ]
+    assert form_key_path("expand[]") == ["expand", ""]
+
+
+def test_tree_encoding_is_python_sdk_style() -> None:
+    tree = {"amount": "100", "expand": ["a", "b"], "metadata": {"k": "v w"}, "capture": True}
+    assert encode_form_tree(tree) == (
+        "amount=100&expand[0]=a&expand[1]=b&metadata[k]=v%20w&capture=true"
+    )
+
+
+_names = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8)
+_values = st.text(max_size=20)
+_leaf_trees = st.recursive(
+    _values,
+    lambda children: st.one_of(
+        st.dictionaries(_names, children, min_size=1, max_size=4),
+        st.lists(children, min_size=1, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_names, _leaf_trees, min_size=1, max_size=5))
+def test_tree_round_trips_through_the_wire_encoding(tree: dict) -> None:
+    assert form_tree(parse_form_pairs(encode_form_tree(tree))) == tree
+
+
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=30)), max_size=8))
+def test_pairs_round_trip_whatever_the_characters(pairs: list[tuple[str, str]]) -> None:
+    assert parse_form_pairs(encode_form_pairs(pairs)) == pairs
+
+
+def test_endpoint_templates_name_ids_by_prefix() -> None:
+    assert endpoint_template("post", "/v1/customers/cus_JSerUobn7lRVKY/sources/card_1AbCdEfGhIj") == (
+        "POST /v1/customers/{customer}/sources/{card}"
+    )
+    assert endpoint_template("GET", "/v1/subscription_schedules/sub_sched_1AbCdEfGh") == (
+        "GET /v1/subscription_schedules/{subscription_schedule}"
+    )
+    # A plan may carry a user-chosen id: it is an id because of where it stands.
+    assert endpoint_template("GET", "/v1/plans/gold-monthly") == "GET /v1/plans/{plan}"
+    assert endpoint_template("GET", "/v1/customers/search") == "GET /v1/customers/search"
+    assert endpoint_template("POST", "/v1/payment_intents/pi_3AbCdEfGhIj/confirm") == (
+        "POST /v1/payment_intents/{payment_intent}/confirm"
+    )
+
+
+def test_ids_are_found_in_text_and_told_from_non_objects() -> None:
+    text = "/v1/customers/cus_AAAAAAAA1?x=pi_12345678abc_secret_zz&r=req_123456789012"
+    assert list(find_ids(text)) == ["cus_AAAAAAAA1", "pi_12345678abc"]
+    assert is_stripe_id("sub_sched_abcdefgh12")
+    assert id_prefix("sub_sched_abcdefgh12") == "sub_sched"
+    assert id_prefix("sub_abcdefgh12") == "sub"
+    assert not is_stripe_id("req_123456789012")  # a request id names no object
+    assert not is_stripe_id("cus_short")
+    assert not is_stripe_id("gold-monthly")
+
+
+def test_live_keys() -> None:
+    assert is_live_key("sk_live_abcdefgh")
+    assert is_live_key("rk_live_abcdefgh")
+    assert not is_live_key("sk_test_abcdefgh")
+    assert not is_live_key("pk_live_abcdefgh")  # publishable: cannot create objects
