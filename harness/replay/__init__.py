@@ -1,0 +1,6 @@
+"""Replay: plan journeys, map ids, send a recording to several targets at once, and write
+the run directory that compare reads (docs/replay.md, docs/run-format.md)."""
+
+from harness.replay.rundir import Run, RunTarget, latest_exchanges, load_run
+
+__all__ = ["Run", "RunTarget", "latest_exchanges", "load_run"]

@@ -1,0 +1,274 @@
+"""Read and write the run directory (docs/run-format.md): run.json, one `<target>.jsonl`
+of replayed exchanges per target, appended as they complete, and `<target>.idmap.json`.
+
+Compare and report read a run only through `load_run` and `latest_exchanges`, so the
+format has one reader and one writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError, RecordingError
+from harness.model import Exchange
+from harness.recording import Header, RecordingReader, TruncatedRecordingWarning
+
+RUN_FORMAT_VERSION = 1
+RUN_FILE = "run.json"
+IDMAP_FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class RunTarget:
+    """One target of a run as run.json describes it (its key is never written)."""
+
+    name: str
+    role: str
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    launch: Any = None
+    api_key_env: str | None = None
+    transforms: list[Any] = field(default_factory=list)
+    concurrency: int | None = None
+    rate_limit: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "url": self.url,
+            "headers": self.headers,
+            "launch": self.launch,
+            "api_key_env": self.api_key_env,
+            "transforms": self.transforms,
+            "concurrency": self.concurrency,
+            "rate_limit": self.rate_limit,
+        }
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunTarget:
+        known = {
+            "name", "role", "url", "headers", "launch", "api_key_env", "transforms",
+            "concurrency", "rate_limit",
+        }
+        return cls(
+            name=data["name"],
+            role=data["role"],
+            url=data.get("url"),
+            headers=dict(data.get("headers") or {}),
+            launch=data.get("launch"),
+            api_key_env=data.get("api_key_env"),
+            transforms=list(data.get("transforms") or []),
+            concurrency=data.get("concurrency"),
+            rate_limit=data.get("rate_limit"),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+@dataclass(slots=True)
+class Run:
+    """A run directory: what ran (run.json) and where each target's results are."""
+
+    path: Path
+    data: dict[str, Any]
+    targets: list[RunTarget]
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def baseline(self) -> str:
+        """A target name, or `recording` to compare with what was recorded."""
+        return str(self.data["baseline"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data.get("status", "running"))
+
+    @property
+    def recording_path(self) -> Path:
+        return Path(self.data["recording"]["path"])
+
+    @property
+    def scenario_path(self) -> Path | None:
+        path = self.data.get("scenario", {}).get("path")
+        return Path(path) if path else None
+
+    def target(self, name: str) -> RunTarget:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise InputError(f"{self.path}: run has no target named {name!r}")
+
+    def by_role(self, role: str) -> list[RunTarget]:
+        return [t for t in self.targets if t.role == role]
+
+    def target_file(self, name: str) -> Path:
+        return self.path / f"{name}.jsonl"
+
+    def idmap_file(self, name: str) -> Path:
+        return self.path / f"{name}.idmap.json"
+
+    def exchanges(self, name: str) -> dict[int, Exchange]:
+        """The replayed exchanges of one target, last line per seq."""
+        return latest_exchanges(self.target_file(name))
+
+    def idmap(self, name: str) -> dict[str, str]:
+        return load_idmap(self.idmap_file(name))
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> Run:
+    """Read run.json of a run directory; a missing or malformed one is an InputError."""
+    path = Path(run_dir)
+    run_file = path / RUN_FILE
+    if not path.is_dir():
+        raise InputError(f"{path}: no such run directory")
+    try:
+        data = json.loads(run_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{run_file}: missing (is {path} a run directory?)") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{run_file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{run_file}: expected a JSON object")
+    version = data.get("version")
+    if not isinstance(version, int) or version > RUN_FORMAT_VERSION:
+        raise InputError(
+            f"{run_file}: version: run format {version!r} is not one this stripe-shadow reads "
+            f"(up to {RUN_FORMAT_VERSION})"
+        )
+    for key in ("name", "baseline", "targets", "recording"):
+        if key not in data:
+            raise InputError(f"{run_file}: {key}: missing")
+    try:
+        targets = [RunTarget.from_json(t) for t in data["targets"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{run_file}: targets: malformed ({exc})") from None
+    return Run(path=path, data=data, targets=targets)
+
+
+def write_run_json(run_dir: Path, data: dict[str, Any]) -> None:
+    """Replace run.json atomically, so a reader (or a killed replay) never sees half of it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = run_dir / f".{RUN_FILE}.tmp"
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, run_dir / RUN_FILE)
+
+
+def new_run_dir(base: Path, scenario_name: str, when: datetime) -> Path:
+    """`base/<scenario>-<YYYYmmdd-HHMMSS>`, with `-2`, `-3`… when that name is taken."""
+    stem = f"{scenario_name}-{when.strftime('%Y%m%d-%H%M%S')}"
+    candidate = base / stem
+    suffix = 2
+    while candidate.exists():
+        candidate = base / f"{stem}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+# --- target files ------------------------------------------------------------------------
+
+
+def iter_results(path: str | os.PathLike[str]) -> Iterator[Exchange]:
+    """Every line of a target file in the order written. A last line cut off by a killed
+    replay is skipped silently: the journey it belonged to is redone on resume."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedRecordingWarning)
+        try:
+            reader = RecordingReader(path, allow_truncated=True)
+        except RecordingError as exc:
+            if exc.line == 1 and Path(path).exists() and Path(path).stat().st_size > 0:
+                # Killed while writing the header line: no exchange was written yet.
+                with open(path, "rb") as file:
+                    if not file.read().endswith(b"\n"):
+                        return
+            raise
+        with reader:
+            yield from reader
+
+
+def latest_exchanges(path: str | os.PathLike[str]) -> dict[int, Exchange]:
+    """The replayed exchanges of one target file by seq, the last line for each seq winning
+    (a journey redone on `--resume` appends its exchanges again)."""
+    latest: dict[int, Exchange] = {}
+    for exchange in iter_results(path):
+        latest[exchange.seq] = exchange
+    return latest
+
+
+class ResultWriter:
+    """Appends replayed exchanges to `<target>.jsonl`, one unbuffered write per line, so a
+    replay killed with SIGKILL loses at most the line being written."""
+
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh:
+            _end_with_newline(path)
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        if fresh:
+            self._write(header.to_json())
+
+    def _write(self, data: dict[str, Any]) -> None:
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._file.write(line.encode("utf-8"))
+
+    def write(self, exchange: Exchange) -> None:
+        self._write(exchange.to_json())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _end_with_newline(path: Path) -> None:
+    """Cut a half-written last line left by a killed replay, so appending stays valid."""
+    with open(path, "rb+") as file:
+        data = file.read()
+        if data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        file.truncate(keep)
+
+
+# --- id maps -----------------------------------------------------------------------------
+
+
+def write_idmap(path: Path, target: str, ids: dict[str, str]) -> None:
+    """Write `<target>.idmap.json` atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    data = {"version": IDMAP_FORMAT_VERSION, "target": target, "ids": ids}
+    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The `ids` of an idmap file: recorded id → target id."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such id map") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    ids = data.get("ids") if isinstance(data, dict) else None
+    if not isinstance(ids, dict):
+        raise InputError(f"{path}: ids: expected an object of recorded id → target id")
+    return {str(k): str(v) for k, v in ids.items()}
