@@ -1,0 +1,1 @@
+"""Capture: the mitmproxy recorder addon, the embedded proxy, and redaction at capture."""
