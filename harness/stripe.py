@@ -316,3 +316,94 @@ VOLATILE_HEADERS = frozenset(
 
 # Request headers the SDK adds that carry telemetry, not meaning.
 SDK_METADATA_HEADERS = frozenset({"x-stripe-client-user-agent", "x-stripe-client-telemetry", "user-agent"})
+
+
+# --- test mode -------------------------------------------------------------------------
+
+# Stripe's public test card numbers by their last four digits: a replay to a test-mode
+# target sends the one whose last four match a redacted `<redacted:card:LAST4>`, so a
+# decline, a 3DS challenge or an insufficient-funds failure happens again.
+TEST_CARDS: dict[str, str] = {
+    "4242": "4242424242424242",  # succeeds
+    "0002": "4000000000000002",  # generic decline
+    "9995": "4000000000009995",  # insufficient funds
+    "9987": "4000000000009987",  # lost card
+    "9979": "4000000000009979",  # stolen card
+    "0069": "4000000000000069",  # expired card
+    "0127": "4000000000000127",  # incorrect CVC
+    "0119": "4000000000000119",  # processing error
+    "0341": "4000000000000341",  # attaches, then fails on charge
+    "3155": "4000002500003155",  # 3DS required unless set up off-session
+    "3184": "4000002760003184",  # 3DS always required
+    "3063": "4000000000003063",  # 3DS required
+    "0077": "4000000000000077",  # succeeds, funds available at once
+    "5556": "4000056655665556",  # Visa debit
+    "4444": "5555555555554444",  # Mastercard
+    "8210": "5200828282828210",  # Mastercard debit
+    "0005": "378282246310005",  # American Express
+    "1117": "6011111111111117",  # Discover
+    "0004": "3056930009020004",  # Diners Club
+    "0505": "3566002020360505",  # JCB
+}
+DEFAULT_TEST_CARD = "4242424242424242"
+TEST_CVC = "123"
+
+# Magic test-mode values that look like ids but name no object of the account:
+# `tok_visa`, `tok_chargeDeclined`, `pm_card_visa`, `pm_card_chargeDeclinedInsufficientFunds`.
+TEST_TOKEN_PATTERN = re.compile(
+    r"^(?:tok|pm_card|src|btok)_(?:visa|mastercard|amex|discover|diners|jcb|unionpay|"
+    r"cartesBancaires|bypassPending|threeDSecure|charge|risk|cvc|avs|createDispute|"
+    r"createDisputeInquiry|refundFail|bankAccount|us|ca|gb|eu)[A-Za-z0-9_]*$"
+)
+
+
+def is_test_token(value: str) -> bool:
+    """A test-mode magic token (`tok_visa`, `pm_card_chargeDeclined`), not an object id."""
+    return TEST_TOKEN_PATTERN.match(value) is not None
+
+
+def resource_of(path: str) -> str:
+    """The collection a path acts on: `/v1/customers/cus_X/sources` → `customers`,
+    `/v1/test_helpers/test_clocks/clock_X/advance` → `test_clocks`, `/v2/core/events` →
+    `v2/core/events`."""
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if segments and segments[0] == "v1":
+        segments = segments[1:]
+        if segments and segments[0] == "test_helpers":
+            segments = segments[1:]
+        return segments[0] if segments else ""
+    if segments and segments[0] == "v2":
+        return "/".join(segments[:3])
+    return segments[0] if segments else ""
+
+
+ALL_RESOURCES = "*"
+# Which writes can change what a list (or singleton) read of a collection answers: a
+# subscription write creates invoices and payment intents, a payment intent creates
+# charges, every money movement changes the balance and emits events.
+READ_DEPENDS_ON: dict[str, frozenset[str]] = {
+    "balance": frozenset({ALL_RESOURCES}),
+    "balance_transactions": frozenset({ALL_RESOURCES}),
+    "events": frozenset({ALL_RESOURCES}),
+    "account": frozenset({ALL_RESOURCES}),
+    "charges": frozenset({"charges", "payment_intents", "invoices", "subscriptions", "refunds"}),
+    "payment_intents": frozenset({"payment_intents", "invoices", "subscriptions"}),
+    "invoices": frozenset(
+        {"invoices", "invoiceitems", "subscriptions", "subscription_items", "customers"}
+    ),
+    "invoiceitems": frozenset({"invoiceitems", "invoices", "subscriptions"}),
+    "subscriptions": frozenset(
+        {"subscriptions", "subscription_items", "subscription_schedules", "customers"}
+    ),
+    "payment_methods": frozenset(
+        {"payment_methods", "customers", "setup_intents", "payment_intents"}
+    ),
+    "setup_intents": frozenset({"setup_intents", "customers"}),
+    "refunds": frozenset({"refunds", "charges", "payment_intents"}),
+    "payouts": frozenset({ALL_RESOURCES}),
+}
+
+
+def read_depends_on(resource: str) -> frozenset[str]:
+    """The collections whose writes a read of `resource` can see (`*`: every write)."""
+    return READ_DEPENDS_ON.get(resource, frozenset({resource}))
