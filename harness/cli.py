@@ -57,6 +57,115 @@ def main() -> None:
 # --- capture ---------------------------------------------------------------------------
 
 
+def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from harness.record.addon import addon_path
+
+        click.echo(addon_path())
+        ctx.exit()
+
+
+@main.command()
+@click.option(
+    "--out", "-o", type=click.Path(dir_okay=False), help="Recording to write (.jsonl or .jsonl.gz)."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["reverse", "forward"]),
+    default="reverse",
+    show_default=True,
+    help="reverse: clients point their API base at the proxy. forward: an HTTP(S) proxy "
+    "that records only Stripe's hosts and passes everything else through.",
+)
+@click.option(
+    "--upstream",
+    default="https://api.stripe.com",
+    show_default=True,
+    help="Where a reverse proxy sends requests.",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT to listen on; port 0 picks a free port.",
+)
+@click.option(
+    "--capture-host",
+    "capture_hosts",
+    multiple=True,
+    help="In forward mode, also record this host (repeatable).",
+)
+@click.option(
+    "--pii",
+    type=click.Choice(["keep", "pseudonymize"]),
+    default="keep",
+    show_default=True,
+    help="Keep personal data, or replace emails, names, phones and addresses with stable "
+    "fakes. Secrets are always redacted.",
+)
+@click.option(
+    "--confdir",
+    type=click.Path(file_okay=False),
+    help="mitmproxy's directory, where its CA is created (default ~/.mitmproxy).",
+)
+@click.option(
+    "--upstream-ca",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Trust only this CA (PEM) for upstream servers, e.g. a local test server.",
+)
+@click.option(
+    "--addon-path",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_addon_path,
+    help="Print the recorder addon's file for `mitmdump -s` and exit.",
+)
+@reports_errors
+def record(
+    out: str | None,
+    mode: str,
+    upstream: str,
+    listen: str,
+    capture_hosts: tuple[str, ...],
+    pii: str,
+    confdir: str | None,
+    upstream_ca: str | None,
+) -> None:
+    """Record Stripe traffic through mitmproxy into a redacted recording.
+
+    Prints `listening on http://HOST:PORT` once ready; stop with Ctrl-C (or SIGTERM),
+    which leaves the recording complete.
+    """
+    from pathlib import Path
+
+    from harness.errors import InputError
+    from harness.record.proxy import RecorderSettings, parse_listen, run_recorder
+
+    if out is None:
+        raise InputError("shadow record: --out FILE is required (the recording to write)")
+    host, port = parse_listen(listen)
+    settings = RecorderSettings(
+        out=Path(out),
+        mode=mode,
+        upstream=upstream,
+        listen_host=host,
+        listen_port=port,
+        capture_hosts=list(capture_hosts),
+        pii=pii,
+        confdir=Path(confdir).expanduser() if confdir else None,
+        upstream_ca=Path(upstream_ca) if upstream_ca else None,
+    )
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        click.echo(f"listening on http://{shown}:{bound_port}")
+        sys.stdout.flush()
+
+    count = run_recorder(settings, announce)
+    click.echo(f"recorded {count} exchanges to {out}", err=True)
+
+
 @main.command()
 @click.argument("recording", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

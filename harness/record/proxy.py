@@ -1,0 +1,168 @@
+"""The embedded proxy behind `shadow record`: one mitmproxy DumpMaster with the recorder.
+
+A reverse proxy in front of one upstream (the SDK's `api_base` points at it), or a
+forward HTTP(S) proxy that intercepts only the hosts it records and tunnels every other
+connection through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.errors import InfrastructureError, InputError
+from harness.stripe import STRIPE_HOSTS
+
+MODES = ("reverse", "forward")
+DEFAULT_UPSTREAM = "https://api.stripe.com"
+
+
+@dataclass(slots=True)
+class RecorderSettings:
+    """Everything `shadow record` was asked for, checked."""
+
+    out: Path
+    mode: str = "reverse"
+    upstream: str = DEFAULT_UPSTREAM
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    capture_hosts: list[str] = field(default_factory=list)
+    pii: str = "keep"
+    confdir: Path | None = None
+    upstream_ca: Path | None = None
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` → (host, port); port 0 picks a free port."""
+    host, colon, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"--listen: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
+    return host, int(port)
+
+
+def check_upstream(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            f"--upstream: expected an http:// or https:// URL such as {DEFAULT_UPSTREAM}, "
+            f"got {url!r}"
+        )
+    if parts.path not in ("", "/") or parts.query:
+        raise InputError(
+            f"--upstream: give only scheme, host and port (no path), got {url!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def proxy_options(settings: RecorderSettings) -> dict[str, Any]:
+    """mitmproxy option values for these settings (the recorder's own come separately)."""
+    options: dict[str, Any] = {
+        "listen_host": settings.listen_host,
+        "listen_port": settings.listen_port,
+    }
+    if settings.mode == "reverse":
+        options["mode"] = [f"reverse:{check_upstream(settings.upstream)}"]
+    else:
+        options["mode"] = ["regular"]
+        # Intercept (and so decrypt) only the recorded hosts; any other connection is
+        # tunnelled as it is, so clients need the CA only for Stripe.
+        hosts = [*STRIPE_HOSTS, *settings.capture_hosts]
+        options["allow_hosts"] = [rf"^{re.escape(host)}:\d+$" for host in hosts]
+    if settings.confdir is not None:
+        options["confdir"] = str(settings.confdir)
+    if settings.upstream_ca is not None:
+        options["ssl_verify_upstream_trusted_ca"] = str(settings.upstream_ca)
+    return options
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps the errors mitmproxy logs, to explain a failed start in one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class _Announce:
+    """Calls back with the address actually bound, once the proxy is serving."""
+
+    def __init__(self, on_listening: Callable[[str, int], None]) -> None:
+        self.on_listening = on_listening
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        addresses = ctx.master.addons.get("proxyserver").listen_addrs()
+        host, port = addresses[0][:2]
+        self.on_listening(host, port)
+
+
+def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)
+
+
+async def record(settings: RecorderSettings, on_listening: Callable[[str, int], None]) -> int:
+    """Run the recording proxy until SIGINT or SIGTERM; returns the exchanges written."""
+    from mitmproxy import exceptions
+    from mitmproxy.options import Options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from harness.record.addon import Recorder
+
+    errors = _ErrorLog()
+    logging.getLogger("mitmproxy").addHandler(errors)
+    options = proxy_options(settings)
+    master = DumpMaster(
+        Options(**{k: v for k, v in options.items() if k == "confdir"}),
+        with_termlog=False,
+        with_dumper=False,
+    )
+    recorder = Recorder()
+    master.addons.add(recorder, _Announce(on_listening))
+    try:
+        master.options.update(**{k: v for k, v in options.items() if k != "confdir"})
+        master.options.update(
+            shadow_out=str(settings.out),
+            shadow_pii=settings.pii,
+            shadow_capture_hosts=list(settings.capture_hosts),
+        )
+    except exceptions.OptionsError as exc:
+        raise InputError(f"shadow record: {exc}") from None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, master.shutdown)
+    count = 0
+    try:
+        await master.run()
+    except SystemExit:
+        # mitmproxy's startup check exits after logging why (a port in use, say).
+        detail = "; ".join(errors.messages) or "see mitmproxy's log"
+        raise InfrastructureError(
+            f"shadow record: the proxy could not start on "
+            f"{settings.listen_host}:{settings.listen_port}: {detail}"
+        ) from None
+    finally:
+        # Connections still open at shutdown are cancelled; that is the intended end.
+        loop.set_exception_handler(_quiet_cancellation)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        logging.getLogger("mitmproxy").removeHandler(errors)
+        count = recorder.seq
+    return count
+
+
+def run_recorder(settings: RecorderSettings, on_listening: Callable[[str, int], None]) -> int:
+    """Blocking entry point for the command line."""
+    return asyncio.run(record(settings, on_listening))

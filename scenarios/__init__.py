@@ -1,0 +1,1 @@
+"""Example and demo scenarios; the demo integration lives in scenarios/demo."""

@@ -1,0 +1,1 @@
+"""The demo: an integration driver and the script that records it through localstripe."""
