@@ -1,0 +1,175 @@
+"""The differences between two normalised answers, as the project's own Difference rows.
+
+`==` on the normalised trees first (about 25 µs for a charge); deepdiff only when they
+differ (about 10 µs per node, identical inputs included). A status change is one
+difference whatever the bodies: a 402 body next to a 200 body is one cause, not twenty.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from deepdiff import DeepDiff
+from deepdiff.operator import BaseOperator
+
+from harness.compare.normalize import ById, Normalized, Offset, to_jsonable
+from harness.model import Difference
+
+# deepdiff report type → our kind of difference.
+_REPORT_KINDS = {
+    "values_changed": "value",
+    "type_changes": "type",
+    "dictionary_item_added": "added",
+    "iterable_item_added": "added",
+    "dictionary_item_removed": "removed",
+    "iterable_item_removed": "removed",
+}
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+# Longest text shown as a value of a non-JSON body.
+_TEXT_LIMIT = 200
+
+
+class _OffsetOperator(BaseOperator):
+    """Let deepdiff compare timestamps with Offset's tolerance instead of field by field."""
+
+    def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
+        if level.t1 != level.t2:
+            diff_instance.custom_report_result("values_changed", level)
+        return True
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Offset) and not isinstance(value, bool)
+
+
+def _reconcile(t1: Any, t2: Any) -> tuple[Any, Any]:
+    """An empty list facing a list keyed by id is an empty keyed list, so adding the
+    first item reads as `added`, not as a change of type."""
+    if isinstance(t1, dict) and isinstance(t2, dict):
+        keys = t1.keys() & t2.keys()
+        r1 = type(t1)(t1)
+        r2 = type(t2)(t2)
+        for key in keys:
+            r1[key], r2[key] = _reconcile(t1[key], t2[key])
+        return r1, r2
+    if isinstance(t1, ById) and t2 == []:
+        return t1, ById()
+    if isinstance(t2, ById) and t1 == []:
+        return ById(), t2
+    if isinstance(t1, list) and isinstance(t2, list) and len(t1) == len(t2):
+        pairs = [_reconcile(a, b) for a, b in zip(t1, t2, strict=True)]
+        return [a for a, _ in pairs], [b for _, b in pairs]
+    return t1, t2
+
+
+def json_path(steps: list[Any], t1: Any, t2: Any) -> str:
+    """`$.data[].amount` from deepdiff's steps, `[]` through lists keyed by id."""
+    out = ["$"]
+    nodes: list[Any] = [t1, t2]
+    for step in steps:
+        parent = next((n for n in nodes if isinstance(n, dict | list)), None)
+        if isinstance(parent, ById):
+            out.append("[]")
+        elif isinstance(parent, list) or isinstance(step, int):
+            out.append(f"[{step}]")
+        elif isinstance(step, str) and _PLAIN_KEY.match(step):
+            out.append(f".{step}")
+        else:
+            out.append(f"[{step!r}]".replace("'", '"'))
+        nodes = [_child(n, step) for n in nodes]
+    return "".join(out)
+
+
+def _child(node: Any, step: Any) -> Any:
+    try:
+        return node[step]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _kind(report: str, old: Any, new: Any) -> str | None:
+    kind = _REPORT_KINDS.get(report)
+    if kind == "type":
+        if old is None or new is None:
+            return "value"  # null ↔ a value: Stripe's way of saying "not set", not a type
+        if _is_number(old) and _is_number(new):
+            return "value" if old != new else None
+        if isinstance(old, ById | list) and isinstance(new, ById | list):
+            # Same list, items now with / without ids: the shape of the items changed.
+            return "type"
+    return kind
+
+
+def diff_trees(endpoint: str, baseline: Any, candidate: Any) -> list[Difference]:
+    """Every field that differs between two normalised trees (deepdiff, then converted)."""
+    if baseline == candidate:
+        return []
+    t1, t2 = _reconcile(baseline, candidate)
+    result = DeepDiff(
+        t1,
+        t2,
+        view="tree",
+        threshold_to_diff_deeper=0,
+        custom_operators=[_OffsetOperator(types=[Offset])],
+    )
+    differences: list[Difference] = []
+    for report, levels in result.items():
+        for level in levels:
+            old = None if report.endswith("_added") else level.t1
+            new = None if report.endswith("_removed") else level.t2
+            kind = _kind(report, old, new)
+            if kind is None:
+                continue
+            path = json_path(level.path(output_format="list"), t1, t2)
+            differences.append(Difference(endpoint, path, kind, to_jsonable(old), to_jsonable(new)))
+    differences.sort(key=lambda d: (d.path, d.kind))
+    return differences
+
+
+def _clip(text: Any) -> Any:
+    if isinstance(text, str) and len(text) > _TEXT_LIMIT:
+        return text[:_TEXT_LIMIT] + "…"
+    return text
+
+
+def diff_responses(endpoint: str, baseline: Normalized, candidate: Normalized) -> list[Difference]:
+    """The differences between two answers to one request, most fundamental first.
+
+    A status change is reported alone, as `error` when a success became an error or the
+    reverse and as `status` otherwise. Between two errors with one status, a changed
+    type/code/decline_code/param is an `error` difference at its path.
+    """
+    if baseline.status != candidate.status:
+        kind = "error" if baseline.is_error != candidate.is_error else "status"
+        return [Difference(endpoint, "$", kind, baseline.status, candidate.status)]
+    differences: list[Difference] = []
+    if baseline.is_json and candidate.is_json:
+        differences.extend(diff_trees(endpoint, baseline.body, candidate.body))
+        if baseline.is_error:
+            for difference in differences:
+                if difference.path.startswith("$.error"):
+                    difference.kind = "error"
+    elif baseline.is_json != candidate.is_json:
+        differences.append(
+            Difference(
+                endpoint,
+                "$",
+                "type",
+                _clip(to_jsonable(baseline.body)),
+                _clip(to_jsonable(candidate.body)),
+            )
+        )
+    elif baseline.body != candidate.body:
+        differences.append(
+            Difference(endpoint, "$", "value", _clip(baseline.body), _clip(candidate.body))
+        )
+    for name in sorted(baseline.headers.keys() | candidate.headers.keys()):
+        old = baseline.headers.get(name)
+        new = candidate.headers.get(name)
+        if old != new:
+            kind = "added" if old is None else "removed" if new is None else "value"
+            differences.append(Difference(endpoint, f"headers.{name}", kind, old, new))
+    return differences

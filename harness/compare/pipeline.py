@@ -1,0 +1,451 @@
+"""The I/O edge of compare: read a run directory, compare every candidate with the
+baseline exchange by exchange, write outcomes.jsonl and summary.json into the run.
+
+Reads only files (docs/run-format.md), so it can be rerun with other rules without
+replaying. Normalises and compares with `==` in this process; when many exchanges
+differ, their diffs go to a process pool, in order and with bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from harness.compare.classify import Classifier, NoiseCounts
+from harness.compare.diff import diff_responses
+from harness.compare.group import Group
+from harness.compare.noise import FieldCounts
+from harness.compare.normalize import Normalized, normalize_response
+from harness.compare.profile import Profile, stripe_profile
+from harness.compare.rules import CompareConfig, resolve_config
+from harness.compare.summary import CandidateSummary, build_summary
+from harness.errors import InputError, ScenarioError
+from harness.model import Difference, Exchange, Outcome
+from harness.recording import iter_exchanges
+from harness.replay.rundir import Run, load_run
+from harness.stripe import endpoint_template
+
+OUTCOMES_FILE = "outcomes.jsonl"
+SUMMARY_FILE = "summary.json"
+RECORDING = "recording"
+
+# Above this many mismatching exchanges, diffs run in a process pool.
+PARALLEL_THRESHOLD = 2000
+# Exchanges handed to a worker at a time.
+CHUNK_SIZE = 256
+
+
+@dataclass(slots=True)
+class Side:
+    """One side of a comparison: a target's (or the recording's) exchanges by seq and its
+    id map (recorded id → target id; None for the recording, whose ids are recorded)."""
+
+    name: str
+    exchanges: dict[int, Exchange]
+    idmap: dict[str, str] | None
+
+
+@dataclass(slots=True)
+class RawOutcome:
+    """An exchange compared but not yet classified."""
+
+    seq: int
+    journey: int
+    endpoint: str
+    differences: list[Difference]
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "journey": self.journey,
+            "endpoint": self.endpoint,
+            "differences": [d.to_json() for d in self.differences],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RawOutcome:
+        return cls(
+            data["seq"],
+            data["journey"],
+            data["endpoint"],
+            [Difference.from_json(d) for d in data["differences"]],
+            data["error"],
+        )
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A pair whose normalised forms differ: deepdiff will say how."""
+
+    seq: int
+    journey: int
+    endpoint: str
+    baseline: Normalized
+    candidate: Normalized
+
+
+_Item = RawOutcome | _Pending
+
+
+# --- id maps ----------------------------------------------------------------------------
+
+
+def counterparts(
+    baseline: dict[str, str] | None, candidate: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """For each side, its id → the recorded id, for the recorded ids both sides know.
+
+    An id only one side learnt stays unmapped on both and becomes a placeholder, so an
+    id map that learnt more on one side does not show up as a difference.
+    """
+    if baseline is None:
+        return {r: r for r in candidate}, {t: r for r, t in candidate.items()}
+    common = baseline.keys() & candidate.keys()
+    return {baseline[r]: r for r in common}, {candidate[r]: r for r in common}
+
+
+# --- comparing one pair of sides --------------------------------------------------------
+
+
+def _journey(*exchanges: Exchange | None) -> int:
+    for exchange in exchanges:
+        if exchange is not None and isinstance(exchange.extra.get("journey"), int):
+            return int(exchange.extra["journey"])
+    return -1
+
+
+def _failure(exchange: Exchange) -> str | None:
+    """Why an exchange has nothing to compare, or None when it has an answer."""
+    if exchange.response is None or exchange.extra.get("skipped"):
+        if exchange.error:
+            return exchange.error
+        return "skipped" if exchange.extra.get("skipped") else "no response"
+    if exchange.response.status == 429:
+        # Rate limiting is the infrastructure pushing back, never a difference.
+        return "rate limited (429)"
+    return None
+
+
+def _items(baseline: Side, other: Side, profile: Profile) -> Iterator[_Item]:
+    """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
+    base_ids, other_ids = counterparts(baseline.idmap, other.idmap or {})
+    for seq in sorted(baseline.exchanges.keys() | other.exchanges.keys()):
+        b = baseline.exchanges.get(seq)
+        c = other.exchanges.get(seq)
+        request = (b or c).request  # type: ignore[union-attr]
+        endpoint = endpoint_template(request.method, request.path)
+        journey = _journey(c, b)
+        if c is None:
+            yield RawOutcome(
+                seq, journey, endpoint, [], f"{other.name} has no result for this exchange"
+            )
+            continue
+        if b is None:
+            yield RawOutcome(
+                seq,
+                journey,
+                endpoint,
+                [],
+                f"baseline {baseline.name} has no result for this exchange",
+            )
+            continue
+        failed = _failure(c)
+        if failed is not None:
+            yield RawOutcome(seq, journey, endpoint, [], failed)
+            continue
+        failed = _failure(b)
+        if failed is not None:
+            yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
+            continue
+        assert b.response is not None and c.response is not None
+        nb = normalize_response(b.response, b.started, base_ids, profile)
+        nc = normalize_response(c.response, c.started, other_ids, profile)
+        if nb == nc:
+            yield RawOutcome(seq, journey, endpoint, [])
+        else:
+            yield _Pending(seq, journey, endpoint, nb, nc)
+
+
+def _diff_pending(pending: list[_Pending]) -> list[list[Difference]]:
+    """Worker: the differences of each pending pair (run in a pool when there are many)."""
+    return [diff_responses(p.endpoint, p.baseline, p.candidate) for p in pending]
+
+
+def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    chunk: list[_Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _resolve(chunk: list[_Item], diffs: list[list[Difference]]) -> Iterator[RawOutcome]:
+    found = iter(diffs)
+    for item in chunk:
+        if isinstance(item, _Pending):
+            yield RawOutcome(item.seq, item.journey, item.endpoint, next(found))
+        else:
+            yield item
+
+
+def compare_sides(
+    baseline: Side,
+    other: Side,
+    profile: Profile,
+    *,
+    workers: int | None = None,
+    parallel_threshold: int = PARALLEL_THRESHOLD,
+) -> Iterator[RawOutcome]:
+    """Raw outcomes of `other` against `baseline`, in seq order.
+
+    Mismatches are diffed here until more than `parallel_threshold` have been seen, then
+    in a process pool of `workers`, with at most two chunks per worker in flight.
+    """
+    workers = workers or os.cpu_count() or 1
+    pool: ProcessPoolExecutor | None = None
+    in_flight: deque[
+        tuple[list[_Item], Future[list[list[Difference]]] | list[list[Difference]]]
+    ] = deque()
+    mismatches = 0
+    try:
+        for chunk in _chunks(_items(baseline, other, profile), CHUNK_SIZE):
+            pending = [item for item in chunk if isinstance(item, _Pending)]
+            mismatches += len(pending)
+            if pool is None and workers > 1 and mismatches > parallel_threshold:
+                pool = ProcessPoolExecutor(max_workers=workers)
+            if pool is not None and pending:
+                in_flight.append((chunk, pool.submit(_diff_pending, pending)))
+            else:
+                in_flight.append((chunk, _diff_pending(pending)))
+            while in_flight and (
+                len(in_flight) > 2 * workers or not isinstance(in_flight[0][1], Future)
+            ):
+                done_chunk, result = in_flight.popleft()
+                yield from _resolve(
+                    done_chunk, result.result() if isinstance(result, Future) else result
+                )
+        while in_flight:
+            done_chunk, result = in_flight.popleft()
+            yield from _resolve(
+                done_chunk, result.result() if isinstance(result, Future) else result
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+# --- reading the run --------------------------------------------------------------------
+
+
+def _load_side(run: Run, name: str) -> Side:
+    if name == RECORDING:
+        path = run.recording_path
+        return Side(RECORDING, {e.seq: e for e in iter_exchanges(path, allow_truncated=True)}, None)
+    target_file = run.target_file(name)
+    if not target_file.exists():
+        raise InputError(f"{target_file}: missing: target {name} has no results in this run")
+    idmap_file = run.idmap_file(name)
+    idmap = run.idmap(name) if idmap_file.exists() else {}
+    return Side(name, run.exchanges(name), idmap)
+
+
+def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
+    """The scenario's `compare:` section as run.json or the scenario file has it."""
+    scenario = run.data.get("scenario") or {}
+    path = run.scenario_path
+    if isinstance(scenario, dict) and "compare" in scenario:
+        return scenario["compare"], path
+    if path is None or not path.exists():
+        if path is not None:
+            warnings.warn(
+                f"{path}: scenario not found; comparing with the built-in rules only "
+                "(pass --rules FILE to add rules)",
+                stacklevel=2,
+            )
+        return None, path
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+    return (data.get("compare") if isinstance(data, dict) else None), path
+
+
+def profile_for(config: CompareConfig) -> Profile:
+    return stripe_profile(
+        mask=config.mask,
+        timestamps=config.timestamps,
+        headers=config.headers,
+        timestamp_tolerance=config.timestamp_tolerance,
+    )
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def _field_counts(raw: Iterable[RawOutcome], counts: FieldCounts) -> Iterator[RawOutcome]:
+    for outcome in raw:
+        if outcome.error is None:
+            counts.add(outcome.endpoint, outcome.differences)
+        yield outcome
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _classified(
+    name: str,
+    raw: Iterable[RawOutcome],
+    classifier: Classifier,
+    out: TextIO,
+    summary: CandidateSummary,
+) -> None:
+    for item in raw:
+        outcome = classifier.outcome(
+            item.seq, name, item.journey, item.endpoint, item.differences, item.error
+        )
+        out.write(json.dumps(outcome.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        summary.add(outcome)
+
+
+def _with_noise_rates(groups: list[Group], classifier: Classifier) -> list[Group]:
+    for group in groups:
+        verdict = classifier.verdict(group.endpoint, group.path, group.kind)
+        if verdict.candidate_rate is not None and verdict.secondary_rate is not None:
+            group.noise = {
+                "candidate_rate": verdict.candidate_rate,
+                "secondary_rate": verdict.secondary_rate,
+            }
+    return groups
+
+
+def _compare_candidate(
+    run: Run,
+    name: str,
+    baseline: Side,
+    config: CompareConfig,
+    profile: Profile,
+    secondary_counts: FieldCounts | None,
+    out: TextIO,
+    *,
+    workers: int | None,
+    parallel_threshold: int,
+) -> dict[str, Any]:
+    """Write one candidate's outcomes to `out`; return its summary."""
+    side = _load_side(run, name)
+    raw = compare_sides(
+        baseline, side, profile, workers=workers, parallel_threshold=parallel_threshold
+    )
+    summary = CandidateSummary(samples=config.samples)
+    if secondary_counts is None:
+        classifier = Classifier(config)
+        _classified(name, raw, classifier, out, summary)
+    else:
+        # Diffy's rule needs the candidate's rates over all exchanges before any one
+        # difference can be called noise: spill the raw outcomes to disk first.
+        candidate_counts = FieldCounts()
+        spill = run.path / f".{name}.raw.jsonl"
+        try:
+            with open(spill, "w", encoding="utf-8") as file:
+                for item in _field_counts(raw, candidate_counts):
+                    file.write(json.dumps(item.to_json(), separators=(",", ":")) + "\n")
+            classifier = Classifier(config, NoiseCounts(candidate_counts, secondary_counts))
+            with open(spill, encoding="utf-8") as file:
+                spilled = (RawOutcome.from_json(json.loads(line)) for line in file)
+                _classified(name, spilled, classifier, out, summary)
+        finally:
+            spill.unlink(missing_ok=True)
+    return summary.to_json(_with_noise_rates(summary.groups.sorted(), classifier))
+
+
+def compare_run(
+    run_dir: str | os.PathLike[str],
+    rules: str | os.PathLike[str] | None = None,
+    *,
+    workers: int | None = None,
+    parallel_threshold: int = PARALLEL_THRESHOLD,
+) -> dict[str, Any]:
+    """Compare every candidate of a run with its baseline; write outcomes.jsonl and
+    summary.json into the run directory and return the summary."""
+    run = load_run(run_dir)
+    if run.status != "finished":
+        warnings.warn(
+            f"{run.path}: the run is {run.status}; comparing the exchanges it has", stacklevel=2
+        )
+    section, scenario_path = scenario_section(run)
+    config = resolve_config(section, scenario_path, Path(rules) if rules is not None else None)
+    profile = profile_for(config)
+    candidates = [t.name for t in run.by_role("candidate")]
+    if not candidates:
+        raise InputError(
+            f"{run.path / 'run.json'}: targets: no target has role candidate; nothing to compare"
+        )
+    secondaries = [t.name for t in run.by_role("secondary")]
+    secondary = secondaries[0] if secondaries else None
+
+    baseline = _load_side(run, run.baseline)
+    secondary_counts: FieldCounts | None = None
+    if secondary is not None:
+        secondary_counts = FieldCounts()
+        for _ in _field_counts(
+            compare_sides(
+                baseline,
+                _load_side(run, secondary),
+                profile,
+                workers=workers,
+                parallel_threshold=parallel_threshold,
+            ),
+            secondary_counts,
+        ):
+            pass
+
+    outcomes_path = run.path / OUTCOMES_FILE
+    temporary = run.path / f".{OUTCOMES_FILE}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            summaries = {
+                name: _compare_candidate(
+                    run,
+                    name,
+                    baseline,
+                    config,
+                    profile,
+                    secondary_counts,
+                    out,
+                    workers=workers,
+                    parallel_threshold=parallel_threshold,
+                )
+                for name in candidates
+            }
+        os.replace(temporary, outcomes_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+    document = build_summary(run.data, run.baseline, secondary, config.settings_json(), summaries)
+    _write_json_atomically(run.path / SUMMARY_FILE, document)
+    return document
+
+
+def read_outcomes(run_dir: str | os.PathLike[str]) -> Iterator[Outcome]:
+    """The outcomes a compare wrote, one at a time."""
+    path = Path(run_dir) / OUTCOMES_FILE
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            if line.strip():
+                yield Outcome.from_json(json.loads(line))

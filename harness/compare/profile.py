@@ -1,0 +1,92 @@
+"""The built-in Stripe profile: which response fields are masked, which are timestamps,
+which parts of an error are compared and which headers are compared at all.
+
+The profile is data; normalize.py applies it. A scenario adds to it (`compare.mask`,
+`compare.headers`) but never needs to repeat it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.stripe import TIMESTAMP_FIELDS, VOLATILE_FIELDS
+
+# Replaced by MASK in both trees before comparing. Beyond harness.stripe's list: Stripe's
+# hosted pages and dashboard links embed per-account tokens, and `last_response` /
+# `request_log_url` are per-request.
+MASKED_FIELDS = VOLATILE_FIELDS | frozenset(
+    {
+        "hosted_voucher_url",
+        "return_url_redirect",
+        "request_log_url",
+        "doc_url",
+        "ephemeral_key_secret",
+        "secret",
+        "last_response",
+    }
+)
+
+# Masked only inside objects of one type: a balance transaction's fee and net depend on
+# the account's pricing, so they change when the same charge runs on another account.
+MASKED_BY_OBJECT: dict[str, frozenset[str]] = {
+    "balance_transaction": frozenset({"fee", "net", "fee_details"}),
+    "charge": frozenset({"application_fee_amount"}),
+}
+
+# Unix timestamps beyond harness.stripe's list; any numeric `*_at` field is one too.
+EXTRA_TIMESTAMP_FIELDS = frozenset(
+    {"current_period_start", "current_period_end", "trial_end", "cancel_at", "pending_since"}
+)
+
+# Stripe's error object: the message text changes between releases, so an error is
+# compared on its status and these fields only.
+ERROR_FIELDS = ("type", "code", "decline_code", "param")
+
+# Response headers compared by default; every other header is volatile or transport.
+DEFAULT_HEADERS = ("content-type",)
+
+MASK = "<masked>"
+
+# Values below this are durations or counts that happen to sit in a timestamp-named
+# field (`start` of a usage record period can be 0), not times.
+EARLIEST_TIMESTAMP = 100_000_000  # 1973-03-03
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What normalisation masks and treats as time; the Stripe defaults plus a scenario's."""
+
+    masked: frozenset[str] = MASKED_FIELDS
+    masked_by_object: dict[str, frozenset[str]] = field(
+        default_factory=lambda: dict(MASKED_BY_OBJECT)
+    )
+    timestamps: frozenset[str] = TIMESTAMP_FIELDS | EXTRA_TIMESTAMP_FIELDS
+    headers: tuple[str, ...] = DEFAULT_HEADERS
+    timestamp_tolerance: float = 5.0
+
+    def is_timestamp_field(self, key: str) -> bool:
+        return key in self.timestamps or key.endswith("_at")
+
+    def is_masked(self, key: str, object_type: str | None) -> bool:
+        if key in self.masked:
+            return True
+        return object_type is not None and key in self.masked_by_object.get(object_type, ())
+
+
+STRIPE_PROFILE = Profile()
+
+
+def stripe_profile(
+    *,
+    mask: tuple[str, ...] | list[str] = (),
+    timestamps: tuple[str, ...] | list[str] = (),
+    headers: tuple[str, ...] | list[str] | None = None,
+    timestamp_tolerance: float = 5.0,
+) -> Profile:
+    """The built-in profile extended by a scenario's extra masked and timestamp fields."""
+    return Profile(
+        masked=MASKED_FIELDS | frozenset(mask),
+        timestamps=TIMESTAMP_FIELDS | EXTRA_TIMESTAMP_FIELDS | frozenset(timestamps),
+        headers=tuple(h.lower() for h in headers) if headers is not None else DEFAULT_HEADERS,
+        timestamp_tolerance=timestamp_tolerance,
+    )

@@ -1,0 +1,250 @@
+"""The `compare:` section of a scenario, or a rules file: ignore, expect and severity
+rules plus the settings of normalisation, noise and grouping.
+
+Validated with pydantic (unknown fields refused) and reported as one line naming the
+file and the field: `scenarios/x.yaml: compare.expect[0].reason: field required`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import ScenarioError
+
+Kind = Literal["status", "error", "removed", "added", "type", "value"]
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    )
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """`*` matches any run of characters (dots and brackets included), `?` one character,
+    everything else itself: `$.data[].*` is a literal `[]`, unlike fnmatch."""
+    return _glob_regex(pattern).fullmatch(text) is not None
+
+
+def _path_pattern(value: str) -> str:
+    """`metadata.*` means `$.metadata.*`: a path pattern is anchored at the body's root
+    unless it starts with `$`, `*` or `headers.`."""
+    value = value.strip()
+    if value.startswith(("$", "*", "headers.")):
+        return value
+    return "$." + value
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field("*", description="glob over endpoint templates: `POST /v1/customers*`")
+    path: str = Field("*", description="glob over JSON paths: `$.sources*`, `metadata.*`")
+
+    @field_validator("path")
+    @classmethod
+    def _anchor(cls, value: str) -> str:
+        return _path_pattern(value)
+
+    def matches_signature(self, endpoint: str, path: str) -> bool:
+        return glob_match(self.endpoint, endpoint) and glob_match(self.path, path)
+
+
+class IgnoreRule(_Rule):
+    """Differences at these paths are noise (reported as such, never dropped)."""
+
+    path: str = Field(..., description="glob over JSON paths")
+    reason: str | None = None
+
+
+class ExpectRule(_Rule):
+    """A change the user expects (an API upgrade): shown as expected, not a regression."""
+
+    kind: Kind | None = None
+    reason: str = Field(..., min_length=1)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must say why the change is expected")
+        return value.strip()
+
+    def matches(self, endpoint: str, path: str, kind: str) -> bool:
+        return (self.kind is None or self.kind == kind) and self.matches_signature(endpoint, path)
+
+
+class SeverityRule(_Rule):
+    """Overrides the default severity of matching differences."""
+
+    kind: Kind | None = None
+    severity: Severity
+
+    def matches(self, endpoint: str, path: str, kind: str) -> bool:
+        return (self.kind is None or self.kind == kind) and self.matches_signature(endpoint, path)
+
+
+class NoiseSettings(BaseModel):
+    """Diffy's thresholds, in percent: a difference is real only when the candidate's
+    rate exceeds the secondary's by more than `relative` percent of their sum and by more
+    than `absolute` percent of the endpoint's exchanges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    relative: Annotated[float, Field(ge=0, le=100)] = 20.0
+    absolute: Annotated[float, Field(ge=0, le=100)] = 0.03
+
+
+class CompareConfig(BaseModel):
+    """Everything compare can be told; every field has a default that suits Stripe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules_file: str | None = None
+    ignore: list[IgnoreRule] = Field(default_factory=list)
+    expect: list[ExpectRule] = Field(default_factory=list)
+    severity: list[SeverityRule] = Field(default_factory=list)
+    headers: list[str] = Field(default_factory=lambda: ["content-type"])
+    mask: list[str] = Field(default_factory=list)
+    timestamps: list[str] = Field(default_factory=list)
+    timestamp_tolerance: float = Field(5.0, ge=0)
+    noise: NoiseSettings = Field(default_factory=lambda: NoiseSettings())
+    samples: int = Field(5, ge=0, le=1000)
+
+    @field_validator("headers")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [h.strip().lower() for h in value]
+
+    def settings_json(self) -> dict[str, Any]:
+        """The settings as written into summary.json."""
+        return self.model_dump(mode="json", exclude={"rules_file"})
+
+
+_MESSAGES = {
+    "missing": "field required",
+    "model_type": "expected a mapping, e.g. {endpoint: 'GET /v1/customers/*', path: '$.sources'}",
+    "string_too_short": "must not be empty",
+}
+
+
+def _location(prefix: str, loc: Sequence[int | str]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: Any, model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(model, loc[:-1])
+        return "unknown field" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _allowed_fields(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(part) if is_model else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        current = args[0] if args else annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def parse_compare_config(
+    data: dict[str, Any] | None, source: str, *, prefix: str = "compare"
+) -> CompareConfig:
+    """Validate a `compare:` section (or a rules file's content, with prefix "").
+
+    Raises ScenarioError `SOURCE: compare.expect[0].reason: field required`.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        where = f"{source}: {prefix}" if prefix else source
+        raise ScenarioError(
+            f"{where}: expected a mapping of compare settings, got {type(data).__name__}"
+        )
+    try:
+        return CompareConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        where = _location(prefix, loc) or prefix
+        raise ScenarioError(f"{source}: {where}: {_message(error, CompareConfig, loc)}") from None
+
+
+def load_rules_file(path: Path) -> CompareConfig:
+    """A separate rules file: YAML with the fields of the `compare:` section at the top."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such rules file") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot be read as a rules file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ScenarioError(f"{path}{line}: {problem}") from None
+    config = parse_compare_config(data if data is not None else {}, str(path), prefix="")
+    if config.rules_file is not None:
+        raise ScenarioError(f"{path}: rules_file: a rules file cannot name another rules file")
+    return config
+
+
+def merge_configs(base: CompareConfig, extra: CompareConfig) -> CompareConfig:
+    """`extra` after `base`: rule lists are concatenated, settings `extra` sets win."""
+    merged = base.model_dump()
+    added = extra.model_dump()
+    for name in extra.model_fields_set:
+        if name in ("ignore", "expect", "severity"):
+            merged[name] = merged[name] + added[name]
+        else:
+            merged[name] = added[name]
+    merged["rules_file"] = None
+    return CompareConfig.model_validate(merged)
+
+
+def resolve_config(
+    section: dict[str, Any] | None,
+    scenario_path: Path | None,
+    rules_path: Path | None,
+) -> CompareConfig:
+    """The settings in effect: the scenario's section, then its rules_file (relative to
+    the scenario), then `--rules`, each adding rules and overriding settings."""
+    source = str(scenario_path) if scenario_path is not None else "scenario"
+    config = parse_compare_config(section, source)
+    if config.rules_file is not None:
+        base_dir = scenario_path.parent if scenario_path is not None else Path.cwd()
+        config = merge_configs(config, load_rules_file(base_dir / config.rules_file))
+    if rules_path is not None:
+        config = merge_configs(config, load_rules_file(rules_path))
+    return config
