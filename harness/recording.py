@@ -71,7 +71,7 @@ class Header:
 
 def _open_text(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
+        return io.TextIOWrapper(gzip.GzipFile(path, mode + "b"), encoding="utf-8", newline="\n")
     return open(path, mode, encoding="utf-8", newline="\n")
 
 
@@ -293,7 +293,7 @@ class RecordingWriter:
         self.count = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._raw = open(self.path, "wb")
-        self._file: IO[bytes] = self._raw
+        self._file: IO[bytes] | gzip.GzipFile = self._raw
         if self.path.suffix == ".gz":
             self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0)
         self._write_line(header.to_json())

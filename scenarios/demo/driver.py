@@ -34,7 +34,7 @@ class CountingHTTPClient(stripe.RequestsClient):
         super().__init__(**kwargs)
         self.requests_sent = 0
 
-    def request(
+    def request(  # type: ignore[override]
         self,
         method: str,
         url: str,
@@ -116,7 +116,7 @@ class DemoBackend:
         method = self.stripe.payment_methods.create(
             {
                 "type": "card",
-                "card": {"number": card, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
+                "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
                 "billing_details": {"name": f"Owner Number{index}"},
             }
         )
@@ -159,8 +159,8 @@ class DemoBackend:
                 "type": "card",
                 "card": {
                     "number": CARD_DECLINED,
-                    "exp_month": "3",
-                    "exp_year": "2031",
+                    "exp_month": 3,
+                    "exp_year": 2031,
                     "cvc": "555",
                 },
             }
@@ -244,8 +244,8 @@ class DemoBackend:
                 "type": "card",
                 "card": {
                     "number": CARD_MASTERCARD,
-                    "exp_month": "6",
-                    "exp_year": "2033",
+                    "exp_month": 6,
+                    "exp_year": 2033,
                     "cvc": "321",
                 },
             }
@@ -259,7 +259,7 @@ class DemoBackend:
         secure = self.stripe.payment_methods.create(
             {
                 "type": "card",
-                "card": {"number": CARD_3DS, "exp_month": "1", "exp_year": "2032", "cvc": "999"},
+                "card": {"number": CARD_3DS, "exp_month": 1, "exp_year": 2032, "cvc": "999"},
             }
         )
         waiting = self.stripe.setup_intents.create({"customer": customer.id}, self.key("setup-3ds"))
@@ -340,7 +340,7 @@ class DemoBackend:
         )
         expect_error(
             lambda: self.stripe.payment_intents.create(
-                {"amount": 100, "currency": "usd", "confirm": "maybe"}
+                {"amount": 100, "currency": "usd", "confirm": "maybe"}  # type: ignore[typeddict-item]
             ),
             stripe.InvalidRequestError,
         )
@@ -352,9 +352,9 @@ class DemoBackend:
         self.stripe.customers.delete(leaving.id)
 
 
-def run(api_base: str, api_key: str) -> int:
+def run(api_base: str, api_key: str, http_client: CountingHTTPClient | None = None) -> int:
     """Drive the demo integration against `api_base`; returns the HTTP requests made."""
-    http_client = CountingHTTPClient(timeout=30)
+    http_client = http_client or CountingHTTPClient(timeout=30)
     client = stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base},

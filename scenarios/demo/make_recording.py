@@ -14,16 +14,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfrastructureError
 from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
 from scenarios.demo.driver import run
 
-READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0  # seconds a recorder gets to finish its file
 
 
 def shadow_command() -> list[str]:
@@ -34,40 +34,42 @@ def shadow_command() -> list[str]:
     return [sys.executable, "-c", "from harness.cli import main; main()"]
 
 
-@contextmanager
-def recorder(upstream: str, out: Path, *extra: str) -> Iterator[str]:
-    """`shadow record` in front of `upstream`, writing `out`; yields its base URL.
+@dataclass(slots=True)
+class RunningRecorder:
+    """A `shadow record` subprocess that is serving at `url`."""
 
-    Stopped with SIGINT on exit, as a user stops it with Ctrl-C.
+    url: str
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def recorder(out: Path, *options: str) -> Iterator[RunningRecorder]:
+    """`shadow record --out OUT --listen 127.0.0.1:0 OPTIONS…` until the block ends.
+
+    Stopped with SIGINT on exit, as a user stops it with Ctrl-C (unless the block has
+    already stopped it some other way).
     """
-    command = [
-        *shadow_command(),
-        "record",
-        "--upstream",
-        upstream,
-        "--listen",
-        "127.0.0.1:0",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    command = [*shadow_command(), "record", "--listen", "127.0.0.1:0", "--out", str(out), *options]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        line = process.stdout.readline()
-        if not line.startswith("listening on ") or time.monotonic() > deadline:
+        line = process.stdout.readline()  # ends at the first line, or when the process exits
+        if not line.startswith("listening on "):
             process.kill()
-            _, err = process.communicate(timeout=10)
+            _, err = process.communicate(timeout=STOP_TIMEOUT)
             raise InfrastructureError(f"shadow record did not start: {line.strip()} {err.strip()}")
-        yield line.split()[-1]
+        yield RunningRecorder(url=line.split()[-1], process=process)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -79,8 +81,11 @@ def recorder(upstream: str, out: Path, *extra: str) -> Iterator[str]:
 def make_recording(out: Path) -> int:
     """Record the demo into `out`; returns the number of SDK requests made."""
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shadow-demo-localstripe-{os.getpid()}.log"
-    with localstripe(log_path=log) as upstream, recorder(upstream.url, out) as api_base:
-        return run(api_base, LOCALSTRIPE_TEST_KEY)
+    with (
+        localstripe(log_path=log) as upstream,
+        recorder(out, "--upstream", upstream.url) as proxy,
+    ):
+        return run(proxy.url, LOCALSTRIPE_TEST_KEY)
 
 
 def main() -> None:
