@@ -191,3 +191,44 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     from harness.terminal import print_inspection
 
     print_inspection(recording, header, result)
+
+
+# --- compare ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False),
+    help="A rules file (the compare: section's fields) added to the scenario's rules.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for diffing when many exchanges differ (default: one per CPU).",
+)
+@reports_errors
+def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
+    """Compare each candidate of a run with the baseline; write outcomes.jsonl and summary.json.
+
+    Reads only the run directory, so it can be rerun with other rules without replaying.
+    """
+    from harness.compare.pipeline import compare_run
+
+    summary = compare_run(run_dir, rules, workers=workers)
+    for name, candidate in summary["candidates"].items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in candidate["outcomes"].items())
+        real = sum(1 for g in candidate["groups"] if g["outcome"] == "difference")
+        click.echo(
+            f"{name} vs {summary['baseline']}: {candidate['exchanges']} exchanges: {counts}; "
+            f"{real} difference group{'s' if real != 1 else ''}"
+        )
+        for group in candidate["groups"]:
+            if group["outcome"] == "difference":
+                click.echo(
+                    f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
+                    f"{group['path']}  ({group['count']} exchanges)"
+                )
+    click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
