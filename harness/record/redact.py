@@ -118,9 +118,9 @@ def _redact_basic(match: re.Match[str]) -> str:
 # --- card numbers ----------------------------------------------------------------------
 
 # Digits with single separators between them: a space, a dash, or a space as it appears
-# in a form body (`+`, `%20`).
-_DIGIT_RUN = re.compile(r"[0-9](?:(?: |-|\+|%20)?[0-9])+")
-_SEPARATOR_OR_DIGIT = re.compile(r"%20|[0-9]| |-|\+")
+# in a form body (`+`, `%20`). A run never starts inside a percent escape (`%20`, `%2B`).
+_DIGIT_RUN = re.compile(r"(?<!%)(?<!%[0-9A-Fa-f])[0-9](?:(?: |-|\+|%20)?[0-9])+")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -137,31 +137,28 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _redact_card_run(match: re.Match[str]) -> str:
+    """Replace each card number in a run of digit groups: consecutive whole groups
+    holding 13 to 19 digits that pass the Luhn check (so `4242 4242 4242 4242 12`
+    loses the card and keeps the `12`)."""
     run = match.group(0)
-    # (digit, start offset, end offset) for every digit of the run.
-    digits: list[tuple[str, int, int]] = [
-        (token.group(0), token.start(), token.end())
-        for token in _SEPARATOR_OR_DIGIT.finditer(run)
-        if token.group(0).isdigit()
-    ]
-    if len(digits) < 13:
+    groups = [(group.start(), group.end(), group.group(0)) for group in _DIGIT_GROUP.finditer(run)]
+    if sum(len(digits) for _, _, digits in groups) < 13:
         return run
     out: list[str] = []
-    position = 0  # offset in `run` copied so far
-    index = 0
-    while index <= len(digits) - 13:
-        for length in range(min(19, len(digits) - index), 12, -1):
-            window = "".join(d for d, _, _ in digits[index : index + length])
-            if luhn_valid(window):
-                start, end = digits[index][1], digits[index + length - 1][2]
-                out.append(run[position:start])
-                out.append(f"<redacted:card:{window[-4:]}>")
-                position = end
-                index += length
+    copied = 0  # offset in `run` copied to `out` so far
+    first = 0
+    while first < len(groups):
+        for last in range(len(groups), first, -1):
+            number = "".join(digits for _, _, digits in groups[first:last])
+            if 13 <= len(number) <= 19 and luhn_valid(number):
+                out.append(run[copied : groups[first][0]])
+                out.append(f"<redacted:card:{number[-4:]}>")
+                copied = groups[last - 1][1]
+                first = last
                 break
         else:
-            index += 1
-    out.append(run[position:])
+            first += 1
+    out.append(run[copied:])
     return "".join(out)
 
 
@@ -271,12 +268,24 @@ def _redact_free(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy
     return text
 
 
+def _redact_once(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy) -> str:
+    # A form body is ASCII (everything else is percent-encoded) without blanks.
+    if "=" in text and text.isascii() and _FORM_LIKE.fullmatch(text):
+        text = _redact_form(text, rules, policy)
+    return _redact_free(text, rules, policy)
+
+
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """Redact secrets in any text: a body (form, JSON or other), a query, a header value."""
     rules = _field_rules(policy)
-    if "=" in text and _FORM_LIKE.fullmatch(text):
-        text = _redact_form(text, rules, policy)
-    return _redact_free(text, rules, policy)
+    # One pass can reveal more: a body that becomes form-shaped once a spaced card number
+    # is replaced. Repeat until nothing changes, so redacting twice changes nothing.
+    for _ in range(4):
+        redacted = _redact_once(text, rules, policy)
+        if redacted == text:
+            break
+        text = redacted
+    return text
 
 
 def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:

@@ -1,0 +1,333 @@
+"""Redaction at capture, on plain data: the markers, and properties over generated secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.model import Exchange, Request, Response
+from harness.record.redact import (
+    RedactionPolicy,
+    fingerprint,
+    luhn_valid,
+    redact_exchange,
+    redact_headers,
+    redact_text,
+)
+from harness.stripe import API_KEY_PATTERN, encode_form_pairs, parse_form_pairs
+
+
+def basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+# --- markers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "marker_prefix"),
+    [
+        ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk_test_"),
+        ("sk_live_51Habcdefghijklmnop", "sk_live_"),
+        ("rk_test_abcdefghijkl", "rk_test_"),
+        ("pk_live_abcdefghijkl", "pk_live_"),
+        ("ek_test_YWNjdF8xMjM0NTY3ODkw", "ek_test_"),
+        ("whsec_abcdefghijklmnop", "whsec_"),
+    ],
+)
+def test_keys_keep_prefix_and_mode_and_a_fingerprint(secret: str, marker_prefix: str) -> None:
+    assert redact_text(f"key={secret}") == f"key={marker_prefix}<redacted:{fingerprint(secret)}>"
+
+
+def test_the_fingerprint_tells_keys_apart() -> None:
+    one, other = "sk_test_aaaaaaaaaaaa", "sk_test_bbbbbbbbbbbb"
+    assert redact_text(one) == redact_text(one)
+    assert redact_text(one) != redact_text(other)
+    assert len(fingerprint(one)) == 8 and all(c in string.hexdigits for c in fingerprint(one))
+
+
+def test_bearer_and_basic_authorization() -> None:
+    key = "sk_test_abcdefgh12345678"
+    headers = redact_headers([("Authorization", f"Bearer {key}")])
+    assert headers == [("Authorization", f"Bearer sk_test_<redacted:{fingerprint(key)}>")]
+    ((_, value),) = redact_headers([("authorization", basic(f"{key}:"))])
+    scheme, encoded = value.split(" ")
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode() == f"sk_test_<redacted:{fingerprint(key)}>:"
+
+
+def test_an_unrecognised_credential_is_dropped() -> None:
+    assert redact_headers([("Authorization", "Bearer opaque-token")]) == [
+        ("Authorization", "Bearer <redacted>")
+    ]
+    assert redact_headers([("Authorization", basic("user:hunter2"))]) == [
+        ("Authorization", "Basic <redacted>")
+    ]
+
+
+def test_cookies_are_dropped() -> None:
+    headers = redact_headers([("Cookie", "session=abc"), ("Set-Cookie", "__stripe_mid=x; Path=/")])
+    assert headers == [("Cookie", "<redacted>"), ("Set-Cookie", "<redacted>")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card[number]=4242424242424242", "card[number]=<redacted:card:4242>"),
+        ("card%5Bnumber%5D=4000000000000002", "card%5Bnumber%5D=<redacted:card:0002>"),
+        ("card[number]=4242+4242+4242+4242", "card[number]=<redacted:card:4242>"),
+        ('{"number": "5555-5555-5555-4444"}', '{"number": "<redacted:card:4444>"}'),
+        ("paid with 4000 0027 6000 3184 today", "paid with <redacted:card:3184> today"),
+        ("note=card%204242424242424242", "note=card%20<redacted:card:4242>"),
+        ("amount=4242424242424241", "amount=4242424242424241"),  # fails Luhn: not a card
+        ("created=1795461361", "created=1795461361"),
+    ],
+)
+def test_card_numbers(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card[cvc]=123&card[exp_month]=12", "card[cvc]=<redacted:cvc>&card[exp_month]=12"),
+        ("card%5Bcvc%5D=4321", "card%5Bcvc%5D=<redacted:cvc>"),
+        ("cvc=123", "cvc=<redacted:cvc>"),
+        ('{"card": {"cvc": "123"}}', '{"card": {"cvc": "<redacted:cvc>"}}'),
+        ('{"cvc": 123}', '{"cvc": "<redacted:cvc>"}'),
+        (
+            "bank_account[account_number]=000123456789&bank_account[routing_number]=110000000",
+            "bank_account[account_number]=<redacted:bank_account:6789>"
+            "&bank_account[routing_number]=110000000",
+        ),
+        ('{"iban": "DE89 3704 0044 0532 0130 00"}', '{"iban": "<redacted:bank_account:3000>"}'),
+    ],
+)
+def test_cvc_and_bank_accounts(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_client_secrets_keep_the_object_id() -> None:
+    body = json.dumps(
+        {
+            "id": "pi_3MtwBwLkdIwHu7ix",
+            "client_secret": "pi_3MtwBwLkdIwHu7ix_secret_YrKJUKribcBjcG8HVhfZluoGH",
+            "setup": "seti_1Mm8s8LkdIwHu7ix_secret_abcDEF123",
+            "source": "src_client_secret_kl8JTBQZz8jHnBr3r1X0q3ss",
+        }
+    )
+    assert json.loads(redact_text(body)) == {
+        "id": "pi_3MtwBwLkdIwHu7ix",
+        "client_secret": "pi_3MtwBwLkdIwHu7ix_secret_<redacted>",
+        "setup": "seti_1Mm8s8LkdIwHu7ix_secret_<redacted>",
+        "source": "src_client_secret_<redacted>",
+    }
+    # A client_secret field that is not in a known shape is dropped whole.
+    assert redact_text('{"client_secret": "cuss_secret_abc"}') == '{"client_secret": "<redacted>"}'
+
+
+def test_redacted_form_bodies_still_parse() -> None:
+    body = encode_form_pairs(
+        [("card[number]", "4242 4242 4242 4242"), ("card[cvc]", "123"), ("metadata[a b]", "x&y")]
+    )
+    pairs = dict(parse_form_pairs(redact_text(body)))
+    assert pairs == {
+        "card[number]": "<redacted:card:4242>",
+        "card[cvc]": "<redacted:cvc>",
+        "metadata[a b]": "x&y",
+    }
+
+
+def test_exchange_is_redacted_in_every_part_and_left_alone_otherwise() -> None:
+    key = "sk_test_abcdefghijklmnop"
+    exchange = Exchange(
+        seq=3,
+        started=1.0,
+        duration=0.5,
+        request=Request(
+            method="POST",
+            path="/v1/payment_methods",
+            query=f"key={key}",
+            headers=[("Authorization", f"Bearer {key}"), ("Cookie", "a=b")],
+            body="type=card&card[number]=4242424242424242&card[cvc]=123",
+        ),
+        response=Response(
+            status=200,
+            headers=[("Set-Cookie", "x=y"), ("Request-Id", "req_123")],
+            body='{"id": "pm_123", "card": {"last4": "4242"}, "secret": "whsec_abcdefghijkl"}',
+        ),
+        error=None,
+        extra={"journey": 1},
+    )
+    redacted = redact_exchange(exchange)
+    line = json.dumps(redacted.to_json())
+    for secret in (key, "4242424242424242", "card[cvc]=123", "a=b", "x=y", "whsec_abcdefghijkl"):
+        assert secret not in line
+    assert redacted.seq == 3 and redacted.extra == {"journey": 1}
+    assert redacted.response is not None and redacted.response.header("Request-Id") == "req_123"
+    assert '"last4": "4242"' in redacted.response.text
+    # The input is not changed.
+    assert exchange.request.header("Cookie") == "a=b"
+
+
+def test_binary_bodies_are_redacted_byte_for_byte() -> None:
+    body = b"\xff\x00card=4242424242424242\xfe"
+    exchange = Exchange(0, 0.0, 0.0, Request("POST", "/v1/files", body=body), Response(200))
+    assert redact_exchange(exchange).request.body == b"\xff\x00card=<redacted:card:4242>\xfe"
+
+
+def test_the_header_lists_the_rules() -> None:
+    assert RedactionPolicy().header_json() == {
+        "applied": True,
+        "rules": list(RedactionPolicy().rules),
+        "pii": "keep",
+    }
+    assert "pii" in RedactionPolicy(pii="pseudonymize").rules
+    with pytest.raises(ValueError, match="pii must be one of"):
+        RedactionPolicy(pii="remove")
+
+
+# --- personal data -----------------------------------------------------------------------
+
+
+def test_pii_is_kept_by_default() -> None:
+    body = "email=jenny%40example.org&name=Jenny+Rosen&phone=%2B15555550123"
+    assert redact_text(body) == body
+
+
+def test_pseudonymized_pii_is_stable_within_a_recording_and_keyed() -> None:
+    policy = RedactionPolicy(pii="pseudonymize", pii_key=b"k" * 32)
+    request = "email=jenny%40example.org&name=Jenny+Rosen&address[line1]=1+Main+St"
+    response = json.dumps(
+        {"email": "jenny@example.org", "name": "Jenny Rosen", "address": {"line1": "1 Main St"}}
+    )
+    faked = dict(parse_form_pairs(redact_text(request, policy)))
+    answer = json.loads(redact_text(response, policy))
+    assert faked["email"] == answer["email"] != "jenny@example.org"
+    assert faked["name"] == answer["name"] != "Jenny Rosen"
+    assert faked["address[line1]"] == answer["address"]["line1"] != "1 Main St"
+    assert answer["email"].endswith("@example.com")
+    # Another recording (another key) gets other fakes; pseudonymizing twice changes nothing.
+    other = RedactionPolicy(pii="pseudonymize", pii_key=b"o" * 32)
+    assert json.loads(redact_text(response, other))["email"] != answer["email"]
+    assert redact_text(redact_text(response, policy), policy) == redact_text(response, policy)
+
+
+def test_emails_in_free_text_are_pseudonymized() -> None:
+    policy = RedactionPolicy(pii="pseudonymize")
+    text = redact_text('{"description": "invoice for ops@acme.io"}', policy)
+    assert "ops@acme.io" not in text and "@example.com" in text
+
+
+# --- properties ----------------------------------------------------------------------------
+
+ALNUM = string.ascii_letters + string.digits
+
+
+@st.composite
+def api_keys(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["sk", "rk", "pk", "ek", "whsec"]))
+    body = draw(st.text(ALNUM, min_size=8, max_size=40))
+    if kind == "whsec":
+        return f"whsec_{body}"
+    return f"{kind}_{draw(st.sampled_from(['test', 'live']))}_{body}"
+
+
+@st.composite
+def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """(digits, as written): a Luhn-valid number of 13-19 digits, maybe grouped."""
+    length = draw(st.integers(13, 19))
+    head = draw(st.text(string.digits, min_size=length - 1, max_size=length - 1))
+    check = next(d for d in string.digits if luhn_valid(head + d))
+    digits = head + check
+    separator = draw(st.sampled_from(["", " ", "-"]))
+    written = separator.join(digits[i : i + 4] for i in range(0, len(digits), 4))
+    return digits, written
+
+
+# Surrounding text: anything but digits and key characters glued to the secret.
+filler = st.text(string.ascii_letters + " ,.:;!?()[]{}'\"/\n", max_size=20)
+
+
+def _placements(secret: str, before: str, after: str) -> list[Exchange]:
+    """The same secret in every part of an exchange, in the encodings they use."""
+    free = f"{before} {secret} {after}"
+    form = encode_form_pairs([("description", free), ("metadata[note]", secret)])
+    raw_form = f"description={secret}&other=1"
+    as_json = json.dumps({"description": free, "nested": {"value": secret}})
+    return [
+        Exchange(
+            seq=0,
+            started=0.0,
+            duration=0.0,
+            request=Request(
+                method="POST",
+                path="/v1/customers",
+                query=f"q={quote(free)}&raw={secret}",
+                headers=[("X-Note", free), ("Authorization", f"Bearer {secret}")],
+                body=body,
+            ),
+            response=Response(status=200, headers=[("X-Echo", free)], body=as_json),
+            error=free,
+        )
+        for body in (form, raw_form, as_json, free)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=api_keys(), before=filler, after=filler)
+def test_no_generated_key_survives(key: str, before: str, after: str) -> None:
+    for exchange in _placements(key, before, after):
+        line = json.dumps(redact_exchange(exchange).to_json())
+        assert key not in line
+        assert API_KEY_PATTERN.search(line) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(card=card_numbers(), before=filler, after=filler)
+def test_no_generated_card_number_survives(card: tuple[str, str], before: str, after: str) -> None:
+    digits, written = card
+    for exchange in _placements(written, before, after):
+        line = json.dumps(redact_exchange(exchange).to_json())
+        assert written not in line and digits not in line
+        assert f"<redacted:card:{digits[-4:]}>" in line
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cvc=st.text(string.digits, min_size=3, max_size=4),
+    field=st.sampled_from(["cvc", "card[cvc]", "payment_method_data[card][cvc]", "cvv"]),
+)
+def test_no_generated_cvc_survives(cvc: str, field: str) -> None:
+    form = encode_form_pairs([("card[number]", "4242424242424242"), (field, cvc)])
+    assert dict(parse_form_pairs(redact_text(form)))[field] == "<redacted:cvc>"
+    percent = quote(field, safe="") + "=" + cvc
+    assert redact_text(percent).endswith("=<redacted:cvc>")
+    name = field.rsplit("[", 1)[-1].rstrip("]")
+    for value in (cvc, int(cvc)):
+        body = json.dumps({"card": {name: value, "exp_month": 12}})
+        assert json.loads(redact_text(body))["card"][name] == "<redacted:cvc>"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(max_size=60),
+    key=api_keys(),
+    card=card_numbers(),
+)
+def test_redaction_is_idempotent_and_markers_look_like_no_secret(
+    text: str, key: str, card: tuple[str, str]
+) -> None:
+    for sample in (text, f"{text} {key} {card[1]}", f"cvc={text}&n={card[1]}", basic(f"{key}:")):
+        once = redact_text(sample)
+        assert redact_text(once) == once
+        assert key not in once
+    marked = redact_text(f"{key} {card[1]}")
+    assert API_KEY_PATTERN.search(marked) is None
+    assert redact_text(marked) == marked
