@@ -193,7 +193,9 @@ def parse_compare_config(
     try:
         return CompareConfig.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        # A misspelt field also leaves a required one missing: name the misspelling.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        error = errors[0]
         loc = tuple(error["loc"])
         where = _location(prefix, loc) or prefix
         raise ScenarioError(f"{source}: {where}: {_message(error, CompareConfig, loc)}") from None
