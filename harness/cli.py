@@ -232,3 +232,36 @@ def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
                     f"{group['path']}  ({group['count']} exchanges)"
                 )
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(dir_okay=True, file_okay=False),
+    default=None,
+    help="Directory for the report files (default: reports/<run name>/).",
+)
+@reports_errors
+def report(run_dir: str, out_dir: str | None) -> None:
+    """Write a compared run's report: index.html, summary.json, junit.xml, summary.md.
+
+    index.html is one self-contained file to open offline or send to a customer; the
+    other three are for CI. Everything written is redacted again. Needs `shadow compare`
+    to have run on RUN_DIR.
+    """
+    from harness.report import write_report
+    from harness.report.phrasing import verdict, verdict_line
+
+    written = write_report(run_dir, out_dir)
+    for name, candidate in written.summary["candidates"].items():
+        click.echo(f"{name}: {verdict(candidate)}: {verdict_line(candidate)}")
+    size = written.html_bytes / 1024
+    click.echo(
+        f"wrote {written.directory}/: index.html ({size:,.0f} KiB), summary.json, junit.xml, "
+        "summary.md"
+    )

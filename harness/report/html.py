@@ -1,0 +1,194 @@
+"""The HTML report: one self-contained file, rendered from jinja2 templates with
+autoescape on, its CSS and JavaScript inlined, its tables carried as JSON data.
+
+Everything that grows with a run (groups, endpoints, sample exchanges) travels in one
+`<script type="application/json">` block and is drawn and paged by the inlined script
+with text nodes only, so the page's size grows with groups and samples, never with
+exchanges, and no content from a request or response is ever parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from harness import __version__
+from harness.model import SEVERITIES
+from harness.report.content import MAX_SAMPLES, Report, error_groups
+from harness.report.facts import run_facts
+from harness.report.phrasing import (
+    before_after,
+    kind_phrase,
+    outcome_counts,
+    percent,
+    severity_counts,
+    verdict,
+    verdict_line,
+    verdict_passed,
+)
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside a `<script>` element: no `<`, `>` or `&` can close it or
+    open a comment, because each is written as a `\\u00XX` escape (still valid JSON)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _asset(name: str, closing: str) -> str:
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    if closing in text.lower():
+        raise ValueError(f"{name} must not contain {closing!r}: it is inlined in the page")
+    return text
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def page_data(report: Report) -> dict[str, Any]:
+    """The data the page's script draws: group rows, endpoint and error rows, samples."""
+    summary = report.summary
+    groups: list[dict[str, Any]] = []
+    endpoints: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for name, candidate in summary.get("candidates", {}).items():
+        for group in candidate.get("groups", []):
+            groups.append(
+                {
+                    "candidate": name,
+                    "id": group.get("id"),
+                    "severity": group.get("severity"),
+                    "kind": group.get("kind"),
+                    "kind_text": kind_phrase(str(group.get("kind"))),
+                    "outcome": group.get("outcome", "difference"),
+                    "endpoint": group.get("endpoint"),
+                    "path": group.get("path"),
+                    "count": group.get("count", 0),
+                    "occurrences": group.get("occurrences"),
+                    "journeys": group.get("journeys", 0),
+                    "example": before_after(group),
+                    "reason": group.get("reason"),
+                    "samples": list(group.get("samples", []))[:MAX_SAMPLES],
+                }
+            )
+        for endpoint, counts in candidate.get("endpoints", {}).items():
+            endpoints.append(
+                {
+                    "candidate": name,
+                    "endpoint": endpoint,
+                    "counts": counts,
+                    "total": sum(int(n) for n in counts.values()),
+                }
+            )
+        for group in error_groups(candidate):
+            errors.append(
+                {
+                    "candidate": name,
+                    "message": group.get("message"),
+                    "count": group.get("count"),
+                    "samples": list(group.get("samples", []))[:MAX_SAMPLES],
+                }
+            )
+    return {
+        "baseline": summary.get("baseline"),
+        "candidates": list(summary.get("candidates", {})),
+        "max_samples": MAX_SAMPLES,
+        "groups": groups,
+        "endpoints": endpoints,
+        "errors": errors,
+        "sides": {
+            "baseline": {str(seq): view for seq, view in report.baseline.items()},
+            "candidates": {
+                name: {str(seq): view for seq, view in views.items()}
+                for name, views in report.candidates.items()
+            },
+        },
+        "outcomes": {
+            name: {str(seq): view for seq, view in views.items()}
+            for name, views in report.outcomes.items()
+        },
+    }
+
+
+def _verdicts(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, candidate in summary.get("candidates", {}).items():
+        outcomes = outcome_counts(candidate)
+        groups = candidate.get("groups", [])
+        rows.append(
+            {
+                "name": name,
+                "passed": verdict_passed(candidate),
+                "regressed": outcomes["difference"] > 0,
+                "verdict": verdict(candidate),
+                "line": verdict_line(candidate),
+                "exchanges": int(candidate.get("exchanges", 0)),
+                "outcomes": outcomes,
+                "matching": percent(outcomes["match"], int(candidate.get("exchanges", 0))),
+                "severities": severity_counts(candidate),
+                "causes": sum(1 for g in groups if g.get("outcome", "difference") == "difference"),
+            }
+        )
+    return rows
+
+
+def render_html(report: Report, generated: datetime | None = None) -> str:
+    """The whole report page as one string."""
+    summary = report.summary
+    css = _asset("report.css", "</style")
+    js = _asset("report.js", "</script")
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_csp_hash(js)}",
+            f"style-src {_csp_hash(css)}",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    baseline = str(summary.get("baseline", "baseline"))
+    template = _environment().get_template("index.html.j2")
+    return template.render(
+        run_name=report.run_name,
+        baseline=baseline,
+        baseline_label="the recording" if baseline == "recording" else baseline,
+        candidates=list(summary.get("candidates", {})),
+        verdicts=_verdicts(summary),
+        severities=SEVERITIES,
+        facts=run_facts(summary),
+        max_samples=MAX_SAMPLES,
+        version=__version__,
+        generated=(generated or datetime.now(UTC)).isoformat(timespec="seconds"),
+        csp=csp,
+        css=Markup(css),
+        js=Markup(js),
+        data=Markup(script_json(page_data(report))),
+    )
