@@ -67,7 +67,9 @@ def sample_exchanges() -> list[Exchange]:
             seq=2,
             started=1795461363.0,
             duration=30.0,
-            request=Request(method="GET", path="/v1/charges", query="limit=3&expand[]=data.customer"),
+            request=Request(
+                method="GET", path="/v1/charges", query="limit=3&expand[]=data.customer"
+            ),
             error="Connection refused",
         ),
     ]
@@ -120,7 +122,9 @@ exchange_strategy = st.builds(
     ),
     response=st.one_of(
         st.none(),
-        st.builds(Response, status=st.integers(100, 599), headers=headers_strategy, body=body_strategy),
+        st.builds(
+            Response, status=st.integers(100, 599), headers=headers_strategy, body=body_strategy
+        ),
     ),
     error=st.one_of(st.none(), st.text(min_size=1, max_size=30)),
 ).filter(lambda e: e.response is not None or e.error is not None)
@@ -203,16 +207,40 @@ def _with(data: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
     [
         ("", 1, "empty file: expected a header line"),
         (_lines("[1, 2"), 1, "not valid JSON"),
-        (_lines({"format": "har", "version": 1}), 1, "header.format: expected 'stripe-shadow-recording'"),
-        (_lines(_with(HEADER, 2, "version")), 1, "version 2 is newer than this stripe-shadow reads"),
+        (
+            _lines({"format": "har", "version": 1}),
+            1,
+            "header.format: expected 'stripe-shadow-recording'",
+        ),
+        (
+            _lines(_with(HEADER, 2, "version")),
+            1,
+            "version 2 is newer than this stripe-shadow reads",
+        ),
         (_lines(_with(HEADER, "1", "version")), 1, "header.version: expected int, got str"),
         (_lines(_without(HEADER, "created")), 1, "header: missing field 'created'"),
         (_lines(HEADER, GOOD, "{oops}"), 3, "not valid JSON"),
         (_lines(HEADER, _without(GOOD, "seq")), 2, "exchange: missing field 'seq'"),
-        (_lines(HEADER, _with(GOOD, "200", "response", "status")), 2, "response.status: expected int, got str"),
-        (_lines(HEADER, _with(GOOD, 700, "response", "status")), 2, "response.status: 700 is not an HTTP status"),
-        (_lines(HEADER, _with(GOOD, "v1/x", "request", "path")), 2, "request.path: must start with '/'"),
-        (_lines(HEADER, _with(GOOD, {"a": "b"}, "request", "headers")), 2, "request.headers: expected a list"),
+        (
+            _lines(HEADER, _with(GOOD, "200", "response", "status")),
+            2,
+            "response.status: expected int, got str",
+        ),
+        (
+            _lines(HEADER, _with(GOOD, 700, "response", "status")),
+            2,
+            "response.status: 700 is not an HTTP status",
+        ),
+        (
+            _lines(HEADER, _with(GOOD, "v1/x", "request", "path")),
+            2,
+            "request.path: must start with '/'",
+        ),
+        (
+            _lines(HEADER, _with(GOOD, {"a": "b"}, "request", "headers")),
+            2,
+            "request.headers: expected a list",
+        ),
         (_lines(HEADER, _with(GOOD, ["Host"], "request", "headers", 0)), 2, "request.headers[0]"),
         (_lines(HEADER, _with(GOOD, 5, "request", "body")), 2, "request.body: expected a string"),
         (_lines(HEADER, _with(GOOD, True, "seq")), 2, "exchange.seq: expected int, got bool"),
@@ -239,9 +267,13 @@ def test_a_truncated_last_line_is_an_error_or_with_consent_a_warning(tmp_path: P
     path = tmp_path / "cut.jsonl"
     complete = _lines(HEADER, GOOD, _with(GOOD, 1, "seq"))
     path.write_text(complete + json.dumps(_with(GOOD, 2, "seq"))[:57])
-    with pytest.raises(RecordingError, match=r"cut\.jsonl:4: truncated last line .*--allow-truncated"):
+    with pytest.raises(
+        RecordingError, match=r"cut\.jsonl:4: truncated last line .*--allow-truncated"
+    ):
         list(iter_exchanges(path))
-    with pytest.warns(TruncatedRecordingWarning, match=r"cut\.jsonl:4: truncated last line skipped"):
+    with pytest.warns(
+        TruncatedRecordingWarning, match=r"cut\.jsonl:4: truncated last line skipped"
+    ):
         assert [e.seq for e in iter_exchanges(path, allow_truncated=True)] == [0, 1]
 
 
