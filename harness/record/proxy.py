@@ -67,6 +67,9 @@ def proxy_options(settings: RecorderSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "listen_host": settings.listen_host,
         "listen_port": settings.listen_port,
+        # Connect upstream only once a request has arrived, so that an upstream that is
+        # down fails that request (recorded, 502 to the client) instead of the connection.
+        "connection_strategy": "lazy",
     }
     if settings.mode == "reverse":
         options["mode"] = [f"reverse:{check_upstream(settings.upstream)}"]
@@ -83,27 +86,35 @@ def proxy_options(settings: RecorderSettings) -> dict[str, Any]:
     return options
 
 
-class _ErrorLog(logging.Handler):
-    """Keeps the errors mitmproxy logs, to explain a failed start in one line."""
+class _StartupErrors(logging.Handler):
+    """Keeps the errors mitmproxy logs while it starts, to explain a failure in one line."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        self.messages.append(record.getMessage().splitlines()[0])
 
 
-class _Announce:
-    """Calls back with the address actually bound, once the proxy is serving."""
+class _Startup:
+    """Once the proxy is up, announces the address actually bound; if it could not bind,
+    stops it instead (mitmproxy's own startup check would print and exit)."""
 
     def __init__(self, on_listening: Callable[[str, int], None]) -> None:
         self.on_listening = on_listening
+        self.errors = _StartupErrors()
+        self.failed = False
 
     def running(self) -> None:
         from mitmproxy import ctx
 
+        logging.getLogger("mitmproxy").removeHandler(self.errors)
         addresses = ctx.master.addons.get("proxyserver").listen_addrs()
+        if self.errors.messages or not addresses:
+            self.failed = True
+            ctx.master.shutdown()
+            return
         host, port = addresses[0][:2]
         self.on_listening(host, port)
 
@@ -121,16 +132,19 @@ async def record(settings: RecorderSettings, on_listening: Callable[[str, int], 
 
     from harness.record.addon import Recorder
 
-    errors = _ErrorLog()
-    logging.getLogger("mitmproxy").addHandler(errors)
     options = proxy_options(settings)
     master = DumpMaster(
         Options(**{k: v for k, v in options.items() if k == "confdir"}),
         with_termlog=False,
         with_dumper=False,
     )
+    errorcheck = master.addons.get("errorcheck")
+    errorcheck.finish()
+    master.addons.remove(errorcheck)
+    startup = _Startup(on_listening)
+    logging.getLogger("mitmproxy").addHandler(startup.errors)
     recorder = Recorder()
-    master.addons.add(recorder, _Announce(on_listening))
+    master.addons.add(startup, recorder)
     try:
         master.options.update(**{k: v for k, v in options.items() if k != "confdir"})
         master.options.update(
@@ -143,26 +157,37 @@ async def record(settings: RecorderSettings, on_listening: Callable[[str, int], 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, master.shutdown)
-    count = 0
     try:
         await master.run()
-    except SystemExit:
-        # mitmproxy's startup check exits after logging why (a port in use, say).
-        detail = "; ".join(errors.messages) or "see mitmproxy's log"
-        raise InfrastructureError(
-            f"shadow record: the proxy could not start on "
-            f"{settings.listen_host}:{settings.listen_port}: {detail}"
-        ) from None
     finally:
         # Connections still open at shutdown are cancelled; that is the intended end.
         loop.set_exception_handler(_quiet_cancellation)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        logging.getLogger("mitmproxy").removeHandler(errors)
-        count = recorder.seq
-    return count
+        logging.getLogger("mitmproxy").removeHandler(startup.errors)
+    if startup.failed:
+        if recorder.seq == 0:
+            settings.out.unlink(missing_ok=True)
+        detail = "; ".join(startup.errors.messages) or "no address to listen on"
+        raise InfrastructureError(
+            f"shadow record: the proxy could not start on "
+            f"{settings.listen_host}:{settings.listen_port}: {detail}"
+        )
+    return recorder.seq
+
+
+def check_settings(settings: RecorderSettings) -> None:
+    """Refuse bad settings before anything starts."""
+    proxy_options(settings)
+    if not settings.out.parent.is_dir():
+        raise InputError(
+            f"--out: directory {settings.out.parent} does not exist; create it or pick another file"
+        )
+    if settings.confdir is not None and settings.confdir.exists() and not settings.confdir.is_dir():
+        raise InputError(f"--confdir: {settings.confdir} is not a directory")
 
 
 def run_recorder(settings: RecorderSettings, on_listening: Callable[[str, int], None]) -> int:
     """Blocking entry point for the command line."""
+    check_settings(settings)
     return asyncio.run(record(settings, on_listening))

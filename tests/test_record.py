@@ -1,0 +1,251 @@
+"""`shadow record` end to end: localstripe behind the recorder, the stripe SDK in front."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+import stripe
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.errors import RecordingError
+from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port
+from harness.record.addon import addon_path
+from harness.record.redact import fingerprint, redact_text
+from harness.recording import RecordingReader, TruncatedRecordingWarning, iter_exchanges
+from harness.stripe import parse_form_pairs
+from scenarios.demo import driver
+from scenarios.demo.make_recording import recorder, shadow_command
+
+pytestmark = pytest.mark.e2e
+
+STOP_TIMEOUT = 30  # seconds a recorder gets to exit after a signal
+
+
+class KeepingHTTPClient(driver.CountingHTTPClient):
+    """The demo's counting client, also keeping what the SDK received."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=30)
+        self.received: list[tuple[str, str, int, str]] = []
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        body, status, response_headers = super().request(method, url, headers, post_data)
+        text = body.decode() if isinstance(body, bytes) else body
+        self.received.append((method.upper(), url, status, text))
+        return body, status, response_headers
+
+
+def client(base: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {LOCALSTRIPE_TEST_KEY}"},
+        trust_env=False,
+        timeout=30,
+    )
+
+
+def test_the_demo_through_the_recorder(tmp_path: Path, localstripe_url: str) -> None:
+    out = tmp_path / "demo.jsonl"
+    keeping = KeepingHTTPClient()
+    with recorder(out, "--upstream", localstripe_url) as proxy:
+        calls = driver.run(proxy.url, LOCALSTRIPE_TEST_KEY, keeping)
+    assert proxy.process.returncode == 0
+
+    exchanges = list(iter_exchanges(out))
+    # One exchange per SDK request, in the order the SDK made them.
+    assert len(exchanges) == calls == len(keeping.received) > 60
+    assert [e.seq for e in exchanges] == list(range(calls))
+    for exchange, (method, url, status, body) in zip(exchanges, keeping.received, strict=True):
+        assert exchange.request.method == method
+        # requests percent-encodes the brackets the SDK leaves in `expand[0]=`.
+        assert unquote(url).endswith(unquote(exchange.request.target))
+        assert exchange.response is not None and exchange.response.status == status
+        # What the client got is what was recorded, but for the secrets in it.
+        assert exchange.response.text == redact_text(body)
+    assert {e.response.status for e in exchanges if e.response} >= {200, 400, 402, 404}
+
+    text = out.read_text()
+    assert LOCALSTRIPE_TEST_KEY not in text
+    assert all(
+        e.request.header("Authorization")
+        == f"Bearer sk_test_<redacted:{fingerprint(LOCALSTRIPE_TEST_KEY)}>"
+        for e in exchanges
+    )
+    for card in (driver.CARD_OK, driver.CARD_DECLINED, driver.CARD_3DS, driver.CARD_MASTERCARD):
+        assert card not in text
+    secrets_seen = set(re.findall(r"_secret_[A-Za-z0-9]+", "".join(r[3] for r in keeping.received)))
+    assert secrets_seen and not any(secret in text for secret in secrets_seen)
+    card_forms = [
+        dict(parse_form_pairs(e.request.text))
+        for e in exchanges
+        if e.request.path == "/v1/payment_methods" and e.request.method == "POST"
+    ]
+    assert card_forms and all(form["card[cvc]"] == "<redacted:cvc>" for form in card_forms)
+    assert {form["card[number]"] for form in card_forms} >= {
+        "<redacted:card:4242>",
+        "<redacted:card:0002>",
+        "<redacted:card:3184>",
+    }
+
+
+def test_sigterm_leaves_a_complete_file_and_pii_can_be_pseudonymized(
+    tmp_path: Path, localstripe_url: str
+) -> None:
+    out = tmp_path / "pii.jsonl"
+    with recorder(out, "--upstream", localstripe_url, "--pii", "pseudonymize") as proxy:
+        with client(proxy.url) as http:
+            created = http.post(
+                "/v1/customers", data={"email": "jenny@rosen.example", "name": "Jenny Rosen"}
+            )
+            assert created.json()["email"] == "jenny@rosen.example"  # the client sees the truth
+            http.get(f"/v1/customers/{created.json()['id']}")
+            http.get("/v1/customers", params={"email": "jenny@rosen.example"})
+        proxy.process.send_signal(signal.SIGTERM)
+        assert proxy.process.wait(STOP_TIMEOUT) == 0
+        assert proxy.process.stderr is not None
+        assert f"recorded 3 exchanges to {out}" in proxy.process.stderr.read()
+
+    with RecordingReader(out) as reader:
+        assert reader.header.redaction["pii"] == "pseudonymize"
+        exchanges = list(reader)
+    assert not reader.truncated
+    text = out.read_text()
+    assert "jenny@rosen.example" not in text and "Jenny Rosen" not in text
+    fake = dict(parse_form_pairs(exchanges[0].request.text))["email"]
+    assert fake.endswith("@example.com")
+    assert exchanges[0].response is not None and exchanges[1].response is not None
+    assert json.loads(exchanges[0].response.text)["email"] == fake
+    assert json.loads(exchanges[1].response.text)["email"] == fake
+    assert dict(parse_form_pairs(exchanges[2].request.query))["email"] == fake
+
+
+def test_sigkill_loses_nothing_that_was_answered(tmp_path: Path, localstripe_url: str) -> None:
+    out = tmp_path / "killed.jsonl.gz"
+    with recorder(out, "--upstream", localstripe_url) as proxy:
+        with client(proxy.url) as http:
+            for number in range(4):
+                http.post("/v1/customers", data={"description": f"n{number}"}).raise_for_status()
+        proxy.process.send_signal(signal.SIGKILL)
+        proxy.process.wait(STOP_TIMEOUT)
+
+    with pytest.raises(RecordingError, match="truncated last line"):
+        list(iter_exchanges(out))
+    with pytest.warns(TruncatedRecordingWarning):
+        exchanges = list(iter_exchanges(out, allow_truncated=True))
+    assert [dict(parse_form_pairs(e.request.text))["description"] for e in exchanges] == [
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+    ]
+
+
+def test_an_upstream_failure_is_recorded_with_its_error(tmp_path: Path) -> None:
+    out = tmp_path / "down.jsonl"
+    nothing_there = f"http://127.0.0.1:{free_port()}"
+    with recorder(out, "--upstream", nothing_there) as proxy, client(proxy.url) as http:
+        answer = http.get("/v1/balance")
+    assert answer.status_code == 502
+    (exchange,) = iter_exchanges(out)
+    assert exchange.response is None
+    assert exchange.error and "Connect call failed" in exchange.error
+    assert exchange.request.path == "/v1/balance"
+
+
+def test_the_addon_works_in_mitmdump(tmp_path: Path, localstripe_url: str) -> None:
+    out = tmp_path / "mitmdump.jsonl"
+    port = free_port()
+    mitmdump = Path(shadow_command()[0]).with_name("mitmdump")
+    command = [
+        str(mitmdump), "-q", "-s", addon_path(), "--set", f"shadow_out={out}",
+        "--mode", f"reverse:{localstripe_url}", "--listen-host", "127.0.0.1",
+        "--listen-port", str(port), "--set", f"confdir={tmp_path / 'mitmproxy'}",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    # Ready once a request comes back through the proxy (that one is recorded too).
+    with LocalProcess(
+        "mitmdump", command, base, ready_path="/v1/balance", log_path=tmp_path / "log"
+    ):
+        sdk = stripe.StripeClient(
+            LOCALSTRIPE_TEST_KEY, base_addresses={"api": base}, max_network_retries=0
+        )
+        customer = sdk.v1.customers.create({"email": "ops@example.org"})
+        sdk.v1.customers.retrieve(customer.id)
+    exchanges = list(iter_exchanges(out))
+    assert [e.request.path for e in exchanges][-2:] == [
+        "/v1/customers",
+        f"/v1/customers/{customer.id}",
+    ]
+    assert {e.request.path for e in exchanges[:-2]} == {"/v1/balance"}
+    assert LOCALSTRIPE_TEST_KEY not in out.read_text()
+
+
+def test_a_port_in_use_is_an_infrastructure_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                *shadow_command(),
+                "record",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--out",
+                str(tmp_path / "x.jsonl"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 3
+    assert result.stderr.startswith(
+        f"shadow: error: shadow record: the proxy could not start on 127.0.0.1:{port}"
+    )
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--listen", "8080"], "--listen: expected HOST:PORT"),
+        (["--listen", "127.0.0.1:99999"], "--listen: expected HOST:PORT"),
+        (["--upstream", "ftp://files.example"], "--upstream: expected an http:// or https:// URL"),
+        (
+            ["--upstream", "https://api.stripe.com/v1"],
+            "--upstream: give only scheme, host and port",
+        ),
+        (["--out", "/nonexistent-dir/x.jsonl"], "directory /nonexistent-dir does not exist"),
+        ([], "--out FILE is required"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    out = [] if "--out" in options or not options else ["--out", str(tmp_path / "x.jsonl")]
+    result = CliRunner().invoke(main, ["record", "--listen", "127.0.0.1:0", *out, *options])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_addon_path_points_at_the_addon() -> None:
+    result = CliRunner().invoke(main, ["record", "--addon-path"])
+    assert result.exit_code == 0
+    path = Path(result.stdout.strip())
+    assert path.name == "addon.py" and "addons = [Recorder()]" in path.read_text()
