@@ -90,6 +90,8 @@ _prefix_alternatives = "|".join(sorted(ID_PREFIXES, key=len, reverse=True))
 # inside a longer token; a client secret (`pi_X_secret_Y`) is matched separately.
 ID_PATTERN = re.compile(rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])")
 _FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
+# The longest known prefix followed by `_` (compare and rewrite ask for every id they see).
+_PREFIX_PATTERN = re.compile(rf"(?:{_prefix_alternatives})(?=_)")
 
 CLIENT_SECRET_PATTERN = re.compile(
     r"(?:(?:pi|seti|cs_test|cs_live)_[A-Za-z0-9]{8,}_secret_[A-Za-z0-9]+|src_client_secret_[A-Za-z0-9]+)"
@@ -115,9 +117,9 @@ def is_stripe_id(value: object) -> bool:
 
 def id_prefix(value: str) -> str:
     """The prefix of an id (`sub_sched` for `sub_sched_123…`), without the underscore."""
-    for prefix in sorted(ID_PREFIXES, key=len, reverse=True):
-        if value.startswith(prefix + "_"):
-            return prefix
+    known = _PREFIX_PATTERN.match(value)
+    if known is not None:
+        return known.group(0)
     head, _, _ = value.partition("_")
     return head
 
