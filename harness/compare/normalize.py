@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.compare.profile import EARLIEST_TIMESTAMP, ERROR_FIELDS, MASK, STRIPE_PROFILE, Profile
+from harness.compare.profile import (
+    EARLIEST_TIMESTAMP,
+    ERROR_FIELDS,
+    MASK,
+    STRIPE_PROFILE,
+    TIMESTAMP_SUFFIX,
+    Profile,
+)
 from harness.model import Response
 from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
 
@@ -111,42 +118,54 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
     return ID_PATTERN.sub(replace, text)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 class _Normalizer:
+    """One walk over one answer; the profile's sets are held locally because this loop
+    runs for every field of every exchange."""
+
     def __init__(self, started: float, name: IdNamer, profile: Profile) -> None:
         self.started = started
         self.name = name
-        self.profile = profile
+        self.masked = profile.masked
+        self.masked_by_object = profile.masked_by_object
+        self.timestamps = profile.timestamps
+        self.tolerance = profile.timestamp_tolerance
 
     def value(self, node: Any) -> Any:
-        if isinstance(node, dict):
+        kind = type(node)
+        if kind is dict:
             return self.mapping(node)
-        if isinstance(node, list):
+        if kind is list:
             return self.sequence(node)
-        if isinstance(node, str):
+        if kind is str:
             return _name_ids_in_text(node, self.name)
         return node
 
     def mapping(self, node: dict[str, Any]) -> dict[str, Any]:
-        object_type = node.get("object") if isinstance(node.get("object"), str) else None
+        object_type = node.get("object")
+        by_object = self.masked_by_object.get(object_type) if type(object_type) is str else None
+        masked = self.masked
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
         # does not change.
         for key in sorted(node):
             item = node[key]
-            if item is not None and self.profile.is_masked(key, object_type):
+            kind = type(item)
+            if item is not None and (key in masked or (by_object is not None and key in by_object)):
                 out[key] = MASK
             elif (
-                _is_number(item)
+                (kind is int or kind is float)
                 and item >= EARLIEST_TIMESTAMP
-                and self.profile.is_timestamp_field(key)
+                and (key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX))
             ):
-                out[key] = Offset(item - self.started, self.profile.timestamp_tolerance)
+                out[key] = Offset(item - self.started, self.tolerance)
+            elif kind is dict:
+                out[key] = self.mapping(item)
+            elif kind is list:
+                out[key] = self.sequence(item)
+            elif kind is str:
+                out[key] = _name_ids_in_text(item, self.name)
             else:
-                out[key] = self.value(item)
+                out[key] = item
         return out
 
     def sequence(self, node: list[Any]) -> list[Any] | ById:

@@ -33,10 +33,13 @@ MASKED_BY_OBJECT: dict[str, frozenset[str]] = {
     "charge": frozenset({"application_fee_amount"}),
 }
 
-# Unix timestamps beyond harness.stripe's list; any numeric `*_at` field is one too.
+# Unix timestamps beyond harness.stripe's list; any numeric field ending in
+# TIMESTAMP_SUFFIX is one too (`paid_at`, `finalized_at`, `voided_at`, …).
 EXTRA_TIMESTAMP_FIELDS = frozenset(
     {"current_period_start", "current_period_end", "trial_end", "cancel_at", "pending_since"}
 )
+
+TIMESTAMP_SUFFIX = "_at"
 
 # Stripe's error object: the message text changes between releases, so an error is
 # compared on its status and these fields only.
@@ -63,14 +66,6 @@ class Profile:
     timestamps: frozenset[str] = TIMESTAMP_FIELDS | EXTRA_TIMESTAMP_FIELDS
     headers: tuple[str, ...] = DEFAULT_HEADERS
     timestamp_tolerance: float = 5.0
-
-    def is_timestamp_field(self, key: str) -> bool:
-        return key in self.timestamps or key.endswith("_at")
-
-    def is_masked(self, key: str, object_type: str | None) -> bool:
-        if key in self.masked:
-            return True
-        return object_type is not None and key in self.masked_by_object.get(object_type, ())
 
 
 STRIPE_PROFILE = Profile()
