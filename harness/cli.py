@@ -193,6 +193,151 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     print_inspection(recording, header, result)
 
 
+# --- replay ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@reports_errors
+def validate(scenario: str) -> None:
+    """Check a scenario file: keys, targets, roles, paths and id map files.
+
+    Exit code 0 when valid; 2 with one line per mistake (`FILE: targets[1].url: not a
+    URL`) otherwise.
+    """
+    from harness.replay.idmap import read_id_map_file
+    from harness.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    for target in loaded.targets:
+        if target.id_map is not None:
+            read_id_map_file(target.id_map)
+    targets = ", ".join(f"{t.name} ({t.role})" for t in loaded.targets)
+    click.echo(f"{scenario}: valid: {loaded.name}, baseline {loaded.baseline}; targets {targets}")
+
+
+@main.command()
+@click.argument("source", metavar="SCENARIO|RECORDING", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@reports_errors
+def plan(source: str, as_json: bool) -> None:
+    """Show how a recording splits into journeys: how many, the largest, and how much
+    parallelism a replay can use (exchanges per exchange of the largest journey)."""
+    from pathlib import Path
+
+    from harness.replay.idmap import read_id_map_file
+    from harness.replay.plan import plan_recording
+    from harness.scenario import load_scenario
+
+    recording = Path(source)
+    known: set[str] = set()
+    if recording.suffix.lower() in (".yaml", ".yml"):
+        scenario = load_scenario(recording)
+        recording = scenario.recording
+        for target in scenario.targets:
+            if target.id_map is not None:
+                known.update(read_id_map_file(target.id_map))
+    result = plan_recording(recording, known)
+    data = result.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    largest = data["largest_journey"]
+    click.echo(f"{recording}: {data['exchanges']} exchanges in {data['journeys']} journeys")
+    click.echo(
+        f"largest journey: {data['largest']} exchanges (journey {largest['journey']}, "
+        f"from seq {largest['first_seq']})"
+    )
+    click.echo(f"parallelism available: {data['parallelism']}x")
+    click.echo(
+        f"barriers: {data['barriers']} id-less reads; catalogue ids ordered, not joined: "
+        f"{data['catalogue_ids']}"
+    )
+    unproduced = data["unproduced"]
+    if unproduced["count"]:
+        click.echo(
+            f"ids used but never created in the recording: {unproduced['count']} "
+            f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
+            "that use them unless on_unresolved: send or an id_map provides them"
+        )
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run directory to create (default: runs/<scenario>-<time>).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    help="Requests in flight per target (replaces every concurrency in the scenario).",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    help="Finish an interrupted run in RUN_DIR.",
+)
+@click.option(
+    "--allow-live",
+    is_flag=True,
+    help="Allow live-mode keys (the scenario must say allow_live: true too).",
+)
+@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@reports_errors
+def replay(
+    scenario: str | None,
+    out: str | None,
+    concurrency: int | None,
+    resume_dir: str | None,
+    allow_live: bool,
+    no_progress: bool,
+) -> None:
+    """Replay a scenario's recording against all its targets at once; prints the run
+    directory. With --resume RUN_DIR, finish a run that was interrupted."""
+    from pathlib import Path
+
+    from harness.errors import InfrastructureError, InputError
+    from harness.replay.progress import progress_view
+    from harness.replay.session import resume_replay, start_replay
+    from harness.scenario import load_scenario
+
+    progress = None if no_progress else progress_view()
+    if (scenario is None) == (resume_dir is None):
+        raise InputError("give a SCENARIO to start a replay, or --resume RUN_DIR to finish one")
+    if resume_dir is not None:
+        if out is not None:
+            raise InputError("--out: a resumed run stays in its own directory")
+        result = resume_replay(
+            Path(resume_dir), concurrency=concurrency, allow_live=allow_live, progress=progress
+        )
+    else:
+        assert scenario is not None
+        result = start_replay(
+            load_scenario(scenario),
+            out=Path(out) if out else None,
+            concurrency=concurrency,
+            allow_live=allow_live,
+            progress=progress,
+        )
+    for c in result.counters:
+        click.echo(
+            f"{c.name}: {c.done} exchanges, {c.answered} answered, {c.errors} errors, "
+            f"{c.skipped} skipped, {c.retries} retries, {c.idempotent_replayed} idempotent replays",
+            err=True,
+        )
+    click.echo(str(result.run_dir))
+    unreachable = [c for c in result.counters if c.name in result.unreachable()]
+    if unreachable:
+        first = unreachable[0]
+        raise InfrastructureError(
+            f"target {first.name} answered none of its requests ({first.first_error}); "
+            f"results are in {result.run_dir}"
+        )
+
+
 # --- compare ---------------------------------------------------------------------------
 
 

@@ -265,6 +265,12 @@ _ACTION_SEGMENTS = frozenset(
 )
 
 
+def is_custom_id_segment(previous: str, segment: str) -> bool:
+    """True when a path segment names an object by a user-chosen id (`gold` in
+    `/v1/plans/gold`), not an action (`/v1/plans/search`)."""
+    return bool(segment) and previous in CUSTOM_ID_COLLECTIONS and segment not in _ACTION_SEGMENTS
+
+
 def endpoint_template(method: str, path: str) -> str:
     """`POST /v1/customers/cus_X/sources` → `POST /v1/customers/{customer}/sources`.
 

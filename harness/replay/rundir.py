@@ -58,8 +58,15 @@ class RunTarget:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunTarget:
         known = {
-            "name", "role", "url", "headers", "launch", "api_key_env", "transforms",
-            "concurrency", "rate_limit",
+            "name",
+            "role",
+            "url",
+            "headers",
+            "launch",
+            "api_key_env",
+            "transforms",
+            "concurrency",
+            "rate_limit",
         }
         return cls(
             name=data["name"],

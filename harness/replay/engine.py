@@ -1,0 +1,296 @@
+"""The replay engine: one asyncio loop drives every target at once, each with a pooled
+httpx client, journeys in parallel up to its concurrency, a token bucket, retries, and a
+result line appended per exchange as it completes (docs/replay.md).
+
+Per target, a reader streams the recording and hands each exchange to its journey's task
+(at most `WINDOW` exchanges read ahead); a journey sends its exchanges one after the
+other, each once the plan's barriers allow (harness.replay.gates), rewriting the request
+with what the id map has learnt so far and learning from the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.model import Exchange, Headers, Request, Response
+from harness.record.redact import redact_exchange
+from harness.recording import RecordingReader
+from harness.replay.gates import Gates
+from harness.replay.idmap import IdMap, response_json
+from harness.replay.plan import Plan
+from harness.replay.progress import TargetCounters
+from harness.replay.ratelimit import TokenBucket
+from harness.replay.retry import next_delay, should_retry
+from harness.replay.rewrite import TargetContext, rewrite_request
+from harness.replay.rundir import ResultWriter
+from harness.scenario import RetrySettings
+
+# Exchanges a target's reader may hold in memory ahead of the journeys that send them.
+WINDOW = 4096
+
+# Response headers that describe the encoding of the bytes on the wire, which the client
+# has already decoded: kept, they would describe a body that is no longer there.
+_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding"})
+
+
+@dataclass(slots=True)
+class SendOutcome:
+    """The answer to a request after retries, or the error that stood in for one."""
+
+    response: Response | None
+    error: str | None
+    attempts: int
+    started: float
+    latency: float
+
+
+def _response(answer: httpx.Response) -> Response:
+    headers: Headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in answer.headers.raw
+        if name.decode("latin-1").lower() not in _WIRE_HEADERS
+    ]
+    content = answer.content
+    body: str | bytes
+    try:
+        body = content.decode("utf-8")
+    except UnicodeDecodeError:
+        body = content
+    return Response(status=answer.status_code, headers=headers, body=body)
+
+
+class Sender:
+    """Sends requests to one target: timeout per attempt, token bucket, and retries with
+    exponential backoff and jitter, bounded in attempts and in seconds per exchange."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        retry: RetrySettings,
+        timeout: float,
+        bucket: TokenBucket | None = None,
+        counters: TargetCounters | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.client = client
+        self.url = url.rstrip("/")
+        self.retry = retry
+        self.timeout = timeout
+        self.bucket = bucket
+        self.counters = counters
+        self._random = random.Random(seed)
+
+    async def send(self, request: Request) -> SendOutcome:
+        body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
+        url = self.url + request.target
+        started = time.time()
+        deadline = time.monotonic() + self.retry.budget
+        attempts = 0
+        while True:
+            attempts += 1
+            if self.bucket is not None:
+                await self.bucket.acquire()
+            response: Response | None = None
+            error: str | None = None
+            begin = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    answer = await self.client.request(
+                        request.method, url, headers=request.headers, content=body or None
+                    )
+                response = _response(answer)
+            except (TimeoutError, httpx.TimeoutException):
+                error = f"timeout: no answer within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                error = f"connection error: {type(exc).__name__}: {exc}".rstrip(": ")
+            latency = time.perf_counter() - begin
+            if response is not None and not should_retry(response.status, response.headers):
+                break
+            if attempts >= self.retry.attempts:
+                break
+            delay = next_delay(
+                attempts,
+                response.headers if response is not None else None,
+                self.retry,
+                self._random.random(),
+                time.time(),
+            )
+            if time.monotonic() + delay > deadline:
+                break
+            if self.counters is not None:
+                self.counters.retries += 1
+            await asyncio.sleep(delay)
+        return SendOutcome(response, error, attempts, started, latency)
+
+
+class TargetReplay:
+    """Replays a planned recording against one target, appending to its result file."""
+
+    def __init__(
+        self,
+        *,
+        context: TargetContext,
+        url: str,
+        plan: Plan,
+        recording: Path,
+        idmap: IdMap,
+        writer: ResultWriter,
+        counters: TargetCounters,
+        concurrency: int,
+        retry: RetrySettings,
+        timeout: float,
+        rate_limit: float | None = None,
+        send_unresolved: bool = False,
+        finished_journeys: bytearray | None = None,
+    ) -> None:
+        self.context = context
+        self.url = url
+        self.plan = plan
+        self.recording = recording
+        self.idmap = idmap
+        self.writer = writer
+        self.counters = counters
+        self.concurrency = concurrency
+        self.retry = retry
+        self.timeout = timeout
+        self.bucket = TokenBucket(rate_limit) if rate_limit else None
+        self.send_unresolved = send_unresolved
+        self.finished = finished_journeys or bytearray(plan.journeys)
+        self.gates = Gates(plan)
+        if finished_journeys is not None:
+            for position, journey in enumerate(plan.journey_of):
+                if finished_journeys[journey]:
+                    self.gates.done(position)
+        self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._window = asyncio.Semaphore(WINDOW)
+        self._sender: Sender | None = None
+
+    async def run(self) -> None:
+        limits = httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
+        async with httpx.AsyncClient(
+            limits=limits, timeout=httpx.Timeout(self.timeout), trust_env=False
+        ) as client:
+            self._sender = Sender(
+                client, self.url, self.retry, self.timeout, self.bucket, self.counters
+            )
+            async with asyncio.TaskGroup() as group:
+                await self._read(group)
+
+    async def _read(self, group: asyncio.TaskGroup) -> None:
+        plan = self.plan
+        with RecordingReader(self.recording) as reader:
+            for position, exchange in enumerate(reader):
+                journey = plan.journey_of[position]
+                if self.finished[journey]:
+                    continue
+                await self._window.acquire()
+                if plan.sizes[journey] == 1:
+                    group.create_task(self._single(position, exchange, journey))
+                else:
+                    queue = self._queues.get(journey)
+                    if queue is None:
+                        queue = self._queues[journey] = asyncio.Queue()
+                        group.create_task(self._journey(journey, queue))
+                    queue.put_nowait((position, exchange))
+                if position % 32 == 0:
+                    await asyncio.sleep(0)  # let the journeys run while reading ahead
+
+    async def _single(self, position: int, exchange: Exchange, journey: int) -> None:
+        await self.gates.wait(position)
+        await self._exchange(position, exchange, journey)
+
+    async def _journey(self, journey: int, queue: asyncio.Queue[tuple[int, Exchange]]) -> None:
+        for _ in range(self.plan.sizes[journey]):
+            position, exchange = await queue.get()
+            await self.gates.wait(position)
+            await self._exchange(position, exchange, journey)
+        del self._queues[journey]
+
+    async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
+        rewritten = rewrite_request(recorded.request, recorded.seq, self.idmap, self.context)
+        extra: dict[str, Any] = {
+            "journey": journey,
+            "attempts": 0,
+            "unresolved": rewritten.unresolved,
+            "skipped": False,
+            "idempotent_replayed": False,
+        }
+        if rewritten.unresolved and _answered_missing(recorded):
+            # The recording itself was told these ids name nothing: asking the target
+            # about them unchanged is the faithful replay, not an unresolved reference.
+            extra["missing"] = rewritten.unresolved
+            extra["unresolved"] = rewritten.unresolved = []
+        if rewritten.notes:
+            extra["notes"] = rewritten.notes
+        if rewritten.unresolved and not self.send_unresolved:
+            extra["skipped"] = True
+            result = Exchange(
+                seq=recorded.seq,
+                started=time.time(),
+                duration=0.0,
+                request=rewritten.request,
+                error="skipped: refers to ids this target has no counterpart for: "
+                + ", ".join(rewritten.unresolved),
+                extra=extra,
+            )
+        else:
+            assert self._sender is not None
+            async with self._slots:
+                outcome = await self._sender.send(rewritten.request)
+            extra["attempts"] = outcome.attempts
+            if outcome.response is not None:
+                self.idmap.learn(response_json(recorded.response), response_json(outcome.response))
+                replayed = (outcome.response.header("idempotent-replayed") or "").lower()
+                extra["idempotent_replayed"] = replayed == "true"
+            result = Exchange(
+                seq=recorded.seq,
+                started=outcome.started,
+                duration=outcome.latency,
+                request=rewritten.request,
+                response=outcome.response,
+                error=outcome.error,
+                extra=extra,
+            )
+        self._finish(position, result)
+
+    def _finish(self, position: int, result: Exchange) -> None:
+        count(self.counters, result)
+        self.writer.write(redact_exchange(result))
+        self.gates.done(position)
+        self._window.release()
+
+
+def _answered_missing(recorded: Exchange) -> bool:
+    """The recorded answer was a 404: the ids it asked about did not exist."""
+    return recorded.response is not None and recorded.response.status == 404
+
+
+def count(counters: TargetCounters, result: Exchange) -> None:
+    """Add one result line to a target's counters."""
+    counters.done += 1
+    extra = result.extra
+    if extra.get("skipped"):
+        counters.skipped += 1
+    else:
+        status = result.response.status if result.response is not None else None
+        if status is None or status >= 500 or status == 429:
+            counters.errors += 1
+            if counters.first_error is None:
+                counters.first_error = result.error or f"status {status}"
+    if result.response is not None:
+        counters.answered += 1
+    if extra.get("unresolved"):
+        counters.unresolved += 1
+    if extra.get("idempotent_replayed"):
+        counters.idempotent_replayed += 1

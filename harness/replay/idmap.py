@@ -1,0 +1,221 @@
+"""The id map of one target: recorded id → target id, learnt by walking each recorded
+response together with the target's answer to the same request, and seeded from a
+migration mapping file (CSV `old_id,new_id` or JSON).
+
+Learning never overwrites: the first pairing of an id wins and no target id is given to
+two recorded ids, so a list whose items came back in another order cannot corrupt it.
+Client secrets are paired too, but kept in memory only: they never reach the id map file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.model import Response
+from harness.stripe import ID_PREFIXES, NON_OBJECT_PREFIXES, id_prefix, is_stripe_id
+
+
+def _resource(value: str) -> str:
+    prefix = id_prefix(value)
+    return ID_PREFIXES.get(prefix, prefix)
+
+
+def response_json(response: Response | None) -> Any:
+    """The parsed JSON body of a response, or None when it has none."""
+    if response is None or not response.body:
+        return None
+    text = response.text
+    if text[:1] not in ("{", "["):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+class IdMap:
+    """Recorded id → target id for one target (see the module docstring)."""
+
+    def __init__(self, seeds: dict[str, str] | None = None) -> None:
+        self.ids: dict[str, str] = dict(seeds or {})
+        self._taken: set[str] = set(self.ids.values())
+        self._secrets: dict[str, str] = {}
+        self.learnt = 0
+
+    def get(self, recorded: str) -> str | None:
+        return self.ids.get(recorded)
+
+    def secret(self, recorded: str) -> str | None:
+        return self._secrets.get(recorded)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, recorded: object) -> bool:
+        return recorded in self.ids
+
+    def pair(self, recorded: str, target: str) -> bool:
+        """Record recorded → target unless either side is already paired."""
+        if recorded in self.ids or target in self._taken:
+            return False
+        self.ids[recorded] = target
+        self._taken.add(target)
+        self.learnt += 1
+        return True
+
+    def learn_responses(self, recorded: Response | None, replayed: Response | None) -> int:
+        """Learn from a recorded response and the target's answer to the same request."""
+        return self.learn(response_json(recorded), response_json(replayed))
+
+    def learn(self, recorded: Any, replayed: Any) -> int:
+        """Walk two parsed JSON bodies together; returns how many ids were learnt."""
+        before = self.learnt
+        if recorded is not None and replayed is not None:
+            self._walk(recorded, replayed, None)
+        return self.learnt - before
+
+    def _walk(self, recorded: Any, replayed: Any, key: str | None) -> None:
+        if isinstance(recorded, dict):
+            if isinstance(replayed, dict):
+                kind, other = recorded.get("object"), replayed.get("object")
+                if kind is not None and other is not None and kind != other:
+                    return  # not the same thing: nothing in it pairs up
+                for name, value in recorded.items():
+                    if name in replayed:
+                        self._walk(value, replayed[name], name)
+            elif isinstance(replayed, str) and isinstance(recorded.get("id"), str):
+                self._ids(recorded["id"], replayed, "id")  # expanded in one, an id in the other
+        elif isinstance(recorded, list):
+            if isinstance(replayed, list):
+                for one, other in _align(recorded, replayed, self.ids):
+                    self._walk(one, other, key)
+        elif isinstance(recorded, str):
+            if isinstance(replayed, str):
+                if key == "client_secret":
+                    if recorded not in self._secrets:
+                        self._secrets[recorded] = replayed
+                else:
+                    self._ids(recorded, replayed, key)
+            elif isinstance(replayed, dict) and isinstance(replayed.get("id"), str):
+                self._ids(recorded, replayed["id"], "id")
+
+    def _ids(self, recorded: str, replayed: str, key: str | None) -> None:
+        if not recorded or not replayed:
+            return
+        if key == "id":
+            # An id field pairs whatever it holds, user-chosen ids (a plan called gold) too.
+            if id_prefix(recorded) not in NON_OBJECT_PREFIXES:
+                self.pair(recorded, replayed)
+            return
+        if (
+            is_stripe_id(recorded)
+            and is_stripe_id(replayed)
+            and _resource(recorded) == _resource(replayed)
+        ):
+            self.pair(recorded, replayed)
+
+    def to_json(self, target: str) -> dict[str, Any]:
+        return {"version": 1, "target": target, "ids": self.ids}
+
+
+def _all_objects(items: list[Any]) -> bool:
+    return all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
+
+
+def _align(
+    recorded: list[Any], replayed: list[Any], known: dict[str, str]
+) -> Iterator[tuple[Any, Any]]:
+    """Pair the items of two lists: objects whose ids are already mapped with their
+    counterparts, the rest by position when as many are left on both sides."""
+    if not (_all_objects(recorded) and _all_objects(replayed)):
+        yield from zip(recorded, replayed, strict=False)
+        return
+    by_id = {item["id"]: item for item in replayed}
+    claimed: set[str] = set()
+    left: list[Any] = []
+    for item in recorded:
+        counterpart = known.get(item["id"])
+        if counterpart is not None and counterpart in by_id:
+            claimed.add(counterpart)
+            yield item, by_id[counterpart]
+        else:
+            left.append(item)
+    rest = [item for item in replayed if item["id"] not in claimed]
+    if len(left) == len(rest):
+        yield from zip(left, rest, strict=True)
+
+
+# --- seed files --------------------------------------------------------------------------
+
+_CSV_HEADERS = {"old_id", "old", "from", "source", "source_id", "recorded", "recorded_id"}
+
+
+def read_id_map_file(path: str | Path) -> dict[str, str]:
+    """A migration mapping: CSV rows `old_id,new_id` (an optional header row), or JSON as
+    `{"old": "new"}`, `{"ids": {...}}` (an id map of an earlier run) or `[[old, new], …]`.
+    Mistakes are InputErrors naming FILE:LINE."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such id map file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not a text file (expected CSV or JSON)") from None
+    if file.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
+        return _read_json_map(file, text)
+    return _read_csv_map(file, text)
+
+
+def _read_json_map(file: Path, text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("ids"), dict):
+        data = data["ids"]
+    pairs: list[tuple[Any, Any]]
+    if isinstance(data, dict):
+        pairs = list(data.items())
+    elif isinstance(data, list):
+        pairs = []
+        for index, item in enumerate(data):
+            if isinstance(item, dict) and "old_id" in item and "new_id" in item:
+                pairs.append((item["old_id"], item["new_id"]))
+            elif isinstance(item, list) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise InputError(
+                    f"{file}: [{index}]: expected [old_id, new_id] or {{old_id, new_id}}"
+                )
+    else:
+        raise InputError(f"{file}: expected an object of old_id → new_id")
+    mapping: dict[str, str] = {}
+    for old, new in pairs:
+        if not isinstance(old, str) or not isinstance(new, str) or not old or not new:
+            raise InputError(f"{file}: {old!r}: ids must be non-empty strings")
+        if mapping.get(old, new) != new:
+            raise InputError(f"{file}: {old}: mapped twice ({mapping[old]} and {new})")
+        mapping[old] = new
+    return mapping
+
+
+def _read_csv_map(file: Path, text: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in _CSV_HEADERS:
+            continue
+        if len(cells) < 2 or not cells[0] or not cells[1]:
+            raise InputError(f"{file}:{number}: expected old_id,new_id")
+        old, new = cells[0], cells[1]
+        if mapping.get(old, new) != new:
+            raise InputError(f"{file}:{number}: {old} is mapped twice ({mapping[old]} and {new})")
+        mapping[old] = new
+    return mapping

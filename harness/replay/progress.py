@@ -1,0 +1,111 @@
+"""Replay progress: a rich bar per target on a terminal (done/total, rate, errors, ETA),
+plain periodic lines otherwise (CI logs). Both read the engine's counters on a timer,
+so the engine pays nothing per request for them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+
+@dataclass(slots=True)
+class TargetCounters:
+    """Counts one target's replay keeps up to date."""
+
+    name: str
+    total: int
+    done: int = 0
+    errors: int = 0
+    skipped: int = 0
+    retries: int = 0
+    idempotent_replayed: int = 0
+    unresolved: int = 0
+    answered: int = 0
+    first_error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+class ProgressView(Protocol):
+    async def watch(self, counters: list[TargetCounters], stop: asyncio.Event) -> None: ...
+
+
+class RichProgressView:
+    """One bar per target, redrawn a few times a second."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def watch(self, counters: list[TargetCounters], stop: asyncio.Event) -> None:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>7.1f}/s"),
+            TextColumn("errors {task.fields[errors]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        tasks: dict[str, TaskID] = {
+            c.name: progress.add_task(c.name, total=c.total, rate=0.0, errors=0) for c in counters
+        }
+        with progress:
+            while True:
+                for c in counters:
+                    progress.update(tasks[c.name], completed=c.done, rate=c.rate, errors=c.errors)
+                if stop.is_set():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.2)
+
+
+class PlainProgressView:
+    """A line per target every `interval` seconds, and a last one at the end."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.interval = interval
+
+    def _print(self, counters: list[TargetCounters]) -> None:
+        for c in counters:
+            print(
+                f"replay: {c.name}: {c.done}/{c.total} done, {c.rate:.1f}/s, "
+                f"{c.errors} errors, {c.skipped} skipped",
+                file=self.stream,
+                flush=True,
+            )
+
+    async def watch(self, counters: list[TargetCounters], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.interval)
+            except TimeoutError:
+                self._print(counters)
+        self._print(counters)
+
+
+def progress_view(stream: IO[str] | None = None) -> ProgressView:
+    """Bars on a terminal, lines otherwise."""
+    console = Console(file=stream or sys.stderr)
+    if console.is_terminal:
+        return RichProgressView(console)
+    return PlainProgressView(stream)

@@ -1,0 +1,376 @@
+"""Find and rewrite the Stripe ids a request refers to, and turn a recorded request into
+the one a target is sent: its ids, key, Idempotency-Key and test cards (pure functions).
+
+One walker serves both the planner (which ids does this request use?) and the replay
+(replace each by the target's id). It looks at the path, the query string, a form body
+(bracket keys in either encoding, left byte for byte as they were), a JSON body, and the
+Stripe-Account / Stripe-Context headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote, unquote_plus
+
+from harness.model import Headers, Request
+from harness.stripe import (
+    CLIENT_SECRET_PATTERN,
+    CUSTOM_ID_COLLECTIONS,
+    DEFAULT_TEST_CARD,
+    TEST_CARDS,
+    TEST_CVC,
+    form_key_path,
+    is_custom_id_segment,
+    is_stripe_id,
+    is_test_token,
+)
+
+# Kinds of value the walker hands to its visitor.
+ID = "id"  # a prefixed object id: cus_…, pi_…
+CUSTOM = "custom"  # a value in a field that may hold a user-chosen id (plan=gold)
+SECRET = "secret"  # a client secret: pi_…_secret_…
+CARD = "card"  # a redacted card number: <redacted:card:4242>
+CVC = "cvc"  # a redacted CVC
+CURSOR = "cursor"  # an id used as a page cursor (starting_after=cus_…): it scopes nothing
+
+# Where in a request a value was found.
+PATH, QUERY, BODY, HEADER = "path", "query", "body", "header"
+
+# Form and JSON fields whose value may be a user-chosen id (plans, coupons and products can
+# have one, and a plan id is also accepted where a price id is expected).
+CUSTOM_ID_FIELDS = frozenset(CUSTOM_ID_COLLECTIONS.values()) | {"price"}
+# Request headers whose value is an id (the connected account a request acts for).
+ID_HEADERS = frozenset({"stripe-account", "stripe-context"})
+# List parameters that page from an object: the id must be rewritten, but a list paged
+# from a customer is still a list of all customers, not a request about that customer.
+CURSOR_FIELDS = frozenset({"starting_after", "ending_before"})
+# Fields whose values are codes or words, never ids, even when one looks like an id
+# (`"code": "card_declined"` has the form of a card id).
+NOT_ID_FIELDS = frozenset(
+    {
+        "code",
+        "decline_code",
+        "type",
+        "object",
+        "status",
+        "param",
+        "message",
+        "doc_url",
+        "url",
+        "reason",
+        "failure_code",
+        "failure_message",
+        "network_status",
+        "request_log_url",
+        "api_version",
+        "currency",
+        "interval",
+        "billing_scheme",
+    }
+)
+
+_CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})>$")
+_CVC_MARKER = "<redacted:cvc>"
+# A client secret as recorded: the object id is kept, the secret part may be redacted.
+_SECRET_VALUE = re.compile(
+    rf"^(?:{CLIENT_SECRET_PATTERN.pattern}|(?:pi|seti)_[A-Za-z0-9]{{8,}}_secret_<redacted>)$"
+)
+
+Visitor = Callable[[str, str, str], str | None]
+"""Called with (kind, value, where); returns a replacement, or None to leave it as it is."""
+
+
+def _classify(field_name: str | None, value: str) -> str | None:
+    if not value or field_name in NOT_ID_FIELDS:
+        return None
+    if "_" in value:
+        if is_stripe_id(value):
+            if is_test_token(value):
+                return None
+            return CURSOR if field_name in CURSOR_FIELDS else ID
+        if _SECRET_VALUE.match(value):
+            return SECRET
+    if value[0] == "<":
+        if _CARD_MARKER.match(value):
+            return CARD
+        if value == _CVC_MARKER:
+            return CVC
+    if field_name in CUSTOM_ID_FIELDS:
+        return CUSTOM
+    return None
+
+
+def _field_name(path: list[str]) -> str | None:
+    """The name a form value is filed under: `items[0][price]` → `price`."""
+    for part in reversed(path):
+        if part and not part.isdigit():
+            return part
+    return None
+
+
+def _walk_path(path: str, visit: Visitor) -> str:
+    segments = path.split("/")
+    changed = False
+    for index, segment in enumerate(segments):
+        if not segment:
+            continue
+        kind: str | None = None
+        if is_stripe_id(segment) and not is_test_token(segment):
+            kind = ID
+        elif index > 0 and is_custom_id_segment(segments[index - 1], segment):
+            kind = CUSTOM
+        if kind is not None:
+            new = visit(kind, segment, PATH)
+            if new is not None and new != segment:
+                segments[index] = quote(new, safe="")
+                changed = True
+    return "/".join(segments) if changed else path
+
+
+def _walk_form(encoded: str, visit: Visitor, where: str, *, skip_top_id: bool) -> str:
+    """Visit every value of an x-www-form-urlencoded string; keys stay byte for byte."""
+    if not encoded:
+        return encoded
+    parts = encoded.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        raw_key, equals, raw_value = part.partition("=")
+        if not equals or not raw_value:
+            continue
+        value = unquote_plus(raw_value)
+        key = unquote_plus(raw_key)
+        if skip_top_id and key == "id":
+            # `id=gold` on a create names the object to be made: the user's own id.
+            continue
+        name = _field_name(form_key_path(key)) if "[" in key else key
+        kind = _classify(name, value)
+        if kind is None:
+            continue
+        new = visit(kind, value, where)
+        if new is not None and new != value:
+            parts[index] = f"{raw_key}={quote(new, safe='')}"
+            changed = True
+    return "&".join(parts) if changed else encoded
+
+
+def _walk_json(node: Any, visit: Visitor, name: str | None) -> tuple[Any, bool]:
+    if isinstance(node, dict):
+        changed = False
+        for key, value in node.items():
+            if name is None and key == "id":
+                continue
+            new, did = _walk_json(value, visit, key)
+            if did:
+                node[key] = new
+                changed = True
+        return node, changed
+    if isinstance(node, list):
+        changed = False
+        for index, value in enumerate(node):
+            new, did = _walk_json(value, visit, name)
+            if did:
+                node[index] = new
+                changed = True
+        return node, changed
+    if isinstance(node, str):
+        kind = _classify(name, node)
+        if kind is not None:
+            new = visit(kind, node, BODY)
+            if new is not None and new != node:
+                return new, True
+    return node, False
+
+
+def _is_json(request: Request) -> bool:
+    content_type = (request.header("content-type") or "").lower()
+    if "json" in content_type:
+        return True
+    if "form" in content_type:
+        return False
+    return request.text.lstrip()[:1] in ("{", "[")
+
+
+def walk_request(request: Request, visit: Visitor) -> Request:
+    """Call `visit` on every id-like value of a request; returns the request with the
+    replacements it gave (the same object when nothing changed)."""
+    path = _walk_path(request.path, visit)
+    query = _walk_form(request.query, visit, QUERY, skip_top_id=False)
+    body = request.body
+    if isinstance(body, str) and body:
+        if _is_json(request):
+            try:
+                tree = json.loads(body)
+            except json.JSONDecodeError:
+                tree = None
+            if tree is not None:
+                tree, changed = _walk_json(tree, visit, None)
+                if changed:
+                    body = json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
+        else:
+            body = _walk_form(body, visit, BODY, skip_top_id=request.method.upper() == "POST")
+    headers = request.headers
+    for index, (name, value) in enumerate(headers):
+        if name.lower() in ID_HEADERS and is_stripe_id(value):
+            new = visit(ID, value, HEADER)
+            if new is not None and new != value:
+                if headers is request.headers:
+                    headers = list(headers)
+                headers[index] = (name, new)
+    if (path, query, body, headers) == (request.path, request.query, request.body, request.headers):
+        return request
+    return Request(
+        method=request.method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        scheme=request.scheme,
+        host=request.host,
+        port=request.port,
+    )
+
+
+def secret_owner(secret: str) -> str:
+    """The object id inside a client secret: `pi_X_secret_Y` → `pi_X`."""
+    return secret.partition("_secret_")[0]
+
+
+def request_references(request: Request) -> Iterator[tuple[str, str, str]]:
+    """(kind, value, where) for every id, cursor, client secret and possibly user-chosen
+    id a request refers to."""
+    found: list[tuple[str, str, str]] = []
+
+    def collect(kind: str, value: str, where: str) -> None:
+        if kind in (ID, CURSOR, CUSTOM, SECRET):
+            found.append((kind, value, where))
+
+    walk_request(request, collect)
+    return iter(found)
+
+
+# --- turning a recorded request into the one a target is sent ----------------------------
+
+
+class IdLookup(Protocol):
+    def get(self, recorded: str) -> str | None: ...
+
+    def secret(self, recorded: str) -> str | None: ...
+
+
+# Recorded headers a target is never sent: the recorded key (each target sends its own),
+# what the HTTP client sets itself, and telemetry naming the recorded session's requests.
+_DROPPED_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "cookie",
+        "idempotency-key",
+        "x-stripe-client-telemetry",
+    }
+)
+
+
+@dataclass(slots=True, frozen=True)
+class TargetContext:
+    """What a request needs to be sent to one target. `api_key` lives only in memory."""
+
+    name: str
+    run_id: str
+    api_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    live: bool = False
+    scheme: str = "http"
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+
+@dataclass(slots=True)
+class Rewritten:
+    """A request ready for one target, and what could not be made right for it."""
+
+    request: Request
+    unresolved: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def idempotency_key(run_id: str, target: str, recorded: str) -> str:
+    """A key unique to the run and target; one recorded key always gives the same one, so
+    a client's own retries stay grouped and a resumed run replays, not duplicates."""
+    digest = hashlib.sha256(f"{run_id}\0{target}\0{recorded}".encode()).hexdigest()
+    return f"shadow-{digest[:40]}"
+
+
+def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetContext) -> Rewritten:
+    """The request to send to `target` for a recorded one: every recorded id replaced by the
+    target's (unknown ones listed as unresolved), test cards for redacted cards, the
+    target's key and headers, and a namespaced Idempotency-Key."""
+    unresolved: list[str] = []
+    notes: list[str] = []
+
+    def replace(kind: str, value: str, where: str) -> str | None:
+        if kind in (ID, CURSOR):
+            mapped = ids.get(value)
+            if mapped is None and value not in unresolved:
+                unresolved.append(value)
+            return mapped
+        if kind == CUSTOM:
+            # A user-chosen id stays as it is unless the id map knows better (a seed
+            # mapping a plan to a price, say).
+            return ids.get(value)
+        if kind == SECRET:
+            mapped = ids.secret(value)
+            if mapped is None:
+                owner = secret_owner(value)
+                if owner not in unresolved:
+                    unresolved.append(owner)
+            return mapped
+        if target.live:
+            return None
+        if kind == CARD:
+            last4 = value[-5:-1]
+            number = TEST_CARDS.get(last4)
+            if number is None:
+                notes.append(f"card ending {last4} has no test card; sent {DEFAULT_TEST_CARD}")
+                number = DEFAULT_TEST_CARD
+            return number
+        if kind == CVC:
+            return TEST_CVC
+        return None
+
+    request = walk_request(recorded, replace)
+    headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
+    overridden = {name.lower() for name, _ in target.headers}
+    headers = [(k, v) for k, v in headers if k.lower() not in overridden]
+    headers.extend(target.headers)
+    if target.api_key:
+        headers.append(("Authorization", f"Bearer {target.api_key}"))
+    key = recorded.header("idempotency-key")
+    if key is None and recorded.method.upper() == "POST":
+        # Not in the recording, but the replay retries: a key makes the retry safe.
+        key = f"seq-{seq}"
+    if key is not None:
+        headers.append(("Idempotency-Key", idempotency_key(target.run_id, target.name, key)))
+    sent = Request(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=headers,
+        body=request.body,
+        scheme=target.scheme,
+        host=target.host,
+        port=target.port,
+    )
+    return Rewritten(sent, unresolved, notes)

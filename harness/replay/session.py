@@ -1,0 +1,390 @@
+"""One replay from start to end: check keys, plan, create the run directory, launch the
+targets, drive the engine, and leave run.json, the result files and the id maps behind
+whatever happens (success, failure, Ctrl-C, SIGTERM). `resume_replay` finishes a run
+that was interrupted, without redoing the journeys it finished."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness import __version__
+from harness.errors import InputError, ShadowError
+from harness.model import Exchange
+from harness.record.redact import SECRETS_ONLY
+from harness.recording import Header, RecordingReader, read_header
+from harness.replay.engine import TargetReplay, count
+from harness.replay.idmap import IdMap, read_id_map_file
+from harness.replay.plan import Plan, plan_recording
+from harness.replay.progress import ProgressView, TargetCounters
+from harness.replay.rewrite import TargetContext
+from harness.replay.rundir import (
+    RUN_FORMAT_VERSION,
+    ResultWriter,
+    RunTarget,
+    iter_results,
+    load_run,
+    new_run_dir,
+    write_idmap,
+    write_run_json,
+)
+from harness.replay.targets import LaunchContext, launch, target_keys
+from harness.scenario import Scenario, TargetSpec, load_scenario
+from harness.stripe import is_live_key
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """Where the run is and how each target did."""
+
+    run_dir: Path
+    status: str
+    counters: list[TargetCounters] = field(default_factory=list)
+
+    def unreachable(self) -> list[str]:
+        """Targets that were sent requests but answered none of them."""
+        return [c.name for c in self.counters if c.answered == 0 and c.done - c.skipped > 0]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _run_target(target: TargetSpec, concurrency: int) -> dict[str, Any]:
+    assert target.role is not None
+    return RunTarget(
+        name=target.name,
+        role=target.role,
+        url=target.url,
+        headers=dict(target.headers),
+        launch=target.launch_json(),
+        api_key_env=target.api_key_env,
+        transforms=list(target.transforms),
+        concurrency=concurrency,
+        rate_limit=target.rate_limit,
+    ).to_json()
+
+
+def _concurrency(scenario: Scenario, target: TargetSpec, override: int | None) -> int:
+    """`--concurrency` replaces every concurrency in the scenario; else the target's own,
+    else the scenario's."""
+    if override is not None:
+        return override
+    return target.concurrency or scenario.concurrency
+
+
+@dataclass(slots=True)
+class _TargetState:
+    """What a target's replay starts from: nothing, or what a killed run left."""
+
+    idmap: IdMap
+    counters: TargetCounters
+    finished: bytearray | None = None
+
+
+class _Session:
+    def __init__(
+        self,
+        scenario: Scenario,
+        run_dir: Path,
+        data: dict[str, Any],
+        plan: Plan,
+        keys: dict[str, str | None],
+        states: dict[str, _TargetState],
+        concurrency: int | None,
+        progress: ProgressView | None,
+    ) -> None:
+        self.scenario = scenario
+        self.run_dir = run_dir
+        self.data = data
+        self.plan = plan
+        self.keys = keys
+        self.states = states
+        self.concurrency = concurrency
+        self.progress = progress
+
+    def execute(self) -> ReplayResult:
+        counters = [self.states[t.name].counters for t in self.scenario.targets]
+        result = ReplayResult(self.run_dir, "failed", counters)
+        self.data["status"] = "running"
+        write_run_json(self.run_dir, self.data)
+        replays: list[TargetReplay] = []
+        writers: list[ResultWriter] = []
+        try:
+            with ExitStack() as stack:
+                urls = self._start_targets(stack)
+                for entry in self.data["targets"]:
+                    entry["url"] = urls[entry["name"]]
+                write_run_json(self.run_dir, self.data)
+                for target in self.scenario.targets:
+                    writer = ResultWriter(
+                        self.run_dir / f"{target.name}.jsonl", self._header(target.name)
+                    )
+                    writers.append(writer)
+                    replays.append(self._target_replay(target, urls[target.name], writer))
+                try:
+                    asyncio.run(self._run_all(replays, counters))
+                except asyncio.CancelledError:
+                    raise KeyboardInterrupt from None
+                result.status = "finished"
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            raise
+        except ShadowError as exc:
+            self.data["error"] = str(exc)
+            raise
+        finally:
+            for writer in writers:
+                writer.close()
+            for target in self.scenario.targets:
+                idmap = self.states[target.name].idmap
+                write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
+            self.data["status"] = result.status
+            self.data["finished"] = _now()
+            self.data["results"] = {c.name: _results(c) for c in counters}
+            write_run_json(self.run_dir, self.data)
+        return result
+
+    def _header(self, target: str) -> Header:
+        return Header(
+            source={"kind": "replay", "run": self.data["name"], "target": target},
+            redaction=SECRETS_ONLY.header_json(),
+        )
+
+    def _start_targets(self, stack: ExitStack) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        for target in self.scenario.targets:
+            if target.launch is None:
+                assert target.url is not None
+                urls[target.name] = target.url
+                continue
+            context = LaunchContext(self.scenario.path.parent, self.run_dir / f"{target.name}.log")
+            process = launch(target, context)
+            stack.callback(process.stop)
+            urls[target.name] = process.url
+        return urls
+
+    def _target_replay(self, target: TargetSpec, url: str, writer: ResultWriter) -> TargetReplay:
+        key = self.keys[target.name]
+        parts = urlsplit(url)
+        context = TargetContext(
+            name=target.name,
+            run_id=self.data["run_id"],
+            api_key=key,
+            headers=tuple(target.headers.items()),
+            live=key is not None and is_live_key(key),
+            scheme=parts.scheme,
+            host=parts.hostname or "",
+            port=parts.port,
+        )
+        state = self.states[target.name]
+        return TargetReplay(
+            context=context,
+            url=url,
+            plan=self.plan,
+            recording=self.scenario.recording,
+            idmap=state.idmap,
+            writer=writer,
+            counters=state.counters,
+            concurrency=_concurrency(self.scenario, target, self.concurrency),
+            retry=self.scenario.retry,
+            timeout=self.scenario.timeout,
+            rate_limit=target.rate_limit,
+            send_unresolved=self.scenario.on_unresolved == "send",
+            finished_journeys=state.finished,
+        )
+
+    async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            if main is not None:
+                loop.add_signal_handler(signal.SIGTERM, main.cancel)
+        stop = asyncio.Event()
+        watcher = None
+        if self.progress is not None:
+            watcher = asyncio.create_task(self.progress.watch(counters, stop))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for replay in replays:
+                    group.create_task(replay.run())
+        finally:
+            stop.set()
+            if watcher is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(watcher, 2.0)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _results(counters: TargetCounters) -> dict[str, int]:
+    return {
+        "exchanges": counters.done,
+        "answered": counters.answered,
+        "errors": counters.errors,
+        "skipped": counters.skipped,
+        "unresolved": counters.unresolved,
+        "retries": counters.retries,
+        "idempotent_replayed": counters.idempotent_replayed,
+    }
+
+
+def _seeds(scenario: Scenario) -> dict[str, dict[str, str]]:
+    return {t.name: read_id_map_file(t.id_map) if t.id_map else {} for t in scenario.targets}
+
+
+def _known_ids(seeds: dict[str, dict[str, str]]) -> set[str]:
+    known: set[str] = set()
+    for seed in seeds.values():
+        known.update(seed)
+    return known
+
+
+def start_replay(
+    scenario: Scenario,
+    *,
+    out: Path | None = None,
+    runs_dir: Path = Path("runs"),
+    concurrency: int | None = None,
+    allow_live: bool = False,
+    progress: ProgressView | None = None,
+) -> ReplayResult:
+    """Replay a scenario's recording against all its targets into a new run directory."""
+    keys = target_keys(scenario, allow_live)
+    seeds = _seeds(scenario)
+    plan = plan_recording(scenario.recording, _known_ids(seeds))
+    started = datetime.now(UTC)
+    run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise InputError(
+            f"{run_dir}: already exists and is not empty; choose another --out "
+            f"or finish it with `shadow replay --resume {run_dir}`"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {
+        "version": RUN_FORMAT_VERSION,
+        "name": run_dir.name,
+        "run_id": secrets.token_hex(8),
+        "scenario": {"name": scenario.name, "path": str(scenario.path)},
+        "recording": {
+            "path": str(scenario.recording),
+            "header": read_header(scenario.recording).to_json(),
+            "exchanges": plan.exchanges,
+        },
+        "baseline": scenario.baseline,
+        "targets": [
+            _run_target(t, _concurrency(scenario, t, concurrency)) for t in scenario.targets
+        ],
+        "journeys": plan.journeys,
+        "plan": plan.to_json(),
+        "settings": {
+            "on_unresolved": scenario.on_unresolved,
+            "timeout": scenario.timeout,
+            "retry": scenario.retry.model_dump(),
+            "concurrency": concurrency,
+        },
+        "tool": f"stripe-shadow {__version__}",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": None,
+        "status": "running",
+    }
+    states = {
+        t.name: _TargetState(IdMap(seeds[t.name]), TargetCounters(t.name, plan.exchanges))
+        for t in scenario.targets
+    }
+    session = _Session(scenario, run_dir, data, plan, keys, states, concurrency, progress)
+    return session.execute()
+
+
+def _replayed(path: Path) -> dict[int, Exchange]:
+    if not path.exists():
+        return {}
+    latest: dict[int, Exchange] = {}
+    for exchange in iter_results(path):
+        latest[exchange.seq] = exchange
+    return latest
+
+
+def _paired(recording: Path, plan: Plan, finished: bytearray) -> Iterator[tuple[int, Exchange]]:
+    with RecordingReader(recording) as reader:
+        for position, exchange in enumerate(reader):
+            if finished[plan.journey_of[position]]:
+                yield position, exchange
+
+
+def _resumed_state(
+    name: str, recording: Path, plan: Plan, replayed: dict[int, Exchange], seed: dict[str, str]
+) -> _TargetState:
+    """Which journeys a killed run finished for one target, and the id map they taught."""
+    done_per_journey = [0] * plan.journeys
+    for position, seq in enumerate(plan.seqs):
+        if seq in replayed:
+            done_per_journey[plan.journey_of[position]] += 1
+    finished = bytearray(
+        1 if done == size else 0 for done, size in zip(done_per_journey, plan.sizes, strict=True)
+    )
+    idmap = IdMap(seed)
+    counters = TargetCounters(name, plan.exchanges)
+    for _, recorded in _paired(recording, plan, finished):
+        result = replayed[recorded.seq]
+        idmap.learn_responses(recorded.response, result.response)
+        count(counters, result)
+    return _TargetState(idmap, counters, finished)
+
+
+def resume_replay(
+    run_dir: Path,
+    *,
+    concurrency: int | None = None,
+    allow_live: bool = False,
+    progress: ProgressView | None = None,
+) -> ReplayResult:
+    """Finish an interrupted run: journeys whose every exchange has a result are kept (and
+    their answers re-teach the id map); every other journey is replayed from its start."""
+    run = load_run(run_dir)
+    if run.status == "finished":
+        raise InputError(f"{run_dir}: this run finished already; there is nothing to resume")
+    if run.scenario_path is None:
+        raise InputError(f"{run_dir}/run.json: scenario.path: missing; cannot resume")
+    scenario = load_scenario(run.scenario_path)
+    if scenario.recording != run.recording_path:
+        raise InputError(
+            f"{run.scenario_path}: recording: now {scenario.recording}, but the run replayed "
+            f"{run.recording_path}; resume needs the same recording"
+        )
+    names = sorted(t.name for t in scenario.targets)
+    if names != sorted(t.name for t in run.targets):
+        raise InputError(
+            f"{run.scenario_path}: targets changed since the run started "
+            f"(run: {', '.join(sorted(t.name for t in run.targets))}; now: {', '.join(names)})"
+        )
+    keys = target_keys(scenario, allow_live)
+    seeds = _seeds(scenario)
+    plan = plan_recording(scenario.recording, _known_ids(seeds))
+    if plan.exchanges != run.data["recording"].get("exchanges"):
+        raise InputError(
+            f"{scenario.recording}: has {plan.exchanges} exchanges, the run replayed "
+            f"{run.data['recording'].get('exchanges')}; resume needs the same recording"
+        )
+    states = {
+        t.name: _resumed_state(
+            t.name, scenario.recording, plan, _replayed(run.target_file(t.name)), seeds[t.name]
+        )
+        for t in scenario.targets
+    }
+    if concurrency is None:
+        concurrency = run.data.get("settings", {}).get("concurrency")
+    data = dict(run.data)
+    data.setdefault("resumed", []).append(_now())
+    data.pop("error", None)
+    session = _Session(scenario, run.path, data, plan, keys, states, concurrency, progress)
+    return session.execute()

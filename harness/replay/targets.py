@@ -1,0 +1,154 @@
+"""Targets: where each one's requests go, with which key, and how it is started.
+
+Launchers are a registry keyed by the scenario's `launch` kind, each a function that
+starts a local server and returns it running (a harness.process.LocalProcess). Every
+launched process is stopped by the caller's ExitStack on success, failure and Ctrl-C, and
+dies with the replay even when the replay itself is killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import InfrastructureError, InputError, LiveModeRefused
+from harness.process import (
+    LOCALSTRIPE_TEST_KEY,
+    LocalProcess,
+    free_port,
+    localstripe_command,
+)
+from harness.scenario import CommandLaunch, Scenario, TargetSpec
+from harness.stripe import is_live_key
+
+# Runs a command so that it gets SIGKILL when the process that started it dies (Linux
+# PR_SET_PDEATHSIG), so a replay killed with SIGKILL leaves no server behind.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "parent = int(sys.argv[1])\n"
+    "try:\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
+    "except (AttributeError, OSError):\n"
+    "    pass\n"
+    "if os.getppid() != parent:\n"
+    "    sys.exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def die_with_parent(command: list[str]) -> list[str]:
+    """`command`, wrapped so that it ends when this process ends (on Linux)."""
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
+@dataclass(slots=True, frozen=True)
+class LaunchContext:
+    """What a launcher may use: the scenario's folder (a command's working directory)
+    and where the server's output goes."""
+
+    scenario_dir: Path
+    log_path: Path | None
+
+
+Launcher = Callable[[TargetSpec, LaunchContext], LocalProcess]
+
+
+def launch_localstripe(
+    target: TargetSpec, context: LaunchContext, attempts: int = 3
+) -> LocalProcess:
+    """localstripe on a free port with a store of its own (`--from-scratch`: nothing is
+    read from the pickle file that every instance on the machine writes)."""
+    last: InfrastructureError | None = None
+    for _ in range(attempts):
+        port = free_port()
+        process = LocalProcess(
+            target.name,
+            die_with_parent(localstripe_command(port)),
+            f"http://127.0.0.1:{port}",
+            ready_path="/v1/balance",
+            log_path=context.log_path,
+        )
+        try:
+            return process.start()
+        except InfrastructureError as exc:  # the port was taken meanwhile: try another
+            last = exc
+    assert last is not None
+    raise last
+
+
+def launch_command(target: TargetSpec, context: LaunchContext) -> LocalProcess:
+    """Any local server: `{port}` in the command and the url becomes a free port."""
+    spec = target.launch
+    assert isinstance(spec, CommandLaunch)
+    port = str(free_port())
+    try:
+        command = [part.replace("{port}", port) for part in shlex.split(spec.command)]
+    except ValueError as exc:
+        raise InputError(f"target {target.name}: launch.command: cannot be split ({exc})") from None
+    process = LocalProcess(
+        target.name,
+        die_with_parent(command),
+        spec.url.replace("{port}", port),
+        ready_path=spec.ready_path,
+        ready_timeout=spec.ready_timeout,
+        log_path=context.log_path,
+        env=spec.env,
+        cwd=context.scenario_dir,
+    )
+    return process.start()
+
+
+LAUNCHERS: dict[str, Launcher] = {
+    "localstripe": launch_localstripe,
+    "command": launch_command,
+}
+
+
+def launch(target: TargetSpec, context: LaunchContext) -> LocalProcess:
+    kind = target.launch_kind
+    if kind is None or kind not in LAUNCHERS:
+        raise InputError(f"target {target.name}: no launcher for {kind!r}")
+    return LAUNCHERS[kind](target, context)
+
+
+def target_key(target: TargetSpec) -> str | None:
+    """The key a target is sent: from its api_key_env, the fixed key of a localstripe it
+    launches, or none. Never from the recording."""
+    if target.api_key_env:
+        value = os.environ.get(target.api_key_env, "").strip()
+        if not value:
+            raise InputError(
+                f"target {target.name}: api_key_env: {target.api_key_env} is not set; "
+                f"export the target's API key in it"
+            )
+        return value
+    if target.launch_kind == "localstripe":
+        return LOCALSTRIPE_TEST_KEY
+    return None
+
+
+def target_keys(scenario: Scenario, allow_live: bool) -> dict[str, str | None]:
+    """Every target's key, refusing live-mode keys unless both the scenario
+    (`allow_live: true`) and the command line (`--allow-live`) say so."""
+    keys: dict[str, str | None] = {}
+    for target in scenario.targets:
+        key = target_key(target)
+        if key is not None and is_live_key(key) and not (scenario.allow_live and allow_live):
+            missing = []
+            if not scenario.allow_live:
+                missing.append(f"allow_live: true in {scenario.path}")
+            if not allow_live:
+                missing.append("--allow-live on the command line")
+            raise LiveModeRefused(
+                f"target {target.name}: {target.api_key_env} holds a live-mode key "
+                f"({key[:8]}…); a replay creates real objects and moves real money. "
+                f"To go ahead anyway, give {' and '.join(missing)}"
+            )
+        keys[target.name] = key
+    return keys

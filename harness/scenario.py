@@ -1,0 +1,470 @@
+"""The scenario file (docs/scenario-format.md): a recording, the targets to replay it
+against, and how; validated strictly, every mistake reported as `FILE: field.path: what`.
+
+Paths inside a scenario are relative to the scenario file. `compare:` and `gate:` belong to
+later stages and are only checked to be mappings here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from harness.errors import ScenarioError
+
+ROLES = ("baseline", "candidate", "secondary")
+BASELINE_RECORDING = "recording"
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Headers the harness owns: a key in a scenario file would be a secret on disk, and
+# Idempotency-Keys are namespaced per run and target by the replay itself.
+_FORBIDDEN_HEADERS = {
+    "authorization": "put the key in an environment variable and name it in api_key_env",
+    "idempotency-key": "the replay rewrites every Idempotency-Key per run and target",
+    "host": "set the target's url instead",
+    "content-length": "it is computed for every request",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def check_url(value: str) -> str:
+    """An absolute http(s) URL with a host, without a trailing slash."""
+    parts = urlsplit(value.replace("{port}", "1"))
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError("not a URL (bad port)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not a URL (expected http://host:port or https://host)")
+    if parts.query or parts.fragment:
+        raise ValueError("not a URL a target can have (no query or fragment allowed)")
+    return value.rstrip("/")
+
+
+# --- launchers ---------------------------------------------------------------------------
+
+
+class LocalstripeLaunch(_Strict):
+    """Start localstripe on a free port with a store of its own."""
+
+    kind: Literal["localstripe"] = "localstripe"
+
+    def to_json(self) -> Any:
+        return "localstripe"
+
+
+class CommandLaunch(_Strict):
+    """Start any local server: `{port}` in command and url is replaced by a free port."""
+
+    kind: Literal["command"] = "command"
+    command: str = Field(min_length=1)
+    url: str
+    ready_path: str = "/"
+    ready_timeout: float = Field(default=30.0, gt=0, le=600)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+    @field_validator("ready_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    def to_json(self) -> Any:
+        return self.model_dump()
+
+
+# The launch kinds a scenario may name, each with the model of its options. Later kinds
+# (containers) register themselves here and in harness.replay.targets.LAUNCHERS.
+LAUNCH_KINDS: dict[str, type[_Strict]] = {
+    "localstripe": LocalstripeLaunch,
+    "command": CommandLaunch,
+}
+
+
+def _launch_spec(value: Any) -> Any:
+    if value is None or isinstance(value, BaseModel):
+        return value
+    if isinstance(value, str):
+        data: dict[str, Any] = {"kind": value}
+    elif isinstance(value, dict):
+        data = dict(value)
+        data.setdefault("kind", "command" if "command" in data else None)
+    else:
+        raise ValueError("expected a launch kind (localstripe) or a mapping with a command")
+    kind = data.get("kind")
+    if kind not in LAUNCH_KINDS:
+        raise ValueError(f"unknown launch kind {kind!r} (known: {', '.join(sorted(LAUNCH_KINDS))})")
+    try:
+        return LAUNCH_KINDS[kind].model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _loc(first["loc"])
+        message = _message(first, LAUNCH_KINDS[kind])
+        raise ValueError(f"{where}: {message}" if where else message) from None
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+class RetrySettings(_Strict):
+    """Retries on connection errors, timeouts, 429 and 5xx, bounded in count and time."""
+
+    attempts: int = Field(default=4, ge=1, le=20)
+    backoff: float = Field(default=0.5, ge=0, le=60)
+    max_backoff: float = Field(default=8.0, ge=0, le=600)
+    budget: float = Field(default=60.0, gt=0, le=3600)
+
+
+class TargetSpec(_Strict):
+    """One target: where requests go, with which key and headers, and how it is started."""
+
+    name: str = Field(pattern=_NAME)
+    url: str | None = None
+    launch: Any = None
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    role: Literal["baseline", "candidate", "secondary"] | None = None
+    id_map: Path | None = None
+    transforms: list[Any] = Field(default_factory=list)
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+    rate_limit: float | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == BASELINE_RECORDING:
+            raise ValueError("'recording' is reserved for `baseline: recording`")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+    @field_validator("launch", mode="before")
+    @classmethod
+    def _launch(cls, value: Any) -> Any:
+        return _launch_spec(value)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("not an environment variable name (letters, digits, _)")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+            why = _FORBIDDEN_HEADERS.get(name.lower())
+            if why:
+                raise ValueError(f"{name} may not be set here: {why}")
+        return value
+
+    @field_validator("id_map")
+    @classmethod
+    def _id_map(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("transforms")
+    @classmethod
+    def _transforms(cls, value: list[Any]) -> list[Any]:
+        if value:
+            raise ValueError("request transforms are not available yet; leave the list empty")
+        return value
+
+    @model_validator(mode="after")
+    def _somewhere_to_send(self) -> TargetSpec:
+        if self.url is None and self.launch is None:
+            raise ValueError("needs a url or a launch")
+        if self.url is not None and self.launch is not None:
+            raise ValueError("give a url or a launch, not both (a launch provides the url)")
+        return self
+
+    @property
+    def launch_kind(self) -> str | None:
+        return None if self.launch is None else str(self.launch.kind)
+
+    def launch_json(self) -> Any:
+        return None if self.launch is None else self.launch.to_json()
+
+
+class Scenario(_Strict):
+    """A scenario file: recording + targets (+ compare rules and gate for later stages)."""
+
+    name: str = Field(pattern=_NAME)
+    description: str | None = None
+    recording: Path
+    baseline: str | None = None
+    targets: list[TargetSpec] = Field(min_length=1)
+    on_unresolved: Literal["send", "skip"] = "skip"
+    allow_live: bool = False
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    compare: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None
+
+    _path: Path = PrivateAttr(default=Path("scenario.yaml"))
+
+    @field_validator("recording")
+    @classmethod
+    def _recording(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _roles(self) -> Scenario:
+        names = [t.name for t in self.targets]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _located(("targets", index, "name"), f"duplicate target name {name!r}")
+        declared = [t.name for t in self.targets if t.role == "baseline"]
+        if self.baseline is None:
+            if len(declared) > 1:
+                raise _located(
+                    ("baseline",),
+                    f"several targets say role: baseline ({', '.join(declared)}); name one here",
+                )
+            self.baseline = declared[0] if declared else BASELINE_RECORDING
+        elif self.baseline != BASELINE_RECORDING and self.baseline not in names:
+            raise _located(
+                ("baseline",),
+                f"no target named {self.baseline!r} (targets: {', '.join(names)}; or 'recording')",
+            )
+        for index, target in enumerate(self.targets):
+            if target.name == self.baseline:
+                if target.role not in (None, "baseline"):
+                    raise _located(
+                        ("targets", index, "role"),
+                        f"{target.name} is the baseline (baseline: {self.baseline}) "
+                        f"but says role: {target.role}",
+                    )
+                target.role = "baseline"
+            elif target.role == "baseline":
+                raise _located(
+                    ("targets", index, "role"),
+                    f"baseline is {self.baseline!r}, so {target.name} cannot also be "
+                    "role: baseline",
+                )
+            elif target.role is None:
+                target.role = "candidate"
+        return self
+
+    @property
+    def path(self) -> Path:
+        """The scenario file this was loaded from."""
+        return self._path
+
+    def target(self, name: str) -> TargetSpec:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(name)
+
+
+class _LocatedError(ValueError):
+    """A cross-field problem that belongs to one field (pydantic would report the model)."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _located(loc: tuple[Any, ...], message: str) -> _LocatedError:
+    return _LocatedError(loc, message)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    context = info.context or {}
+    base = context.get("base")
+    path = value.expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    path = Path(os.path.normpath(path))
+    if context.get("check_files", False) and not path.is_file():
+        shown = value if value == path else f"{value} ({path})"
+        raise ValueError(f"no such file: {shown}")
+    return path
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML loader that rejects a key given twice instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose field list applies at `loc` (for naming the keys it knows)."""
+    model: type[BaseModel] | None = Scenario
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        if model is Scenario and part == "targets":
+            model = TargetSpec
+        elif model is Scenario and part == "retry":
+            model = RetrySettings
+        else:
+            return None
+    return model
+
+
+def _message(error: Any, model: type[BaseModel] | None) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        known = ", ".join(model.model_fields) if model is not None else ""
+        return "unknown key" + (f" (known keys: {known})" if known else "")
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
+    if kind in ("value_error", "assertion_error"):
+        cause = error.get("ctx", {}).get("error")
+        return str(cause) if cause is not None else error["msg"]
+    message = str(error["msg"])
+    message = message.replace("Input should be", "expected").replace("Input ", "")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        message += f", got {type(error.get('input')).__name__}"
+    return message[:1].lower() + message[1:]
+
+
+def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _LocatedError):
+            problems.append((cause.loc, str(cause)))
+            continue
+        parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
+        problems.append((loc, _message(error, _model_at(parent))))
+    return problems
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line in the file where the value at `loc` is written (1-based), if found."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    node = value_node
+                    mark = key_node if isinstance(value_node, yaml.ScalarNode) else value_node
+                    line = mark.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def parse_scenario(text: str, path: Path, *, check_files: bool = True) -> Scenario:
+    """Validate scenario text as if read from `path` (paths resolve against its folder)."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(f"{path}{line}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+    if data is None:
+        raise ScenarioError(f"{path}: empty scenario; expected name, recording and targets")
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{path}: expected a mapping of keys (name, recording, targets…), "
+            f"got {type(data).__name__}"
+        )
+    context = {"base": path.parent, "check_files": check_files}
+    try:
+        scenario = Scenario.model_validate(data, context=context)
+    except ValidationError as exc:
+        lines = []
+        for loc, message in _problems(exc):
+            number = _line_of(node, loc)
+            where = f" (line {number})" if number is not None else ""
+            lines.append(f"{path}: {_loc(loc) or 'scenario'}: {message}{where}")
+        raise ScenarioError("\n".join(lines)) from None
+    scenario._path = path
+    return scenario
+
+
+def load_scenario(path: str | os.PathLike[str], *, check_files: bool = True) -> Scenario:
+    """Read and validate a scenario file; any mistake raises ScenarioError (exit code 2)
+    whose first line is `FILE: field.path: what is wrong`."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{file}: no such scenario file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{file}: is a directory, not a scenario file") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{file}: not a text file (expected YAML)") from None
+    return parse_scenario(text, file.absolute(), check_files=check_files)
