@@ -372,9 +372,10 @@ def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
         )
         for group in candidate["groups"]:
             if group["outcome"] == "difference":
+                count = group["count"]
                 click.echo(
                     f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
-                    f"{group['path']}  ({group['count']} exchanges)"
+                    f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
                 )
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
