@@ -445,9 +445,11 @@ def parse_scenario(text: str, path: Path, *, check_files: bool = True) -> Scenar
     try:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
+        located = [(_line_of(node, loc), loc, message) for loc, message in _problems(exc)]
+        # In file order, so the first line names the first mistake a reader meets.
+        located.sort(key=lambda item: item[0] if item[0] is not None else 0)
         lines = []
-        for loc, message in _problems(exc):
-            number = _line_of(node, loc)
+        for number, loc, message in located:
             where = f" (line {number})" if number is not None else ""
             lines.append(f"{path}: {_loc(loc) or 'scenario'}: {message}{where}")
         raise ScenarioError("\n".join(lines)) from None
