@@ -29,7 +29,7 @@ from harness.model import SEVERITIES, Difference, Exchange, Outcome, Request, Re
 from harness.recording import Header, RecordingWriter
 
 SCRIPT_TEXT = "<script>window.__shadowPwned = 'script'</script>"
-IMG_TEXT = "\"><img src=x onerror=\"window.__shadowPwned = 'img'\">"
+IMG_TEXT = '"><img src=x onerror="window.__shadowPwned = \'img\'">'
 CLOSING_KEY = "</script><script>window.__shadowPwned = 'key'</script><!--"
 # A live key a candidate echoes back in metadata: the recording never held it.
 LIVE_KEY = "sk_live_" + "51HqLyjWDarjtT1zdp7dcXYZ"
@@ -37,11 +37,23 @@ CARD_NUMBER = "4000056655665556"
 EXPECTED_REASON = "API 2022-11-15: charges replaced by latest_charge"
 NOISE_REASON = "compare.ignore: amount_due is recomputed by the billing job"
 
+# The scenario rules that make compare see the causes above as this module labels them.
+COMPARE_RULES = {
+    "expect": [
+        {"endpoint": "POST /v1/payment_intents", "path": "$.charges", "reason": EXPECTED_REASON}
+    ],
+    "ignore": [{"endpoint": "GET /v1/invoices*", "path": "$.amount_due", "reason": NOISE_REASON}],
+}
+
 ENDPOINTS = (
     ("POST", "/v1/customers", "POST /v1/customers"),
     ("GET", "/v1/customers/{id}", "GET /v1/customers/{customer}"),
     ("POST", "/v1/payment_intents", "POST /v1/payment_intents"),
-    ("POST", "/v1/payment_intents/{id}/confirm", "POST /v1/payment_intents/{payment_intent}/confirm"),
+    (
+        "POST",
+        "/v1/payment_intents/{id}/confirm",
+        "POST /v1/payment_intents/{payment_intent}/confirm",
+    ),
     ("GET", "/v1/invoices/{id}", "GET /v1/invoices/{invoice}"),
 )
 JOURNEY_SIZE = 5
@@ -86,15 +98,21 @@ def _baseline_body(seq: int, hostile: bool) -> tuple[int, dict[str, Any]]:
     kind = seq % len(ENDPOINTS)
     if kind in (0, 1):
         body: dict[str, Any] = {
-            "id": _id("cus", seq), "object": "customer", "account_balance": 0,
-            "email": f"jenny{seq}@example.com", "metadata": {"order": str(seq)},
+            "id": _id("cus", seq),
+            "object": "customer",
+            "account_balance": 0,
+            "email": f"jenny{seq}@example.com",
+            "metadata": {"order": str(seq)},
         }
         if hostile and kind == 1:
             body["metadata"]["note"] = SCRIPT_TEXT
         return 200, body
     if kind in (2, 3):
         return 200, {
-            "id": _id("pi", seq), "object": "payment_intent", "amount": 2000, "currency": "usd",
+            "id": _id("pi", seq),
+            "object": "payment_intent",
+            "amount": 2000,
+            "currency": "usd",
             "status": "succeeded" if kind == 3 else "requires_confirmation",
             "charges": {"object": "list", "data": [{"id": _id("ch", seq), "amount": 2000}]},
             "latest_charge": _id("ch", seq),
@@ -131,12 +149,26 @@ def _candidate_answer(
     elif kind == 2:
         del body["charges"]
         diffs.append(
-            Difference(endpoint, "$.charges", "removed", base["charges"], None, "high",
-                       "expected", EXPECTED_REASON)
+            Difference(
+                endpoint,
+                "$.charges",
+                "removed",
+                base["charges"],
+                None,
+                "high",
+                "expected",
+                EXPECTED_REASON,
+            )
         )
     elif kind == 3 and journey % 7 == 3 and not second:
-        error = {"error": {"type": "card_error", "code": "card_declined",
-                           "decline_code": "generic_decline", "message": "Your card was declined."}}
+        error = {
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            }
+        }
         diffs.append(Difference(endpoint, "$", "error", 200, 402, "critical"))
         return 402, error, diffs
     elif kind == 4 and seq % 2 == 0:
@@ -145,13 +177,16 @@ def _candidate_answer(
             diffs.append(Difference(endpoint, "$.amount_due", "value", 1500, 1490, "medium"))
         else:
             diffs.append(
-                Difference(endpoint, "$.amount_due", "value", 1500, 1490, "medium", "noise",
-                           NOISE_REASON)
+                Difference(
+                    endpoint, "$.amount_due", "value", 1500, 1490, "medium", "noise", NOISE_REASON
+                )
             )
     return 200, body, diffs
 
 
-def _outcome(name: str, seq: int, endpoint: str, diffs: list[Difference], error: str | None) -> Outcome:
+def _outcome(
+    name: str, seq: int, endpoint: str, diffs: list[Difference], error: str | None
+) -> Outcome:
     journey = seq // JOURNEY_SIZE
     if error is not None:
         return Outcome(seq, name, journey, endpoint, "error", error=error)
@@ -182,7 +217,9 @@ class _Tally:
         if outcome.kind == "difference" and outcome.severity:
             self.severities[outcome.severity] += 1
         if outcome.error is not None:
-            entry = self.errors.setdefault(outcome.error, {"message": outcome.error, "count": 0, "samples": []})
+            entry = self.errors.setdefault(
+                outcome.error, {"message": outcome.error, "count": 0, "samples": []}
+            )
             entry["count"] += 1
             if len(entry["samples"]) < SAMPLES:
                 entry["samples"].append(outcome.seq)
@@ -193,11 +230,22 @@ class _Tally:
             if group is None:
                 group = self.groups[signature] = {
                     "id": hashlib.sha256("\x00".join(signature).encode()).hexdigest()[:10],
-                    "endpoint": d.endpoint, "path": d.path, "kind": d.kind,
-                    "severity": d.severity, "outcome": d.outcome, "count": 0, "occurrences": 0,
-                    "journeys": 0, "samples": [],
-                    "example": {"seq": outcome.seq, "baseline": d.baseline, "candidate": d.candidate},
-                    "reason": d.reason, "noise": None,
+                    "endpoint": d.endpoint,
+                    "path": d.path,
+                    "kind": d.kind,
+                    "severity": d.severity,
+                    "outcome": d.outcome,
+                    "count": 0,
+                    "occurrences": 0,
+                    "journeys": 0,
+                    "samples": [],
+                    "example": {
+                        "seq": outcome.seq,
+                        "baseline": d.baseline,
+                        "candidate": d.candidate,
+                    },
+                    "reason": d.reason,
+                    "noise": None,
                 }
             group["occurrences"] += 1
             if signature not in seen:
@@ -213,11 +261,15 @@ class _Tally:
         for signature, group in self.groups.items():
             group["journeys"] = len(self.journeys[signature])
             groups.append(group)
-        groups.sort(key=lambda g: (order[g["outcome"]], SEVERITIES.index(g["severity"]), -g["count"]))
+        groups.sort(
+            key=lambda g: (order[g["outcome"]], SEVERITIES.index(g["severity"]), -g["count"])
+        )
         errors = sorted(self.errors.values(), key=lambda e: -e["count"])
         return {
             "exchanges": exchanges,
-            "outcomes": {k: self.outcomes[k] for k in ("match", "noise", "expected", "difference", "error")},
+            "outcomes": {
+                k: self.outcomes[k] for k in ("match", "noise", "expected", "difference", "error")
+            },
             "severities": {s: self.severities[s] for s in SEVERITIES},
             "groups": groups,
             "errors": [e["message"] for e in errors][:5],
@@ -253,17 +305,26 @@ def build_run(
         redaction={"applied": True, "rules": ["api_keys", "card_numbers", "cvc"], "pii": "keep"},
     )
     target_names = ([] if baseline == "recording" else [baseline]) + list(candidates)
-    writers = {t: RecordingWriter(run_dir / f"{t}.jsonl", _target_header(name, t)) for t in target_names}
+    writers = {
+        t: RecordingWriter(run_dir / f"{t}.jsonl", _target_header(name, t)) for t in target_names
+    }
     tallies = {c: _Tally() for c in candidates}
-    with RecordingWriter(recording_path, recording_header) as recording, open(
-        run_dir / "outcomes.jsonl", "w", encoding="utf-8"
-    ) as outcomes:
+    with (
+        RecordingWriter(recording_path, recording_header) as recording,
+        open(run_dir / "outcomes.jsonl", "w", encoding="utf-8") as outcomes,
+    ):
         for seq in range(exchanges):
             started = 1_795_000_000.0 + seq
             request = _request(seq, hostile)
             status, body = _baseline_body(seq, hostile)
             journey = {"journey": seq // JOURNEY_SIZE, "attempts": 1}
-            recorded = Exchange(seq, started, 0.05, request, Response(status, [("Content-Type", "application/json")], json.dumps(body)))
+            recorded = Exchange(
+                seq,
+                started,
+                0.05,
+                request,
+                Response(status, [("Content-Type", "application/json")], json.dumps(body)),
+            )
             recording.write(recorded)
             if baseline != "recording":
                 writers[baseline].write(
@@ -273,13 +334,21 @@ def build_run(
                 endpoint = ENDPOINTS[seq % len(ENDPOINTS)][2]
                 if seq % 97 == 50:
                     writers[candidate].write(
-                        Exchange(seq, started, 5.0, request, None, "connection refused", extra=journey)
+                        Exchange(
+                            seq, started, 5.0, request, None, "connection refused", extra=journey
+                        )
                     )
                     outcome = _outcome(candidate, seq, endpoint, [], "connection refused")
                 else:
                     code, answer, diffs = _candidate_answer(candidate, seq, hostile, body)
-                    response = Response(code, [("Content-Type", "application/json"), ("Request-Id", f"req_{seq:012d}")], json.dumps(answer))
-                    writers[candidate].write(Exchange(seq, started, 0.06, request, response, extra=journey))
+                    response = Response(
+                        code,
+                        [("Content-Type", "application/json"), ("Request-Id", f"req_{seq:012d}")],
+                        json.dumps(answer),
+                    )
+                    writers[candidate].write(
+                        Exchange(seq, started, 0.06, request, response, extra=journey)
+                    )
                     outcome = _outcome(candidate, seq, endpoint, diffs, None)
                 tallies[candidate].add(outcome)
                 outcomes.write(json.dumps(outcome.to_json()) + "\n")
@@ -288,15 +357,29 @@ def build_run(
     run_json = {
         "version": 1,
         "name": name,
-        "scenario": {"name": "twin", "path": "/work/scenarios/twin.yaml"},
-        "recording": {"path": str(recording_path), "header": recording_header.to_json(), "exchanges": exchanges},
+        "scenario": {"name": "twin", "path": str(root / "twin.yaml"), "compare": COMPARE_RULES},
+        "recording": {
+            "path": str(recording_path),
+            "header": recording_header.to_json(),
+            "exchanges": exchanges,
+        },
         "baseline": baseline,
         "targets": [
-            {"name": t, "role": "baseline" if t == baseline else "candidate",
-             "url": "http://127.0.0.1:41234", "launch": "localstripe",
-             "headers": {"Stripe-Version": "2024-09-30.acacia" if t == baseline else "2026-10-28.endive"},
-             "api_key_env": None if t == baseline else "SHADOW_KEY_" + t.upper().replace("-", "_"),
-             "transforms": [], "concurrency": 8, "rate_limit": None}
+            {
+                "name": t,
+                "role": "baseline" if t == baseline else "candidate",
+                "url": "http://127.0.0.1:41234",
+                "launch": "localstripe",
+                "headers": {
+                    "Stripe-Version": "2024-09-30.acacia" if t == baseline else "2026-10-28.endive"
+                },
+                "api_key_env": None
+                if t == baseline
+                else "SHADOW_KEY_" + t.upper().replace("-", "_"),
+                "transforms": [],
+                "concurrency": 8,
+                "rate_limit": None,
+            }
             for t in target_names
         ],
         "journeys": (exchanges + JOURNEY_SIZE - 1) // JOURNEY_SIZE,

@@ -1,0 +1,260 @@
+"""The report page in real headless Chromium (Debian's package, driven by playwright):
+what a reader sees, the filters, sorting, paging, a click that opens a group's samples,
+and proof that nothing from the content ran. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, Page, sync_playwright
+from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
+
+from harness.cli import main
+from harness.report.phrasing import verdict_line
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+HOSTILE_NAME = '"><img src=x onerror="window.__shadowPwned = \'name\'">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser tests need Debian's chromium package "
+            "(apt-get install chromium; .ci/run installs it)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Opened:
+    """A report page, with everything it asked for and said while open."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def open_report(browser: Browser, index: Path) -> Opened:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    opened = Opened(page)
+    page.on("request", lambda request: opened.requests.append(request.url))
+    page.on("console", lambda message: opened.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: opened.errors.append(str(error)))
+    page.goto(index.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    return opened
+
+
+def write_report(run_dir: Path, out: Path) -> Path:
+    result = CliRunner().invoke(main, ["report", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "index.html"
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def rows(page: Page, outcome: str) -> list[dict[str, str]]:
+    """The visible group rows of one section, as column → text."""
+    return page.eval_on_selector_all(
+        f"#groups-{outcome} tr.group-row",
+        """rows => rows.map(r => ({
+            severity: r.cells[1].innerText, candidate: r.cells[2].innerText,
+            kind: r.cells[3].innerText, endpoint: r.cells[4].innerText,
+            path: r.cells[5].innerText, count: r.cells[6].innerText,
+            example: r.cells[8].innerText}))""",
+    )
+
+
+def groups_of(summary: dict[str, Any], outcome: str) -> list[dict[str, Any]]:
+    return [
+        {**g, "candidate": name}
+        for name, c in summary["candidates"].items()
+        for g in c["groups"]
+        if g["outcome"] == outcome
+    ]
+
+
+def test_report_reads_in_order_and_a_click_opens_a_groups_samples(
+    browser: Browser, tmp_path: Path
+) -> None:
+    run = build_run(tmp_path, candidates=("upgraded", "account-b"))
+    opened = open_report(browser, write_report(run.path, tmp_path / "out"))
+    page = opened.page
+
+    # The verdict, one per candidate, in plain words.
+    verdicts = page.locator(".verdict")
+    assert verdicts.count() == 2
+    upgraded = run.summary["candidates"]["upgraded"]
+    assert verdicts.nth(0).locator("h3").inner_text() == (
+        "upgraded compared with control: regressions found"
+    )
+    assert verdicts.nth(0).locator(".verdict-line").inner_text() == verdict_line(upgraded)
+
+    # The sections come in the promised order.
+    tops = [
+        page.locator(f"#{section}").bounding_box()["y"]  # type: ignore[index]
+        for section in ("verdict", "groups", "errors", "endpoints", "facts")
+    ]
+    assert tops == sorted(tops)
+
+    # Real differences are listed; expected and noise are collapsed but one click away.
+    differences = groups_of(run.summary, "difference")
+    shown = rows(page, "difference")
+    assert len(shown) == len(differences)
+    assert shown[0]["severity"] == "critical" and shown[0]["example"] == "200 → 402"
+    expected_row = page.locator("#groups-expected tr.group-row").first
+    assert not expected_row.is_visible()
+    page.click("#groups-expected > summary")
+    assert expected_row.is_visible()
+    assert "charges replaced by latest_charge" in expected_row.inner_text()
+
+    # Filters: severity, candidate, outcome.
+    page.select_option("#filter-severity", "critical")
+    assert [r["severity"] for r in rows(page, "difference")] == ["critical"]
+    page.select_option("#filter-severity", "")
+    page.select_option("#filter-candidate", "account-b")
+    assert {r["candidate"] for r in rows(page, "difference")} == {"account-b"}
+    page.select_option("#filter-candidate", "")
+    page.select_option("#filter-outcome", "noise")
+    assert not page.locator("#groups-difference").is_visible()
+    assert page.locator("#groups-noise tr.group-row").first.is_visible()
+    page.select_option("#filter-outcome", "")
+
+    # Sorting by a column, both ways.
+    page.click("#groups-difference button[data-sort=count]")
+    counts = [int(r["count"]) for r in rows(page, "difference")]
+    assert counts == sorted(counts, reverse=True)
+    page.click("#groups-difference button[data-sort=count]")
+    counts = [int(r["count"]) for r in rows(page, "difference")]
+    assert counts == sorted(counts)
+
+    # A click on a group opens its sample exchanges, baseline and candidate side by side.
+    row = page.locator("#groups-difference tr.group-row", has_text="$.account_balance")
+    row.click()
+    samples = page.locator("#groups-difference .samples")
+    assert samples.is_visible()
+    group = next(g for g in differences if g["path"] == "$.account_balance")
+    assert samples.locator(".sample").count() == len(group["samples"])
+    first = samples.locator(".sample").first
+    baseline_side = first.locator(".side.baseline")
+    candidate_side = first.locator(".side.candidate")
+    assert baseline_side.locator("h4").inner_text() == "Baseline: control"
+    assert candidate_side.locator("h4").inner_text() == "Candidate: upgraded"
+    left, right = baseline_side.bounding_box(), candidate_side.bounding_box()
+    assert left is not None and right is not None
+    assert left["x"] + left["width"] <= right["x"] and left["y"] == right["y"]
+    assert baseline_side.locator(".line.hl-main").inner_text().strip() == '"account_balance": 0,'
+    assert candidate_side.locator(".line.hl").inner_text().strip() == '"balance": 0'
+    assert row.get_attribute("aria-expanded") == "true"
+
+    # Endpoints with their outcome counts, and the run's facts.
+    endpoint_rows = page.locator("#endpoints tbody tr")
+    assert endpoint_rows.count() == sum(
+        len(c["endpoints"]) for c in run.summary["candidates"].values()
+    )
+    assert "POST /v1/customers" in page.locator("#endpoints").inner_text()
+    facts = page.locator("#facts").inner_text()
+    assert "Secrets were removed when the traffic was recorded" in facts
+    assert "a key from the environment variable SHADOW_KEY_UPGRADED" in facts
+    assert "2026-10-28.endive" in facts
+
+    screenshot(page, "report-demo.png")
+    assert opened.errors == []
+    assert [m for m in opened.console if m.startswith("error")] == []
+    assert opened.requests == [(tmp_path / "out" / "index.html").as_uri()]
+
+
+def test_hostile_content_shows_as_text_and_never_runs(browser: Browser, tmp_path: Path) -> None:
+    run = build_run(tmp_path, hostile=True, candidates=("upgraded", HOSTILE_NAME))
+    opened = open_report(browser, write_report(run.path, tmp_path / "out"))
+    page = opened.page
+
+    row = page.locator(
+        "#groups-difference tr.group-row[data-candidate=upgraded]", has_text="$.metadata.note"
+    )
+    row.click()
+    samples = page.locator("#groups-difference .samples")
+    text = samples.inner_text()
+    # Shown as the characters they are (JSON strings, so the img's quotes are escaped).
+    assert SCRIPT_TEXT in text and json.dumps(IMG_TEXT) in text
+    assert "sk_live_<redacted:" in text and "<redacted:card:5556>" in text
+    options = page.eval_on_selector_all(
+        "#filter-candidate option", "o => o.map(x => x.textContent)"
+    )
+    assert HOSTILE_NAME in options
+    assert HOSTILE_NAME in page.locator(".verdict").nth(1).inner_text()
+
+    # Nothing from the content became an element or ran.
+    assert page.evaluate("typeof window.__shadowPwned") == "undefined"
+    assert page.locator("img").count() == 0
+    assert page.evaluate("document.scripts.length") == 2
+    html = page.content()
+    assert LIVE_KEY not in html and CARD_NUMBER not in html
+
+    screenshot(page, "report-hostile.png")
+    assert opened.errors == []
+    # A blocked inline script or handler would have left a Content Security Policy message.
+    assert opened.console == []
+    assert opened.requests == [(tmp_path / "out" / "index.html").as_uri()]
+
+
+def test_a_100k_exchange_report_pages_its_tables(browser: Browser, tmp_path: Path) -> None:
+    run = build_run(tmp_path, exchanges=100_000)
+    summary_path = run.path / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    groups = summary["candidates"]["upgraded"]["groups"]
+    template = next(g for g in groups if g["path"] == "$.account_balance")
+    for index in range(120):  # many causes, to page through
+        groups.append(
+            {
+                **template,
+                "id": f"{index:010x}",
+                "path": f"$.metadata.field_{index:03d}",
+                "severity": "medium",
+                "kind": "value",
+                "count": 120 - index,
+            }
+        )
+    summary_path.write_text(json.dumps(summary))
+    opened = open_report(browser, write_report(run.path, tmp_path / "out"))
+    page = opened.page
+
+    section = page.locator("#groups-difference")
+    differences = sum(1 for g in groups if g["outcome"] == "difference")
+    assert section.locator("tr.group-row").count() == 50
+    assert f"Showing 1\u201350 of {differences}" in section.locator(".pager").inner_text()
+    section.locator(".pager button", has_text="Next").click()
+    assert f"Showing 51\u2013100 of {differences}" in section.locator(".pager").inner_text()
+    section.locator("tr.group-row").first.click()
+    assert section.locator(".samples .sample").count() >= 1
+    # The page holds what is shown, not every exchange.
+    assert page.evaluate("document.getElementsByTagName('*').length") < 5000
+
+    screenshot(page, "report-100k.png")
+    assert opened.errors == []
