@@ -46,7 +46,7 @@ def _content(message: http.Message) -> tuple[str | bytes, Headers]:
     encoding = message.headers.get("content-encoding")
     if encoding and encoding.lower() != "identity":
         decoded = message.get_content(strict=False) or b""
-        if decoded is not raw and decoded != raw:
+        if decoded != raw:
             headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
             return _text_or_bytes(decoded), headers
     return _text_or_bytes(raw), headers

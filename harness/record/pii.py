@@ -15,11 +15,11 @@ from collections.abc import Callable
 _FIRST_NAMES = (
     "Alex", "Blair", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan",
     "Kendall", "Logan", "Morgan", "Parker", "Quinn", "Riley", "Rowan", "Taylor",
-)
+)  # fmt: skip
 _LAST_NAMES = (
     "Archer", "Brooks", "Carter", "Dalton", "Ellis", "Fisher", "Grant", "Hayes",
     "Irving", "Keller", "Lawson", "Mercer", "Nolan", "Porter", "Reed", "Sutton",
-)
+)  # fmt: skip
 _STREETS = ("Oak", "Maple", "Cedar", "Pine", "Elm", "Birch", "Willow", "Aspen")
 
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

@@ -56,9 +56,7 @@ def check_upstream(url: str) -> str:
             f"got {url!r}"
         )
     if parts.path not in ("", "/") or parts.query:
-        raise InputError(
-            f"--upstream: give only scheme, host and port (no path), got {url!r}"
-        )
+        raise InputError(f"--upstream: give only scheme, host and port (no path), got {url!r}")
     return f"{parts.scheme}://{parts.netloc}"
 
 
