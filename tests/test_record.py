@@ -206,6 +206,8 @@ def test_a_port_in_use_is_an_infrastructure_error(tmp_path: Path) -> None:
                 f"127.0.0.1:{port}",
                 "--out",
                 str(tmp_path / "x.jsonl"),
+                "--confdir",
+                str(tmp_path / "mitmproxy"),
             ],
             capture_output=True,
             text=True,
@@ -217,6 +219,7 @@ def test_a_port_in_use_is_an_infrastructure_error(tmp_path: Path) -> None:
     )
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +48,19 @@ def recorder(out: Path, *options: str) -> Iterator[RunningRecorder]:
     """`shadow record --out OUT --listen 127.0.0.1:0 OPTIONS…` until the block ends.
 
     Stopped with SIGINT on exit, as a user stops it with Ctrl-C (unless the block has
-    already stopped it some other way).
+    already stopped it some other way). Unless OPTIONS name a `--confdir`, mitmproxy's
+    CA is made in a directory of this recorder's own, so recorders started side by side
+    never race to create ~/.mitmproxy.
     """
+    with ExitStack() as stack:
+        if "--confdir" not in options:
+            confdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="shadow-mitmproxy-"))
+            options = (*options, "--confdir", confdir)
+        yield stack.enter_context(_running(out, options))
+
+
+@contextmanager
+def _running(out: Path, options: tuple[str, ...]) -> Iterator[RunningRecorder]:
     command = [*shadow_command(), "record", "--listen", "127.0.0.1:0", "--out", str(out), *options]
     process = subprocess.Popen(
         command,
