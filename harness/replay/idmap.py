@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.model import Response
+from harness.replay.rewrite import NOT_ID_FIELDS
 from harness.stripe import ID_PREFIXES, NON_OBJECT_PREFIXES, id_prefix, is_stripe_id
 
 
@@ -86,7 +87,7 @@ class IdMap:
                 if kind is not None and other is not None and kind != other:
                     return  # not the same thing: nothing in it pairs up
                 for name, value in recorded.items():
-                    if name in replayed:
+                    if name in replayed and name not in NOT_ID_FIELDS:
                         self._walk(value, replayed[name], name)
             elif isinstance(replayed, str) and isinstance(recorded.get("id"), str):
                 self._ids(recorded["id"], replayed, "id")  # expanded in one, an id in the other

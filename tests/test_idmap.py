@@ -1,0 +1,475 @@
+"""Id maps learnt from pairs of answers, and requests rewritten for a target, on plain data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.errors import InputError
+from harness.model import Request
+from harness.replay.idmap import IdMap, read_id_map_file
+from harness.replay.rewrite import (
+    TargetContext,
+    idempotency_key,
+    request_references,
+    rewrite_request,
+)
+from harness.stripe import form_tree, parse_form_pairs
+
+TARGET = TargetContext(name="twin", run_id="run1", api_key="sk_test_target0001", port=4242)
+
+
+def ids(mapping: dict[str, str]) -> IdMap:
+    return IdMap(mapping)
+
+
+# --- learning ----------------------------------------------------------------------------
+
+
+def test_learns_ids_at_the_same_place_in_nested_objects_and_lists() -> None:
+    recorded = {
+        "id": "in_REC0000001",
+        "object": "invoice",
+        "customer": "cus_REC0000001",
+        "lines": {
+            "object": "list",
+            "data": [{"id": "il_REC0000001", "price": {"id": "price_REC0000001"}}],
+        },
+        "payment_intent": {"id": "pi_REC0000001", "object": "payment_intent"},
+        "charge": "ch_REC0000001",
+        "status": "paid",
+    }
+    replayed = {
+        "id": "in_NEW0000001",
+        "object": "invoice",
+        "customer": "cus_NEW0000001",
+        "lines": {
+            "object": "list",
+            "data": [{"id": "il_NEW0000001", "price": {"id": "price_NEW0000001"}}],
+        },
+        "payment_intent": "pi_NEW0000001",  # not expanded on this target
+        "charge": {"id": "ch_NEW0000001", "object": "charge"},  # expanded on this target
+        "status": "open",
+    }
+    idmap = IdMap()
+    assert idmap.learn(recorded, replayed) == 6
+    assert idmap.ids == {
+        "in_REC0000001": "in_NEW0000001",
+        "cus_REC0000001": "cus_NEW0000001",
+        "il_REC0000001": "il_NEW0000001",
+        "price_REC0000001": "price_NEW0000001",
+        "pi_REC0000001": "pi_NEW0000001",
+        "ch_REC0000001": "ch_NEW0000001",
+    }
+
+
+def test_user_chosen_ids_map_to_themselves() -> None:
+    idmap = IdMap()
+    idmap.learn({"id": "gold", "object": "plan"}, {"id": "gold", "object": "plan"})
+    assert idmap.get("gold") == "gold"
+
+
+def test_never_overwrites_and_never_gives_one_target_id_twice() -> None:
+    idmap = IdMap({"cus_SEED000001": "cus_TARGET00001"})
+    idmap.learn({"customer": "cus_SEED000001"}, {"customer": "cus_OTHER000001"})
+    idmap.learn({"customer": "cus_REC0000002"}, {"customer": "cus_TARGET00001"})
+    assert idmap.ids == {"cus_SEED000001": "cus_TARGET00001"}
+
+
+def test_ids_of_other_kinds_codes_and_other_objects_are_not_paired() -> None:
+    idmap = IdMap()
+    idmap.learn({"customer": "cus_REC0000001"}, {"customer": "pi_NEW0000001"})
+    idmap.learn(
+        {"error": {"code": "card_declined", "charge": "ch_REC0000001"}},
+        {"error": {"code": "card_declined", "charge": "ch_NEW0000001"}},
+    )
+    idmap.learn(
+        {"object": "charge", "id": "ch_REC0000002"}, {"object": "refund", "id": "re_NEW0000002"}
+    )
+    assert idmap.ids == {"ch_REC0000001": "ch_NEW0000001"}
+
+
+def test_list_items_pair_by_known_ids_first_then_by_position() -> None:
+    idmap = IdMap({"cus_REC0000001": "cus_NEW0000001"})
+    recorded = {
+        "object": "list",
+        "data": [
+            {"id": "cus_REC0000001", "default_source": "card_REC0000001"},
+            {"id": "cus_REC0000002", "default_source": "card_REC0000002"},
+        ],
+    }
+    replayed = {  # newest first on this target: the known customer is second
+        "object": "list",
+        "data": [
+            {"id": "cus_NEW0000002", "default_source": "card_NEW0000002"},
+            {"id": "cus_NEW0000001", "default_source": "card_NEW0000001"},
+        ],
+    }
+    idmap.learn(recorded, replayed)
+    assert idmap.get("card_REC0000001") == "card_NEW0000001"
+    assert idmap.get("cus_REC0000002") == "cus_NEW0000002"
+    assert idmap.get("card_REC0000002") == "card_NEW0000002"
+
+
+def test_lists_that_cannot_be_paired_teach_nothing() -> None:
+    idmap = IdMap()
+    idmap.learn(
+        {"data": [{"id": "cus_REC0000001"}, {"id": "cus_REC0000002"}]},
+        {"data": [{"id": "cus_NEW0000001"}]},
+    )
+    assert len(idmap) == 0
+
+
+def test_client_secrets_are_paired_in_memory_only() -> None:
+    idmap = IdMap()
+    idmap.learn(
+        {"id": "pi_REC0000001", "client_secret": "pi_REC0000001_secret_<redacted>"},
+        {"id": "pi_NEW0000001", "client_secret": "pi_NEW0000001_secret_abc123"},
+    )
+    assert idmap.secret("pi_REC0000001_secret_<redacted>") == "pi_NEW0000001_secret_abc123"
+    assert "secret" not in json.dumps(idmap.to_json("twin"))
+
+
+# --- rewriting ---------------------------------------------------------------------------
+
+KNOWN = {
+    "cus_REC0000001": "cus_NEW0000001",
+    "card_REC0000001": "card_NEW0000001",
+    "price_REC0000001": "price_NEW0000001",
+    "pi_REC0000001": "pi_NEW0000001",
+    "acct_REC0000001": "acct_NEW0000001",
+}
+
+
+def test_rewrites_ids_in_the_path_and_the_query() -> None:
+    request = Request(
+        "GET",
+        "/v1/customers/cus_REC0000001/sources/card_REC0000001",
+        query="expand%5B%5D=customer&starting_after=card_REC0000001&limit=3",
+    )
+    sent = rewrite_request(request, 0, ids(KNOWN), TARGET)
+    assert sent.request.path == "/v1/customers/cus_NEW0000001/sources/card_NEW0000001"
+    assert sent.request.query == "expand%5B%5D=customer&starting_after=card_NEW0000001&limit=3"
+    assert sent.unresolved == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "customer=cus_REC0000001&items[0][price]=price_REC0000001&metadata[note]=hi+there",
+            "customer=cus_NEW0000001&items[0][price]=price_NEW0000001&metadata[note]=hi+there",
+        ),
+        (
+            "customer=cus_REC0000001&items%5B0%5D%5Bprice%5D=price_REC0000001&expand%5B%5D=latest_invoice",
+            "customer=cus_NEW0000001&items%5B0%5D%5Bprice%5D=price_NEW0000001&expand%5B%5D=latest_invoice",
+        ),
+    ],
+)
+def test_rewrites_form_bodies_in_both_bracket_encodings_keeping_keys_as_they_were(
+    body: str, expected: str
+) -> None:
+    request = Request(
+        "POST",
+        "/v1/subscriptions",
+        headers=[("Content-Type", "application/x-www-form-urlencoded")],
+        body=body,
+    )
+    assert rewrite_request(request, 0, ids(KNOWN), TARGET).request.body == expected
+
+
+def test_rewrites_nested_json_bodies() -> None:
+    body = {
+        "customer": "cus_REC0000001",
+        "items": [{"price": "price_REC0000001", "note": "cus_x"}],
+        "deep": {"list": [["pi_REC0000001"]]},
+    }
+    request = Request(
+        "POST", "/v2/things", headers=[("Content-Type", "application/json")], body=json.dumps(body)
+    )
+    sent = json.loads(rewrite_request(request, 0, ids(KNOWN), TARGET).request.text)
+    assert sent == {
+        "customer": "cus_NEW0000001",
+        "items": [{"price": "price_NEW0000001", "note": "cus_x"}],
+        "deep": {"list": [["pi_NEW0000001"]]},
+    }
+
+
+def test_rewrites_the_connected_account_header() -> None:
+    request = Request("GET", "/v1/balance", headers=[("Stripe-Account", "acct_REC0000001")])
+    assert (
+        rewrite_request(request, 0, ids(KNOWN), TARGET).request.header("Stripe-Account")
+        == "acct_NEW0000001"
+    )
+
+
+def test_ids_with_no_counterpart_are_listed_and_left_as_they_were() -> None:
+    request = Request(
+        "POST",
+        "/v1/customers/cus_GONE000001",
+        body="default_source=card_GONE000001&x=cus_REC0000001",
+        headers=[("Stripe-Account", "acct_GONE000001")],
+    )
+    sent = rewrite_request(request, 0, ids(KNOWN), TARGET)
+    assert sent.unresolved == ["cus_GONE000001", "card_GONE000001", "acct_GONE000001"]
+    assert sent.request.path == "/v1/customers/cus_GONE000001"
+    assert sent.request.body == "default_source=card_GONE000001&x=cus_NEW0000001"
+
+
+def test_user_chosen_ids_and_test_tokens_stay_as_they_are() -> None:
+    request = Request(
+        "POST",
+        "/v1/plans/gold",
+        body="id=silver&product=prod_KEEP00001x&coupon=SUMMER&source=tok_visa",
+    )
+    sent = rewrite_request(request, 0, ids({"prod_KEEP00001x": "prod_NEW0000001"}), TARGET)
+    assert sent.request.path == "/v1/plans/gold"
+    assert sent.request.body == "id=silver&product=prod_NEW0000001&coupon=SUMMER&source=tok_visa"
+    assert sent.unresolved == []
+    migrated = rewrite_request(
+        Request("POST", "/v1/subscriptions", body="items[0][plan]=gold"),
+        0,
+        ids({"gold": "price_MIGRATED001"}),
+        TARGET,
+    )
+    assert migrated.request.body == "items[0][plan]=price_MIGRATED001"
+
+
+def test_client_secrets_are_rewritten_or_reported() -> None:
+    idmap = IdMap()
+    idmap.learn(
+        {"client_secret": "pi_REC0000001_secret_<redacted>"},
+        {"client_secret": "pi_NEW0000001_secret_s3"},
+    )
+    body = "client_secret=pi_REC0000001_secret_%3Credacted%3E"
+    assert rewrite_request(Request("POST", "/v1/x", body=body), 0, idmap, TARGET).request.body == (
+        "client_secret=pi_NEW0000001_secret_s3"
+    )
+    unknown = rewrite_request(
+        Request("POST", "/v1/x", body="client_secret=pi_OTHER00001_secret_<redacted>"),
+        0,
+        idmap,
+        TARGET,
+    )
+    assert unknown.unresolved == ["pi_OTHER00001"]
+
+
+def test_redacted_cards_become_the_matching_test_cards_on_test_targets_only() -> None:
+    body = "type=card&card[number]=<redacted:card:0002>&card[cvc]=<redacted:cvc>&card[exp_month]=12"
+    request = Request("POST", "/v1/payment_methods", body=body)
+    sent = rewrite_request(request, 0, IdMap(), TARGET)
+    assert form_tree(parse_form_pairs(sent.request.text))["card"] == {
+        "number": "4000000000000002",
+        "cvc": "123",
+        "exp_month": "12",
+    }
+    assert sent.notes == []
+    unknown = rewrite_request(
+        Request("POST", "/v1/tokens", body="card[number]=%3Credacted%3Acard%3A1234%3E"),
+        0,
+        IdMap(),
+        TARGET,
+    )
+    assert unknown.request.body == "card[number]=4242424242424242"
+    assert unknown.notes == ["card ending 1234 has no test card; sent 4242424242424242"]
+    live = TargetContext(name="live", run_id="run1", api_key="sk_live_x", live=True)
+    assert rewrite_request(request, 0, IdMap(), live).request.body == body
+
+
+def test_each_target_sends_its_own_key_and_headers_never_the_recorded_ones() -> None:
+    request = Request(
+        "POST",
+        "/v1/customers",
+        headers=[
+            ("Authorization", "Bearer sk_test_<redacted:1a2b3c4d>"),
+            ("Stripe-Version", "2020-08-27"),
+            ("X-Stripe-Client-Telemetry", '{"last_request_metrics": {"request_id": "req_1"}}'),
+            ("Content-Length", "9"),
+            ("Idempotency-Key", "abc"),
+        ],
+        body="email=x%40y",
+    )
+    target = TargetContext(
+        name="twin",
+        run_id="run1",
+        api_key="sk_test_mine0001",
+        headers=(("Stripe-Version", "2025-03-31.basil"),),
+    )
+    sent = rewrite_request(request, 7, IdMap(), target).request
+    names = [name.lower() for name, _ in sent.headers]
+    assert (
+        names.count("authorization") == 1
+        and sent.header("authorization") == "Bearer sk_test_mine0001"
+    )
+    assert (
+        sent.header("stripe-version") == "2025-03-31.basil" and names.count("stripe-version") == 1
+    )
+    assert "x-stripe-client-telemetry" not in names and "content-length" not in names
+    assert sent.header("idempotency-key") == idempotency_key("run1", "twin", "abc")
+    nokey = rewrite_request(
+        Request("GET", "/v1/balance"), 0, IdMap(), TargetContext(name="m", run_id="r")
+    )
+    assert (
+        nokey.request.header("authorization") is None
+        and nokey.request.header("idempotency-key") is None
+    )
+
+
+def test_idempotency_keys_are_unique_per_run_and_target_and_keep_retries_together() -> None:
+    first = idempotency_key("run1", "control", "k1")
+    assert first == idempotency_key("run1", "control", "k1")
+    assert (
+        len(
+            {
+                first,
+                idempotency_key("run1", "control", "k2"),
+                idempotency_key("run1", "twin", "k1"),
+                idempotency_key("run2", "control", "k1"),
+            }
+        )
+        == 4
+    )
+    post = Request("POST", "/v1/customers")
+    keys = {
+        rewrite_request(post, seq, IdMap(), TARGET).request.header("idempotency-key")
+        for seq in (1, 2)
+    }
+    assert len(keys) == 2  # a POST recorded without a key gets one of its own, for safe retries
+
+
+def test_references_report_where_each_id_was_found() -> None:
+    request = Request(
+        "POST",
+        "/v1/customers/cus_REC0000001",
+        query="starting_after=cus_REC0000002",
+        body="invoice_settings[default_payment_method]=pm_REC0000001&plan=gold",
+        headers=[("Stripe-Account", "acct_REC0000001")],
+    )
+    assert list(request_references(request)) == [
+        ("id", "cus_REC0000001", "path"),
+        ("cursor", "cus_REC0000002", "query"),
+        ("id", "pm_REC0000001", "body"),
+        ("custom", "gold", "body"),
+        ("id", "acct_REC0000001", "header"),
+    ]
+
+
+# --- properties --------------------------------------------------------------------------
+
+ID_VALUES = st.builds(
+    lambda prefix, tail: f"{prefix}_{tail}",
+    st.sampled_from(["cus", "pi", "ch", "price", "card", "sub", "in"]),
+    st.text(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=8, max_size=14
+    ),
+)
+PLAIN_VALUES = st.text(st.characters(codec="utf-8", exclude_characters="_<"), max_size=8)
+KEYS = st.sampled_from(
+    ["customer", "items[0][price]", "metadata[k]", "expand[]", "description", "a[b][c]"]
+)
+
+
+@st.composite
+def form_request(draw: st.DrawFn) -> tuple[Request, list[str]]:
+    pairs = draw(st.lists(st.tuples(KEYS, ID_VALUES | PLAIN_VALUES), max_size=6))
+    encode_keys = draw(st.booleans())
+    body = "&".join(
+        f"{quote(key, safe='' if encode_keys else '[]')}={quote(value, safe='')}"
+        for key, value in pairs
+    )
+    path_id = draw(ID_VALUES)
+    request = Request(
+        "POST",
+        f"/v1/things/{path_id}",
+        body=body,
+        headers=[("Content-Type", "application/x-www-form-urlencoded")],
+    )
+    return request, [path_id] + [v for _, v in pairs if "_" in v]
+
+
+@settings(max_examples=150, deadline=None)
+@given(form_request())
+def test_rewriting_with_a_map_and_then_its_inverse_gives_back_the_request(
+    item: tuple[Request, list[str]],
+) -> None:
+    request, found = item
+    forward = {value: "zz" + value[::-1].replace("_", "Q") for value in found}
+    forward = {k: k.split("_", 1)[0] + "_" + v for k, v in forward.items()}
+    if len(set(forward.values())) != len(forward):
+        return
+    there = rewrite_request(request, 0, ids(forward), TARGET).request
+    assert all(value not in there.path + there.text for value in set(found) - set(forward.values()))
+    back = rewrite_request(there, 0, ids({v: k for k, v in forward.items()}), TARGET).request
+    assert back.path == request.path
+    assert back.body == request.body
+
+
+@settings(max_examples=150, deadline=None)
+@given(form_request())
+def test_rewriting_with_the_identity_changes_no_byte(item: tuple[Request, list[str]]) -> None:
+    request, found = item
+    sent = rewrite_request(request, 0, ids({value: value for value in found}), TARGET)
+    assert sent.unresolved == []
+    assert (sent.request.path, sent.request.query, sent.request.body) == (
+        request.path,
+        request.query,
+        request.body,
+    )
+
+
+# --- seed files --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "map.csv",
+            "old_id,new_id\ncus_OLD0000001,cus_NEW0000001\n\npm_OLD0000001, pm_NEW0000001\n",
+        ),
+        ("map.csv", "cus_OLD0000001,cus_NEW0000001\npm_OLD0000001,pm_NEW0000001\n"),
+        ("map.json", '{"cus_OLD0000001": "cus_NEW0000001", "pm_OLD0000001": "pm_NEW0000001"}'),
+        (
+            "idmap.json",
+            '{"version": 1, "target": "x", "ids": {"cus_OLD0000001": "cus_NEW0000001",'
+            ' "pm_OLD0000001": "pm_NEW0000001"}}',
+        ),
+        (
+            "pairs.json",
+            '[["cus_OLD0000001", "cus_NEW0000001"], {"old_id": "pm_OLD0000001", '
+            '"new_id": "pm_NEW0000001"}]',
+        ),
+    ],
+)
+def test_mapping_files_in_every_shape(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert read_id_map_file(path) == {
+        "cus_OLD0000001": "cus_NEW0000001",
+        "pm_OLD0000001": "pm_NEW0000001",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("map.csv", "old_id,new_id\ncus_A\n", "map.csv:2: expected old_id,new_id"),
+        ("map.csv", "cus_A,cus_B\ncus_A,cus_C\n", "map.csv:2: cus_A is mapped twice"),
+        ("map.json", '{"cus_A": 3}', "map.json: 'cus_A': ids must be non-empty strings"),
+        ("map.json", '{"cus_A": ', "map.json:1: not valid JSON"),
+        ("map.json", "[1]", "map.json: [0]: expected [old_id, new_id]"),
+    ],
+)
+def test_mapping_file_mistakes_name_file_and_line(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        read_id_map_file(path)
+    assert str(caught.value).startswith(f"{tmp_path}/{expected}"), str(caught.value)
