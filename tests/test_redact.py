@@ -260,7 +260,9 @@ def _placements(secret: str, before: str, after: str) -> list[Exchange]:
     free = f"{before} {secret} {after}"
     form = encode_form_pairs([("description", free), ("metadata[note]", secret)])
     raw_form = f"description={secret}&other=1"
-    as_json = json.dumps({"description": free, "nested": {"value": secret}})
+    as_json = json.dumps(
+        {"description": free, "nested": {"value": secret}, "url": f"/x?q={quote(repr(secret))}"}
+    )
     return [
         Exchange(
             seq=0,
@@ -270,7 +272,11 @@ def _placements(secret: str, before: str, after: str) -> list[Exchange]:
                 method="POST",
                 path="/v1/customers",
                 query=f"q={quote(free)}&raw={secret}",
-                headers=[("X-Note", free), ("Authorization", f"Bearer {secret}")],
+                headers=[
+                    ("X-Note", free),
+                    ("Authorization", f"Bearer {secret}"),
+                    ("Referer", f"https://shop.example/pay?note={quote(repr(free))}"),
+                ],
                 body=body,
             ),
             response=Response(status=200, headers=[("X-Echo", free)], body=as_json),

@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote_plus
 
 from harness.model import Exchange, Headers, Request, Response
 from harness.record.pii import Pseudonymizer
-from harness.stripe import API_KEY_PATTERN, form_key_path
+from harness.stripe import form_key_path
 
 PII_MODES = ("keep", "pseudonymize")
 SECRET_RULES = (
@@ -93,10 +93,19 @@ def _key_marker(match: re.Match[str]) -> str:
     return f"{prefix}_{mode}_<redacted:{fingerprint(key)}>"
 
 
+# Where a secret may start: not inside a longer word, but right after a percent escape
+# (`%22sk_test_…` in an encoded URL) too.
+_START = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"
+
+# API keys: secret, restricted, publishable and ephemeral keys; webhook secrets.
+API_KEY = re.compile(
+    _START + r"(?:(?:sk|rk|pk|ek)_(?:test|live)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})"
+)
+
 # Client secrets: `pi_X_secret_Y`, `seti_X_secret_Y`, `src_client_secret_Y`. The part up
 # to `_secret_` names the object and is kept, so a replay can map it.
 _CLIENT_SECRET = re.compile(
-    r"(?<![A-Za-z0-9])((?:pi|seti|cs_test|cs_live)_[A-Za-z0-9]+_secret_|src_client_secret_)"
+    _START + r"((?:pi|seti|cs_test|cs_live)_[A-Za-z0-9]+_secret_|src_client_secret_)"
     r"[A-Za-z0-9]+"
 )
 
@@ -253,7 +262,7 @@ def _redact_form(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy
 
 
 def _redact_secrets(text: str) -> str:
-    text = API_KEY_PATTERN.sub(_key_marker, text)
+    text = API_KEY.sub(_key_marker, text)
     return _CLIENT_SECRET.sub(r"\1<redacted>", text)
 
 
