@@ -5,6 +5,9 @@ and proof that nothing from the content ran. Screenshots go to test-artifacts/."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
 from harness.cli import main
+from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.recording import RecordingReader
 from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser
@@ -29,7 +34,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+SHADOW = Path(sys.executable).parent / "shadow"
 HOSTILE_NAME = '"><img src=x onerror="window.__shadowPwned = \'name\'">'
 
 
@@ -184,7 +191,7 @@ def test_report_reads_in_order_and_a_click_opens_a_groups_samples(
     assert "a key from the environment variable SHADOW_KEY_UPGRADED" in facts
     assert "2026-10-28.endive" in facts
 
-    screenshot(page, "report-demo.png")
+    screenshot(page, "report-two-candidates.png")
     assert opened.errors == []
     assert [m for m in opened.console if m.startswith("error")] == []
     assert opened.requests == [(tmp_path / "out" / "index.html").as_uri()]
@@ -258,3 +265,95 @@ def test_a_100k_exchange_report_pages_its_tables(browser: Browser, tmp_path: Pat
 
     screenshot(page, "report-100k.png")
     assert opened.errors == []
+
+
+def shadow(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the installed `shadow` command; its output, after checking it succeeded."""
+    done = subprocess.run(
+        [str(SHADOW), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_report_of_the_demo_replayed_against_a_changing_target(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The demo recording, replayed against localstripe and against localstripe behind a
+    proxy that drops `phone`, retypes a plan's `amount` and declines `GET /v1/charges`."""
+    scenario = tmp_path / "changed.yaml"
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "changed",
+                "recording": str(ROOT / "recordings" / "demo.jsonl"),
+                "baseline": "control",
+                "targets": [
+                    {"name": "control", "launch": "localstripe"},
+                    {
+                        "name": "changed",
+                        "launch": {
+                            "command": f"{sys.executable} {ROOT / 'tests' / 'changingproxy.py'}"
+                            " --port {port}",
+                            "url": "http://127.0.0.1:{port}",
+                            "ready_path": "/v1/balance",
+                        },
+                        "api_key_env": "SHADOW_DEMO_KEY",
+                    },
+                ],
+            }
+        )
+    )
+    run_dir = tmp_path / "run"
+    env = {"SHADOW_DEMO_KEY": LOCALSTRIPE_TEST_KEY}
+    shadow("replay", str(scenario), "--out", str(run_dir), "--no-progress", env=env)
+    shadow("compare", str(run_dir))
+    out = tmp_path / "report"
+    output = shadow("report", str(run_dir), "--out", str(out))
+    assert "changed: regressions found" in output
+    opened = open_report(browser, out / "index.html")
+    page = opened.page
+
+    assert page.locator(".verdict h3").inner_text() == (
+        "changed compared with control: regressions found"
+    )
+    shown = rows(page, "difference")
+    assert shown[0]["severity"] == "critical"
+    assert (shown[0]["endpoint"], shown[0]["path"], shown[0]["example"]) == (
+        "GET /v1/charges",
+        "$",
+        "200 → 402",
+    )
+    assert any(r["path"] == "$.phone" and r["kind"] == "field removed" for r in shown)
+    assert any(r["path"] == "$.amount" and r["kind"] == "type changed" for r in shown)
+
+    page.locator("#groups-difference tr.group-row", has_text="$.amount").click()
+    sample = page.locator("#groups-difference .samples .sample").first
+    baseline_line = sample.locator(".side.baseline .line.hl-main").inner_text().strip()
+    candidate_line = sample.locator(".side.candidate .line.hl-main").inner_text().strip()
+    assert baseline_line.startswith('"amount": ') and '"' not in baseline_line[10:]
+    assert candidate_line.startswith('"amount": "')
+    assert sample.locator(".side.baseline .reqline").inner_text() == "POST /v1/plans"
+
+    page.locator("#groups-difference tr.group-row", has_text="GET /v1/charges").click()
+    declined = page.locator("#groups-difference .samples .sample").first
+    assert declined.locator(".side.candidate .status.hl").inner_text() == "HTTP 402"
+    assert "card_declined" in declined.locator(".side.candidate pre.json").inner_text()
+
+    facts = page.locator("#facts").inner_text()
+    with RecordingReader(ROOT / "recordings" / "demo.jsonl") as recording:
+        recorded = sum(1 for _ in recording)
+    assert f"demo.jsonl: {recorded} exchanges" in facts
+    assert "Secrets were removed when the traffic was recorded" in facts
+    assert "a key from the environment variable SHADOW_DEMO_KEY" in facts
+    assert LOCALSTRIPE_TEST_KEY not in page.content()
+
+    screenshot(page, "report-demo.png")
+    assert opened.errors == []
+    assert [m for m in opened.console if m.startswith("error")] == []
+    assert opened.requests == [(out / "index.html").as_uri()]

@@ -217,12 +217,16 @@
     return /^[A-Za-z0-9_\-]+$/.test(key) ? "." + key : "[" + JSON.stringify(key) + "]";
   }
 
+  function sampleSentence(shown, count) {
+    if (shown < count) return "The first " + shown + " of the " + count + " exchanges that show this difference";
+    return count === 1 ? "The exchange that shows this difference" : "The " + count + " exchanges that show this difference";
+  }
+
   function samplesOf(group) {
     if (sampleCache.has(group.key)) return sampleCache.get(group.key);
     const wrap = h("div", { class: "samples", "data-samples-of": group.id });
     wrap.append(h("p", { class: "explain" },
-      "The first " + plural(group.samples.length, "exchange") + " showing this difference" +
-      (group.count > group.samples.length ? " (of " + group.count + ")" : "") +
+      sampleSentence(group.samples.length, group.count) +
       ". The baseline's side is on the left, the candidate's on the right."));
     wrap.append(h("p", { class: "legend" }, [
       "Highlighted:", h("span", { class: "swatch main" }), "this difference",
@@ -332,7 +336,9 @@
       return null;
     }
     function walk(node, path, indent, prefix, comma, inherited) {
-      const hl = inherited || mark(path);
+      // This group's own field stays marked inside an item that is marked as a whole.
+      const own = mark(path);
+      const hl = own === "main" || inherited === "main" ? "main" : own || inherited;
       const tail = comma ? "," : "";
       if (node !== null && typeof node === "object") {
         const isArray = Array.isArray(node);
