@@ -38,10 +38,8 @@ def md_code(value: Any, limit: int = CELL_LIMIT) -> str:
     text = " ".join(str(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    if "`" in text:
-        span = "`` " + text.replace("``", "` `") + " ``"
-    else:
-        span = f"`{text}`"
+    # A backtick inside needs a double-backtick span; a double one inside would end it.
+    span = "`` " + text.replace("``", "` `") + " ``" if "`" in text else f"`{text}`"
     return span.replace("|", "\\|")
 
 

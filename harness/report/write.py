@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.compare.pipeline import OUTCOMES_FILE, SUMMARY_FILE, read_outcomes
 from harness.errors import InputError
 from harness.model import Exchange, Outcome
 from harness.recording import RecordingReader
@@ -23,14 +24,9 @@ from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.redaction import redact_tree
 
-SUMMARY_FILE = "summary.json"
-OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_VERSION = 1
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")
 
-# A line's `"seq": N` members: the top-level one is among them (a string value cannot
-# hold an unescaped quote), so a line none of whose seqs is wanted is skipped unparsed.
-_SEQ_MEMBER = re.compile(r'"seq"\s*:\s*(\d+)')
 
 
 @dataclass(slots=True)
@@ -41,10 +37,6 @@ class WrittenReport:
     files: list[Path]
     html_bytes: int
     summary: dict[str, Any]
-
-
-def _might_hold(line: str, seqs: set[int]) -> bool:
-    return any(int(match) in seqs for match in _SEQ_MEMBER.findall(line))
 
 
 def load_summary(run_dir: Path) -> dict[str, Any]:
@@ -104,22 +96,21 @@ def check_summary(data: Any, where: str) -> None:
                 )
 
 
-def read_outcomes(path: Path, wanted: dict[str, set[int]]) -> dict[str, dict[int, Outcome]]:
+def sample_outcomes(run_dir: Path, wanted: dict[str, set[int]]) -> dict[str, dict[int, Outcome]]:
     """The outcomes of the wanted (candidate, seq) pairs, streaming outcomes.jsonl."""
     found: dict[str, dict[int, Outcome]] = {name: {} for name in wanted}
-    every = set().union(*wanted.values()) if wanted else set()
-    if not every or not path.exists():
+    path = run_dir / OUTCOMES_FILE
+    if not path.is_file():
+        warnings.warn(f"{path}: missing; samples are shown without their outcome", stacklevel=2)
         return found
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not _might_hold(line, every):
-                continue
-            try:
-                outcome = Outcome.from_json(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise InputError(f"{path}:{number}: not an outcome ({exc})") from None
+    try:
+        for outcome in read_outcomes(run_dir):
             if outcome.seq in wanted.get(outcome.candidate, ()):
                 found[outcome.candidate][outcome.seq] = outcome
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{path}: not a list of outcomes ({exc}); re-run `shadow compare`"
+        ) from None
     return found
 
 
@@ -184,7 +175,7 @@ def collect(run_dir: Path) -> Report:
     candidates = {
         name: _side(_target_source(run_dir, name), seqs) for name, seqs in wanted.items()
     }
-    outcomes = read_outcomes(run_dir / OUTCOMES_FILE, wanted)
+    outcomes = sample_outcomes(run_dir, wanted)
     return Report(
         summary=redact_tree(summary),
         baseline=baseline_side,
