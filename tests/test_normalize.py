@@ -175,6 +175,20 @@ def test_lists_of_objects_with_ids_are_aligned_by_id() -> None:
     assert forward == backward
 
 
+def test_new_objects_listed_in_another_order_get_the_same_placeholders() -> None:
+    # localstripe lists an invoice's lines in store order, which differs between two
+    # targets when journeys run in parallel; line ids are new on each target.
+    pro = {"id": "il_Aaaaaaaa0001", "amount": 2900, "description": "Pro"}
+    seats = {"id": "il_Aaaaaaaa0002", "amount": 1200, "invoice_item": "ii_Aaaaaaaa0003"}
+    pro_c = {**pro, "id": "il_Cccccccc0001"}
+    seats_c = {**seats, "id": "il_Cccccccc0002", "invoice_item": "ii_Cccccccc0003"}
+    baseline = normalize_tree({"lines": {"data": [pro, seats]}}, T0, {})
+    candidate = normalize_tree({"lines": {"data": [seats_c, pro_c]}}, T0, {})
+    assert baseline == candidate
+    by_amount = {line["amount"]: line for line in candidate["lines"]["data"].values()}
+    assert by_amount[1200]["invoice_item"] == "<ii_1>"
+
+
 def test_lists_without_ids_stay_positional() -> None:
     tree = normalize_tree({"payment_method_types": ["card", "link"]}, T0, {})
     assert tree["payment_method_types"] == ["card", "link"]
@@ -369,3 +383,19 @@ def test_shifting_a_request_and_its_timestamps_together_changes_nothing(
 def test_normalised_trees_are_plain_json_after_to_jsonable(tree: Any) -> None:
     plain = to_jsonable(normalize_tree(tree, T0, {}))
     assert json.loads(json.dumps(plain)) == plain
+
+
+@given(
+    st.lists(
+        st.tuples(_generated_id, _generated_id), min_size=1, max_size=5, unique_by=lambda p: p[0]
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_new_objects_with_distinct_content_align_whatever_their_order(
+    pairs: list[tuple[str, str]], rng: random.Random
+) -> None:
+    items = [{"id": oid, "amount": n, "source": ref} for n, (oid, ref) in enumerate(pairs)]
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    renamed = _rename(shuffled, _fresh_ids(_ids_in(items), rng.randint(0, 10**6)))
+    assert normalize_tree({"data": renamed}, T0, {}) == normalize_tree({"data": items}, T0, {})

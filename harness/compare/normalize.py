@@ -169,14 +169,41 @@ class _Normalizer:
         return out
 
     def sequence(self, node: list[Any]) -> list[Any] | ById:
-        items = [self.value(item) for item in node]
-        if items and all(
-            isinstance(item, dict) and isinstance(item.get("id"), str) for item in items
-        ):
-            keyed = ById((item["id"], item) for item in items)
-            if len(keyed) == len(items):
-                return keyed
-        return items
+        if not node or not all(type(item) is dict and type(item.get("id")) is str for item in node):
+            return [self.value(item) for item in node]
+        counterparts = self.name.counterparts
+        if not all(item["id"] in counterparts for item in node):
+            # New objects get placeholders in order of appearance, and targets list
+            # objects created at once in store order (invoice lines, say): order the
+            # items by what they say first, so the same objects get the same names.
+            node = sorted(node, key=lambda item: self.content_key(item, counterparts))
+        items = [self.mapping(item) for item in node]
+        keyed = ById((item["id"], item) for item in items)
+        return keyed if len(keyed) == len(items) else items
+
+    def content_key(self, item: dict[str, Any], counterparts: Mapping[str, str]) -> tuple[int, str]:
+        """Known objects by their recorded id, new ones by their content without ids,
+        times and masked fields."""
+        recorded = counterparts.get(item["id"])
+        if recorded is not None:
+            return (0, recorded)
+        return (1, repr(self.shape(item)))
+
+    def shape(self, node: Any) -> Any:
+        kind = type(node)
+        if kind is dict:
+            return [
+                (key, self.shape(value))
+                for key, value in sorted(node.items())
+                if key not in self.masked
+                and key not in self.timestamps
+                and not key.endswith(TIMESTAMP_SUFFIX)
+            ]
+        if kind is list:
+            return [self.shape(value) for value in node]
+        if kind is str and "_" in node:
+            return ID_PATTERN.sub(lambda m: id_prefix(m.group(0)), node)
+        return node
 
 
 def normalize_tree(
