@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from harness import __version__
-from harness.errors import ShadowError
+from harness.errors import ShadowError, ShadowWarning
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,8 +38,15 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
-    click.echo(f"shadow: warning: {message}", err=True)
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """The harness's own warnings as one line; anything else as Python would show it."""
+    if isinstance(category, type) and issubclass(category, ShadowWarning):
+        click.echo(f"shadow: warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, *args, **kwargs)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +59,8 @@ def main() -> None:
                 2 bad input or usage, 3 infrastructure failure.
     """
     warnings.showwarning = _show_warning
+    # Libraries' deprecation notices (pyasn1 under mitmproxy, ...) mean nothing to a user.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 # --- capture ---------------------------------------------------------------------------

@@ -39,6 +39,10 @@ class LiveModeRefused(InputError):
     """A live-mode key was given without the double opt-in."""
 
 
+class ShadowWarning(UserWarning):
+    """A problem the harness worked around and the user should hear about, on one line."""
+
+
 class InfrastructureError(ShadowError):
     """A target, a launcher, a proxy or an engine failed: not the user's input."""
 

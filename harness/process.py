@@ -3,6 +3,7 @@ own server, a stripe-mock binary. Used by the replay launchers, the demo and the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -69,9 +70,9 @@ class LocalProcess:
     def start(self) -> LocalProcess:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_path, "ab")
+            log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         else:
-            log = open(os.devnull, "wb")
+            log = open(os.devnull, "wb")  # noqa: SIM115 (closed in stop())
         self._log_file = log
         try:
             self._process = subprocess.Popen(
@@ -85,7 +86,9 @@ class LocalProcess:
             )
         except OSError as exc:
             log.close()
-            raise InfrastructureError(f"target {self.name}: cannot start {self.command[0]!r}: {exc.strerror}") from None
+            raise InfrastructureError(
+                f"target {self.name}: cannot start {self.command[0]!r}: {exc.strerror}"
+            ) from None
         self._wait_ready()
         return self
 
@@ -129,10 +132,8 @@ class LocalProcess:
             except ProcessLookupError:
                 pass
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait()
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
@@ -153,7 +154,9 @@ class LocalProcess:
 def localstripe_command(port: int) -> list[str]:
     """localstripe on `port` with a fresh store. `--from-scratch` matters: without it the
     process loads /tmp/localstripe.pickle, which every instance on the machine shares."""
-    script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which("localstripe")
+    script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which(
+        "localstripe"
+    )
     if script is None:
         raise InfrastructureError(
             "localstripe is not installed: install it with `pip install 'stripe-shadow[local]'`"
@@ -161,7 +164,9 @@ def localstripe_command(port: int) -> list[str]:
     return [script, "--port", str(port), "--from-scratch"]
 
 
-def localstripe(name: str = "localstripe", log_path: Path | None = None, attempts: int = 3) -> LocalProcess:
+def localstripe(
+    name: str = "localstripe", log_path: Path | None = None, attempts: int = 3
+) -> LocalProcess:
     """Start localstripe on a free port on 127.0.0.1; returns the running process.
 
     A port picked free may be taken before localstripe binds it, so a start that fails is
@@ -171,7 +176,10 @@ def localstripe(name: str = "localstripe", log_path: Path | None = None, attempt
     for _ in range(attempts):
         port = free_port()
         process = LocalProcess(
-            name, localstripe_command(port), f"http://127.0.0.1:{port}", ready_path="/v1/balance",
+            name,
+            localstripe_command(port),
+            f"http://127.0.0.1:{port}",
+            ready_path="/v1/balance",
             log_path=log_path,
         )
         try:

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness import __version__
-from harness.errors import RecordingError
+from harness.errors import RecordingError, ShadowWarning
 from harness.model import Exchange
 
 FORMAT_NAME = "stripe-shadow-recording"
 FORMAT_VERSION = 1
 
 
-class TruncatedRecordingWarning(UserWarning):
+class TruncatedRecordingWarning(ShadowWarning):
     """The last line of a recording was cut off, as when a recorder is killed mid-write."""
 
 
@@ -83,7 +83,9 @@ def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], wher
         raise ValueError(f"{where}: missing field '{key}'")
     value = data[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        expected = (
+            kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        )
         raise ValueError(f"{where}.{key}: expected {expected}, got {type(value).__name__}")
     return value
 
@@ -193,7 +195,7 @@ class RecordingReader:
     def _numbered_lines(self) -> Iterator[tuple[int, str]]:
         number = 0
         try:
-            for number, line in enumerate(self._file, start=1):  # noqa: B007
+            for number, line in enumerate(self._file, start=1):
                 yield number, line
         except EOFError:
             # A gzip stream without its trailer: the writer was killed. Every line it
@@ -234,7 +236,9 @@ class RecordingReader:
         try:
             return json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RecordingError(str(self.path), number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            raise RecordingError(
+                str(self.path), number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
 
     def __iter__(self) -> Iterator[Exchange]:
         path = str(self.path)
@@ -272,7 +276,9 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         return reader.header
 
 
-def iter_exchanges(path: str | os.PathLike[str], *, allow_truncated: bool = False) -> Iterator[Exchange]:
+def iter_exchanges(
+    path: str | os.PathLike[str], *, allow_truncated: bool = False
+) -> Iterator[Exchange]:
     """Every exchange of a recording, in order, one at a time."""
     with RecordingReader(path, allow_truncated=allow_truncated) as reader:
         yield from reader
@@ -292,7 +298,7 @@ class RecordingWriter:
         self.path = Path(path)
         self.count = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._raw = open(self.path, "wb")
+        self._raw = open(self.path, "wb")  # noqa: SIM115 (closed in close())
         self._file: IO[bytes] | gzip.GzipFile = self._raw
         if self.path.suffix == ".gz":
             self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0)
@@ -324,7 +330,9 @@ class RecordingWriter:
         self.close()
 
 
-def write_recording(path: str | os.PathLike[str], header: Header, exchanges: Iterator[Exchange] | list[Exchange]) -> int:
+def write_recording(
+    path: str | os.PathLike[str], header: Header, exchanges: Iterator[Exchange] | list[Exchange]
+) -> int:
     """Write a whole recording; returns the number of exchanges written."""
     with RecordingWriter(path, header) as writer:
         for exchange in exchanges:

@@ -88,7 +88,9 @@ NON_OBJECT_PREFIXES = frozenset({"req"})
 _prefix_alternatives = "|".join(sorted(ID_PREFIXES, key=len, reverse=True))
 # An id: a known prefix, `_`, then 8 or more alphanumerics. The lookarounds stop a match
 # inside a longer token; a client secret (`pi_X_secret_Y`) is matched separately.
-ID_PATTERN = re.compile(rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])")
+ID_PATTERN = re.compile(
+    rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])"
+)
 _FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
 # The longest known prefix followed by `_` (compare and rewrite ask for every id they see).
 _PREFIX_PATTERN = re.compile(rf"(?:{_prefix_alternatives})(?=_)")
@@ -163,9 +165,7 @@ _SAFE_KEY = "[]"  # the Python SDK leaves brackets in keys unescaped
 
 def encode_form_pairs(pairs: Iterable[tuple[str, str]]) -> str:
     """Encode pairs the way the Python SDK does (brackets in keys left as they are)."""
-    return "&".join(
-        f"{quote(key, safe=_SAFE_KEY)}={quote(value, safe='')}" for key, value in pairs
-    )
+    return "&".join(f"{quote(key, safe=_SAFE_KEY)}={quote(value, safe='')}" for key, value in pairs)
 
 
 def form_key_path(key: str) -> list[str]:
@@ -254,13 +254,46 @@ CUSTOM_ID_COLLECTIONS = {
 # Path segments that are actions or namespaces, never ids.
 _ACTION_SEGMENTS = frozenset(
     {
-        "search", "upcoming", "create_preview", "lines", "history", "capture", "confirm",
-        "cancel", "pay", "finalize", "void", "send", "mark_uncollectible", "attach",
-        "detach", "verify", "refund", "refunds", "reject", "close", "expire", "resume",
-        "release", "apply_customer_balance", "increment_authorization", "line_items",
-        "verify_microdeposits", "advance", "test_helpers", "sessions", "checkout",
-        "billing_portal", "preview", "upcoming_lines", "sources", "tax_ids",
-        "balance_transactions", "subscriptions", "payment_methods", "retrieve",
+        "search",
+        "upcoming",
+        "create_preview",
+        "lines",
+        "history",
+        "capture",
+        "confirm",
+        "cancel",
+        "pay",
+        "finalize",
+        "void",
+        "send",
+        "mark_uncollectible",
+        "attach",
+        "detach",
+        "verify",
+        "refund",
+        "refunds",
+        "reject",
+        "close",
+        "expire",
+        "resume",
+        "release",
+        "apply_customer_balance",
+        "increment_authorization",
+        "line_items",
+        "verify_microdeposits",
+        "advance",
+        "test_helpers",
+        "sessions",
+        "checkout",
+        "billing_portal",
+        "preview",
+        "upcoming_lines",
+        "sources",
+        "tax_ids",
+        "balance_transactions",
+        "subscriptions",
+        "payment_methods",
+        "retrieve",
     }
 )
 
@@ -295,21 +328,53 @@ def endpoint_template(method: str, path: str) -> str:
 # Unix timestamps: compared as offsets from their own request's time.
 TIMESTAMP_FIELDS = frozenset(
     {
-        "created", "updated", "canceled_at", "ended_at", "start_date", "trial_start",
-        "trial_end", "current_period_start", "current_period_end", "period_start",
-        "period_end", "billing_cycle_anchor", "next_payment_attempt", "available_on",
-        "arrival_date", "due_date", "effective_at", "finalized_at", "paid_at",
-        "voided_at", "marked_uncollectible_at", "cancel_at", "expires_at", "date",
-        "webhooks_delivered_at", "start", "end", "last_finalization_error_at",
+        "created",
+        "updated",
+        "canceled_at",
+        "ended_at",
+        "start_date",
+        "trial_start",
+        "trial_end",
+        "current_period_start",
+        "current_period_end",
+        "period_start",
+        "period_end",
+        "billing_cycle_anchor",
+        "next_payment_attempt",
+        "available_on",
+        "arrival_date",
+        "due_date",
+        "effective_at",
+        "finalized_at",
+        "paid_at",
+        "voided_at",
+        "marked_uncollectible_at",
+        "cancel_at",
+        "expires_at",
+        "date",
+        "webhooks_delivered_at",
+        "start",
+        "end",
+        "last_finalization_error_at",
     }
 )
 
 # Fields whose value changes per run or per account and is never a difference.
 VOLATILE_FIELDS = frozenset(
     {
-        "client_secret", "hosted_invoice_url", "invoice_pdf", "receipt_url",
-        "receipt_number", "number", "invoice_prefix", "next_invoice_sequence",
-        "fingerprint", "risk_score", "request", "pending_webhooks", "idempotency_key",
+        "client_secret",
+        "hosted_invoice_url",
+        "invoice_pdf",
+        "receipt_url",
+        "receipt_number",
+        "number",
+        "invoice_prefix",
+        "next_invoice_sequence",
+        "fingerprint",
+        "risk_score",
+        "request",
+        "pending_webhooks",
+        "idempotency_key",
         "url",
     }
 )
@@ -317,13 +382,23 @@ VOLATILE_FIELDS = frozenset(
 # Response headers that differ on every request.
 VOLATILE_HEADERS = frozenset(
     {
-        "date", "request-id", "content-length", "server", "connection", "keep-alive",
-        "idempotency-key", "original-request", "stripe-should-retry", "x-stripe-routing-context-priority-tier",
+        "date",
+        "request-id",
+        "content-length",
+        "server",
+        "connection",
+        "keep-alive",
+        "idempotency-key",
+        "original-request",
+        "stripe-should-retry",
+        "x-stripe-routing-context-priority-tier",
     }
 )
 
 # Request headers the SDK adds that carry telemetry, not meaning.
-SDK_METADATA_HEADERS = frozenset({"x-stripe-client-user-agent", "x-stripe-client-telemetry", "user-agent"})
+SDK_METADATA_HEADERS = frozenset(
+    {"x-stripe-client-user-agent", "x-stripe-client-telemetry", "user-agent"}
+)
 
 
 # --- test mode -------------------------------------------------------------------------

@@ -26,11 +26,17 @@ def print_inspection(path: str, header: Header, result: Inspection) -> None:
     out = console()
     redaction = header.redaction
     redacted = "applied" if redaction.get("applied") else "NOT applied"
-    out.print(f"[bold]{path}[/bold]  (format v{header.version}, {header.tool}, created {header.created})")
-    out.print(f"redaction: {redacted}" + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else ""))
+    out.print(
+        f"[bold]{path}[/bold]  (format v{header.version}, {header.tool}, created {header.created})"
+    )
+    out.print(
+        f"redaction: {redacted}"
+        + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else "")
+    )
     out.print(
         f"exchanges: {result.exchanges}   errors: {result.errors}   "
-        f"span: {result.span_seconds:.1f} s ({_when(result.first_started)} → {_when(result.last_finished)})"
+        f"span: {result.span_seconds:.1f} s "
+        f"({_when(result.first_started)} → {_when(result.last_finished)})"
     )
     versions = ", ".join(f"{v} ({n})" for v, n in result.api_versions.most_common()) or "none sent"
     out.print(f"API versions: {versions}")
@@ -39,6 +45,6 @@ def print_inspection(path: str, header: Header, result: Inspection) -> None:
     table.add_column("count", justify="right")
     table.add_column("statuses")
     for name, stats in sorted(result.endpoints.items(), key=lambda item: (-item[1].count, item[0])):
-        statuses = "  ".join(f"{status}×{n}" for status, n in sorted(stats.statuses.items()))
+        statuses = "  ".join(f"{status} x{n}" for status, n in sorted(stats.statuses.items()))
         table.add_row(name, str(stats.count), statuses)
     out.print(table)
