@@ -241,11 +241,15 @@ def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None
     run_json = json.loads((run.path / "run.json").read_text())
     run_json["targets"][1]["api_key"] = "sk_test_" + "abcdefgh12345678"
     run_json["targets"][1]["headers"]["Authorization"] = "Bearer rk_test_" + "zzzz9999yyyy"
+    run_json["targets"][1]["headers"]["X-Api-Token"] = "opaque-token-value"
     summary = json.loads((run.path / "summary.json").read_text())
     summary["run"] = run_json
     (run.path / "summary.json").write_text(json.dumps(summary))
-    html = report(run.path, tmp_path / "out")["index.html"]
-    assert "abcdefgh12345678" not in html and "zzzz9999yyyy" not in html
+    files = report(run.path, tmp_path / "out")
+    for text in files.values():
+        assert "abcdefgh12345678" not in text and "zzzz9999yyyy" not in text
+        assert "opaque-token-value" not in text
+    html = files["index.html"]
     assert "a key from the environment variable SHADOW_KEY_UPGRADED" in html
     assert "2026-10-28.endive" in html and "2024-09-30.acacia" in html
     assert (

@@ -169,7 +169,6 @@ def render_html(report: Report, generated: datetime | None = None) -> str:
             "default-src 'none'",
             f"script-src {_csp_hash(js)}",
             f"style-src {_csp_hash(css)}",
-            "img-src data:",
             "base-uri 'none'",
             "form-action 'none'",
         ]

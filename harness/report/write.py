@@ -18,7 +18,8 @@ from harness.errors import InputError
 from harness.model import Exchange, Outcome
 from harness.recording import RecordingReader
 from harness.replay.rundir import iter_results
-from harness.report.content import Report, exchange_view, outcome_view, sample_seqs
+from harness.report.content import Report, as_object, exchange_view, outcome_view, sample_seqs
+from harness.report.facts import without_secrets
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
@@ -176,8 +177,13 @@ def collect(run_dir: Path) -> Report:
         name: _side(_target_source(run_dir, name), seqs) for name, seqs in wanted.items()
     }
     outcomes = sample_outcomes(run_dir, wanted)
+    summary = redact_tree(summary)
+    run = as_object(summary.get("run"))
+    if isinstance(run.get("targets"), list):
+        # run.json holds no credentials; a report does not rely on it.
+        run["targets"] = without_secrets(run["targets"])
     return Report(
-        summary=redact_tree(summary),
+        summary=summary,
         baseline=baseline_side,
         candidates=candidates,
         outcomes={
