@@ -106,7 +106,8 @@ def _parse_time(value: Any) -> datetime | None:
 def _target_facts(target: dict[str, Any]) -> TargetFacts:
     target = without_secrets(target)
     headers = [
-        (str(k), str(v)) for k, v in (target.get("headers") or {}).items()
+        (str(k), str(v))
+        for k, v in (target.get("headers") or {}).items()
         if not _SECRET_NAME.search(str(k))
     ]
     api_version = next((v for k, v in headers if k.lower() == "stripe-version"), "")

@@ -29,7 +29,6 @@ SUMMARY_VERSION = 1
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")
 
 
-
 @dataclass(slots=True)
 class WrittenReport:
     """Where a report went and how big its page is."""
@@ -60,7 +59,10 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
 
 
 _CANDIDATE_FIELDS = (
-    ("outcomes", dict), ("severities", dict), ("groups", list), ("endpoints", dict)
+    ("outcomes", dict),
+    ("severities", dict),
+    ("groups", list),
+    ("endpoints", dict),
 )
 
 
@@ -173,9 +175,7 @@ def collect(run_dir: Path) -> Report:
         baseline_side = _side(_recording_source(run_dir, summary), every)
     else:
         baseline_side = _side(_target_source(run_dir, baseline), every)
-    candidates = {
-        name: _side(_target_source(run_dir, name), seqs) for name, seqs in wanted.items()
-    }
+    candidates = {name: _side(_target_source(run_dir, name), seqs) for name, seqs in wanted.items()}
     outcomes = sample_outcomes(run_dir, wanted)
     summary = redact_tree(summary)
     run = as_object(summary.get("run"))
