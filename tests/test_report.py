@@ -236,6 +236,18 @@ def test_a_missing_target_file_leaves_that_side_out_with_a_warning(tmp_path: Pat
     assert data["sides"]["baseline"] == {} and data["sides"]["candidates"]["upgraded"]
 
 
+def test_a_moved_recording_and_missing_outcomes_are_warnings(tmp_path: Path) -> None:
+    run = build_run(tmp_path, baseline="recording")
+    (tmp_path / "recording.jsonl").unlink()
+    (run.path / "outcomes.jsonl").unlink()
+    result = CliRunner().invoke(main, ["report", str(run.path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "recording.jsonl: the recording is not there any more" in result.output
+    assert "outcomes.jsonl: missing; samples are shown without their outcome" in result.output
+    data = page_data((tmp_path / "out" / "index.html").read_text())
+    assert data["sides"]["baseline"] == {} and data["outcomes"] == {"upgraded": {}}
+
+
 def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None:
     run = build_run(tmp_path)
     run_json = json.loads((run.path / "run.json").read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare.pipeline import OUTCOMES_FILE, SUMMARY_FILE, read_outcomes
-from harness.errors import InputError
+from harness.errors import InputError, ShadowWarning
 from harness.model import Exchange, Outcome
 from harness.recording import RecordingReader
 from harness.replay.rundir import iter_results
@@ -104,7 +104,9 @@ def sample_outcomes(run_dir: Path, wanted: dict[str, set[int]]) -> dict[str, dic
     found: dict[str, dict[int, Outcome]] = {name: {} for name in wanted}
     path = run_dir / OUTCOMES_FILE
     if not path.is_file():
-        warnings.warn(f"{path}: missing; samples are shown without their outcome", stacklevel=2)
+        warnings.warn(
+            f"{path}: missing; samples are shown without their outcome", ShadowWarning, stacklevel=2
+        )
         return found
     try:
         for outcome in read_outcomes(run_dir):
@@ -143,6 +145,7 @@ def _recording_source(run_dir: Path, summary: dict[str, Any]) -> Iterator[Exchan
         warnings.warn(
             f"{path}: the recording is not there any more; the report shows the candidates' "
             "side of its samples only",
+            ShadowWarning,
             stacklevel=2,
         )
         return None
@@ -159,7 +162,9 @@ def _target_source(run_dir: Path, name: str) -> Iterator[Exchange] | None:
     path = run_dir / f"{name}.jsonl"
     if not path.is_file():
         warnings.warn(
-            f"{path}: missing; the report leaves out that side of its samples", stacklevel=2
+            f"{path}: missing; the report leaves out that side of its samples",
+            ShadowWarning,
+            stacklevel=2,
         )
         return None
     return iter_results(path)
