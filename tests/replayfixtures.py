@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from harness.model import Exchange, Request, Response
+from harness.process import LocalProcess, free_port
 from harness.recording import Header, write_recording
 
 
@@ -50,3 +54,20 @@ def recording(path: Path, exchanges: list[Exchange]) -> Path:
     """Write exchanges as a recording file."""
     write_recording(path, Header(redaction={"applied": True}), exchanges)
     return path
+
+
+FAULT_SERVER = Path(__file__).resolve().parent / "faultserver.py"
+
+
+def fault_server(log_path: Path) -> LocalProcess:
+    """tests/faultserver.py in a process of its own, on a free port (a context manager)."""
+    port = free_port()
+    command = [sys.executable, str(FAULT_SERVER), "--port", str(port)]
+    return LocalProcess(
+        "faults", command, f"http://127.0.0.1:{port}", ready_path="/_ready", log_path=log_path
+    )
+
+
+def server_stats(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Per path, the attempts the fault server has seen."""
+    return dict(httpx.get(url + "/_stats", timeout=5).json())

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
-from replayfixtures import exchange, recording
+from replayfixtures import exchange, fault_server, recording, server_stats
 
 from harness.cli import main
 from harness.errors import LiveModeRefused
 from harness.model import Exchange
-from harness.process import LocalProcess, free_port
+from harness.process import free_port
 from harness.replay.progress import PlainProgressView, TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import backoff, next_delay, retry_after, should_retry
@@ -28,26 +26,12 @@ from harness.replay.rundir import Run, iter_results, load_run
 from harness.replay.session import ReplayResult, start_replay
 from harness.scenario import RetrySettings, load_scenario
 
-HERE = Path(__file__).resolve().parent
-
 
 @pytest.fixture
 def faults(tmp_path: Path) -> Iterator[str]:
     """The fault server (tests/faultserver.py) in a process of its own."""
-    port = free_port()
-    command = [sys.executable, str(HERE / "faultserver.py"), "--port", str(port)]
-    with LocalProcess(
-        "faults",
-        command,
-        f"http://127.0.0.1:{port}",
-        ready_path="/_ready",
-        log_path=tmp_path / "faults.log",
-    ) as server:
+    with fault_server(tmp_path / "faults.log") as server:
         yield server.url
-
-
-def server_stats(url: str) -> dict[str, list[dict[str, Any]]]:
-    return httpx.get(url + "/_stats", timeout=5).json()
 
 
 FAST_RETRY = "{attempts: 4, backoff: 0.01, max_backoff: 0.05, budget: 20}"

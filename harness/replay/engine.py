@@ -11,6 +11,8 @@ with what the id map has learnt so far and learning from the answer.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import random
 import time
 from dataclasses import dataclass
@@ -131,6 +133,38 @@ class Sender:
         return SendOutcome(response, error, attempts, started, latency)
 
 
+class Slots:
+    """At most `size` journeys in progress; a free slot goes to the waiting journey whose
+    next exchange comes first in the recording, so journeys finish in about the order
+    they started and an interrupted replay has few half-done journeys to redo."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot just as it was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 class TargetReplay:
     """Replays a planned recording against one target, appending to its result file."""
 
@@ -170,7 +204,7 @@ class TargetReplay:
                 if finished_journeys[journey]:
                     self.gates.done(position)
         self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
         self._window = asyncio.Semaphore(WINDOW)
         self._sender: Sender | None = None
 
@@ -208,13 +242,34 @@ class TargetReplay:
 
     async def _single(self, position: int, exchange: Exchange, journey: int) -> None:
         await self.gates.wait(position)
-        await self._exchange(position, exchange, journey)
+        await self._slots.acquire(position)
+        try:
+            await self._exchange(position, exchange, journey)
+        finally:
+            self._slots.release()
 
     async def _journey(self, journey: int, queue: asyncio.Queue[tuple[int, Exchange]]) -> None:
-        for _ in range(self.plan.sizes[journey]):
-            position, exchange = await queue.get()
-            await self.gates.wait(position)
-            await self._exchange(position, exchange, journey)
+        """Send a journey's exchanges in order, holding a slot while it can go on; a
+        journey waiting for a barrier or for the reader gives its slot up meanwhile."""
+        holding = False
+        try:
+            for _ in range(self.plan.sizes[journey]):
+                if holding and queue.empty():
+                    self._slots.release()
+                    holding = False
+                position, exchange = await queue.get()
+                if not self.gates.ready(position):
+                    if holding:
+                        self._slots.release()
+                        holding = False
+                    await self.gates.wait(position)
+                if not holding:
+                    await self._slots.acquire(position)
+                    holding = True
+                await self._exchange(position, exchange, journey)
+        finally:
+            if holding:
+                self._slots.release()
         del self._queues[journey]
 
     async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
@@ -246,8 +301,7 @@ class TargetReplay:
             )
         else:
             assert self._sender is not None
-            async with self._slots:
-                outcome = await self._sender.send(rewritten.request)
+            outcome = await self._sender.send(rewritten.request)
             extra["attempts"] = outcome.attempts
             if outcome.response is not None:
                 self.idmap.learn(response_json(recorded.response), response_json(outcome.response))

@@ -1,0 +1,280 @@
+"""`shadow replay` end to end: real localstripe targets, the real CLI as a process, a
+seeded migration, resume after SIGKILL, and launched targets stopped whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+from replayfixtures import exchange, fault_server, recording, server_stats
+
+from harness.model import Exchange
+from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.recording import iter_exchanges
+from harness.replay.rundir import latest_exchanges, load_run
+from harness.replay.session import start_replay
+from harness.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+SHADOW = str(Path(sys.executable).parent / "shadow")
+
+pytestmark = pytest.mark.e2e
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def wait_until(condition: object, seconds: float = 30.0) -> bool:
+    """Poll `condition()` until it holds or `seconds` pass; returns whether it held."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") - 1 if path.exists() else 0
+
+
+def test_the_twin_demo_replays_every_exchange_against_two_localstripes(tmp_path: Path) -> None:
+    """scenarios/twin.yaml: recordings/demo.jsonl against two localstripe instances at once.
+
+    localstripe is nondeterministic in ids, timestamps, and the order of list items made
+    within the same second (an unscoped list of refunds or invoices); none of that
+    changes a status, so every status must match the recorded one.
+    """
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [SHADOW, "replay", str(REPO / "scenarios" / "twin.yaml"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    assert "replay: control: 85/85 done" in done.stderr  # plain progress lines off a terminal
+
+    recorded = {e.seq: e for e in iter_exchanges(REPO / "recordings" / "demo.jsonl")}
+    run = load_run(out)
+    assert run.status == "finished" and run.baseline == "control"
+    targets: dict[str, set[str]] = {}
+    for name in ("control", "twin"):
+        replayed = run.exchanges(name)
+        assert set(replayed) == set(recorded)  # every exchange accounted for
+        assert [
+            seq for seq, e in replayed.items() if e.extra["unresolved"] or e.extra["skipped"]
+        ] == []
+        statuses = {
+            seq: e.response.status if e.response else e.error for seq, e in replayed.items()
+        }
+        assert statuses == {seq: e.response.status for seq, e in recorded.items() if e.response}
+        assert "sk_test_shadowlocalstripe" not in run.target_file(name).read_text()
+        assert "4242424242424242" not in run.target_file(name).read_text()  # redacted again
+        targets[name] = set(run.idmap(name).values())
+        assert (out / f"{name}.log").exists()
+    # Two stores of their own: no object of one is an object of the other.
+    created = {v for v in targets["control"] if v.startswith(("cus_", "pi_", "sub_"))}
+    assert created and not created & targets["twin"]
+    assert json.loads((out / "run.json").read_text())["results"]["twin"]["unresolved"] == 0
+    for target in run.targets:
+        assert target.url is not None and not answers(target.url + "/v1/balance")  # stopped
+
+
+def test_a_seed_mapping_replays_onto_objects_that_already_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account-to-account migration: the customer exists on the target under another id."""
+    with localstripe(log_path=tmp_path / "localstripe.log") as target:
+        client = stripe.StripeClient(LOCALSTRIPE_TEST_KEY, base_addresses={"api": target.url})
+        migrated = client.v1.customers.create(params={"email": "jenny@example.com"})
+        recording(
+            tmp_path / "r.jsonl",
+            [
+                exchange(
+                    0,
+                    "GET",
+                    "/v1/customers/cus_OLDACCOUNT01",
+                    answer={"id": "cus_OLDACCOUNT01", "object": "customer"},
+                ),
+                exchange(
+                    1,
+                    "POST",
+                    "/v1/customers/cus_OLDACCOUNT01",
+                    form="metadata[plan]=gold",
+                    answer={"id": "cus_OLDACCOUNT01", "object": "customer"},
+                ),
+                exchange(
+                    2,
+                    "POST",
+                    "/v1/payment_methods",
+                    form="type=card&card[number]=<redacted:card:4242>&card[exp_month]=12"
+                    "&card[exp_year]=2034&card[cvc]=<redacted:cvc>",
+                    answer={"id": "pm_OLDACCOUNT01", "object": "payment_method"},
+                ),
+                exchange(
+                    3,
+                    "POST",
+                    "/v1/payment_methods/pm_OLDACCOUNT01/attach",
+                    form="customer=cus_OLDACCOUNT01",
+                    answer={
+                        "id": "pm_OLDACCOUNT01",
+                        "object": "payment_method",
+                        "customer": "cus_OLDACCOUNT01",
+                    },
+                ),
+            ],
+        )
+        (tmp_path / "map.csv").write_text(f"old_id,new_id\ncus_OLDACCOUNT01,{migrated.id}\n")
+        monkeypatch.setenv("NEW_ACCOUNT_KEY", LOCALSTRIPE_TEST_KEY)
+        (tmp_path / "s.yaml").write_text(
+            "name: migrate\nrecording: r.jsonl\nbaseline: recording\n"
+            f"targets: [{{name: new, url: '{target.url}', api_key_env: NEW_ACCOUNT_KEY, "
+            "id_map: map.csv}]\n"
+        )
+        start_replay(load_scenario(tmp_path / "s.yaml"), out=tmp_path / "run")
+        replayed = load_run(tmp_path / "run").exchanges("new")
+        assert [replayed[seq].response.status for seq in range(4)] == [200] * 4  # type: ignore[union-attr]
+        assert replayed[0].request.path == f"/v1/customers/{migrated.id}"
+        assert all(not e.extra["unresolved"] for e in replayed.values())
+        attached = client.v1.payment_methods.list(params={"customer": migrated.id, "type": "card"})
+        assert [pm.card.last4 for pm in attached.data] == ["4242"]  # type: ignore[union-attr]
+        assert client.v1.customers.retrieve(migrated.id).metadata["plan"] == "gold"
+
+
+@pytest.fixture
+def faults(tmp_path: Path) -> Iterator[str]:
+    with fault_server(tmp_path / "faults.log") as server:
+        yield server.url
+
+
+def slow_journeys(count: int) -> list[Exchange]:
+    """`count` journeys of two exchanges: one creates an object, the next acts on it; every
+    answer comes after a quarter of a second."""
+    out: list[Exchange] = []
+    for i in range(count):
+        recorded_id = f"cus_REC{i:08d}"
+        out.append(
+            exchange(
+                2 * i,
+                "POST",
+                f"/v1/hang/c{i}",
+                query="times=99&hang=0.25",
+                answer={"id": recorded_id, "object": "thing"},
+            )
+        )
+        out.append(
+            exchange(
+                2 * i + 1,
+                "POST",
+                f"/v1/hang/{recorded_id}",
+                query="times=99&hang=0.25",
+                answer={"id": recorded_id, "object": "thing"},
+            )
+        )
+    return out
+
+
+def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
+    tmp_path: Path, faults: str
+) -> None:
+    recording(tmp_path / "r.jsonl", slow_journeys(16))
+    (tmp_path / "s.yaml").write_text(
+        "name: slow\nrecording: r.jsonl\nconcurrency: 2\n"
+        f"targets: [{{name: slow, url: '{faults}'}}]\n"
+    )
+    out = tmp_path / "run"
+    results = out / "slow.jsonl"
+    replay = subprocess.Popen(
+        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: lines(results) >= 9)
+    finally:
+        replay.send_signal(signal.SIGKILL)
+        replay.wait()
+    assert load_run(out).status == "running"  # it never had the chance to say otherwise
+    before = latest_exchanges(results)
+    finished = [i for i in range(16) if 2 * i in before and 2 * i + 1 in before]
+    assert 0 < len(finished) < 16
+
+    done = subprocess.run(
+        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    after = latest_exchanges(results)
+    assert sorted(after) == list(range(32))
+    assert all(e.response is not None and e.response.status == 200 for e in after.values())
+    stats = server_stats(faults)
+    for i in finished:  # a journey finished before the kill was not sent again
+        assert len(stats[f"/v1/hang/c{i}"]) == 1 and len(stats[f"/v1/hang/obj_c{i}"]) == 1
+        assert after[2 * i].started == before[2 * i].started
+    idmap = load_run(out).idmap("slow")
+    assert idmap == {f"cus_REC{i:08d}": f"obj_c{i}" for i in range(16)}  # finished ones re-learnt
+    run = load_run(out)
+    assert run.status == "finished" and len(run.data["resumed"]) == 1
+    assert run.data["results"]["slow"]["exchanges"] == 32
+    again = subprocess.run(
+        [SHADOW, "replay", "--resume", str(out)], capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 2 and "finished already" in again.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.Signals) -> None:
+    command = f"{sys.executable} {REPO / 'tests' / 'faultserver.py'} --port {{port}}"
+    recording(tmp_path / "r.jsonl", slow_journeys(12))
+    (tmp_path / "s.yaml").write_text(
+        "name: launched\nrecording: r.jsonl\nconcurrency: 1\ntargets:\n"
+        "  - {name: local, launch: localstripe}\n"
+        f"  - name: slow\n    launch: {{command: '{command}', url: 'http://127.0.0.1:{{port}}', "
+        "ready_path: /_ready}\n"
+    )
+    out = tmp_path / "run"
+    replay = subprocess.Popen(
+        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: lines(out / "slow.jsonl") >= 2)
+        urls = {t.name: t.url for t in load_run(out).targets}
+        assert answers(f"{urls['local']}/v1/balance") and answers(f"{urls['slow']}/_ready")
+    finally:
+        replay.send_signal(stop)
+        _, stderr = replay.communicate(timeout=60)
+    assert wait_until(lambda: not answers(f"{urls['local']}/v1/balance"), 15)
+    assert wait_until(lambda: not answers(f"{urls['slow']}/_ready"), 15)
+    run = load_run(out)
+    if stop == signal.SIGKILL:
+        assert replay.returncode == -signal.SIGKILL and run.status == "running"
+    else:
+        assert replay.returncode == 130, stderr
+        assert stderr.strip().endswith("shadow: interrupted")
+        assert run.status == "interrupted" and (out / "slow.idmap.json").exists()
+        assert "Traceback" not in stderr
+    assert os.path.exists(out / "slow.log") and os.path.exists(out / "local.log")
