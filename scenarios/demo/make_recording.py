@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, ShadowError
 from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
 from scenarios.demo.driver import run
 
@@ -104,7 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="recording to write, e.g. recordings/demo.jsonl")
     args = parser.parse_args()
-    calls = make_recording(args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        calls = make_recording(args.out)
+    except ShadowError as exc:
+        raise SystemExit(f"make_recording: error: {exc}") from None
     print(calls)
 
 
