@@ -4,6 +4,7 @@ rule of the stage, and real replays of the demo for the two end-to-end promises.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -11,17 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compare.pipeline import compare_run, read_outcomes
-from harness.model import Exchange, Request, Response
+from harness.model import Exchange, Outcome, Request, Response
+from harness.process import LOCALSTRIPE_TEST_KEY
 from harness.recording import Header, RecordingWriter
-from harness.replay.rundir import ResultWriter, write_idmap, write_run_json
-
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v1.schema.json").read_text()
+from harness.replay.rundir import (
+    ResultWriter,
+    iter_results,
+    latest_exchanges,
+    write_idmap,
+    write_run_json,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())
 T0 = 1_760_000_000.0
 
 # --- writing run directories by hand ------------------------------------------------------
@@ -397,3 +405,166 @@ def test_a_run_without_candidates_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["compare", str(run_dir)])
     assert result.exit_code == 2
     assert "no target has role candidate" in result.output
+
+
+# --- end to end: real replays of the demo ---------------------------------------------------
+
+
+def replay(scenario: Path, out: Path, env: dict[str, str] | None = None) -> Path:
+    """`shadow replay` as a user runs it; the targets are real localstripe processes.
+
+    One request in flight per target: journeys that run in parallel reach localstripe's
+    store in another order on each target, which shows in answers (see the twin test).
+    """
+    command = [
+        sys.executable,
+        "-c",
+        "from harness.cli import main; main()",
+        "replay",
+        str(scenario),
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+        "--no-progress",
+    ]
+    environment = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=environment, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def page_boundary_moved(outcome: Outcome) -> bool:
+    """localstripe nondeterminism 1: which invoices fill a page.
+
+    `GET /v1/invoices?limit=5` lists every customer's invoices newest first. localstripe
+    sorts them by `date` in whole seconds and keeps store order among equal dates; the demo
+    creates seven invoices within a second or two, so whether two of them share a second
+    depends on where the second ticks on each target, and the fifth and sixth can trade
+    places. The page then holds another invoice (`$.data[]` removed and added), and the id
+    map, which pairs the ids of new objects in a list by position, can pair the remaining
+    invoices' charges wrongly in that same answer.
+    """
+    signatures = {(d.path, d.kind) for d in outcome.differences}
+    return (
+        outcome.endpoint == "GET /v1/invoices"
+        and {("$.data[]", "removed"), ("$.data[]", "added")} <= signatures
+    )
+
+
+def _line_items(node: Any) -> list[tuple[Any, Any]]:
+    if isinstance(node, dict):
+        found = (
+            [(node.get("amount"), node.get("description"))]
+            if node.get("object") == "line_item"
+            else []
+        )
+        return found + [line for value in node.values() for line in _line_items(value)]
+    if isinstance(node, list):
+        return [line for value in node for line in _line_items(value)]
+    return []
+
+
+def same_lines_in_another_order(outcome: Outcome, baseline: Exchange, candidate: Exchange) -> bool:
+    """localstripe nondeterminism 2: the order of an invoice's lines.
+
+    An invoice lists its customer's pending invoice items sorted by `date` in whole seconds,
+    store order among equal dates. The demo's "Extra seats" item and the proration of the
+    plan change are created a fraction of a second apart: one target puts them in one
+    second, the other in two, and they come out in opposite orders. Their ids are new, and
+    the id map pairs new objects of a list by position, so on one target "Extra seats" is
+    paired with the proration: every answer that shows those lines then differs in each
+    line field. The same lines are there on both sides, only their order differs.
+    """
+    if not all(
+        "lines.data[]" in d.path
+        or (outcome.endpoint.endswith("/lines") and d.path.startswith("$.data[]"))
+        for d in outcome.differences
+    ):
+        return False
+    assert baseline.response is not None and candidate.response is not None
+    ours = _line_items(json.loads(baseline.response.text))
+    theirs = _line_items(json.loads(candidate.response.text))
+    return sorted(ours, key=repr) == sorted(theirs, key=repr) and ours != theirs
+
+
+def explained(run_dir: Path, baseline: str, candidate: str) -> set[int]:
+    """The seqs whose differences are localstripe's nondeterminism, explained above."""
+    ours = latest_exchanges(run_dir / f"{baseline}.jsonl")
+    theirs = latest_exchanges(run_dir / f"{candidate}.jsonl")
+    return {
+        o.seq
+        for o in read_outcomes(run_dir)
+        if o.candidate == candidate
+        and o.kind == "difference"
+        and (page_boundary_moved(o) or same_lines_in_another_order(o, ours[o.seq], theirs[o.seq]))
+    }
+
+
+@pytest.mark.e2e
+def test_the_twin_scenario_ends_with_zero_differences(tmp_path: Path) -> None:
+    run_dir = replay(ROOT / "scenarios" / "twin.yaml", tmp_path / "twin")
+    result = CliRunner().invoke(main, ["compare", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    summary = summary_of(run_dir)
+    twin = summary["candidates"]["twin"]
+    assert twin["exchanges"] == 85
+    assert twin["outcomes"]["error"] == 0
+    excused = explained(run_dir, "control", "twin")
+    unexplained = [
+        (o.seq, o.endpoint, [(d.path, d.kind, d.baseline, d.candidate) for d in o.differences])
+        for o in read_outcomes(run_dir)
+        if o.kind != "match" and o.seq not in excused
+    ]
+    assert unexplained == []
+    # What the normaliser had to absorb: every answer has new ids and times, and many
+    # have fingerprints, client secrets and list urls.
+    control = {e.seq: e for e in iter_results(run_dir / "control.jsonl")}
+    other = {e.seq: e for e in iter_results(run_dir / "twin.jsonl")}
+    assert sum(control[s].response.body != other[s].response.body for s in control) >= 80  # type: ignore[union-attr]
+
+
+CHANGING_SCENARIO = """
+name: changing
+recording: {recording}
+baseline: control
+targets:
+  - {{name: control, launch: localstripe}}
+  - name: changed
+    api_key_env: SHADOW_TEST_CHANGING_KEY
+    launch:
+      command: {python} {proxy} --port {{port}}
+      url: http://127.0.0.1:{{port}}
+      ready_path: /v1/balance
+"""
+
+
+@pytest.mark.e2e
+def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path: Path) -> None:
+    scenario = tmp_path / "changing.yaml"
+    scenario.write_text(
+        CHANGING_SCENARIO.format(
+            recording=ROOT / "recordings" / "demo.jsonl",
+            python=sys.executable,
+            proxy=ROOT / "tests" / "changingproxy.py",
+        )
+    )
+    run_dir = replay(scenario, tmp_path / "run", {"SHADOW_TEST_CHANGING_KEY": LOCALSTRIPE_TEST_KEY})
+    compare_run(run_dir)
+    changed = summary_of(run_dir)["candidates"]["changed"]
+    assert changed["outcomes"]["error"] == 0
+    excused = explained(run_dir, "control", "changed")
+    groups = {
+        (g["endpoint"], g["path"], g["kind"], g["severity"], g["outcome"], g["count"])
+        for g in changed["groups"]
+        if not set(g["samples"]) <= excused
+    }
+    assert groups == {
+        ("POST /v1/customers", "$.phone", "removed", "high", "difference", 6),
+        ("POST /v1/plans", "$.amount", "type", "high", "difference", 2),
+        ("GET /v1/charges", "$", "error", "critical", "difference", 1),
+    }
+    assert changed["severities"]["critical"] == 1
+    assert changed["outcomes"]["difference"] == 9 + len(excused)
