@@ -413,8 +413,10 @@ def test_a_run_without_candidates_is_refused(tmp_path: Path) -> None:
 def replay(scenario: Path, out: Path, env: dict[str, str] | None = None) -> Path:
     """`shadow replay` as a user runs it; the targets are real localstripe processes.
 
-    One request in flight per target: journeys that run in parallel reach localstripe's
-    store in another order on each target, which shows in answers (see the twin test).
+    One request in flight per target. With more, `GET /v1/customers` (a barrier on
+    customers only) can run before or after another journey's invoice write, and
+    localstripe's customers embed their subscriptions' `latest_invoice`: the replay's
+    ordering, not compare's, would then differ between the two targets.
     """
     command = [
         sys.executable,
