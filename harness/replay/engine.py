@@ -17,12 +17,11 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from harness.model import Exchange, Headers, Request, Response
-from harness.record.redact import redact_exchange
 from harness.recording import RecordingReader
 from harness.replay.gates import Gates
 from harness.replay.idmap import IdMap, response_json
@@ -31,7 +30,6 @@ from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
-from harness.replay.rundir import ResultWriter
 from harness.scenario import RetrySettings
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
@@ -133,6 +131,12 @@ class Sender:
         return SendOutcome(response, error, attempts, started, latency)
 
 
+class ResultSink(Protocol):
+    """Where finished exchanges go: a target's result file, redacted on the way."""
+
+    def write(self, exchange: Exchange) -> None: ...
+
+
 class Slots:
     """At most `size` journeys in progress; a free slot goes to the waiting journey whose
     next exchange comes first in the recording, so journeys finish in about the order
@@ -176,7 +180,7 @@ class TargetReplay:
         plan: Plan,
         recording: Path,
         idmap: IdMap,
-        writer: ResultWriter,
+        writer: ResultSink,
         counters: TargetCounters,
         concurrency: int,
         retry: RetrySettings,
@@ -320,7 +324,7 @@ class TargetReplay:
 
     def _finish(self, position: int, result: Exchange) -> None:
         count(self.counters, result)
-        self.writer.write(redact_exchange(result))
+        self.writer.write(result)
         self.gates.done(position)
         self._window.release()
 

@@ -26,10 +26,10 @@ from harness.replay.engine import TargetReplay, count
 from harness.replay.idmap import IdMap, read_id_map_file
 from harness.replay.plan import Plan, plan_recording
 from harness.replay.progress import ProgressView, TargetCounters
+from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
 from harness.replay.rundir import (
     RUN_FORMAT_VERSION,
-    ResultWriter,
     RunTarget,
     iter_results,
     load_run,
@@ -118,7 +118,7 @@ class _Session:
         self.data["status"] = "running"
         write_run_json(self.run_dir, self.data)
         replays: list[TargetReplay] = []
-        writers: list[ResultWriter] = []
+        writers: list[ResultPipe] = []
         try:
             with ExitStack() as stack:
                 urls = self._start_targets(stack)
@@ -126,7 +126,7 @@ class _Session:
                     entry["url"] = urls[entry["name"]]
                 write_run_json(self.run_dir, self.data)
                 for target in self.scenario.targets:
-                    writer = ResultWriter(
+                    writer = ResultPipe(
                         self.run_dir / f"{target.name}.jsonl", self._header(target.name)
                     )
                     writers.append(writer)
@@ -143,15 +143,25 @@ class _Session:
             self.data["error"] = str(exc)
             raise
         finally:
+            failures: list[ShadowError] = []
             for writer in writers:
-                writer.close()
+                try:
+                    writer.close()
+                except ShadowError as exc:
+                    failures.append(exc)
             for target in self.scenario.targets:
                 idmap = self.states[target.name].idmap
                 write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
             self.data["status"] = result.status
             self.data["finished"] = _now()
             self.data["results"] = {c.name: _results(c) for c in counters}
+            if failures:
+                result.status = "failed"
+                self.data["status"] = "failed"
+                self.data["error"] = str(failures[0])
             write_run_json(self.run_dir, self.data)
+        if failures:
+            raise failures[0]
         return result
 
     def _header(self, target: str) -> Header:
@@ -173,7 +183,7 @@ class _Session:
             urls[target.name] = process.url
         return urls
 
-    def _target_replay(self, target: TargetSpec, url: str, writer: ResultWriter) -> TargetReplay:
+    def _target_replay(self, target: TargetSpec, url: str, writer: ResultPipe) -> TargetReplay:
         key = self.keys[target.name]
         parts = urlsplit(url)
         context = TargetContext(

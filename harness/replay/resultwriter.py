@@ -1,0 +1,100 @@
+"""Redacts and appends a target's result lines in a process of its own, beside the replay.
+
+Redaction is regular-expression work on every body: hundreds of microseconds for a
+charge, as much as the HTTP exchange itself costs the event loop. So the replay sends
+each finished exchange, unredacted, as one JSON line through a pipe (memory, never disk)
+to `python -m harness.replay.resultwriter FILE`, which redacts it and appends it to the
+target's file. When the pipe closes — the replay ended, or was killed, even with SIGKILL —
+it writes everything it received and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.errors import InfrastructureError
+from harness.model import Exchange
+from harness.record.redact import redact_exchange
+from harness.recording import Header
+from harness.replay.rundir import ResultWriter
+
+_PIPE_SIZE = 1 << 20  # room for a few hundred results before the replay has to wait
+_F_SETPIPE_SZ = 1031  # Linux
+
+
+class ResultPipe:
+    """The replay's end: `write` hands an exchange over, `close` waits until all are on disk."""
+
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.replay.resultwriter",
+                str(path),
+                json.dumps(header.to_json()),
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+        assert self._process.stdin is not None
+        self._stdin = self._process.stdin
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._stdin.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
+
+    def write(self, exchange: Exchange) -> None:
+        line = json.dumps(exchange.to_json(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            self._stdin.write(line.encode("utf-8") + b"\n")
+        except BrokenPipeError:
+            self._failed()
+
+    def close(self) -> None:
+        if not self._stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._stdin.close()
+        try:
+            self._process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.returncode != 0:
+            self._failed()
+        if self._process.stderr is not None:
+            self._process.stderr.close()
+
+    def _failed(self) -> None:
+        self._process.wait()
+        stderr = (
+            self._process.stderr.read().decode("utf-8", "replace") if self._process.stderr else ""
+        )
+        last = stderr.strip().splitlines()[-1:] or ["no output"]
+        raise InfrastructureError(f"{self.path}: the result writer failed ({last[0]})")
+
+    def __enter__(self) -> ResultPipe:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def main(argv: list[str]) -> int:
+    """Read JSON lines on stdin until it closes; append each, redacted, to argv[0]."""
+    path, header = Path(argv[0]), Header.from_json(json.loads(argv[1]))
+    with ResultWriter(path, header) as writer:
+        for line in sys.stdin.buffer:
+            if not line.endswith(b"\n"):
+                break  # the replay died mid-line: that exchange was still in flight
+            writer.write(redact_exchange(Exchange.from_json(json.loads(line))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
