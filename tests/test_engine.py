@@ -342,3 +342,24 @@ def test_plain_progress_prints_a_line_per_target() -> None:
     asyncio.run(PlainProgressView(stream).watch(counters, stop))
     assert stream.getvalue().startswith("replay: control: 10/10 done, ")
     assert stream.getvalue().rstrip().endswith("1 errors, 2 skipped")
+
+
+def test_rich_progress_draws_a_bar_per_target_on_a_terminal() -> None:
+    import asyncio
+
+    from rich.console import Console
+
+    from harness.replay.progress import RichProgressView
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100)
+    counters = [
+        TargetCounters("control", 85, done=40, errors=2),
+        TargetCounters("twin", 85, done=85),
+    ]
+    stop = asyncio.Event()
+    stop.set()
+    asyncio.run(RichProgressView(console).watch(counters, stop))
+    text = stream.getvalue()
+    assert "control" in text and "40/85" in text and "errors 2" in text
+    assert "twin" in text and "85/85" in text

@@ -278,3 +278,31 @@ def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.
         assert run.status == "interrupted" and (out / "slow.idmap.json").exists()
         assert "Traceback" not in stderr
     assert os.path.exists(out / "slow.log") and os.path.exists(out / "local.log")
+
+
+def test_a_target_that_cannot_start_is_exit_code_3_and_nothing_is_left_running(
+    tmp_path: Path,
+) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "GET", "/v1/balance")])
+    (tmp_path / "broken.py").write_text("import sys\nprint('no config')\nsys.exit(3)\n")
+    command = f"{sys.executable} broken.py"  # run in the scenario's folder
+    (tmp_path / "s.yaml").write_text(
+        "name: broken\nrecording: r.jsonl\ntargets:\n"
+        "  - {name: local, launch: localstripe}\n"
+        f"  - name: broken\n    launch: {{command: '{command}', url: 'http://127.0.0.1:{{port}}'}}\n"
+    )
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 3
+    assert done.stderr.startswith("shadow: error: target broken: ")
+    assert "exited with code 3 before it was ready; last output: no config" in done.stderr
+    run = load_run(out)
+    assert run.status == "failed" and "exited with code 3" in run.data["error"]
+    local = run.target("local").url
+    assert local is None or not answers(f"{local}/v1/balance")
