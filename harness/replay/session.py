@@ -216,6 +216,7 @@ class _Session:
     async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
+        previous = signal.getsignal(signal.SIGTERM)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             if main is not None:
                 loop.add_signal_handler(signal.SIGTERM, main.cancel)
@@ -234,6 +235,7 @@ class _Session:
                     await asyncio.wait_for(watcher, 2.0)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGTERM)
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _results(counters: TargetCounters) -> dict[str, int]:
@@ -316,10 +318,13 @@ def start_replay(
 
 
 def _replayed(path: Path) -> dict[int, Exchange]:
+    """The last result per seq of a target file, without request bodies (resume needs the
+    answers only)."""
     if not path.exists():
         return {}
     latest: dict[int, Exchange] = {}
     for exchange in iter_results(path):
+        exchange.request.body = ""
         latest[exchange.seq] = exchange
     return latest
 
