@@ -88,10 +88,11 @@ NON_OBJECT_PREFIXES = frozenset({"req"})
 _prefix_alternatives = "|".join(sorted(ID_PREFIXES, key=len, reverse=True))
 # An id: a known prefix, `_`, then 8 or more alphanumerics. The lookarounds stop a match
 # inside a longer token; a client secret (`pi_X_secret_Y`) is matched separately.
-ID_PATTERN = re.compile(
-    rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])"
-)
-_FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
+# Stripe's random part is base62, so it all but always holds a digit or a capital letter;
+# requiring one keeps words such as `in_progress` or `card_payments` from passing for ids.
+_ID_BODY = r"(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{8,}"
+ID_PATTERN = re.compile(rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_{_ID_BODY}(?![A-Za-z0-9])")
+_FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_{_ID_BODY}")
 # The longest known prefix followed by `_` (compare and rewrite ask for every id they see).
 _PREFIX_PATTERN = re.compile(rf"(?:{_prefix_alternatives})(?=_)")
 
@@ -470,6 +471,20 @@ READ_DEPENDS_ON: dict[str, frozenset[str]] = {
     "events": frozenset({ALL_RESOURCES}),
     "account": frozenset({ALL_RESOURCES}),
     "charges": frozenset({"charges", "payment_intents", "invoices", "subscriptions", "refunds"}),
+    # Customers embed their subscriptions (with latest_invoice), sources and default
+    # payment method in older API versions and in localstripe.
+    "customers": frozenset(
+        {
+            "customers",
+            "subscriptions",
+            "subscription_items",
+            "invoices",
+            "invoiceitems",
+            "payment_methods",
+            "sources",
+            "tax_ids",
+        }
+    ),
     "payment_intents": frozenset({"payment_intents", "invoices", "subscriptions"}),
     "invoices": frozenset(
         {"invoices", "invoiceitems", "subscriptions", "subscription_items", "customers"}

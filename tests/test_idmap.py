@@ -361,12 +361,14 @@ def test_references_report_where_each_id_was_found() -> None:
 
 # --- properties --------------------------------------------------------------------------
 
+# A Stripe id's random part holds a digit or a capital letter (harness.stripe._ID_BODY).
 ID_VALUES = st.builds(
-    lambda prefix, tail: f"{prefix}_{tail}",
+    lambda prefix, tail, digit: f"{prefix}_{tail}{digit}",
     st.sampled_from(["cus", "pi", "ch", "price", "card", "sub", "in"]),
     st.text(
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=8, max_size=14
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=7, max_size=13
     ),
+    st.sampled_from("0123456789"),
 )
 PLAIN_VALUES = st.text(st.characters(codec="utf-8", exclude_characters="_<"), max_size=8)
 KEYS = st.sampled_from(
@@ -473,3 +475,33 @@ def test_mapping_file_mistakes_name_file_and_line(
     with pytest.raises(InputError) as caught:
         read_id_map_file(path)
     assert str(caught.value).startswith(f"{tmp_path}/{expected}"), str(caught.value)
+
+
+def test_new_objects_listed_in_another_order_are_paired_by_content() -> None:
+    # An invoice's lines created in the same second may come back in either order.
+    recorded = {
+        "id": "in_Rec0000001",
+        "object": "invoice",
+        "lines": {
+            "object": "list",
+            "data": [
+                {"id": "il_RecUnused1", "amount": -900, "description": "Unused time"},
+                {"id": "il_RecSeats01", "amount": 1200, "description": "Extra seats"},
+            ],
+        },
+    }
+    replayed = {
+        "id": "in_Tgt0000001",
+        "object": "invoice",
+        "lines": {
+            "object": "list",
+            "data": [
+                {"id": "il_TgtSeats01", "amount": 1200, "description": "Extra seats"},
+                {"id": "il_TgtUnused1", "amount": -900, "description": "Unused time"},
+            ],
+        },
+    }
+    id_map = IdMap()
+    id_map.learn(recorded, replayed)
+    assert id_map.get("il_RecUnused1") == "il_TgtUnused1"
+    assert id_map.get("il_RecSeats01") == "il_TgtSeats01"

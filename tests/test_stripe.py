@@ -105,6 +105,10 @@ def test_ids_are_found_in_text_and_told_from_non_objects() -> None:
     assert not is_stripe_id("req_123456789012")  # a request id names no object
     assert not is_stripe_id("cus_short")
     assert not is_stripe_id("gold-monthly")
+    # Words with a known prefix are not ids: a random base62 part has a digit or capital.
+    assert not is_stripe_id("in_progress")
+    assert not is_stripe_id("card_payments")
+    assert list(find_ids("status=in_progress&capability=card_payments")) == []
 
 
 def test_live_keys() -> None:

@@ -18,7 +18,13 @@ from typing import Any
 from harness.errors import InputError
 from harness.model import Response
 from harness.replay.rewrite import NOT_ID_FIELDS
-from harness.stripe import ID_PREFIXES, NON_OBJECT_PREFIXES, id_prefix, is_stripe_id
+from harness.stripe import (
+    ID_PREFIXES,
+    NON_OBJECT_PREFIXES,
+    TIMESTAMP_FIELDS,
+    id_prefix,
+    is_stripe_id,
+)
 
 
 def _resource(value: str) -> str:
@@ -148,7 +154,35 @@ def _align(
             left.append(item)
     rest = [item for item in replayed if item["id"] not in claimed]
     if len(left) == len(rest):
-        yield from zip(left, rest, strict=True)
+        yield from _pair_by_content(left, rest)
+
+
+def _content_key(item: dict[str, Any]) -> set[tuple[str, Any]]:
+    """The plain fields that say what an object is (amount, description, quantity…):
+    neither its id, nor references to other objects, nor times."""
+    return {
+        (name, value)
+        for name, value in item.items()
+        if name != "id"
+        and name not in TIMESTAMP_FIELDS
+        and isinstance(value, str | int | float | bool)
+        and not (isinstance(value, str) and is_stripe_id(value))
+    }
+
+
+def _pair_by_content(left: list[Any], rest: list[Any]) -> Iterator[tuple[Any, Any]]:
+    """Pair new objects by how much of their content agrees, position breaking ties.
+
+    Objects created within the same second (an invoice's lines, say) can be listed in
+    another order by each target; pairing them by position would teach the map wrong ids.
+    """
+    keys = [_content_key(item) for item in rest]
+    free = list(range(len(rest)))
+    for item in left:
+        mine = _content_key(item)
+        best = max(free, key=lambda index: (len(mine & keys[index]), -index))
+        free.remove(best)
+        yield item, rest[best]
 
 
 # --- seed files --------------------------------------------------------------------------
