@@ -47,7 +47,11 @@ def test_empty_value_and_plus_as_space_are_kept() -> None:
 def test_key_paths() -> None:
     assert form_key_path("amount") == ["amount"]
     assert form_key_path("items[0][price_data][recurring][interval]") == [
-        "items", "0", "price_data", "recurring", "interval",
+        "items",
+        "0",
+        "price_data",
+        "recurring",
+        "interval",
     ]
     assert form_key_path("expand[]") == ["expand", ""]
 
@@ -82,9 +86,9 @@ def test_pairs_round_trip_whatever_the_characters(pairs: list[tuple[str, str]]) 
 
 
 def test_endpoint_templates_name_ids_by_prefix() -> None:
-    assert endpoint_template("post", "/v1/customers/cus_JSerUobn7lRVKY/sources/card_1AbCdEfGhIj") == (
-        "POST /v1/customers/{customer}/sources/{card}"
-    )
+    assert endpoint_template(
+        "post", "/v1/customers/cus_JSerUobn7lRVKY/sources/card_1AbCdEfGhIj"
+    ) == ("POST /v1/customers/{customer}/sources/{card}")
     assert endpoint_template("GET", "/v1/subscription_schedules/sub_sched_1AbCdEfGh") == (
         "GET /v1/subscription_schedules/{subscription_schedule}"
     )
