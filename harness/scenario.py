@@ -1,8 +1,8 @@
 """The scenario file (docs/scenario-format.md): a recording, the targets to replay it
 against, and how; validated strictly, every mistake reported as `FILE: field.path: what`.
 
-Paths inside a scenario are relative to the scenario file. `compare:` and `gate:` belong to
-later stages and are only checked to be mappings here.
+Paths inside a scenario are relative to the scenario file. `compare:` belongs to a later
+stage and is only checked to be a mapping here; `gate:` is validated by harness.gate's model.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from harness.errors import ScenarioError
+from harness.gate import EndpointThreshold, GateConfig
 
 ROLES = ("baseline", "candidate", "secondary")
 BASELINE_RECORDING = "recording"
@@ -232,7 +233,7 @@ class Scenario(_Strict):
     timeout: float = Field(default=30.0, gt=0, le=600)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     compare: dict[str, Any] | None = None
-    gate: dict[str, Any] | None = None
+    gate: GateConfig | None = None
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 
@@ -360,6 +361,10 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             model = TargetSpec
         elif model is Scenario and part == "retry":
             model = RetrySettings
+        elif model is Scenario and part == "gate":
+            model = GateConfig
+        elif model is GateConfig and part == "endpoints":
+            model = EndpointThreshold
         else:
             return None
     return model

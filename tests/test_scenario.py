@@ -92,7 +92,7 @@ targets:
     role: secondary
     launch: {command: "python -m http.server {port}", url: "http://127.0.0.1:{port}", ready_path: /}
 compare: {ignore: [x]}
-gate: {max_differences: 0}
+gate: {max_regressions: 0}
 """
     scenario = load_scenario(write(layout, text))
     first, second = scenario.targets
