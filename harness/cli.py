@@ -308,9 +308,10 @@ def replay(
     directory. With --resume RUN_DIR, finish a run that was interrupted."""
     from pathlib import Path
 
-    from harness.errors import InfrastructureError, InputError
+    from harness.errors import InputError
     from harness.replay.progress import progress_view
     from harness.replay.session import resume_replay, start_replay
+    from harness.run import check_reachable
     from harness.scenario import load_scenario
 
     progress = None if no_progress else progress_view()
@@ -338,13 +339,7 @@ def replay(
             err=True,
         )
     click.echo(str(result.run_dir))
-    unreachable = [c for c in result.counters if c.name in result.unreachable()]
-    if unreachable:
-        first = unreachable[0]
-        raise InfrastructureError(
-            f"target {first.name} answered none of its requests ({first.first_error}); "
-            f"results are in {result.run_dir}"
-        )
+    check_reachable(result)
 
 
 # --- compare ---------------------------------------------------------------------------
@@ -420,3 +415,221 @@ def report(run_dir: str, out_dir: str | None) -> None:
         f"wrote {written.directory}/: index.html ({size:,.0f} KiB), summary.json, junit.xml, "
         "summary.md"
     )
+
+
+# --- run -------------------------------------------------------------------------------
+
+_GATE_HELP = """\b
+Gate: a regression is a group of differences (one cause: endpoint, JSON path,
+kind) whose outcome is `difference` (not expected, not noise) and whose
+severity is at or above --fail-on; the gate fails when a candidate has more
+than --max-regressions of them (per-endpoint thresholds count the groups of
+their endpoints separately). With --baseline-summary, groups that were
+already differences in that earlier summary.json are let through: only new
+ones count. Error rate = error outcomes / exchanges, per candidate; above
+--max-error-rate the run cannot be judged (exit 3). The command line wins
+over the scenario's gate: section.
+
+\b
+Exit codes: 0 gate passed, 1 gate failed, 2 bad input or usage,
+            3 infrastructure failure (a target could not be started or
+            reached, or too many errors to judge)."""
+
+
+def _endpoint_threshold(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """`--endpoint 'POST /v1/charges*=high:2'` → {endpoint, fail_on, max_regressions}."""
+    from harness.model import SEVERITIES
+
+    thresholds = []
+    for value in values:
+        pattern, equals, limits = value.rpartition("=")
+        severity, _, count = limits.partition(":")
+        if (
+            not equals
+            or not pattern.strip()
+            or severity not in SEVERITIES
+            or (count and not count.isdigit())
+        ):
+            raise click.BadParameter(
+                f"{value!r}: expected ENDPOINT=SEVERITY[:MAX], e.g. 'POST /v1/charges*=high:0' "
+                f"(severity: {', '.join(SEVERITIES)})",
+                ctx,
+                param,
+            )
+        threshold: dict[str, Any] = {"endpoint": pattern.strip(), "fail_on": severity}
+        if count:
+            threshold["max_regressions"] = int(count)
+        thresholds.append(threshold)
+    return thresholds
+
+
+def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from harness.gate import parse_rate
+
+    if value is None:
+        return None
+    try:
+        rate = float(parse_rate(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    if not 0 <= rate <= 1:
+        raise click.BadParameter(f"{value}: a rate between 0 and 1 (or 0% and 100%)", ctx, param)
+    return rate
+
+
+def gate_options(command: F) -> F:
+    """The gate's options, shared by `shadow run` and `shadow gate`."""
+    options = [
+        click.option(
+            "--max-regressions",
+            type=click.IntRange(min=0),
+            help="Regressions (groups) a candidate may have and still pass (default 0).",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["critical", "high", "medium", "low"]),
+            help="Lowest severity that counts as a regression (default low: every difference).",
+        ),
+        click.option(
+            "--endpoint",
+            "endpoints",
+            multiple=True,
+            callback=_endpoint_threshold,
+            metavar="ENDPOINT=SEVERITY[:MAX]",
+            help="Thresholds for the endpoints a glob matches, e.g. "
+            "'GET /v1/invoices*=high:2' (repeatable; first match wins).",
+        ),
+        click.option(
+            "--max-error-rate",
+            callback=_rate,
+            metavar="RATE",
+            help="Error outcomes / exchanges above which a candidate cannot be judged "
+            "(0.05 or 5%; default 5%).",
+        ),
+        click.option(
+            "--baseline-summary",
+            type=click.Path(dir_okay=False),
+            help="An earlier run's summary.json: fail only on groups it does not hold.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _gate_values(
+    max_regressions: int | None,
+    fail_on: str | None,
+    endpoints: list[dict[str, Any]],
+    max_error_rate: float | None,
+    baseline_summary: str | None,
+) -> dict[str, Any]:
+    from pathlib import Path
+
+    return {
+        "max_regressions": max_regressions,
+        "fail_on": fail_on,
+        "endpoints": endpoints or None,
+        "max_error_rate": max_error_rate,
+        "baseline_summary": Path(baseline_summary).absolute() if baseline_summary else None,
+    }
+
+
+def _print_verdict(verdict: Any, config: Any) -> None:
+    from harness.gate import verdict_lines
+
+    for line in verdict_lines(verdict, config):
+        click.echo(line)
+
+
+@main.command(epilog=_GATE_HELP)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run directory to create (default: runs/<scenario>-<time>).",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    help="Directory for the report (default: reports/<run name>/).",
+)
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False),
+    help="A rules file (the compare: section's fields) added to the scenario's rules.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    help="Requests in flight per target (replaces every concurrency in the scenario).",
+)
+@click.option(
+    "--allow-live",
+    is_flag=True,
+    help="Allow live-mode keys (the scenario must say allow_live: true too).",
+)
+@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@gate_options
+@reports_errors
+def run(
+    scenario: str,
+    out: str | None,
+    report_dir: str | None,
+    rules: str | None,
+    concurrency: int | None,
+    allow_live: bool,
+    no_progress: bool,
+    **gate: Any,
+) -> None:
+    """Replay SCENARIO, compare, write the report and apply the gate, in one go.
+
+    Prints one row per candidate (exchanges, matching, exchanges with regressions by
+    severity, expected, noise, errors), the gate's verdict with its reasons, and where
+    the report is. See the gate and the exit codes below.
+    """
+    from pathlib import Path
+
+    from harness.replay.progress import progress_view
+    from harness.run import run_scenario, summary_table
+    from harness.scenario import load_scenario
+
+    result = run_scenario(
+        load_scenario(scenario),
+        out=Path(out) if out else None,
+        report_dir=Path(report_dir) if report_dir else None,
+        rules=Path(rules) if rules else None,
+        gate_options=_gate_values(**gate),
+        concurrency=concurrency,
+        allow_live=allow_live,
+        progress=None if no_progress else progress_view(),
+    )
+    for line in summary_table(result.summary, result.verdict):
+        click.echo(line)
+    _print_verdict(result.verdict, result.gate)
+    click.echo(f"run: {result.run_dir}")
+    click.echo(f"report: {result.report.directory / 'index.html'}")
+    sys.exit(result.verdict.exit_code)
+
+
+@main.command(epilog=_GATE_HELP)
+@click.argument("summary_json", metavar="SUMMARY_JSON", type=click.Path(dir_okay=False))
+@gate_options
+@reports_errors
+def gate(summary_json: str, **options: Any) -> None:
+    """Apply the gate to a compared run's summary.json (the run's, or a report's copy).
+
+    The gate: section of the scenario the run came from applies, with the options given
+    here over it.
+    """
+    from harness.gate import apply_gate
+    from harness.run import baseline_summary, gate_config, read_summary_file, scenario_gate
+
+    summary = read_summary_file(summary_json)
+    config = gate_config(scenario_gate(summary), _gate_values(**options))
+    verdict = apply_gate(summary, config, baseline_summary(config))
+    _print_verdict(verdict, config)
+    sys.exit(verdict.exit_code)

@@ -1,0 +1,182 @@
+"""A validation run in one go: replay a scenario, compare, write the report, apply the
+gate. The I/O edge that chains the stages' own entry points (start_replay, compare_run,
+write_report, apply_gate); `shadow run`, `shadow gate`, the demo and the pytest plugin
+use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.compare.pipeline import compare_run
+from harness.compare.rules import resolve_config
+from harness.errors import InfrastructureError, InputError, ShadowWarning
+from harness.gate import GateConfig, GateVerdict, apply_gate, override
+from harness.replay.progress import ProgressView
+from harness.replay.session import ReplayResult, start_replay
+from harness.report import WrittenReport, write_report
+from harness.report.phrasing import outcome_counts, percent, severity_counts
+from harness.report.write import check_summary
+from harness.scenario import Scenario, load_scenario
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What a validation run left behind and what the gate made of it."""
+
+    replay: ReplayResult
+    summary: dict[str, Any]
+    report: WrittenReport
+    gate: GateConfig
+    verdict: GateVerdict
+
+    @property
+    def run_dir(self) -> Path:
+        return self.replay.run_dir
+
+
+def check_reachable(result: ReplayResult) -> None:
+    """A target that answered none of its requests is an infrastructure failure (exit 3),
+    not a candidate full of differences."""
+    unreachable = [c for c in result.counters if c.name in result.unreachable()]
+    if unreachable:
+        first = unreachable[0]
+        raise InfrastructureError(
+            f"target {first.name} answered none of its requests ({first.first_error}); "
+            f"results are in {result.run_dir}"
+        )
+
+
+def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A summary.json (a run's or a report's copy), checked for the fields a gate reads."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{file}: no such summary file; `shadow compare RUN_DIR` writes one"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{file}: is a directory; give its summary.json") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not UTF-8 text") from None
+    check_summary(data, str(file))
+    for name, candidate in data["candidates"].items():
+        for index, group in enumerate(candidate["groups"]):
+            if not isinstance(group.get("id"), str):
+                raise InputError(f"{file}: candidates.{name}.groups[{index}].id: missing")
+    return data  # type: ignore[no-any-return]
+
+
+def gate_config(section: GateConfig | None, options: dict[str, Any]) -> GateConfig:
+    """The scenario's gate with the command line's options over it."""
+    try:
+        return override(section or GateConfig(), options)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise InputError(f"gate options: {exc}") from None
+
+
+def baseline_summary(config: GateConfig) -> dict[str, Any] | None:
+    """The earlier run's summary the gate compares with, read once before anything runs."""
+    return None if config.baseline_summary is None else read_summary_file(config.baseline_summary)
+
+
+def scenario_gate(summary: dict[str, Any]) -> GateConfig | None:
+    """The gate section of the scenario a summarised run came from, if it is still there."""
+    path = ((summary.get("run") or {}).get("scenario") or {}).get("path")
+    if not path:
+        return None
+    if not Path(path).is_file():
+        warnings.warn(
+            f"{path}: the run's scenario is not there any more; its gate: section is not "
+            "applied (only the command line's options)",
+            ShadowWarning,
+            stacklevel=2,
+        )
+        return None
+    return load_scenario(path, check_files=False).gate
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    out: Path | None = None,
+    report_dir: Path | None = None,
+    rules: Path | None = None,
+    gate_options: dict[str, Any] | None = None,
+    concurrency: int | None = None,
+    allow_live: bool = False,
+    progress: ProgressView | None = None,
+    runs_dir: Path = Path("runs"),
+) -> RunResult:
+    """Replay, compare, report and gate. Every input is checked before a target starts;
+    a target that cannot be started or reached raises InfrastructureError."""
+    config = gate_config(scenario.gate, gate_options or {})
+    baseline = baseline_summary(config)
+    resolve_config(scenario.compare, scenario.path, rules)
+    replay = start_replay(
+        scenario,
+        out=out,
+        runs_dir=runs_dir,
+        concurrency=concurrency,
+        allow_live=allow_live,
+        progress=progress,
+    )
+    check_reachable(replay)
+    summary = compare_run(replay.run_dir, rules)
+    report = write_report(replay.run_dir, report_dir)
+    return RunResult(replay, summary, report, config, apply_gate(summary, config, baseline))
+
+
+# --- the terminal table ----------------------------------------------------------------------
+
+_COLUMNS = (
+    "candidate",
+    "exchanges",
+    "matching",
+    "critical",
+    "high",
+    "medium",
+    "low",
+    "expected",
+    "noise",
+    "errors",
+    "gate",
+)
+
+
+def summary_table(summary: dict[str, Any], verdict: GateVerdict | None = None) -> list[str]:
+    """Per candidate: exchanges, matching, exchanges with regressions by their highest
+    severity, expected, noise, errors (and the gate's verdict), as aligned text."""
+    statuses = {c.name: c.status for c in verdict.candidates} if verdict else {}
+    rows = [list(_COLUMNS if verdict else _COLUMNS[:-1])]
+    for name, candidate in summary.get("candidates", {}).items():
+        outcomes = outcome_counts(candidate)
+        exchanges = int(candidate.get("exchanges", 0))
+        row = [
+            name,
+            str(exchanges),
+            f"{outcomes['match']} ({percent(outcomes['match'], exchanges)})",
+            *(str(n) for n in severity_counts(candidate).values()),
+            str(outcomes["expected"]),
+            str(outcomes["noise"]),
+            str(outcomes["error"]),
+        ]
+        if verdict:
+            row.append(statuses.get(name, "-"))
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    text = {0, len(_COLUMNS) - 1}  # the candidate and the gate columns are words
+    return [
+        "  ".join(
+            cell.ljust(widths[i]) if i in text else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
