@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.containerspec import DockerLaunch, StripeMockLaunch
 from harness.errors import ScenarioError
 from harness.gate import EndpointThreshold, GateConfig
 
@@ -102,22 +103,41 @@ class CommandLaunch(_Strict):
 
 # The launch kinds a scenario may name, each with the model of its options. Later kinds
 # (containers) register themselves here and in harness.replay.targets.LAUNCHERS.
-LAUNCH_KINDS: dict[str, type[_Strict]] = {
+LAUNCH_KINDS: dict[str, type[BaseModel]] = {
     "localstripe": LocalstripeLaunch,
     "command": CommandLaunch,
+    "docker": DockerLaunch,
+    "stripe-mock": StripeMockLaunch,
 }
+
+
+def _kind_with_options(value: Any) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    kind, options = next(iter(value.items()))
+    return kind in LAUNCH_KINDS and (options is None or isinstance(options, dict))
 
 
 def _launch_spec(value: Any) -> Any:
     if value is None or isinstance(value, BaseModel):
         return value
+    prefix = ""
     if isinstance(value, str):
         data: dict[str, Any] = {"kind": value}
+        prefix = f"{value}."
+    elif _kind_with_options(value):
+        # `{docker: {image: ...}}`: the kind as the only key, its options beneath
+        kind, options = next(iter(value.items()))
+        data = {**(options or {}), "kind": kind}
+        prefix = f"{kind}."
     elif isinstance(value, dict):
         data = dict(value)
         data.setdefault("kind", "command" if "command" in data else None)
     else:
-        raise ValueError("expected a launch kind (localstripe) or a mapping with a command")
+        raise ValueError(
+            "expected a launch kind (localstripe, stripe-mock), a mapping with a command, "
+            "or {docker: {image: ...}}"
+        )
     kind = data.get("kind")
     if kind not in LAUNCH_KINDS:
         raise ValueError(f"unknown launch kind {kind!r} (known: {', '.join(sorted(LAUNCH_KINDS))})")
@@ -125,7 +145,7 @@ def _launch_spec(value: Any) -> Any:
         return LAUNCH_KINDS[kind].model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = _loc(first["loc"])
+        where = prefix + _loc(first["loc"]) if first["loc"] else prefix.rstrip(".")
         message = _message(first, LAUNCH_KINDS[kind])
         raise ValueError(f"{where}: {message}" if where else message) from None
 

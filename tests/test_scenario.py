@@ -125,8 +125,8 @@ gate: {max_regressions: 0}
             "targets[0]: needs a url or a launch",
         ),
         (
-            "targets: [{name: control, launch: docker}]",
-            "targets[0].launch: unknown launch kind 'docker'",
+            "targets: [{name: control, launch: kubernetes}]",
+            "targets[0].launch: unknown launch kind 'kubernetes'",
         ),
         (
             "targets: [{name: control, launch: {command: x}}]",
