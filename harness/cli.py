@@ -633,3 +633,35 @@ def gate(summary_json: str, **options: Any) -> None:
     verdict = apply_gate(summary, config, baseline_summary(config))
     _print_verdict(verdict, config)
     sys.exit(verdict.exit_code)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("group_id")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why this change is expected; the report shows it beside the group.",
+)
+@reports_errors
+def accept(run_dir: str, group_id: str, reason: str) -> None:
+    """Accept a known change: write an expect rule for GROUP_ID (from RUN_DIR's
+    summary.json) into the scenario's compare: section, or into the rules file it names.
+
+    The next compare (`shadow compare RUN_DIR` or the next run) shows the group as
+    expected, with the reason. The rule matches the group's endpoint, path and kind for
+    every candidate.
+    """
+    from harness.accept import accept_group
+
+    accepted = accept_group(run_dir, group_id, reason)
+    rule = accepted.rule
+    click.echo(
+        f"accepted {group_id}: {rule['kind']} {rule['endpoint']} {rule['path']} "
+        f"(seen in {', '.join(accepted.candidates)})"
+    )
+    if accepted.added:
+        click.echo(f"wrote an expect rule to {accepted.file}")
+    else:
+        click.echo(f"{accepted.file} already holds an expect rule for this group")
+    click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
