@@ -177,7 +177,11 @@ class _Session:
                 assert target.url is not None
                 urls[target.name] = target.url
                 continue
-            context = LaunchContext(self.scenario.path.parent, self.run_dir / f"{target.name}.log")
+            context = LaunchContext(
+                self.scenario.path.parent,
+                self.run_dir / f"{target.name}.log",
+                run_id=self.data["run_id"],
+            )
             process = launch(target, context)
             stack.callback(process.stop)
             urls[target.name] = process.url

@@ -1,9 +1,10 @@
 """Targets: where each one's requests go, with which key, and how it is started.
 
 Launchers are a registry keyed by the scenario's `launch` kind, each a function that
-starts a local server and returns it running (a harness.process.LocalProcess). Every
-launched process is stopped by the caller's ExitStack on success, failure and Ctrl-C, and
-dies with the replay even when the replay itself is killed with SIGKILL.
+starts a server and returns it running (a harness.process.LocalProcess, or a container:
+harness.replay.container). Every launched target is stopped by the caller's ExitStack on
+success, failure and Ctrl-C, and ends with the replay even when the replay itself is
+killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from harness.containerspec import STRIPE_MOCK_TEST_KEY
 from harness.errors import InfrastructureError, InputError, LiveModeRefused
 from harness.process import (
     LOCALSTRIPE_TEST_KEY,
@@ -22,6 +25,8 @@ from harness.process import (
     free_port,
     localstripe_command,
 )
+from harness.replay.container import launch_docker
+from harness.replay.stripemock import launch_stripe_mock
 from harness.scenario import CommandLaunch, Scenario, TargetSpec
 from harness.stripe import is_live_key
 
@@ -49,14 +54,23 @@ def die_with_parent(command: list[str]) -> list[str]:
 
 @dataclass(slots=True, frozen=True)
 class LaunchContext:
-    """What a launcher may use: the scenario's folder (a command's working directory)
-    and where the server's output goes."""
+    """What a launcher may use: the scenario's folder (a command's working directory),
+    where the server's output goes, and the run's id (a container's label)."""
 
     scenario_dir: Path
     log_path: Path | None
+    run_id: str = ""
 
 
-Launcher = Callable[[TargetSpec, LaunchContext], LocalProcess]
+class Launched(Protocol):
+    """A target a launcher started: where it answers, and how to stop it."""
+
+    url: str
+
+    def stop(self) -> None: ...
+
+
+Launcher = Callable[[TargetSpec, LaunchContext], Launched]
 
 
 def launch_localstripe(
@@ -107,10 +121,15 @@ def launch_command(target: TargetSpec, context: LaunchContext) -> LocalProcess:
 LAUNCHERS: dict[str, Launcher] = {
     "localstripe": launch_localstripe,
     "command": launch_command,
+    "docker": launch_docker,
+    "stripe-mock": launch_stripe_mock,
 }
 
+# Launched emulators that accept one fixed test key and refuse requests without one.
+FIXED_KEYS = {"localstripe": LOCALSTRIPE_TEST_KEY, "stripe-mock": STRIPE_MOCK_TEST_KEY}
 
-def launch(target: TargetSpec, context: LaunchContext) -> LocalProcess:
+
+def launch(target: TargetSpec, context: LaunchContext) -> Launched:
     kind = target.launch_kind
     if kind is None or kind not in LAUNCHERS:
         raise InputError(f"target {target.name}: no launcher for {kind!r}")
@@ -118,8 +137,8 @@ def launch(target: TargetSpec, context: LaunchContext) -> LocalProcess:
 
 
 def target_key(target: TargetSpec) -> str | None:
-    """The key a target is sent: from its api_key_env, the fixed key of a localstripe it
-    launches, or none. Never from the recording."""
+    """The key a target is sent: from its api_key_env, the fixed key of an emulator it
+    launches (localstripe, stripe-mock), or none. Never from the recording."""
     if target.api_key_env:
         value = os.environ.get(target.api_key_env, "").strip()
         if not value:
@@ -128,9 +147,7 @@ def target_key(target: TargetSpec) -> str | None:
                 f"export the target's API key in it"
             )
         return value
-    if target.launch_kind == "localstripe":
-        return LOCALSTRIPE_TEST_KEY
-    return None
+    return FIXED_KEYS.get(target.launch_kind or "")
 
 
 def target_keys(scenario: Scenario, allow_live: bool) -> dict[str, str | None]:
