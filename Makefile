@@ -14,17 +14,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-# Until `shadow demo` exists: record the demo traffic afresh, replay the shipped recording
-# against two local targets, compare them and write the report.
-DEMO_RUN := runs/demo
+# The shipped recording against a control candidate and a simulated API upgrade: replay,
+# compare, report, gate, and a reading of the result (runs/demo/report/index.html).
 demo: $(STAMP)
-	rm -rf $(DEMO_RUN)
-	$(PY) -m scenarios.demo.make_recording $(DEMO_RUN)/recorded.jsonl
-	$(VENV)/bin/shadow inspect $(DEMO_RUN)/recorded.jsonl
-	$(VENV)/bin/shadow replay scenarios/twin.yaml --out $(DEMO_RUN)/twin --no-progress
-	$(VENV)/bin/shadow compare $(DEMO_RUN)/twin
-	$(VENV)/bin/shadow report $(DEMO_RUN)/twin --out reports/demo
-	@echo "open reports/demo/index.html"
+	$(VENV)/bin/shadow demo --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n auto -q

@@ -665,3 +665,41 @@ def accept(run_dir: str, group_id: str, reason: str) -> None:
     else:
         click.echo(f"{accepted.file} already holds an expect rule for this group")
     click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="runs/demo",
+    show_default=True,
+    help="Directory for the demo's scenario, run and report (a previous demo's is replaced).",
+)
+@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@reports_errors
+def demo(out: str, no_progress: bool) -> None:
+    """Show the whole job on the shipped demo recording: no Stripe account, no network.
+
+    Starts three local targets (a baseline localstripe, a control candidate set up the
+    same way, and a simulated API upgrade), replays, compares, writes the report, applies
+    the gate, and explains the result. Exits 0 when the demo ran, whatever the gate says
+    (the upgraded candidate is meant to fail it); 3 if a target could not be started.
+    """
+    import textwrap
+    from pathlib import Path
+
+    from harness.demo import reading, run_demo
+    from harness.replay.progress import progress_view
+    from harness.run import summary_table
+
+    done = run_demo(Path(out), None if no_progress else progress_view())
+    result = done.result
+    click.echo(f"scenario: {done.scenario}")
+    for line in summary_table(result.summary, result.verdict):
+        click.echo(line)
+    _print_verdict(result.verdict, result.gate)
+    click.echo(f"run: {result.run_dir}")
+    click.echo(f"report: {result.report.directory / 'index.html'}")
+    click.echo("")
+    text = reading(result.summary, result.verdict, result.gate.fail_on)
+    click.echo(textwrap.fill(text, width=100))

@@ -24,6 +24,8 @@ Severity = Literal["critical", "high", "medium", "low"]
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 PASSED, FAILED, UNJUDGED = "passed", "failed", "cannot judge"
+# Regressions named in a reason; the report lists every one.
+LISTED = 5
 EXIT_CODES = {PASSED: 0, FAILED: 1, UNJUDGED: 3}
 
 
@@ -224,9 +226,12 @@ def _judge_candidate(
         where = "" if index is None else f"{config.endpoints[index].endpoint}: "
         new = "new " if known is not None else ""
         plural = "s" if len(groups) != 1 else ""
+        listed = "; ".join(group_line(g) for g in groups[:LISTED])
+        if len(groups) > LISTED:
+            listed += f"; and {len(groups) - LISTED} more (the report lists them all)"
         verdict.reasons.append(
             f"{where}{len(groups)} {new}regression{plural} at or above {fail_on} "
-            f"(allowed {allowed}): " + "; ".join(group_line(g) for g in groups)
+            f"(allowed {allowed}): {listed}"
         )
         if verdict.status == PASSED:
             verdict.status = FAILED

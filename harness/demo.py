@@ -1,0 +1,216 @@
+"""`shadow demo`: the whole job on the shipped demo recording, with no Stripe account and
+no network. Three local targets: a baseline localstripe, a control candidate set up the
+same way (expected: no regressions) and a candidate that really differs (localstripe
+behind harness.simulated_upgrade, a simulated API upgrade). One validation run (replay,
+compare, report, gate), then a paragraph that reads the result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import harness
+from harness.errors import InputError
+from harness.gate import PASSED, GateVerdict
+from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.progress import ProgressView
+from harness.report.phrasing import KIND_PHRASES
+from harness.run import RunResult, run_scenario
+from harness.scenario import load_scenario
+from harness.simulated_upgrade import CHANGES
+
+# The fixed key of a local localstripe: a test key of no account, not a secret.
+KEY_ENV = "SHADOW_DEMO_LOCALSTRIPE_KEY"
+MARKER = ".shadow-demo"
+
+# What each candidate stands for, in the reading of the result.
+ROLES = {
+    "twin": "the same setup as the baseline, replayed again",
+    "upgraded": "localstripe answering as if the account had moved to a newer API version "
+    "(a simulated change)",
+}
+
+
+def repository_root() -> Path:
+    """The checkout the package is installed from (editable install)."""
+    return Path(harness.__file__).resolve().parent.parent
+
+
+def demo_recording() -> Path:
+    recording = repository_root() / "recordings" / "demo.jsonl"
+    if not recording.is_file():
+        raise InputError(
+            f"{recording}: missing; the demo needs a source checkout of stripe-shadow "
+            "(pip install -e .) with its recordings/"
+        )
+    return recording
+
+
+def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, Any]:
+    """The demo's scenario: a baseline, a control candidate and a differing candidate."""
+    return {
+        "name": "demo",
+        "description": "The demo recording against a control candidate and a simulated API "
+        "upgrade (shadow demo).",
+        "recording": str(recording),
+        "baseline": "control",
+        # One request at a time per target: localstripe orders objects created in the same
+        # second by store order, which parallel journeys would make differ per target.
+        "concurrency": 1,
+        "targets": [
+            {"name": "control", "launch": "localstripe"},
+            {"name": "twin", "launch": "localstripe"},
+            {
+                "name": "upgraded",
+                "api_key_env": KEY_ENV,
+                "launch": {
+                    "command": f"{python} -m harness.simulated_upgrade --port {{port}}",
+                    "url": "http://127.0.0.1:{port}",
+                    "ready_path": "/v1/balance",
+                },
+            },
+        ],
+        "compare": {
+            "ignore": [
+                {
+                    "endpoint": "GET /v1/invoices",
+                    "path": "$.data*",
+                    "reason": "localstripe sorts invoices by whole seconds, so a page of five "
+                    "can end on another invoice from one replay to the next",
+                }
+            ],
+            "expect": [
+                {
+                    "endpoint": "* /v1/payment_intents*",
+                    "path": "$.charges",
+                    "kind": "removed",
+                    "reason": "API 2022-11-15 removed charges from payment intents; "
+                    "our checkout reads latest_charge already",
+                },
+                {
+                    "path": "*.balance",
+                    "kind": "added",
+                    "reason": "API 2019-10-17 renamed customer.account_balance to balance",
+                },
+            ],
+        },
+        "gate": {"fail_on": "high"},
+    }
+
+
+def prepare_workspace(out: Path) -> None:
+    """An empty directory for the demo; a previous demo's is replaced, nothing else is."""
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file()):
+            raise InputError(f"{out}: exists and is not a demo directory; pass another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by shadow demo; replaced by the next one\n")
+
+
+@dataclass(slots=True)
+class DemoResult:
+    scenario: Path
+    result: RunResult
+
+
+def run_demo(out: Path, progress: ProgressView | None = None) -> DemoResult:
+    """Write the demo's scenario into `out`, run it, and leave the run and the report there."""
+    recording = demo_recording()
+    prepare_workspace(out)
+    scenario_path = out / "scenario.yaml"
+    header = "# Written by `shadow demo`. " + "; ".join(CHANGES) + "\n"
+    scenario_path.write_text(
+        header + yaml.safe_dump(demo_scenario(recording), sort_keys=False, width=100)
+    )
+    os.environ.setdefault(KEY_ENV, LOCALSTRIPE_TEST_KEY)
+    result = run_scenario(
+        load_scenario(scenario_path),
+        out=out / "run",
+        report_dir=out / "report",
+        progress=progress,
+    )
+    return DemoResult(scenario_path, result)
+
+
+# --- reading the result --------------------------------------------------------------------
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _fields(groups: list[dict[str, Any]]) -> str:
+    """`account_balance removed (5 endpoints), plan removed (7 endpoints)`: the causes
+    by field, for a reader who wants the gist before the report's rows."""
+    endpoints: dict[tuple[str, str], set[str]] = {}
+    for group in groups:
+        field = str(group["path"]).rstrip("[]").rsplit(".", 1)[-1]
+        endpoints.setdefault((field, str(group["kind"])), set()).add(str(group["endpoint"]))
+    return ", ".join(
+        f"{field} {KIND_PHRASES.get(kind, kind).removeprefix('field ')} "
+        f"({_plural(len(where), 'endpoint')})"
+        for (field, kind), where in sorted(endpoints.items(), key=lambda item: -len(item[1]))
+    )
+
+
+def _candidate_sentence(name: str, candidate: dict[str, Any], status: str, fail_on: str) -> str:
+    outcomes = candidate.get("outcomes") or {}
+    exchanges = int(candidate.get("exchanges", 0))
+    role = f", {ROLES[name]}," if name in ROLES else ""
+    different = exchanges - int(outcomes.get("match", 0))
+    if not different:
+        return (
+            f"`{name}`{role} matched on all {exchanges} exchanges, so the harness adds no "
+            "differences of its own: what differs elsewhere comes from the setup"
+        )
+    parts = [f"`{name}`{role} answered {different} of {exchanges} exchanges differently"]
+    expected = [g for g in candidate.get("groups", []) if g.get("outcome") == "expected"]
+    if expected:
+        reasons = " and ".join(f'"{r}"' for r in sorted({str(g.get("reason")) for g in expected}))
+        parts.append(
+            f"{_plural(int(outcomes.get('expected', 0)), 'exchange')} only in ways the "
+            f"scenario expects ({reasons})"
+        )
+    if outcomes.get("noise"):
+        parts.append(f"{_plural(int(outcomes['noise']), 'exchange')} only in known noise")
+    real = [g for g in candidate.get("groups", []) if g.get("outcome") == "difference"]
+    if real:
+        parts.append(f"{_plural(len(real), 'cause')} of real differences: {_fields(real)}")
+    if outcomes.get("error"):
+        parts.append(f"{_plural(int(outcomes['error']), 'exchange')} could not be compared")
+    verdict = {PASSED: "passes", "failed": "fails"}.get(status, "cannot be judged")
+    return "; ".join(parts) + f". Gated at severity {fail_on} and above, it {verdict}"
+
+
+_MEANINGS = {
+    0: "the gate passed",
+    1: "the gate failed: a cut-over would wait until each regression is fixed or accepted "
+    "with `shadow accept RUN_DIR GROUP_ID --reason ...`",
+    3: "too many errors to judge",
+}
+
+
+def reading(summary: dict[str, Any], verdict: GateVerdict, fail_on: str) -> str:
+    """One paragraph on what the run shows, built from its summary and verdict."""
+    plan = (summary.get("run") or {}).get("plan") or {}
+    exchanges = (summary.get("run") or {}).get("recording", {}).get("exchanges", "?")
+    statuses = {c.name: c.status for c in verdict.candidates}
+    sentences = [
+        f"The recording ({exchanges} exchanges in {plan.get('journeys', '?')} journeys) was "
+        f"replayed against the baseline `{summary.get('baseline')}` and "
+        f"{_plural(len(summary.get('candidates', {})), 'candidate')}"
+    ]
+    for name, candidate in summary.get("candidates", {}).items():
+        sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
+    sentences.append(
+        f"`shadow run` would exit {verdict.exit_code} on this result in CI: "
+        f"{_MEANINGS[verdict.exit_code]}"
+    )
+    return ". ".join(sentences) + "."

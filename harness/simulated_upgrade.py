@@ -1,0 +1,143 @@
+"""A simulated change for the demo: localstripe answering as if the account had moved to
+a newer Stripe API version. Not Stripe's behaviour, and not a full upgrade: a few of
+Stripe's documented breaking changes applied to localstripe's answers, so the demo has a
+candidate that really differs without a Stripe account or the network.
+
+`python -m harness.simulated_upgrade --port N` starts its own localstripe (harness.process)
+and answers on 127.0.0.1:N by forwarding every request to it and rewriting, in every
+object of every JSON answer (lists and embedded objects too):
+
+- customer: `account_balance` renamed `balance`        (API 2019-10-17)
+- subscription: `plan` and `quantity` removed           (API 2020-08-27)
+- payment intent: `charges` removed (`latest_charge` stays) (API 2022-11-15)
+
+SIGTERM (what the replay's launcher sends) stops localstripe too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from harness.errors import InfrastructureError
+from harness.process import LocalProcess, free_port, localstripe_command
+from harness.replay.targets import die_with_parent
+
+CHANGES = (
+    "customer.account_balance renamed balance (API 2019-10-17)",
+    "subscription.plan and subscription.quantity removed (API 2020-08-27)",
+    "payment_intent.charges removed; latest_charge stays (API 2022-11-15)",
+)
+
+# Headers that belong to one hop, or that a rewritten body invalidates.
+_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
+)
+
+
+def upgrade_object(node: Any) -> Any:
+    """The same JSON tree with the changes applied to every Stripe object in it (pure)."""
+    if isinstance(node, list):
+        return [upgrade_object(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: upgrade_object(value) for key, value in node.items()}
+    kind = out.get("object")
+    if kind == "customer" and "account_balance" in out:
+        out["balance"] = out.pop("account_balance")
+    elif kind == "subscription":
+        out.pop("plan", None)
+        out.pop("quantity", None)
+    elif kind == "payment_intent":
+        out.pop("charges", None)
+    return out
+
+
+def upgrade_answer(status: int, body: bytes) -> bytes:
+    """A JSON answer rewritten; anything else (errors included) passes unchanged."""
+    if status >= 400:
+        return body
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    return json.dumps(upgrade_object(data)).encode()
+
+
+def forwarding_handler(
+    upstream: str, change: Callable[[int, bytes], bytes]
+) -> type[BaseHTTPRequestHandler]:
+    """A request handler that forwards to `upstream` and answers with `change` applied."""
+    client = httpx.Client(base_url=upstream, timeout=30.0, trust_env=False)
+
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS]
+            answer = client.request(self.command, self.path, headers=headers, content=body)
+            content = change(answer.status_code, answer.content)
+            self.send_response(answer.status_code)
+            for key, value in answer.headers.items():
+                if key.lower() not in _HOP_HEADERS:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_DELETE = _forward
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Forward
+
+
+def start_upstream(attempts: int = 3) -> LocalProcess:
+    """localstripe on a free port, ended with this process even when it is killed."""
+    last: InfrastructureError | None = None
+    for _ in range(attempts):
+        port = free_port()
+        process = LocalProcess(
+            "simulated-upgrade-upstream",
+            die_with_parent(localstripe_command(port)),
+            f"http://127.0.0.1:{port}",
+            ready_path="/v1/balance",
+        )
+        try:
+            return process.start()
+        except InfrastructureError as exc:  # the port was taken meanwhile: try another
+            last = exc
+    assert last is not None
+    raise last
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args().port
+
+    def stop(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    upstream = start_upstream()
+    try:
+        handler = forwarding_handler(upstream.url, upgrade_answer)
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server.daemon_threads = True
+        server.serve_forever()
+    finally:
+        upstream.stop()
+
+
+if __name__ == "__main__":
+    main()
