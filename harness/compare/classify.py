@@ -3,9 +3,10 @@ what each exchange comes to: exactly one outcome per exchange per candidate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.compare.noise import FieldCounts, judge_noise
+from harness.compare.profile import EMULATOR_NOISE, FIXED_BY_EMULATOR
 from harness.compare.rules import CompareConfig
 from harness.model import SEVERITIES, Difference, Outcome
 
@@ -92,6 +93,12 @@ class Classifier:
 
     def classify(self, difference: Difference) -> Difference:
         verdict = self.verdict(difference.endpoint, difference.path, difference.kind)
+        if (
+            verdict.outcome == "difference"
+            and difference.kind in _FIELD_KINDS
+            and FIXED_BY_EMULATOR in (difference.baseline, difference.candidate)
+        ):
+            verdict = replace(verdict, outcome="noise", reason=EMULATOR_NOISE)
         difference.severity = verdict.severity
         difference.outcome = verdict.outcome
         difference.reason = verdict.reason

@@ -19,7 +19,10 @@ from typing import Any
 
 from harness.compare.profile import (
     EARLIEST_TIMESTAMP,
+    EMULATOR_FIXED_HEADERS,
+    EMULATOR_FIXED_TIMES,
     ERROR_FIELDS,
+    FIXED_BY_EMULATOR,
     MASK,
     STRIPE_PROFILE,
     TIMESTAMP_SUFFIX,
@@ -157,7 +160,10 @@ class _Normalizer:
                 and item >= EARLIEST_TIMESTAMP
                 and (key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX))
             ):
-                out[key] = Offset(item - self.started, self.tolerance)
+                if item in EMULATOR_FIXED_TIMES:
+                    out[key] = FIXED_BY_EMULATOR
+                else:
+                    out[key] = Offset(item - self.started, self.tolerance)
             elif kind is dict:
                 out[key] = self.mapping(item)
             elif kind is list:
@@ -257,7 +263,9 @@ def normalize_response(
     for wanted in profile.headers:
         value = response.header(wanted)
         if value is not None:
-            headers[wanted] = " ".join(value.lower().split())
+            value = " ".join(value.lower().split())
+            fixed = (wanted, value) in EMULATOR_FIXED_HEADERS
+            headers[wanted] = FIXED_BY_EMULATOR if fixed else value
     return Normalized(response.status, body, is_json, headers)
 
 

@@ -50,6 +50,14 @@ DEFAULT_HEADERS = ("content-type",)
 
 MASK = "<masked>"
 
+# Stripe's emulator stripe-mock answers fixtures: every timestamp 1234567890 and every
+# Request-Id req_123. Normalising turns such a value into FIXED_BY_EMULATOR, and compare
+# counts a difference against it as noise: the emulator says nothing about that field.
+EMULATOR_FIXED_TIMES = frozenset({1234567890})
+EMULATOR_FIXED_HEADERS = frozenset({("request-id", "req_123")})
+FIXED_BY_EMULATOR = "<fixed by stripe-mock>"
+EMULATOR_NOISE = "stripe-mock answers a fixed value here (created: 1234567890, Request-Id: req_123)"
+
 # Values below this are durations or counts that happen to sit in a timestamp-named
 # field (`start` of a usage record period can be 0), not times.
 EARLIEST_TIMESTAMP = 100_000_000  # 1973-03-03
