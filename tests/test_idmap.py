@@ -461,7 +461,11 @@ def test_mapping_files_in_every_shape(tmp_path: Path, name: str, text: str) -> N
     ("name", "text", "expected"),
     [
         ("map.csv", "old_id,new_id\ncus_A\n", "map.csv:2: expected old_id,new_id"),
-        ("map.csv", "cus_A,cus_B\ncus_A,cus_C\n", "map.csv:2: cus_A is mapped twice"),
+        (
+            "map.csv",
+            "cus_OLD0000001,cus_NEW0000001\ncus_OLD0000001,cus_NEW0000002\n",
+            "map.csv:2: cus_OLD0000001 is mapped twice",
+        ),
         ("map.json", '{"cus_A": 3}', "map.json: 'cus_A': ids must be non-empty strings"),
         ("map.json", '{"cus_A": ', "map.json:1: not valid JSON"),
         ("map.json", "[1]", "map.json: [0]: expected [old_id, new_id]"),

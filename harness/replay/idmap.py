@@ -9,13 +9,12 @@ Client secrets are paired too, but kept in memory only: they never reach the id 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.migration import read_mapping_file
 from harness.model import Response
 from harness.replay.rewrite import NOT_ID_FIELDS
 from harness.stripe import (
@@ -187,70 +186,9 @@ def _pair_by_content(left: list[Any], rest: list[Any]) -> Iterator[tuple[Any, An
 
 # --- seed files --------------------------------------------------------------------------
 
-_CSV_HEADERS = {"old_id", "old", "from", "source", "source_id", "recorded", "recorded_id"}
-
 
 def read_id_map_file(path: str | Path) -> dict[str, str]:
-    """A migration mapping: CSV rows `old_id,new_id` (an optional header row), or JSON as
-    `{"old": "new"}`, `{"ids": {...}}` (an id map of an earlier run) or `[[old, new], …]`.
+    """A migration mapping that seeds a target's id map, every id checked
+    (harness.migration: CSV `old_id,new_id[,type]`, JSON, an earlier run's id map).
     Mistakes are InputErrors naming FILE:LINE."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such id map file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{file}: not a text file (expected CSV or JSON)") from None
-    if file.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
-        return _read_json_map(file, text)
-    return _read_csv_map(file, text)
-
-
-def _read_json_map(file: Path, text: str) -> dict[str, str]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if isinstance(data, dict) and isinstance(data.get("ids"), dict):
-        data = data["ids"]
-    pairs: list[tuple[Any, Any]]
-    if isinstance(data, dict):
-        pairs = list(data.items())
-    elif isinstance(data, list):
-        pairs = []
-        for index, item in enumerate(data):
-            if isinstance(item, dict) and "old_id" in item and "new_id" in item:
-                pairs.append((item["old_id"], item["new_id"]))
-            elif isinstance(item, list) and len(item) == 2:
-                pairs.append((item[0], item[1]))
-            else:
-                raise InputError(
-                    f"{file}: [{index}]: expected [old_id, new_id] or {{old_id, new_id}}"
-                )
-    else:
-        raise InputError(f"{file}: expected an object of old_id → new_id")
-    mapping: dict[str, str] = {}
-    for old, new in pairs:
-        if not isinstance(old, str) or not isinstance(new, str) or not old or not new:
-            raise InputError(f"{file}: {old!r}: ids must be non-empty strings")
-        if mapping.get(old, new) != new:
-            raise InputError(f"{file}: {old}: mapped twice ({mapping[old]} and {new})")
-        mapping[old] = new
-    return mapping
-
-
-def _read_csv_map(file: Path, text: str) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        cells = [cell.strip() for cell in row]
-        if not any(cells):
-            continue
-        if number == 1 and cells[0].lower() in _CSV_HEADERS:
-            continue
-        if len(cells) < 2 or not cells[0] or not cells[1]:
-            raise InputError(f"{file}:{number}: expected old_id,new_id")
-        old, new = cells[0], cells[1]
-        if mapping.get(old, new) != new:
-            raise InputError(f"{file}:{number}: {old} is mapped twice ({mapping[old]} and {new})")
-        mapping[old] = new
-    return mapping
+    return read_mapping_file(path)
