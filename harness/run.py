@@ -103,6 +103,32 @@ def scenario_gate(summary: dict[str, Any]) -> GateConfig | None:
     return load_scenario(path, check_files=False).gate
 
 
+def replay_and_compare(
+    scenario: Scenario,
+    *,
+    out: Path | None = None,
+    rules: Path | None = None,
+    concurrency: int | None = None,
+    allow_live: bool = False,
+    progress: ProgressView | None = None,
+    runs_dir: Path = Path("runs"),
+) -> tuple[ReplayResult, dict[str, Any]]:
+    """Replay a scenario and compare the run; the compare rules are checked before any
+    target starts, and a target that cannot be started or reached raises
+    InfrastructureError."""
+    resolve_config(scenario.compare, scenario.path, rules)
+    replay = start_replay(
+        scenario,
+        out=out,
+        runs_dir=runs_dir,
+        concurrency=concurrency,
+        allow_live=allow_live,
+        progress=progress,
+    )
+    check_reachable(replay)
+    return replay, compare_run(replay.run_dir, rules)
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -115,21 +141,18 @@ def run_scenario(
     progress: ProgressView | None = None,
     runs_dir: Path = Path("runs"),
 ) -> RunResult:
-    """Replay, compare, report and gate. Every input is checked before a target starts;
-    a target that cannot be started or reached raises InfrastructureError."""
+    """Replay, compare, report and gate. Every input is checked before a target starts."""
     config = gate_config(scenario.gate, gate_options or {})
     baseline = baseline_summary(config)
-    resolve_config(scenario.compare, scenario.path, rules)
-    replay = start_replay(
+    replay, summary = replay_and_compare(
         scenario,
         out=out,
-        runs_dir=runs_dir,
+        rules=rules,
         concurrency=concurrency,
         allow_live=allow_live,
         progress=progress,
+        runs_dir=runs_dir,
     )
-    check_reachable(replay)
-    summary = compare_run(replay.run_dir, rules)
     report = write_report(replay.run_dir, report_dir)
     return RunResult(replay, summary, report, config, apply_gate(summary, config, baseline))
 
