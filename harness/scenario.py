@@ -25,9 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
 from harness.errors import ScenarioError
 from harness.gate import EndpointThreshold, GateConfig
+from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
+from harness.stripe import HARNESS_HEADERS
 
 ROLES = ("baseline", "candidate", "secondary")
 BASELINE_RECORDING = "recording"
@@ -35,14 +38,6 @@ BASELINE_RECORDING = "recording"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Headers the harness owns: a key in a scenario file would be a secret on disk, and
-# Idempotency-Keys are namespaced per run and target by the replay itself.
-_FORBIDDEN_HEADERS = {
-    "authorization": "put the key in an environment variable and name it in api_key_env",
-    "idempotency-key": "the replay rewrites every Idempotency-Key per run and target",
-    "host": "set the target's url instead",
-    "content-length": "it is computed for every request",
-}
 
 
 class _Strict(BaseModel):
@@ -172,7 +167,8 @@ class TargetSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     role: Literal["baseline", "candidate", "secondary"] | None = None
     id_map: Path | None = None
-    transforms: list[Any] = Field(default_factory=list)
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    blueprint: str | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rate_limit: float | None = Field(default=None, gt=0)
 
@@ -206,7 +202,7 @@ class TargetSpec(_Strict):
         for name in value:
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"{name!r} is not a header name")
-            why = _FORBIDDEN_HEADERS.get(name.lower())
+            why = HARNESS_HEADERS.get(name.lower())
             if why:
                 raise ValueError(f"{name} may not be set here: {why}")
         return value
@@ -216,12 +212,27 @@ class TargetSpec(_Strict):
     def _id_map(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
 
-    @field_validator("transforms")
+    @field_validator("transforms", mode="before")
     @classmethod
-    def _transforms(cls, value: list[Any]) -> list[Any]:
-        if value:
-            raise ValueError("request transforms are not available yet; leave the list empty")
+    def _transforms(cls, value: Any, info: ValidationInfo) -> list[TransformSpec]:
+        return check_transforms(value, (info.context or {}).get("base"))
+
+    @field_validator("blueprint")
+    @classmethod
+    def _blueprint(cls, value: str | None) -> str | None:
+        if value is not None:
+            blueprint_named(value)
         return value
+
+    @model_validator(mode="after")
+    def _blueprint_transforms(self) -> TargetSpec:
+        if self.blueprint is not None:
+            # A blueprint's transforms run first, so the target's own can adjust their output.
+            self.transforms = [
+                *check_transforms(list(blueprint_named(self.blueprint).transforms)),
+                *self.transforms,
+            ]
+        return self
 
     @model_validator(mode="after")
     def _somewhere_to_send(self) -> TargetSpec:
@@ -416,6 +427,9 @@ def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, _LocatedError):
             problems.append((cause.loc, str(cause)))
+            continue
+        if isinstance(cause, TransformSpecError):
+            problems.append((loc + cause.loc, str(cause)))
             continue
         parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
         problems.append((loc, _message(error, _model_at(parent))))

@@ -396,6 +396,16 @@ VOLATILE_HEADERS = frozenset(
     }
 )
 
+# Request headers the harness owns, each with why a scenario may not set it: a key in a
+# scenario would be a secret on disk, and Idempotency-Keys are namespaced per run and
+# target by the replay itself.
+HARNESS_HEADERS = {
+    "authorization": "put the key in an environment variable and name it in api_key_env",
+    "idempotency-key": "the replay rewrites every Idempotency-Key per run and target",
+    "host": "set the target's url instead",
+    "content-length": "it is computed for every request",
+}
+
 # Request headers the SDK adds that carry telemetry, not meaning.
 SDK_METADATA_HEADERS = frozenset(
     {"x-stripe-client-user-agent", "x-stripe-client-telemetry", "user-agent"}

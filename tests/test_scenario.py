@@ -154,7 +154,7 @@ gate: {max_regressions: 0}
         ),
         (
             "targets: [{name: control, launch: localstripe, transforms: [drop]}]",
-            "targets[0].transforms: request transforms are not available yet",
+            "targets[0].transforms[0].name: unknown transform 'drop'",
         ),
         (
             "targets: [{name: control, launch: localstripe, id_map: ../nope.csv}]",

@@ -30,6 +30,7 @@ from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
+from harness.replay.transforms import TransformChain
 from harness.scenario import RetrySettings
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
@@ -188,6 +189,7 @@ class TargetReplay:
         rate_limit: float | None = None,
         send_unresolved: bool = False,
         finished_journeys: bytearray | None = None,
+        transforms: TransformChain | None = None,
     ) -> None:
         self.context = context
         self.url = url
@@ -201,6 +203,7 @@ class TargetReplay:
         self.timeout = timeout
         self.bucket = TokenBucket(rate_limit) if rate_limit else None
         self.send_unresolved = send_unresolved
+        self.transforms = transforms
         self.finished = finished_journeys or bytearray(plan.journeys)
         self.gates = Gates(plan)
         if finished_journeys is not None:
@@ -292,30 +295,44 @@ class TargetReplay:
             extra["unresolved"] = rewritten.unresolved = []
         if rewritten.notes:
             extra["notes"] = rewritten.notes
+        request, outcome, skipped = rewritten.request, None, None
         if rewritten.unresolved and not self.send_unresolved:
+            skipped = "skipped: refers to ids this target has no counterpart for: " + ", ".join(
+                rewritten.unresolved
+            )
+        elif self.transforms is not None:
+            assert self._sender is not None
+            request, outcome, skipped = await self.transforms.send(
+                self._sender.send, recorded, request, extra
+            )
+        else:
+            assert self._sender is not None
+            outcome = await self._sender.send(request)
+        if outcome is None:
             extra["skipped"] = True
             result = Exchange(
                 seq=recorded.seq,
                 started=time.time(),
                 duration=0.0,
-                request=rewritten.request,
-                error="skipped: refers to ids this target has no counterpart for: "
-                + ", ".join(rewritten.unresolved),
+                request=request,
+                error=skipped or "skipped",
                 extra=extra,
             )
         else:
-            assert self._sender is not None
-            outcome = await self._sender.send(rewritten.request)
             extra["attempts"] = outcome.attempts
             if outcome.response is not None:
                 self.idmap.learn(response_json(recorded.response), response_json(outcome.response))
+                if self.transforms is not None:
+                    notes = self.transforms.learn(recorded, outcome.response)
+                    if notes:
+                        extra.setdefault("notes", []).extend(notes)
                 replayed = (outcome.response.header("idempotent-replayed") or "").lower()
                 extra["idempotent_replayed"] = replayed == "true"
             result = Exchange(
                 seq=recorded.seq,
                 started=outcome.started,
                 duration=outcome.latency,
-                request=rewritten.request,
+                request=request,
                 response=outcome.response,
                 error=outcome.error,
                 extra=extra,

@@ -38,6 +38,7 @@ from harness.replay.rundir import (
     write_run_json,
 )
 from harness.replay.targets import LaunchContext, launch, target_keys
+from harness.replay.transforms import TransformChain, transform_chain
 from harness.scenario import Scenario, TargetSpec, load_scenario
 from harness.stripe import is_live_key
 
@@ -68,9 +69,10 @@ def _run_target(target: TargetSpec, concurrency: int) -> dict[str, Any]:
         headers=dict(target.headers),
         launch=target.launch_json(),
         api_key_env=target.api_key_env,
-        transforms=list(target.transforms),
+        transforms=[spec.to_json() for spec in target.transforms],
         concurrency=concurrency,
         rate_limit=target.rate_limit,
+        extra={"blueprint": target.blueprint} if target.blueprint else {},
     ).to_json()
 
 
@@ -89,6 +91,7 @@ class _TargetState:
     idmap: IdMap
     counters: TargetCounters
     finished: bytearray | None = None
+    transforms: TransformChain | None = None
 
 
 class _Session:
@@ -215,6 +218,7 @@ class _Session:
             rate_limit=target.rate_limit,
             send_unresolved=self.scenario.on_unresolved == "send",
             finished_journeys=state.finished,
+            transforms=state.transforms,
         )
 
     async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
@@ -317,6 +321,9 @@ def start_replay(
         t.name: _TargetState(IdMap(seeds[t.name]), TargetCounters(t.name, plan.exchanges))
         for t in scenario.targets
     }
+    for target in scenario.targets:
+        state = states[target.name]
+        state.transforms = transform_chain(target.transforms, target.name, state.idmap)
     session = _Session(scenario, run_dir, data, plan, keys, states, concurrency, progress)
     return session.execute()
 
@@ -341,9 +348,15 @@ def _paired(recording: Path, plan: Plan, finished: bytearray) -> Iterator[tuple[
 
 
 def _resumed_state(
-    name: str, recording: Path, plan: Plan, replayed: dict[int, Exchange], seed: dict[str, str]
+    target: TargetSpec,
+    recording: Path,
+    plan: Plan,
+    replayed: dict[int, Exchange],
+    seed: dict[str, str],
 ) -> _TargetState:
-    """Which journeys a killed run finished for one target, and the id map they taught."""
+    """Which journeys a killed run finished for one target, and the id map (and the
+    transforms' state) they taught."""
+    name = target.name
     done_per_journey = [0] * plan.journeys
     for position, seq in enumerate(plan.seqs):
         if seq in replayed:
@@ -353,11 +366,14 @@ def _resumed_state(
     )
     idmap = IdMap(seed)
     counters = TargetCounters(name, plan.exchanges)
+    transforms = transform_chain(target.transforms, name, idmap)
     for _, recorded in _paired(recording, plan, finished):
         result = replayed[recorded.seq]
         idmap.learn_responses(recorded.response, result.response)
+        if transforms is not None and result.response is not None:
+            transforms.learn(recorded, result.response)
         count(counters, result)
-    return _TargetState(idmap, counters, finished)
+    return _TargetState(idmap, counters, finished, transforms)
 
 
 def resume_replay(
@@ -396,7 +412,7 @@ def resume_replay(
         )
     states = {
         t.name: _resumed_state(
-            t.name, scenario.recording, plan, _replayed(run.target_file(t.name)), seeds[t.name]
+            t, scenario.recording, plan, _replayed(run.target_file(t.name)), seeds[t.name]
         )
         for t in scenario.targets
     }
