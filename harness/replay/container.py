@@ -4,7 +4,7 @@ The image is used if the engine has it and pulled otherwise, within `pull_timeou
 container gets the labels `stripe-shadow.run=<run id>` and `stripe-shadow.target=<name>`,
 runs with host networking when the engine has no bridge (then the server must listen on
 the port it is given through `{port}`) or on a network with its ports published on
-127.0.0.1, and is ready once `ready_path` answers. From then on a reaper process
+127.0.0.1, and is ready once `ready_path` answers. From its creation on, a reaper process
 (harness.replay.reaper) follows its logs into `<target>.log` and, when `stop()` closes
 its pipe or the replay dies in any way, SIGKILL included, stops and removes it.
 """
@@ -224,8 +224,8 @@ class ContainerTarget:
             )
             deadline = time.monotonic() + self.spec.ready_timeout
             container = self._create(client, plan, env)
-            container.start()
             self._reaper = _start_reaper(container.id, self.context)
+            container.start()
             self.url = self._url(container, plan, deadline) + self.spec.base_path
             self._wait_ready(container, deadline)
         except (DockerException, requests.exceptions.RequestException) as exc:

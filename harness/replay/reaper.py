@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import requests
@@ -23,10 +24,16 @@ from harness.replay.container import API_TIMEOUT, connect
 _LOGS_WAIT = 10.0  # seconds for the last log lines once the container has stopped
 
 
-def _follow_logs(container_id: str, log_path: Path) -> None:
+def _follow_logs(container_id: str, log_path: Path, done: threading.Event) -> None:
     """Append the container's output to the log file until the container stops."""
     try:
         client = connect(timeout=None)  # a log stream may be quiet for as long as it likes
+        # The reaper starts before the container does; following a container that has
+        # not started yet would end at once.
+        while not done.is_set():
+            if client.api.inspect_container(container_id)["State"]["Status"] != "created":
+                break
+            time.sleep(0.05)
         with open(log_path, "ab") as log:
             for chunk in client.api.logs(container_id, stream=True, follow=True):
                 log.write(chunk)
@@ -37,10 +44,14 @@ def _follow_logs(container_id: str, log_path: Path) -> None:
 
 def reap(container_id: str, log_path: Path | None, grace: int) -> None:
     follower = None
+    done = threading.Event()
     if log_path is not None:
-        follower = threading.Thread(target=_follow_logs, args=(container_id, log_path), daemon=True)
+        follower = threading.Thread(
+            target=_follow_logs, args=(container_id, log_path, done), daemon=True
+        )
         follower.start()
     sys.stdin.buffer.read()  # returns at EOF: the replay closed the pipe or is gone
+    done.set()
     client = connect(API_TIMEOUT)
     try:
         client.api.stop(container_id, timeout=grace)

@@ -1,0 +1,96 @@
+"""A stand-in for Stripe's `stripe-mock` binary, for the preset's tests: started as
+`stripe-mock -http-port N` (the only arguments the preset passes; anything else is an
+error), it serves Stripe-shaped JSON on 127.0.0.1:N the way stripe-mock does: a test key
+is required, every object says `created: 1234567890`, every answer `Request-Id: req_123`.
+Unlike stripe-mock it remembers the customers it creates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import string
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FIXED_CREATED = 1234567890
+_ALPHABET = string.ascii_letters + string.digits
+
+customers: dict[str, dict[str, Any]] = {}
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(14))
+
+
+def _error(kind: str, message: str, **extra: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message, **extra}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Request-Id", "req_123")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorized(self) -> bool:
+        if self.headers.get("Authorization", "").startswith("Bearer sk_test_"):
+            return True
+        self._answer(401, _error("invalid_request_error", "You did not provide an API key."))
+        return False
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if not self._authorized():
+            return
+        if urlsplit(self.path).path != "/v1/customers":
+            self._answer(404, _error("invalid_request_error", "Unrecognized request URL"))
+            return
+        form = {key: values[0] for key, values in parse_qs(body).items()}
+        customer = {
+            "id": _new_id("cus_"),
+            "object": "customer",
+            "created": FIXED_CREATED,
+            "email": form.get("email"),
+            "livemode": False,
+            "metadata": {},
+        }
+        customers[customer["id"]] = customer
+        self._answer(200, customer)
+
+    def do_GET(self) -> None:
+        if not self._authorized():
+            return
+        path = urlsplit(self.path).path
+        if path == "/v1/balance":
+            self._answer(200, {"object": "balance", "available": [], "livemode": False})
+        elif path.startswith("/v1/customers/") and path[14:] in customers:
+            self._answer(200, customers[path[14:]])
+        else:
+            self._answer(
+                404, _error("invalid_request_error", "No such object", code="resource_missing")
+            )
+
+    def log_message(self, format: str, *args: Any) -> None:
+        print(f"stripe-mock stand-in: {self.command} {self.path}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="stripe-mock")
+    parser.add_argument("-http-port", dest="http_port", type=int, required=True)
+    port = parser.parse_args().http_port
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(f"Listening for HTTP on port: {port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
