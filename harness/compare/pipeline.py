@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import yaml
 
 from harness.compare.classify import Classifier, NoiseCounts
+from harness.compare.correspondence import apply_blueprint
 from harness.compare.diff import diff_responses
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
@@ -349,6 +350,7 @@ def _compare_candidate(
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
     side = _load_side(run, name)
+    baseline, side, config = apply_blueprint(run.target(name), baseline, side, config)
     raw = compare_sides(
         baseline, side, profile, workers=workers, parallel_threshold=parallel_threshold
     )

@@ -1,0 +1,1 @@
+"""A Charges API integration, recorded for the Charges → PaymentIntents blueprint."""
