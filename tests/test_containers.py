@@ -315,6 +315,20 @@ def test_a_container_that_exits_before_it_is_ready_is_exit_code_3_with_its_last_
 
 
 @pytest.mark.docker
+def test_a_container_the_engine_cannot_start_is_exit_code_3_with_the_engines_reason(
+    engine: DockerClient, server_image: str, tmp_path: Path
+) -> None:
+    launch = box(server_image, "entrypoint: [/bin/no-such-server]", "ports: [8080]")
+    out = tmp_path / "run"
+    done = shadow("replay", str(write_scenario(tmp_path, launch)), "--out", str(out))
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("shadow: error: target box: docker: ")
+    assert '"/bin/no-such-server": stat /bin/no-such-server: no such file' in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert labelled(engine, run_id(out)) == []
+
+
+@pytest.mark.docker
 def test_a_container_that_never_answers_is_given_up_after_ready_timeout(
     engine: DockerClient, server_image: str, tmp_path: Path
 ) -> None:
