@@ -249,8 +249,9 @@ def test_accepted_groups_are_expected_with_their_reasons_in_the_next_runs_report
     (tmp_path / "rules.yaml").write_text(
         "ignore:\n  - {endpoint: GET /v1/invoices, path: '$.data*', reason: page boundary}\n"
     )
-    first = shadow("run", scenario, "--out", "run1", "--report", "report1", "--no-progress",
-                   cwd=tmp_path)  # fmt: skip
+    first = shadow(
+        "run", scenario, "--out", "run1", "--report", "report1", "--no-progress", cwd=tmp_path
+    )
     assert first.returncode == 1, first.stdout + first.stderr
 
     for group, reason in ACCEPTED.items():
@@ -259,8 +260,9 @@ def test_accepted_groups_are_expected_with_their_reasons_in_the_next_runs_report
         assert result.stdout.splitlines()[1] == f"wrote an expect rule to {tmp_path / 'rules.yaml'}"
     assert scenario.read_text() == CHANGING
 
-    second = shadow("run", scenario, "--out", "run2", "--report", "report2", "--no-progress",
-                    cwd=tmp_path)  # fmt: skip
+    second = shadow(
+        "run", scenario, "--out", "run2", "--report", "report2", "--no-progress", cwd=tmp_path
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     summary = json.loads((tmp_path / "report2" / "summary.json").read_text())
     groups = {g["id"]: g for g in summary["candidates"]["changed"]["groups"]}

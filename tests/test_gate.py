@@ -374,9 +374,14 @@ def test_shadow_gate_applies_the_scenarios_gate_and_the_command_line_over_it(
     assert passed.stdout.splitlines()[-1] == "gate: passed"
 
     by_endpoint = shadow(
-        "gate", str(file), "--fail-on", "critical", "--endpoint", "POST /v1/customers=low:1",
+        "gate",
+        str(file),
+        "--fail-on",
+        "critical",
+        "--endpoint",
+        "POST /v1/customers=low:1",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert by_endpoint.returncode == 1
     assert "POST /v1/customers: 2 regressions at or above low (allowed 1)" in by_endpoint.stdout
 

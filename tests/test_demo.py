@@ -1,0 +1,179 @@
+"""`shadow demo`: the simulated upgrade's rewriting (plain data), the reading of a result,
+its workspace, and the whole demo run from outside the repository as `make demo` runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.demo import MARKER, prepare_workspace, reading
+from harness.errors import InputError
+from harness.gate import FAILED, PASSED, UNJUDGED, CandidateVerdict, GateVerdict
+from harness.simulated_upgrade import upgrade_answer, upgrade_object
+
+SHADOW = str(Path(sys.executable).parent / "shadow")
+
+
+def test_the_simulated_upgrade_rewrites_every_object_of_an_answer() -> None:
+    customer = {"object": "customer", "id": "cus_1", "account_balance": -500, "email": "a@b.c"}
+    subscription = {"object": "subscription", "id": "sub_1", "plan": {"id": "p"}, "quantity": 2}
+    intent = {"object": "payment_intent", "charges": {"data": []}, "latest_charge": "ch_1"}
+    answer = {
+        "object": "list",
+        "data": [{**customer, "subscriptions": {"object": "list", "data": [subscription]}}],
+        "intent": intent,
+    }
+    assert upgrade_object(answer) == {
+        "object": "list",
+        "data": [
+            {
+                "object": "customer",
+                "id": "cus_1",
+                "email": "a@b.c",
+                "subscriptions": {
+                    "object": "list",
+                    "data": [{"object": "subscription", "id": "sub_1"}],
+                },
+                "balance": -500,
+            }
+        ],
+        "intent": {"object": "payment_intent", "latest_charge": "ch_1"},
+    }
+    deleted = {"object": "customer", "id": "cus_1", "deleted": True}
+    assert upgrade_object(deleted) == deleted
+
+
+def test_errors_and_non_json_answers_pass_through_unchanged() -> None:
+    error = b'{"error": {"type": "card_error", "plan": 1}}'
+    assert upgrade_answer(402, error) == error
+    assert upgrade_answer(404, b"Not Found") == b"Not Found"
+    assert upgrade_answer(200, b"not json") == b"not json"
+    assert json.loads(upgrade_answer(200, b'{"object": "payment_intent", "charges": 1}')) == {
+        "object": "payment_intent"
+    }
+
+
+def test_a_previous_demo_is_replaced_and_any_other_directory_refused(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    prepare_workspace(out)
+    (out / "run").mkdir()
+    prepare_workspace(out)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="exists and is not a demo directory"):
+        prepare_workspace(mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def candidate(
+    exchanges: int, outcomes: dict[str, int], groups: list[dict[str, Any]]
+) -> dict[str, Any]:
+    counts = {"match": 0, "noise": 0, "expected": 0, "difference": 0, "error": 0, **outcomes}
+    return {"exchanges": exchanges, "outcomes": counts, "groups": groups}
+
+
+def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> None:
+    removed = [
+        {"endpoint": e, "path": p, "kind": "removed", "outcome": "difference"}
+        for e, p in (
+            ("POST /v1/customers", "$.account_balance"),
+            ("GET /v1/customers", "$.data[].account_balance"),
+            ("POST /v1/subscriptions", "$.plan"),
+        )
+    ]
+    expected = {"path": "$.charges", "kind": "removed", "outcome": "expected", "reason": "why"}
+    summary = {
+        "baseline": "control",
+        "run": {"recording": {"exchanges": 85}, "plan": {"journeys": 18}},
+        "candidates": {
+            "twin": candidate(85, {"match": 85}, []),
+            "upgraded": candidate(
+                85,
+                {"match": 40, "expected": 5, "difference": 40},
+                [
+                    *removed,
+                    expected,
+                ],
+            ),
+        },
+    }
+    verdict = GateVerdict(
+        [CandidateVerdict("twin", PASSED, 85, 0), CandidateVerdict("upgraded", FAILED, 85, 0)]
+    )
+    text = reading(summary, verdict, "high")
+    assert text.startswith(
+        "The recording (85 exchanges in 18 journeys) was replayed against the baseline "
+        "`control` and 2 candidates. `twin`, the same setup as the baseline, replayed again, "
+        "matched on all 85 exchanges"
+    )
+    assert "answered 45 of 85 exchanges differently" in text
+    assert '5 exchanges only in ways the scenario expects ("why")' in text
+    assert "3 causes of real differences: account_balance removed (2 endpoints), " in text
+    assert "plan removed (1 endpoint)" in text
+    assert "Gated at severity high and above, it fails." in text
+    assert text.endswith(
+        "`shadow run` would exit 1 on this result in CI: the gate failed: a "
+        "cut-over would wait until each regression is fixed or accepted with "
+        "`shadow accept RUN_DIR GROUP_ID --reason ...`."
+    )
+    stuck = GateVerdict([CandidateVerdict("twin", UNJUDGED, 85, 80)])
+    one = {**summary, "candidates": {"twin": candidate(85, {"match": 5, "error": 80}, [])}}
+    assert "80 exchanges could not be compared" in reading(one, stuck, "low")
+    assert reading(one, stuck, "low").endswith(
+        "exit 3 on this result in CI: too many errors to judge."
+    )
+
+
+@pytest.mark.e2e
+def test_the_demo_shows_a_control_that_passes_and_an_upgrade_that_fails(tmp_path: Path) -> None:
+    # From a directory that is not the repository: the demo finds what it ships itself.
+    result = subprocess.run(
+        [SHADOW, "demo", "--out", "demo", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "twin: passed: 0 regressions at or above high (allowed 0), error rate 0 %" in "\n".join(
+        lines
+    )
+    assert any(line.startswith("upgraded: failed: ") for line in lines)
+    assert "gate: failed" in lines
+    report = tmp_path / "demo" / "report" / "index.html"
+    assert f"report: {Path('demo') / 'report' / 'index.html'}" in lines
+    assert report.is_file()
+    paragraph = result.stdout.split("\n\n")[-1]
+    assert paragraph.startswith("The recording (85 exchanges in ")
+    assert "`shadow run` would exit 1" in paragraph.replace("\n", " ")
+
+    summary = json.loads((tmp_path / "demo" / "run" / "summary.json").read_text())
+    twin, upgraded = summary["candidates"]["twin"], summary["candidates"]["upgraded"]
+    assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0
+    assert upgraded["outcomes"]["error"] == 0
+    # The real differences are exactly the simulated changes the scenario does not expect...
+    real = {
+        (g["path"].rsplit(".", 1)[-1], g["kind"])
+        for g in upgraded["groups"]
+        if g["outcome"] == "difference"
+    }
+    assert real == {("account_balance", "removed"), ("plan", "removed"), ("quantity", "removed")}
+    # ...and the ones it expects show as expected, with their reasons.
+    expected = {
+        (g["path"].rsplit(".", 1)[-1], g["kind"], g["reason"].split(" ")[1])
+        for g in upgraded["groups"]
+        if g["outcome"] == "expected"
+    }
+    assert expected == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
+    assert (
+        (tmp_path / "demo" / "scenario.yaml").read_text().startswith("# Written by `shadow demo`")
+    )
