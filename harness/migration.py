@@ -43,9 +43,9 @@ TYPE_COLUMNS = frozenset({"type", "object", "kind"})
 
 # Kinds of object a type column may name: what the id prefixes name, plus the objects
 # that may carry user-chosen ids.
-KNOWN_TYPES = frozenset(ID_PREFIXES.values()) | frozenset(CUSTOM_ID_COLLECTIONS.values()) | {
-    "price"
-}
+KNOWN_TYPES = (
+    frozenset(ID_PREFIXES.values()) | frozenset(CUSTOM_ID_COLLECTIONS.values()) | {"price"}
+)
 # Types whose ids may be chosen by the user, so any text is a valid id for them.
 CUSTOM_ID_TYPES = frozenset(CUSTOM_ID_COLLECTIONS.values()) | {"price"}
 # A plan id is also accepted where a price id is expected: Plans → Prices maps one to the
@@ -310,7 +310,7 @@ def _nested(file: Path, collections: dict[str, Any], where: str, rows: list[Mapp
         for old, entry in objects.items():
             here = f"{place}.{old}"
             if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-                raise InputError(f"{file}: {here}: expected {{\"id\": new id, …}}")
+                raise InputError(f'{file}: {here}: expected {{"id": new id, …}}')
             _strings(file, here, old, entry["id"])
             rows.append(MappedId(here, old, entry["id"]))
             nested = {

@@ -300,7 +300,11 @@ def test_an_endpoint_glob_limits_a_transform_and_later_ones_see_earlier_output()
     transforms = chain(
         [
             CHARGES_TO_PAYMENT_INTENTS,
-            {"name": "remove_param", "param": "description", "endpoint": "POST /v1/payment_intents"},
+            {
+                "name": "remove_param",
+                "param": "description",
+                "endpoint": "POST /v1/payment_intents",
+            },
         ]
     )
     sent = only(transforms, post("/v1/charges", "amount=1&currency=usd&description=x"))
@@ -362,9 +366,7 @@ def test_a_transform_mistake_names_its_field(
 def test_a_transform_of_an_installed_package_is_found_by_its_entry_point(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "shadowplugin.py").write_text(
-        "def stamp(request, context):\n    return request\n"
-    )
+    (tmp_path / "shadowplugin.py").write_text("def stamp(request, context):\n    return request\n")
     info = tmp_path / "shadowplugin-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowplugin\nVersion: 1.0\n")
@@ -374,7 +376,7 @@ def test_a_transform_of_an_installed_package_is_found_by_its_entry_point(
     monkeypatch.syspath_prepend(str(tmp_path))
     found = resolve_transform("stamp")
     assert isinstance(found, Transform) and found.rewrite.__name__ == "stamp"
-    with pytest.raises(TransformSpecError, match="entry point 'bad' .* cannot be loaded"):
+    with pytest.raises(TransformSpecError, match=r"entry point 'bad' .* cannot be loaded"):
         resolve_transform("bad")
     with pytest.raises(TransformSpecError, match="known: bad, charges_to_payment_intents"):
         resolve_transform("unheard_of")
@@ -417,9 +419,7 @@ def test_a_scenario_names_the_transform_it_cannot_use_by_field_and_line(tmp_path
 
 def test_the_api_version_pin_scenario_validates_without_being_run() -> None:
     scenario = load_scenario(ROOT / "scenarios" / "api-version-pin.yaml")
-    pins = {
-        t.name: [(s.name, s.params["value"]) for s in t.transforms] for t in scenario.targets
-    }
+    pins = {t.name: [(s.name, s.params["value"]) for s in t.transforms] for t in scenario.targets}
     assert pins == {
         "control": [("set_header", "2025-03-31.basil")],
         "control-again": [("set_header", "2025-03-31.basil")],

@@ -169,4 +169,3 @@ def apply_blueprint(
         {"expect": [dict(rule) for rule in blueprint.expect]}, f"blueprint {name}"
     )
     return baseline, candidate, merge_configs(config, rules)
-

@@ -195,8 +195,9 @@ def resolve_transform(name: str, base: Path | None = None) -> Transform:
             loaded = point.load()
         except Exception as exc:
             raise TransformSpecError(
-                (), f"entry point {name!r} ({point.value}) cannot be loaded "
-                f"({type(exc).__name__}: {exc})"
+                (),
+                f"entry point {name!r} ({point.value}) cannot be loaded "
+                f"({type(exc).__name__}: {exc})",
             ) from None
         return _as_transform(loaded, name)
     known = known_names()

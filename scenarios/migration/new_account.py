@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ def _customer(client: stripe.StripeClient, old: dict[str, Any]) -> str:
         return client.v1.customers.create(fields).id  # type: ignore[arg-type]
 
 
-def copy_account(api_base: str, api_key: str, snapshot: dict[str, Any]) -> list[tuple[str, str, str]]:
+def copy_account(
+    api_base: str, api_key: str, snapshot: dict[str, Any]
+) -> list[tuple[str, str, str]]:
     """Copy the snapshot's customers and cards to the account at `api_base`; returns the
     mapping rows (old id, new id, type)."""
     client = stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0)
@@ -123,10 +125,8 @@ def main() -> None:
         with new_account(args.mapping, args.port, args.snapshot) as url:
             print(f"new account at {url} (key {LOCALSTRIPE_TEST_KEY}); mapping in {args.mapping}")
             sys.stdout.flush()
-            try:
+            with suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
     except (ShadowError, InfrastructureError) as exc:
         raise SystemExit(f"new_account: error: {exc}") from None
 
