@@ -680,10 +680,12 @@ def accept(run_dir: str, group_id: str, reason: str) -> None:
 def demo(out: str, no_progress: bool) -> None:
     """Show the whole job on the shipped demo recording: no Stripe account, no network.
 
-    Starts three local targets (a baseline localstripe, a control candidate set up the
-    same way, and a simulated API upgrade), replays, compares, writes the report, applies
-    the gate, and explains the result. Exits 0 when the demo ran, whatever the gate says
-    (the upgraded candidate is meant to fail it); 3 if a target could not be started.
+    Two validation runs against local targets (replay, compare, report, gate): the demo
+    recording against a baseline localstripe, a control candidate set up the same way and
+    a simulated API upgrade; then the Charges → PaymentIntents rehearsal of
+    scenarios/charges-to-payment-intents.yaml. Prints each run's table, verdict and
+    report, and a paragraph that reads the result. Exits 0 when the demo ran, whatever
+    the gates say (the upgrade is meant to fail its gate); 3 if a target could not start.
     """
     import textwrap
     from pathlib import Path
@@ -692,14 +694,15 @@ def demo(out: str, no_progress: bool) -> None:
     from harness.replay.progress import progress_view
     from harness.run import summary_table
 
-    done = run_demo(Path(out), None if no_progress else progress_view())
-    result = done.result
-    click.echo(f"scenario: {done.scenario}")
-    for line in summary_table(result.summary, result.verdict):
-        click.echo(line)
-    _print_verdict(result.verdict, result.gate)
-    click.echo(f"run: {result.run_dir}")
-    click.echo(f"report: {result.report.directory / 'index.html'}")
-    click.echo("")
-    text = reading(result.summary, result.verdict, result.gate.fail_on)
+    parts = run_demo(Path(out), None if no_progress else progress_view())
+    for part in parts:
+        result = part.result
+        click.echo(f"== {part.title}: {part.scenario}")
+        for line in summary_table(result.summary, result.verdict):
+            click.echo(line)
+        _print_verdict(result.verdict, result.gate)
+        click.echo(f"run: {result.run_dir}")
+        click.echo(f"report: {result.report.directory / 'index.html'}")
+        click.echo("")
+    text = reading([(p.result.summary, p.result.verdict, p.result.gate.fail_on) for p in parts])
     click.echo(textwrap.fill(text, width=100))

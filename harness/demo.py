@@ -1,8 +1,14 @@
-"""`shadow demo`: the whole job on the shipped demo recording, with no Stripe account and
-no network. Three local targets: a baseline localstripe, a control candidate set up the
-same way (expected: no regressions) and a candidate that really differs (localstripe
-behind harness.simulated_upgrade, a simulated API upgrade). One validation run (replay,
-compare, report, gate), then a paragraph that reads the result."""
+"""`shadow demo`: the whole job with no Stripe account and no network, in two validation
+runs (replay, compare, report, gate) against local targets:
+
+1. the shipped demo recording against a baseline localstripe, a control candidate set up
+   the same way (expected: no regressions) and a candidate that really differs:
+   localstripe behind harness.simulated_upgrade, a simulated API upgrade;
+2. the shipped Charges → PaymentIntents rehearsal (scenarios/charges-to-payment-intents.yaml):
+   a Charges API integration replayed as PaymentIntents through its blueprint.
+
+Then a paragraph that reads the result.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +35,15 @@ from harness.simulated_upgrade import CHANGES
 KEY_ENV = "SHADOW_DEMO_LOCALSTRIPE_KEY"
 MARKER = ".shadow-demo"
 
+# The shipped migration scenario the demo rehearses, relative to the repository.
+MIGRATION = Path("scenarios") / "charges-to-payment-intents.yaml"
+
 # What each candidate stands for, in the reading of the result.
 ROLES = {
     "twin": "the same setup as the baseline, replayed again",
     "upgraded": "localstripe answering as if the account had moved to a newer API version "
     "(a simulated change)",
+    "payment-intents": "every charge sent as a confirmed PaymentIntent",
 }
 
 
@@ -42,14 +52,15 @@ def repository_root() -> Path:
     return Path(harness.__file__).resolve().parent.parent
 
 
-def demo_recording() -> Path:
-    recording = repository_root() / "recordings" / "demo.jsonl"
-    if not recording.is_file():
+def shipped(relative: Path) -> Path:
+    """A file the demo needs from the checkout the package is installed from."""
+    path = repository_root() / relative
+    if not path.is_file():
         raise InputError(
-            f"{recording}: missing; the demo needs a source checkout of stripe-shadow "
-            "(pip install -e .) with its recordings/"
+            f"{path}: missing; the demo needs a source checkout of stripe-shadow "
+            "(pip install -e .) with its recordings/ and scenarios/"
         )
-    return recording
+    return path
 
 
 def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, Any]:
@@ -115,28 +126,38 @@ def prepare_workspace(out: Path) -> None:
 
 
 @dataclass(slots=True)
-class DemoResult:
+class DemoPart:
+    """One validation run of the demo."""
+
+    title: str
     scenario: Path
     result: RunResult
 
 
-def run_demo(out: Path, progress: ProgressView | None = None) -> DemoResult:
-    """Write the demo's scenario into `out`, run it, and leave the run and the report there."""
-    recording = demo_recording()
+def run_demo(out: Path, progress: ProgressView | None = None) -> list[DemoPart]:
+    """Run both parts of the demo into `out` (a previous demo's is replaced): each leaves
+    its run and its report in a folder of its own."""
+    recording = shipped(Path("recordings") / "demo.jsonl")
+    migration = shipped(MIGRATION)
     prepare_workspace(out)
-    scenario_path = out / "scenario.yaml"
+    upgrade = out / "upgrade"
+    upgrade.mkdir()
+    scenario_path = upgrade / "scenario.yaml"
     header = "# Written by `shadow demo`. " + "; ".join(CHANGES) + "\n"
     scenario_path.write_text(
         header + yaml.safe_dump(demo_scenario(recording), sort_keys=False, width=100)
     )
     os.environ.setdefault(KEY_ENV, LOCALSTRIPE_TEST_KEY)
-    result = run_scenario(
-        load_scenario(scenario_path),
-        out=out / "run",
-        report_dir=out / "report",
-        progress=progress,
-    )
-    return DemoResult(scenario_path, result)
+    parts = []
+    for title, path, folder in (
+        ("An API upgrade (simulated) beside a control", scenario_path, upgrade),
+        ("Charges → PaymentIntents", migration, out / "migration"),
+    ):
+        result = run_scenario(
+            load_scenario(path), out=folder / "run", report_dir=folder / "report", progress=progress
+        )
+        parts.append(DemoPart(title, path, result))
+    return parts
 
 
 # --- reading the result --------------------------------------------------------------------
@@ -173,10 +194,15 @@ def _candidate_sentence(name: str, candidate: dict[str, Any], status: str, fail_
     parts = [f"`{name}`{role} answered {different} of {exchanges} exchanges differently"]
     expected = [g for g in candidate.get("groups", []) if g.get("outcome") == "expected"]
     if expected:
-        reasons = " and ".join(f'"{r}"' for r in sorted({str(g.get("reason")) for g in expected}))
+        reasons = sorted({str(g.get("reason")) for g in expected})
+        why = (
+            " and ".join(f'"{r}"' for r in reasons)
+            if len(reasons) <= 2
+            else f"{len(reasons)} reasons, each beside its group in the report"
+        )
         parts.append(
             f"{_plural(int(outcomes.get('expected', 0)), 'exchange')} only in ways the "
-            f"scenario expects ({reasons})"
+            f"scenario expects ({why})"
         )
     if outcomes.get("noise"):
         parts.append(f"{_plural(int(outcomes['noise']), 'exchange')} only in known noise")
@@ -189,28 +215,39 @@ def _candidate_sentence(name: str, candidate: dict[str, Any], status: str, fail_
     return "; ".join(parts) + f". Gated at severity {fail_on} and above, it {verdict}"
 
 
-_MEANINGS = {
-    0: "the gate passed",
-    1: "the gate failed: a cut-over would wait until each regression is fixed or accepted "
-    "with `shadow accept RUN_DIR GROUP_ID --reason ...`",
-    3: "too many errors to judge",
-}
+def _run_sentence(summary: dict[str, Any]) -> str:
+    """`demo.jsonl (85 exchanges in 18 journeys) was replayed against …`."""
+    run = summary.get("run") or {}
+    recording = run.get("recording") or {}
+    name = Path(str(recording.get("path", "the recording"))).name
+    journeys = (run.get("plan") or {}).get("journeys", "?")
+    head = f"{name} ({recording.get('exchanges', '?')} exchanges in {journeys} journeys)"
+    candidates = _plural(len(summary.get("candidates", {})), "candidate")
+    if summary.get("baseline") == "recording":
+        return f"{head} was replayed against {candidates} and compared with what was recorded"
+    return f"{head} was replayed against the baseline `{summary.get('baseline')}` and {candidates}"
 
 
-def reading(summary: dict[str, Any], verdict: GateVerdict, fail_on: str) -> str:
-    """One paragraph on what the run shows, built from its summary and verdict."""
-    plan = (summary.get("run") or {}).get("plan") or {}
-    exchanges = (summary.get("run") or {}).get("recording", {}).get("exchanges", "?")
-    statuses = {c.name: c.status for c in verdict.candidates}
-    sentences = [
-        f"The recording ({exchanges} exchanges in {plan.get('journeys', '?')} journeys) was "
-        f"replayed against the baseline `{summary.get('baseline')}` and "
-        f"{_plural(len(summary.get('candidates', {})), 'candidate')}"
-    ]
-    for name, candidate in summary.get("candidates", {}).items():
-        sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
-    sentences.append(
-        f"`shadow run` would exit {verdict.exit_code} on this result in CI: "
-        f"{_MEANINGS[verdict.exit_code]}"
-    )
+def reading(parts: list[tuple[dict[str, Any], GateVerdict, str]]) -> str:
+    """One paragraph on what the runs show, built from each one's summary, verdict and
+    gate severity."""
+    sentences = []
+    for summary, verdict, fail_on in parts:
+        statuses = {c.name: c.status for c in verdict.candidates}
+        sentences.append(_run_sentence(summary))
+        for name, candidate in summary.get("candidates", {}).items():
+            sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
+    codes = [verdict.exit_code for _, verdict, _ in parts]
+    meaning = {
+        0: "its gate passed",
+        1: "its gate failed: a cut-over waits until each regression is fixed, or accepted "
+        "with `shadow accept RUN_DIR GROUP_ID --reason ...`",
+        3: "too many errors to judge",
+    }
+    said = [f"{code} on {_ordinal(i)} run ({meaning[code]})" for i, code in enumerate(codes)]
+    sentences.append(f"In CI, `shadow run` would exit {' and '.join(said)}")
     return ". ".join(sentences) + "."
+
+
+def _ordinal(index: int) -> str:
+    return ("the first", "the second", "the third")[index] if index < 3 else f"run {index + 1}"

@@ -91,7 +91,7 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
     expected = {"path": "$.charges", "kind": "removed", "outcome": "expected", "reason": "why"}
     summary = {
         "baseline": "control",
-        "run": {"recording": {"exchanges": 85}, "plan": {"journeys": 18}},
+        "run": {"recording": {"path": "/r/demo.jsonl", "exchanges": 85}, "plan": {"journeys": 18}},
         "candidates": {
             "twin": candidate(85, {"match": 85}, []),
             "upgraded": candidate(
@@ -107,9 +107,9 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
     verdict = GateVerdict(
         [CandidateVerdict("twin", PASSED, 85, 0), CandidateVerdict("upgraded", FAILED, 85, 0)]
     )
-    text = reading(summary, verdict, "high")
+    text = reading([(summary, verdict, "high")])
     assert text.startswith(
-        "The recording (85 exchanges in 18 journeys) was replayed against the baseline "
+        "demo.jsonl (85 exchanges in 18 journeys) was replayed against the baseline "
         "`control` and 2 candidates. `twin`, the same setup as the baseline, replayed again, "
         "matched on all 85 exchanges"
     )
@@ -119,20 +119,29 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
     assert "plan removed (1 endpoint)" in text
     assert "Gated at severity high and above, it fails." in text
     assert text.endswith(
-        "`shadow run` would exit 1 on this result in CI: the gate failed: a "
-        "cut-over would wait until each regression is fixed or accepted with "
-        "`shadow accept RUN_DIR GROUP_ID --reason ...`."
+        "In CI, `shadow run` would exit 1 on the first run (its gate failed: a cut-over waits "
+        "until each regression is fixed, or accepted with `shadow accept RUN_DIR GROUP_ID "
+        "--reason ...`)."
     )
     stuck = GateVerdict([CandidateVerdict("twin", UNJUDGED, 85, 80)])
-    one = {**summary, "candidates": {"twin": candidate(85, {"match": 5, "error": 80}, [])}}
-    assert "80 exchanges could not be compared" in reading(one, stuck, "low")
-    assert reading(one, stuck, "low").endswith(
-        "exit 3 on this result in CI: too many errors to judge."
+    one = {
+        **summary,
+        "baseline": "recording",
+        "candidates": {"twin": candidate(85, {"match": 5, "error": 80}, [])},
+    }
+    both = reading([(one, stuck, "low"), (summary, verdict, "high")])
+    assert both.startswith(
+        "demo.jsonl (85 exchanges in 18 journeys) was replayed against 1 candidate and "
+        "compared with what was recorded. `twin`"
     )
+    assert "80 exchanges could not be compared" in both
+    assert "exit 3 on the first run (too many errors to judge) and 1 on the second run" in both
 
 
 @pytest.mark.e2e
-def test_the_demo_shows_a_control_that_passes_and_an_upgrade_that_fails(tmp_path: Path) -> None:
+def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migration(
+    tmp_path: Path,
+) -> None:
     # From a directory that is not the repository: the demo finds what it ships itself.
     result = subprocess.run(
         [SHADOW, "demo", "--out", "demo", "--no-progress"],
@@ -144,19 +153,20 @@ def test_the_demo_shows_a_control_that_passes_and_an_upgrade_that_fails(tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "twin: passed: 0 regressions at or above high (allowed 0), error rate 0 %" in "\n".join(
-        lines
-    )
+    text = "\n".join(lines)
+    assert "twin: passed: 0 regressions at or above high (allowed 0), error rate 0 %" in text
     assert any(line.startswith("upgraded: failed: ") for line in lines)
-    assert "gate: failed" in lines
-    report = tmp_path / "demo" / "report" / "index.html"
-    assert f"report: {Path('demo') / 'report' / 'index.html'}" in lines
-    assert report.is_file()
-    paragraph = result.stdout.split("\n\n")[-1]
-    assert paragraph.startswith("The recording (85 exchanges in ")
-    assert "`shadow run` would exit 1" in paragraph.replace("\n", " ")
+    assert "payment-intents: passed: 0 regressions at or above low (allowed 0)" in text
+    assert [line for line in lines if line.startswith("gate: ")] == ["gate: failed", "gate: passed"]
+    for part in ("upgrade", "migration"):
+        assert f"report: {Path('demo') / part / 'report' / 'index.html'}" in lines
+        assert (tmp_path / "demo" / part / "report" / "index.html").is_file()
+    paragraph = result.stdout.split("\n\n")[-1].replace("\n", " ")
+    assert paragraph.startswith("demo.jsonl (85 exchanges in ")
+    assert "`shadow run` would exit 1 on the first run" in paragraph
+    assert "and 0 on the second run (its gate passed)." in paragraph
 
-    summary = json.loads((tmp_path / "demo" / "run" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "demo" / "upgrade" / "run" / "summary.json").read_text())
     twin, upgraded = summary["candidates"]["twin"], summary["candidates"]["upgraded"]
     assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0
     assert upgraded["outcomes"]["error"] == 0
@@ -174,6 +184,5 @@ def test_the_demo_shows_a_control_that_passes_and_an_upgrade_that_fails(tmp_path
         if g["outcome"] == "expected"
     }
     assert expected == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
-    assert (
-        (tmp_path / "demo" / "scenario.yaml").read_text().startswith("# Written by `shadow demo`")
-    )
+    scenario = tmp_path / "demo" / "upgrade" / "scenario.yaml"
+    assert scenario.read_text().startswith("# Written by `shadow demo`")
