@@ -10,10 +10,11 @@ object is one difference a blueprint's expect rule explains (docs/blueprints.md)
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any
 
 from harness.blueprints import BLUEPRINTS
 from harness.compare.normalize import parse_body
@@ -105,6 +106,28 @@ def _with_body(exchange: Exchange, body: dict[str, Any]) -> Exchange:
     return replace(exchange, response=replace(exchange.response, body=text))
 
 
+def project_pair(
+    correspondence: Correspondence, ours: Exchange, theirs: Exchange
+) -> tuple[Exchange, Exchange]:
+    """One baseline exchange and the candidate's for the same seq, their answers
+    projected when they are the two kinds of a correspondence (else as given)."""
+    request = ours.request
+    if endpoint_template(request.method, request.path) not in correspondence.endpoints:
+        return ours, theirs
+    one, other = _object(ours), _object(theirs)
+    if one is None or other is None:
+        return ours, theirs
+    kinds = (one.get("object"), other.get("object"))
+    if kinds == (correspondence.old, correspondence.new):
+        base_body, candidate_body = correspondence.project(one, other)
+    elif kinds == (correspondence.new, correspondence.old):
+        old, new = correspondence.project(other, one)
+        base_body, candidate_body = new, old
+    else:
+        return ours, theirs
+    return _with_body(ours, base_body), _with_body(theirs, candidate_body)
+
+
 def project_exchanges(
     correspondence: Correspondence,
     baseline: dict[int, Exchange],
@@ -118,54 +141,34 @@ def project_exchanges(
         ours = baseline.get(seq)
         if ours is None:
             continue
-        request = ours.request
-        if endpoint_template(request.method, request.path) not in correspondence.endpoints:
-            continue
-        one, other = _object(ours), _object(theirs)
-        if one is None or other is None:
-            continue
-        kinds = (one.get("object"), other.get("object"))
-        if kinds == (correspondence.old, correspondence.new):
-            old, new = correspondence.project(one, other)
-            base_body, candidate_body = old, new
-        elif kinds == (correspondence.new, correspondence.old):
-            old, new = correspondence.project(other, one)
-            base_body, candidate_body = new, old
-        else:
+        new_ours, new_theirs = project_pair(correspondence, ours, theirs)
+        if new_ours is ours and new_theirs is theirs:
             continue
         if projected_baseline is None or projected_candidate is None:
             projected_baseline, projected_candidate = dict(baseline), dict(candidate)
-        projected_baseline[seq] = _with_body(ours, base_body)
-        projected_candidate[seq] = _with_body(theirs, candidate_body)
+        projected_baseline[seq] = new_ours
+        projected_candidate[seq] = new_theirs
     return projected_baseline or baseline, projected_candidate or candidate
 
 
-class _Side(Protocol):
-    """A pipeline Side: a dataclass holding exchanges by seq."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-    exchanges: dict[int, Exchange]
-
-
-S = TypeVar("S", bound=_Side)
+PairProjection = Callable[[Exchange, Exchange], tuple[Exchange, Exchange]]
 
 
 def apply_blueprint(
-    target: RunTarget, baseline: S, candidate: S, config: CompareConfig
-) -> tuple[S, S, CompareConfig]:
-    """The sides and settings a candidate is compared with: as given, unless its target
-    names a blueprint, whose correspondence projects the answers and whose expect rules
-    are added after the scenario's."""
+    target: RunTarget, config: CompareConfig
+) -> tuple[PairProjection | None, CompareConfig]:
+    """How a candidate's pairs are projected before they are compared (None: they are
+    not) and the settings it is compared with: as given, unless its target names a
+    blueprint, whose correspondence projects the answers and whose expect rules are added
+    after the scenario's. Pairs are projected one at a time, as compare streams them."""
     name = target.extra.get("blueprint")
     if not isinstance(name, str) or name not in BLUEPRINTS:
-        return baseline, candidate, config
+        return None, config
     blueprint = BLUEPRINTS[name]
+    projection: PairProjection | None = None
     if blueprint.correspondence is not None:
-        correspondence = CORRESPONDENCES[blueprint.correspondence]
-        ours, theirs = project_exchanges(correspondence, baseline.exchanges, candidate.exchanges)
-        baseline = replace(baseline, exchanges=ours)
-        candidate = replace(candidate, exchanges=theirs)
+        projection = functools.partial(project_pair, CORRESPONDENCES[blueprint.correspondence])
     rules = parse_compare_config(
         {"expect": [dict(rule) for rule in blueprint.expect]}, f"blueprint {name}"
     )
-    return baseline, candidate, merge_configs(config, rules)
+    return projection, merge_configs(config, rules)

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import yaml
 
 from harness.compare.classify import Classifier, NoiseCounts
-from harness.compare.correspondence import apply_blueprint
+from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
@@ -31,8 +31,8 @@ from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
 from harness.errors import InputError, ScenarioError
 from harness.model import Difference, Exchange, Outcome
-from harness.recording import iter_exchanges
 from harness.replay.rundir import Run, load_run
+from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
 
 OUTCOMES_FILE = "outcomes.jsonl"
@@ -47,12 +47,18 @@ CHUNK_SIZE = 256
 
 @dataclass(slots=True)
 class Side:
-    """One side of a comparison: a target's (or the recording's) exchanges by seq and its
-    id map (recorded id → target id; None for the recording, whose ids are recorded)."""
+    """One side of a comparison: the file holding a target's (or the recording's)
+    exchanges and its id map (recorded id → target id; None for the recording, whose ids
+    are recorded). Its exchanges are streamed in seq order, never held: a million of
+    them would take gigabytes."""
 
     name: str
-    exchanges: dict[int, Exchange]
+    path: Path
     idmap: dict[str, str] | None
+
+    def exchanges(self) -> Iterator[Exchange]:
+        """In ascending seq, the last result for each seq."""
+        return iter_in_seq_order(self.path)
 
 
 @dataclass(slots=True)
@@ -138,12 +144,32 @@ def _failure(exchange: Exchange) -> str | None:
     return None
 
 
-def _items(baseline: Side, other: Side, profile: Profile) -> Iterator[_Item]:
+def _pairs(baseline: Side, other: Side) -> Iterator[tuple[int, Exchange | None, Exchange | None]]:
+    """(seq, baseline's, other's) for every seq of either side, in seq order: a merge of
+    two ascending streams."""
+    ours, theirs = baseline.exchanges(), other.exchanges()
+    b, c = next(ours, None), next(theirs, None)
+    while b is not None or c is not None:
+        if c is None or (b is not None and b.seq < c.seq):
+            assert b is not None
+            yield b.seq, b, None
+            b = next(ours, None)
+        elif b is None or c.seq < b.seq:
+            yield c.seq, None, c
+            c = next(theirs, None)
+        else:
+            yield b.seq, b, c
+            b, c = next(ours, None), next(theirs, None)
+
+
+def _items(
+    baseline: Side, other: Side, profile: Profile, projection: PairProjection | None = None
+) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or {})
-    for seq in sorted(baseline.exchanges.keys() | other.exchanges.keys()):
-        b = baseline.exchanges.get(seq)
-        c = other.exchanges.get(seq)
+    for seq, b, c in _pairs(baseline, other):
+        if projection is not None and b is not None and c is not None:
+            b, c = projection(b, c)
         request = (b or c).request  # type: ignore[union-attr]
         endpoint = endpoint_template(request.method, request.path)
         journey = _journey(c, b)
@@ -210,6 +236,7 @@ def compare_sides(
     *,
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
+    projection: PairProjection | None = None,
 ) -> Iterator[RawOutcome]:
     """Raw outcomes of `other` against `baseline`, in seq order.
 
@@ -223,7 +250,7 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        for chunk in _chunks(_items(baseline, other, profile), CHUNK_SIZE):
+        for chunk in _chunks(_items(baseline, other, profile, projection), CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
             if pool is None and workers > 1 and mismatches > parallel_threshold:
@@ -254,14 +281,13 @@ def compare_sides(
 
 def _load_side(run: Run, name: str) -> Side:
     if name == RECORDING:
-        path = run.recording_path
-        return Side(RECORDING, {e.seq: e for e in iter_exchanges(path, allow_truncated=True)}, None)
+        return Side(RECORDING, run.recording_path, None)
     target_file = run.target_file(name)
     if not target_file.exists():
         raise InputError(f"{target_file}: missing: target {name} has no results in this run")
     idmap_file = run.idmap_file(name)
     idmap = run.idmap(name) if idmap_file.exists() else {}
-    return Side(name, run.exchanges(name), idmap)
+    return Side(name, target_file, idmap)
 
 
 def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
@@ -350,9 +376,14 @@ def _compare_candidate(
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
     side = _load_side(run, name)
-    baseline, side, config = apply_blueprint(run.target(name), baseline, side, config)
+    projection, config = apply_blueprint(run.target(name), config)
     raw = compare_sides(
-        baseline, side, profile, workers=workers, parallel_threshold=parallel_threshold
+        baseline,
+        side,
+        profile,
+        workers=workers,
+        parallel_threshold=parallel_threshold,
+        projection=projection,
     )
     summary = CandidateSummary(samples=config.samples)
     if secondary_counts is None:
