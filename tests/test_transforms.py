@@ -30,6 +30,7 @@ from harness.replay.transforms import (
     TransformSpecError,
     check_transforms,
     edit_param,
+    own_idempotency_keys,
     resolve_transform,
 )
 from harness.scenario import load_scenario, parse_scenario
@@ -283,6 +284,11 @@ def test_a_transform_may_return_several_requests_or_none_and_failures_are_result
         ("POST", "/v1/customers/cus_Target000001"),
     ]
     assert both.requests[0].body == "description=made+by+a+transform+for+7"
+    keyed = post("/v1/customers/cus_Target000001", "", [("Idempotency-Key", "shadow-abc")])
+    steps = own_idempotency_keys(
+        chain(["mytransforms:twice"], base=user_module).apply(recorded(keyed), keyed).requests
+    )
+    assert [r.header("idempotency-key") for r in steps] == ["shadow-abc-step-1", "shadow-abc"]
     dropped = chain(["mytransforms:drop_deletes"], base=user_module)
     assert dropped.apply(recorded(deleting), deleting).skipped == (
         "skipped: transform mytransforms:drop_deletes sends nothing for this request"

@@ -360,6 +360,7 @@ class TransformChain:
         if applied.skipped is not None:
             extra.setdefault("notes", []).append(applied.skipped.removeprefix("skipped: "))
             return request, None, applied.skipped
+        applied.requests = own_idempotency_keys(applied.requests)
         steps: list[dict[str, Any]] = []
         outcome: A | None = None
         sent = applied.requests[0]
@@ -384,6 +385,26 @@ class TransformChain:
         if steps:
             extra["steps"] = steps
         return sent, outcome, None
+
+
+def own_idempotency_keys(requests: list[Request]) -> list[Request]:
+    """Several requests made from one keep their Idempotency-Key apart: Stripe answers a
+    key reused with other parameters with 400 idempotency_error. The last request keeps
+    the exchange's key; an earlier one sharing it gets `KEY-step-N` (the same on resume)."""
+    if len(requests) < 2:
+        return requests
+    last = requests[-1].header("idempotency-key")
+    out = []
+    for position, request in enumerate(requests[:-1], start=1):
+        key = request.header("idempotency-key")
+        if key is not None and key == last:
+            request = replace(
+                request,
+                headers=with_header(request.headers, "Idempotency-Key", f"{key}-step-{position}"),
+            )
+        out.append(request)
+    out.append(requests[-1])
+    return out
 
 
 def _requests(result: TransformResult, name: str) -> list[Request]:
