@@ -66,7 +66,7 @@ def shipped(relative: Path) -> Path:
 def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, Any]:
     """The demo's scenario: a baseline, a control candidate and a differing candidate."""
     return {
-        "name": "demo",
+        "name": "api-upgrade",
         "description": "The demo recording against a control candidate and a simulated API "
         "upgrade (shadow demo).",
         "recording": str(recording),
@@ -135,26 +135,28 @@ class DemoPart:
 
 
 def run_demo(out: Path, progress: ProgressView | None = None) -> list[DemoPart]:
-    """Run both parts of the demo into `out` (a previous demo's is replaced): each leaves
-    its run and its report in a folder of its own."""
+    """Run both parts of the demo into `out` (a previous demo's is replaced): the upgrade's
+    scenario, then runs/<scenario>/ and reports/<scenario>/ for each part."""
     recording = shipped(Path("recordings") / "demo.jsonl")
     migration = shipped(MIGRATION)
     prepare_workspace(out)
-    upgrade = out / "upgrade"
-    upgrade.mkdir()
-    scenario_path = upgrade / "scenario.yaml"
+    scenario_path = out / "api-upgrade.yaml"
     header = "# Written by `shadow demo`. " + "; ".join(CHANGES) + "\n"
     scenario_path.write_text(
         header + yaml.safe_dump(demo_scenario(recording), sort_keys=False, width=100)
     )
     os.environ.setdefault(KEY_ENV, LOCALSTRIPE_TEST_KEY)
     parts = []
-    for title, path, folder in (
-        ("An API upgrade (simulated) beside a control", scenario_path, upgrade),
-        ("Charges → PaymentIntents", migration, out / "migration"),
+    for title, path in (
+        ("An API upgrade (simulated) beside a control", scenario_path),
+        ("Charges → PaymentIntents", migration),
     ):
+        scenario = load_scenario(path)
         result = run_scenario(
-            load_scenario(path), out=folder / "run", report_dir=folder / "report", progress=progress
+            scenario,
+            out=out / "runs" / scenario.name,
+            report_dir=out / "reports" / scenario.name,
+            progress=progress,
         )
         parts.append(DemoPart(title, path, result))
     return parts

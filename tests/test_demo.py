@@ -61,7 +61,7 @@ def test_errors_and_non_json_answers_pass_through_unchanged() -> None:
 def test_a_previous_demo_is_replaced_and_any_other_directory_refused(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     prepare_workspace(out)
-    (out / "run").mkdir()
+    (out / "runs").mkdir()
     prepare_workspace(out)
     assert sorted(p.name for p in out.iterdir()) == [MARKER]
     mine = tmp_path / "mine"
@@ -158,15 +158,15 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     assert any(line.startswith("upgraded: failed: ") for line in lines)
     assert "payment-intents: passed: 0 regressions at or above low (allowed 0)" in text
     assert [line for line in lines if line.startswith("gate: ")] == ["gate: failed", "gate: passed"]
-    for part in ("upgrade", "migration"):
-        assert f"report: {Path('demo') / part / 'report' / 'index.html'}" in lines
-        assert (tmp_path / "demo" / part / "report" / "index.html").is_file()
+    for part in ("api-upgrade", "charges-to-payment-intents"):
+        assert f"report: {Path('demo') / 'reports' / part / 'index.html'}" in lines
+        assert (tmp_path / "demo" / "reports" / part / "index.html").is_file()
     paragraph = result.stdout.split("\n\n")[-1].replace("\n", " ")
     assert paragraph.startswith("demo.jsonl (85 exchanges in ")
     assert "`shadow run` would exit 1 on the first run" in paragraph
     assert "and 0 on the second run (its gate passed)." in paragraph
 
-    summary = json.loads((tmp_path / "demo" / "upgrade" / "run" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "demo" / "runs" / "api-upgrade" / "summary.json").read_text())
     twin, upgraded = summary["candidates"]["twin"], summary["candidates"]["upgraded"]
     assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0
     assert upgraded["outcomes"]["error"] == 0
@@ -184,5 +184,5 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
         if g["outcome"] == "expected"
     }
     assert expected == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
-    scenario = tmp_path / "demo" / "upgrade" / "scenario.yaml"
+    scenario = tmp_path / "demo" / "api-upgrade.yaml"
     assert scenario.read_text().startswith("# Written by `shadow demo`")
