@@ -61,7 +61,8 @@ class TransformContext:
 
     `recorded` is the recorded exchange (its request and answer as recorded), `ids` the
     target's id map (`get`, `pair`, `learn`), `state` a dict its transforms share for the
-    whole replay of this target, `params` this transform's parameters from the scenario.
+    whole replay of this target, `params` this transform's parameters from the scenario:
+    an instance of the transform's parameter model when it has one, else a dict.
     """
 
     target: str
@@ -69,7 +70,7 @@ class TransformContext:
     recorded: Exchange
     ids: IdMap
     state: dict[str, Any]
-    params: dict[str, Any]
+    params: Any
 
 
 TransformResult = Request | Iterable[Request] | None
@@ -309,9 +310,9 @@ class TransformChain:
         self._params = [parameters(spec) for spec in specs]
 
     def _context(self, index: int, recorded: Exchange) -> TransformContext:
-        params = self._params[index]
-        as_dict = params.model_dump() if isinstance(params, BaseModel) else dict(params)
-        return TransformContext(self.target, recorded.seq, recorded, self.ids, self.state, as_dict)
+        return TransformContext(
+            self.target, recorded.seq, recorded, self.ids, self.state, self._params[index]
+        )
 
     def apply(self, recorded: Exchange, request: Request) -> Applied:
         """Run every transform over the requests the previous ones returned."""
@@ -550,28 +551,28 @@ class SetParamParams(ParamParams):
 @builtin("set_header", SetHeaderParams)
 def set_header(request: Request, context: TransformContext) -> Request:
     """Set a header on every request (replacing the recorded or target's value)."""
-    params = SetHeaderParams.model_validate(context.params)
+    params: SetHeaderParams = context.params
     return replace(request, headers=with_header(request.headers, params.header, params.value))
 
 
 @builtin("remove_header", HeaderParams)
 def remove_header(request: Request, context: TransformContext) -> Request:
     """Send a request without a header."""
-    params = HeaderParams.model_validate(context.params)
+    params: HeaderParams = context.params
     return replace(request, headers=without_header(request.headers, params.header))
 
 
 @builtin("set_param", SetParamParams)
 def set_param(request: Request, context: TransformContext) -> Request:
     """Set a parameter (form, query or JSON; `metadata[source]` bracket paths)."""
-    params = SetParamParams.model_validate(context.params)
+    params: SetParamParams = context.params
     return edit_param(request, params.param, params.value, params.where, remove=False)
 
 
 @builtin("remove_param", ParamParams)
 def remove_param(request: Request, context: TransformContext) -> Request:
     """Remove a parameter and everything under it (`metadata` removes `metadata[k]`)."""
-    params = ParamParams.model_validate(context.params)
+    params: ParamParams = context.params
     return edit_param(request, params.param, None, params.where, remove=True)
 
 
@@ -646,7 +647,7 @@ def charges_to_payment_intents(request: Request, context: TransformContext) -> R
     charge's capture as its PaymentIntent's."""
     if request.method.upper() != "POST" or _is_json(request):
         return request
-    params = ChargesToPaymentIntentsParams.model_validate(context.params)
+    params: ChargesToPaymentIntentsParams = context.params
     path = request.path.rstrip("/")
     if path == "/v1/charges":
         body = _intent_body(request.text, capture=False, types=params.payment_method_types)
