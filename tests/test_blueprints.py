@@ -16,7 +16,7 @@ from harness.compare.correspondence import (
     CHARGE_FIELDS,
     CORRESPONDENCES,
     charge_as_payment_intent,
-    project_exchanges,
+    project_pair,
 )
 from harness.compare.pipeline import compare_run, read_outcomes
 from harness.model import Exchange, Request, Response
@@ -136,36 +136,34 @@ def exchange(seq: int, method: str, path: str, body: Any, status: int = 200) -> 
 
 def test_only_a_charge_answered_by_a_payment_intent_is_projected_on_either_side() -> None:
     correspondence = CORRESPONDENCES["charge_as_payment_intent"]
-    baseline = {
-        0: exchange(0, "POST", "/v1/charges", CHARGE),
-        1: exchange(1, "POST", "/v1/charges/ch_Recorded00001/capture", intent()),
-        2: exchange(2, "GET", "/v1/charges/ch_Recorded00001", CHARGE),
-        3: exchange(3, "POST", "/v1/charges", CHARGE),
-        4: exchange(4, "POST", "/v1/charges", {"error": {"code": "card_declined"}}, 402),
-    }
-    candidate = {
-        0: exchange(0, "POST", "/v1/payment_intents", intent()),
-        1: exchange(1, "POST", "/v1/charges/ch_Target000001/capture", CHARGE),
-        2: exchange(2, "GET", "/v1/charges/ch_Target000001", intent()),
-        3: exchange(3, "POST", "/v1/charges", CHARGE),
-        4: exchange(4, "POST", "/v1/payment_intents", intent()),
-    }
-    before = {seq: e.response.body for seq, e in baseline.items()}  # type: ignore[union-attr]
-    ours, theirs = project_exchanges(correspondence, baseline, candidate)
-    assert json.loads(ours[0].response.text)["object"] == "charge"  # type: ignore[union-attr]
-    assert json.loads(theirs[0].response.text)["id"] == "ch_Target000001"  # type: ignore[union-attr]
-    assert json.loads(ours[1].response.text)["object"] == "payment_intent"  # type: ignore[union-attr]
-    assert (
-        json.loads(theirs[1].response.text).keys()
-        == json.loads(  # type: ignore[union-attr]
-            ours[1].response.text  # type: ignore[union-attr]
-        ).keys()
+    recorded_charge = exchange(0, "POST", "/v1/charges", CHARGE)
+    ours, theirs = project_pair(
+        correspondence, recorded_charge, exchange(0, "POST", "/v1/payment_intents", intent())
     )
-    for seq in (2, 3, 4):  # another endpoint, the same kind, an error: as they were
-        assert ours[seq] is baseline[seq] and theirs[seq] is candidate[seq]
-    assert {seq: e.response.body for seq, e in baseline.items()} == before  # type: ignore[union-attr]
-    untouched = {3: baseline[3]}
-    assert project_exchanges(correspondence, untouched, {3: candidate[3]})[0] is untouched
+    assert json.loads(ours.response.text)["object"] == "charge"  # type: ignore[union-attr]
+    assert json.loads(theirs.response.text)["id"] == "ch_Target000001"  # type: ignore[union-attr]
+    assert recorded_charge.response.body == json.dumps(CHARGE)  # type: ignore[union-attr]
+    # A PaymentIntent on the baseline's side and a Charge on the candidate's: the same.
+    ours, theirs = project_pair(
+        correspondence,
+        exchange(1, "POST", "/v1/charges/ch_Recorded00001/capture", intent()),
+        exchange(1, "POST", "/v1/charges/ch_Target000001/capture", CHARGE),
+    )
+    assert json.loads(ours.response.text)["object"] == "payment_intent"  # type: ignore[union-attr]
+    assert json.loads(theirs.response.text).keys() == json.loads(ours.response.text).keys()  # type: ignore[union-attr]
+    # Another endpoint, the same kind on both sides, an error: left as they are.
+    for pair in (
+        (
+            exchange(2, "GET", "/v1/charges/ch_Recorded00001", CHARGE),
+            exchange(2, "GET", "/v1/charges/ch_Target000001", intent()),
+        ),
+        (exchange(3, "POST", "/v1/charges", CHARGE), exchange(3, "POST", "/v1/charges", CHARGE)),
+        (
+            exchange(4, "POST", "/v1/charges", {"error": {"code": "card_declined"}}, 402),
+            exchange(4, "POST", "/v1/payment_intents", intent()),
+        ),
+    ):
+        assert project_pair(correspondence, *pair) == pair
 
 
 def test_every_blueprint_is_documented_and_names_a_correspondence_that_exists() -> None:

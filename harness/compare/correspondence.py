@@ -128,29 +128,6 @@ def project_pair(
     return _with_body(ours, base_body), _with_body(theirs, candidate_body)
 
 
-def project_exchanges(
-    correspondence: Correspondence,
-    baseline: dict[int, Exchange],
-    candidate: dict[int, Exchange],
-) -> tuple[dict[int, Exchange], dict[int, Exchange]]:
-    """Both sides' exchanges with the corresponding answers projected; the dicts given
-    are left as they are (the baseline is shared by every candidate)."""
-    projected_baseline: dict[int, Exchange] | None = None
-    projected_candidate: dict[int, Exchange] | None = None
-    for seq, theirs in candidate.items():
-        ours = baseline.get(seq)
-        if ours is None:
-            continue
-        new_ours, new_theirs = project_pair(correspondence, ours, theirs)
-        if new_ours is ours and new_theirs is theirs:
-            continue
-        if projected_baseline is None or projected_candidate is None:
-            projected_baseline, projected_candidate = dict(baseline), dict(candidate)
-        projected_baseline[seq] = new_ours
-        projected_candidate[seq] = new_theirs
-    return projected_baseline or baseline, projected_candidate or candidate
-
-
 PairProjection = Callable[[Exchange, Exchange], tuple[Exchange, Exchange]]
 
 
