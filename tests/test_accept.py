@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from demoprefix import demo_prefix
 
 from harness.accept import accept_group, write_expect_rule
 from harness.compare.group import group_id
@@ -218,7 +219,7 @@ def shadow(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 CHANGING = f"""\
 # tests/changingproxy.py changes three things; each is accepted below.
 name: accepting
-recording: {RECORDING}
+recording: demo-prefix.jsonl
 baseline: control
 concurrency: 1
 targets:
@@ -243,6 +244,7 @@ ACCEPTED = {
 def test_accepted_groups_are_expected_with_their_reasons_in_the_next_runs_report(
     tmp_path: Path,
 ) -> None:
+    demo_prefix(tmp_path)
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(CHANGING)
     # localstripe orders invoices of the same second arbitrarily (tests/test_compare.py).

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from demoprefix import EXCHANGES, demo_prefix
 
 from harness.process import LOCALSTRIPE_TEST_KEY
 from harness.recording import RecordingReader
@@ -20,7 +21,6 @@ from harness.stripe import endpoint_template
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORDING = ROOT / "recordings" / "demo.jsonl"
 KEY_ENV = "SHADOW_TEST_CHANGING_KEY"
 CHANGED = {
     "name": "changed",
@@ -36,9 +36,10 @@ CHANGED_ENDPOINTS = {"POST /v1/customers", "POST /v1/plans", "GET /v1/charges"}
 
 
 def scenario(directory: Path, name: str, *targets: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
     data = {
         "name": name,
-        "recording": str(RECORDING),
+        "recording": str(demo_prefix(directory)),
         "baseline": "control",
         # One request at a time per target, so both create their objects in one order;
         # and localstripe's page of invoices can end on either of two same-second invoices.
@@ -54,14 +55,14 @@ def scenario(directory: Path, name: str, *targets: dict[str, Any]) -> Path:
     return path
 
 
-def journeys() -> int:
-    return plan_recording(RECORDING, set()).journeys
+def journeys(recording: Path) -> int:
+    return plan_recording(recording, set()).journeys
 
 
-def changed_journeys() -> set[int]:
+def changed_journeys(recording: Path) -> set[int]:
     """The journeys holding an exchange the changing proxy answers differently."""
-    plan = plan_recording(RECORDING, set())
-    with RecordingReader(RECORDING) as reader:
+    plan = plan_recording(recording, set())
+    with RecordingReader(recording) as reader:
         return {
             plan.journey_of[position]
             for position, exchange in enumerate(reader)
@@ -107,7 +108,7 @@ def test_shadow_collect_makes_one_item_per_journey_per_candidate(
     expected = [
         f"scenarios/changing.yaml::{candidate}::journey-{n}"
         for candidate in ("changed", "twin")
-        for n in range(journeys())
+        for n in range(journeys(pytester.path / "scenarios" / "demo-prefix.jsonl"))
     ]
     assert items == expected
     # Collecting replays nothing: the first item that runs does.
@@ -118,7 +119,7 @@ def test_a_scenario_that_does_not_load_is_a_one_line_collection_error(
     pytester: pytest.Pytester,
 ) -> None:
     bad = pytester.path / "bad.yaml"
-    bad.write_text(f"name: bad\nrecording: {RECORDING}\ntargets: []\n")
+    bad.write_text(f"name: bad\nrecording: {demo_prefix(pytester.path)}\ntargets: []\n")
     result = pytester.runpytest_subprocess("--shadow", str(bad), "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines([f"{bad}: targets: *"])
@@ -139,7 +140,7 @@ def test_a_target_that_cannot_start_fails_every_item_with_the_reason(
     result = pytester.runpytest_subprocess(
         "--shadow", str(path), "--shadow-out", "runs", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(failed=journeys())
+    result.assert_outcomes(failed=journeys(pytester.path / "demo-prefix.jsonl"))
     result.stdout.fnmatch_lines(["*target broken: * exited with code 4 before it was ready*"])
     # Tried once for the whole session, not once per item.
     assert len(list((pytester.path / "runs").glob("*.state.json"))) == 1
@@ -174,7 +175,7 @@ def test_serial_and_xdist_sessions_judge_the_same_journeys(
         assert len(runs) == 1
         run_dir = runs[0].with_name(runs[0].name.removesuffix(".state.json"))
         lines = (run_dir / "changed.jsonl").read_text().splitlines()
-        assert len(lines) == 1 + 85  # the header, then each exchange once
+        assert len(lines) == 1 + EXCHANGES  # the header, then each exchange once
         # The report is written when the session ends.
         page = pytester.path / f"reports-{name}" / run_dir.name / "index.html"
         assert page.is_file()
@@ -183,9 +184,10 @@ def test_serial_and_xdist_sessions_judge_the_same_journeys(
     serial = junit_outcomes(pytester.path / "serial.xml")
     parallel = junit_outcomes(pytester.path / "xdist.xml")
     assert serial == parallel
-    assert len(serial) == journeys()
+    recording = pytester.path / "demo-prefix.jsonl"
+    assert len(serial) == journeys(recording)
     failed = {int(key.rsplit("-", 1)[1]) for key, outcome in serial.items() if outcome == "failed"}
-    assert failed == changed_journeys()
+    assert failed == changed_journeys(recording)
     assert set(serial.values()) == {"passed", "failed"}
 
     # A failing item shows its journey's differences.

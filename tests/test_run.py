@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
+from demoprefix import EXCHANGES, demo_prefix
 
 from harness.compare.group import group_id
 from harness.process import LOCALSTRIPE_TEST_KEY
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 ROOT = Path(__file__).resolve().parent.parent
-RECORDING = ROOT / "recordings" / "demo.jsonl"
 CHANGING_PROXY = ROOT / "tests" / "changingproxy.py"
 
 # localstripe sorts invoices by whole seconds: a page of five can end on another invoice
@@ -47,7 +47,7 @@ CHARGES = group_id("GET /v1/charges", "$", "error")
 def scenario(tmp_path: Path, *targets: dict[str, Any], **extra: Any) -> Path:
     data: dict[str, Any] = {
         "name": "run-test",
-        "recording": str(RECORDING),
+        "recording": str(demo_prefix(tmp_path)),
         "baseline": "control",
         # One request at a time per target, so both targets create objects in one order.
         "concurrency": 1,
@@ -95,7 +95,7 @@ def test_exit_0_when_the_gate_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     twin = table(result.stdout)["twin"]
-    assert twin["exchanges"] == "85"
+    assert twin["exchanges"] == str(EXCHANGES)
     assert [twin[s] for s in ("critical", "high", "medium", "low", "errors")] == ["0"] * 5
     assert twin["gate"] == "passed"
     lines = result.stdout.splitlines()
@@ -190,7 +190,7 @@ def test_exit_3_when_too_many_errors_to_judge(tmp_path: Path) -> None:
     )
     assert result.returncode == 3, result.stdout + result.stderr
     row = table(result.stdout)["keyless"]
-    assert int(row["errors"]) > 0.05 * 85
+    assert int(row["errors"]) > 0.05 * EXCHANGES
     assert row["gate"] == "cannot judge"
     assert "keyless: cannot judge: " in result.stdout
     assert "gate: cannot judge" in result.stdout.splitlines()
