@@ -26,6 +26,9 @@ from harness.stripe import (
 )
 
 
+_SCALARS = frozenset({int, float, bool})
+
+
 def _resource(value: str) -> str:
     prefix = id_prefix(value)
     return ID_PREFIXES.get(prefix, prefix)
@@ -92,6 +95,8 @@ class IdMap:
                 if kind is not None and other is not None and kind != other:
                     return  # not the same thing: nothing in it pairs up
                 for name, value in recorded.items():
+                    if value is None or type(value) in _SCALARS:
+                        continue  # no id in a number, a boolean or a null
                     if name in replayed and name not in NOT_ID_FIELDS:
                         self._walk(value, replayed[name], name)
             elif isinstance(replayed, str) and isinstance(recorded.get("id"), str):

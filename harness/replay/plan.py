@@ -70,6 +70,8 @@ READ_BARRIER = 1  # a read that touches no id: waits for earlier writes it can s
 WRITE = 2  # a write: waits for earlier id-less reads that can see it
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Values that never hold an id (walked past without a call).
+_SCALARS = frozenset({int, float, bool})
 
 
 def is_catalogue_id(value: str) -> bool:
@@ -99,7 +101,7 @@ class Footprint:
 def _response_ids(node: Any, found: dict[str, None], key: str | None = None) -> None:
     if isinstance(node, dict):
         for name, value in node.items():
-            if name not in NOT_ID_FIELDS:
+            if name not in NOT_ID_FIELDS and value is not None and type(value) not in _SCALARS:
                 _response_ids(value, found, name)
     elif isinstance(node, list):
         for value in node:
