@@ -113,7 +113,7 @@ def test_gives_up_within_its_bounds_and_records_why(tmp_path: Path, faults: str)
     result, run = replay(tmp_path, faults, exchanges)
     replayed = run.exchanges("faulty")
     assert replayed[0].response is None and replayed[0].error is not None
-    assert replayed[0].error.startswith("connection error: RemoteProtocolError")
+    assert replayed[0].error.startswith("connection error: ServerDisconnectedError")
     assert replayed[1].response is not None and replayed[1].response.status == 500
     assert replayed[2].error == "timeout: no answer within 0.5 s"
     assert replayed[3].response is not None and replayed[3].response.status == 503
@@ -280,7 +280,7 @@ def test_a_target_that_answers_nothing_is_exit_code_3_and_the_run_is_kept(tmp_pa
     )
     assert result.exit_code == 3
     assert (
-        "target faulty answered none of its requests (connection error: ConnectError"
+        "target faulty answered none of its requests (connection error: ClientConnectorError"
         in result.output
     )
     run = load_run(tmp_path / "run")
