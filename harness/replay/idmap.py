@@ -9,13 +9,15 @@ Client secrets are paired too, but kept in memory only: they never reach the id 
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.migration import read_mapping_file
 from harness.model import Response
+from harness.pairstore import PairStore
 from harness.replay.rewrite import NOT_ID_FIELDS
 from harness.stripe import (
     ID_PREFIXES,
@@ -24,7 +26,6 @@ from harness.stripe import (
     id_prefix,
     is_stripe_id,
 )
-
 
 _SCALARS = frozenset({int, float, bool})
 
@@ -47,12 +48,18 @@ def response_json(response: Response | None) -> Any:
         return None
 
 
+# Client secrets kept (the latest learnt): a secret is used within the journey of its
+# object, seconds or minutes after its answer, never a recording later.
+SECRETS_KEPT = 20_000
+
+
 class IdMap:
-    """Recorded id → target id for one target (see the module docstring)."""
+    """Recorded id → target id for one target (see the module docstring). The pairs move
+    to a file of their own once there are many (harness.pairstore); the client secrets
+    stay in memory, the latest SECRETS_KEPT of them."""
 
     def __init__(self, seeds: dict[str, str] | None = None) -> None:
-        self.ids: dict[str, str] = dict(seeds or {})
-        self._taken: set[str] = set(self.ids.values())
+        self.ids = PairStore((seeds or {}).items())
         self._secrets: dict[str, str] = {}
         self.learnt = 0
 
@@ -70,12 +77,22 @@ class IdMap:
 
     def pair(self, recorded: str, target: str) -> bool:
         """Record recorded → target unless either side is already paired."""
-        if recorded in self.ids or target in self._taken:
+        if not self.ids.add(recorded, target):
             return False
-        self.ids[recorded] = target
-        self._taken.add(target)
         self.learnt += 1
         return True
+
+    def _keep_secret(self, recorded: str, replayed: str) -> None:
+        if recorded in self._secrets:
+            return
+        if len(self._secrets) >= SECRETS_KEPT:
+            for oldest in list(itertools.islice(self._secrets, SECRETS_KEPT // 2)):
+                del self._secrets[oldest]
+        self._secrets[recorded] = replayed
+
+    def close(self) -> None:
+        """Remove the file the pairs moved to, if they did."""
+        self.ids.close()
 
     def learn_responses(self, recorded: Response | None, replayed: Response | None) -> int:
         """Learn from a recorded response and the target's answer to the same request."""
@@ -108,8 +125,7 @@ class IdMap:
         elif isinstance(recorded, str):
             if isinstance(replayed, str):
                 if key == "client_secret":
-                    if recorded not in self._secrets:
-                        self._secrets[recorded] = replayed
+                    self._keep_secret(recorded, replayed)
                 else:
                     self._ids(recorded, replayed, key)
             elif isinstance(replayed, dict) and isinstance(replayed.get("id"), str):
@@ -131,7 +147,7 @@ class IdMap:
             self.pair(recorded, replayed)
 
     def to_json(self, target: str) -> dict[str, Any]:
-        return {"version": 1, "target": target, "ids": self.ids}
+        return {"version": 1, "target": target, "ids": dict(self.ids.items())}
 
 
 def _all_objects(items: list[Any]) -> bool:
@@ -139,7 +155,7 @@ def _all_objects(items: list[Any]) -> bool:
 
 
 def _align(
-    recorded: list[Any], replayed: list[Any], known: dict[str, str]
+    recorded: list[Any], replayed: list[Any], known: Mapping[str, str]
 ) -> Iterator[tuple[Any, Any]]:
     """Pair the items of two lists: objects whose ids are already mapped with their
     counterparts, the rest by position when as many are left on both sides."""

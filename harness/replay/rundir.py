@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -259,12 +260,55 @@ def _end_with_newline(path: Path) -> None:
 # --- id maps -----------------------------------------------------------------------------
 
 
-def write_idmap(path: Path, target: str, ids: dict[str, str]) -> None:
-    """Write `<target>.idmap.json` atomically."""
+def write_idmap(path: Path, target: str, ids: Mapping[str, str]) -> None:
+    """Write `<target>.idmap.json` atomically, one pair per line as the map streams them
+    (a million ids never have to be one string in memory)."""
     temporary = path.with_name(f".{path.name}.tmp")
-    data = {"version": IDMAP_FORMAT_VERSION, "target": target, "ids": ids}
-    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    head = {"version": IDMAP_FORMAT_VERSION, "target": target}
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "ids": {')
+        separator = "\n"
+        for recorded, replayed in ids.items():
+            pair = json.dumps({recorded: replayed}, ensure_ascii=False)[1:-1]
+            file.write(f"{separator}  {pair}")
+            separator = ",\n"
+        file.write("\n }\n}\n" if separator != "\n" else "}\n}\n")
     os.replace(temporary, path)
+
+
+# A line of the `ids` object as write_idmap writes it: `  "cus_A": "cus_B",`.
+_PAIR_LINE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"\s*:\s*"(?:[^"\\]|\\.)*")\s*,?\s*$')
+
+
+def iter_idmap(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """The `ids` of an idmap file, recorded id → target id, one pair at a time: line by
+    line when written by write_idmap, else (an id map written by hand) parsed whole (a
+    file that changes layout midway repeats the pairs read before, each to the same id)."""
+    file_path = Path(path)
+    try:
+        file = open(file_path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such id map") from None
+    with file:
+        lines = iter(file)
+        opening = [next(lines, "") for _ in range(4)]
+        if [line.strip() for line in opening] == [
+            "{",
+            f'"version": {IDMAP_FORMAT_VERSION},',
+            opening[2].strip(),
+            '"ids": {',
+        ] and opening[2].strip().startswith('"target":'):
+            for line in lines:
+                match = _PAIR_LINE.match(line)
+                if match is None:
+                    if line.strip() in ("}", "}}", ""):
+                        continue
+                    break  # not our layout after all: parse the whole file
+                key, value = json.loads("{" + match.group(1) + "}").popitem()
+                yield key, value
+            else:
+                return
+    yield from load_idmap(file_path).items()
 
 
 def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -155,6 +155,7 @@ class _Session:
             for target in self.scenario.targets:
                 idmap = self.states[target.name].idmap
                 write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
+                idmap.close()
             self.data["status"] = result.status
             self.data["finished"] = _now()
             self.data["results"] = {c.name: _results(c) for c in counters}
