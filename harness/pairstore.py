@@ -133,10 +133,10 @@ class PairStore(Mapping[str, str]):
         self,
         pairs: Iterable[tuple[str, str]] = (),
         *,
-        in_memory: int = IN_MEMORY,
+        in_memory: int | None = None,
         cache_size: int = CACHE_SIZE,
     ) -> None:
-        self._in_memory = in_memory
+        self._in_memory = IN_MEMORY if in_memory is None else in_memory
         self._cache_size = cache_size
         self._forward: dict[str, str] | None = {}
         self._backward: dict[str, str] | None = {}

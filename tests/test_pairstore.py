@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+from harness.compare.pipeline import counterparts
 from harness.pairstore import PairStore
 from harness.replay.idmap import SECRETS_KEPT, IdMap
 from harness.replay.rundir import iter_idmap, load_idmap, write_idmap
@@ -82,3 +83,22 @@ def test_only_the_latest_client_secrets_are_kept() -> None:
     assert idmap.secret("pi_R000000000_secret_<redacted>") is None
     assert len(idmap) == SECRETS_KEPT + 10
     idmap.close()
+
+
+def test_compare_counterparts_are_the_ids_both_sides_know() -> None:
+    for in_memory in (1000, 1):
+        baseline = PairStore(
+            [("cus_R1", "cus_B1"), ("cus_R2", "cus_B2"), ("cus_R3", "cus_B3")],
+            in_memory=in_memory,
+        )
+        candidate = PairStore(
+            [("cus_R1", "cus_C1"), ("cus_R2", "cus_C2"), ("cus_R4", "cus_C4")],
+            in_memory=in_memory,
+        )
+        ours, theirs = counterparts(baseline, candidate)
+        assert dict(ours) == {"cus_B1": "cus_R1", "cus_B2": "cus_R2"}
+        assert dict(theirs) == {"cus_C1": "cus_R1", "cus_C2": "cus_R2"}
+        assert ours.get("cus_B3") is None and "cus_C4" not in theirs
+        recorded, replayed = counterparts(None, candidate)
+        assert recorded.get("cus_R4") == "cus_R4" and recorded.get("cus_R3") is None
+        assert replayed.get("cus_C4") == "cus_R4" and replayed.get("cus_B1") is None

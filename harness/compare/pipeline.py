@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,8 @@ from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
 from harness.errors import InputError, ScenarioError
 from harness.model import Difference, Exchange, Outcome
-from harness.replay.rundir import Run, load_run
+from harness.pairstore import PairStore
+from harness.replay.rundir import Run, iter_idmap, load_run
 from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
 
@@ -54,7 +55,7 @@ class Side:
 
     name: str
     path: Path
-    idmap: dict[str, str] | None
+    idmap: PairStore | None
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
@@ -108,18 +109,58 @@ _Item = RawOutcome | _Pending
 # --- id maps ----------------------------------------------------------------------------
 
 
+class Counterparts(Mapping[str, str]):
+    """One side's id → the recorded id, for the recorded ids both sides know: a view over
+    the two id maps (`own` None: the recording, whose ids are the recorded ones; `other`
+    None: the recording on the other side, which knows every recorded id). Nothing is
+    copied, so a million ids cost what the maps cost (harness.pairstore)."""
+
+    def __init__(self, own: PairStore | None, other: PairStore | None) -> None:
+        self.own = own
+        self.other = other
+
+    def get(self, value: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if self.own is None:
+            recorded: str | None = value
+        else:
+            recorded = self.own.key_of(value)
+        if recorded is None or (self.other is not None and self.other.get(recorded) is None):
+            return default
+        return recorded
+
+    def __getitem__(self, value: str) -> str:
+        found = self.get(value)
+        if found is None:
+            raise KeyError(value)
+        return found
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and self.get(value) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        source = self.own if self.own is not None else self.other
+        assert source is not None
+        for recorded, value in source.items():
+            if self.own is None:
+                value = recorded
+            if self.get(value) is not None:
+                yield value
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def counterparts(
-    baseline: dict[str, str] | None, candidate: dict[str, str]
-) -> tuple[dict[str, str], dict[str, str]]:
+    baseline: PairStore | None, candidate: PairStore
+) -> tuple[Counterparts, Counterparts]:
     """For each side, its id → the recorded id, for the recorded ids both sides know.
 
     An id only one side learnt stays unmapped on both and becomes a placeholder, so an
     id map that learnt more on one side does not show up as a difference.
     """
     if baseline is None:
-        return {r: r for r in candidate}, {t: r for r, t in candidate.items()}
-    common = baseline.keys() & candidate.keys()
-    return {baseline[r]: r for r in common}, {candidate[r]: r for r in common}
+        return Counterparts(None, candidate), Counterparts(candidate, None)
+    return Counterparts(baseline, candidate), Counterparts(candidate, baseline)
 
 
 # --- comparing one pair of sides --------------------------------------------------------
@@ -166,7 +207,7 @@ def _items(
     baseline: Side, other: Side, profile: Profile, projection: PairProjection | None = None
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
-    base_ids, other_ids = counterparts(baseline.idmap, other.idmap or {})
+    base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
     for seq, b, c in _pairs(baseline, other):
         if projection is not None and b is not None and c is not None:
             b, c = projection(b, c)
@@ -286,7 +327,7 @@ def _load_side(run: Run, name: str) -> Side:
     if not target_file.exists():
         raise InputError(f"{target_file}: missing: target {name} has no results in this run")
     idmap_file = run.idmap_file(name)
-    idmap = run.idmap(name) if idmap_file.exists() else {}
+    idmap = PairStore(iter_idmap(idmap_file) if idmap_file.exists() else ())
     return Side(name, target_file, idmap)
 
 
