@@ -28,9 +28,10 @@ from pydantic import (
 from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
 from harness.errors import ScenarioError
-from harness.gate import EndpointThreshold, GateConfig
+from harness.gate import GateConfig
 from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
+from harness.validation import field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")
 BASELINE_RECORDING = "recording"
@@ -140,7 +141,7 @@ def _launch_spec(value: Any) -> Any:
         return LAUNCH_KINDS[kind].model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = prefix + _loc(first["loc"]) if first["loc"] else prefix.rstrip(".")
+        where = field_path(first["loc"], prefix.rstrip(".")) if first["loc"] else prefix.rstrip(".")
         message = _message(first, LAUNCH_KINDS[kind])
         raise ValueError(f"{where}: {message}" if where else message) from None
 
@@ -370,37 +371,6 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model whose field list applies at `loc` (for naming the keys it knows)."""
-    model: type[BaseModel] | None = Scenario
-    for part in loc:
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        if model is Scenario and part == "targets":
-            model = TargetSpec
-        elif model is Scenario and part == "retry":
-            model = RetrySettings
-        elif model is Scenario and part == "gate":
-            model = GateConfig
-        elif model is GateConfig and part == "endpoints":
-            model = EndpointThreshold
-        else:
-            return None
-    return model
-
-
 def _message(error: Any, model: type[BaseModel] | None) -> str:
     kind = error["type"]
     if kind == "missing":
@@ -432,7 +402,7 @@ def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
             problems.append((loc + cause.loc, str(cause)))
             continue
         parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
-        problems.append((loc, _message(error, _model_at(parent))))
+        problems.append((loc, _message(error, model_at(Scenario, parent))))
     return problems
 
 
@@ -490,7 +460,7 @@ def parse_scenario(text: str, path: Path, *, check_files: bool = True) -> Scenar
         lines = []
         for number, loc, message in located:
             where = f" (line {number})" if number is not None else ""
-            lines.append(f"{path}: {_loc(loc) or 'scenario'}: {message}{where}")
+            lines.append(f"{path}: {field_path(loc) or 'scenario'}: {message}{where}")
         raise ScenarioError("\n".join(lines)) from None
     scenario._path = path
     return scenario

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
+from harness.validation import field_path, known_fields
 
 Kind = Literal["status", "error", "removed", "added", "type", "value"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -137,43 +138,16 @@ _MESSAGES = {
 }
 
 
-def _location(prefix: str, loc: Sequence[int | str]) -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _message(error: Any, model: type[BaseModel], loc: Sequence[int | str]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(model, loc[:-1])
+        allowed = known_fields(model, loc[:-1])
         return "unknown field" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
-
-
-def _allowed_fields(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        is_model = isinstance(current, type) and issubclass(current, BaseModel)
-        field = current.model_fields.get(part) if is_model else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        current = args[0] if args else annotation
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
 
 
 def parse_compare_config(
@@ -197,7 +171,7 @@ def parse_compare_config(
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         error = errors[0]
         loc = tuple(error["loc"])
-        where = _location(prefix, loc) or prefix
+        where = field_path(loc, prefix) or prefix
         raise ScenarioError(f"{source}: {where}: {_message(error, CompareConfig, loc)}") from None
 
 
