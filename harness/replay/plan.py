@@ -70,6 +70,8 @@ READ_BARRIER = 1  # a read that touches no id: waits for earlier writes it can s
 WRITE = 2  # a write: waits for earlier id-less reads that can see it
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Seqs below this are remembered as bits (16 MB at most); any beyond, in a set.
+_SEQ_BITS = 1 << 27
 # Values that never hold an id (walked past without a call).
 _SCALARS = frozenset({int, float, bool})
 
@@ -234,11 +236,68 @@ class Plan:
         }
 
 
+class _IdTable:
+    """Ids → an int, keyed by the ids' 64-bit hashes in two flat arrays (open addressing):
+    about 32 bytes an id instead of 150 for a dict of strings, so a million exchanges
+    plan in tens of MB. Two ids with one hash (about one chance in 10^8 for a million
+    ids) would share an entry: for the planner, that joins two journeys, which only
+    orders more than needed."""
+
+    __slots__ = ("_keys", "_mask", "_size", "_values")
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self._keys = array("q", bytes(8 * capacity))  # 0: an empty slot
+        self._values = array("q", bytes(8 * capacity))
+        self._mask = capacity - 1
+        self._size = 0
+
+    def _slot(self, key: int) -> int:
+        keys, mask = self._keys, self._mask
+        index = key & mask
+        while keys[index] != key and keys[index] != 0:
+            index = (index + 1) & mask
+        return index
+
+    def get(self, value: str) -> int | None:
+        key = hash(value) or 1
+        index = self._slot(key)
+        return self._values[index] if self._keys[index] == key else None
+
+    def set(self, value: str, number: int) -> None:
+        key = hash(value) or 1
+        index = self._slot(key)
+        self._values[index] = number
+        if self._keys[index] == 0:
+            self._keys[index] = key
+            self._size += 1
+            if 2 * self._size > len(self._keys):
+                self._grow()
+
+    def _grow(self) -> None:
+        keys, values = self._keys, self._values
+        self.__init__(2 * len(keys))  # type: ignore[misc]
+        for key, number in zip(keys, values, strict=True):
+            if key != 0:
+                index = self._slot(key)
+                self._keys[index] = key
+                self._values[index] = number
+                self._size += 1
+
+
+# What an id is to the planner (the values of its _IdTable besides owner positions).
+_KNOWN = -1  # known, with no exchange joined on it (a seed, a catalogue reference)
+_UNPRODUCED = -2  # used before anything produced it
+
+
 class Planner:
     """Builds a Plan from exchanges (or footprints) fed in recorded order."""
 
     def __init__(self, known_ids: Iterable[str] = ()) -> None:
-        self._owner: dict[str, int] = {}
+        # Per id: the first exchange joined on it, or _KNOWN, or _UNPRODUCED.
+        self._ids = _IdTable()
+        for value in known_ids:
+            self._ids.set(value, _KNOWN)
+        self._unproduced = 0
         self._parent = array("q")
         self._seqs = array("q")
         self._roles = bytearray()
@@ -247,36 +306,51 @@ class Planner:
         self._catalogue: dict[str, int] = {}
         self._refers: dict[int, tuple[int, ...]] = {}
         self._acts: dict[int, tuple[int, ...]] = {}
-        self._seen_seqs: set[int] = set()
-        self._known: set[str] = set(known_ids)
+        self._seen = bytearray()  # a bit per seq below _SEQ_BITS
+        self._seen_beyond: set[int] = set()
         self._custom: set[str] = set()
-        self._unproduced: set[str] = set()
         self._examples: list[str] = []
 
     def add(self, exchange: Exchange) -> None:
         self.add_footprint(footprint(exchange, self._custom))
 
+    def _first_time(self, seq: int) -> bool:
+        if seq >= _SEQ_BITS:
+            if seq in self._seen_beyond:
+                return False
+            self._seen_beyond.add(seq)
+            return True
+        byte, bit = seq >> 3, 1 << (seq & 7)
+        if byte >= len(self._seen):
+            self._seen.extend(bytes(max(byte + 1 - len(self._seen), len(self._seen))))
+        if self._seen[byte] & bit:
+            return False
+        self._seen[byte] |= bit
+        return True
+
     def add_footprint(self, item: Footprint) -> None:
-        if item.seq in self._seen_seqs:
+        if not self._first_time(item.seq):
             raise ValueError(f"seq {item.seq} appears twice; every exchange needs its own seq")
-        self._seen_seqs.add(item.seq)
         position = len(self._seqs)
         self._seqs.append(item.seq)
         self._parent.append(position)
+        ids = self._ids
         for value in item.uses:
-            if value in self._known or value in self._unproduced or not is_stripe_id(value):
+            if ids.get(value) is not None or not is_stripe_id(value):
                 continue
-            self._unproduced.add(value)
+            ids.set(value, _UNPRODUCED)
+            self._unproduced += 1
             if len(self._examples) < 10:
                 self._examples.append(value)
         for value in item.joins:
-            self._known.add(value)
-            owner = self._owner.get(value)
-            if owner is None:
-                self._owner[value] = position
+            owner = ids.get(value)
+            if owner is None or owner < 0:
+                ids.set(value, position)
             else:
                 self._union(position, owner)
-        self._known.update(item.refers)
+        for value in item.refers:
+            if ids.get(value) is None:
+                ids.set(value, _KNOWN)
         self._custom.update(item.creates)
         if item.refers:
             self._refers[position] = tuple(self._catalogue_index(v) for v in item.refers)
@@ -306,14 +380,15 @@ class Planner:
 
     def plan(self) -> Plan:
         journey_of = array("q", bytes(8 * len(self._seqs)))
-        number: dict[int, int] = {}
         sizes = array("q")
         for position in range(len(self._seqs)):
+            # A root is its journey's first exchange, numbered before any later one.
             root = self._find(position)
-            journey = number.get(root)
-            if journey is None:
-                journey = number[root] = len(sizes)
+            if root == position:
+                journey = len(sizes)
                 sizes.append(0)
+            else:
+                journey = journey_of[root]
             journey_of[position] = journey
             sizes[journey] += 1
         return Plan(
@@ -326,7 +401,7 @@ class Planner:
             catalogue=list(self._catalogue),
             refers=self._refers,
             acts=self._acts,
-            unproduced=len(self._unproduced),
+            unproduced=self._unproduced,
             unproduced_examples=list(self._examples),
         )
 
