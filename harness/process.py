@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +20,27 @@ import httpx
 from harness.errors import InfrastructureError
 
 LOCALSTRIPE_TEST_KEY = "sk_test_shadowlocalstripe0000"
+
+# Runs a command so that it gets SIGKILL when the process that started it dies (Linux
+# PR_SET_PDEATHSIG), so a replay killed with SIGKILL leaves no server behind.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "parent = int(sys.argv[1])\n"
+    "try:\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
+    "except (AttributeError, OSError):\n"
+    "    pass\n"
+    "if os.getppid() != parent:\n"
+    "    sys.exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def die_with_parent(command: list[str]) -> list[str]:
+    """`command`, wrapped so that it ends when this process ends (on Linux)."""
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,9 +76,11 @@ class LocalProcess:
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        tied_to_parent: bool = False,
     ) -> None:
         self.name = name
         self.command = list(command)
+        self.tied_to_parent = tied_to_parent
         self.url = url.rstrip("/")
         self.ready_path = ready_path
         self.ready_timeout = ready_timeout
@@ -67,7 +90,24 @@ class LocalProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
 
+    def _check_program(self) -> None:
+        """A missing program is named here, not hidden behind the wrapper that ties it to
+        this process (which would exit with a Python traceback of its own)."""
+        program = self.command[0] if self.command else ""
+        if "/" in program:
+            path = (self.cwd or Path.cwd()) / program
+            found = path.is_file() and os.access(path, os.X_OK)
+        else:
+            found = shutil.which(program, path=(self.env or {}).get("PATH")) is not None
+        if not found:
+            raise InfrastructureError(
+                f"target {self.name}: cannot start {program!r}: no such program"
+                + (f" in {self.cwd}" if "/" in program and self.cwd else "")
+            )
+
     def start(self) -> LocalProcess:
+        self._check_program()
+        command = die_with_parent(self.command) if self.tied_to_parent else self.command
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
@@ -76,7 +116,7 @@ class LocalProcess:
         self._log_file = log
         try:
             self._process = subprocess.Popen(
-                self.command,
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -164,12 +204,19 @@ def localstripe_command(port: int) -> list[str]:
     return [script, "--port", str(port), "--from-scratch"]
 
 
-def localstripe(
-    name: str = "localstripe", log_path: Path | None = None, attempts: int = 3
+def start_on_free_port(
+    name: str,
+    command_for: Callable[[int], list[str]],
+    *,
+    ready_path: str = "/",
+    ready_timeout: float = 30.0,
+    log_path: Path | None = None,
+    tied_to_parent: bool = False,
+    attempts: int = 3,
 ) -> LocalProcess:
-    """Start localstripe on a free port on 127.0.0.1; returns the running process.
+    """Start `command_for(port)` on a free port of 127.0.0.1 and wait until it answers.
 
-    A port picked free may be taken before localstripe binds it, so a start that fails is
+    A port picked free may be taken before the server binds it, so a start that fails is
     retried on another port, `attempts` times in all.
     """
     last: InfrastructureError | None = None
@@ -177,10 +224,12 @@ def localstripe(
         port = free_port()
         process = LocalProcess(
             name,
-            localstripe_command(port),
+            command_for(port),
             f"http://127.0.0.1:{port}",
-            ready_path="/v1/balance",
+            ready_path=ready_path,
+            ready_timeout=ready_timeout,
             log_path=log_path,
+            tied_to_parent=tied_to_parent,
         )
         try:
             return process.start()
@@ -188,3 +237,17 @@ def localstripe(
             last = exc
     assert last is not None
     raise last
+
+
+def localstripe(
+    name: str = "localstripe", log_path: Path | None = None, *, tied_to_parent: bool = False
+) -> LocalProcess:
+    """Start localstripe on a free port on 127.0.0.1 with a store of its own; returns the
+    running process."""
+    return start_on_free_port(
+        name,
+        localstripe_command,
+        ready_path="/v1/balance",
+        log_path=log_path,
+        tied_to_parent=tied_to_parent,
+    )

@@ -25,9 +25,7 @@ from typing import Any
 
 import httpx
 
-from harness.errors import InfrastructureError
-from harness.process import LocalProcess, free_port, localstripe_command
-from harness.replay.targets import die_with_parent
+from harness.process import LocalProcess, localstripe
 
 CHANGES = (
     "customer.account_balance renamed balance (API 2019-10-17)",
@@ -104,23 +102,9 @@ def forwarding_handler(
     return Forward
 
 
-def start_upstream(attempts: int = 3) -> LocalProcess:
+def start_upstream() -> LocalProcess:
     """localstripe on a free port, ended with this process even when it is killed."""
-    last: InfrastructureError | None = None
-    for _ in range(attempts):
-        port = free_port()
-        process = LocalProcess(
-            "simulated-upgrade-upstream",
-            die_with_parent(localstripe_command(port)),
-            f"http://127.0.0.1:{port}",
-            ready_path="/v1/balance",
-        )
-        try:
-            return process.start()
-        except InfrastructureError as exc:  # the port was taken meanwhile: try another
-            last = exc
-    assert last is not None
-    raise last
+    return localstripe("simulated-upgrade-upstream", tied_to_parent=True)
 
 
 def main() -> None:

@@ -13,8 +13,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from harness.containerspec import StripeMockLaunch
-from harness.errors import InfrastructureError
-from harness.process import LocalProcess, free_port
+from harness.process import start_on_free_port
 from harness.replay.container import ContainerTarget
 
 if TYPE_CHECKING:
@@ -29,29 +28,17 @@ def stripe_mock_command(binary: str, port: int) -> list[str]:
     return [binary, "-http-port", str(port)]
 
 
-def launch_stripe_mock(target: TargetSpec, context: LaunchContext, attempts: int = 3) -> Launched:
+def launch_stripe_mock(target: TargetSpec, context: LaunchContext) -> Launched:
     spec = target.launch
     assert isinstance(spec, StripeMockLaunch)
     binary = shutil.which(BINARY)
     if binary is None:
         return ContainerTarget(target, spec.container(), context).start()
-    # targets.py imports this module; die_with_parent lives there.
-    from harness.replay.targets import die_with_parent
-
-    last: InfrastructureError | None = None
-    for _ in range(attempts):  # a port picked free may be taken before the binary binds it
-        port = free_port()
-        process = LocalProcess(
-            target.name,
-            die_with_parent(stripe_mock_command(binary, port)),
-            f"http://127.0.0.1:{port}",
-            ready_path="/v1/balance",
-            ready_timeout=spec.ready_timeout,
-            log_path=context.log_path,
-        )
-        try:
-            return process.start()
-        except InfrastructureError as exc:
-            last = exc
-    assert last is not None
-    raise last
+    return start_on_free_port(
+        target.name,
+        lambda port: stripe_mock_command(binary, port),
+        ready_path="/v1/balance",
+        ready_timeout=spec.ready_timeout,
+        log_path=context.log_path,
+        tied_to_parent=True,
+    )

@@ -11,45 +11,18 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from harness.containerspec import STRIPE_MOCK_TEST_KEY
-from harness.errors import InfrastructureError, InputError, LiveModeRefused
-from harness.process import (
-    LOCALSTRIPE_TEST_KEY,
-    LocalProcess,
-    free_port,
-    localstripe_command,
-)
+from harness.errors import InputError, LiveModeRefused
+from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port, localstripe
 from harness.replay.container import launch_docker
 from harness.replay.stripemock import launch_stripe_mock
 from harness.scenario import CommandLaunch, Scenario, TargetSpec
 from harness.stripe import is_live_key
-
-# Runs a command so that it gets SIGKILL when the process that started it dies (Linux
-# PR_SET_PDEATHSIG), so a replay killed with SIGKILL leaves no server behind.
-_DIE_WITH_PARENT = (
-    "import ctypes, os, signal, sys\n"
-    "parent = int(sys.argv[1])\n"
-    "try:\n"
-    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
-    "except (AttributeError, OSError):\n"
-    "    pass\n"
-    "if os.getppid() != parent:\n"
-    "    sys.exit(1)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
-
-
-def die_with_parent(command: list[str]) -> list[str]:
-    """`command`, wrapped so that it ends when this process ends (on Linux)."""
-    if not sys.platform.startswith("linux"):
-        return command
-    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
 @dataclass(slots=True, frozen=True)
@@ -73,27 +46,10 @@ class Launched(Protocol):
 Launcher = Callable[[TargetSpec, LaunchContext], Launched]
 
 
-def launch_localstripe(
-    target: TargetSpec, context: LaunchContext, attempts: int = 3
-) -> LocalProcess:
+def launch_localstripe(target: TargetSpec, context: LaunchContext) -> LocalProcess:
     """localstripe on a free port with a store of its own (`--from-scratch`: nothing is
     read from the pickle file that every instance on the machine writes)."""
-    last: InfrastructureError | None = None
-    for _ in range(attempts):
-        port = free_port()
-        process = LocalProcess(
-            target.name,
-            die_with_parent(localstripe_command(port)),
-            f"http://127.0.0.1:{port}",
-            ready_path="/v1/balance",
-            log_path=context.log_path,
-        )
-        try:
-            return process.start()
-        except InfrastructureError as exc:  # the port was taken meanwhile: try another
-            last = exc
-    assert last is not None
-    raise last
+    return localstripe(target.name, context.log_path, tied_to_parent=True)
 
 
 def launch_command(target: TargetSpec, context: LaunchContext) -> LocalProcess:
@@ -107,13 +63,14 @@ def launch_command(target: TargetSpec, context: LaunchContext) -> LocalProcess:
         raise InputError(f"target {target.name}: launch.command: cannot be split ({exc})") from None
     process = LocalProcess(
         target.name,
-        die_with_parent(command),
+        command,
         spec.url.replace("{port}", port),
         ready_path=spec.ready_path,
         ready_timeout=spec.ready_timeout,
         log_path=context.log_path,
         env=spec.env,
         cwd=context.scenario_dir,
+        tied_to_parent=True,
     )
     return process.start()
 
