@@ -626,7 +626,8 @@ def gate(summary_json: str, **options: Any) -> None:
     here over it.
     """
     from harness.gate import apply_gate
-    from harness.run import baseline_summary, gate_config, read_summary_file, scenario_gate
+    from harness.report.write import read_summary_file
+    from harness.run import baseline_summary, gate_config, scenario_gate
 
     summary = read_summary_file(summary_json)
     config = gate_config(scenario_gate(summary), _gate_values(**options))

@@ -278,7 +278,7 @@ def known_ids(gate: GateConfig, candidate: str) -> set[str] | None:
     if gate.baseline_summary is None:
         return None
     from harness.gate import known_groups
-    from harness.run import read_summary_file
+    from harness.report.write import read_summary_file
 
     return known_groups(read_summary_file(gate.baseline_summary)).get(candidate, set())
 

@@ -5,8 +5,6 @@ use it."""
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from harness.replay.progress import ProgressView
 from harness.replay.session import ReplayResult, start_replay
 from harness.report import WrittenReport, write_report
 from harness.report.phrasing import outcome_counts, percent, severity_counts
-from harness.report.write import check_summary
+from harness.report.write import read_summary_file
 from harness.scenario import Scenario, load_scenario
 
 
@@ -49,29 +47,6 @@ def check_reachable(result: ReplayResult) -> None:
             f"target {first.name} answered none of its requests ({first.first_error}); "
             f"results are in {result.run_dir}"
         )
-
-
-def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A summary.json (a run's or a report's copy), checked for the fields a gate reads."""
-    file = Path(path)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{file}: no such summary file; `shadow compare RUN_DIR` writes one"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{file}: is a directory; give its summary.json") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{file}: not UTF-8 text") from None
-    check_summary(data, str(file))
-    for name, candidate in data["candidates"].items():
-        for index, group in enumerate(candidate["groups"]):
-            if not isinstance(group.get("id"), str):
-                raise InputError(f"{file}: candidates.{name}.groups[{index}].id: missing")
-    return data  # type: ignore[no-any-return]
 
 
 def gate_config(section: GateConfig | None, options: dict[str, Any]) -> GateConfig:

@@ -30,7 +30,8 @@ from harness.gate import (
     verdict_lines,
 )
 from harness.model import SEVERITIES
-from harness.run import gate_config, read_summary_file
+from harness.report.write import read_summary_file
+from harness.run import gate_config
 from harness.scenario import parse_scenario
 
 SHADOW = str(Path(sys.executable).parent / "shadow")

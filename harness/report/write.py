@@ -41,20 +41,35 @@ class WrittenReport:
 
 def load_summary(run_dir: Path) -> dict[str, Any]:
     """RUN_DIR/summary.json, checked for the fields the report reads."""
-    path = run_dir / SUMMARY_FILE
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: no such run directory")
+    path = run_dir / SUMMARY_FILE
+    if not path.exists():
+        raise InputError(f"{path}: missing; run `shadow compare {run_dir}` first to write it")
+    return read_summary_file(path)
+
+
+def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A summary.json (a run's or a report's copy), checked for the fields the report and
+    the gate read."""
+    file = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
-            f"{path}: missing; run `shadow compare {run_dir}` first to write it"
+            f"{file}: no such summary file; `shadow compare RUN_DIR` writes one"
         ) from None
+    except IsADirectoryError:
+        raise InputError(f"{file}: is a directory; give its summary.json") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    check_summary(data, str(path))
+        raise InputError(f"{file}: not UTF-8 text") from None
+    check_summary(data, str(file))
+    for name, candidate in data["candidates"].items():
+        for index, group in enumerate(candidate["groups"]):
+            if not isinstance(group.get("id"), str):
+                raise InputError(f"{file}: candidates.{name}.groups[{index}].id: missing")
     return data  # type: ignore[no-any-return]
 
 
