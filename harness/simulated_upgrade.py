@@ -68,9 +68,11 @@ def upgrade_answer(status: int, body: bytes) -> bytes:
     return json.dumps(upgrade_object(data)).encode()
 
 
-def forwarding_handler(
-    upstream: str, change: Callable[[int, bytes], bytes]
-) -> type[BaseHTTPRequestHandler]:
+# What a forwarding target does to an answer: (method, path, status, body) → (status, body).
+Change = Callable[[str, str, int, bytes], tuple[int, bytes]]
+
+
+def forwarding_handler(upstream: str, change: Change) -> type[BaseHTTPRequestHandler]:
     """A request handler that forwards to `upstream` and answers with `change` applied."""
     client = httpx.Client(base_url=upstream, timeout=30.0, trust_env=False)
 
@@ -85,8 +87,9 @@ def forwarding_handler(
             body = self.rfile.read(length) if length else b""
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS]
             answer = client.request(self.command, self.path, headers=headers, content=body)
-            content = change(answer.status_code, answer.content)
-            self.send_response(answer.status_code)
+            path = self.path.split("?", 1)[0]
+            status, content = change(self.command, path, answer.status_code, answer.content)
+            self.send_response(status)
             for key, value in answer.headers.items():
                 if key.lower() not in _HOP_HEADERS:
                     self.send_header(key, value)
@@ -100,6 +103,10 @@ def forwarding_handler(
             pass
 
     return Forward
+
+
+def _upgraded(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
+    return status, upgrade_answer(status, body)
 
 
 def start_upstream() -> LocalProcess:
@@ -118,7 +125,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     upstream = start_upstream()
     try:
-        handler = forwarding_handler(upstream.url, upgrade_answer)
+        handler = forwarding_handler(upstream.url, _upgraded)
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         server.daemon_threads = True
         server.serve_forever()

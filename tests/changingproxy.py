@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-import httpx
-
 from harness.process import localstripe
+from harness.simulated_upgrade import forwarding_handler
 from harness.stripe import endpoint_template
 
 DROPPED = ("POST /v1/customers", "phone")
@@ -36,11 +35,6 @@ DECLINE = {
         "message": "Your card was declined.",
     }
 }
-
-# Headers that belong to one hop, or that the rewritten body invalidates.
-_HOP_HEADERS = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
-)
 
 
 def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
@@ -58,38 +52,6 @@ def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes
     return status, json.dumps(data).encode()
 
 
-def handler_for(upstream: str) -> type[BaseHTTPRequestHandler]:
-    client = httpx.Client(base_url=upstream, timeout=30.0, trust_env=False)
-
-    class Forward(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes: without this, Nagle's algorithm holds the
-        # body until the client's delayed ACK, 40 ms per answer on a kept-alive connection.
-        disable_nagle_algorithm = True
-
-        def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS]
-            answer = client.request(self.command, self.path, headers=headers, content=body)
-            path = self.path.split("?", 1)[0]
-            status, content = change(self.command, path, answer.status_code, answer.content)
-            self.send_response(status)
-            for key, value in answer.headers.items():
-                if key.lower() not in _HOP_HEADERS:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = do_DELETE = _forward
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Forward
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -101,7 +63,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     upstream = localstripe("changing-upstream")
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler_for(upstream.url))
+        server = ThreadingHTTPServer(("127.0.0.1", port), forwarding_handler(upstream.url, change))
         server.daemon_threads = True
         server.serve_forever()
     finally:
