@@ -5,7 +5,8 @@ seq), then the lines are read back in seq order.
 A target file is written in completion order and a resumed journey appends its exchanges
 again (docs/run-format.md), so a reader that wants seq order must reorder. Holding every
 exchange in a dict costs about 10 KB each (a gigabyte per 100,000); the offsets cost 8
-bytes. A file already in seq order (a recording, as a rule) is streamed as it is.
+bytes each, on disk. A file already in seq order (a recording, as a rule) is streamed as
+it is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
+import tempfile
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +27,11 @@ from harness.replay.rundir import iter_results
 
 # How our writers start a line (seq is the first key); anything else is parsed in full.
 _SEQ_PREFIX = re.compile(rb'\{\s*"seq"\s*:\s*(\d+)\s*[,}]')
-# Above this many unused slots per seq, the offsets go in a dict instead of an array.
-_SPARSE = 4
+# Seqs below this have their slot in the index file (256 MB of it at most, holes
+# included); a rare larger one is kept in memory.
+DENSE_SEQS = 1 << 25
+_SLOT = struct.Struct("<q")
+_CHUNK = 1 << 16  # bytes of the index read at a time
 
 
 def _seq_of(line: bytes) -> int | None:
@@ -40,14 +46,21 @@ def _seq_of(line: bytes) -> int | None:
 
 
 class SeqIndex:
-    """Where the last complete line of each seq of a JSON Lines file starts."""
+    """Where the last complete line of each seq of a JSON Lines file starts.
+
+    The offsets go to a temporary file, 8 bytes at the position of their seq (a seq
+    beyond DENSE_SEQS, in a dict), so the index costs disk and page cache, never the
+    reader's own memory: a million results are read in seq order in constant memory.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.in_order = True  # every seq once, ascending: no need to seek
         self.count = 0
-        seqs = array("q")
-        offsets = array("q")
+        self._slots = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._top = 0  # one past the highest seq in the file
+        self._beyond: dict[int, int] = {}
+        slots = self._slots.fileno()
         with open(path, "rb") as file:
             offset = len(file.readline())  # the header
             previous = -1
@@ -63,33 +76,29 @@ class SeqIndex:
                     if seq <= previous:
                         self.in_order = False
                     previous = seq
-                    seqs.append(seq)
-                    offsets.append(offset)
+                    self.count += 1
+                    if seq < DENSE_SEQS:
+                        # offset + 1: a hole in the file reads as 0, "no line".
+                        os.pwrite(slots, _SLOT.pack(offset + 1), seq * _SLOT.size)
+                        self._top = max(self._top, seq + 1)
+                    else:
+                        self._beyond[seq] = offset
                 offset += len(line)
-        self._dense: array[int] | None = None
-        self._sparse: dict[int, int] | None = None
-        if self.in_order:
-            self.count = len(seqs)
-            return
-        top = max(seqs) + 1 if seqs else 0
-        if top <= _SPARSE * len(seqs) + 1024:
-            dense = array("q", [-1]) * top
-            for seq, at in zip(seqs, offsets, strict=True):
-                dense[seq] = at
-            self._dense = dense
-            self.count = top - dense.count(-1)
-        else:
-            self._sparse = dict(zip(seqs, offsets, strict=True))
-            self.count = len(self._sparse)
 
     def offsets(self) -> Iterator[int]:
         """The offset of the line to read for each seq, in seq order."""
-        if self._dense is not None:
-            return (at for at in self._dense if at >= 0)
-        if self._sparse is not None:
-            sparse = self._sparse
-            return (sparse[seq] for seq in sorted(sparse))
-        raise ValueError("a file in seq order is streamed, not indexed")
+        slots = self._slots.fileno()
+        size = self._top * _SLOT.size
+        for start in range(0, size, _CHUNK):
+            chunk = array("q", os.pread(slots, min(_CHUNK, size - start), start))
+            for at in chunk:
+                if at:
+                    yield at - 1
+        for seq in sorted(self._beyond):
+            yield self._beyond[seq]
+
+    def close(self) -> None:
+        self._slots.close()
 
 
 def _line_number(path: Path, offset: int) -> int:
@@ -122,13 +131,16 @@ def iter_in_seq_order(path: str | os.PathLike[str]) -> Iterator[Exchange]:
             return  # killed while writing its header: no exchange was written
         raise
     index = SeqIndex(file_path)
-    if index.in_order:
-        yield from iter_results(file_path)
-        return
-    with open(file_path, "rb") as file:
-        for offset in index.offsets():
-            file.seek(offset)
-            yield _exchange(file_path, offset, file.readline())
+    try:
+        if index.in_order:
+            yield from iter_results(file_path)
+            return
+        with open(file_path, "rb") as file:
+            for offset in index.offsets():
+                file.seek(offset)
+                yield _exchange(file_path, offset, file.readline())
+    finally:
+        index.close()
 
 
 def _ascending_gzip(path: Path) -> Iterator[Exchange]:
