@@ -178,12 +178,17 @@ def shadow(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 def labelled(engine: DockerClient, run_id: str) -> list[str]:
     """Names of the containers, running or not, that carry this run's label."""
-    containers = engine.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+    # The SDK inspects each listed container; one the reaper removes in between is skipped.
+    containers = engine.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={run_id}"}, ignore_removed=True
+    )
     return [c.name for c in containers]
 
 
 def running(engine: DockerClient, run_id: str) -> int:
-    containers = engine.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
+    containers = engine.containers.list(
+        filters={"label": f"{LABEL_RUN}={run_id}"}, ignore_removed=True
+    )
     return sum(1 for c in containers if c.status == "running")
 
 
