@@ -31,7 +31,8 @@ def print_inspection(path: str, header: Header, result: Inspection) -> None:
     )
     out.print(
         f"redaction: {redacted}"
-        + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else "")
+        + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else ""),
+        soft_wrap=True,  # one line a script can grep, however narrow the terminal
     )
     out.print(
         f"exchanges: {result.exchanges}   errors: {result.errors}   "
