@@ -23,6 +23,8 @@ IN_MEMORY = 20_000
 CACHE_SIZE = 1 << 13
 # Writes between commits: a transaction stays open in between (nothing here is durable).
 _BATCH = 5000
+# The filters' first size: 256 KB each, grown fourfold as pairs come.
+_FIRST_BITS = 1 << 21
 # Cached answer for a string that is not in the map (ids never hold a NUL).
 _ABSENT = "\0"
 
@@ -32,9 +34,14 @@ class _Bloom:
 
     __slots__ = ("_bits", "_mask")
 
-    def __init__(self, bits: int = 1 << 24) -> None:  # 2 MB: about 1 % false at 1.5 M
+    def __init__(self, bits: int) -> None:
         self._bits = bytearray(bits // 8)
         self._mask = bits - 1
+
+    @property
+    def capacity(self) -> int:
+        """Strings it holds with about 1 % false answers (3 hashes, 12 bits each)."""
+        return len(self._bits) * 8 // 12
 
     def _positions(self, text: str) -> tuple[int, int, int]:
         h = hash(text) & 0xFFFFFFFFFFFFFFFF
@@ -80,16 +87,20 @@ class _File:
     def __init__(self, cache_size: int) -> None:
         self.directory = tempfile.TemporaryDirectory(prefix="shadow-pairs-")
         self.db = sqlite3.connect(Path(self.directory.name) / "pairs.sqlite")
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1024"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE pairs (key TEXT NOT NULL UNIQUE, value TEXT NOT NULL)")
         self.db.execute("CREATE INDEX pairs_by_value ON pairs (value)")
-        self.keys, self.values = _Bloom(), _Bloom()
+        self.keys, self.values = _Bloom(_FIRST_BITS), _Bloom(_FIRST_BITS)
+        self.count = 0
         self.forward, self.backward = _Cache(cache_size), _Cache(cache_size)
         self.pending = 0
 
     def insert(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO pairs (key, value) VALUES (?, ?)", (key, value))
+        self.count += 1
+        if self.count > self.keys.capacity:
+            self._grow_filters()
         self.keys.add(key)
         self.values.add(value)
         self.forward.put(key, value)
@@ -98,6 +109,14 @@ class _File:
         self.pending += 1
         if self.pending >= _BATCH:
             self.commit()
+
+    def _grow_filters(self) -> None:
+        """Filters four times the size, refilled from the table (which holds every pair)."""
+        bits = 4 * len(self.keys._bits) * 8
+        self.keys, self.values = _Bloom(bits), _Bloom(bits)
+        for key, value in self.db.execute("SELECT key, value FROM pairs"):
+            self.keys.add(key)
+            self.values.add(value)
 
     def commit(self) -> None:
         self.db.commit()
