@@ -1,6 +1,12 @@
 """Run a command as a child process and measure it: wall time, CPU time of the process
-and every descendant it waited for, the peak resident memory of the largest of them
-(`ru_maxrss` from wait4), and the peak of their sum, sampled from /proc.
+and every descendant it waited for (from wait4), the peak resident memory of the largest
+of them (each process's VmHWM, its high-water mark since exec, read from /proc), and the
+peak of their sum (sampled).
+
+Not `ru_maxrss`: a child's counts the memory of the process it was forked from, so it
+never reads below the benchmark's own size. VmHWM is read every `sample_every` seconds
+and only ever rises, so only a peak in the last moments before a process exits could be
+missed.
 
 CPU and memory come from the kernel, so they hold however busy the machine is; wall
 time does not, which is why every figure of the benchmarks is a ratio against a
@@ -77,6 +83,18 @@ def rss(pid: int) -> int:
         return 0
 
 
+def high_water(pid: int) -> int:
+    """Peak resident bytes of one process since it exec'd (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as file:
+            for line in file:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system seconds a running process has used so far (0 once it is gone)."""
     try:
@@ -92,7 +110,7 @@ def run_measured(
     *,
     timeout: float = 3600.0,
     env: dict[str, str] | None = None,
-    sample_every: float = 0.1,
+    sample_every: float = 0.05,
 ) -> Measured:
     """Run `command` from the repository root, bounded by `timeout` seconds."""
     out_path = ROOT / "build" / "bench" / f".stdout-{os.getpid()}"
@@ -108,6 +126,7 @@ def run_measured(
             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         )
         peak_tree = 0
+        peaks: dict[int, int] = {}
         tree = [process.pid]
         last_scan = 0.0
         while True:
@@ -122,6 +141,8 @@ def run_measured(
             if now - last_scan > 1.0:
                 tree, last_scan = descendants(process.pid), now
             peak_tree = max(peak_tree, sum(rss(p) for p in tree))
+            for pid in tree:
+                peaks[pid] = max(peaks.get(pid, 0), high_water(pid))
             time.sleep(sample_every)
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - begin
@@ -131,7 +152,7 @@ def run_measured(
         stderr = err.read()[-4000:].decode("utf-8", "replace")
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
-    peak = usage.ru_maxrss * 1024
+    peak = max(peaks.values(), default=0)
     return Measured(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
