@@ -50,7 +50,7 @@ def response_json(response: Response | None) -> Any:
 
 # Client secrets kept (the latest learnt): a secret is used within the journey of its
 # object, seconds or minutes after its answer, never a recording later.
-SECRETS_KEPT = 20_000
+SECRETS_KEPT = 10_000
 
 
 class IdMap:

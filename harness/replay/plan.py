@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,8 @@ READ_BARRIER = 1  # a read that touches no id: waits for earlier writes it can s
 WRITE = 2  # a write: waits for earlier id-less reads that can see it
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Exchanges a plan can hold (its arrays hold positions and journeys as 32-bit ints).
+MAX_EXCHANGES = 2**31 - 1
 # Seqs below this are remembered as bits (16 MB at most); any beyond, in a set.
 _SEQ_BITS = 1 << 27
 # Values that never hold an id (walked past without a call).
@@ -167,6 +170,38 @@ def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozen
     )
 
 
+class PositionTuples(Mapping[int, tuple[int, ...]]):
+    """position → a few ints (catalogue indexes), for the few exchanges that have any:
+    three flat arrays, appended in position order, instead of a dict of tuples."""
+
+    __slots__ = ("_positions", "_starts", "_values")
+
+    def __init__(self) -> None:
+        self._positions = array("q")
+        self._starts = array("q", [0])
+        self._values = array("q")
+
+    def append(self, position: int, values: Iterable[int]) -> None:
+        """Add the values of `position`, later than any added before."""
+        if self._positions and position <= self._positions[-1]:
+            raise ValueError("positions are added in increasing order")
+        self._values.extend(values)
+        self._positions.append(position)
+        self._starts.append(len(self._values))
+
+    def __getitem__(self, position: int) -> tuple[int, ...]:
+        index = bisect_left(self._positions, position)
+        if index == len(self._positions) or self._positions[index] != position:
+            raise KeyError(position)
+        return tuple(self._values[self._starts[index] : self._starts[index + 1]])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
 @dataclass(slots=True)
 class Plan:
     """Per exchange (by position in the recording): its seq, journey, barrier role and
@@ -180,8 +215,8 @@ class Plan:
     resources: list[str]
     sizes: array[int]
     catalogue: list[str] = field(default_factory=list)
-    refers: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    acts: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    refers: Mapping[int, tuple[int, ...]] = field(default_factory=PositionTuples)
+    acts: Mapping[int, tuple[int, ...]] = field(default_factory=PositionTuples)
     unproduced: int = 0
     unproduced_examples: list[str] = field(default_factory=list)
 
@@ -237,17 +272,17 @@ class Plan:
 
 
 class _IdTable:
-    """Ids → an int, keyed by the ids' 64-bit hashes in two flat arrays (open addressing):
-    about 32 bytes an id instead of 150 for a dict of strings, so a million exchanges
-    plan in tens of MB. Two ids with one hash (about one chance in 10^8 for a million
-    ids) would share an entry: for the planner, that joins two journeys, which only
-    orders more than needed."""
+    """Ids → an int, keyed by the ids' 64-bit hashes in two flat arrays (open addressing,
+    at most three quarters full): 12 to 24 bytes an id instead of about 150 for a dict of
+    strings, so a million exchanges plan in tens of MB. Two ids with one hash (about one
+    chance in 10^8 for a million ids) would share an entry: for the planner, that joins
+    two journeys, which only orders more than needed."""
 
     __slots__ = ("_keys", "_mask", "_size", "_values")
 
     def __init__(self, capacity: int = 1 << 12) -> None:
         self._keys = array("q", bytes(8 * capacity))  # 0: an empty slot
-        self._values = array("q", bytes(8 * capacity))
+        self._values = array("i", bytes(4 * capacity))
         self._mask = capacity - 1
         self._size = 0
 
@@ -270,7 +305,7 @@ class _IdTable:
         if self._keys[index] == 0:
             self._keys[index] = key
             self._size += 1
-            if 2 * self._size > len(self._keys):
+            if 4 * self._size > 3 * len(self._keys):
                 self._grow()
 
     def _grow(self) -> None:
@@ -304,8 +339,8 @@ class Planner:
         self._resource_index = array("H")
         self._resources: dict[str, int] = {}
         self._catalogue: dict[str, int] = {}
-        self._refers: dict[int, tuple[int, ...]] = {}
-        self._acts: dict[int, tuple[int, ...]] = {}
+        self._refers = PositionTuples()
+        self._acts = PositionTuples()
         self._seen = bytearray()  # a bit per seq below _SEQ_BITS
         self._seen_beyond: set[int] = set()
         self._custom: set[str] = set()
@@ -332,6 +367,8 @@ class Planner:
         if not self._first_time(item.seq):
             raise ValueError(f"seq {item.seq} appears twice; every exchange needs its own seq")
         position = len(self._seqs)
+        if position >= MAX_EXCHANGES:
+            raise ValueError(f"more than {MAX_EXCHANGES} exchanges: split the recording")
         self._seqs.append(item.seq)
         self._parent.append(position)
         ids = self._ids
@@ -353,10 +390,10 @@ class Planner:
                 ids.set(value, _KNOWN)
         self._custom.update(item.creates)
         if item.refers:
-            self._refers[position] = tuple(self._catalogue_index(v) for v in item.refers)
+            self._refers.append(position, [self._catalogue_index(v) for v in item.refers])
         acts = [self._catalogue_index(v) for v in item.joins if is_catalogue_id(v)]
         if acts:
-            self._acts[position] = tuple(acts)
+            self._acts.append(position, acts)
         self._roles.append(item.role)
         index = self._resources.setdefault(item.resource, len(self._resources))
         self._resource_index.append(index)
@@ -379,7 +416,7 @@ class Planner:
             self._parent[high] = low
 
     def plan(self) -> Plan:
-        journey_of = array("q", bytes(8 * len(self._seqs)))
+        journey_of = array("i", bytes(4 * len(self._seqs)))
         sizes = array("q")
         for position in range(len(self._seqs)):
             # A root is its journey's first exchange, numbered before any later one.
