@@ -20,7 +20,7 @@ from pathlib import Path
 # Pairs kept in plain dicts before the map moves to its file.
 IN_MEMORY = 20_000
 # Lookups remembered once on file (per generation: at most twice as many are).
-CACHE_SIZE = 1 << 13
+CACHE_SIZE = 1 << 12
 # Writes between commits: a transaction stays open in between (nothing here is durable).
 _BATCH = 5000
 # The filters' first size: 256 KB each, doubled as pairs come (2 MB for 1.4 M pairs).

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,7 +208,7 @@ class Plan:
     collection, and the catalogue ids it refers to or acts on; per journey: its size.
     Journeys are numbered in order of their first exchange."""
 
-    seqs: array[int]
+    seqs: Sequence[int]  # a range when every seq is its position, as in a recording
     journey_of: array[int]
     roles: bytearray
     resource_index: array[int]
@@ -334,7 +334,8 @@ class Planner:
             self._ids.set(value, _KNOWN)
         self._unproduced = 0
         self._parent = array("q")
-        self._seqs = array("q")
+        self._count = 0
+        self._seqs: array[int] | None = None  # kept once a seq is not its position
         self._roles = bytearray()
         self._resource_index = array("H")
         self._resources: dict[str, int] = {}
@@ -366,10 +367,14 @@ class Planner:
     def add_footprint(self, item: Footprint) -> None:
         if not self._first_time(item.seq):
             raise ValueError(f"seq {item.seq} appears twice; every exchange needs its own seq")
-        position = len(self._seqs)
+        position = self._count
         if position >= MAX_EXCHANGES:
             raise ValueError(f"more than {MAX_EXCHANGES} exchanges: split the recording")
-        self._seqs.append(item.seq)
+        self._count += 1
+        if self._seqs is None and item.seq != position:
+            self._seqs = array("q", range(position))
+        if self._seqs is not None:
+            self._seqs.append(item.seq)
         self._parent.append(position)
         ids = self._ids
         for value in item.uses:
@@ -416,9 +421,9 @@ class Planner:
             self._parent[high] = low
 
     def plan(self) -> Plan:
-        journey_of = array("i", bytes(4 * len(self._seqs)))
+        journey_of = array("i", bytes(4 * self._count))
         sizes = array("q")
-        for position in range(len(self._seqs)):
+        for position in range(self._count):
             # A root is its journey's first exchange, numbered before any later one.
             root = self._find(position)
             if root == position:
@@ -429,7 +434,7 @@ class Planner:
             journey_of[position] = journey
             sizes[journey] += 1
         return Plan(
-            seqs=self._seqs,
+            seqs=self._seqs if self._seqs is not None else range(self._count),
             journey_of=journey_of,
             roles=self._roles,
             resource_index=self._resource_index,
