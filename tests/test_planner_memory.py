@@ -1,9 +1,10 @@
-"""The planner's memory: flat arrays and hashes, not dicts of strings."""
+"""Memory of the planner and of compare's groups: flat arrays, hashes and bits."""
 
 from __future__ import annotations
 
 import tracemalloc
 
+from harness.compare.group import JourneySet
 from harness.replay.plan import Footprint, Planner, PositionTuples
 
 
@@ -32,3 +33,10 @@ def test_position_tuples_read_like_a_dict() -> None:
     assert tuples == {3: (1, 2), 7: (0,)}
     assert tuples.get(5, ()) == () and tuples[7] == (0,)
     assert sorted(tuples.items()) == [(3, (1, 2)), (7, (0,))]
+
+
+def test_a_group_counts_distinct_journeys_in_bits() -> None:
+    journeys = JourneySet()
+    for journey in (5, 5, 0, 1_000_000, 17, 0):
+        journeys.add(journey)
+    assert len(journeys) == 4

@@ -23,6 +23,28 @@ def group_id(endpoint: str, path: str, kind: str) -> str:
     return hashlib.sha256(f"{endpoint}\n{path}\n{kind}".encode()).hexdigest()[:10]
 
 
+class JourneySet:
+    """The distinct journeys a group touches, as bits: a group that runs through a
+    million exchanges holds 125 KB, not a set of a hundred thousand ints."""
+
+    __slots__ = ("_bits", "_count")
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._count = 0
+
+    def add(self, journey: int) -> None:
+        byte, bit = journey >> 3, 1 << (journey & 7)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if not self._bits[byte] & bit:
+            self._bits[byte] |= bit
+            self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+
 @dataclass(slots=True)
 class Group:
     endpoint: str
@@ -33,7 +55,7 @@ class Group:
     reason: str | None = None
     count: int = 0
     occurrences: int = 0
-    journeys: set[int] = field(default_factory=set)
+    journeys: JourneySet = field(default_factory=JourneySet)
     samples: list[int] = field(default_factory=list)
     example: dict[str, Any] | None = None
     noise: dict[str, float] | None = None
