@@ -50,3 +50,9 @@ def test_a_server_that_exits_before_it_is_ready_says_so_with_its_output(tmp_path
     )
     with pytest.raises(InfrastructureError, match=r"exited with code 4 .*bad config"):
         crashing.start()
+
+
+def test_free_ports_lie_below_the_range_outgoing_connections_use() -> None:
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(20)]
+    assert all(10000 <= port < low for port in ports)
