@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,26 +90,37 @@ def _running(out: Path, options: tuple[str, ...]) -> Iterator[RunningRecorder]:
                 stream.close()
 
 
-def make_recording(out: Path) -> int:
-    """Record the demo into `out`; returns the number of SDK requests made."""
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shadow-demo-localstripe-{os.getpid()}.log"
+def record_driver(out: Path, drive: Callable[[str, str], int], name: str = "demo") -> int:
+    """localstripe behind `shadow record`, driven by `drive(api_base, api_key)`; returns
+    the number of SDK requests the driver made."""
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shadow-{name}-localstripe-{os.getpid()}.log"
     with (
         localstripe(log_path=log) as upstream,
         recorder(out, "--upstream", upstream.url) as proxy,
     ):
-        return run(proxy.url, LOCALSTRIPE_TEST_KEY)
+        return drive(proxy.url, LOCALSTRIPE_TEST_KEY)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="recording to write, e.g. recordings/demo.jsonl")
+def make_recording(out: Path) -> int:
+    """Record the demo into `out`; returns the number of SDK requests made."""
+    return record_driver(out, run, "demo")
+
+
+def record_main(record: Callable[[Path], int], description: str, example: str) -> None:
+    """The command line of a recording script: `python -m ... OUT.jsonl`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("out", type=Path, help=f"recording to write, e.g. {example}")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        calls = make_recording(args.out)
+        calls = record(args.out)
     except ShadowError as exc:
         raise SystemExit(f"make_recording: error: {exc}") from None
     print(calls)
+
+
+def main() -> None:
+    record_main(make_recording, __doc__.splitlines()[0], "recordings/demo.jsonl")
 
 
 if __name__ == "__main__":
