@@ -30,6 +30,10 @@ class RecordingError(InputError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[RecordingError], tuple[str, int | None, str]]:
+        # Raised in a planning process and re-raised in the replay's.
+        return (RecordingError, (self.path, self.line, self.problem))
+
 
 class ScenarioError(InputError):
     """A scenario file is invalid; the message starts with `FILE: field.path:`."""

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
+import pytest
+
+from bench.synth import synthesize
 from harness.compare.group import JourneySet
-from harness.replay.plan import Footprint, Planner, PositionTuples
+from harness.errors import RecordingError
+from harness.replay.plan import Footprint, Planner, PositionTuples, plan_apart, plan_recording
 
 
 def test_planning_many_ids_stays_small() -> None:
@@ -40,3 +45,14 @@ def test_a_group_counts_distinct_journeys_in_bits() -> None:
     for journey in (5, 5, 0, 1_000_000, 17, 0):
         journeys.add(journey)
     assert len(journeys) == 4
+
+
+def test_planning_apart_gives_the_same_plan_and_the_same_errors(tmp_path: Path) -> None:
+    path = synthesize(tmp_path / "r.jsonl", 500)
+    apart, here = plan_apart(path), plan_recording(path)
+    assert apart.to_json() == here.to_json()
+    assert list(apart.journey_of) == list(here.journey_of) and apart.refers == here.refers
+    with open(path, "a", encoding="utf-8") as file:
+        file.write('{"seq": 500}\n')
+    with pytest.raises(RecordingError, match=r"r.jsonl:502: exchange: missing field 'started'"):
+        plan_apart(path)

@@ -24,7 +24,7 @@ from harness.record.redact import SECRETS_ONLY
 from harness.recording import Header, RecordingReader, read_header
 from harness.replay.engine import TargetReplay, count
 from harness.replay.idmap import IdMap, read_id_map_file
-from harness.replay.plan import Plan, plan_recording
+from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
@@ -282,7 +282,7 @@ def start_replay(
     """Replay a scenario's recording against all its targets into a new run directory."""
     keys = target_keys(scenario, allow_live)
     seeds = _seeds(scenario)
-    plan = plan_recording(scenario.recording, _known_ids(seeds))
+    plan = plan_apart(scenario.recording, _known_ids(seeds))
     started = datetime.now(UTC)
     run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
@@ -405,7 +405,7 @@ def resume_replay(
         )
     keys = target_keys(scenario, allow_live)
     seeds = _seeds(scenario)
-    plan = plan_recording(scenario.recording, _known_ids(seeds))
+    plan = plan_apart(scenario.recording, _known_ids(seeds))
     if plan.exchanges != run.data["recording"].get("exchanges"):
         raise InputError(
             f"{scenario.recording}: has {plan.exchanges} exchanges, the run replayed "
