@@ -377,9 +377,15 @@ def _redact_authorization(value: str) -> str:
 
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_SPECIAL_HEADERS = _COOKIE_HEADERS | _AUTH_HEADERS
 
 
 def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> Headers:
+    # One quick check over every plain value at once (a line break joins them, which no
+    # rule can match across): most exchanges have no header any rule would change.
+    plain = policy.pii == "keep" and not _may_hold_secret(
+        "\n".join(value for name, value in headers if name.lower() not in _SPECIAL_HEADERS)
+    )
     out: Headers = []
     for name, value in headers:
         lower = name.lower()
@@ -388,7 +394,7 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
         elif lower in _AUTH_HEADERS:
             out.append((name, _redact_authorization(value)))
         else:
-            out.append((name, redact_text(value, policy)))
+            out.append((name, value if plain else redact_text(value, policy)))
     return out
 
 
