@@ -183,6 +183,11 @@ class LocalProcess:
                 time.sleep(0.05)
 
     @property
+    def pid(self) -> int | None:
+        """The process id, once started."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -204,7 +209,11 @@ class LocalProcess:
             self._log_file = None
 
     def __enter__(self) -> LocalProcess:
-        return self.start()
+        """Start the process unless it is started already (start_on_free_port and
+        localstripe() return it running); either way it is stopped on leaving the block."""
+        if self._process is None:
+            self.start()
+        return self
 
     def __exit__(
         self,

@@ -32,11 +32,16 @@ def test_a_server_tied_to_its_parent_answers_and_is_stopped(tmp_path: Path) -> N
         log_path=log,
         tied_to_parent=True,
     )
-    with server:
+    started = server.pid
+    with server as entered:
+        # Entering the block does not start a second server (which would fail to bind the
+        # port and leave the first one running after the block).
+        assert entered is server and server.pid == started
         assert httpx.get(server.url + "/", trust_env=False).status_code == 200
         assert server.running
     assert not server.running
     assert "GET / HTTP/1.1" in log.read_text()
+    assert "Address already in use" not in log.read_text()
 
 
 def test_a_server_that_exits_before_it_is_ready_says_so_with_its_output(tmp_path: Path) -> None:
