@@ -14,7 +14,7 @@ from replayfixtures import exchange, recording
 from harness.cli import main
 from harness.errors import RecordingError
 from harness.model import Exchange
-from harness.replay.gates import Gates
+from harness.replay.gates import GateLayout, Gates
 from harness.replay.plan import (
     PLAIN,
     READ_BARRIER,
@@ -307,6 +307,20 @@ def test_gates_hold_a_list_between_the_writes_before_and_after_it() -> None:
     assert not gates.ready(5)
     gates.done(4)
     assert gates.ready(5)
+
+
+def test_targets_share_a_gate_layout_but_not_what_each_has_done() -> None:
+    exchanges = [
+        exchange(0, "POST", "/v1/customers", answer={"id": "cus_AAAAAAAA01"}),
+        exchange(1, "GET", "/v1/customers", answer={"object": "list", "data": []}),
+    ]
+    layout = GateLayout(plan_journeys(exchanges))
+    first, second = Gates(layout), Gates(layout)
+    first.done(0)
+    assert first.ready(1)
+    assert not second.ready(1)  # the other target has not created its customer yet
+    second.done(0)
+    assert second.ready(1)
 
 
 def test_gates_hold_a_reference_to_a_catalogue_object_until_it_exists() -> None:

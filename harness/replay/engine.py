@@ -24,7 +24,7 @@ from yarl import URL
 
 from harness.model import Exchange, Headers, Request, Response
 from harness.recording import RecordingReader
-from harness.replay.gates import Gates
+from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap, response_json
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
@@ -221,6 +221,7 @@ class TargetReplay:
         send_unresolved: bool = False,
         finished_journeys: bytearray | None = None,
         transforms: TransformChain | None = None,
+        gates: GateLayout | None = None,
     ) -> None:
         self.context = context
         self.url = url
@@ -236,7 +237,7 @@ class TargetReplay:
         self.send_unresolved = send_unresolved
         self.transforms = transforms
         self.finished = finished_journeys or bytearray(plan.journeys)
-        self.gates = Gates(plan)
+        self.gates = Gates(gates or GateLayout(plan))
         if finished_journeys is not None:
             for position, journey in enumerate(plan.journey_of):
                 if finished_journeys[journey]:

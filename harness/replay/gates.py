@@ -31,7 +31,7 @@ class Frontier:
     __slots__ = ("_done", "_next", "_waiters", "positions")
 
     def __init__(self, positions: array[int]) -> None:
-        self.positions = positions
+        self.positions = positions  # shared with the other targets' frontiers: read only
         self._done = bytearray(len(positions))
         self._next = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -64,11 +64,13 @@ class Frontier:
         await future
 
 
-class Gates:
-    """All frontiers of one plan for one target."""
+class GateLayout:
+    """Which exchanges of a plan wait for which others: the positions of each frontier
+    (32-bit, in recorded order). Computed once per plan and shared by every target
+    replaying it; each target's Gates keeps only what it has done (a byte a position)."""
 
     def __init__(self, plan: Plan) -> None:
-        self._plan = plan
+        self.plan = plan
         read_resources = {
             plan.resource_index[p] for p, role in enumerate(plan.roles) if role == READ_BARRIER
         }
@@ -77,25 +79,25 @@ class Gates:
         seen_by_all = any(ALL_RESOURCES in d for d in depends.values())
         watched = {i for i, name in enumerate(names) if any(name in d for d in depends.values())}
         # For each collection: the barrier reads its writes wait for, and the reverse.
-        self._write_waits: dict[int, list[tuple[str, int]]] = {}
-        self._read_waits: dict[int, list[tuple[str, int]]] = {}
+        self.write_waits: dict[int, list[tuple[str, int]]] = {}
+        self.read_waits: dict[int, list[tuple[str, int]]] = {}
         for index, name in enumerate(names):
-            self._write_waits[index] = [
+            self.write_waits[index] = [
                 ("r", r) for r in read_resources if {name, ALL_RESOURCES} & depends[r]
             ]
         for r in read_resources:
             if ALL_RESOURCES in depends[r]:
-                self._read_waits[r] = [("w", -1)]
+                self.read_waits[r] = [("w", -1)]
             else:
-                self._read_waits[r] = [
+                self.read_waits[r] = [
                     ("w", i) for i, name in enumerate(names) if name in depends[r]
                 ]
-        lists: dict[tuple[str, int], array[int]] = {}
+        lists: dict[tuple[str, int], array[int]] = {}  # 32-bit: 4 bytes a position
 
         def add(key: tuple[str, int], position: int) -> None:
             found = lists.get(key)
             if found is None:
-                found = lists[key] = array("q")
+                found = lists[key] = array("I")
             found.append(position)
 
         for position, role in enumerate(plan.roles):
@@ -113,7 +115,19 @@ class Gates:
         for position, catalogue in sorted(plan.acts.items()):
             for c in catalogue:
                 add(("ca", c), position)
-        self._frontiers = {key: Frontier(positions) for key, positions in lists.items()}
+        self.positions: dict[tuple[str, int], array[int]] = lists
+
+
+class Gates:
+    """All frontiers of one plan for one target."""
+
+    def __init__(self, layout: GateLayout | Plan) -> None:
+        if not isinstance(layout, GateLayout):
+            layout = GateLayout(layout)
+        self._plan = layout.plan
+        self._write_waits = layout.write_waits
+        self._read_waits = layout.read_waits
+        self._frontiers = {key: Frontier(positions) for key, positions in layout.positions.items()}
 
     def _waits(self, position: int) -> Iterable[Frontier]:
         plan = self._plan

@@ -23,6 +23,7 @@ from harness.model import Exchange
 from harness.record.redact import SECRETS_ONLY
 from harness.recording import Header, RecordingReader, read_header
 from harness.replay.engine import TargetReplay, count
+from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
@@ -110,6 +111,7 @@ class _Session:
         self.run_dir = run_dir
         self.data = data
         self.plan = plan
+        self.gates = GateLayout(plan)  # one for every target
         self.keys = keys
         self.states = states
         self.concurrency = concurrency
@@ -220,6 +222,7 @@ class _Session:
             send_unresolved=self.scenario.on_unresolved == "send",
             finished_journeys=state.finished,
             transforms=state.transforms,
+            gates=self.gates,
         )
 
     async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
