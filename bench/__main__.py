@@ -1,6 +1,6 @@
 """Run every benchmark and print one table (docs/performance.md):
 
-    python -m bench                 # the full run: about an hour on 2 cores (1M exchanges)
+    python -m bench                 # the full run: about half an hour on 2 cores (1M exchanges)
     python -m bench --quick         # a few minutes: smaller sizes, no million
     python -m bench --json FILE     # the same figures, with stable keys
     python -m bench --only replay,memory
