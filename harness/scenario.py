@@ -378,6 +378,11 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
     if kind == "extra_forbidden":
         known = ", ".join(model.model_fields) if model is not None else ""
         return "unknown key" + (f" (known keys: {known})" if known else "")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        known = ", ".join(model.model_fields) if model is not None else ""
+        return "expected a mapping of keys" + (f" ({known})" if known else "") + (
+            f", got {_yaml_kind(error.get('input'))}"
+        )
     if kind == "string_pattern_mismatch":
         return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
     if kind in ("value_error", "assertion_error"):
@@ -388,6 +393,19 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
     if kind.endswith("_type") or kind.endswith("_parsing"):
         message += f", got {type(error.get('input')).__name__}"
     return message[:1].lower() + message[1:]
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the words of someone writing YAML."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return "nothing" if value is None else type(value).__name__
 
 
 def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:

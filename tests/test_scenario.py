@@ -168,6 +168,18 @@ gate: {max_regressions: 0}
             "targets: [{name: 'a b', launch: localstripe}]",
             "targets[0].name: use letters, digits",
         ),
+        (
+            "targets: [control]",
+            "targets[0]: expected a mapping of keys (name, ",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe}]\ngate: [1]",
+            "gate: expected a mapping of keys (max_regressions, ",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe}]\nretry: 3",
+            "retry: expected a mapping of keys (attempts, ",
+        ),
     ],
 )
 def test_a_target_mistake_names_the_field(layout: Path, change: str, expected: str) -> None:
@@ -199,7 +211,11 @@ def test_a_target_mistake_names_the_field(layout: Path, change: str, expected: s
             "targets: [{name: control, launch: localstripe, role: candidate}",
             "targets[0].role: control is the baseline (baseline: control) but says role: candidate",
         ),
-        ("name: twin", "name: twin\ncompare: [1, 2]", "compare: expected a valid dictionary"),
+        (
+            "name: twin",
+            "name: twin\ncompare: [1, 2]",
+            "compare: expected a mapping of keys, got a list",
+        ),
     ],
 )
 def test_a_scenario_mistake_names_the_field(
