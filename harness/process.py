@@ -153,7 +153,11 @@ class LocalProcess:
             raise InfrastructureError(
                 f"target {self.name}: cannot start {self.command[0]!r}: {exc.strerror}"
             ) from None
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: it must not outlive us
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:

@@ -380,8 +380,10 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
         return "unknown key" + (f" (known keys: {known})" if known else "")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         known = ", ".join(model.model_fields) if model is not None else ""
-        return "expected a mapping of keys" + (f" ({known})" if known else "") + (
-            f", got {_yaml_kind(error.get('input'))}"
+        return (
+            "expected a mapping of keys"
+            + (f" ({known})" if known else "")
+            + (f", got {_yaml_kind(error.get('input'))}")
         )
     if kind == "string_pattern_mismatch":
         return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"

@@ -280,6 +280,50 @@ def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.
     assert os.path.exists(out / "slow.log") and os.path.exists(out / "local.log")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_replay_stopped_while_a_target_starts_says_interrupted_and_stops_it(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "GET", "/v1/balance")])
+    # Never answers: the replay is still waiting for it to be ready when it is stopped.
+    (tmp_path / "sleeper.py").write_text(
+        "import os, pathlib, time\n"
+        "pathlib.Path('sleeper.pid').write_text(str(os.getpid()))\n"
+        "time.sleep(120)\n"
+    )
+    command = f"{sys.executable} sleeper.py"  # run in the scenario's folder
+    (tmp_path / "s.yaml").write_text(
+        "name: starting\nrecording: r.jsonl\ntargets:\n"
+        f"  - name: slow\n    launch: {{command: '{command}', url: 'http://127.0.0.1:{{port}}'}}\n"
+    )
+    out = tmp_path / "run"
+    replay = subprocess.Popen(
+        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: (tmp_path / "sleeper.pid").exists())
+    finally:
+        replay.send_signal(stop)
+        _, stderr = replay.communicate(timeout=60)
+    assert replay.returncode == 130, stderr
+    assert stderr.strip().endswith("shadow: interrupted") and "Traceback" not in stderr
+    run = load_run(out)
+    assert run.status == "interrupted" and run.data["finished"]
+    pid = int((tmp_path / "sleeper.pid").read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_until(gone, 15)
+
+
 def test_a_target_that_cannot_start_is_exit_code_3_and_nothing_is_left_running(
     tmp_path: Path,
 ) -> None:

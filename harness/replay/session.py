@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -118,6 +119,10 @@ class _Session:
         self.progress = progress
 
     def execute(self) -> ReplayResult:
+        with _sigterm_interrupts():
+            return self._execute()
+
+    def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
         result = ReplayResult(self.run_dir, "failed", counters)
         self.data["status"] = "running"
@@ -248,6 +253,25 @@ class _Session:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGTERM)
                 signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM interrupts like Ctrl-C for the whole replay, targets' start included, so
+    that launched targets are stopped and run.json says `interrupted`. (While requests
+    are sent, the event loop's own handler cancels them first.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _results(counters: TargetCounters) -> dict[str, int]:
