@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -50,6 +50,33 @@ def wait_until(condition: object, seconds: float = 30.0) -> bool:
 
 def lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") - 1 if path.exists() else 0
+
+
+def stopped_replay(
+    scenario: Path, out: Path, stop: signal.Signals, while_running: Callable[[], object]
+) -> tuple[int, str]:
+    """Start `shadow replay SCENARIO --out OUT`, call `while_running` (it waits for a state
+    and checks it), then send `stop` whatever happened; returns the exit code and stderr."""
+    replay = subprocess.Popen(
+        [SHADOW, "replay", str(scenario), "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while_running()
+    finally:
+        replay.send_signal(stop)
+        _, stderr = replay.communicate(timeout=60)
+    return replay.returncode, stderr
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def test_the_twin_demo_replays_every_exchange_against_two_localstripes(tmp_path: Path) -> None:
@@ -201,16 +228,11 @@ def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
     )
     out = tmp_path / "run"
     results = out / "slow.jsonl"
-    replay = subprocess.Popen(
-        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+
+    def some_results() -> None:
         assert wait_until(lambda: lines(results) >= 9)
-    finally:
-        replay.send_signal(signal.SIGKILL)
-        replay.wait()
+
+    stopped_replay(tmp_path / "s.yaml", out, signal.SIGKILL, some_results)
     assert load_run(out).status == "running"  # it never had the chance to say otherwise
     before = latest_exchanges(results)
     finished = [i for i in range(16) if 2 * i in before and 2 * i + 1 in before]
@@ -254,26 +276,21 @@ def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.
         "ready_path: /_ready}\n"
     )
     out = tmp_path / "run"
-    replay = subprocess.Popen(
-        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    urls: dict[str, str] = {}
+
+    def both_answering() -> None:
         assert wait_until(lambda: lines(out / "slow.jsonl") >= 2)
-        urls = {t.name: t.url for t in load_run(out).targets}
+        urls.update({t.name: t.url for t in load_run(out).targets})
         assert answers(f"{urls['local']}/v1/balance") and answers(f"{urls['slow']}/_ready")
-    finally:
-        replay.send_signal(stop)
-        _, stderr = replay.communicate(timeout=60)
+
+    returncode, stderr = stopped_replay(tmp_path / "s.yaml", out, stop, both_answering)
     assert wait_until(lambda: not answers(f"{urls['local']}/v1/balance"), 15)
     assert wait_until(lambda: not answers(f"{urls['slow']}/_ready"), 15)
     run = load_run(out)
     if stop == signal.SIGKILL:
-        assert replay.returncode == -signal.SIGKILL and run.status == "running"
+        assert returncode == -signal.SIGKILL and run.status == "running"
     else:
-        assert replay.returncode == 130, stderr
+        assert returncode == 130, stderr
         assert stderr.strip().endswith("shadow: interrupted")
         assert run.status == "interrupted" and (out / "slow.idmap.json").exists()
         assert "Traceback" not in stderr
@@ -297,31 +314,17 @@ def test_a_replay_stopped_while_a_target_starts_says_interrupted_and_stops_it(
         f"  - name: slow\n    launch: {{command: '{command}', url: 'http://127.0.0.1:{{port}}'}}\n"
     )
     out = tmp_path / "run"
-    replay = subprocess.Popen(
-        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+
+    def starting() -> None:
         assert wait_until(lambda: (tmp_path / "sleeper.pid").exists())
-    finally:
-        replay.send_signal(stop)
-        _, stderr = replay.communicate(timeout=60)
-    assert replay.returncode == 130, stderr
+
+    returncode, stderr = stopped_replay(tmp_path / "s.yaml", out, stop, starting)
+    assert returncode == 130, stderr
     assert stderr.strip().endswith("shadow: interrupted") and "Traceback" not in stderr
     run = load_run(out)
     assert run.status == "interrupted" and run.data["finished"]
     pid = int((tmp_path / "sleeper.pid").read_text())
-
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    assert wait_until(gone, 15)
+    assert wait_until(lambda: gone(pid), 15)
 
 
 def test_a_target_that_cannot_start_is_exit_code_3_and_nothing_is_left_running(
