@@ -166,8 +166,7 @@ class LocalProcess:
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while True:
                 code = self._process.poll()
-                if code is not None:
-                    self.stop()
+                if code is not None:  # start() stops it (closes the log) on any raise
                     tail = _tail(self.log_path)
                     raise InfrastructureError(
                         f"target {self.name}: {self.command[0]} exited with code {code} before it "
@@ -179,7 +178,6 @@ class LocalProcess:
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    self.stop()
                     raise InfrastructureError(
                         f"target {self.name}: {self.url}{self.ready_path} did not answer within "
                         f"{self.ready_timeout:.0f} s"

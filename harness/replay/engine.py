@@ -237,7 +237,7 @@ class TargetReplay:
         self.send_unresolved = send_unresolved
         self.transforms = transforms
         self.finished = finished_journeys or bytearray(plan.journeys)
-        self.gates = Gates(gates or GateLayout(plan))
+        self.gates = Gates(gates or plan)
         if finished_journeys is not None:
             for position, journey in enumerate(plan.journey_of):
                 if finished_journeys[journey]:
