@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from harness.compare.normalize import (
     ById,
     IdNamer,
-    Offset,
     normalize_response,
     normalize_tree,
     parse_body,
     to_jsonable,
 )
 from harness.compare.profile import MASK, stripe_profile
+from harness.compare.timemap import Moment
 from harness.model import Response
 
 T0 = 1_760_000_000.0
@@ -104,7 +104,7 @@ def test_timestamps_become_offsets_from_their_own_request() -> None:
     profile = stripe_profile(timestamp_tolerance=2)
     nb = normalize_tree({"created": int(T0) + 1}, T0, {}, profile)
     nc = normalize_tree({"created": int(T0) + 101}, T0 + 100.5, {}, profile)
-    assert isinstance(nb["created"], Offset)
+    assert isinstance(nb["created"], Moment)
     assert nb == nc
 
 
@@ -113,21 +113,21 @@ def test_timestamps_further_apart_than_the_tolerance_differ() -> None:
     nb = normalize_tree({"trial_end": int(T0) + 86_400}, T0, {}, profile)
     nc = normalize_tree({"trial_end": int(T0) + 2 * 86_400}, T0, {}, profile)
     assert nb != nc
-    assert to_jsonable(nb) == {"trial_end": "<request+86400s>"}
+    assert to_jsonable(nb) == {"trial_end": "<request+1d>"}
 
 
 def test_any_numeric_at_field_is_a_timestamp_but_small_numbers_are_not() -> None:
     tree = normalize_tree(
         {"status_transitions": {"paid_at": int(T0)}, "start": 0, "refunded_at": None}, T0, {}
     )
-    assert isinstance(tree["status_transitions"]["paid_at"], Offset)
+    assert isinstance(tree["status_transitions"]["paid_at"], Moment)
     assert tree["start"] == 0
     assert tree["refunded_at"] is None
 
 
 def test_the_scenario_adds_timestamp_fields() -> None:
     profile = stripe_profile(timestamps=["renews"])
-    assert isinstance(normalize_tree({"renews": int(T0)}, T0, {}, profile)["renews"], Offset)
+    assert isinstance(normalize_tree({"renews": int(T0)}, T0, {}, profile)["renews"], Moment)
 
 
 # --- masks ------------------------------------------------------------------------------

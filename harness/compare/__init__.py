@@ -9,8 +9,9 @@ from harness.compare.classify import DEFAULT_SEVERITY, Classifier
 from harness.compare.diff import diff_responses, diff_trees
 from harness.compare.group import Group, group_differences, group_id
 from harness.compare.noise import FieldCounts, is_real_difference
-from harness.compare.normalize import ById, Normalized, Offset, normalize_response, normalize_tree
+from harness.compare.normalize import ById, Normalized, normalize_response, normalize_tree
 from harness.compare.rules import CompareConfig, parse_compare_config
+from harness.compare.timemap import Moment, TimeMap
 
 __all__ = [
     "DEFAULT_SEVERITY",
@@ -19,8 +20,9 @@ __all__ = [
     "CompareConfig",
     "FieldCounts",
     "Group",
+    "Moment",
     "Normalized",
-    "Offset",
+    "TimeMap",
     "diff_responses",
     "diff_trees",
     "group_differences",

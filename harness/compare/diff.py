@@ -13,7 +13,8 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.operator import BaseOperator
 
-from harness.compare.normalize import ById, Normalized, Offset, to_jsonable
+from harness.compare.normalize import ById, Normalized, to_jsonable
+from harness.compare.timemap import Moment
 from harness.model import Difference
 
 # deepdiff report type → our kind of difference.
@@ -32,8 +33,8 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _TEXT_LIMIT = 200
 
 
-class _OffsetOperator(BaseOperator):
-    """Let deepdiff compare timestamps with Offset's tolerance instead of field by field."""
+class _MomentOperator(BaseOperator):
+    """Let deepdiff compare times as Moments (anchors and tolerance), not field by field."""
 
     def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
         if level.t1 != level.t2:
@@ -42,7 +43,7 @@ class _OffsetOperator(BaseOperator):
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | Offset) and not isinstance(value, bool)
+    return isinstance(value, int | float | Moment) and not isinstance(value, bool)
 
 
 def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
@@ -123,7 +124,7 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any) -> list[Difference]
         t2,
         view="tree",
         threshold_to_diff_deeper=0,
-        custom_operators=[_OffsetOperator(types=[Offset])],
+        custom_operators=[_MomentOperator(types=[Moment])],
     )
     differences: list[Difference] = []
     for report, levels in result.items():

@@ -2,10 +2,11 @@
 
 A raw diff of two Stripe answers is all noise: ids, timestamps, secrets, URLs. Here every
 id becomes its recorded counterpart (or a stable placeholder `<cus_1>`), every timestamp
-an `Offset` from its own request's start, every volatile field `<masked>`, lists of
-objects with ids a `ById` mapping, errors their (type, code, decline_code, param), and
-only the profile's headers survive. Two answers that mean the same normalise to `==`
-trees, which is the fast path compare takes for most exchanges.
+a `Moment` counted from the anchors of its own side (harness.compare.timemap), every
+volatile field `<masked>`, lists of objects with ids a `ById` mapping, errors their
+(type, code, decline_code, param), and only the profile's headers survive. Two answers
+that mean the same normalise to `==` trees, which is the fast path compare takes for
+most exchanges.
 """
 
 from __future__ import annotations
@@ -28,31 +29,10 @@ from harness.compare.profile import (
     TIMESTAMP_SUFFIX,
     Profile,
 )
+from harness.compare.timemap import Moment, TimeMap
 from harness.model import Response
 from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
-
-
-@dataclass(frozen=True, slots=True)
-class Offset:
-    """A Unix timestamp as seconds after its own request started; equal within tolerance.
-
-    Equality is tolerant (and so not transitive) and every Offset hashes alike, which
-    keeps `==` on whole trees and deepdiff both honest about it.
-    """
-
-    seconds: float
-    tolerance: float = 0.0
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Offset):
-            return NotImplemented
-        return abs(self.seconds - other.seconds) <= max(self.tolerance, other.tolerance)
-
-    def __hash__(self) -> int:
-        return hash(Offset)
-
-    def __str__(self) -> str:
-        return f"<request{round(self.seconds):+d}s>"
+from harness.stripe.times import ANCHOR_RANKS, UNRANKED
 
 
 class ById(dict[str, Any]):
@@ -78,12 +58,21 @@ class IdNamer:
     """Names ids for comparison: the recorded counterpart when both sides know one, else
     a placeholder by prefix and order of first appearance within one response."""
 
-    def __init__(self, counterparts: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        counterparts: Mapping[str, str],
+        times: TimeMap | None = None,
+        started: float = 0.0,
+    ) -> None:
         self.counterparts = counterparts
+        self.times = times
+        self.started = started
         self._placeholders: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
 
     def __call__(self, value: str) -> str:
+        if self.times is not None:
+            self.times.born(value, self.started)  # the first answer naming an object
         recorded = self.counterparts.get(value)
         if recorded is not None:
             return recorded
@@ -106,6 +95,8 @@ def _looks_generated(value: str) -> bool:
 def _name_ids_in_text(text: str, name: IdNamer) -> str:
     recorded = name.counterparts.get(text)
     if recorded is not None:
+        if name.times is not None:
+            name.times.born(text, name.started)
         return recorded
     if "_" not in text:
         return text
@@ -121,29 +112,66 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
     return ID_PATTERN.sub(replace, text)
 
 
+# The times of an object that later times are counted from, with their rank, innermost
+# object first: ("billing_cycle_anchor", 1, 1795464128.0). "birth" (when the object was
+# first named on this side) ranks below every field.
+_Anchors = tuple[tuple[str, int, float], ...]
+_ANCHOR_FIELDS = frozenset(ANCHOR_RANKS)
+_BIRTH = "birth"
+
+
 class _Normalizer:
     """One walk over one answer; the profile's sets are held locally because this loop
     runs for every field of every exchange."""
 
-    def __init__(self, started: float, name: IdNamer, profile: Profile) -> None:
+    def __init__(
+        self, started: float, name: IdNamer, profile: Profile, times: TimeMap | None = None
+    ) -> None:
         self.started = started
         self.name = name
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
         self.timestamps = profile.timestamps
         self.tolerance = profile.timestamp_tolerance
+        self.times = times
+        self.origin = times.origin if times is not None else None
 
-    def value(self, node: Any) -> Any:
+    def value(self, node: Any, anchors: _Anchors = ()) -> Any:
         kind = type(node)
         if kind is dict:
-            return self.mapping(node)
+            return self.mapping(node, anchors)
         if kind is list:
-            return self.sequence(node)
+            return self.sequence(node, anchors)
         if kind is str:
             return _name_ids_in_text(node, self.name)
         return node
 
-    def mapping(self, node: dict[str, Any]) -> dict[str, Any]:
+    def anchors_of(self, node: dict[str, Any], outer: _Anchors) -> _Anchors:
+        """The anchors a time inside `node` may be counted from: its own anchor fields and
+        birth, then those of the objects around it that it does not have itself."""
+        own: list[tuple[str, int, float]] = []
+        identity = node.get("id")
+        if self.times is not None and type(identity) is str and identity:
+            own.append((_BIRTH, -1, self.times.born(identity, self.started)))
+        for name in node.keys() & _ANCHOR_FIELDS:
+            item = node[name]
+            if (type(item) is int or type(item) is float) and item >= EARLIEST_TIMESTAMP:
+                own.append((name, ANCHOR_RANKS[name], float(item)))
+        if not own:
+            return outer
+        names = {name for name, _, _ in own}
+        return (*own, *(entry for entry in outer if entry[0] not in names))
+
+    def moment(self, key: str, item: float, anchors: _Anchors) -> Moment:
+        rank = ANCHOR_RANKS.get(key, UNRANKED)
+        counted_from = tuple(
+            (name, value) for name, other_rank, value in anchors if other_rank < rank
+        )
+        shown = self.times.first_shown(item, self.started) if self.times is not None else None
+        return Moment(item, self.started, shown, self.origin, counted_from, self.tolerance)
+
+    def mapping(self, node: dict[str, Any], outer: _Anchors = ()) -> dict[str, Any]:
+        anchors = self.anchors_of(node, outer)
         object_type = node.get("object")
         by_object = self.masked_by_object.get(object_type) if type(object_type) is str else None
         masked = self.masked
@@ -163,27 +191,27 @@ class _Normalizer:
                 if item in EMULATOR_FIXED_TIMES:
                     out[key] = FIXED_BY_EMULATOR
                 else:
-                    out[key] = Offset(item - self.started, self.tolerance)
+                    out[key] = self.moment(key, item, anchors)
             elif kind is dict:
-                out[key] = self.mapping(item)
+                out[key] = self.mapping(item, anchors)
             elif kind is list:
-                out[key] = self.sequence(item)
+                out[key] = self.sequence(item, anchors)
             elif kind is str:
                 out[key] = _name_ids_in_text(item, self.name)
             else:
                 out[key] = item
         return out
 
-    def sequence(self, node: list[Any]) -> list[Any] | ById:
+    def sequence(self, node: list[Any], anchors: _Anchors = ()) -> list[Any] | ById:
         if not node or not all(type(item) is dict and type(item.get("id")) is str for item in node):
-            return [self.value(item) for item in node]
+            return [self.value(item, anchors) for item in node]
         counterparts = self.name.counterparts
         if not all(item["id"] in counterparts for item in node):
             # New objects get placeholders in order of appearance, and targets list
             # objects created at once in store order (invoice lines, say): order the
             # items by what they say first, so the same objects get the same names.
             node = sorted(node, key=lambda item: self.content_key(item, counterparts))
-        items = [self.mapping(item) for item in node]
+        items = [self.mapping(item, anchors) for item in node]
         keyed = ById((item["id"], item) for item in items)
         return keyed if len(keyed) == len(items) else items
 
@@ -219,10 +247,14 @@ def normalize_tree(
     profile: Profile = STRIPE_PROFILE,
     *,
     name: IdNamer | None = None,
+    times: TimeMap | None = None,
 ) -> Any:
-    """A parsed JSON body with ids named, timestamps as offsets, volatile fields masked
-    and lists of objects keyed by id."""
-    return _Normalizer(started, name or IdNamer(counterparts), profile).value(tree)
+    """A parsed JSON body with ids named, timestamps as Moments of this side (learnt into
+    `times`, the side's time map, when given), volatile fields masked and lists of objects
+    keyed by id."""
+    if name is None:
+        name = IdNamer(counterparts, times, started)
+    return _Normalizer(started, name, profile, times).value(tree)
 
 
 def _error_only(tree: Any) -> Any:
@@ -249,14 +281,16 @@ def normalize_response(
     started: float,
     counterparts: Mapping[str, str],
     profile: Profile = STRIPE_PROFILE,
+    times: TimeMap | None = None,
 ) -> Normalized:
-    """One response in comparable form; `started` is its own request's start time."""
-    name = IdNamer(counterparts)
+    """One response in comparable form; `started` is its own request's start time, `times`
+    its side's time map (learnt from the answers compared before it)."""
+    name = IdNamer(counterparts, times, started)
     tree, is_json = parse_body(response.text)
     if is_json:
         if response.status >= 400:
             tree = _error_only(tree)
-        body = normalize_tree(tree, started, counterparts, profile, name=name)
+        body = normalize_tree(tree, started, counterparts, profile, name=name, times=times)
     else:
         body = _name_ids_in_text(tree, name)
     headers = {}
@@ -271,7 +305,7 @@ def normalize_response(
 
 def to_jsonable(value: Any) -> Any:
     """A normalised value as plain JSON, for outcomes and reports."""
-    if isinstance(value, Offset):
+    if isinstance(value, Moment):
         return str(value)
     if isinstance(value, ById):
         return [to_jsonable(item) for item in value.values()]

@@ -29,6 +29,7 @@ from harness.compare.normalize import Normalized, normalize_response
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
+from harness.compare.timemap import TimeMap
 from harness.errors import InputError, ScenarioError
 from harness.model import Difference, Exchange, Outcome
 from harness.pairstore import PairStore
@@ -56,6 +57,7 @@ class Side:
     name: str
     path: Path
     idmap: PairStore | None
+    origin: float | None = None  # the moment request times were counted from (run_origins)
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
@@ -208,6 +210,8 @@ def _items(
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
+    # Each side's time map, learnt in seq order from its own answers (compare.timemap).
+    base_times, other_times = TimeMap(baseline.origin), TimeMap(other.origin)
     for seq, b, c in _pairs(baseline, other):
         if projection is not None and b is not None and c is not None:
             b, c = projection(b, c)
@@ -237,8 +241,8 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        nb = normalize_response(b.response, b.started, base_ids, profile)
-        nc = normalize_response(c.response, c.started, other_ids, profile)
+        nb = normalize_response(b.response, b.started, base_ids, profile, base_times)
+        nc = normalize_response(c.response, c.started, other_ids, profile, other_times)
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
         else:
@@ -320,15 +324,30 @@ def compare_sides(
 # --- reading the run --------------------------------------------------------------------
 
 
+def run_origins(run: Run) -> tuple[float | None, float | None]:
+    """(the recording's origin, the targets' origin): the recording's first moment, and
+    that moment moved by the shift the replay applied to request times (docs/replay.md).
+    A time a request set is as far from its side's origin on every side. None for a run
+    that did not note its times."""
+    time = run.data.get("time")
+    if not isinstance(time, dict):
+        return None, None
+    start, shift = time.get("recording_start"), time.get("shift", 0)
+    if not isinstance(start, int | float) or not isinstance(shift, int | float):
+        return None, None
+    return float(start), float(start + shift)
+
+
 def _load_side(run: Run, name: str) -> Side:
+    recorded_origin, replayed_origin = run_origins(run)
     if name == RECORDING:
-        return Side(RECORDING, run.recording_path, None)
+        return Side(RECORDING, run.recording_path, None, recorded_origin)
     target_file = run.target_file(name)
     if not target_file.exists():
         raise InputError(f"{target_file}: missing: target {name} has no results in this run")
     idmap_file = run.idmap_file(name)
     idmap = PairStore(iter_idmap(idmap_file) if idmap_file.exists() else ())
-    return Side(name, target_file, idmap)
+    return Side(name, target_file, idmap, replayed_origin)
 
 
 def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:

@@ -1,0 +1,89 @@
+"""Strings or numbers → one number each, in two flat arrays keyed by 64-bit hashes.
+
+A dict of strings costs about 150 bytes an entry; this costs 12 to 24 (open addressing, at
+most three quarters full), so the planner's id table and compare's time maps hold the ids
+and times of a million exchanges in tens of MB. Two keys with one hash (about one chance
+in 10^8 for a million keys) share an entry: each user says what that costs it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+_MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: consecutive numbers land far apart
+_BITS = (1 << 64) - 1
+_SIGN = 1 << 63
+
+
+def _key(item: str | int | float) -> int:
+    """A non-zero signed 64-bit key (zero marks an empty slot)."""
+    mixed = (hash(item) * _MIX) & _BITS
+    return (mixed - (1 << 64) if mixed >= _SIGN else mixed) or 1
+
+
+class HashTable:
+    """Keys → numbers of one array typecode (`i` 32-bit ints, `q` 64-bit, `d` floats).
+
+    Keys are hashed with Python's `hash`, which is salted per process: a table is never
+    shared between processes.
+    """
+
+    __slots__ = ("_keys", "_mask", "_size", "_typecode", "_values")
+
+    _values: array[Any]
+
+    def __init__(self, typecode: str = "i", capacity: int = 1 << 12) -> None:
+        self._typecode = typecode
+        self._keys = array("q", bytes(8 * capacity))  # 0: an empty slot
+        self._values = array(typecode, bytes(array(typecode).itemsize * capacity))
+        self._mask = capacity - 1
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _slot(self, key: int) -> int:
+        keys, mask = self._keys, self._mask
+        index = (key >> 20) & mask
+        while keys[index] != key and keys[index] != 0:
+            index = (index + 1) & mask
+        return index
+
+    def get(self, item: str | int | float) -> int | float | None:
+        key = _key(item)
+        index = self._slot(key)
+        return self._values[index] if self._keys[index] == key else None
+
+    def set(self, item: str | int | float, number: int | float) -> None:
+        key = _key(item)
+        index = self._slot(key)
+        self._values[index] = number
+        if self._keys[index] == 0:
+            self._keys[index] = key
+            self._size += 1
+            if 4 * self._size > 3 * len(self._keys):
+                self._grow()
+
+    def setdefault(self, item: str | int | float, number: int | float) -> int | float:
+        """The number `item` has, or `number` once set for it (the first one wins)."""
+        key = _key(item)
+        index = self._slot(key)
+        if self._keys[index] == key:
+            return self._values[index]
+        self._keys[index] = key
+        self._values[index] = number
+        self._size += 1
+        if 4 * self._size > 3 * len(self._keys):
+            self._grow()
+        return number
+
+    def _grow(self) -> None:
+        keys, values = self._keys, self._values
+        self.__init__(self._typecode, 2 * len(keys))  # type: ignore[misc]
+        for key, number in zip(keys, values, strict=True):
+            if key != 0:
+                index = self._slot(key)
+                self._keys[index] = key
+                self._values[index] = number
+                self._size += 1
