@@ -335,7 +335,16 @@ def replay(
     for c in result.counters:
         click.echo(
             f"{c.name}: {c.done} exchanges, {c.answered} answered, {c.errors} errors, "
-            f"{c.skipped} skipped, {c.retries} retries, {c.idempotent_replayed} idempotent replays",
+            f"{c.skipped} skipped, {c.retries} retries, "
+            f"{c.idempotent_replayed} idempotent replays, {c.times_shifted} times moved",
+            err=True,
+        )
+    if result.time_shift:
+        from harness.stripe.times import describe_distance
+
+        click.echo(
+            f"absolute times in requests moved by {describe_distance(result.time_shift)} "
+            "(the replay's start less the recording's; `time: keep` sends them as recorded)",
             err=True,
         )
     click.echo(str(result.run_dir))

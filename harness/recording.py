@@ -24,6 +24,7 @@ from typing import IO, Any
 from harness import __version__
 from harness.errors import RecordingError, ShadowWarning
 from harness.model import Exchange
+from harness.stripe.times import is_calendar_time
 
 FORMAT_NAME = "stripe-shadow-recording"
 FORMAT_VERSION = 1
@@ -274,6 +275,16 @@ class RecordingReader:
 def read_header(path: str | os.PathLike[str]) -> Header:
     with RecordingReader(path) as reader:
         return reader.header
+
+
+def recording_start(path: str | os.PathLike[str]) -> float | None:
+    """When the recorded traffic began: the start of its first exchange that has a real
+    time, among the first thousand (an imported cassette may have none; then None)."""
+    with RecordingReader(path, allow_truncated=True) as reader:
+        for _, exchange in zip(range(1000), reader, strict=False):
+            if is_calendar_time(exchange.started):
+                return exchange.started
+    return None
 
 
 def iter_exchanges(

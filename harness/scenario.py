@@ -31,6 +31,7 @@ from harness.errors import ScenarioError
 from harness.gate import GateConfig
 from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
+from harness.stripe.times import REQUEST_TIME_FIELDS
 from harness.validation import field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")
@@ -158,6 +159,38 @@ class RetrySettings(_Strict):
     budget: float = Field(default=60.0, gt=0, le=3600)
 
 
+_TIME_FIELD = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$")
+
+
+class TimeSettings(_Strict):
+    """What the replay does with absolute times in requests (docs/replay.md): `shift`
+    moves each by the replay's start less the recording's, so it keeps its distance from
+    "now"; `keep` sends it as recorded. `fields` adds parameter names to the built-in
+    table (harness.stripe.times.REQUEST_TIME_FIELDS)."""
+
+    mode: Literal["shift", "keep"] = "shift"
+    fields: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _word(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+    @field_validator("fields")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _TIME_FIELD.match(name):
+                raise ValueError(
+                    f"{name!r} is not a parameter name (letters, digits and _, or "
+                    "parent.name such as period.start)"
+                )
+        return value
+
+    def field_names(self) -> frozenset[str]:
+        return REQUEST_TIME_FIELDS | frozenset(self.fields)
+
+
 class TargetSpec(_Strict):
     """One target: where requests go, with which key and headers, and how it is started."""
 
@@ -264,6 +297,7 @@ class Scenario(_Strict):
     concurrency: int = Field(default=8, ge=1, le=1024)
     timeout: float = Field(default=30.0, gt=0, le=600)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    time: TimeSettings = Field(default_factory=TimeSettings)
     compare: dict[str, Any] | None = None
     gate: GateConfig | None = None
 

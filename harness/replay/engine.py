@@ -322,6 +322,12 @@ class TargetReplay:
             extra["unresolved"] = rewritten.unresolved = []
         if rewritten.notes:
             extra["notes"] = rewritten.notes
+        if rewritten.shifted:
+            # What the recording said beside what was sent (docs/replay.md, time).
+            extra["times_shifted"] = [
+                {"parameter": where.partition(":")[2], "recorded": old, "sent": new}
+                for where, old, new in rewritten.shifted
+            ]
         request, outcome, skipped = rewritten.request, None, None
         if rewritten.unresolved and not self.send_unresolved:
             skipped = "skipped: refers to ids this target has no counterpart for: " + ", ".join(
@@ -396,3 +402,6 @@ def count(counters: TargetCounters, result: Exchange) -> None:
         counters.unresolved += 1
     if extra.get("idempotent_replayed"):
         counters.idempotent_replayed += 1
+    shifted = extra.get("times_shifted")
+    if shifted:
+        counters.times_shifted += len(shifted)

@@ -33,6 +33,7 @@ class TargetCounters:
     skipped: int = 0
     retries: int = 0
     idempotent_replayed: int = 0
+    times_shifted: int = 0
     unresolved: int = 0
     answered: int = 0
     first_error: str | None = None

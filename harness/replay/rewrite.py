@@ -29,6 +29,7 @@ from harness.stripe import (
     is_stripe_id,
     is_test_token,
 )
+from harness.stripe.times import REQUEST_TIME_FIELDS, shiftable_time, time_parameter
 
 # Kinds of value the walker hands to its visitor.
 ID = "id"  # a prefixed object id: cus_…, pi_…
@@ -37,6 +38,7 @@ SECRET = "secret"  # a client secret: pi_…_secret_…
 CARD = "card"  # a redacted card number: <redacted:card:4242>
 CVC = "cvc"  # a redacted CVC
 CURSOR = "cursor"  # an id used as a page cursor (starting_after=cus_…): it scopes nothing
+TIME = "time"  # an absolute Unix time (trial_end=1795464128), visited only when asked for
 
 # Where in a request a value was found.
 PATH, QUERY, BODY, HEADER = "path", "query", "body", "header"
@@ -82,7 +84,9 @@ _SECRET_VALUE = re.compile(
 )
 
 Visitor = Callable[[str, str, str], str | None]
-"""Called with (kind, value, where); returns a replacement, or None to leave it as it is."""
+"""Called with (kind, value, where); returns a replacement, or None to leave it as it is.
+`where` is PATH, QUERY, BODY or HEADER; for a TIME it also names the parameter after a
+colon (`query:created[gte]`)."""
 
 
 def _classify(field_name: str | None, value: str) -> str | None:
@@ -132,8 +136,16 @@ def _walk_path(path: str, visit: Visitor) -> str:
     return "/".join(segments) if changed else path
 
 
-def _walk_form(encoded: str, visit: Visitor, where: str, *, skip_top_id: bool) -> str:
-    """Visit every value of an x-www-form-urlencoded string; keys stay byte for byte."""
+def _walk_form(
+    encoded: str,
+    visit: Visitor,
+    where: str,
+    *,
+    skip_top_id: bool,
+    times: frozenset[str] | None = None,
+) -> str:
+    """Visit every value of an x-www-form-urlencoded string; keys stay byte for byte.
+    Absolute times (by the field names in `times`) are visited too when `times` is given."""
     if not encoded:
         return encoded
     parts = encoded.split("&")
@@ -147,24 +159,32 @@ def _walk_form(encoded: str, visit: Visitor, where: str, *, skip_top_id: bool) -
         if skip_top_id and key == "id":
             # `id=gold` on a create names the object to be made: the user's own id.
             continue
-        name = _field_name(form_key_path(key)) if "[" in key else key
+        path = form_key_path(key) if "[" in key else [key]
+        name = _field_name(path) if "[" in key else key
         kind = _classify(name, value)
+        if kind is None and times is not None and shiftable_time(value) is not None:
+            kind = TIME if time_parameter(path, times) else None
         if kind is None:
             continue
-        new = visit(kind, value, where)
+        new = visit(kind, value, f"{where}:{key}" if kind == TIME else where)
         if new is not None and new != value:
             parts[index] = f"{raw_key}={quote(new, safe='')}"
             changed = True
     return "&".join(parts) if changed else encoded
 
 
-def _walk_json(node: Any, visit: Visitor, name: str | None) -> tuple[Any, bool]:
+def _walk_json(
+    node: Any,
+    visit: Visitor,
+    path: tuple[str, ...],
+    times: frozenset[str] | None = None,
+) -> tuple[Any, bool]:
     if isinstance(node, dict):
         changed = False
         for key, value in node.items():
-            if name is None and key == "id":
+            if not path and key == "id":
                 continue
-            new, did = _walk_json(value, visit, key)
+            new, did = _walk_json(value, visit, (*path, key), times)
             if did:
                 node[key] = new
                 changed = True
@@ -172,17 +192,27 @@ def _walk_json(node: Any, visit: Visitor, name: str | None) -> tuple[Any, bool]:
     if isinstance(node, list):
         changed = False
         for index, value in enumerate(node):
-            new, did = _walk_json(value, visit, name)
+            new, did = _walk_json(value, visit, path, times)
             if did:
                 node[index] = new
                 changed = True
         return node, changed
+    name = path[-1] if path else None
     if isinstance(node, str):
         kind = _classify(name, node)
         if kind is not None:
             new = visit(kind, node, BODY)
             if new is not None and new != node:
                 return new, True
+    elif (
+        times is not None
+        and type(node) is int
+        and shiftable_time(str(node)) is not None
+        and time_parameter(path, times)
+    ):
+        new = visit(TIME, str(node), f"{BODY}:{'.'.join(path)}")
+        if new is not None and new != str(node):
+            return int(new), True
     return node, False
 
 
@@ -195,11 +225,14 @@ def _is_json(request: Request) -> bool:
     return request.text.lstrip()[:1] in ("{", "[")
 
 
-def walk_request(request: Request, visit: Visitor) -> Request:
-    """Call `visit` on every id-like value of a request; returns the request with the
+def walk_request(
+    request: Request, visit: Visitor, *, times: frozenset[str] | None = None
+) -> Request:
+    """Call `visit` on every id-like value of a request (and on every absolute time, by
+    the parameter names in `times`, when given); returns the request with the
     replacements it gave (the same object when nothing changed)."""
     path = _walk_path(request.path, visit)
-    query = _walk_form(request.query, visit, QUERY, skip_top_id=False)
+    query = _walk_form(request.query, visit, QUERY, skip_top_id=False, times=times)
     body = request.body
     if isinstance(body, str) and body:
         if _is_json(request):
@@ -208,11 +241,13 @@ def walk_request(request: Request, visit: Visitor) -> Request:
             except json.JSONDecodeError:
                 tree = None
             if tree is not None:
-                tree, changed = _walk_json(tree, visit, None)
+                tree, changed = _walk_json(tree, visit, (), times)
                 if changed:
                     body = json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
         else:
-            body = _walk_form(body, visit, BODY, skip_top_id=request.method.upper() == "POST")
+            body = _walk_form(
+                body, visit, BODY, skip_top_id=request.method.upper() == "POST", times=times
+            )
     headers = request.headers
     for index, (name, value) in enumerate(headers):
         if name.lower() in ID_HEADERS and is_stripe_id(value):
@@ -295,6 +330,10 @@ class TargetContext:
     scheme: str = "http"
     host: str = "127.0.0.1"
     port: int | None = None
+    # Seconds every absolute time in a request moves by (the replay's start less the
+    # recording's), and the parameters that hold one (harness.stripe.times).
+    time_shift: int = 0
+    time_fields: frozenset[str] = REQUEST_TIME_FIELDS
 
 
 @dataclass(slots=True)
@@ -304,6 +343,8 @@ class Rewritten:
     request: Request
     unresolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (parameter, recorded time, time sent) for every absolute time moved.
+    shifted: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def idempotency_key(run_id: str, target: str, recorded: str) -> str:
@@ -315,12 +356,19 @@ def idempotency_key(run_id: str, target: str, recorded: str) -> str:
 
 def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetContext) -> Rewritten:
     """The request to send to `target` for a recorded one: every recorded id replaced by the
-    target's (unknown ones listed as unresolved), test cards for redacted cards, the
-    target's key and headers, and a namespaced Idempotency-Key."""
+    target's (unknown ones listed as unresolved), every absolute time moved by the
+    target's time shift, test cards for redacted cards, the target's key and headers, and
+    a namespaced Idempotency-Key."""
     unresolved: list[str] = []
     notes: list[str] = []
+    shifted: list[tuple[str, int, int]] = []
 
     def replace(kind: str, value: str, where: str) -> str | None:
+        if kind == TIME:
+            recorded_time = int(value)
+            moved = recorded_time + target.time_shift
+            shifted.append((where, recorded_time, moved))
+            return str(moved)
         if kind in (ID, CURSOR):
             mapped = ids.get(value)
             if mapped is None and value not in unresolved:
@@ -350,7 +398,8 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return TEST_CVC
         return None
 
-    request = walk_request(recorded, replace)
+    times = target.time_fields if target.time_shift else None
+    request = walk_request(recorded, replace, times=times)
     headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
     overridden = {name.lower() for name, _ in target.headers}
     headers = [(k, v) for k, v in headers if k.lower() not in overridden]
@@ -373,4 +422,4 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
         host=target.host,
         port=target.port,
     )
-    return Rewritten(sent, unresolved, notes)
+    return Rewritten(sent, unresolved, notes, shifted)

@@ -22,7 +22,7 @@ from harness import __version__
 from harness.errors import InputError, ShadowError
 from harness.model import Exchange
 from harness.record.redact import SECRETS_ONLY
-from harness.recording import Header, RecordingReader, read_header
+from harness.recording import Header, RecordingReader, read_header, recording_start
 from harness.replay.engine import TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
@@ -52,6 +52,7 @@ class ReplayResult:
     run_dir: Path
     status: str
     counters: list[TargetCounters] = field(default_factory=list)
+    time_shift: int = 0  # seconds absolute times in requests were moved by
 
     def unreachable(self) -> list[str]:
         """Targets that were sent requests but answered none of them."""
@@ -124,7 +125,8 @@ class _Session:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        result = ReplayResult(self.run_dir, "failed", counters)
+        shift = int(self.data.get("time", {}).get("shift", 0))
+        result = ReplayResult(self.run_dir, "failed", counters, shift)
         self.data["status"] = "running"
         write_run_json(self.run_dir, self.data)
         replays: list[TargetReplay] = []
@@ -210,6 +212,8 @@ class _Session:
             scheme=parts.scheme,
             host=parts.hostname or "",
             port=parts.port,
+            time_shift=int(self.data.get("time", {}).get("shift", 0)),
+            time_fields=self.scenario.time.field_names(),
         )
         state = self.states[target.name]
         return TargetReplay(
@@ -283,6 +287,25 @@ def _results(counters: TargetCounters) -> dict[str, int]:
         "unresolved": counters.unresolved,
         "retries": counters.retries,
         "idempotent_replayed": counters.idempotent_replayed,
+        "times_shifted": counters.times_shifted,
+    }
+
+
+def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
+    """How this run moves absolute times in requests (run.json `time`, docs/replay.md):
+    by the replay's start less the recording's, in whole seconds, unless the scenario
+    says `time: keep` or the recording holds no times."""
+    recorded = recording_start(scenario.recording)
+    replayed = started.timestamp()
+    shift = 0
+    if scenario.time.mode == "shift" and recorded is not None:
+        shift = round(replayed - recorded)
+    return {
+        "mode": scenario.time.mode,
+        "recording_start": recorded,
+        "replay_start": replayed,
+        "shift": shift,
+        "fields": sorted(scenario.time.fields),
     }
 
 
@@ -334,6 +357,7 @@ def start_replay(
         ],
         "journeys": plan.journeys,
         "plan": plan.to_json(),
+        "time": _time(scenario, started),
         "settings": {
             "on_unresolved": scenario.on_unresolved,
             "timeout": scenario.timeout,

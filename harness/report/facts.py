@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.report.content import as_object
 from harness.report.phrasing import duration_text
+from harness.stripe.times import describe_distance
 
 # Configuration entries never shown, whatever their value: a run.json holds no
 # credentials, but a report must not trust that.
@@ -51,6 +52,7 @@ class RunFacts:
     journeys: str
     api_versions: list[tuple[str, str]] = field(default_factory=list)
     config: str = ""
+    times: str = "-"
 
 
 def without_secrets(value: Any) -> Any:
@@ -92,6 +94,37 @@ def redaction_statement(redaction: Any) -> str:
     elif pii:
         text += " Personal data was kept as recorded."
     return text + " This report removes secrets again before writing anything."
+
+
+def _moment(value: Any) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "?"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_statement(run: dict[str, Any]) -> str:
+    """How the replay treated absolute times in requests (run.json `time`), in words."""
+    time = run.get("time")
+    if not isinstance(time, dict):
+        return "-"
+    results = run.get("results")
+    moved = 0
+    if isinstance(results, dict):
+        for result in results.values():
+            count = result.get("times_shifted") if isinstance(result, dict) else None
+            if isinstance(count, int) and not isinstance(count, bool):
+                moved += count
+    shift = time.get("shift")
+    if time.get("mode") == "keep":
+        return "Absolute times in requests were sent as recorded (time: keep)."
+    if not isinstance(shift, int | float) or isinstance(shift, bool) or not shift:
+        return "Absolute times in requests were sent as recorded (no shift was needed)."
+    return (
+        f"Absolute times in requests (trial_end, created[gte], …) were moved by "
+        f"{describe_distance(shift)}: the recording began {_moment(time.get('recording_start'))}"
+        f" and the replay {_moment(time.get('replay_start'))}, so each time kept its distance "
+        f"from the moment it was sent. {moved} value{'s' if moved != 1 else ''} moved."
+    )
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -163,4 +196,5 @@ def run_facts(summary: dict[str, Any]) -> RunFacts:
         config=json.dumps(without_secrets(config), indent=2, ensure_ascii=False)
         if isinstance(config, dict)
         else "",
+        times=time_statement(run),
     )
