@@ -248,6 +248,7 @@ def start_on_free_port(
     log_path: Path | None = None,
     tied_to_parent: bool = False,
     attempts: int = 3,
+    env: dict[str, str] | None = None,
 ) -> LocalProcess:
     """Start `command_for(port)` on a free port of 127.0.0.1 and wait until it answers.
 
@@ -265,6 +266,7 @@ def start_on_free_port(
             ready_timeout=ready_timeout,
             log_path=log_path,
             tied_to_parent=tied_to_parent,
+            env=env,
         )
         try:
             return process.start()
@@ -285,4 +287,6 @@ def localstripe(
         ready_path="/v1/balance",
         log_path=log_path,
         tied_to_parent=tied_to_parent,
+        # localstripe adds a period's months in the machine's time zone; Stripe, in UTC.
+        env={"TZ": "UTC"},
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from parts import chromium
 from playwright.sync_api import Browser, Page, sync_playwright
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
@@ -25,7 +26,6 @@ from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,13 +42,9 @@ HOSTILE_NAME = '"><img src=x onerror="window.__shadowPwned = \'name\'">'
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} not found: the browser tests need Debian's chromium package "
-            "(apt-get install chromium; .ci/run installs it)"
-        )
+    executable = chromium()
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 

@@ -41,8 +41,8 @@ def test_a_form_body_moves_its_times_and_keeps_everything_else_byte_for_byte() -
         "&quantity=1700000000&cancel_at_period_end=true"
     )
     assert rewritten.shifted == [
-        ("body:trial_end", T, T + SHIFT),
-        ("body:billing_cycle_anchor", T + 86_400, T + 86_400 + SHIFT),
+        ("body:trial_end", T, T + SHIFT, "shift"),
+        ("body:billing_cycle_anchor", T + 86_400, T + 86_400 + SHIFT, "shift"),
     ]
 
 
@@ -53,7 +53,7 @@ def test_query_filters_in_either_bracket_encoding_move() -> None:
         f"created%5Bgte%5D={T + SHIFT}&created[lte]={T + 60 + SHIFT}&limit=10"
         f"&due_date={T + SHIFT}"
     )
-    assert [where for where, _, _ in shifted] == [
+    assert [where for where, _, _, _ in shifted] == [
         "query:created[gte]",
         "query:created[lte]",
         "query:due_date",
@@ -86,12 +86,12 @@ def test_a_json_body_moves_its_times() -> None:
         "metadata": {"trial_end": T},
         "amount": 1_800_000_000,
     }
-    assert shifted == [("body:trial_end", T, T + SHIFT)]
+    assert shifted == [("body:trial_end", T, T + SHIFT, "shift")]
 
 
 def test_without_a_shift_nothing_moves_and_extra_fields_are_honoured() -> None:
     request = Request("POST", "/v1/subscriptions", headers=FORM, body=f"trial_end={T}")
-    unchanged, shifted = sent(request, TargetContext(name="t", run_id="r"))
+    unchanged, shifted = sent(request, TargetContext(name="t", run_id="r", time_shift=None))
     assert unchanged.body == f"trial_end={T}" and shifted == []
     custom = TargetContext(
         name="t", run_id="r", time_shift=SHIFT, time_fields=REQUEST_TIME_FIELDS | {"renews_on"}
@@ -99,6 +99,22 @@ def test_without_a_shift_nothing_moves_and_extra_fields_are_honoured() -> None:
     request = Request("POST", "/v1/x", headers=FORM, body=f"metadata[a]=1&renews_on={T}")
     moved, _ = sent(request, custom)
     assert moved.body == f"metadata[a]=1&renews_on={T + SHIFT}"
+
+
+def test_a_time_copied_from_an_answer_is_sent_as_the_targets_own() -> None:
+    # The recording read a subscription whose period ends at T + 30 days, then asked to
+    # cancel it then; the target's period ends 31 days after its own start.
+    ids = IdMap({"sub_Recorded00001": "sub_Target000001"})
+    recorded_answer = {"id": "sub_Recorded00001", "current_period_end": T + 30 * 86_400}
+    target_answer = {"id": "sub_Target000001", "current_period_end": T + SHIFT + 31 * 86_400}
+    ids.learn(recorded_answer, target_answer)
+    body = f"cancel_at={T + 30 * 86_400}&trial_end={T + 3}"
+    request = Request("POST", "/v1/subscriptions/sub_Recorded00001", headers=FORM, body=body)
+    rewritten = rewrite_request(request, 0, ids, TARGET)
+    assert rewritten.request.path == "/v1/subscriptions/sub_Target000001"
+    cancel_at, trial_end = T + SHIFT + 31 * 86_400, T + 3 + SHIFT
+    assert rewritten.request.body == f"cancel_at={cancel_at}&trial_end={trial_end}"
+    assert [how for _, _, _, how in rewritten.shifted] == ["answer", "shift"]
 
 
 # --- as a property ----------------------------------------------------------------------
@@ -129,8 +145,7 @@ def test_only_times_move_and_by_exactly_the_shift(pairs: list[tuple[str, str]], 
     for (key, before), (_, after) in zip(pairs, out, strict=True):
         if key in ("trial_end", "cancel_at", "created[gte]", "due_date", "frozen_time"):
             assert int(after) == int(before) + shift
-            if shift:
-                expected_moves.append((f"body:{key}", int(before), int(before) + shift))
+            expected_moves.append((f"body:{key}", int(before), int(before) + shift, "shift"))
         else:
             assert after == before
     assert shifted == expected_moves

@@ -325,8 +325,8 @@ class TargetReplay:
         if rewritten.shifted:
             # What the recording said beside what was sent (docs/replay.md, time).
             extra["times_shifted"] = [
-                {"parameter": where.partition(":")[2], "recorded": old, "sent": new}
-                for where, old, new in rewritten.shifted
+                {"parameter": where.partition(":")[2], "recorded": old, "sent": new, "from": how}
+                for where, old, new, how in rewritten.shifted
             ]
         request, outcome, skipped = rewritten.request, None, None
         if rewritten.unresolved and not self.send_unresolved:

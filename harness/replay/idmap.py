@@ -26,6 +26,7 @@ from harness.stripe import (
     id_prefix,
     is_stripe_id,
 )
+from harness.stripe.times import is_calendar_time
 
 _SCALARS = frozenset({int, float, bool})
 
@@ -51,6 +52,18 @@ def response_json(response: Response | None) -> Any:
 # Client secrets kept (the latest learnt): a secret is used within the journey of its
 # object, seconds or minutes after its answer, never a recording later.
 SECRETS_KEPT = 10_000
+# Times kept (the latest learnt): a request copies a time from an answer it just had
+# (`cancel_at` = the period's end, `created[gt]` = a charge's creation).
+TIMES_KEPT = 10_000
+
+
+def _keep_latest(kept: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Set `key` as the most recent entry of `kept`, forgetting the older half at `limit`."""
+    kept.pop(key, None)
+    if len(kept) >= limit:
+        for oldest in list(itertools.islice(kept, limit // 2)):
+            del kept[oldest]
+    kept[key] = value
 
 
 class IdMap:
@@ -61,6 +74,7 @@ class IdMap:
     def __init__(self, seeds: dict[str, str] | None = None) -> None:
         self.ids = PairStore((seeds or {}).items())
         self._secrets: dict[str, str] = {}
+        self._times: dict[int, int] = {}
         self.learnt = 0
 
     def get(self, recorded: str) -> str | None:
@@ -68,6 +82,11 @@ class IdMap:
 
     def secret(self, recorded: str) -> str | None:
         return self._secrets.get(recorded)
+
+    def time(self, recorded: int) -> int | None:
+        """The target's time for a time the recording showed in an answer at the same place
+        (the latest such answer), if one was learnt."""
+        return self._times.get(recorded)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,12 +102,8 @@ class IdMap:
         return True
 
     def _keep_secret(self, recorded: str, replayed: str) -> None:
-        if recorded in self._secrets:
-            return
-        if len(self._secrets) >= SECRETS_KEPT:
-            for oldest in list(itertools.islice(self._secrets, SECRETS_KEPT // 2)):
-                del self._secrets[oldest]
-        self._secrets[recorded] = replayed
+        if recorded not in self._secrets:
+            _keep_latest(self._secrets, recorded, replayed, SECRETS_KEPT)
 
     def close(self) -> None:
         """Remove the file the pairs moved to, if they did."""
@@ -112,6 +127,11 @@ class IdMap:
                 if kind is not None and other is not None and kind != other:
                     return  # not the same thing: nothing in it pairs up
                 for name, value in recorded.items():
+                    if type(value) is int and (name in TIMESTAMP_FIELDS or name.endswith("_at")):
+                        other = replayed.get(name)
+                        if type(other) is int and is_calendar_time(value):
+                            _keep_latest(self._times, value, other, TIMES_KEPT)
+                        continue
                     if value is None or type(value) in _SCALARS:
                         continue  # no id in a number, a boolean or a null
                     if name in replayed and name not in NOT_ID_FIELDS:

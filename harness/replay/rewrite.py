@@ -296,6 +296,8 @@ class IdLookup(Protocol):
 
     def secret(self, recorded: str) -> str | None: ...
 
+    def time(self, recorded: int) -> int | None: ...
+
 
 # Recorded headers a target is never sent: the recorded key (each target sends its own),
 # what the HTTP client sets itself, and telemetry naming the recorded session's requests.
@@ -330,9 +332,10 @@ class TargetContext:
     scheme: str = "http"
     host: str = "127.0.0.1"
     port: int | None = None
-    # Seconds every absolute time in a request moves by (the replay's start less the
-    # recording's), and the parameters that hold one (harness.stripe.times).
-    time_shift: int = 0
+    # Seconds an absolute time in a request moves by (the replay's start less the
+    # recording's; None: times are sent as recorded), and the parameters that hold one
+    # (harness.stripe.times).
+    time_shift: int | None = None
     time_fields: frozenset[str] = REQUEST_TIME_FIELDS
 
 
@@ -343,8 +346,10 @@ class Rewritten:
     request: Request
     unresolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # (parameter, recorded time, time sent) for every absolute time moved.
-    shifted: list[tuple[str, int, int]] = field(default_factory=list)
+    # (where, recorded time, time sent, how) for every absolute time moved: `answer` when
+    # the recording showed the time in an answer and the target's answer gave its own,
+    # `shift` otherwise.
+    shifted: list[tuple[str, int, int, str]] = field(default_factory=list)
 
 
 def idempotency_key(run_id: str, target: str, recorded: str) -> str:
@@ -356,18 +361,24 @@ def idempotency_key(run_id: str, target: str, recorded: str) -> str:
 
 def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetContext) -> Rewritten:
     """The request to send to `target` for a recorded one: every recorded id replaced by the
-    target's (unknown ones listed as unresolved), every absolute time moved by the
-    target's time shift, test cards for redacted cards, the target's key and headers, and
-    a namespaced Idempotency-Key."""
+    target's (unknown ones listed as unresolved), every absolute time made the target's
+    (the one its answer gave where the recording's answer showed it, else moved by the
+    time shift), test cards for redacted cards, the target's key and headers, and a
+    namespaced Idempotency-Key."""
     unresolved: list[str] = []
     notes: list[str] = []
-    shifted: list[tuple[str, int, int]] = []
+    shifted: list[tuple[str, int, int, str]] = []
 
     def replace(kind: str, value: str, where: str) -> str | None:
         if kind == TIME:
+            assert target.time_shift is not None
             recorded_time = int(value)
+            learnt = ids.time(recorded_time)
+            if learnt is not None:
+                shifted.append((where, recorded_time, learnt, "answer"))
+                return str(learnt)
             moved = recorded_time + target.time_shift
-            shifted.append((where, recorded_time, moved))
+            shifted.append((where, recorded_time, moved, "shift"))
             return str(moved)
         if kind in (ID, CURSOR):
             mapped = ids.get(value)
@@ -398,7 +409,7 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return TEST_CVC
         return None
 
-    times = target.time_fields if target.time_shift else None
+    times = target.time_fields if target.time_shift is not None else None
     request = walk_request(recorded, replace, times=times)
     headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
     overridden = {name.lower() for name, _ in target.headers}

@@ -125,8 +125,7 @@ class _Session:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        shift = int(self.data.get("time", {}).get("shift", 0))
-        result = ReplayResult(self.run_dir, "failed", counters, shift)
+        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.data) or 0)
         self.data["status"] = "running"
         write_run_json(self.run_dir, self.data)
         replays: list[TargetReplay] = []
@@ -212,7 +211,7 @@ class _Session:
             scheme=parts.scheme,
             host=parts.hostname or "",
             port=parts.port,
-            time_shift=int(self.data.get("time", {}).get("shift", 0)),
+            time_shift=_time_shift(self.data),
             time_fields=self.scenario.time.field_names(),
         )
         state = self.states[target.name]
@@ -307,6 +306,15 @@ def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
         "shift": shift,
         "fields": sorted(scenario.time.fields),
     }
+
+
+def _time_shift(data: dict[str, Any]) -> int | None:
+    """The run's time shift, or None when it sends times as recorded (`time: keep`, or a
+    run from before times were moved)."""
+    time = data.get("time")
+    if not isinstance(time, dict) or time.get("mode") != "shift":
+        return None
+    return int(time.get("shift") or 0)
 
 
 def _seeds(scenario: Scenario) -> dict[str, dict[str, str]]:

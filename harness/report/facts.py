@@ -121,9 +121,11 @@ def time_statement(run: dict[str, Any]) -> str:
         return "Absolute times in requests were sent as recorded (no shift was needed)."
     return (
         f"Absolute times in requests (trial_end, created[gte], …) were moved by "
-        f"{describe_distance(shift)}: the recording began {_moment(time.get('recording_start'))}"
-        f" and the replay {_moment(time.get('replay_start'))}, so each time kept its distance "
-        f"from the moment it was sent. {moved} value{'s' if moved != 1 else ''} moved."
+        f"{describe_distance(shift)}, the replay's start ({_moment(time.get('replay_start'))}) "
+        f"less the recording's ({_moment(time.get('recording_start'))}), so each kept its "
+        "distance from the moment it was sent; a time the recording had copied from an answer "
+        f"was sent as the target's own answer gave it. {moved} value{'s' if moved != 1 else ''} "
+        "moved."
     )
 
 

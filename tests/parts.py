@@ -1,0 +1,69 @@
+"""The parts of the machine some tests need beyond Python: headless Chromium, a Docker
+engine, a static busybox, libfaketime. A test that needs a missing part skips and says
+how to enable it; under CI (`CI` set, as `.ci/run` runs) the skip is a failure instead,
+because CI installs and starts every part (README: "What the tests need")."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's libfaketime (package faketime); the multi-threaded flavour, since localstripe,
+# mitmproxy and the replay run threads.
+FAKETIME_LIBRARIES = (
+    Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"),
+    Path("/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"),
+    Path("/usr/lib/faketime/libfaketimeMT.so.1"),
+)
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def missing(part: str, how: str) -> None:
+    """Skip the calling test because `part` is missing (`how` says how to get it); under
+    CI, fail it: there every part must be present."""
+    reason = f"{part}: {how}"
+    if in_ci():
+        pytest.fail(f"{reason}; under CI every part must be present (.ci/run installs it)")
+    pytest.skip(reason)
+
+
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        missing(
+            f"{CHROMIUM} not found",
+            "the browser tests need Debian's chromium package (apt-get install chromium)",
+        )
+    return CHROMIUM
+
+
+def faketime_library() -> Path:
+    for library in FAKETIME_LIBRARIES:
+        if library.exists():
+            return library
+    missing(
+        "libfaketime not found",
+        "the tests at chosen dates need Debian's faketime package (apt-get install faketime)",
+    )
+    raise AssertionError("unreachable")  # missing() skips or fails
+
+
+def static_busybox() -> Path:
+    found = shutil.which("busybox")
+    if found is None:
+        missing(
+            "busybox not found",
+            "the container tests build their image from Debian's busybox-static "
+            "(apt-get install busybox-static)",
+        )
+        raise AssertionError("unreachable")
+    binary = Path(found).resolve()
+    if b"ld-linux" in binary.read_bytes()[:8192]:
+        missing(f"{binary} is linked dynamically", "install Debian's busybox-static")
+    return binary
