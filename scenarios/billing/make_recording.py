@@ -1,5 +1,6 @@
-"""Record the month-end billing integration: localstripe behind `shadow record`, driven by
-scenarios/billing/driver.py.
+"""Record the month-end billing integration (scenarios/billing/driver.py).
+
+localstripe runs behind `shadow record`, the driver talks to the recorder.
 
     python -m scenarios.billing.make_recording recordings/month-end.jsonl [--pause SECONDS]
 
@@ -14,9 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from harness.errors import ShadowError
 from scenarios.billing.driver import run
-from scenarios.demo.make_recording import record_driver
+from scenarios.demo.make_recording import record_driver, record_main
 
 
 def make_recording(out: Path, pause: float = 0.0) -> int:
@@ -29,24 +29,19 @@ def make_recording(out: Path, pause: float = 0.0) -> int:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "out", type=Path, help="recording to write, e.g. recordings/month-end.jsonl"
-    )
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pause",
         type=float,
         default=0.0,
         help="seconds between the first visit and the later one (default 0)",
     )
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        calls = make_recording(args.out, args.pause)
-    except ShadowError as exc:
-        raise SystemExit(f"make_recording: error: {exc}") from None
-    print(calls)
+
+
+def main() -> None:
+    record_main(
+        make_recording, __doc__.splitlines()[0], "recordings/month-end.jsonl", _options
+    )
 
 
 if __name__ == "__main__":

@@ -106,14 +106,23 @@ def make_recording(out: Path) -> int:
     return record_driver(out, run, "demo")
 
 
-def record_main(record: Callable[[Path], int], description: str, example: str) -> None:
-    """The command line of a recording script: `python -m ... OUT.jsonl`."""
+def record_main(
+    record: Callable[..., int],
+    description: str,
+    example: str,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """The command line of a recording script: `python -m ... OUT.jsonl [OPTIONS]`;
+    `record(out, **options)` makes the recording and returns the requests it made."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("out", type=Path, help=f"recording to write, e.g. {example}")
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if add_options is not None:
+        add_options(parser)
+    options = vars(parser.parse_args())
+    out: Path = options.pop("out")
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        calls = record(args.out)
+        calls = record(out, **options)
     except ShadowError as exc:
         raise SystemExit(f"make_recording: error: {exc}") from None
     print(calls)

@@ -20,7 +20,6 @@ from typing import Any
 
 import stripe
 
-from harness.errors import ShadowError
 from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
 from scenarios.demo.driver import (
     CARD_3DS,
@@ -30,7 +29,7 @@ from scenarios.demo.driver import (
     CountingHTTPClient,
     DemoBackend,
 )
-from scenarios.demo.make_recording import recorder
+from scenarios.demo.make_recording import record_main, recorder
 
 SIGN_UP_CARDS = (CARD_OK, CARD_MASTERCARD, CARD_ATTACHES_THEN_FAILS, CARD_3DS, CARD_OK, CARD_OK)
 CUSTOMER_FIELDS = ("email", "name", "phone", "address", "description", "metadata")
@@ -97,17 +96,19 @@ def make_recording(out: Path, snapshot_path: Path) -> int:
             return http_client.requests_sent
 
 
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "snapshot_path",
+        metavar="snapshot",
+        type=Path,
+        help="e.g. scenarios/migration/old-account.json",
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="e.g. recordings/migrated-account.jsonl")
-    parser.add_argument("snapshot", type=Path, help="e.g. scenarios/migration/old-account.json")
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        calls = make_recording(args.out, args.snapshot)
-    except ShadowError as exc:
-        raise SystemExit(f"make_recording: error: {exc}") from None
-    print(calls)
+    record_main(
+        make_recording, __doc__.splitlines()[0], "recordings/migrated-account.jsonl", _options
+    )
 
 
 if __name__ == "__main__":
