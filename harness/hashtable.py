@@ -67,10 +67,17 @@ class HashTable:
 
     def setdefault(self, item: str | int | float, number: int | float) -> int | float:
         """The number `item` has, or `number` once set for it (the first one wins)."""
-        key = _key(item)
-        index = self._slot(key)
-        if self._keys[index] == key:
-            return self._values[index]
+        mixed = (hash(item) * _MIX) & _BITS  # _key and _slot inlined: called per id compared
+        key = (mixed - (1 << 64) if mixed >= _SIGN else mixed) or 1
+        keys, mask = self._keys, self._mask
+        index = (key >> 20) & mask
+        while True:
+            found = keys[index]
+            if found == key:
+                return self._values[index]
+            if found == 0:
+                break
+            index = (index + 1) & mask
         self._keys[index] = key
         self._values[index] = number
         self._size += 1

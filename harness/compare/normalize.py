@@ -159,13 +159,17 @@ class _Normalizer:
                 own.append((name, ANCHOR_RANKS[name], float(item)))
         if not own:
             return outer
+        if not outer:
+            return tuple(own)
         names = {name for name, _, _ in own}
         return (*own, *(entry for entry in outer if entry[0] not in names))
 
     def moment(self, key: str, item: float, anchors: _Anchors) -> Moment:
         rank = ANCHOR_RANKS.get(key, UNRANKED)
-        counted_from = tuple(
-            (name, value) for name, other_rank, value in anchors if other_rank < rank
+        counted_from = (
+            tuple((name, value) for name, other_rank, value in anchors if other_rank < rank)
+            if anchors
+            else ()
         )
         shown = self.times.first_shown(item, self.started) if self.times is not None else None
         return Moment(item, self.started, shown, self.origin, counted_from, self.tolerance)

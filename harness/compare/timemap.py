@@ -27,11 +27,12 @@ from harness.hashtable import HashTable
 from harness.stripe.times import describe_distance, same_calendar_distance
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # not frozen: made for every time of every answer
 class Moment:
     """A Unix time and the moments of its own side it can be counted from (see the module
     docstring). Equality is tolerant (and so not transitive), and every Moment hashes
-    alike, which keeps `==` on whole trees and deepdiff both honest about it."""
+    alike, which keeps `==` on whole trees and deepdiff both honest about it. Never
+    changed once made."""
 
     value: float
     request: float
