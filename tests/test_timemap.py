@@ -187,10 +187,12 @@ def journey(start: float, gaps: list[int], prefix: str) -> list[tuple[float, dic
 
 
 @settings(max_examples=200, deadline=None)
-@given(dates, dates, gaps, fast_gaps)
+@given(dates, dates, gaps, fast_gaps, st.booleans())
 def test_a_slow_recording_replayed_fast_on_another_date_shows_no_difference(
-    recorded_at: float, replayed_at: float, slow: list[int], fast: list[int]
+    recorded_at: float, replayed_at: float, slow: list[int], fast: list[int], reverse: bool
 ) -> None:
+    if reverse:  # a fast recording replayed slowly (a rate-limited target)
+        slow, fast = fast, slow
     recorded, replayed = Side(recorded_at), Side(replayed_at)
     for (started_r, one), (started_c, other) in zip(
         journey(recorded_at, slow, "R"), journey(replayed_at, fast, "C"), strict=True
