@@ -32,11 +32,16 @@ TIMEOUT = 180  # seconds any one step may take
 
 
 def at(when: str) -> dict[str, str]:
-    """The environment of a process tree that lives at `when` (UTC), its clock running."""
+    """The environment of a process tree that lives at `when` (UTC), its clock running.
+
+    FAKETIME_DONT_RESET makes every process of the tree share the first one's clock: by
+    default each process would start at `when` as it starts, and localstripe, launched a
+    few seconds into a replay, would run that much behind the harness."""
     return {
         **os.environ,
         "LD_PRELOAD": str(faketime_library()),
         "FAKETIME": f"@{when}",
+        "FAKETIME_DONT_RESET": "1",
         "TZ": "UTC",
     }
 

@@ -145,8 +145,27 @@ def test_two_times_of_one_object_never_vouch_for_each_other() -> None:
 
 
 def test_a_moment_reads_as_its_distance_from_the_request() -> None:
-    assert str(Moment(RECORDED - 8, RECORDED)) == "<request-8s>"
-    assert str(Moment(RECORDED + 30 * 86_400, RECORDED)) == "<request+30d>"
+    assert str(Moment(RECORDED - 8, (RECORDED, RECORDED))) == "<request-8s>"
+    assert str(Moment(RECORDED + 30 * 86_400, (RECORDED, RECORDED + 2))) == "<request+30d>"
+
+
+def test_an_object_made_while_a_slow_request_was_served_was_made_now() -> None:
+    # Recorded under load: the customer was made 9 s into a request that took 10 s; the
+    # replay answered in 0.1 s. Both made it "now", then and on every later read.
+    recorded, replayed = Side(), Side()
+    one = {"id": "cus_R0000001", "object": "customer", "created": int(RECORDED + 9)}
+    other = {"id": "cus_C0000001", "object": "customer", "created": int(REPLAYED)}
+    slow = normalize_tree(
+        one, RECORDED, {}, PROFILE, times=recorded.times, finished=RECORDED + 10
+    )
+    fast = normalize_tree(
+        other, REPLAYED, {}, PROFILE, times=replayed.times, finished=REPLAYED + 0.1
+    )
+    assert slow == fast
+    assert recorded.answer(one, RECORDED + 60) == replayed.answer(other, REPLAYED + 1)
+    # Made half a minute after its request had ended is not "now".
+    late = {"id": "cus_C0000001", "object": "customer", "created": int(REPLAYED + 30)}
+    assert slow != normalize_tree(late, REPLAYED, {}, PROFILE, finished=REPLAYED + 0.1)
 
 
 # --- a slow recording replayed fast, as a property ---------------------------------------

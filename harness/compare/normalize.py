@@ -29,7 +29,7 @@ from harness.compare.profile import (
     TIMESTAMP_SUFFIX,
     Profile,
 )
-from harness.compare.timemap import Moment, TimeMap
+from harness.compare.timemap import Moment, TimeMap, Window, pack
 from harness.model import Response
 from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
 from harness.stripe.times import ANCHOR_RANKS, UNRANKED
@@ -62,17 +62,17 @@ class IdNamer:
         self,
         counterparts: Mapping[str, str],
         times: TimeMap | None = None,
-        started: float = 0.0,
+        request: Window = (0.0, 0.0),
     ) -> None:
         self.counterparts = counterparts
         self.times = times
-        self.started = started
+        self.request = pack(request)  # as the time map keeps it
         self._placeholders: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
 
     def __call__(self, value: str) -> str:
         if self.times is not None:
-            self.times.born(value, self.started)  # the first answer naming an object
+            self.times.name(value, self.request)  # the first answer naming an object
         recorded = self.counterparts.get(value)
         if recorded is not None:
             return recorded
@@ -96,7 +96,7 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
     recorded = name.counterparts.get(text)
     if recorded is not None:
         if name.times is not None:
-            name.times.born(text, name.started)
+            name.times.name(text, name.request)
         return recorded
     if "_" not in text:
         return text
@@ -113,9 +113,9 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
 
 
 # The times of an object that later times are counted from, with their rank, innermost
-# object first: ("billing_cycle_anchor", 1, 1795464128.0). "birth" (when the object was
-# first named on this side) ranks below every field.
-_Anchors = tuple[tuple[str, int, float], ...]
+# object first: ("billing_cycle_anchor", 1, (1795464128.0, 1795464128.0)). "birth" (the
+# request that first named the object on this side) ranks below every field.
+_Anchors = tuple[tuple[str, int, Window], ...]
 _ANCHOR_FIELDS = frozenset(ANCHOR_RANKS)
 _BIRTH = "birth"
 
@@ -125,9 +125,10 @@ class _Normalizer:
     runs for every field of every exchange."""
 
     def __init__(
-        self, started: float, name: IdNamer, profile: Profile, times: TimeMap | None = None
+        self, request: Window, name: IdNamer, profile: Profile, times: TimeMap | None = None
     ) -> None:
-        self.started = started
+        self.request = request
+        self.packed = pack(request)
         self.name = name
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
@@ -149,14 +150,14 @@ class _Normalizer:
     def anchors_of(self, node: dict[str, Any], outer: _Anchors) -> _Anchors:
         """The anchors a time inside `node` may be counted from: its own anchor fields and
         birth, then those of the objects around it that it does not have itself."""
-        own: list[tuple[str, int, float]] = []
+        own: list[tuple[str, int, Window]] = []
         identity = node.get("id")
         if self.times is not None and type(identity) is str and identity:
-            own.append((_BIRTH, -1, self.times.born(identity, self.started)))
+            own.append((_BIRTH, -1, self.times.born(identity, self.packed)))
         for name in node.keys() & _ANCHOR_FIELDS:
             item = node[name]
             if (type(item) is int or type(item) is float) and item >= EARLIEST_TIMESTAMP:
-                own.append((name, ANCHOR_RANKS[name], float(item)))
+                own.append((name, ANCHOR_RANKS[name], (float(item), float(item))))
         if not own:
             return outer
         if not outer:
@@ -167,12 +168,12 @@ class _Normalizer:
     def moment(self, key: str, item: float, anchors: _Anchors) -> Moment:
         rank = ANCHOR_RANKS.get(key, UNRANKED)
         counted_from = (
-            tuple((name, value) for name, other_rank, value in anchors if other_rank < rank)
+            tuple((name, window) for name, other_rank, window in anchors if other_rank < rank)
             if anchors
             else ()
         )
-        shown = self.times.first_shown(item, self.started) if self.times is not None else None
-        return Moment(item, self.started, shown, self.origin, counted_from, self.tolerance)
+        shown = self.times.first_shown(item, self.packed) if self.times is not None else None
+        return Moment(item, self.request, shown, self.origin, counted_from, self.tolerance)
 
     def mapping(self, node: dict[str, Any], outer: _Anchors = ()) -> dict[str, Any]:
         anchors = self.anchors_of(node, outer)
@@ -252,13 +253,16 @@ def normalize_tree(
     *,
     name: IdNamer | None = None,
     times: TimeMap | None = None,
+    finished: float | None = None,
 ) -> Any:
     """A parsed JSON body with ids named, timestamps as Moments of this side (learnt into
     `times`, the side's time map, when given), volatile fields masked and lists of objects
-    keyed by id."""
+    keyed by id. `started` and `finished` are its request's (`finished` defaults to the
+    start: a request of no length)."""
+    request = (started, started if finished is None else finished)
     if name is None:
-        name = IdNamer(counterparts, times, started)
-    return _Normalizer(started, name, profile, times).value(tree)
+        name = IdNamer(counterparts, times, request)
+    return _Normalizer(request, name, profile, times).value(tree)
 
 
 def _error_only(tree: Any) -> Any:
@@ -286,15 +290,21 @@ def normalize_response(
     counterparts: Mapping[str, str],
     profile: Profile = STRIPE_PROFILE,
     times: TimeMap | None = None,
+    finished: float | None = None,
 ) -> Normalized:
-    """One response in comparable form; `started` is its own request's start time, `times`
-    its side's time map (learnt from the answers compared before it)."""
-    name = IdNamer(counterparts, times, started)
+    """One response in comparable form; `started` and `finished` are its own request's
+    start and end (the answer was made in between), `times` its side's time map (learnt
+    from the answers compared before it)."""
+    if finished is None:
+        finished = started
+    name = IdNamer(counterparts, times, (started, finished))
     tree, is_json = parse_body(response.text)
     if is_json:
         if response.status >= 400:
             tree = _error_only(tree)
-        body = normalize_tree(tree, started, counterparts, profile, name=name, times=times)
+        body = normalize_tree(
+            tree, started, counterparts, profile, name=name, times=times, finished=finished
+        )
     else:
         body = _name_ids_in_text(tree, name)
     headers = {}

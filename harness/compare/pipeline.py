@@ -241,8 +241,12 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        nb = normalize_response(b.response, b.started, base_ids, profile, base_times)
-        nc = normalize_response(c.response, c.started, other_ids, profile, other_times)
+        nb = normalize_response(
+            b.response, b.started, base_ids, profile, base_times, b.started + b.duration
+        )
+        nc = normalize_response(
+            c.response, c.started, other_ids, profile, other_times, c.started + c.duration
+        )
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
         else:

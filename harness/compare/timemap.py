@@ -6,10 +6,11 @@ as a `Moment`: the time together with the moments of its own side it can be coun
 from. Two Moments are equal when the time lies as far from one anchor both sides have,
 in calendar months (Stripe's month-end rule) and seconds, within the tolerance:
 
-* its own request's start: a new object's `created`, a trial of 14 days from now;
-* when the value was first shown, and when its object was first named (its birth), on
-  this side: a later read of an object shows the times it was given then, however long
-  after, so a slow recording replayed fast differs in nothing;
+* its own request (from its start, or from its end, or anywhere within it: an object
+  made while a slow request was served is made "now" all the same);
+* the request that first showed the value, and the one that first named its object (its
+  birth), on this side: a later read of an object shows the times it was given then,
+  however long after, so a slow recording replayed fast differs in nothing;
 * the run's origin (the recording's start, or the replay's start less the shift applied
   to request times): a time the request set (`trial_end`, shifted) comes back shifted;
 * the times of its object it is counted from (harness.stripe.times.ANCHOR_RANKS): a
@@ -26,6 +27,47 @@ from dataclasses import dataclass
 from harness.hashtable import HashTable
 from harness.stripe.times import describe_distance, same_calendar_distance
 
+# A stretch of time: a request's (start, end), or a field's (value, value).
+Window = tuple[float, float]
+
+# A request's window packed into one 64-bit int: its start in milliseconds (enough until
+# the year 2527) above its length in milliseconds (up to 8.7 minutes; a longer request
+# counts as that long).
+_LENGTH_BITS = 19
+_LONGEST = (1 << _LENGTH_BITS) - 1
+
+
+def pack(window: Window) -> int:
+    """A request's window as the time map keeps it (one answer packs its request once)."""
+    start, end = window
+    length = min(max(round((end - start) * 1000), 0), _LONGEST)
+    return (round(start * 1000) << _LENGTH_BITS) | length
+
+
+def _unpack(packed: int) -> Window:
+    start = (packed >> _LENGTH_BITS) / 1000
+    return start, start + (packed & _LONGEST) / 1000
+
+
+def _same_distance(
+    value: float, mine: Window, other_value: float, theirs: Window, tolerance: float
+) -> bool:
+    """`value` lies as far from `mine` as `other_value` from `theirs`: both within their
+    window, or as far from its start, or as far from its end (calendar months and
+    seconds)."""
+    start, end = mine
+    other_start, other_end = theirs
+    if (
+        start - tolerance <= value <= end + tolerance
+        and other_start - tolerance <= other_value <= other_end + tolerance
+    ):
+        return True
+    if same_calendar_distance(start, value, other_start, other_value, tolerance):
+        return True
+    return (start != end or other_start != other_end) and same_calendar_distance(
+        end, value, other_end, other_value, tolerance
+    )
+
 
 @dataclass(slots=True, eq=False)  # not frozen: made for every time of every answer
 class Moment:
@@ -35,10 +77,11 @@ class Moment:
     changed once made."""
 
     value: float
-    request: float
-    first_shown: float | None = None
+    request: Window
+    first_shown: Window | None = None
     origin: float | None = None
-    anchors: tuple[tuple[str, float], ...] = ()
+    # (name, window): the object's birth, and its times of a lower rank.
+    anchors: tuple[tuple[str, Window], ...] = ()
     tolerance: float = 0.0
 
     def __eq__(self, other: object) -> bool:
@@ -46,19 +89,19 @@ class Moment:
             return NotImplemented
         tolerance = max(self.tolerance, other.tolerance)
         apart = self.value - other.value
-        if abs(apart - (self.request - other.request)) <= tolerance:
-            return True  # the fast path: as far from the request on both sides
+        if abs(apart - (self.request[0] - other.request[0])) <= tolerance:
+            return True  # the fast path: as far from the request's start on both sides
         for mine, theirs in self._shared_anchors(other):
-            if same_calendar_distance(mine, self.value, theirs, other.value, tolerance):
+            if _same_distance(self.value, mine, other.value, theirs, tolerance):
                 return True
         return False
 
-    def _shared_anchors(self, other: Moment) -> list[tuple[float, float]]:
+    def _shared_anchors(self, other: Moment) -> list[tuple[Window, Window]]:
         pairs = [(self.request, other.request)]
         if self.first_shown is not None and other.first_shown is not None:
             pairs.append((self.first_shown, other.first_shown))
         if self.origin is not None and other.origin is not None:
-            pairs.append((self.origin, other.origin))
+            pairs.append(((self.origin, self.origin), (other.origin, other.origin)))
         if self.anchors and other.anchors:
             theirs = dict(other.anchors)
             for name, mine in self.anchors:
@@ -71,25 +114,32 @@ class Moment:
         return hash(Moment)
 
     def __str__(self) -> str:
-        return f"<request{describe_distance(self.value - self.request)}>"
+        return f"<request{describe_distance(self.value - self.request[0])}>"
 
 
 class TimeMap:
-    """One side's time map: when each object was first named and when each time value was
-    first shown, each as the start of the request whose answer did so (the first wins),
-    and the side's origin. Kept in flat hash tables: about 20 bytes an object or time."""
+    """One side's time map: the request that first named each object and the one that
+    first showed each time value (the first wins), and the side's origin. Kept in flat
+    hash tables, a request's window packed in 64 bits: about 20 bytes an object or time."""
 
     __slots__ = ("_births", "_shown", "origin")
 
     def __init__(self, origin: float | None = None) -> None:
         self.origin = origin
-        self._births = HashTable("d")
-        self._shown = HashTable("d")
+        self._births = HashTable("q")
+        self._shown = HashTable("q")
 
-    def born(self, object_id: str, started: float) -> float:
-        """When `object_id` was first named on this side (now, if it never was before)."""
-        return float(self._births.setdefault(object_id, started))
+    def name(self, object_id: str, request: int) -> int:
+        """Note that the request (packed) names `object_id`; returns the (packed) request
+        that named it first on this side."""
+        return int(self._births.setdefault(object_id, request))
 
-    def first_shown(self, value: int | float, started: float) -> float:
-        """When the time `value` was first shown on this side (now, if never before)."""
-        return float(self._shown.setdefault(value, started))
+    def born(self, object_id: str, request: int) -> Window:
+        """The request that first named `object_id` on this side (`request`, packed, if
+        none did before)."""
+        return _unpack(self.name(object_id, request))
+
+    def first_shown(self, value: int | float, request: int) -> Window:
+        """The request that first showed the time `value` on this side (`request`, packed,
+        if none did before)."""
+        return _unpack(int(self._shown.setdefault(value, request)))

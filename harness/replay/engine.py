@@ -52,7 +52,7 @@ class SendOutcome:
     response: Response | None
     error: str | None
     attempts: int
-    started: float
+    started: float  # when the attempt that was answered (the last one) was sent
     latency: float
 
 
@@ -113,7 +113,6 @@ class Sender:
         body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
         # As recorded, byte for byte: the query is not encoded again.
         url = URL(self.url + request.target, encoded=True)
-        started = time.time()
         deadline = time.monotonic() + self.retry.budget
         attempts = 0
         while True:
@@ -122,6 +121,7 @@ class Sender:
                 await self.bucket.acquire()
             response: Response | None = None
             error: str | None = None
+            started = time.time()
             begin = time.perf_counter()
             try:
                 async with (

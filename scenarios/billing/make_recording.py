@@ -4,9 +4,12 @@ localstripe runs behind `shadow record`, the driver talks to the recorder.
 
     python -m scenarios.billing.make_recording recordings/month-end.jsonl [--pause SECONDS]
 
-The shipped recordings/month-end.jsonl was made at a month's end with libfaketime
-(`faketime '2026-10-31 22:30:00' python -m scenarios.billing.make_recording ...`): every
-process (the driver, the recorder, localstripe) saw that date.
+The shipped recordings/month-end.jsonl was made at a month's end with libfaketime, every
+process (the driver, the recorder, localstripe) on one clock that started at that date:
+
+    TZ=UTC FAKETIME='@2026-10-31 22:30:00' FAKETIME_DONT_RESET=1 \
+        LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 \
+        python -m scenarios.billing.make_recording recordings/month-end.jsonl --pause 8
 """
 
 from __future__ import annotations
