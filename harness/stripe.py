@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -471,47 +472,272 @@ def resource_of(path: str) -> str:
     return segments[0] if segments else ""
 
 
-ALL_RESOURCES = "*"
-# Which writes can change what a list (or singleton) read of a collection answers: a
-# subscription write creates invoices and payment intents, a payment intent creates
-# charges, every money movement changes the balance and emits events.
-READ_DEPENDS_ON: dict[str, frozenset[str]] = {
-    "balance": frozenset({ALL_RESOURCES}),
-    "balance_transactions": frozenset({ALL_RESOURCES}),
-    "events": frozenset({ALL_RESOURCES}),
-    "account": frozenset({ALL_RESOURCES}),
-    "charges": frozenset({"charges", "payment_intents", "invoices", "subscriptions", "refunds"}),
-    # Customers embed their subscriptions (with latest_invoice), sources and default
-    # payment method in older API versions and in localstripe.
-    "customers": frozenset(
-        {
-            "customers",
-            "subscriptions",
-            "subscription_items",
-            "invoices",
-            "invoiceitems",
-            "payment_methods",
-            "sources",
-            "tax_ids",
-        }
-    ),
-    "payment_intents": frozenset({"payment_intents", "invoices", "subscriptions"}),
-    "invoices": frozenset(
-        {"invoices", "invoiceitems", "subscriptions", "subscription_items", "customers"}
-    ),
-    "invoiceitems": frozenset({"invoiceitems", "invoices", "subscriptions"}),
-    "subscriptions": frozenset(
-        {"subscriptions", "subscription_items", "subscription_schedules", "customers"}
-    ),
-    "payment_methods": frozenset(
-        {"payment_methods", "customers", "setup_intents", "payment_intents"}
-    ),
-    "setup_intents": frozenset({"setup_intents", "customers"}),
-    "refunds": frozenset({"refunds", "charges", "payment_intents"}),
-    "payouts": frozenset({ALL_RESOURCES}),
+# The collection an object is listed in, where it is not its object name + "s".
+_LISTED_IN = {
+    "card": "sources",
+    "bank_account": "sources",
+    "checkout_session": "checkout",
+    "billing_portal_session": "billing_portal",
+    "billing_portal_configuration": "billing_portal",
+    "invoice_line_item": "invoices",
+    "issuing_card": "issuing",
+    "issuing_cardholder": "issuing",
+    "issuing_authorization": "issuing",
+    "issuing_transaction": "issuing",
 }
 
 
-def read_depends_on(resource: str) -> frozenset[str]:
-    """The collections whose writes a read of `resource` can see (`*`: every write)."""
-    return READ_DEPENDS_ON.get(resource, frozenset({resource}))
+def collection_of(object_id: str) -> str:
+    """The collection an object is listed in, from its id: `ch_…` → `charges`, `txn_…` →
+    `balance_transactions`; "" for an id of no known kind (a plan called `gold`)."""
+    if not is_stripe_id(object_id):
+        return ""
+    kind = ID_PREFIXES.get(id_prefix(object_id), "")
+    return _LISTED_IN.get(kind, kind + "s") if kind else ""
+
+
+ALL_RESOURCES = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """The collections an exchange can change (ALL_RESOURCES: any), and why."""
+
+    collections: frozenset[str]
+    why: str
+
+    def touches(self, collections: frozenset[str]) -> bool:
+        """True when a read of `collections` can show this effect."""
+        return (
+            ALL_RESOURCES in self.collections
+            or ALL_RESOURCES in collections
+            or not self.collections.isdisjoint(collections)
+        )
+
+
+_MONEY = ("balance", "balance_transactions")
+_BILLING = (
+    "subscriptions",
+    "subscription_items",
+    "subscription_schedules",
+    "invoices",
+    "invoiceitems",
+    "credit_notes",
+    "payment_intents",
+    "charges",
+    "customers",
+    *_MONEY,
+)
+
+
+def _effect(why: str, *collections: str) -> Effect:
+    # Nearly every write emits events, and events list all of them.
+    return Effect(frozenset({*collections, "events"}), why)
+
+
+# What a write (POST, DELETE) to a collection can change: its own objects, the
+# collections whose objects embed them (a customer its sources, in older API versions its
+# subscriptions), and what Stripe makes as a side effect (a charge from a payment intent,
+# an invoice from a subscription, events from nearly everything). The list of each entry is
+# complete: a read of a collection it does not name cannot see the write. A write to a
+# collection not named here may change anything.
+WRITE_EFFECTS: dict[str, Effect] = {
+    "customers": _effect(
+        "a customer embeds its sources, tax ids, discount and (in older API versions) its "
+        "subscriptions; deleting one cancels its subscriptions, drops its draft invoices and "
+        "detaches its payment methods",
+        "customers",
+        "sources",
+        "payment_methods",
+        "tax_ids",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+    ),
+    "payment_methods": _effect(
+        "attaching or detaching a payment method changes its customer's sources and default "
+        "payment method",
+        "payment_methods",
+        "customers",
+        "sources",
+    ),
+    "sources": _effect(
+        "a source is attached to its customer", "sources", "customers", "payment_methods"
+    ),
+    "tokens": _effect("a token is only ever used by a later request", "tokens"),
+    "setup_intents": _effect(
+        "confirming a setup intent attaches its payment method to the customer and may "
+        "create a mandate",
+        "setup_intents",
+        "setup_attempts",
+        "payment_methods",
+        "customers",
+        "sources",
+        "mandates",
+    ),
+    "payment_intents": _effect(
+        "confirming or capturing a payment intent creates a charge and balance transactions, "
+        "may attach its payment method, pay an invoice or open a dispute",
+        "payment_intents",
+        "charges",
+        "refunds",
+        "disputes",
+        "reviews",
+        "payment_methods",
+        "sources",
+        "mandates",
+        *_BILLING,
+    ),
+    "charges": _effect(
+        "a charge moves money; capturing or refunding one changes its payment intent",
+        "charges",
+        "payment_intents",
+        "refunds",
+        "disputes",
+        "reviews",
+        "customers",
+        "sources",
+        *_MONEY,
+    ),
+    "refunds": _effect(
+        "a refund changes its charge and payment intent and moves money",
+        "refunds",
+        "charges",
+        "payment_intents",
+        "invoices",
+        "credit_notes",
+        *_MONEY,
+    ),
+    "disputes": _effect(
+        "a dispute changes its charge and moves money",
+        "disputes",
+        "charges",
+        "payment_intents",
+        *_MONEY,
+    ),
+    "invoices": _effect(
+        "finalising or paying an invoice creates its payment intent and charge, moves money, "
+        "and changes its subscription and its customer's balance",
+        "refunds",
+        *_BILLING,
+    ),
+    "invoiceitems": _effect(
+        "an invoice item is a line of its customer's draft or next invoice",
+        "invoiceitems",
+        "invoices",
+        "customers",
+    ),
+    "subscriptions": _effect(
+        "a subscription invoices and charges at once, and its customer embeds it in older "
+        "API versions",
+        *_BILLING,
+    ),
+    "subscription_items": _effect("an item changes its subscription, which invoices", *_BILLING),
+    "subscription_schedules": _effect(
+        "a schedule creates and changes subscriptions, which invoice", *_BILLING
+    ),
+    "credit_notes": _effect(
+        "a credit note changes its invoice, may refund a charge and credit the customer",
+        "refunds",
+        *_BILLING,
+    ),
+    "products": _effect("prices and plans belong to their product", "products", "prices", "plans"),
+    "plans": _effect(
+        "a plan can create its product; subscriptions, their items and invoice lines embed "
+        "their plan",
+        "plans",
+        "prices",
+        "products",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+        "customers",
+    ),
+    "prices": _effect(
+        "a price can create its product; subscriptions, their items and invoice lines embed "
+        "their price",
+        "prices",
+        "plans",
+        "products",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+        "customers",
+    ),
+    "coupons": _effect(
+        "customers, subscriptions and invoices embed the coupon of their discount",
+        "coupons",
+        "promotion_codes",
+        "customers",
+        "subscriptions",
+        "invoices",
+    ),
+    "promotion_codes": _effect(
+        "discounts embed their promotion code",
+        "promotion_codes",
+        "customers",
+        "subscriptions",
+        "invoices",
+    ),
+    "tax_rates": _effect(
+        "subscriptions, their items and invoices embed their tax rates",
+        "tax_rates",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+    ),
+    "payouts": _effect("a payout moves money out of the balance", "payouts", *_MONEY),
+    "webhook_endpoints": _effect("only webhook endpoints", "webhook_endpoints"),
+    "ephemeral_keys": _effect("only ephemeral keys", "ephemeral_keys"),
+    "files": _effect("only files and their links", "files", "file_links"),
+    "file_links": _effect("only file links", "file_links"),
+}
+
+# Reads that change something: localstripe emits a `balance.available` event the first
+# time the balance is read, and stores the upcoming invoice it computes.
+READ_EFFECTS: dict[str, Effect] = {
+    "balance": Effect(
+        frozenset({"events"}), "localstripe emits balance.available when the balance is read"
+    ),
+    "invoices/upcoming": Effect(
+        frozenset({"invoices", "invoiceitems", "events"}),
+        "localstripe stores the upcoming invoice it computes",
+    ),
+}
+
+# Every collection the tables above speak of: a read of any other can see any write.
+KNOWN_COLLECTIONS = frozenset(WRITE_EFFECTS).union(
+    *(effect.collections for effect in WRITE_EFFECTS.values())
+) | {"balance"}
+
+
+def write_effect(resource: str) -> Effect:
+    """What a write to `resource` can change (anything, unless WRITE_EFFECTS says)."""
+    known = WRITE_EFFECTS.get(resource)
+    if known is not None:
+        return known
+    return Effect(
+        frozenset({ALL_RESOURCES}),
+        f"{resource or 'this path'} is not known to leave any list unchanged",
+    )
+
+
+def read_effect(path: str) -> Effect | None:
+    """What a read of `path` changes, for the few reads that change something."""
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if segments[:1] != ["v1"]:
+        return None
+    found = READ_EFFECTS.get("/".join(segments[1:]))
+    return found if found is not None else READ_EFFECTS.get("/".join(segments[1:3]))
+
+
+def read_collections(resource: str, expands: bool) -> frozenset[str]:
+    """What a read of everything in `resource` shows: that collection, or every collection
+    when it expands other objects into its answer or is not one the harness knows."""
+    if expands or resource not in KNOWN_COLLECTIONS:
+        return frozenset({ALL_RESOURCES})
+    return frozenset({resource})

@@ -113,7 +113,9 @@ def test_an_id_less_read_is_a_barrier_of_its_own_and_joins_nothing() -> None:
     ]
     plan = plan_journeys(exchanges)
     assert journeys_of(plan) == [[0, 5], [1], [2], [3], [4]]
-    assert list(plan.roles) == [WRITE, WRITE, READ_BARRIER, READ_BARRIER, READ_BARRIER, PLAIN]
+    # Reading the balance makes localstripe emit an event: it changes what events show.
+    balance = READ_BARRIER | WRITE
+    assert list(plan.roles) == [WRITE, WRITE, READ_BARRIER, READ_BARRIER, balance, PLAIN]
     assert plan.barriers == 3
 
 
@@ -289,7 +291,7 @@ def test_gates_hold_a_list_between_the_writes_before_and_after_it() -> None:
         exchange(1, "POST", "/v1/customers/cus_AAAAAAAA01", answer={"id": "cus_AAAAAAAA01"}),
         exchange(2, "GET", "/v1/customers", answer={"object": "list", "data": []}),
         exchange(3, "POST", "/v1/customers", answer={"id": "cus_BBBBBBBB02"}),
-        exchange(4, "POST", "/v1/products", answer={"id": "prod_AAAAAAAA01"}),
+        exchange(4, "POST", "/v1/payouts", answer={"id": "po_AAAAAAAA01"}),
         exchange(5, "GET", "/v1/balance", answer={"object": "balance"}),
     ]
     gates = Gates(plan_journeys(exchanges))
@@ -300,13 +302,11 @@ def test_gates_hold_a_list_between_the_writes_before_and_after_it() -> None:
     assert not gates.ready(2)
     gates.done(1)
     assert gates.ready(2) and not gates.ready(3)
-    assert not gates.ready(5)  # the balance sees every write
+    assert not gates.ready(5)  # a payout moves money: the balance waits for it
     gates.done(2)
     assert gates.ready(3)
-    gates.done(3)
-    assert not gates.ready(5)
     gates.done(4)
-    assert gates.ready(5)
+    assert gates.ready(5)  # ...but not for a customer, which moves none
 
 
 def test_targets_share_a_gate_layout_but_not_what_each_has_done() -> None:
