@@ -443,6 +443,205 @@ TEST_CARDS: dict[str, str] = {
 DEFAULT_TEST_CARD = "4242424242424242"
 TEST_CVC = "123"
 
+# Stripe's test IBANs (SEPA Direct Debit) by country, the one that succeeds first; then
+# the ones that succeed after a delay, fail, fail after a delay, succeed and are disputed,
+# and fail for insufficient funds. A redacted IBAN is replayed as the test IBAN of its
+# country with the same last four characters, so a failure happens again, else as the
+# first.
+TEST_IBANS: dict[str, tuple[str, ...]] = {
+    "AT": (
+        "AT611904300234573201",
+        "AT321904300235473204",
+        "AT861904300235473202",
+        "AT051904300235473205",
+        "AT591904300235473203",
+        "AT981904300002222227",
+    ),
+    "BE": (
+        "BE62510007547061",
+        "BE78510007547064",
+        "BE68539007547034",
+        "BE51510007547065",
+        "BE08510007547063",
+        "BE90510002222227",
+    ),
+    "CH": (
+        "CH9300762011623852957",
+        "CH8656663438253651553",
+        "CH5362200119938136497",
+        "CH1843597160341964438",
+        "CH1260378413965193069",
+        "CH1800762000002222227",
+    ),
+    "DE": (
+        "DE89370400440532013000",
+        "DE08370400440532013003",
+        "DE62370400440532013001",
+        "DE78370400440532013004",
+        "DE35370400440532013002",
+        "DE65370400440002222227",
+    ),
+    "EE": (
+        "EE382200221020145685",
+        "EE222200221020145682",
+        "EE762200221020145680",
+        "EE922200221020145683",
+        "EE492200221020145681",
+        "EE672200000002222227",
+    ),
+    "ES": (
+        "ES0700120345030000067890",
+        "ES2300120345030000067893",
+        "ES9121000418450200051332",
+        "ES9300120345030000067894",
+        "ES5000120345030000067892",
+        "ES1700120345000002222227",
+    ),
+    "FI": (
+        "FI2112345600000785",
+        "FI3712345600000788",
+        "FI9112345600000786",
+        "FI1012345600000789",
+        "FI6412345600000787",
+        "FI6712345602222227",
+    ),
+    "FR": (
+        "FR1420041010050500013M02606",
+        "FR3020041010050500013M02609",
+        "FR8420041010050500013M02607",
+        "FR7920041010050500013M02600",
+        "FR5720041010050500013M02608",
+        "FR9720041010050000002222227",
+    ),
+    "GB": (
+        "GB82WEST12345698765432",
+        "GB98WEST12345698765435",
+        "GB55WEST12345698765433",
+        "GB71WEST12345698765436",
+        "GB28WEST12345698765434",
+        "GB70WEST12345602222227",
+    ),
+    "GI": (
+        "GI60MPFS599327643783385",
+        "GI08RRNW626436291644533",
+        "GI41SAFA461293238477751",
+        "GI50LROG772261344693297",
+        "GI26KJBC361883934534696",
+        "GI14NWBK000000002222227",
+    ),
+    "HR": (
+        "HR7624020064583467589",
+        "HR6323600002337876649",
+        "HR2725000096983499248",
+        "HR6723600004878117427",
+        "HR8724840081455523553",
+        "HR7424020060002222227",
+    ),
+    "IE": (
+        "IE29AIBK93115212345678",
+        "IE24AIBK93115212345671",
+        "IE02AIBK93115212345679",
+        "IE94AIBK93115212345672",
+        "IE51AIBK93115212345670",
+        "IE10AIBK93115202222227",
+    ),
+    "LI": (
+        "LI0508800636123378777",
+        "LI4408800387787111369",
+        "LI1208800143823175626",
+        "LI4908800356441975566",
+        "LI7708800125525347723",
+        "LI2408800000002222227",
+    ),
+    "LT": (
+        "LT121000011101001000",
+        "LT281000011101001003",
+        "LT821000011101001001",
+        "LT981000011101001004",
+        "LT551000011101001002",
+        "LT591000000002222227",
+    ),
+    "LU": (
+        "LU280019400644750000",
+        "LU440019400644750003",
+        "LU980019400644750001",
+        "LU170019400644750004",
+        "LU710019400644750002",
+        "LU900010000002222227",
+    ),
+    "NL": (
+        "NL39RABO0300065264",
+        "NL55RABO0300065267",
+        "NL91ABNA0417164300",
+        "NL28RABO0300065268",
+        "NL82RABO0300065266",
+    ),
+    "NO": (
+        "NO9386011117947",
+        "NO8886011117940",
+        "NO6686011117948",
+        "NO6186011117941",
+        "NO3986011117949",
+        "NO0586012222227",
+    ),
+    "PT": (
+        "PT50000201231234567890154",
+        "PT66000201231234567890157",
+        "PT23000201231234567890155",
+        "PT39000201231234567890158",
+        "PT93000201231234567890156",
+        "PT05000201230000002222227",
+    ),
+    "SE": (
+        "SE3550000000054910000003",
+        "SE5150000000054910000006",
+        "SE0850000000054910000004",
+        "SE2450000000054910000007",
+        "SE7850000000054910000005",
+        "SE2850000000000002222227",
+    ),
+}
+DEFAULT_IBAN_COUNTRY = "DE"
+# Stripe's US test bank account (ACH) numbers, all with the test routing number: the one
+# that succeeds first, then closed, no account, insufficient funds, debit not authorized,
+# invalid currency, microdeposits that fail.
+TEST_ROUTING_NUMBER = "110000000"
+TEST_ACCOUNT_NUMBERS = (
+    "000123456789",
+    "000111111113",
+    "000111111116",
+    "000222222227",
+    "000333333335",
+    "000444444440",
+    "000666666661",
+)
+
+
+def iban_for_replay(country: str | None, last4: str) -> tuple[str, str | None]:
+    """The test IBAN a redacted one is replayed as, and a note when it is not one of its
+    country with the same last four (`country` None: a marker that did not keep it)."""
+    countries = [country] if country else [DEFAULT_IBAN_COUNTRY, *sorted(TEST_IBANS)]
+    for name in countries:
+        for iban in TEST_IBANS.get(name, ()):
+            if last4 and iban.endswith(last4):
+                return iban, None
+    home = country if country in TEST_IBANS else DEFAULT_IBAN_COUNTRY
+    iban = TEST_IBANS[home][0]
+    if country and country not in TEST_IBANS:
+        return iban, f"IBAN of {country} has no test IBAN of its country; sent {iban}"
+    return iban, f"IBAN ending {last4} has no test IBAN with those last four; sent {iban}"
+
+
+def account_number_for_replay(last4: str) -> tuple[str, str | None]:
+    """The US test account number a redacted one is replayed as (with the test routing
+    number), and a note when none ends with the same last four."""
+    for number in TEST_ACCOUNT_NUMBERS:
+        if last4 and number.endswith(last4):
+            return number, None
+    number = TEST_ACCOUNT_NUMBERS[0]
+    return number, f"account number ending {last4} has no test account; sent {number}"
+
+
 # Magic test-mode values that look like ids but name no object of the account:
 # `tok_visa`, `tok_chargeDeclined`, `pm_card_visa`, `pm_card_chargeDeclinedInsufficientFunds`.
 TEST_TOKEN_PATTERN = re.compile(

@@ -319,7 +319,73 @@ def test_redacted_cards_become_the_matching_test_cards_on_test_targets_only() ->
     assert unknown.request.body == "card[number]=4242424242424242"
     assert unknown.notes == ["card ending 1234 has no test card; sent 4242424242424242"]
     live = TargetContext(name="live", run_id="run1", api_key="sk_live_x", live=True)
-    assert rewrite_request(request, 0, IdMap(), live).request.body == body
+    on_live = rewrite_request(request, 0, IdMap(), live)
+    assert on_live.request.body == body  # no test card for a live account...
+    assert on_live.redacted == [  # ...so the request holds markers, and is never sent
+        "body: <redacted:card:0002>",
+        "body: <redacted:cvc>",
+    ]
+
+
+def sent_form(body: str) -> dict[str, object]:
+    rewritten = rewrite_request(
+        Request("POST", "/v1/payment_methods", body=body), 0, IdMap(), TARGET
+    )
+    assert rewritten.redacted == []
+    return {"form": form_tree(parse_form_pairs(rewritten.request.text)), "notes": rewritten.notes}
+
+
+def test_redacted_ibans_become_test_ibans_of_their_country_with_the_same_last_four() -> None:
+    fails = sent_form("type=sepa_debit&sepa_debit[iban]=<redacted:iban:FR:2607>")
+    assert fails == {
+        "form": {"type": "sepa_debit", "sepa_debit": {"iban": "FR8420041010050500013M02607"}},
+        "notes": [],
+    }
+    other = sent_form("sepa_debit[iban]=<redacted:iban:NL:9999>")
+    assert other["form"] == {"sepa_debit": {"iban": "NL39RABO0300065264"}}
+    assert other["notes"] == [
+        "IBAN ending 9999 has no test IBAN with those last four; sent NL39RABO0300065264"
+    ]
+    # A marker from before IBANs kept their country: a test IBAN with its last four.
+    older = sent_form("sepa_debit%5Biban%5D=%3Credacted%3Abank_account%3A3001%3E")
+    assert older["form"] == {"sepa_debit": {"iban": "DE62370400440532013001"}}
+    italian = sent_form("sepa_debit[iban]=<redacted:iban:IT:3456>")
+    assert italian["form"] == {"sepa_debit": {"iban": "DE89370400440532013000"}}
+    assert italian["notes"] == [
+        "IBAN of IT has no test IBAN of its country; sent DE89370400440532013000"
+    ]
+
+
+def test_redacted_account_numbers_become_stripes_test_account_and_routing_numbers() -> None:
+    declined = sent_form(
+        "bank_account[account_number]=<redacted:bank_account:2227>"
+        "&bank_account[routing_number]=021000021&bank_account[country]=US"
+    )
+    assert declined["form"] == {
+        "bank_account": {
+            "account_number": "000222222227",
+            "routing_number": "110000000",
+            "country": "US",
+        }
+    }
+    unknown = sent_form("account_number=<redacted:bank_account:1234>")
+    assert unknown == {
+        "form": {"account_number": "000123456789"},
+        "notes": ["account number ending 1234 has no test account; sent 000123456789"],
+    }
+    # A routing number alone is no secret and is sent as recorded.
+    assert sent_form("routing_number=021000021")["form"] == {"routing_number": "021000021"}
+
+
+def test_a_redacted_secret_the_replay_has_no_value_for_is_reported_never_sent() -> None:
+    request = Request(
+        "POST",
+        "/v1/tokens",
+        body="key=pk_test_<redacted:1a2b3c4d>&card[number]=<redacted:card:4242>",
+        headers=[("X-Partner-Token", "<redacted>")],
+    )
+    rewritten = rewrite_request(request, 0, IdMap(), TARGET)
+    assert rewritten.redacted == ["body: <redacted:1a2b3c4d>", "header X-Partner-Token: <redacted>"]
 
 
 def test_each_target_sends_its_own_key_and_headers_never_the_recorded_ones() -> None:
