@@ -734,6 +734,20 @@ def _effect(why: str, *collections: str) -> Effect:
     return Effect(frozenset({*collections, "events"}), why)
 
 
+_PRICING = _effect(
+    "a plan or price can create its product; subscriptions, their items and invoice lines "
+    "embed their plan or price",
+    "plans",
+    "prices",
+    "products",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoiceitems",
+    "customers",
+)
+
+
 # What a write (POST, DELETE) to a collection can change: its own objects, the
 # collections whose objects embed them (a customer its sources, in older API versions its
 # subscriptions), and what Stripe makes as a side effect (a charge from a payment intent,
@@ -842,30 +856,8 @@ WRITE_EFFECTS: dict[str, Effect] = {
         *_BILLING,
     ),
     "products": _effect("prices and plans belong to their product", "products", "prices", "plans"),
-    "plans": _effect(
-        "a plan can create its product; subscriptions, their items and invoice lines embed "
-        "their plan",
-        "plans",
-        "prices",
-        "products",
-        "subscriptions",
-        "subscription_items",
-        "invoices",
-        "invoiceitems",
-        "customers",
-    ),
-    "prices": _effect(
-        "a price can create its product; subscriptions, their items and invoice lines embed "
-        "their price",
-        "prices",
-        "plans",
-        "products",
-        "subscriptions",
-        "subscription_items",
-        "invoices",
-        "invoiceitems",
-        "customers",
-    ),
+    "plans": _PRICING,
+    "prices": _PRICING,
     "coupons": _effect(
         "customers, subscriptions and invoices embed the coupon of their discount",
         "coupons",

@@ -41,6 +41,12 @@ fenced collection, ("cr"/"ca", catalogue index) the references to and actions on
 catalogue object."""
 
 
+def _index_of(positions: array[int], position: int) -> int | None:
+    """Where `position` is in the sorted `positions`, or None when it is not there."""
+    index = bisect_left(positions, position)
+    return index if index < len(positions) and positions[index] == position else None
+
+
 class Frontier:
     """Positions of one kind of exchange, in recorded order, and how far they are done:
     `passed(p)` is true once every one of them before position p has completed."""
@@ -61,8 +67,8 @@ class Frontier:
         return self.head() >= position
 
     def mark(self, position: int) -> None:
-        index = bisect_left(self.positions, position)
-        if index == len(self.positions) or self.positions[index] != position:
+        index = _index_of(self.positions, position)
+        if index is None:
             return
         self._done[index] = 1
         while self._next < len(self.positions) and self._done[self._next]:
@@ -92,18 +98,12 @@ class Marks:
         self._done = bytearray(len(positions))
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
 
-    def _index(self, position: int) -> int | None:
-        index = bisect_left(self.positions, position)
-        if index < len(self.positions) and self.positions[index] == position:
-            return index
-        return None
-
     def done(self, position: int) -> bool:
-        index = self._index(position)
+        index = _index_of(self.positions, position)
         return index is None or bool(self._done[index])
 
     def mark(self, position: int) -> None:
-        index = self._index(position)
+        index = _index_of(self.positions, position)
         if index is None:
             return
         self._done[index] = 1
@@ -117,11 +117,6 @@ class Marks:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(position, []).append(future)
         await future
-
-
-def _holds(positions: array[int], position: int) -> bool:
-    index = bisect_left(positions, position)
-    return index < len(positions) and positions[index] == position
 
 
 class GateLayout:
@@ -194,7 +189,7 @@ class GateLayout:
                     yield ("w", collection), position
             for collection, fences in plan.fences.items():
                 bound = fences.bound(position)
-                if bound is not None and _holds(plan.makers[collection], position):
+                if bound is not None and _index_of(plan.makers[collection], position) is not None:
                     yield ("m", collection), bound
         if role & READ_BARRIER:
             for collection in self.shows[index]:
@@ -212,7 +207,7 @@ class GateLayout:
             for collection in self.changes[index]:
                 yield ("w", collection)
             for collection, makers in plan.makers.items():
-                if _holds(makers, position):
+                if _index_of(makers, position) is not None:
                     yield ("m", collection)
         if role & READ_BARRIER:
             for collection in self.shows[index]:

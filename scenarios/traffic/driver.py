@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import stripe
 
-from scenarios.demo.driver import CountingHTTPClient
+from scenarios.demo.driver import CountingHTTPClient, sdk_client
 
 T = TypeVar("T")
 
@@ -356,13 +356,7 @@ def run(
 ) -> int:
     """Drive `requests` requests of seed `seed` against `api_base`; returns the HTTP
     requests made."""
-    http_client = http_client or CountingHTTPClient(timeout=30)
-    client = stripe.StripeClient(
-        api_key,
-        base_addresses={"api": api_base},
-        max_network_retries=0,
-        http_client=http_client,
-    )
-    counter = http_client
-    Traffic(client, seed).run(requests, lambda: counter.requests_sent)
-    return http_client.requests_sent
+    counter = http_client or CountingHTTPClient(timeout=30)
+    traffic = Traffic(sdk_client(api_base, api_key, counter), seed)
+    traffic.run(requests, lambda: counter.requests_sent)
+    return counter.requests_sent
