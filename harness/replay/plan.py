@@ -1,21 +1,27 @@
-"""Journeys: exchanges joined by the Stripe ids they create and use (union-find over ids).
+"""Journeys: exchanges joined by the Stripe ids they create and use (union-find over ids),
+and the orderings between journeys (docs/replay.md, "Journeys and the orderings between
+them"; harness.replay.gates enforces them).
 
 An exchange *uses* the ids in its request (path, query, form or JSON body, Stripe-Account)
 and *creates* the ids its response names. Two exchanges that touch one id are in one
-journey; within a journey exchanges keep their recorded order; journeys are independent,
-so the replay runs them in parallel. Three kinds of id are handled differently, each
-deterministically, so that parallelism neither breaks dependencies nor disappears:
+journey; within a journey exchanges keep their recorded order; journeys are independent
+but for these orderings, each deterministic, so that parallelism neither breaks
+dependencies nor disappears:
 
 * **Requests that touch no id** — a list of all customers, the balance, a page of a list
   (`starting_after` is a cursor, not a scope). Joining them to anything would serialise
   everything; running them freely would race with the writes whose effect they show.
-  Each is a journey of its own and a *barrier* on its collection
-  (`harness.stripe.resource_of`, widened by `harness.stripe.read_depends_on`: the
-  balance sees every write): it waits until every earlier write (POST/DELETE…, in
-  recorded order) to a collection it can see has completed, and every later such write
-  waits until it has completed. It sees exactly the writes it saw when recorded, and
-  writes between two barriers run in parallel. The ids its answer lists are not counted
-  as created, or every journey would merge into one.
+  Each is a journey of its own and a *barrier* on the collections it shows
+  (`harness.stripe.read_collections`): it waits until every earlier exchange that can
+  change them has completed, and every later one waits for it. What an exchange can
+  change is `harness.stripe.WRITE_EFFECTS` for writes and `READ_EFFECTS` for the reads
+  that change something (localstripe emits an event when the balance is read). The ids
+  its answer lists are not joined on, or every journey would merge into one: they are
+  *listed*, and a later request that uses one waits for the list that named it.
+* **Pages of a longer list** (`has_more`, or a cursor) show which objects came first: the
+  writes that made their items are fenced off from the writes that made objects of the
+  same collection before and after them; when some item was made by no write seen (an
+  event), every earlier write the read can see runs in recorded order.
 * **Catalogue ids** — products, plans, prices, coupons, tax rates, promotion codes, and
   every user-chosen id (`gold`). Every subscription refers to a price; joining on it would
   put every customer in one journey. Exchanges that act on the object (its id in the
@@ -25,7 +31,7 @@ deterministically, so that parallelism neither breaks dependencies nor disappear
 * **Account-wide configuration ids** that every object names (payment method
   configurations, tax codes) join and order nothing; the id map still rewrites them.
 
-The planner keeps a compact record per exchange (journey, barrier role, collection, the
+The planner keeps a compact record per exchange (journey, barrier role, access, the
 catalogue ids it refers to or acts on) and the ids seen, never bodies, so a million
 exchanges plan in one streaming pass with union-find.
 """
@@ -271,8 +277,8 @@ class PositionTuples(Mapping[int, tuple[int, ...]]):
 class Fences:
     """Where the writes that make objects of one collection are held apart, because a
     page of a longer list shows which of them came first: every write that makes one at or
-    after a fence waits for every write that made one before it (docs/replay.md, "Pages of
-    a longer list")."""
+    after a fence waits for every write that made one before it (docs/replay.md, the
+    third ordering)."""
 
     points: array[int] = field(default_factory=lambda: array("I"))  # sorted
 
@@ -402,8 +408,8 @@ class Plan:
                 if window is not None:
                     entry["page"] = {
                         "items": window.items,
-                        "from_seq": self.seqs[window.start] if window.start < position else None,
-                        "to_seq": self.seqs[window.end - 1] if window.end > 0 else None,
+                        "from_seq": self.seqs[window.start],
+                        "to_seq": self.seqs[max(window.end - 1, window.start)],
                         "in_recorded_order": "every write before it"
                         if window.chained
                         else "the writes that made its items",
