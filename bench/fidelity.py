@@ -13,6 +13,7 @@ Recordings are made once under WORK/fidelity/ and kept.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.measure import ROOT
@@ -21,7 +22,7 @@ from bench.synth import cached
 from harness.replay.gates import GateLayout
 from harness.replay.plan import plan_recording
 from scenarios.traffic.driver import GENERATOR_VERSION
-from scenarios.traffic.fidelity import CONCURRENCY, replay_unchanged
+from scenarios.traffic.fidelity import CONCURRENCY, Fidelity, replay_unchanged
 from scenarios.traffic.make_recording import make_recording
 
 
@@ -48,29 +49,46 @@ def _zero(key: str, label: str, value: float, unit: str, note: str) -> Figure:
     return Figure(key, label, value, unit, ratio=value, target="<= 0", note=note)
 
 
+@dataclass(slots=True)
+class Tally:
+    """What a series of unchanged replays showed, replay by replay."""
+
+    groups: list[int] = field(default_factory=list)
+    unresolved: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    paths: set[str] = field(default_factory=set)
+
+    def add(self, result: Fidelity) -> None:
+        self.groups.append(len(result.differences))
+        self.unresolved.append(sum(result.unresolved.values()))
+        self.seconds.append(result.seconds)
+        self.paths.update(f"{endpoint} {path}" for endpoint, path, _ in result.differences)
+
+    def note(self, what: str) -> str:
+        found = f"; differing: {', '.join(sorted(self.paths))}" if self.paths else ""
+        return f"{what}; groups {self.groups}, unresolved {self.unresolved}{found}"
+
+
 def seeds(work: Path, count: int, requests: int) -> list[Figure]:
     """Every seed recorded and replayed twin against twin once."""
-    groups: list[int] = []
-    unresolved: list[int] = []
+    tally = Tally()
     for seed in range(1, count + 1):
-        result = replay_unchanged(traffic(work, seed, requests), _run_dir(work, f"seed-{seed}"))
-        groups.append(len(result.differences))
-        unresolved.append(sum(result.unresolved.values()))
-    note = f"{count} seeds of {requests} requests at concurrency {CONCURRENCY}"
+        tally.add(replay_unchanged(traffic(work, seed, requests), _run_dir(work, f"seed-{seed}")))
+    note = tally.note(f"{count} seeds of {requests} requests at concurrency {CONCURRENCY}")
     return [
         _zero(
             "fidelity.seeds.groups",
             "twin real difference groups, all seeds",
-            sum(groups),
+            sum(tally.groups),
             "groups",
-            f"{note}; per seed {groups}",
+            note,
         ),
         _zero(
             "fidelity.seeds.unresolved",
             "twin unresolved requests, all seeds",
-            sum(unresolved),
+            sum(tally.unresolved),
             "requests",
-            f"{note}; per seed {unresolved}",
+            note,
         ),
     ]
 
@@ -78,34 +96,31 @@ def seeds(work: Path, count: int, requests: int) -> list[Figure]:
 def repeated(work: Path, requests: int, runs: int, seed: int = 1000) -> list[Figure]:
     """The largest recording replayed twin against twin `runs` times."""
     recording = traffic(work, seed, requests)
-    groups: list[int] = []
-    unresolved: list[int] = []
-    seconds: list[float] = []
+    tally = Tally()
     for run in range(runs):
-        result = replay_unchanged(recording, _run_dir(work, f"large-{run}"))
-        groups.append(len(result.differences))
-        unresolved.append(sum(result.unresolved.values()))
-        seconds.append(result.seconds)
-    note = f"{requests} requests (seed {seed}), {runs} runs at concurrency {CONCURRENCY}"
+        tally.add(replay_unchanged(recording, _run_dir(work, f"large-{run}")))
+    note = tally.note(
+        f"{requests} requests (seed {seed}), {runs} runs at concurrency {CONCURRENCY}"
+    )
     return [
         _zero(
             "fidelity.large.groups",
             "twin real difference groups, largest recording",
-            max(groups),
+            max(tally.groups),
             "groups (most in a run)",
-            f"{note}; per run {groups}",
+            note,
         ),
         _zero(
             "fidelity.large.unresolved",
             "twin unresolved requests, largest recording",
-            max(unresolved),
+            max(tally.unresolved),
             "requests (most in a run)",
-            f"{note}; per run {unresolved}",
+            note,
         ),
         Figure(
             "fidelity.large.seconds",
             "twin replay and compare, largest recording",
-            median(seconds),
+            median(tally.seconds),
             "s",
             note=note,
         ),
