@@ -168,29 +168,26 @@ def _signature(item: dict[str, Any], ids: Callable[[str], str | None]) -> Signat
     """What an item of a list says about which object it is, as comparable on either
     side: every plain value at its path (nested too, list positions dropped), and each
     id as the target id it stands for (`ids` gives it, or None when unknown: left out).
-    A user-chosen own id (`gold`) is content; a generated one is not."""
+    The item's own generated id is left out; a user-chosen one (`gold`) is content."""
     found: list[tuple[str, Any]] = []
 
-    def walk(node: Any, path: str, name: str | None) -> None:
-        if isinstance(node, dict):
+    def walk(node: Any, path: str) -> None:
+        kind = type(node)
+        if kind is dict:
             for key, value in node.items():
-                if key in _UNSIGNED or (not path and key == "id" and is_stripe_id(value)):
-                    continue
-                walk(value, f"{path}.{key}" if path else key, key)
-        elif isinstance(node, list):
+                if key not in _UNSIGNED and value is not None:
+                    walk(value, f"{path}.{key}" if path else key)
+        elif kind is list:
             for value in node:
-                walk(value, path + "[]", name)
-        elif isinstance(node, str) and node and (name == "id" or is_stripe_id(node)):
-            if is_stripe_id(node):
-                target = ids(node)
-                if target is not None:
-                    found.append((path, "=" + target))
-            else:
-                found.append((path, node))
-        elif node is not None:
+                walk(value, path + "[]")
+        elif kind is str and "_" in node and is_stripe_id(node):
+            target = ids(node)
+            if target is not None and path != "id":
+                found.append((path, "=" + target))
+        else:
             found.append((path, node))
 
-    walk(item, "", None)
+    walk(item, "")
     return tuple(sorted(found, key=repr))
 
 
