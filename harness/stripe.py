@@ -2,7 +2,9 @@
 
 Id prefixes and what they name, the shape of API keys and client secrets, the
 x-www-form-urlencoded codec with bracket nesting that every v1 request body and query
-string uses, endpoint templates, and the fields that change on every run.
+string uses, endpoint templates, the fields that change on every run, what each write
+can change (which lists of everything must wait for it), and Stripe's test values for
+redacted cards and bank details.
 """
 
 from __future__ import annotations

@@ -368,6 +368,13 @@ def test_redacted_account_numbers_become_stripes_test_account_and_routing_number
             "country": "US",
         }
     }
+    encoded = sent_form(  # as curl sends it, brackets and marker percent-encoded
+        "bank_account%5Baccount_number%5D=%3Credacted%3Abank_account%3A6789%3E"
+        "&bank_account%5Brouting_number%5D=021000021"
+    )
+    assert encoded["form"] == {
+        "bank_account": {"account_number": "000123456789", "routing_number": "110000000"}
+    }
     unknown = sent_form("account_number=<redacted:bank_account:1234>")
     assert unknown == {
         "form": {"account_number": "000123456789"},

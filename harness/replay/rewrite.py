@@ -384,8 +384,9 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return TEST_ROUTING_NUMBER
         return None
 
-    with_account = _ACCOUNT_MARKER in recorded.query or (
-        isinstance(recorded.body, str) and _ACCOUNT_MARKER in recorded.body
+    with_account = any(
+        "bank_account" in text and _ACCOUNT_MARKER in unquote_plus(text)
+        for text in (recorded.query, recorded.body if isinstance(recorded.body, str) else "")
     )
     request = walk_request(recorded, replace)
     headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
