@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import compare, memory, recorder, replay, report
+from bench import compare, fidelity, memory, recorder, replay, report
 from bench.measure import ROOT
 from bench.results import Figure, table, write_json
 from bench.synth import cached
 
-MEASUREMENTS = ("replay", "mitmproxy", "compare", "recorder", "memory", "report")
+MEASUREMENTS = ("replay", "mitmproxy", "compare", "recorder", "memory", "report", "fidelity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,14 @@ class Sizes:
     recorder_requests: int
     recorder_rounds: int
     memory: tuple[int, ...]
+    fidelity_seeds: int = 20  # seeds of traffic replayed twin against twin once
+    fidelity_requests: int = 300  # requests a seed records
+    fidelity_large: int = 1500  # requests of the largest recording...
+    fidelity_runs: int = 10  # ...replayed this many times
 
 
 FULL = Sizes(30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000))
-QUICK = Sizes(5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000))
+QUICK = Sizes(5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), 4, 150, 500, 3)
 
 
 def _progress(message: str) -> None:
@@ -77,6 +81,14 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
             cached(work, sizes.recorder_requests),
             sizes.recorder_requests,
             sizes.recorder_rounds,
+        ),
+    )
+    measure(
+        "fidelity",
+        lambda: (
+            fidelity.parallelism(work, sizes.memory[:2], sizes.fidelity_requests)
+            + fidelity.seeds(work, sizes.fidelity_seeds, sizes.fidelity_requests)
+            + fidelity.repeated(work, sizes.fidelity_large, sizes.fidelity_runs)
         ),
     )
     if only & {"memory", "report"}:

@@ -227,13 +227,21 @@ def validate(scenario: str) -> None:
 
 @main.command()
 @click.argument("source", metavar="SCENARIO|RECORDING", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan as JSON, with every barrier read: what it waits for and why.",
+)
 @reports_errors
 def plan(source: str, as_json: bool) -> None:
-    """Show how a recording splits into journeys: how many, the largest, and how much
-    parallelism a replay can use (exchanges per exchange of the largest journey)."""
+    """Show how a recording splits into journeys: how many, the largest, how much
+    parallelism a replay can use (exchanges per exchange of the largest journey, and per
+    step of the longest chain of exchanges that wait for one another), and the barriers
+    between journeys."""
     from pathlib import Path
 
+    from harness.replay.gates import GateLayout
     from harness.replay.idmap import read_id_map_file
     from harness.replay.plan import plan_recording
     from harness.scenario import load_scenario
@@ -247,7 +255,10 @@ def plan(source: str, as_json: bool) -> None:
             if target.id_map is not None:
                 known.update(read_id_map_file(target.id_map))
     result = plan_recording(recording, known)
-    data = result.to_json()
+    data = result.to_json(details=as_json)
+    steps = GateLayout(result).critical_path()
+    data["critical_path"] = steps
+    data["ordered_parallelism"] = round(result.exchanges / steps, 1) if steps else 0.0
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -257,15 +268,20 @@ def plan(source: str, as_json: bool) -> None:
         f"largest journey: {data['largest']} exchanges (journey {largest['journey']}, "
         f"from seq {largest['first_seq']})"
     )
-    click.echo(f"parallelism available: {data['parallelism']}x")
     click.echo(
-        f"barriers: {data['barriers']} id-less reads; catalogue ids ordered, not joined: "
-        f"{data['catalogue_ids']}"
+        f"parallelism available: {data['parallelism']}x by journeys, "
+        f"{data['ordered_parallelism']}x with the orderings between them "
+        f"(longest chain: {steps} exchanges)"
+    )
+    click.echo(
+        f"barriers: {data['barriers']} id-less reads ({data['pages']} of them pages of a "
+        f"longer list); {data['ordered_by_listed_ids']} requests wait for the list that "
+        f"named an id they use; catalogue ids ordered, not joined: {data['catalogue_ids']}"
     )
     unproduced = data["unproduced"]
     if unproduced["count"]:
         click.echo(
-            f"ids used but never created in the recording: {unproduced['count']} "
+            f"ids used but never created or listed in the recording: {unproduced['count']} "
             f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
             "that use them unless on_unresolved: send or an id_map provides them"
         )

@@ -213,6 +213,28 @@ def test_ids_with_no_counterpart_are_skipped_or_sent_as_the_scenario_says(
     assert server_stats(faults)["/v1/ok/a"][0]["body"] == "customer=cus_NEVERSEEN01"
 
 
+def test_a_redacted_secret_with_no_value_is_reported_and_never_sent_even_with_send(
+    tmp_path: Path, faults: str
+) -> None:
+    exchanges = [
+        exchange(0, "POST", "/v1/ok/token", form="key=pk_test_<redacted:1a2b3c4d>"),
+        exchange(1, "POST", "/v1/ok/iban", form="sepa_debit[iban]=<redacted:iban:DE:3000>"),
+    ]
+    _, run = replay(tmp_path, faults, exchanges, extra="on_unresolved: send\n")
+    token, iban = run.exchanges("faulty")[0], run.exchanges("faulty")[1]
+    assert token.extra["skipped"] is True
+    assert token.extra["redacted"] == ["body: <redacted:1a2b3c4d>"]
+    assert token.error == (
+        "skipped: holds redacted secrets with no value to send: body: <redacted:1a2b3c4d>"
+    )
+    assert "/v1/ok/token" not in server_stats(faults)
+    # A test IBAN is sent in place of the marker, and redacted again in the result file.
+    sent = server_stats(faults)["/v1/ok/iban"][0]["body"]
+    assert sent == "sepa_debit[iban]=DE89370400440532013000"
+    assert iban.extra["skipped"] is False
+    assert "DE89370400440532013000" not in (run.path / "faulty.jsonl").read_text()
+
+
 def test_a_rate_limit_spaces_requests_out(tmp_path: Path, faults: str) -> None:
     exchanges = [exchange(i, "GET", f"/v1/ok/r{i}") for i in range(11)]
     # The fault server stamps arrivals with the machine's monotonic clock, as here.
@@ -267,8 +289,13 @@ def test_live_keys_are_refused_unless_both_scenario_and_command_line_allow_them(
         ],
     )
     assert both.exit_code == 0, both.output
-    # A live target is never sent a substitute test card.
-    assert server_stats(faults)["/v1/ok/a"][0]["body"] == "card[number]=<redacted:card:4242>"
+    # A live target is sent neither a substitute test card nor the marker: the request is
+    # skipped, and its result says which secret it lacks.
+    assert "/v1/ok/a" not in server_stats(faults)
+    result_a = load_run(tmp_path / "run").exchanges("faulty")[0]
+    assert result_a.extra["skipped"] and result_a.extra["redacted"] == [
+        "body: <redacted:card:4242>"
+    ]
 
 
 def test_a_target_that_answers_nothing_is_exit_code_3_and_the_run_is_kept(tmp_path: Path) -> None:

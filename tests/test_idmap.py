@@ -38,7 +38,7 @@ def test_learns_ids_at_the_same_place_in_nested_objects_and_lists() -> None:
         "customer": "cus_REC0000001",
         "lines": {
             "object": "list",
-            "data": [{"id": "il_REC0000001", "price": {"id": "price_REC0000001"}}],
+            "data": [{"id": "il_REC0000001", "amount": 900, "price": {"id": "price_REC0000001"}}],
         },
         "payment_intent": {"id": "pi_REC0000001", "object": "payment_intent"},
         "charge": "ch_REC0000001",
@@ -50,7 +50,7 @@ def test_learns_ids_at_the_same_place_in_nested_objects_and_lists() -> None:
         "customer": "cus_NEW0000001",
         "lines": {
             "object": "list",
-            "data": [{"id": "il_NEW0000001", "price": {"id": "price_NEW0000001"}}],
+            "data": [{"id": "il_NEW0000001", "amount": 900, "price": {"id": "price_NEW0000001"}}],
         },
         "payment_intent": "pi_NEW0000001",  # not expanded on this target
         "charge": {"id": "ch_NEW0000001", "object": "charge"},  # expanded on this target
@@ -94,26 +94,67 @@ def test_ids_of_other_kinds_codes_and_other_objects_are_not_paired() -> None:
     assert idmap.ids == {"ch_REC0000001": "ch_NEW0000001"}
 
 
-def test_list_items_pair_by_known_ids_first_then_by_position() -> None:
+def test_list_items_pair_by_known_ids_first_then_by_what_they_say() -> None:
     idmap = IdMap({"cus_REC0000001": "cus_NEW0000001"})
     recorded = {
         "object": "list",
         "data": [
-            {"id": "cus_REC0000001", "default_source": "card_REC0000001"},
-            {"id": "cus_REC0000002", "default_source": "card_REC0000002"},
+            {"id": "cus_REC0000001", "email": "a@x.org", "default_source": "card_REC0000001"},
+            {"id": "cus_REC0000002", "email": "b@x.org", "default_source": "card_REC0000002"},
         ],
     }
     replayed = {  # newest first on this target: the known customer is second
         "object": "list",
         "data": [
-            {"id": "cus_NEW0000002", "default_source": "card_NEW0000002"},
-            {"id": "cus_NEW0000001", "default_source": "card_NEW0000001"},
+            {"id": "cus_NEW0000002", "email": "b@x.org", "default_source": "card_NEW0000002"},
+            {"id": "cus_NEW0000001", "email": "a@x.org", "default_source": "card_NEW0000001"},
         ],
     }
     idmap.learn(recorded, replayed)
     assert idmap.get("card_REC0000001") == "card_NEW0000001"
     assert idmap.get("cus_REC0000002") == "cus_NEW0000002"
     assert idmap.get("card_REC0000002") == "card_NEW0000002"
+
+
+def test_events_pair_by_the_object_they_are_about_not_by_position() -> None:
+    """Two events of one type, listed in the other order: their data.object ids are
+    known, so each event pairs with its own, and its own id is learnt."""
+    idmap = IdMap({"pi_REC0000001": "pi_NEW0000001", "pi_REC0000002": "pi_NEW0000002"})
+
+    def event(event_id: str, intent: str) -> dict[str, object]:
+        return {
+            "id": event_id,
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": intent, "object": "payment_intent", "amount": 500}},
+        }
+
+    recorded = [event("evt_REC0000001", "pi_REC0000001"), event("evt_REC0000002", "pi_REC0000002")]
+    replayed = [event("evt_NEW0000002", "pi_NEW0000002"), event("evt_NEW0000001", "pi_NEW0000001")]
+    idmap.learn({"object": "list", "data": recorded}, {"object": "list", "data": replayed})
+    assert idmap.get("evt_REC0000001") == "evt_NEW0000001"
+    assert idmap.get("evt_REC0000002") == "evt_NEW0000002"
+
+
+def test_a_list_one_item_longer_still_teaches_what_is_unambiguous() -> None:
+    idmap = IdMap()
+    recorded = [{"id": "re_REC0000001", "object": "refund", "amount": 100}]
+    replayed = [
+        {"id": "re_NEW0000009", "object": "refund", "amount": 700},
+        {"id": "re_NEW0000001", "object": "refund", "amount": 100},
+    ]
+    idmap.learn({"data": recorded}, {"data": replayed})
+    assert idmap.ids == {"re_REC0000001": "re_NEW0000001"}
+
+
+def test_items_that_say_the_same_are_not_told_apart_by_guessing() -> None:
+    idmap = IdMap()
+    same = {"object": "refund", "amount": 100}
+    idmap.learn(
+        {"data": [{"id": "re_REC0000001", **same}, {"id": "re_REC0000002", **same}]},
+        {"data": [{"id": "re_NEW0000002", **same}, {"id": "re_NEW0000001", **same}]},
+    )
+    assert len(idmap) == 0
 
 
 def test_lists_that_cannot_be_paired_teach_nothing() -> None:
@@ -278,7 +319,80 @@ def test_redacted_cards_become_the_matching_test_cards_on_test_targets_only() ->
     assert unknown.request.body == "card[number]=4242424242424242"
     assert unknown.notes == ["card ending 1234 has no test card; sent 4242424242424242"]
     live = TargetContext(name="live", run_id="run1", api_key="sk_live_x", live=True)
-    assert rewrite_request(request, 0, IdMap(), live).request.body == body
+    on_live = rewrite_request(request, 0, IdMap(), live)
+    assert on_live.request.body == body  # no test card for a live account...
+    assert on_live.redacted == [  # ...so the request holds markers, and is never sent
+        "body: <redacted:card:0002>",
+        "body: <redacted:cvc>",
+    ]
+
+
+def sent_form(body: str) -> dict[str, object]:
+    rewritten = rewrite_request(
+        Request("POST", "/v1/payment_methods", body=body), 0, IdMap(), TARGET
+    )
+    assert rewritten.redacted == []
+    return {"form": form_tree(parse_form_pairs(rewritten.request.text)), "notes": rewritten.notes}
+
+
+def test_redacted_ibans_become_test_ibans_of_their_country_with_the_same_last_four() -> None:
+    fails = sent_form("type=sepa_debit&sepa_debit[iban]=<redacted:iban:FR:2607>")
+    assert fails == {
+        "form": {"type": "sepa_debit", "sepa_debit": {"iban": "FR8420041010050500013M02607"}},
+        "notes": [],
+    }
+    other = sent_form("sepa_debit[iban]=<redacted:iban:NL:9999>")
+    assert other["form"] == {"sepa_debit": {"iban": "NL39RABO0300065264"}}
+    assert other["notes"] == [
+        "IBAN ending 9999 has no test IBAN with those last four; sent NL39RABO0300065264"
+    ]
+    # A marker from before IBANs kept their country: a test IBAN with its last four.
+    older = sent_form("sepa_debit%5Biban%5D=%3Credacted%3Abank_account%3A3001%3E")
+    assert older["form"] == {"sepa_debit": {"iban": "DE62370400440532013001"}}
+    italian = sent_form("sepa_debit[iban]=<redacted:iban:IT:3456>")
+    assert italian["form"] == {"sepa_debit": {"iban": "DE89370400440532013000"}}
+    assert italian["notes"] == [
+        "IBAN of IT has no test IBAN of its country; sent DE89370400440532013000"
+    ]
+
+
+def test_redacted_account_numbers_become_stripes_test_account_and_routing_numbers() -> None:
+    declined = sent_form(
+        "bank_account[account_number]=<redacted:bank_account:2227>"
+        "&bank_account[routing_number]=021000021&bank_account[country]=US"
+    )
+    assert declined["form"] == {
+        "bank_account": {
+            "account_number": "000222222227",
+            "routing_number": "110000000",
+            "country": "US",
+        }
+    }
+    encoded = sent_form(  # as curl sends it, brackets and marker percent-encoded
+        "bank_account%5Baccount_number%5D=%3Credacted%3Abank_account%3A6789%3E"
+        "&bank_account%5Brouting_number%5D=021000021"
+    )
+    assert encoded["form"] == {
+        "bank_account": {"account_number": "000123456789", "routing_number": "110000000"}
+    }
+    unknown = sent_form("account_number=<redacted:bank_account:1234>")
+    assert unknown == {
+        "form": {"account_number": "000123456789"},
+        "notes": ["account number ending 1234 has no test account; sent 000123456789"],
+    }
+    # A routing number alone is no secret and is sent as recorded.
+    assert sent_form("routing_number=021000021")["form"] == {"routing_number": "021000021"}
+
+
+def test_a_redacted_secret_the_replay_has_no_value_for_is_reported_never_sent() -> None:
+    request = Request(
+        "POST",
+        "/v1/tokens",
+        body="key=pk_test_<redacted:1a2b3c4d>&card[number]=<redacted:card:4242>",
+        headers=[("X-Partner-Token", "<redacted>")],
+    )
+    rewritten = rewrite_request(request, 0, IdMap(), TARGET)
+    assert rewritten.redacted == ["body: <redacted:1a2b3c4d>", "header X-Partner-Token: <redacted>"]
 
 
 def test_each_target_sends_its_own_key_and_headers_never_the_recorded_ones() -> None:
@@ -509,3 +623,91 @@ def test_new_objects_listed_in_another_order_are_paired_by_content() -> None:
     id_map.learn(recorded, replayed)
     assert id_map.get("il_RecUnused1") == "il_TgtUnused1"
     assert id_map.get("il_RecSeats01") == "il_TgtSeats01"
+
+
+# What a listed event may say (type, amount): a small pool, so that two items often say
+# the same; items added on one side say what no recorded item says (an item added in the
+# place of a dropped one, saying exactly what it said, is one nothing can tell apart).
+EVENT_CONTENT = st.tuples(
+    st.sampled_from(["payment_intent.succeeded", "charge.refunded", "customer.updated"]),
+    st.sampled_from([100, 500, 900]),
+)
+ADDED_CONTENT = st.tuples(st.just("invoice.created"), st.integers(10_000, 10_050))
+
+
+def listed_event(event_id: str, about: str, content: tuple[str, int]) -> dict[str, object]:
+    kind, amount = content
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": kind,
+        "data": {"object": {"id": about, "object": "payment_intent", "amount": amount}},
+    }
+
+
+@st.composite
+def one_list_on_two_targets(
+    draw: st.DrawFn,
+) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, str], dict[str, str]]:
+    """A recorded page of events, the same page on a target (its ids its own, shuffled,
+    some items dropped, some added), the true counterpart of every recorded id, and what
+    the id map knew beforehand (some events, some of the objects they are about)."""
+    count = draw(st.integers(0, 8))
+    truth: dict[str, str] = {}
+    recorded, replayed = [], []
+    for index in range(count):
+        event, about = f"evt_REC{index:07d}", f"pi_REC{draw(st.integers(0, 3)):07d}"
+        truth[event] = event.replace("REC", "NEW")
+        truth[about] = about.replace("REC", "NEW")
+        content = draw(EVENT_CONTENT)
+        recorded.append(listed_event(event, about, content))
+        if not draw(st.booleans()) or not draw(st.booleans()):  # a quarter are dropped
+            replayed.append(listed_event(truth[event], truth[about], content))
+    for index in range(draw(st.integers(0, 3))):
+        about = f"pi_NEW{draw(st.integers(0, 5)):07d}"
+        replayed.append(listed_event(f"evt_ADD{index:07d}", about, draw(ADDED_CONTENT)))
+        if draw(st.booleans()) and replayed:  # an item added that says what a kept one says
+            twin = dict(draw(st.sampled_from(replayed)))
+            twin["id"] = f"evt_TWN{index:07d}"
+            replayed.append(twin)
+    replayed = draw(st.permutations(replayed))
+    seeds = {k: v for k, v in truth.items() if draw(st.booleans())}
+    return recorded, replayed, truth, seeds
+
+
+@settings(max_examples=300, deadline=None)
+@given(one_list_on_two_targets())
+def test_list_items_are_never_paired_wrongly_and_unambiguous_ones_always_are(
+    case: tuple[list[dict[str, object]], list[dict[str, object]], dict[str, str], dict[str, str]],
+) -> None:
+    recorded, replayed, truth, seeds = case
+    idmap = IdMap(seeds)
+    idmap.learn({"object": "list", "data": recorded}, {"object": "list", "data": replayed})
+    learnt = dict(idmap.ids.items())
+    assert all(truth.get(one) == other for one, other in learnt.items()), learnt
+    # An event present on both sides that says what no other item on either side says
+    # (its type, amount and, once known, the object it is about) is always learnt.
+    present = {str(item["id"]) for item in replayed}
+
+    def says(item: dict[str, object], target: str | None) -> tuple[object, ...]:
+        inner = item["data"]["object"]  # type: ignore[index]
+        return (item["type"], inner["amount"], target)  # type: ignore[index]
+
+    known = set(learnt.values())
+
+    def about(item: dict[str, object]) -> str:
+        return str(item["data"]["object"]["id"])  # type: ignore[index]
+
+    for item in recorded:
+        event = str(item["id"])
+        if truth[event] not in present:
+            continue
+        mine = says(item, learnt.get(about(item)))
+        theirs = [
+            says(other, about(other) if about(other) in known else None)
+            for other in replayed
+            if other["id"] != truth[event]
+        ]
+        ours = [says(other, learnt.get(about(other))) for other in recorded if other is not item]
+        if mine not in theirs + ours:
+            assert learnt.get(event) == truth[event], (event, learnt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from harness.replay.plan import (
     plan_journeys,
     plan_recording,
 )
+from harness.stripe import read_collections, read_effect, resource_of, write_effect
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,7 +115,9 @@ def test_an_id_less_read_is_a_barrier_of_its_own_and_joins_nothing() -> None:
     ]
     plan = plan_journeys(exchanges)
     assert journeys_of(plan) == [[0, 5], [1], [2], [3], [4]]
-    assert list(plan.roles) == [WRITE, WRITE, READ_BARRIER, READ_BARRIER, READ_BARRIER, PLAIN]
+    # Reading the balance makes localstripe emit an event: it changes what events show.
+    balance = READ_BARRIER | WRITE
+    assert list(plan.roles) == [WRITE, WRITE, READ_BARRIER, READ_BARRIER, balance, PLAIN]
     assert plan.barriers == 3
 
 
@@ -275,6 +279,102 @@ def test_ids_never_produced_are_counted() -> None:
     assert seeded.unproduced == 0
 
 
+def page(*ids: str, more: bool = True) -> dict[str, object]:
+    return {"object": "list", "has_more": more, "data": [{"id": value} for value in ids]}
+
+
+def test_ids_learnt_from_a_list_order_their_later_uses_and_count_as_listed() -> None:
+    exchanges = [
+        exchange(0, "POST", "/v1/customers", answer={"id": "cus_AAAAAAAA01"}),
+        exchange(1, "GET", "/v1/events", query="limit=2", answer=page("evt_AAAAAAAA01")),
+        exchange(2, "POST", "/v1/customers", answer={"id": "cus_BBBBBBBB02"}),
+        exchange(
+            3,
+            "GET",
+            "/v1/events",
+            query="limit=2&starting_after=evt_AAAAAAAA01",
+            answer=page("evt_BBBBBBBB02", more=False),
+        ),
+        exchange(4, "GET", "/v1/events/evt_BBBBBBBB02", answer={"id": "evt_BBBBBBBB02"}),
+    ]
+    plan = plan_journeys(exchanges)
+    assert plan.unproduced == 0  # every event was listed before it was used
+    assert dict(plan.after) == {3: (1,), 4: (3,)}
+    gates = Gates(plan)
+    for position in (0, 1, 2):
+        gates.done(position)
+    assert gates.ready(3)
+    assert not gates.ready(4)  # its event is known once the page that listed it is done
+    gates.done(3)
+    assert gates.ready(4)
+
+
+def test_a_page_of_a_longer_list_holds_the_writes_that_made_its_items_in_place() -> None:
+    customers = [
+        exchange(n, "POST", "/v1/customers", answer={"id": f"cus_{n}AAAAAAA0{n}"}) for n in range(4)
+    ]
+    updates = [
+        exchange(4 + n, "POST", f"/v1/customers/cus_{n}AAAAAAA0{n}", answer={"id": "x"})
+        for n in range(2)
+    ]
+    listing = exchange(
+        6, "GET", "/v1/customers", query="limit=2", answer=page("cus_1AAAAAAA01", "cus_2AAAAAAA02")
+    )
+    plan = plan_journeys([*customers, *updates, listing])
+    assert list(plan.fences["customers"].points) == [1, 3]
+    assert list(plan.makers["customers"]) == [0, 1, 2, 3]
+    gates = Gates(plan)
+    assert gates.ready(0) and gates.ready(4)
+    assert not gates.ready(1)  # the first item's maker waits for the customer made before
+    gates.done(0)
+    assert gates.ready(1) and gates.ready(2)  # the page's two makers, in either order
+    assert not gates.ready(3)  # the customer made after the page waits for both
+    gates.done(2)
+    assert not gates.ready(3)
+    gates.done(1)
+    assert gates.ready(3)
+    assert plan.windows[6].chained is False
+
+
+def test_a_page_of_events_no_answer_named_holds_every_earlier_write_in_order() -> None:
+    writes = [
+        exchange(n, "POST", "/v1/customers", answer={"id": f"cus_{n}AAAAAAA0{n}"}) for n in range(3)
+    ]
+    events = exchange(3, "GET", "/v1/events", query="limit=1", answer=page("evt_AAAAAAAA01"))
+    later = exchange(4, "POST", "/v1/customers", answer={"id": "cus_4AAAAAAA04"})
+    plan = plan_journeys([*writes, events, later])
+    assert plan.chained == {"events": 3} and plan.windows[3].chained
+    gates = Gates(plan)
+    assert gates.ready(0) and not gates.ready(1) and not gates.ready(2)
+    gates.done(0)
+    assert gates.ready(1) and not gates.ready(2)
+    gates.done(1)
+    gates.done(2)
+    assert gates.ready(3) and not gates.ready(4)  # after the page, as before: the barrier
+
+
+def test_shadow_plan_json_says_what_each_barrier_waits_for_and_why(tmp_path: Path) -> None:
+    path = recording(
+        tmp_path / "r.jsonl",
+        [
+            exchange(0, "POST", "/v1/payment_intents", answer={"id": "pi_AAAAAAAA01"}),
+            exchange(1, "POST", "/v1/webhook_endpoints", answer={"id": "we_AAAAAAAA01"}),
+            exchange(2, "GET", "/v1/charges", answer=page(more=False)),
+            exchange(3, "POST", "/v1/payment_intents", answer={"id": "pi_BBBBBBBB02"}),
+            exchange(4, "POST", "/v1/frobnicators", answer={"id": "fr_AAAAAAAA01"}),
+        ],
+    )
+    data = json.loads(CliRunner().invoke(main, ["plan", str(path), "--json"]).output)
+    (barrier,) = data["barrier_reads"]
+    assert barrier["seq"] == 2 and barrier["reads"] == ["charges"]
+    assert [(w["collection"], w["writes"]) for w in barrier["waits_for"]] == [
+        ("payment_intents", 1)
+    ]  # a webhook endpoint changes no charge
+    assert "creates a charge" in barrier["waits_for"][0]["why"]
+    assert barrier["later_writes_wait"] == 2  # the payment and the unknown frobnicator
+    assert data["critical_path"] == 3 and data["ordered_parallelism"] == 1.7
+
+
 def test_a_seq_given_twice_is_a_recording_error(tmp_path: Path) -> None:
     path = recording(
         tmp_path / "r.jsonl", [exchange(0, "GET", "/v1/balance"), exchange(0, "GET", "/v1/balance")]
@@ -289,7 +389,7 @@ def test_gates_hold_a_list_between_the_writes_before_and_after_it() -> None:
         exchange(1, "POST", "/v1/customers/cus_AAAAAAAA01", answer={"id": "cus_AAAAAAAA01"}),
         exchange(2, "GET", "/v1/customers", answer={"object": "list", "data": []}),
         exchange(3, "POST", "/v1/customers", answer={"id": "cus_BBBBBBBB02"}),
-        exchange(4, "POST", "/v1/products", answer={"id": "prod_AAAAAAAA01"}),
+        exchange(4, "POST", "/v1/payouts", answer={"id": "po_AAAAAAAA01"}),
         exchange(5, "GET", "/v1/balance", answer={"object": "balance"}),
     ]
     gates = Gates(plan_journeys(exchanges))
@@ -300,13 +400,11 @@ def test_gates_hold_a_list_between_the_writes_before_and_after_it() -> None:
     assert not gates.ready(2)
     gates.done(1)
     assert gates.ready(2) and not gates.ready(3)
-    assert not gates.ready(5)  # the balance sees every write
+    assert not gates.ready(5)  # a payout moves money: the balance waits for it
     gates.done(2)
     assert gates.ready(3)
-    gates.done(3)
-    assert not gates.ready(5)
     gates.done(4)
-    assert gates.ready(5)
+    assert gates.ready(5)  # ...but not for a customer, which moves none
 
 
 def test_targets_share_a_gate_layout_but_not_what_each_has_done() -> None:
@@ -470,3 +568,106 @@ def test_journeys_are_exactly_the_exchanges_connected_by_ids(
         for other, _ in items:
             same_journey = journey_of[one.seq] == journey_of[other.seq]
             assert same_journey == (find(one.seq) == find(other.seq))
+
+
+# --- the orderings, under any schedule the gates allow --------------------------------------
+
+MADE_BY = {"customers": "cus", "charges": "ch", "webhook_endpoints": "we", "frobnicators": "fro"}
+
+
+@st.composite
+def stateful(draw: st.DrawFn) -> list[Exchange]:
+    """Writes to collections Stripe's table knows (and one it does not), reads of the
+    balance (which emit an event on localstripe), pages of lists newest first with and
+    without a cursor, exactly as a target would answer them in recorded order, and
+    retrieves of events a page listed."""
+    made: dict[str, list[str]] = {name: [] for name in MADE_BY}
+    listed: list[str] = []
+    out: list[Exchange] = []
+    for _ in range(draw(st.integers(1, 24))):
+        seq = len(out)  # every seq its position
+        action = draw(st.sampled_from(["make", "make", "update", "page", "balance", "event"]))
+        if action == "make" or (action == "update" and not any(made.values())):
+            name = draw(st.sampled_from(sorted(MADE_BY)))
+            made[name].append(f"{MADE_BY[name]}_{seq:02d}XXXXXXXX")
+            out.append(exchange(seq, "POST", f"/v1/{name}", answer={"id": made[name][-1]}))
+        elif action == "update":
+            name = draw(st.sampled_from([n for n in sorted(made) if made[n]]))
+            target = draw(st.sampled_from(made[name]))
+            out.append(exchange(seq, "POST", f"/v1/{name}/{target}", answer={"id": target}))
+        elif action == "page":
+            name = draw(st.sampled_from(["customers", "charges", "events"]))
+            if name == "events":
+                items = [f"evt_{seq:02d}XXXXXXXX"]
+                listed.extend(items)
+                out.append(exchange(seq, "GET", "/v1/events", answer=page(*items)))
+                continue
+            newest = made[name][::-1]
+            query, start = "limit=2", 0
+            if newest and draw(st.booleans()):
+                start = draw(st.integers(0, len(newest) - 1))
+                query += f"&starting_after={newest[start]}"
+                start += 1
+            items = newest[start : start + 2]
+            answer = page(*items, more=len(newest) > start + 2)
+            out.append(exchange(seq, "GET", f"/v1/{name}", query=query, answer=answer))
+        elif action == "balance":
+            out.append(exchange(seq, "GET", "/v1/balance", answer={"object": "balance"}))
+        elif listed:
+            event = draw(st.sampled_from(listed))
+            out.append(exchange(seq, "GET", f"/v1/events/{event}", answer={"id": event}))
+    return out
+
+
+def sees(reader: Exchange, writer: Exchange) -> bool:
+    """Whether Stripe's table says the id-less read can show what the other changes."""
+    request = writer.request
+    if request.method == "GET":
+        effect = read_effect(request.path)
+    else:
+        effect = write_effect(resource_of(request.path))
+    reads = read_collections(resource_of(reader.request.path), expands=False)
+    return effect is not None and effect.touches(reads)
+
+
+@settings(max_examples=150, deadline=None)
+@given(stateful(), st.randoms(use_true_random=False))
+def test_any_schedule_the_gates_allow_keeps_what_every_read_saw(
+    exchanges: list[Exchange], rng: random.Random
+) -> None:
+    plan = plan_journeys(exchanges)
+    gates = Gates(plan)
+    todo = plan.journey_seqs()
+    finished: list[int] = []  # positions (= seqs here), in the order they completed
+    made: dict[str, list[str]] = {name: [] for name in MADE_BY}
+    for _ in exchanges:
+        ready = [journey for journey in todo if journey and gates.ready(journey[0])]
+        assert ready, "the gates left nothing to run"  # no deadlock
+        position = rng.choice(ready).pop(0)
+        item = exchanges[position]
+        request = item.request
+        name = resource_of(request.path)
+        if request.method == "POST" and request.path == f"/v1/{name}":
+            made[name].append(json.loads(item.response.text)["id"])  # type: ignore[union-attr]
+        recorded_page = json.loads(item.response.text) if request.method == "GET" else {}  # type: ignore[union-attr]
+        if recorded_page.get("object") == "list" and name != "events":
+            # The target answers from what exists now, newest first: the same items as
+            # recorded (in any order: lists are compared by id).
+            newest = made[name][::-1]
+            start = 0
+            if "starting_after=" in request.query:
+                start = newest.index(request.query.split("starting_after=")[1]) + 1
+            shown = {entry["id"] for entry in recorded_page["data"]}
+            assert set(newest[start : start + 2]) == shown, (position, newest, shown)
+        gates.done(position)
+        finished.append(position)
+    order = {position: index for index, position in enumerate(finished)}
+    barriers = [e for e in exchanges if e.request.method == "GET" and "/" not in e.request.path[4:]]
+    for reader in barriers:
+        for writer in exchanges:
+            if writer is reader or not sees(reader, writer):
+                continue
+            earlier = writer.seq < reader.seq
+            assert (order[writer.seq] < order[reader.seq]) == earlier, (reader.seq, writer.seq)
+    for user, producers in plan.after.items():
+        assert all(order[p] < order[user] for p in producers)

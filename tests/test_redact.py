@@ -111,7 +111,14 @@ def test_card_numbers(text: str, expected: str) -> None:
             "bank_account[account_number]=<redacted:bank_account:6789>"
             "&bank_account[routing_number]=110000000",
         ),
-        ('{"iban": "DE89 3704 0044 0532 0130 00"}', '{"iban": "<redacted:bank_account:3000>"}'),
+        # An IBAN keeps its country: a replay sends a test IBAN of the same country.
+        ('{"iban": "DE89 3704 0044 0532 0130 00"}', '{"iban": "<redacted:iban:DE:3000>"}'),
+        (
+            "sepa_debit[iban]=fr1420041010050500013M02606",
+            "sepa_debit[iban]=<redacted:iban:FR:2606>",
+        ),
+        ("account_number=GB82WEST12345698765432", "account_number=<redacted:iban:GB:5432>"),
+        ("iban=<redacted:bank_account:3000>", "iban=<redacted:bank_account:3000>"),
     ],
 )
 def test_cvc_and_bank_accounts(text: str, expected: str) -> None:

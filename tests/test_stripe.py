@@ -8,16 +8,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.stripe import (
+    KNOWN_COLLECTIONS,
+    TEST_ACCOUNT_NUMBERS,
+    TEST_IBANS,
+    WRITE_EFFECTS,
+    account_number_for_replay,
+    collection_of,
     encode_form_pairs,
     encode_form_tree,
     endpoint_template,
     find_ids,
     form_key_path,
     form_tree,
+    iban_for_replay,
     id_prefix,
     is_live_key,
     is_stripe_id,
     parse_form_pairs,
+    read_collections,
+    read_effect,
+    write_effect,
 )
 
 
@@ -120,3 +130,54 @@ def test_live_keys() -> None:
     assert is_live_key("rk_live_abcdefgh")
     assert not is_live_key("sk_test_abcdefgh")
     assert not is_live_key("pk_live_abcdefgh")  # publishable: cannot create objects
+
+
+def valid_iban(iban: str) -> bool:
+    """ISO 13616: the country and check digits moved to the end, as a number mod 97 = 1."""
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(char, 36)) for char in moved)) % 97 == 1
+
+
+def test_every_test_iban_is_a_valid_iban_of_its_country() -> None:
+    for country, ibans in TEST_IBANS.items():
+        assert ibans and all(iban[:2] == country and valid_iban(iban) for iban in ibans)
+    assert all(len(number) == 12 for number in TEST_ACCOUNT_NUMBERS)
+
+
+@given(st.sampled_from([*sorted(TEST_IBANS), "IT", "PL", None]), st.text("0123456789", max_size=4))
+def test_a_redacted_iban_always_replays_as_a_valid_test_iban(
+    country: str | None, last4: str
+) -> None:
+    iban, note = iban_for_replay(country, last4)
+    assert valid_iban(iban)
+    if country in TEST_IBANS:
+        assert iban in TEST_IBANS[country]  # of its own country
+    if note is None:
+        assert iban.endswith(last4) and (country is None or iban.startswith(country))
+    number, note = account_number_for_replay(last4)
+    assert number in TEST_ACCOUNT_NUMBERS and (note is not None or number.endswith(last4))
+
+
+def test_what_a_write_can_change_is_known_per_collection_or_assumed_to_be_anything() -> None:
+    charges = frozenset({"charges"})
+    assert write_effect("payment_intents").touches(charges)  # a confirm creates a charge
+    assert not write_effect("webhook_endpoints").touches(charges)
+    assert write_effect("frobnicators").touches(charges)  # unknown: anything
+    assert all(effect.touches(frozenset({"events"})) for effect in WRITE_EFFECTS.values())
+    # A read of a collection the table does not know, or one that expands, sees anything.
+    assert read_collections("terminal", expands=False) == {"*"}
+    assert read_collections("charges", expands=True) == {"*"}
+    assert read_collections("charges", expands=False) == charges
+    assert "charges" in KNOWN_COLLECTIONS
+    balance = read_effect("/v1/balance")
+    assert balance is not None and balance.collections == {"events"}
+    assert read_effect("/v1/balance/history") is None
+    upcoming = read_effect("/v1/invoices/upcoming/lines")
+    assert upcoming is not None and "invoices" in upcoming.collections
+
+
+def test_the_collection_an_object_is_listed_in() -> None:
+    assert collection_of("ch_3MtwBwLkdIwHu7ix") == "charges"
+    assert collection_of("txn_1MtwBwLkdIwHu7ix") == "balance_transactions"
+    assert collection_of("card_1MtwBwLkdIwHu7ix") == "sources"
+    assert collection_of("gold") == ""

@@ -9,6 +9,7 @@ write. Every rule leaves a marker that later stages can parse (docs/recording-fo
     card number      <redacted:card:4242>          (last four digits)
     CVC              <redacted:cvc>
     bank account     <redacted:bank_account:6789>
+    IBAN             <redacted:iban:DE:3000>        (country, last four)
     client secret    pi_123_secret_<redacted>      (the object id is kept)
     cookie           <redacted>
 
@@ -179,11 +180,18 @@ def _redact_cvc(value: str) -> str:
     return value if value == CVC_MARKER or not value else CVC_MARKER
 
 
+# An IBAN: a country, two check digits, then 11 to 30 letters and digits.
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+
+
 def _redact_bank_account(value: str) -> str:
-    if not value or value.startswith("<redacted:bank_account:"):
+    if not value or value.startswith(("<redacted:bank_account:", "<redacted:iban:")):
         return value
-    tail = re.sub(r"[^A-Za-z0-9]", "", value)[-4:]
-    return f"<redacted:bank_account:{tail}>"
+    plain = re.sub(r"[^A-Za-z0-9]", "", value)
+    if _IBAN.fullmatch(plain.upper()):
+        # The country is no secret, and a replay needs it to send a test IBAN of its own.
+        return f"<redacted:iban:{plain[:2].upper()}:{plain[-4:]}>"
+    return f"<redacted:bank_account:{plain[-4:]}>"
 
 
 def _redact_client_secret(value: str) -> str:

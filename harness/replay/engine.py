@@ -329,7 +329,14 @@ class TargetReplay:
                 for where, old, new, how in rewritten.shifted
             ]
         request, outcome, skipped = rewritten.request, None, None
-        if rewritten.unresolved and not self.send_unresolved:
+        if rewritten.redacted:
+            # A marker is never sent, whatever on_unresolved says: it is not what the
+            # client sent, and a target would answer something else.
+            extra["redacted"] = rewritten.redacted
+            skipped = "skipped: holds redacted secrets with no value to send: " + ", ".join(
+                rewritten.redacted
+            )
+        elif rewritten.unresolved and not self.send_unresolved:
             skipped = "skipped: refers to ids this target has no counterpart for: " + ", ".join(
                 rewritten.unresolved
             )

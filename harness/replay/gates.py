@@ -1,10 +1,21 @@
 """The ordering a plan puts between journeys, enforced while replaying (docs/replay.md).
 
-Journeys are independent except for the barriers of harness.replay.plan: an id-less read
-waits for the earlier writes it can see, a write for the earlier id-less reads that can
-see it, a reference to a catalogue object for the earlier exchanges acting on it, and an
-action on one for the earlier references. Every wait points at earlier exchanges, so
-waits can never form a cycle.
+Journeys are independent except for the orderings of harness.replay.plan:
+
+* an id-less read waits for the earlier exchanges that change what it shows (writes, and
+  reads with a side effect), and such an exchange waits for the earlier id-less reads
+  that show what it changes (harness.stripe.WRITE_EFFECTS says which);
+* around a page of a longer list, the writes that made objects of its collection are
+  fenced: every one after a fence waits for every one before it; when some item of the
+  page was made by no write of the recording, every earlier write the read can see runs
+  in recorded order;
+* a request that uses an id waits for the exchange whose answer first listed it, when
+  that exchange is in another journey (an id-less read, or the journey a cursor pages
+  from);
+* a reference to a catalogue object waits for the earlier exchanges acting on it, and an
+  action on one for the earlier references.
+
+Every wait points at earlier exchanges, so waits can never form a cycle.
 """
 
 from __future__ import annotations
@@ -18,10 +29,22 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from harness.replay.plan import READ_BARRIER, WRITE, Plan
-from harness.stripe import ALL_RESOURCES, read_depends_on
+from harness.stripe import ALL_RESOURCES
 
 _END = sys.maxsize
 _tiebreak = itertools.count()
+
+Key = tuple[str, int | str]
+"""A frontier's name: ("w", collection) the exchanges that change it, ("r", collection)
+the id-less reads that show it, ("m", collection) the writes that made an object of a
+fenced collection, ("cr"/"ca", catalogue index) the references to and actions on a
+catalogue object."""
+
+
+def _index_of(positions: array[int], position: int) -> int | None:
+    """Where `position` is in the sorted `positions`, or None when it is not there."""
+    index = bisect_left(positions, position)
+    return index if index < len(positions) and positions[index] == position else None
 
 
 class Frontier:
@@ -44,8 +67,8 @@ class Frontier:
         return self.head() >= position
 
     def mark(self, position: int) -> None:
-        index = bisect_left(self.positions, position)
-        if index == len(self.positions) or self.positions[index] != position:
+        index = _index_of(self.positions, position)
+        if index is None:
             return
         self._done[index] = 1
         while self._next < len(self.positions) and self._done[self._next]:
@@ -64,58 +87,163 @@ class Frontier:
         await future
 
 
+class Marks:
+    """Single exchanges others wait for by name (the lists whose answers taught an id):
+    which are done, and who waits for which."""
+
+    __slots__ = ("_done", "_waiters", "positions")
+
+    def __init__(self, positions: array[int]) -> None:
+        self.positions = positions  # sorted, shared between targets: read only
+        self._done = bytearray(len(positions))
+        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+
+    def done(self, position: int) -> bool:
+        index = _index_of(self.positions, position)
+        return index is None or bool(self._done[index])
+
+    def mark(self, position: int) -> None:
+        index = _index_of(self.positions, position)
+        if index is None:
+            return
+        self._done[index] = 1
+        for future in self._waiters.pop(position, ()):
+            if not future.done():
+                future.set_result(None)
+
+    async def reach(self, position: int) -> None:
+        if self.done(position):
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(position, []).append(future)
+        await future
+
+
 class GateLayout:
     """Which exchanges of a plan wait for which others: the positions of each frontier
-    (32-bit, in recorded order). Computed once per plan and shared by every target
-    replaying it; each target's Gates keeps only what it has done (a byte a position)."""
+    (32-bit, in recorded order) and, per kind of access, the frontiers it waits for and
+    belongs to. Computed once per plan and shared by every target replaying it; each
+    target's Gates keeps only what it has done (a byte a position)."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        read_resources = {
-            plan.resource_index[p] for p, role in enumerate(plan.roles) if role == READ_BARRIER
-        }
-        names = plan.resources
-        depends = {r: read_depends_on(names[r]) for r in read_resources}
-        seen_by_all = any(ALL_RESOURCES in d for d in depends.values())
-        watched = {i for i, name in enumerate(names) if any(name in d for d in depends.values())}
-        # For each collection: the barrier reads its writes wait for, and the reverse.
-        self.write_waits: dict[int, list[tuple[str, int]]] = {}
-        self.read_waits: dict[int, list[tuple[str, int]]] = {}
-        for index, name in enumerate(names):
-            self.write_waits[index] = [
-                ("r", r) for r in read_resources if {name, ALL_RESOURCES} & depends[r]
-            ]
-        for r in read_resources:
-            if ALL_RESOURCES in depends[r]:
-                self.read_waits[r] = [("w", -1)]
+        shown: set[str] = set()  # collections some id-less read shows
+        for position, role in enumerate(plan.roles):
+            if role & READ_BARRIER:
+                shown.update(plan.access(position).reads)
+        # Per access: the write frontiers it belongs to (collections it changes that a
+        # read shows) and the read frontiers it belongs to (collections it shows).
+        self.changes: list[tuple[str, ...]] = []
+        self.shows: list[tuple[str, ...]] = []
+        for access in plan.accesses:
+            effect = access.effect
+            if effect is None:
+                self.changes.append(())
             else:
-                self.read_waits[r] = [
-                    ("w", i) for i, name in enumerate(names) if name in depends[r]
-                ]
-        lists: dict[tuple[str, int], array[int]] = {}  # 32-bit: 4 bytes a position
+                self.changes.append(
+                    tuple(
+                        sorted(
+                            c for c in shown if c == ALL_RESOURCES or effect.touches(frozenset({c}))
+                        )
+                    )
+                )
+            self.shows.append(tuple(sorted(access.reads)))
+        lists: dict[Key, array[int]] = {}  # 32-bit: 4 bytes a position
 
-        def add(key: tuple[str, int], position: int) -> None:
+        def add(key: Key, position: int) -> None:
             found = lists.get(key)
             if found is None:
                 found = lists[key] = array("I")
             found.append(position)
 
         for position, role in enumerate(plan.roles):
-            resource = plan.resource_index[position]
-            if role == WRITE:
-                if resource in watched:
-                    add(("w", resource), position)
-                if seen_by_all:
-                    add(("w", -1), position)
-            elif role == READ_BARRIER:
-                add(("r", resource), position)
+            index = plan.access_index[position]
+            if role & WRITE:
+                for collection in self.changes[index]:
+                    add(("w", collection), position)
+            if role & READ_BARRIER:
+                for collection in self.shows[index]:
+                    add(("r", collection), position)
+        for collection, makers in plan.makers.items():
+            lists[("m", collection)] = makers
         for position, catalogue in sorted(plan.refers.items()):
             for c in catalogue:
                 add(("cr", c), position)
         for position, catalogue in sorted(plan.acts.items()):
             for c in catalogue:
                 add(("ca", c), position)
-        self.positions: dict[tuple[str, int], array[int]] = lists
+        producers = sorted({p for waited in plan.after.values() for p in waited})
+        self.listed = array("I", producers)
+        self.positions: dict[Key, array[int]] = lists
+
+    def waits(self, position: int) -> Iterable[tuple[Key, int]]:
+        """(frontier, bound) pairs: the exchange at `position` may go once every exchange
+        of each frontier before its bound has completed."""
+        plan = self.plan
+        role = plan.roles[position]
+        index = plan.access_index[position]
+        if role & WRITE:
+            for collection in self.changes[index]:
+                yield ("r", collection), position
+                if position < plan.chained.get(collection, 0):
+                    yield ("w", collection), position
+            for collection, fences in plan.fences.items():
+                bound = fences.bound(position)
+                if bound is not None and _index_of(plan.makers[collection], position) is not None:
+                    yield ("m", collection), bound
+        if role & READ_BARRIER:
+            for collection in self.shows[index]:
+                yield ("w", collection), position
+        for c in plan.refers.get(position, ()):
+            yield ("ca", c), position
+        for c in plan.acts.get(position, ()):
+            yield ("cr", c), position
+
+    def memberships(self, position: int) -> Iterable[Key]:
+        plan = self.plan
+        role = plan.roles[position]
+        index = plan.access_index[position]
+        if role & WRITE:
+            for collection in self.changes[index]:
+                yield ("w", collection)
+            for collection, makers in plan.makers.items():
+                if _index_of(makers, position) is not None:
+                    yield ("m", collection)
+        if role & READ_BARRIER:
+            for collection in self.shows[index]:
+                yield ("r", collection)
+        for c in plan.refers.get(position, ()):
+            yield ("cr", c)
+        for c in plan.acts.get(position, ()):
+            yield ("ca", c)
+
+    def critical_path(self) -> int:
+        """The longest chain of exchanges each of which waits for the one before (in its
+        journey, or by an ordering above): with every exchange taking the same time and
+        no limit on concurrency, a replay takes this many steps."""
+        plan = self.plan
+        depth = array("I", bytes(4 * plan.exchanges))
+        last: dict[int, int] = {}  # journey -> its latest position so far
+        # Per frontier, the deepest member so far, aligned with its positions.
+        deepest: dict[Key, array[int]] = {key: array("I") for key in self.positions}
+        for position in range(plan.exchanges):
+            journey = plan.journey_of[position]
+            before = depth[last[journey]] if journey in last else 0
+            for key, bound in self.waits(position):
+                members = self.positions.get(key)
+                if members is None:
+                    continue
+                count = bisect_left(members, bound)
+                if count:
+                    before = max(before, deepest[key][count - 1])
+            for producer in plan.after.get(position, ()):
+                before = max(before, depth[producer])
+            depth[position] = before + 1
+            last[journey] = position
+            for key in self.memberships(position):
+                running = deepest[key]
+                running.append(max(running[-1], before + 1) if running else before + 1)
+        return max(depth) if plan.exchanges else 0
 
 
 class Gates:
@@ -124,49 +252,32 @@ class Gates:
     def __init__(self, layout: GateLayout | Plan) -> None:
         if not isinstance(layout, GateLayout):
             layout = GateLayout(layout)
-        self._plan = layout.plan
-        self._write_waits = layout.write_waits
-        self._read_waits = layout.read_waits
+        self._layout = layout
+        self._after = layout.plan.after
         self._frontiers = {key: Frontier(positions) for key, positions in layout.positions.items()}
+        self._listed = Marks(layout.listed)
 
-    def _waits(self, position: int) -> Iterable[Frontier]:
-        plan = self._plan
-        role = plan.roles[position]
-        keys: list[tuple[str, int]] = []
-        if role == WRITE:
-            keys.extend(self._write_waits.get(plan.resource_index[position], ()))
-        elif role == READ_BARRIER:
-            keys.extend(self._read_waits.get(plan.resource_index[position], ()))
-        keys.extend(("ca", c) for c in plan.refers.get(position, ()))
-        keys.extend(("cr", c) for c in plan.acts.get(position, ()))
-        for key in keys:
+    def _waits(self, position: int) -> Iterable[tuple[Frontier, int]]:
+        for key, bound in self._layout.waits(position):
             frontier = self._frontiers.get(key)
             if frontier is not None:
-                yield frontier
-
-    def _memberships(self, position: int) -> Iterable[Frontier]:
-        plan = self._plan
-        role = plan.roles[position]
-        keys: list[tuple[str, int]] = []
-        if role == WRITE:
-            keys.extend((("w", plan.resource_index[position]), ("w", -1)))
-        elif role == READ_BARRIER:
-            keys.append(("r", plan.resource_index[position]))
-        keys.extend(("cr", c) for c in plan.refers.get(position, ()))
-        keys.extend(("ca", c) for c in plan.acts.get(position, ()))
-        for key in keys:
-            frontier = self._frontiers.get(key)
-            if frontier is not None:
-                yield frontier
+                yield frontier, bound
 
     def ready(self, position: int) -> bool:
         """True when nothing this exchange waits for is still to be done."""
-        return all(f.passed(position) for f in self._waits(position))
+        return all(f.passed(bound) for f, bound in self._waits(position)) and all(
+            self._listed.done(p) for p in self._after.get(position, ())
+        )
 
     async def wait(self, position: int) -> None:
-        for frontier in self._waits(position):
-            await frontier.reach(position)
+        for frontier, bound in self._waits(position):
+            await frontier.reach(bound)
+        for producer in self._after.get(position, ()):
+            await self._listed.reach(producer)
 
     def done(self, position: int) -> None:
-        for frontier in self._memberships(position):
-            frontier.mark(position)
+        for key in self._layout.memberships(position):
+            frontier = self._frontiers.get(key)
+            if frontier is not None:
+                frontier.mark(position)
+        self._listed.mark(position)

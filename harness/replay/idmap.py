@@ -3,7 +3,9 @@ response together with the target's answer to the same request, and seeded from 
 migration mapping file (CSV `old_id,new_id` or JSON).
 
 Learning never overwrites: the first pairing of an id wins and no target id is given to
-two recorded ids, so a list whose items came back in another order cannot corrupt it.
+two recorded ids. Items of lists are paired by what is known of them, never by position
+(harness.replay.idmap._align), so a list whose items came back in another order, or with
+an item more or less, teaches no wrong pair.
 Client secrets are paired too, but kept in memory only: they never reach the id map file.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from harness.stripe import (
     ID_PREFIXES,
     NON_OBJECT_PREFIXES,
     TIMESTAMP_FIELDS,
+    VOLATILE_FIELDS,
     id_prefix,
     is_stripe_id,
 )
@@ -174,55 +177,96 @@ def _all_objects(items: list[Any]) -> bool:
     return all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
 
 
-def _align(
-    recorded: list[Any], replayed: list[Any], known: Mapping[str, str]
-) -> Iterator[tuple[Any, Any]]:
-    """Pair the items of two lists: objects whose ids are already mapped with their
-    counterparts, the rest by position when as many are left on both sides."""
+# Fields left out of an item's signature: they differ between two targets for the same
+# object (or say nothing about which object it is).
+_UNSIGNED = TIMESTAMP_FIELDS | VOLATILE_FIELDS | {"livemode"}
+
+Signature = tuple[tuple[str, Any], ...]
+
+
+def _signature(item: dict[str, Any], ids: Callable[[str], str | None]) -> Signature:
+    """What an item of a list says about which object it is, as comparable on either
+    side: every plain value at its path (nested too, list positions dropped), and each
+    id as the target id it stands for (`ids` gives it, or None when unknown: left out).
+    The item's own generated id is left out; a user-chosen one (`gold`) is content."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any, path: str) -> None:
+        kind = type(node)
+        if kind is dict:
+            for key, value in node.items():
+                if key not in _UNSIGNED and value is not None:
+                    walk(value, f"{path}.{key}" if path else key)
+        elif kind is list:
+            for value in node:
+                walk(value, path + "[]")
+        elif kind is str and "_" in node and is_stripe_id(node):
+            target = ids(node)
+            if target is not None and path != "id":
+                found.append((path, "=" + target))
+        else:
+            found.append((path, node))
+
+    walk(item, "")
+    return tuple(sorted(found, key=repr))
+
+
+def _says_something(signature: Signature) -> bool:
+    """More than the kind of object: two items that say only that are told apart by
+    nothing."""
+    return any(path != "object" for path, _ in signature)
+
+
+def _align(recorded: list[Any], replayed: list[Any], known: PairStore) -> Iterator[tuple[Any, Any]]:
+    """Pair the items of two lists, never wrongly: objects whose own ids are already
+    mapped with their counterparts; then, round after round (each pair learnt may tell
+    more apart), items whose signature no other item of either list has. Nothing is
+    paired by elimination or position: with an item dropped on one side and one added on
+    the other, the last two left need not be the same object. A list of anything but
+    objects with ids is walked position by position."""
     if not (_all_objects(recorded) and _all_objects(replayed)):
         yield from zip(recorded, replayed, strict=False)
         return
-    by_id = {item["id"]: item for item in replayed}
-    claimed: set[str] = set()
-    left: list[Any] = []
-    for item in recorded:
+    by_id = {item["id"]: index for index, item in enumerate(replayed)}
+    ours: set[int] = set()  # indexes paired so far, on each side
+    theirs: set[int] = set()
+    for index, item in enumerate(recorded):
         counterpart = known.get(item["id"])
-        if counterpart is not None and counterpart in by_id:
-            claimed.add(counterpart)
-            yield item, by_id[counterpart]
-        else:
-            left.append(item)
-    rest = [item for item in replayed if item["id"] not in claimed]
-    if len(left) == len(rest):
-        yield from _pair_by_content(left, rest)
+        other = by_id.get(counterpart) if counterpart is not None else None
+        if other is not None and other not in theirs:
+            ours.add(index)
+            theirs.add(other)
+            yield item, replayed[other]
 
+    def target(value: str) -> str | None:
+        return value if known.key_of(value) is not None else None
 
-def _content_key(item: dict[str, Any]) -> set[tuple[str, Any]]:
-    """The plain fields that say what an object is (amount, description, quantity…):
-    neither its id, nor references to other objects, nor times."""
-    return {
-        (name, value)
-        for name, value in item.items()
-        if name != "id"
-        and name not in TIMESTAMP_FIELDS
-        and isinstance(value, str | int | float | bool)
-        and not (isinstance(value, str) and is_stripe_id(value))
-    }
-
-
-def _pair_by_content(left: list[Any], rest: list[Any]) -> Iterator[tuple[Any, Any]]:
-    """Pair new objects by how much of their content agrees, position breaking ties.
-
-    Objects created within the same second (an invoice's lines, say) can be listed in
-    another order by each target; pairing them by position would teach the map wrong ids.
-    """
-    keys = [_content_key(item) for item in rest]
-    free = list(range(len(rest)))
-    for item in left:
-        mine = _content_key(item)
-        best = max(free, key=lambda index: (len(mine & keys[index]), -index))
-        free.remove(best)
-        yield item, rest[best]
+    while len(ours) < len(recorded) and len(theirs) < len(replayed):
+        groups: dict[Signature, tuple[list[int], list[int]]] = {}
+        for index, item in enumerate(recorded):
+            groups.setdefault(_signature(item, known.get), ([], []))[0].append(index)
+        for index, item in enumerate(replayed):
+            found = groups.get(_signature(item, target))
+            if found is not None:
+                found[1].append(index)
+        pairs = [
+            (mine[0], others[0])
+            for signature, (mine, others) in groups.items()
+            if len(mine) == 1
+            and len(others) == 1
+            and mine[0] not in ours
+            and others[0] not in theirs
+            # an item whose own id is mapped already pairs with its counterpart or nothing
+            and known.get(recorded[mine[0]]["id"]) is None
+            and known.key_of(replayed[others[0]]["id"]) is None
+            and _says_something(signature)
+        ]
+        if not pairs:
+            return
+        for one, other in pairs:
+            ours.add(one)
+            theirs.add(other)
+            yield recorded[one], replayed[other]
 
 
 # --- seed files --------------------------------------------------------------------------

@@ -1,21 +1,27 @@
-"""Journeys: exchanges joined by the Stripe ids they create and use (union-find over ids).
+"""Journeys: exchanges joined by the Stripe ids they create and use (union-find over ids),
+and the orderings between journeys (docs/replay.md, "Journeys and the orderings between
+them"; harness.replay.gates enforces them).
 
 An exchange *uses* the ids in its request (path, query, form or JSON body, Stripe-Account)
 and *creates* the ids its response names. Two exchanges that touch one id are in one
-journey; within a journey exchanges keep their recorded order; journeys are independent,
-so the replay runs them in parallel. Three kinds of id are handled differently, each
-deterministically, so that parallelism neither breaks dependencies nor disappears:
+journey; within a journey exchanges keep their recorded order; journeys are independent
+but for these orderings, each deterministic, so that parallelism neither breaks
+dependencies nor disappears:
 
 * **Requests that touch no id** — a list of all customers, the balance, a page of a list
   (`starting_after` is a cursor, not a scope). Joining them to anything would serialise
   everything; running them freely would race with the writes whose effect they show.
-  Each is a journey of its own and a *barrier* on its collection
-  (`harness.stripe.resource_of`, widened by `harness.stripe.read_depends_on`: the
-  balance sees every write): it waits until every earlier write (POST/DELETE…, in
-  recorded order) to a collection it can see has completed, and every later such write
-  waits until it has completed. It sees exactly the writes it saw when recorded, and
-  writes between two barriers run in parallel. The ids its answer lists are not counted
-  as created, or every journey would merge into one.
+  Each is a journey of its own and a *barrier* on the collections it shows
+  (`harness.stripe.read_collections`): it waits until every earlier exchange that can
+  change them has completed, and every later one waits for it. What an exchange can
+  change is `harness.stripe.WRITE_EFFECTS` for writes and `READ_EFFECTS` for the reads
+  that change something (localstripe emits an event when the balance is read). The ids
+  its answer lists are not joined on, or every journey would merge into one: they are
+  *listed*, and a later request that uses one waits for the list that named it.
+* **Pages of a longer list** (`has_more`, or a cursor) show which objects came first: the
+  writes that made their items are fenced off from the writes that made objects of the
+  same collection before and after them; when some item was made by no write seen (an
+  event), every earlier write the read can see runs in recorded order.
 * **Catalogue ids** — products, plans, prices, coupons, tax rates, promotion codes, and
   every user-chosen id (`gold`). Every subscription refers to a price; joining on it would
   put every customer in one journey. Exchanges that act on the object (its id in the
@@ -25,7 +31,7 @@ deterministically, so that parallelism neither breaks dependencies nor disappear
 * **Account-wide configuration ids** that every object names (payment method
   configurations, tax codes) join and order nothing; the id map still rewrites them.
 
-The planner keeps a compact record per exchange (journey, barrier role, collection, the
+The planner keeps a compact record per exchange (journey, barrier role, access, the
 catalogue ids it refers to or acts on) and the ids seen, never bodies, so a million
 exchanges plan in one streaming pass with union-find.
 """
@@ -35,7 +41,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -56,10 +62,16 @@ from harness.replay.rewrite import (
 )
 from harness.stripe import (
     NON_OBJECT_PREFIXES,
+    Effect,
+    collection_of,
     id_prefix,
     is_stripe_id,
     is_test_token,
+    parse_form_pairs,
+    read_collections,
+    read_effect,
     resource_of,
+    write_effect,
 )
 
 # Account-wide configuration that every object of a kind names.
@@ -67,14 +79,14 @@ AMBIENT_PREFIXES = frozenset({"pmc", "txcd", "bpc"})
 # Catalogue objects: made once, referred to by many (user-chosen ids are catalogue too).
 CATALOGUE_PREFIXES = frozenset({"prod", "plan", "price", "txr", "promo", "shr", "sku"})
 
-# Barrier roles of an exchange.
+# Barrier roles of an exchange, as bits (a read with a side effect is both).
 PLAIN = 0  # a read that touches ids: ordered within its journey only
 READ_BARRIER = 1  # a read that touches no id: waits for earlier writes it can see
-WRITE = 2  # a write: waits for earlier id-less reads that can see it
+WRITE = 2  # changes something: waits for earlier id-less reads that can see it
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Exchanges a plan can hold (its arrays hold positions and journeys as 32-bit ints).
-MAX_EXCHANGES = 2**31 - 1
+MAX_EXCHANGES = 2**31 - 4  # and listed ids are told apart by a negative position
 # Seqs below this are remembered as bits (16 MB at most); any beyond, in a set.
 _SEQ_BITS = 1 << 27
 # Values that never hold an id (walked past without a call).
@@ -97,12 +109,29 @@ class Footprint:
     write: bool = False
     uses: tuple[str, ...] = ()  # every id its request names (to count unproduced ones)
     creates: tuple[str, ...] = ()  # user-chosen ids its answer names (plan `gold`)
+    cursors: tuple[str, ...] = ()  # ids it pages from (starting_after, ending_before)
+    listed: tuple[str, ...] = ()  # ids an id-less read's answer names: learnt, not joined
+    # A page of a longer list: its items' ids and creation times.
+    window: tuple[tuple[str, float | None], ...] | None = None
+    started: float = 0.0
+    reads: frozenset[str] = frozenset()  # what an id-less read shows (harness.stripe)
+    effect: Effect | None = None  # what it changes: a write, or a read with a side effect
 
     @property
     def role(self) -> int:
-        if self.write:
-            return WRITE
-        return PLAIN if self.joins else READ_BARRIER
+        barrier = not self.write and not self.joins
+        return (READ_BARRIER if barrier else PLAIN) | (WRITE if self.effect is not None else 0)
+
+
+@dataclass(slots=True, frozen=True)
+class Access:
+    """What a kind of exchange reads and changes, for the gates: the collections an
+    id-less read shows (empty for other exchanges) and the effect of one that changes
+    something (None for a pure read)."""
+
+    resource: str
+    reads: frozenset[str] = frozenset()
+    effect: Effect | None = None
 
 
 def _response_ids(node: Any, found: dict[str, None], key: str | None = None) -> None:
@@ -119,6 +148,27 @@ def _response_ids(node: Any, found: dict[str, None], key: str | None = None) -> 
                 found[node] = None
         elif "_" in node and is_stripe_id(node) and not is_test_token(node):
             found[node] = None
+
+
+def _expands(query: str) -> bool:
+    return "expand" in query and any(key.startswith("expand") for key, _ in parse_form_pairs(query))
+
+
+def _page_of(body: Any, paged: bool) -> tuple[tuple[str, float | None], ...] | None:
+    """The ids and creation times of a list answer's items when it is one page of a
+    longer list (it says has_more, or it was asked for from a cursor); None otherwise."""
+    if not isinstance(body, dict) or body.get("object") != "list":
+        return None
+    data = body.get("data")
+    if not isinstance(data, list) or not (paged or body.get("has_more") is True):
+        return None
+    items: list[tuple[str, float | None]] = []
+    for item in data:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            created = item.get("created")
+            when = float(created) if isinstance(created, int | float) else None
+            items.append((item["id"], when))
+    return tuple(items)
 
 
 def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozenset()) -> Footprint:
@@ -142,11 +192,12 @@ def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozen
         if where == PATH:
             acted.add(value)
     write = request.method.upper() not in _READ_METHODS
+    resource = resource_of(request.path)
+    effect = write_effect(resource) if write else read_effect(request.path)
     named: dict[str, None] = {}
     scoped = write or any(v not in cursors and not is_catalogue_id(v) for v in used)
-    body = response_json(exchange.response) if scoped else None
-    if body is not None:
-        # An id-less read (a list of everything) creates nothing: see the module docstring.
+    body = response_json(exchange.response)
+    if body is not None and scoped:
         _response_ids(body, named)
         own = body.get("id") if isinstance(body, dict) and body.get("object") != "list" else None
         if isinstance(own, str):
@@ -161,14 +212,32 @@ def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozen
         else:
             joins.append(value)
     creates = tuple(v for v in named if not is_stripe_id(v))
+    listed: tuple[str, ...] = ()
+    window: tuple[tuple[str, float | None], ...] | None = None
+    reads: frozenset[str] = frozenset()
+    if not write and not joins:
+        # An id-less read (a list of everything) joins nothing, or every journey would
+        # merge into one; the ids its answer names are learnt, and order their later uses.
+        reads = read_collections(resource, _expands(request.query))
+        if body is not None:
+            found: dict[str, None] = {}
+            _response_ids(body, found)
+            listed = tuple(found)
+            window = _page_of(body, bool(cursors))
     return Footprint(
         seq=exchange.seq,
         joins=tuple(joins),
         refers=tuple(refers),
-        resource=resource_of(request.path),
+        resource=resource,
         write=write,
         uses=tuple(used),
         creates=creates,
+        cursors=tuple(cursors),
+        listed=listed,
+        window=window,
+        reads=reads,
+        effect=effect,
+        started=exchange.started,
     )
 
 
@@ -205,20 +274,57 @@ class PositionTuples(Mapping[int, tuple[int, ...]]):
 
 
 @dataclass(slots=True)
+class Fences:
+    """Where the writes that make objects of one collection are held apart, because a
+    page of a longer list shows which of them came first: every write that makes one at or
+    after a fence waits for every write that made one before it (docs/replay.md, the
+    third ordering)."""
+
+    points: array[int] = field(default_factory=lambda: array("I"))  # sorted
+
+    def bound(self, position: int) -> int | None:
+        """The position whose earlier makers a maker at `position` waits for, if any."""
+        index = bisect_right(self.points, position)
+        return self.points[index - 1] if index else None
+
+
+@dataclass(slots=True)
+class Window:
+    """A page of a longer list read by an id-less read: how many items it showed, and the
+    writes it holds in order (from `start` to `end`, or from the first write on when
+    `chained`, since some of its items were made by no write of the recording)."""
+
+    items: int
+    start: int
+    end: int
+    chained: bool
+
+
+@dataclass(slots=True)
 class Plan:
     """Per exchange (by position in the recording): its seq, journey, barrier role and
-    collection, and the catalogue ids it refers to or acts on; per journey: its size.
-    Journeys are numbered in order of their first exchange."""
+    access (what it reads and changes), and the catalogue ids it refers to or acts on;
+    per journey: its size; the fences pages of longer lists need, and which exchanges wait
+    for an earlier one whose answer listed an id they use. Journeys are numbered in order
+    of their first exchange."""
 
     seqs: Sequence[int]  # a range when every seq is its position, as in a recording
     journey_of: array[int]
     roles: bytearray
-    resource_index: array[int]
-    resources: list[str]
+    access_index: array[int]
+    accesses: list[Access]
     sizes: array[int]
     catalogue: list[str] = field(default_factory=list)
     refers: Mapping[int, tuple[int, ...]] = field(default_factory=PositionTuples)
     acts: Mapping[int, tuple[int, ...]] = field(default_factory=PositionTuples)
+    after: Mapping[int, tuple[int, ...]] = field(default_factory=PositionTuples)
+    fences: dict[str, Fences] = field(default_factory=dict)
+    # Per fenced collection: the exchanges that made an object of it (named it first).
+    makers: dict[str, array[int]] = field(default_factory=dict)
+    # Per collection an id-less read shows: the writes that change it before this position
+    # run in recorded order (a page some of whose items no write of the recording made).
+    chained: dict[str, int] = field(default_factory=dict)
+    windows: dict[int, Window] = field(default_factory=dict)
     unproduced: int = 0
     unproduced_examples: list[str] = field(default_factory=list)
 
@@ -240,13 +346,16 @@ class Plan:
 
     @property
     def barriers(self) -> int:
-        return self.roles.count(READ_BARRIER)
+        return sum(1 for role in self.roles if role & READ_BARRIER)
 
     @property
     def parallelism(self) -> float:
         """Exchanges per exchange of the largest journey: the most a parallel replay gains."""
         _, size = self.largest
         return round(self.exchanges / size, 1) if size else 0.0
+
+    def access(self, position: int) -> Access:
+        return self.accesses[self.access_index[position]]
 
     def journey_seqs(self) -> list[list[int]]:
         """The seqs of every journey, in recorded order."""
@@ -255,10 +364,66 @@ class Plan:
             out[journey].append(self.seqs[position])
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def barrier_reads(self) -> list[dict[str, Any]]:
+        """For every id-less read: what it shows, the earlier writes it waits for by
+        collection and why (later writes of those collections wait for it), the page it
+        is of a longer list, and how many later requests use an id its answer listed."""
+        users: dict[int, int] = {}
+        for producers in self.after.values():
+            for producer in producers:
+                users[producer] = users.get(producer, 0) + 1
+        earlier: dict[int, int] = {}  # access index of a changing exchange -> how many so far
+        totals: dict[int, int] = {}
+        for position, role in enumerate(self.roles):
+            if role & WRITE:
+                index = self.access_index[position]
+                totals[index] = totals.get(index, 0) + 1
+        out: list[dict[str, Any]] = []
+        for position, role in enumerate(self.roles):
+            index = self.access_index[position]
+            if role & READ_BARRIER:
+                reads = self.accesses[index].reads
+                waits: dict[tuple[str, str], int] = {}
+                later = 0
+                for other, total in totals.items():
+                    effect = self.accesses[other].effect
+                    if effect is None or not effect.touches(reads):
+                        continue
+                    seen = earlier.get(other, 0)
+                    later += total - seen - (1 if other == index else 0)
+                    if seen:
+                        key = (self.accesses[other].resource, effect.why)
+                        waits[key] = waits.get(key, 0) + seen
+                entry: dict[str, Any] = {
+                    "seq": self.seqs[position],
+                    "reads": sorted(reads),
+                    "waits_for": [
+                        {"collection": collection, "writes": count, "why": why}
+                        for (collection, why), count in sorted(waits.items())
+                    ],
+                    "later_writes_wait": later,
+                    "ids_used_later": users.get(position, 0),
+                }
+                window = self.windows.get(position)
+                if window is not None:
+                    entry["page"] = {
+                        "items": window.items,
+                        "from_seq": self.seqs[window.start],
+                        "to_seq": self.seqs[max(window.end - 1, window.start)],
+                        "in_recorded_order": "every write before it"
+                        if window.chained
+                        else "the writes that made its items",
+                    }
+                out.append(entry)
+            if role & WRITE:
+                earlier[index] = earlier.get(index, 0) + 1
+        return out
+
+    def to_json(self, details: bool = False) -> dict[str, Any]:
+        """The plan's figures; with `details`, every barrier read (`barrier_reads`)."""
         journey, size = self.largest
         first = self.journey_of.index(journey) if size else None
-        return {
+        data: dict[str, Any] = {
             "exchanges": self.exchanges,
             "journeys": self.journeys,
             "largest": size,
@@ -268,9 +433,14 @@ class Plan:
             },
             "parallelism": self.parallelism,
             "barriers": self.barriers,
+            "pages": len(self.windows),
+            "ordered_by_listed_ids": len(self.after),
             "catalogue_ids": len(self.catalogue),
             "unproduced": {"count": self.unproduced, "examples": self.unproduced_examples},
         }
+        if details:
+            data["barrier_reads"] = self.barrier_reads()
+        return data
 
 
 class _IdTable:
@@ -324,13 +494,17 @@ class _IdTable:
 # What an id is to the planner (the values of its _IdTable besides owner positions).
 _KNOWN = -1  # known, with no exchange joined on it (a seed, a catalogue reference)
 _UNPRODUCED = -2  # used before anything produced it
+_LISTED = -3  # _LISTED - p: first named by the answer of the id-less read at position p
+# An item of a page created this long before the recording's first exchange was made by
+# no write of it (the margin allows for a clock that is behind the recorder's).
+PREEXISTING_MARGIN = 300.0
 
 
 class Planner:
     """Builds a Plan from exchanges (or footprints) fed in recorded order."""
 
     def __init__(self, known_ids: Iterable[str] = ()) -> None:
-        # Per id: the first exchange joined on it, or _KNOWN, or _UNPRODUCED.
+        # Per id: the first exchange joined on it, or _KNOWN, _UNPRODUCED, or listed.
         self._ids = _IdTable()
         for value in known_ids:
             self._ids.set(value, _KNOWN)
@@ -339,11 +513,18 @@ class Planner:
         self._count = 0
         self._seqs: array[int] | None = None  # kept once a seq is not its position
         self._roles = bytearray()
-        self._resource_index = array("H")
-        self._resources: dict[str, int] = {}
+        self._access_index = array("I")
+        self._accesses: dict[Access, int] = {}
         self._catalogue: dict[str, int] = {}
         self._refers = PositionTuples()
         self._acts = PositionTuples()
+        self._after = PositionTuples()
+        self._fences: dict[str, Fences] = {}
+        self._makes = PositionTuples()  # position -> collections it made an object of
+        self._collections: dict[str, int] = {}
+        self._chained: dict[str, int] = {}
+        self._windows: dict[int, Window] = {}
+        self._start: float | None = None
         self._seen = bytearray()  # a bit per seq below _SEQ_BITS
         self._seen_beyond: set[int] = set()
         self._custom: set[str] = set()
@@ -379,19 +560,38 @@ class Planner:
             self._seqs.append(item.seq)
         self._parent.append(position)
         ids = self._ids
+        producers: dict[int, None] = {}
         for value in item.uses:
-            if ids.get(value) is not None or not is_stripe_id(value):
-                continue
-            ids.set(value, _UNPRODUCED)
-            self._unproduced += 1
-            if len(self._examples) < 10:
-                self._examples.append(value)
+            entry = ids.get(value)
+            if entry is None:
+                if is_stripe_id(value):
+                    ids.set(value, _UNPRODUCED)
+                    self._unproduced += 1
+                    if len(self._examples) < 10:
+                        self._examples.append(value)
+            elif entry <= _LISTED:
+                # Learnt from a list: the id map knows it once that list has its answer.
+                producers[_LISTED - entry] = None
+            elif entry >= 0 and value in item.cursors:
+                # A page from an id another journey made: after that journey named it.
+                producers[entry] = None
+        if producers:
+            self._after.append(position, sorted(producers))
+        role = item.role
+        made: set[int] = set()
         for value in item.joins:
             owner = ids.get(value)
             if owner is None or owner < 0:
                 ids.set(value, position)
+                collection = collection_of(value) if role & WRITE else ""
+                if collection:
+                    made.add(self._collections.setdefault(collection, len(self._collections)))
             else:
                 self._union(position, owner)
+        if made:
+            self._makes.append(position, sorted(made))
+        if self._start is None:
+            self._start = item.started
         for value in item.refers:
             if ids.get(value) is None:
                 ids.set(value, _KNOWN)
@@ -401,9 +601,54 @@ class Planner:
         acts = [self._catalogue_index(v) for v in item.joins if is_catalogue_id(v)]
         if acts:
             self._acts.append(position, acts)
-        self._roles.append(item.role)
-        index = self._resources.setdefault(item.resource, len(self._resources))
-        self._resource_index.append(index)
+        if role & READ_BARRIER:
+            if item.window is not None:
+                self._hold_page(position, item)
+            for value in item.listed:
+                if ids.get(value) is None:
+                    ids.set(value, _LISTED - position)
+                    if not is_stripe_id(value):
+                        self._custom.add(value)
+        self._roles.append(role)
+        access = Access(item.resource, item.reads, item.effect)
+        index = self._accesses.setdefault(access, len(self._accesses))
+        self._access_index.append(index)
+
+    def _hold_page(self, position: int, item: Footprint) -> None:
+        """A page of a longer list shows which objects came first: fence the writes that
+        made its items off from those that made objects before and after them (and the
+        one that made its cursor, on its own); when some item was made by no write seen so
+        far (an event, which no answer names), hold every earlier write it can see in
+        recorded order."""
+        assert item.window is not None
+        start = self._start if self._start is not None else item.started
+        points: dict[str, list[int]] = {}
+        made: dict[str, list[int]] = {}
+        unknown = False
+        members = [*item.window, *((cursor, None) for cursor in item.cursors)]
+        for value, created in members:
+            entry = self._ids.get(value)
+            collection = collection_of(value) or item.resource
+            if entry is not None and entry >= 0 and self._roles[entry] & WRITE:
+                if value in item.cursors:
+                    points.setdefault(collection, []).extend((entry, entry + 1))
+                else:
+                    made.setdefault(collection, []).append(entry)
+            elif created is None or created >= start - PREEXISTING_MARGIN:
+                unknown = True
+                break
+        if unknown:
+            for collection in item.reads:
+                self._chained[collection] = max(self._chained.get(collection, 0), position)
+            self._windows[position] = Window(len(item.window), 0, position, True)
+            return
+        for collection, makers in made.items():
+            points.setdefault(collection, []).extend((min(makers), max(makers) + 1))
+        every = [p for found in points.values() for p in found]
+        for collection, found in points.items():
+            self._fences.setdefault(collection, Fences()).points.extend(found)
+        if every:
+            self._windows[position] = Window(len(item.window), min(every), max(every), False)
 
     def _catalogue_index(self, value: str) -> int:
         return self._catalogue.setdefault(value, len(self._catalogue))
@@ -435,16 +680,30 @@ class Planner:
                 journey = journey_of[root]
             journey_of[position] = journey
             sizes[journey] += 1
+        for fences in self._fences.values():
+            fences.points = array("I", sorted(set(fences.points)))
+        fenced = {self._collections[c]: c for c in self._fences if c in self._collections}
+        makers: dict[str, array[int]] = {c: array("I") for c in self._fences}
+        if fenced:
+            for position, collections in self._makes.items():
+                for index in collections:
+                    if index in fenced:
+                        makers[fenced[index]].append(position)
         return Plan(
             seqs=self._seqs if self._seqs is not None else range(self._count),
             journey_of=journey_of,
             roles=self._roles,
-            resource_index=self._resource_index,
-            resources=list(self._resources),
+            access_index=self._access_index,
+            accesses=list(self._accesses),
             sizes=sizes,
             catalogue=list(self._catalogue),
             refers=self._refers,
             acts=self._acts,
+            after=self._after,
+            fences=self._fences,
+            makers=makers,
+            chained=self._chained,
+            windows=self._windows,
             unproduced=self._unproduced,
             unproduced_examples=list(self._examples),
         )

@@ -1,5 +1,6 @@
 """Find and rewrite the Stripe ids a request refers to, and turn a recorded request into
-the one a target is sent: its ids, key, Idempotency-Key and test cards (pure functions).
+the one a target is sent: its ids, key, Idempotency-Key, and Stripe's test values for
+redacted cards and bank details (pure functions).
 
 One walker serves both the planner (which ids does this request use?) and the replay
 (replace each by the target's id). It looks at the path, the query string, a form body
@@ -24,7 +25,10 @@ from harness.stripe import (
     DEFAULT_TEST_CARD,
     TEST_CARDS,
     TEST_CVC,
+    TEST_ROUTING_NUMBER,
+    account_number_for_replay,
     form_key_path,
+    iban_for_replay,
     is_custom_id_segment,
     is_stripe_id,
     is_test_token,
@@ -37,6 +41,9 @@ CUSTOM = "custom"  # a value in a field that may hold a user-chosen id (plan=gol
 SECRET = "secret"  # a client secret: pi_…_secret_…
 CARD = "card"  # a redacted card number: <redacted:card:4242>
 CVC = "cvc"  # a redacted CVC
+IBAN = "iban"  # a redacted IBAN: <redacted:iban:DE:3000> (or an older marker in an iban field)
+ACCOUNT = "account"  # a redacted bank account number: <redacted:bank_account:6789>
+ROUTING = "routing"  # a routing number, sent with a redacted account number
 CURSOR = "cursor"  # an id used as a page cursor (starting_after=cus_…): it scopes nothing
 TIME = "time"  # an absolute Unix time (trial_end=1795464128), visited only when asked for
 
@@ -78,6 +85,10 @@ NOT_ID_FIELDS = frozenset(
 
 _CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})>$")
 _CVC_MARKER = "<redacted:cvc>"
+_BANK_MARKER = re.compile(r"^<redacted:(?:iban:([A-Z]{2}):|bank_account:)([A-Za-z0-9]{0,4})>$")
+_ACCOUNT_MARKER = "<redacted:bank_account:"
+# Any redaction marker (harness.record.redact) still in a request after rewriting.
+_MARKER = re.compile(r"<redacted(?::[^<>]*)?>")
 # A client secret as recorded: the object id is kept, the secret part may be redacted.
 _SECRET_VALUE = re.compile(
     rf"^(?:{CLIENT_SECRET_PATTERN.pattern}|(?:pi|seti)_[A-Za-z0-9]{{8,}}_secret_<redacted>)$"
@@ -104,8 +115,13 @@ def _classify(field_name: str | None, value: str) -> str | None:
             return CARD
         if value == _CVC_MARKER:
             return CVC
+        bank = _BANK_MARKER.match(value)
+        if bank is not None:
+            return IBAN if bank.group(1) or field_name == "iban" else ACCOUNT
     if field_name in CUSTOM_ID_FIELDS:
         return CUSTOM
+    if field_name == "routing_number":
+        return ROUTING
     return None
 
 
@@ -341,11 +357,14 @@ class TargetContext:
 
 @dataclass(slots=True)
 class Rewritten:
-    """A request ready for one target, and what could not be made right for it."""
+    """A request ready for one target, and what could not be made right for it: ids with
+    no counterpart, and redaction markers with no value to send in their place (where
+    each is, and the marker), which must never be sent."""
 
     request: Request
     unresolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    redacted: list[str] = field(default_factory=list)
     # (where, recorded time, time sent, how) for every absolute time moved: `answer` when
     # the recording showed the time in an answer and the target's answer gave its own,
     # `shift` otherwise.
@@ -407,8 +426,27 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return number
         if kind == CVC:
             return TEST_CVC
+        if kind == IBAN:
+            marker = _BANK_MARKER.match(value)
+            assert marker is not None
+            iban, note = iban_for_replay(marker.group(1), marker.group(2))
+            if note:
+                notes.append(note)
+            return iban
+        if kind == ACCOUNT:
+            number, note = account_number_for_replay(value[len(_ACCOUNT_MARKER) : -1])
+            if note:
+                notes.append(note)
+            return number
+        if kind == ROUTING and with_account:
+            # Stripe's test account numbers go with its test routing number.
+            return TEST_ROUTING_NUMBER
         return None
 
+    with_account = any(
+        "bank_account" in text and _ACCOUNT_MARKER in unquote_plus(text)
+        for text in (recorded.query, recorded.body if isinstance(recorded.body, str) else "")
+    )
     times = target.time_fields if target.time_shift is not None else None
     request = walk_request(recorded, replace, times=times)
     headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
@@ -433,4 +471,24 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
         host=target.host,
         port=target.port,
     )
-    return Rewritten(sent, unresolved, notes, shifted)
+    return Rewritten(sent, unresolved, notes, markers_left(sent), shifted)
+
+
+def markers_left(request: Request) -> list[str]:
+    """The redaction markers a request still holds ("body: <redacted:…>"): a secret
+    the replay has no value for (a card on a live target, a key in a body). Markers say
+    nothing secret; sent, they would be a request the client never made."""
+    found: list[str] = []
+    places = [("path", request.path), ("query", request.query)]
+    if isinstance(request.body, str):
+        places.append(("body", request.body))
+    places.extend((f"header {name}", value) for name, value in request.headers)
+    for where, text in places:
+        if "redacted" not in text:
+            continue
+        for plain in {text, unquote_plus(text)}:
+            for marker in _MARKER.findall(plain):
+                entry = f"{where}: {marker}"
+                if entry not in found:
+                    found.append(entry)
+    return found

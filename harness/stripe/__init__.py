@@ -2,13 +2,16 @@
 
 Id prefixes and what they name, the shape of API keys and client secrets, the
 x-www-form-urlencoded codec with bracket nesting that every v1 request body and query
-string uses, endpoint templates, and the fields that change on every run.
+string uses, endpoint templates, the fields that change on every run, what each write
+can change (which lists of everything must wait for it), and Stripe's test values for
+redacted cards and bank details.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -442,6 +445,205 @@ TEST_CARDS: dict[str, str] = {
 DEFAULT_TEST_CARD = "4242424242424242"
 TEST_CVC = "123"
 
+# Stripe's test IBANs (SEPA Direct Debit) by country, the one that succeeds first; then
+# the ones that succeed after a delay, fail, fail after a delay, succeed and are disputed,
+# and fail for insufficient funds. A redacted IBAN is replayed as the test IBAN of its
+# country with the same last four characters, so a failure happens again, else as the
+# first.
+TEST_IBANS: dict[str, tuple[str, ...]] = {
+    "AT": (
+        "AT611904300234573201",
+        "AT321904300235473204",
+        "AT861904300235473202",
+        "AT051904300235473205",
+        "AT591904300235473203",
+        "AT981904300002222227",
+    ),
+    "BE": (
+        "BE62510007547061",
+        "BE78510007547064",
+        "BE68539007547034",
+        "BE51510007547065",
+        "BE08510007547063",
+        "BE90510002222227",
+    ),
+    "CH": (
+        "CH9300762011623852957",
+        "CH8656663438253651553",
+        "CH5362200119938136497",
+        "CH1843597160341964438",
+        "CH1260378413965193069",
+        "CH1800762000002222227",
+    ),
+    "DE": (
+        "DE89370400440532013000",
+        "DE08370400440532013003",
+        "DE62370400440532013001",
+        "DE78370400440532013004",
+        "DE35370400440532013002",
+        "DE65370400440002222227",
+    ),
+    "EE": (
+        "EE382200221020145685",
+        "EE222200221020145682",
+        "EE762200221020145680",
+        "EE922200221020145683",
+        "EE492200221020145681",
+        "EE672200000002222227",
+    ),
+    "ES": (
+        "ES0700120345030000067890",
+        "ES2300120345030000067893",
+        "ES9121000418450200051332",
+        "ES9300120345030000067894",
+        "ES5000120345030000067892",
+        "ES1700120345000002222227",
+    ),
+    "FI": (
+        "FI2112345600000785",
+        "FI3712345600000788",
+        "FI9112345600000786",
+        "FI1012345600000789",
+        "FI6412345600000787",
+        "FI6712345602222227",
+    ),
+    "FR": (
+        "FR1420041010050500013M02606",
+        "FR3020041010050500013M02609",
+        "FR8420041010050500013M02607",
+        "FR7920041010050500013M02600",
+        "FR5720041010050500013M02608",
+        "FR9720041010050000002222227",
+    ),
+    "GB": (
+        "GB82WEST12345698765432",
+        "GB98WEST12345698765435",
+        "GB55WEST12345698765433",
+        "GB71WEST12345698765436",
+        "GB28WEST12345698765434",
+        "GB70WEST12345602222227",
+    ),
+    "GI": (
+        "GI60MPFS599327643783385",
+        "GI08RRNW626436291644533",
+        "GI41SAFA461293238477751",
+        "GI50LROG772261344693297",
+        "GI26KJBC361883934534696",
+        "GI14NWBK000000002222227",
+    ),
+    "HR": (
+        "HR7624020064583467589",
+        "HR6323600002337876649",
+        "HR2725000096983499248",
+        "HR6723600004878117427",
+        "HR8724840081455523553",
+        "HR7424020060002222227",
+    ),
+    "IE": (
+        "IE29AIBK93115212345678",
+        "IE24AIBK93115212345671",
+        "IE02AIBK93115212345679",
+        "IE94AIBK93115212345672",
+        "IE51AIBK93115212345670",
+        "IE10AIBK93115202222227",
+    ),
+    "LI": (
+        "LI0508800636123378777",
+        "LI4408800387787111369",
+        "LI1208800143823175626",
+        "LI4908800356441975566",
+        "LI7708800125525347723",
+        "LI2408800000002222227",
+    ),
+    "LT": (
+        "LT121000011101001000",
+        "LT281000011101001003",
+        "LT821000011101001001",
+        "LT981000011101001004",
+        "LT551000011101001002",
+        "LT591000000002222227",
+    ),
+    "LU": (
+        "LU280019400644750000",
+        "LU440019400644750003",
+        "LU980019400644750001",
+        "LU170019400644750004",
+        "LU710019400644750002",
+        "LU900010000002222227",
+    ),
+    "NL": (
+        "NL39RABO0300065264",
+        "NL55RABO0300065267",
+        "NL91ABNA0417164300",
+        "NL28RABO0300065268",
+        "NL82RABO0300065266",
+    ),
+    "NO": (
+        "NO9386011117947",
+        "NO8886011117940",
+        "NO6686011117948",
+        "NO6186011117941",
+        "NO3986011117949",
+        "NO0586012222227",
+    ),
+    "PT": (
+        "PT50000201231234567890154",
+        "PT66000201231234567890157",
+        "PT23000201231234567890155",
+        "PT39000201231234567890158",
+        "PT93000201231234567890156",
+        "PT05000201230000002222227",
+    ),
+    "SE": (
+        "SE3550000000054910000003",
+        "SE5150000000054910000006",
+        "SE0850000000054910000004",
+        "SE2450000000054910000007",
+        "SE7850000000054910000005",
+        "SE2850000000000002222227",
+    ),
+}
+DEFAULT_IBAN_COUNTRY = "DE"
+# Stripe's US test bank account (ACH) numbers, all with the test routing number: the one
+# that succeeds first, then closed, no account, insufficient funds, debit not authorized,
+# invalid currency, microdeposits that fail.
+TEST_ROUTING_NUMBER = "110000000"
+TEST_ACCOUNT_NUMBERS = (
+    "000123456789",
+    "000111111113",
+    "000111111116",
+    "000222222227",
+    "000333333335",
+    "000444444440",
+    "000666666661",
+)
+
+
+def iban_for_replay(country: str | None, last4: str) -> tuple[str, str | None]:
+    """The test IBAN a redacted one is replayed as, and a note when it is not one of its
+    country with the same last four (`country` None: a marker that did not keep it)."""
+    countries = [country] if country else [DEFAULT_IBAN_COUNTRY, *sorted(TEST_IBANS)]
+    for name in countries:
+        for iban in TEST_IBANS.get(name, ()):
+            if last4 and iban.endswith(last4):
+                return iban, None
+    home = country if country in TEST_IBANS else DEFAULT_IBAN_COUNTRY
+    iban = TEST_IBANS[home][0]
+    if country and country not in TEST_IBANS:
+        return iban, f"IBAN of {country} has no test IBAN of its country; sent {iban}"
+    return iban, f"IBAN ending {last4} has no test IBAN with those last four; sent {iban}"
+
+
+def account_number_for_replay(last4: str) -> tuple[str, str | None]:
+    """The US test account number a redacted one is replayed as (with the test routing
+    number), and a note when none ends with the same last four."""
+    for number in TEST_ACCOUNT_NUMBERS:
+        if last4 and number.endswith(last4):
+            return number, None
+    number = TEST_ACCOUNT_NUMBERS[0]
+    return number, f"account number ending {last4} has no test account; sent {number}"
+
+
 # Magic test-mode values that look like ids but name no object of the account:
 # `tok_visa`, `tok_chargeDeclined`, `pm_card_visa`, `pm_card_chargeDeclinedInsufficientFunds`.
 TEST_TOKEN_PATTERN = re.compile(
@@ -471,47 +673,264 @@ def resource_of(path: str) -> str:
     return segments[0] if segments else ""
 
 
-ALL_RESOURCES = "*"
-# Which writes can change what a list (or singleton) read of a collection answers: a
-# subscription write creates invoices and payment intents, a payment intent creates
-# charges, every money movement changes the balance and emits events.
-READ_DEPENDS_ON: dict[str, frozenset[str]] = {
-    "balance": frozenset({ALL_RESOURCES}),
-    "balance_transactions": frozenset({ALL_RESOURCES}),
-    "events": frozenset({ALL_RESOURCES}),
-    "account": frozenset({ALL_RESOURCES}),
-    "charges": frozenset({"charges", "payment_intents", "invoices", "subscriptions", "refunds"}),
-    # Customers embed their subscriptions (with latest_invoice), sources and default
-    # payment method in older API versions and in localstripe.
-    "customers": frozenset(
-        {
-            "customers",
-            "subscriptions",
-            "subscription_items",
-            "invoices",
-            "invoiceitems",
-            "payment_methods",
-            "sources",
-            "tax_ids",
-        }
-    ),
-    "payment_intents": frozenset({"payment_intents", "invoices", "subscriptions"}),
-    "invoices": frozenset(
-        {"invoices", "invoiceitems", "subscriptions", "subscription_items", "customers"}
-    ),
-    "invoiceitems": frozenset({"invoiceitems", "invoices", "subscriptions"}),
-    "subscriptions": frozenset(
-        {"subscriptions", "subscription_items", "subscription_schedules", "customers"}
-    ),
-    "payment_methods": frozenset(
-        {"payment_methods", "customers", "setup_intents", "payment_intents"}
-    ),
-    "setup_intents": frozenset({"setup_intents", "customers"}),
-    "refunds": frozenset({"refunds", "charges", "payment_intents"}),
-    "payouts": frozenset({ALL_RESOURCES}),
+# The collection an object is listed in, where it is not its object name + "s".
+_LISTED_IN = {
+    "card": "sources",
+    "bank_account": "sources",
+    "checkout_session": "checkout",
+    "billing_portal_session": "billing_portal",
+    "billing_portal_configuration": "billing_portal",
+    "invoice_line_item": "invoices",
+    "issuing_card": "issuing",
+    "issuing_cardholder": "issuing",
+    "issuing_authorization": "issuing",
+    "issuing_transaction": "issuing",
 }
 
 
-def read_depends_on(resource: str) -> frozenset[str]:
-    """The collections whose writes a read of `resource` can see (`*`: every write)."""
-    return READ_DEPENDS_ON.get(resource, frozenset({resource}))
+def collection_of(object_id: str) -> str:
+    """The collection an object is listed in, from its id: `ch_…` → `charges`, `txn_…` →
+    `balance_transactions`; "" for an id of no known kind (a plan called `gold`)."""
+    if not is_stripe_id(object_id):
+        return ""
+    kind = ID_PREFIXES.get(id_prefix(object_id), "")
+    return _LISTED_IN.get(kind, kind + "s") if kind else ""
+
+
+ALL_RESOURCES = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """The collections an exchange can change (ALL_RESOURCES: any), and why."""
+
+    collections: frozenset[str]
+    why: str
+
+    def touches(self, collections: frozenset[str]) -> bool:
+        """True when a read of `collections` can show this effect."""
+        return (
+            ALL_RESOURCES in self.collections
+            or ALL_RESOURCES in collections
+            or not self.collections.isdisjoint(collections)
+        )
+
+
+_MONEY = ("balance", "balance_transactions")
+_BILLING = (
+    "subscriptions",
+    "subscription_items",
+    "subscription_schedules",
+    "invoices",
+    "invoiceitems",
+    "credit_notes",
+    "payment_intents",
+    "charges",
+    "customers",
+    *_MONEY,
+)
+
+
+def _effect(why: str, *collections: str) -> Effect:
+    # Nearly every write emits events, and events list all of them.
+    return Effect(frozenset({*collections, "events"}), why)
+
+
+_PRICING = _effect(
+    "a plan or price can create its product; subscriptions, their items and invoice lines "
+    "embed their plan or price",
+    "plans",
+    "prices",
+    "products",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoiceitems",
+    "customers",
+)
+
+
+# What a write (POST, DELETE) to a collection can change: its own objects, the
+# collections whose objects embed them (a customer its sources, in older API versions its
+# subscriptions), and what Stripe makes as a side effect (a charge from a payment intent,
+# an invoice from a subscription, events from nearly everything). The list of each entry is
+# complete: a read of a collection it does not name cannot see the write. A write to a
+# collection not named here may change anything.
+WRITE_EFFECTS: dict[str, Effect] = {
+    "customers": _effect(
+        "a customer embeds its sources, tax ids, discount and (in older API versions) its "
+        "subscriptions; deleting one cancels its subscriptions, drops its draft invoices and "
+        "detaches its payment methods",
+        "customers",
+        "sources",
+        "payment_methods",
+        "tax_ids",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+    ),
+    "payment_methods": _effect(
+        "attaching or detaching a payment method changes its customer's sources and default "
+        "payment method",
+        "payment_methods",
+        "customers",
+        "sources",
+    ),
+    "sources": _effect(
+        "a source is attached to its customer", "sources", "customers", "payment_methods"
+    ),
+    "tokens": _effect("a token is only ever used by a later request", "tokens"),
+    "setup_intents": _effect(
+        "confirming a setup intent attaches its payment method to the customer and may "
+        "create a mandate",
+        "setup_intents",
+        "setup_attempts",
+        "payment_methods",
+        "customers",
+        "sources",
+        "mandates",
+    ),
+    "payment_intents": _effect(
+        "confirming or capturing a payment intent creates a charge and balance transactions, "
+        "may attach its payment method, pay an invoice or open a dispute",
+        "payment_intents",
+        "charges",
+        "refunds",
+        "disputes",
+        "reviews",
+        "payment_methods",
+        "sources",
+        "mandates",
+        *_BILLING,
+    ),
+    "charges": _effect(
+        "a charge moves money; capturing or refunding one changes its payment intent",
+        "charges",
+        "payment_intents",
+        "refunds",
+        "disputes",
+        "reviews",
+        "customers",
+        "sources",
+        *_MONEY,
+    ),
+    "refunds": _effect(
+        "a refund changes its charge and payment intent and moves money",
+        "refunds",
+        "charges",
+        "payment_intents",
+        "invoices",
+        "credit_notes",
+        *_MONEY,
+    ),
+    "disputes": _effect(
+        "a dispute changes its charge and moves money",
+        "disputes",
+        "charges",
+        "payment_intents",
+        *_MONEY,
+    ),
+    "invoices": _effect(
+        "finalising or paying an invoice creates its payment intent and charge, moves money, "
+        "and changes its subscription and its customer's balance",
+        "refunds",
+        *_BILLING,
+    ),
+    "invoiceitems": _effect(
+        "an invoice item is a line of its customer's draft or next invoice",
+        "invoiceitems",
+        "invoices",
+        "customers",
+    ),
+    "subscriptions": _effect(
+        "a subscription invoices and charges at once, and its customer embeds it in older "
+        "API versions",
+        *_BILLING,
+    ),
+    "subscription_items": _effect("an item changes its subscription, which invoices", *_BILLING),
+    "subscription_schedules": _effect(
+        "a schedule creates and changes subscriptions, which invoice", *_BILLING
+    ),
+    "credit_notes": _effect(
+        "a credit note changes its invoice, may refund a charge and credit the customer",
+        "refunds",
+        *_BILLING,
+    ),
+    "products": _effect("prices and plans belong to their product", "products", "prices", "plans"),
+    "plans": _PRICING,
+    "prices": _PRICING,
+    "coupons": _effect(
+        "customers, subscriptions and invoices embed the coupon of their discount",
+        "coupons",
+        "promotion_codes",
+        "customers",
+        "subscriptions",
+        "invoices",
+    ),
+    "promotion_codes": _effect(
+        "discounts embed their promotion code",
+        "promotion_codes",
+        "customers",
+        "subscriptions",
+        "invoices",
+    ),
+    "tax_rates": _effect(
+        "subscriptions, their items and invoices embed their tax rates",
+        "tax_rates",
+        "subscriptions",
+        "subscription_items",
+        "invoices",
+        "invoiceitems",
+    ),
+    "payouts": _effect("a payout moves money out of the balance", "payouts", *_MONEY),
+    "webhook_endpoints": _effect("only webhook endpoints", "webhook_endpoints"),
+    "ephemeral_keys": _effect("only ephemeral keys", "ephemeral_keys"),
+    "files": _effect("only files and their links", "files", "file_links"),
+    "file_links": _effect("only file links", "file_links"),
+}
+
+# Reads that change something: localstripe emits a `balance.available` event the first
+# time the balance is read, and stores the upcoming invoice it computes.
+READ_EFFECTS: dict[str, Effect] = {
+    "balance": Effect(
+        frozenset({"events"}), "localstripe emits balance.available when the balance is read"
+    ),
+    "invoices/upcoming": Effect(
+        frozenset({"invoices", "invoiceitems", "events"}),
+        "localstripe stores the upcoming invoice it computes",
+    ),
+}
+
+# Every collection the tables above speak of: a read of any other can see any write.
+KNOWN_COLLECTIONS = frozenset(WRITE_EFFECTS).union(
+    *(effect.collections for effect in WRITE_EFFECTS.values())
+) | {"balance"}
+
+
+def write_effect(resource: str) -> Effect:
+    """What a write to `resource` can change (anything, unless WRITE_EFFECTS says)."""
+    known = WRITE_EFFECTS.get(resource)
+    if known is not None:
+        return known
+    return Effect(
+        frozenset({ALL_RESOURCES}),
+        f"{resource or 'this path'} is not known to leave any list unchanged",
+    )
+
+
+def read_effect(path: str) -> Effect | None:
+    """What a read of `path` changes, for the few reads that change something."""
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if segments[:1] != ["v1"]:
+        return None
+    found = READ_EFFECTS.get("/".join(segments[1:]))
+    return found if found is not None else READ_EFFECTS.get("/".join(segments[1:3]))
+
+
+def read_collections(resource: str, expands: bool) -> frozenset[str]:
+    """What a read of everything in `resource` shows: that collection, or every collection
+    when it expands other objects into its answer or is not one the harness knows."""
+    if expands or resource not in KNOWN_COLLECTIONS:
+        return frozenset({ALL_RESOURCES})
+    return frozenset({resource})

@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 
-from scenarios.demo.driver import CountingHTTPClient, expect_error
+from scenarios.demo.driver import CountingHTTPClient, expect_error, sdk_client
 
 CARD_OK = "4242424242424242"
 CARD_MASTERCARD = "5555555555554444"
@@ -98,8 +98,5 @@ class ChargesBackend:
 def run(api_base: str, api_key: str, http_client: CountingHTTPClient | None = None) -> int:
     """Drive the integration against `api_base`; returns the HTTP requests made."""
     http_client = http_client or CountingHTTPClient(timeout=30)
-    client = stripe.StripeClient(
-        api_key, base_addresses={"api": api_base}, max_network_retries=0, http_client=http_client
-    )
-    ChargesBackend(client).shop()
+    ChargesBackend(sdk_client(api_base, api_key, http_client)).shop()
     return http_client.requests_sent

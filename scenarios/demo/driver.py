@@ -352,16 +352,21 @@ class DemoBackend:
         self.stripe.customers.delete(leaving.id)
 
 
-def run(api_base: str, api_key: str, http_client: CountingHTTPClient | None = None) -> int:
-    """Drive the demo integration against `api_base`; returns the HTTP requests made."""
-    http_client = http_client or CountingHTTPClient(timeout=30)
-    client = stripe.StripeClient(
+def sdk_client(api_base: str, api_key: str, http_client: CountingHTTPClient) -> stripe.StripeClient:
+    """The stripe SDK talking to `api_base` through `http_client`, with no retries of its
+    own (a retry would be an exchange the integration did not make)."""
+    return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base},
         max_network_retries=0,
         http_client=http_client,
     )
-    backend = DemoBackend(client)
+
+
+def run(api_base: str, api_key: str, http_client: CountingHTTPClient | None = None) -> int:
+    """Drive the demo integration against `api_base`; returns the HTTP requests made."""
+    http_client = http_client or CountingHTTPClient(timeout=30)
+    backend = DemoBackend(sdk_client(api_base, api_key, http_client))
     basic, pro = backend.catalogue()
     for index, card in enumerate(
         (CARD_OK, CARD_MASTERCARD, CARD_ATTACHES_THEN_FAILS, CARD_3DS, CARD_OK, CARD_OK)
