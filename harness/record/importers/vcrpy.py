@@ -1,0 +1,82 @@
+"""VCR.py cassettes (Python), YAML or JSON.
+
+    interactions:
+    - request: {body: null | str | !!binary, headers: {Name: [value]}, method: GET, uri: …}
+      response: {body: {string: str | !!binary}, headers: {…}, status: {code: 200, message: OK}}
+    version: 1
+
+YAML folds long response strings across lines (`\\` continuations): the YAML parser puts
+them back together. A body is text, bytes (`!!binary`, e.g. gzip kept as sent) or null.
+VCR.py records no time: the response's Date header orders the interactions.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import IO, Any
+
+from harness.model import Exchange, Response
+from harness.record.importers.base import (
+    Entry,
+    Format,
+    Shape,
+    entries,
+    exchange_from,
+    headers_from,
+    mapping,
+    request_from,
+    status_code,
+    text,
+)
+from harness.record.importers.streams import container_of, json_items, yaml_items
+
+LIST = "interactions"
+
+
+def sniff(shape: Shape) -> bool:
+    if shape.has(f"{LIST}.item.request.uri"):
+        return True
+    # An empty cassette (`interactions: []`) holds nothing to import either way.
+    return shape.has(LIST) and not any(p.startswith(f"{LIST}.item") for p in shape.paths)
+
+
+def body_of(value: Any, where: str) -> str | bytes:
+    """`null`, a string, bytes, or `{string: …}` (a response body), `{base64_string: …}`."""
+    if value is None:
+        return ""
+    if isinstance(value, str | bytes):
+        return value
+    body = mapping(value, where)
+    if "base64_string" in body:
+        return base64.b64decode(text(body["base64_string"], f"{where}.base64_string"))
+    return body_of(body.get("string"), f"{where}.string") if "string" in body else ""
+
+
+def convert(raw: Any) -> tuple[Exchange, float | None]:
+    item = mapping(raw, "interaction")
+    request = mapping(item.get("request"), "request")
+    response = mapping(item.get("response"), "response")
+    status = mapping(response.get("status"), "response.status")
+    return exchange_from(
+        request_from(
+            text(request.get("method"), "request.method"),
+            text(request.get("uri"), "request.uri"),
+            headers_from(request.get("headers"), "request.headers"),
+            body_of(request.get("body"), "request.body"),
+        ),
+        Response(
+            status=status_code(status.get("code"), "response.status.code"),
+            headers=headers_from(response.get("headers"), "response.headers"),
+            body=body_of(response.get("body"), "response.body"),
+        ),
+    ), None
+
+
+def read(stream: IO[bytes]) -> Iterator[Entry]:
+    if container_of(stream) == "json":
+        return entries(json_items(stream, f"{LIST}.item"), convert)
+    return entries(yaml_items(stream, LIST), convert)
+
+
+FORMAT = Format("vcrpy", "VCR.py cassettes (YAML or JSON)", sniff, read)
