@@ -6,13 +6,15 @@ connected account every Connect test acts for) say nothing about the tests depen
 each other; joined on, they would put a whole suite into one journey. The planner asks
 GroupScopes for the ids an exchange joins on, and gets:
 
-* an id that the answer to a cassette's write named first (the write made it), when
-  another cassette uses it later: the id itself, so the two cassettes are one journey
-  (one test used what another made);
-* any other id: the id qualified by the cassette, so it joins exchanges of that cassette
-  only. That covers fixtures nobody created, and ids a cassette learnt from a list it
-  read itself: a teardown that lists everything and deletes what it finds must not join
-  every test into one journey.
+* an id that an answer named before any request used it (an object the recording made
+  or came across): the id itself, so a cassette that uses it later joins the one that
+  named it (one test used what another made);
+* an id a request used before any answer named it (a fixture: a customer made by hand,
+  the connected account every Connect test acts for): the id qualified by the cassette,
+  so it joins the exchanges of that cassette only;
+* an id a cassette learnt from a list it read itself, when another cassette named it:
+  qualified too. A teardown that lists everything and deletes what it finds must not
+  join every test into one journey.
 
 Exchanges with no origin (a recording made by `shadow record`) are left as they are.
 """
@@ -62,7 +64,8 @@ class GroupScopes:
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self._seen: set[str] = set()  # every id used or named so far
-        self._created_by: dict[str, int] = {}  # id → the group whose answer named it first
+        self._fixtures: set[str] = set()  # ids a request used before any answer named them
+        self._named_by: dict[str, int] = {}  # id → the group whose answer named it first
         self._learnt: dict[int, set[str]] = {}  # group → ids its own list answers named
 
     def scoped(self, footprint: JoiningFootprint, exchange: Exchange) -> Any:
@@ -74,13 +77,16 @@ class GroupScopes:
         used = set(footprint.uses)
         keys: list[str] = []
         for value in footprint.joins:
-            creator = self._created_by.get(value)
-            if footprint.write and value not in self._seen and value not in used:
-                self._created_by[value] = creator = group  # a write's answer named it first
-            shared = creator is not None and (creator == group or value not in learnt)
-            keys.append(value if shared else qualified(value, group))
-        self._seen.update(used)
-        self._seen.update(footprint.joins)
+            if value not in self._seen:
+                self._seen.add(value)
+                if value in used:
+                    self._fixtures.add(value)
+                else:
+                    self._named_by[value] = group
+            own = value not in self._fixtures and (
+                value not in learnt or self._named_by.get(value) == group
+            )
+            keys.append(value if own else qualified(value, group))
         if not footprint.joins and not footprint.write:
             learnt.update(_listed_ids(response_json(exchange.response)))
         return dataclasses.replace(footprint, joins=tuple(keys))  # type: ignore[type-var]
