@@ -90,17 +90,18 @@ def _status(response: Any) -> int:
 def convert(raw: Any) -> tuple[Exchange, float | None]:
     item = mapping(raw, "interaction")
     request = mapping(item.get("request"), "request")
-    response = mapping(item.get("response"), "response")
     body = text(request.get("body") or "", "request.body")
     if not body and request.get("form"):
         body = form_body(request.get("form"))
+    built = request_from(
+        text(request.get("method"), "request.method"),
+        text(request.get("url"), "request.url"),
+        headers_from(request.get("headers"), "request.headers"),
+        body,
+    )
+    response = mapping(item.get("response"), "response")
     return exchange_from(
-        request_from(
-            text(request.get("method"), "request.method"),
-            text(request.get("url"), "request.url"),
-            headers_from(request.get("headers"), "request.headers"),
-            body,
-        ),
+        built,
         Response(
             status=_status(response),
             headers=headers_from(response.get("headers"), "response.headers"),

@@ -330,13 +330,13 @@ def import_paths(
     try:
         current, first = -1, 0
         for item in reading.exchanges(paths):
+            while reading.on_refused:  # before the next file's first exchange is added
+                spool.forget(reading.on_refused.pop())
             if item.file != current:
                 if current >= 0:
                     spool.settle_times(first)
                 current, first = item.file, len(spool.times)
             spool.add(item)
-            while reading.on_refused:
-                spool.forget(reading.on_refused.pop())
         if current >= 0:
             spool.settle_times(first)
         while reading.on_refused:

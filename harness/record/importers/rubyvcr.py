@@ -77,17 +77,18 @@ def body_of(value: Any, where: str) -> str | bytes:
 def convert(raw: Any) -> tuple[Exchange, float | None]:
     item = mapping(raw, "interaction")
     request = mapping(item.get("request"), "request")
+    built = request_from(
+        scalar_text(request.get("method"), "request.method"),
+        text(request.get("uri"), "request.uri"),
+        headers_from(request.get("headers"), "request.headers"),
+        body_of(request.get("body"), "request.body"),
+    )
     response = mapping(item.get("response"), "response")
     status = response.get("status")
     code = mapping(status, "response.status").get("code") if isinstance(status, dict) else status
     recorded = item.get("recorded_at")
     return exchange_from(
-        request_from(
-            scalar_text(request.get("method"), "request.method"),
-            text(request.get("uri"), "request.uri"),
-            headers_from(request.get("headers"), "request.headers"),
-            body_of(request.get("body"), "request.body"),
-        ),
+        built,
         Response(
             status=status_code(code, "response.status.code"),
             headers=headers_from(response.get("headers"), "response.headers"),

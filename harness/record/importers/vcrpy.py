@@ -56,15 +56,16 @@ def body_of(value: Any, where: str) -> str | bytes:
 def convert(raw: Any) -> tuple[Exchange, float | None]:
     item = mapping(raw, "interaction")
     request = mapping(item.get("request"), "request")
+    built = request_from(
+        text(request.get("method"), "request.method"),
+        text(request.get("uri"), "request.uri"),
+        headers_from(request.get("headers"), "request.headers"),
+        body_of(request.get("body"), "request.body"),
+    )
     response = mapping(item.get("response"), "response")
     status = mapping(response.get("status"), "response.status")
     return exchange_from(
-        request_from(
-            text(request.get("method"), "request.method"),
-            text(request.get("uri"), "request.uri"),
-            headers_from(request.get("headers"), "request.headers"),
-            body_of(request.get("body"), "request.body"),
-        ),
+        built,
         Response(
             status=status_code(status.get("code"), "response.status.code"),
             headers=headers_from(response.get("headers"), "response.headers"),
