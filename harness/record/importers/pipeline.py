@@ -176,6 +176,8 @@ class _Reading:
         self.on_refused: list[int] = []
 
     def problem(self, line: str) -> None:
+        # One line, whatever a file's names and values hold: unprintable characters escaped.
+        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
         if self.options.strict:
             raise ImportRefused(line)
         self.result.problems.append(line)

@@ -57,7 +57,7 @@ def _why_not(shape: Shape) -> str:
             "a replay needs the requests"
         )
     if shape.container == "json":
-        top = sorted({p.split(".")[0] for p in shape.paths})[:5]
+        top = sorted({p.split(".")[0][:20] for p in shape.paths})[:5]
         keys = f" (top-level keys: {', '.join(top)})" if top and top != ["item"] else ""
         return f"JSON of no known recording format{keys}; known: {', '.join(FORMATS)}"
     return f"not a recording of a known format ({', '.join(FORMATS)})"
