@@ -581,6 +581,17 @@ def test_placeholders_are_undone_in_urls_headers_json_keys_and_binary_bodies(
     assert "<VENDOR" not in "".join(out.read_text().splitlines(keepends=True)[1:])
 
 
+def test_placeholders_left_inside_words_refuse_the_file(tmp_path: Path) -> None:
+    """Left as they are, they would hide a key or a client secret from redaction."""
+    path = write(tmp_path / "test_connect_transfer.yml", pay_cassette())
+    exchanges, result, out = imported(tmp_path, path)
+    assert exchanges == [] and result.exit_code == 2
+    (problem,) = result.problems
+    assert problem.startswith(f"{path}: entry 0 (line 3): <VENDOR_ID> replaced parts of words")
+    assert "--placeholder '<VENDOR_ID>=VALUE'" in problem
+    assert "0JDdQGDv6z2QmAIVQUOyE6" not in out.read_text()
+
+
 def test_scan_lists_placeholders_with_counts_and_redacted_examples(tmp_path: Path) -> None:
     path = write(tmp_path / "test_connect_transfer.yml", pay_cassette())
     result = scan_paths([path], ImportOptions(placeholders=Placeholders({"<PADDLE_API_KEY>": "x"})))
@@ -741,7 +752,7 @@ def test_the_command_prints_the_summary_and_the_plan(tmp_path: Path) -> None:
          "--placeholder", "<VENDOR_AUTH_CODE>=x", "--placeholder", "<PADDLE_API_KEY>=secret"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[:2] == ["files: 1 (ruby-vcr 1)", "interactions: 1, imported: 1"]
     assert "time span: 2025-11-10 18:26:17 → 2025-11-10 18:26:17 UTC (0 s)" in lines
     assert "placeholders undone: <VENDOR_ID> 5, <VENDOR_AUTH_CODE> 4, <PADDLE_API_KEY> 1" in lines
@@ -759,7 +770,7 @@ def test_the_command_refuses_with_exit_2_and_scans(tmp_path: Path) -> None:
     assert "Traceback" not in result.output and out.exists()
     scanned = CliRunner().invoke(main, ["import", "--scan", str(good)])
     assert scanned.exit_code == 0 and not (tmp_path / "imported.jsonl.tmp").exists()
-    assert scanned.output.splitlines()[0] == "<VENDOR_ID>  5 times (url 2, body 2, header 1)"
+    assert scanned.stdout.splitlines()[0] == "<VENDOR_ID>  5 times (url 2, body 2, header 1)"
     unknown = CliRunner().invoke(main, ["import", str(good), "-o", str(out), "--format", "har2"])
     assert unknown.exit_code == 2
     assert "--format har2: no such importer (did you mean har?)" in unknown.stderr

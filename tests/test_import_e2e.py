@@ -103,7 +103,7 @@ def test_a_corpus_imports_redacted_plans_and_replays(tmp_path: Path, source: Cor
     placeholders = [arg for spec in source.placeholders for arg in ("--placeholder", spec)]
     result = CliRunner().invoke(main, ["import", str(root), "--out", str(out), *placeholders])
     assert result.exit_code == 0, result.output + result.stderr
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0] == f"files: {source.files} ({source.format} {source.files})"
     assert lines[1] == f"interactions: {source.interactions}, imported: {source.interactions}"
 
@@ -145,6 +145,22 @@ def test_a_corpus_imports_redacted_plans_and_replays(tmp_path: Path, source: Cor
     )
 
 
+def test_pay_without_its_placeholders_refuses_what_they_broke(tmp_path: Path) -> None:
+    """Its filters broke keys and client secrets into pieces redaction cannot see: the
+    cassettes they reach are refused, the older unfiltered ones imported."""
+    root = corpus("pay-rails__pay")
+    out = tmp_path / "imported.jsonl"
+    result = CliRunner().invoke(main, ["import", str(root), "--out", str(out)])
+    assert result.exit_code == 2
+    refusals = result.stderr.splitlines()
+    assert len(refusals) == 17 and all("replaced parts of words" in r for r in refusals)
+    assert result.stdout.splitlines()[:2] == [
+        "files: 24 (ruby-vcr 7), 17 refused",
+        "interactions: 49, imported: 32",
+    ]
+    assert secrets_left(out.read_text()) == []
+
+
 def test_a_mitmproxy_flow_file_imports_as_the_recorder_records(
     tmp_path: Path, localstripe_url: str
 ) -> None:
@@ -171,7 +187,7 @@ def test_a_mitmproxy_flow_file_imports_as_the_recorder_records(
     host = "127.0.0.1"  # the reverse proxy's upstream: localstripe, not a Stripe host
     result = CliRunner().invoke(main, ["import", str(flows), "-o", str(out), "--host", host])
     assert result.exit_code == 0, result.output + result.stderr
-    assert result.output.splitlines()[0] == "files: 1 (mitmproxy 1)"
+    assert result.stdout.splitlines()[0] == "files: 1 (mitmproxy 1)"
     exchanges = list(iter_exchanges(out))
     assert [e.request.path for e in exchanges][-3:] == [
         "/v1/customers",
@@ -191,4 +207,4 @@ def test_a_mitmproxy_flow_file_imports_as_the_recorder_records(
     # Without --host the upstream's exchanges are dropped and counted.
     dropped = CliRunner().invoke(main, ["import", str(flows), "-o", str(tmp_path / "none.jsonl")])
     assert dropped.exit_code == 0
-    assert f"  hosts left out: {host} {len(exchanges)}" in dropped.output.splitlines()
+    assert f"  hosts left out: {host} {len(exchanges)}" in dropped.stdout.splitlines()

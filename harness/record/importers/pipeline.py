@@ -33,7 +33,12 @@ from harness.errors import InputError
 from harness.model import Exchange, header
 from harness.record.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
 from harness.record.importers.bodies import decode_bodies
-from harness.record.importers.placeholders import Placeholders, Sighting, scan_exchange
+from harness.record.importers.placeholders import (
+    Placeholders,
+    Sighting,
+    placeholder_inside_words,
+    scan_exchange,
+)
 from harness.record.importers.registry import format_named, recognise
 from harness.record.importers.streams import open_input, shape_of
 from harness.record.redact import RedactionPolicy, redact_exchange
@@ -165,8 +170,11 @@ class _Imported:
 class _Reading:
     """Reads every file in turn and yields each kept exchange, redacted."""
 
-    def __init__(self, options: ImportOptions, result: ImportResult) -> None:
+    def __init__(
+        self, options: ImportOptions, result: ImportResult, scanning: bool = False
+    ) -> None:
         self.options = options
+        self.scanning = scanning  # --scan reads what an import would refuse
         self.result = result
         self.hosts = options.kept_hosts
         self.forced: Format | None = None
@@ -232,6 +240,14 @@ class _Reading:
         exchange = entry.exchange
         decode_bodies(exchange)
         self.options.placeholders.undo(exchange)
+        broken = None if self.scanning else placeholder_inside_words(exchange)
+        if broken is not None:
+            raise FileProblem(
+                f"{broken} replaced parts of words (a filter replaced a short value "
+                "everywhere): paths, ids and secrets are broken until it is undone; pass "
+                f"--placeholder '{broken}=VALUE' (shadow import --scan shows where it sits)",
+                entry.where,
+            )
         host = exchange.request.host.lower()
         if host not in self.hosts:
             self.result.other_hosts[host] += 1
@@ -386,7 +402,7 @@ def scan_paths(paths: Iterable[str | os.PathLike[str]], options: ImportOptions) 
     """Read every recording under `paths` as an import would, writing nothing, and list
     the placeholders their exchanges still hold (after `options.placeholders`)."""
     result = ImportResult()
-    for item in _Reading(options, result).exchanges(paths):
+    for item in _Reading(options, result, scanning=True).exchanges(paths):
         scan_exchange(item.exchange, result.sightings)
     result.placeholders = Counter(options.placeholders.undone)
     return result

@@ -26,9 +26,15 @@ from harness.model import Exchange, Headers
 # What a placeholder looks like: `<SOME_NAME>` (VCR's convention) or an ERB tag
 # (`<%= ENV['STRIPE_KEY'] %>`, in Ruby cassettes loaded with `erb: true`).
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>|<%=?[^%]{0,120}%>")
-# Examples shown per placeholder by --scan, and characters around each.
+# A placeholder that replaced part of a word (`/v<VENDOR_ID>/`, `client_<KEY>`): its
+# filter replaced a short value everywhere, so paths, ids and secrets are broken.
+_INSIDE_WORD = re.compile(r"(?<=[A-Za-z0-9_])<[A-Z][A-Z0-9_]*>|<[A-Z][A-Z0-9_]*>(?=[A-Za-z0-9])")
+# Examples shown per placeholder by --scan, and characters around each. Long runs of
+# letters and digits in an example are shortened: a secret a placeholder broke in two
+# escapes redaction, and must not be printed either.
 EXAMPLES = 3
 _CONTEXT = 24
+_LONG_RUN = re.compile(r"[A-Za-z0-9]{12,}")
 
 
 def parse_placeholder(spec: str) -> tuple[str, str]:
@@ -152,7 +158,9 @@ def scan_text(text: str, part: str, found: dict[str, Sighting]) -> None:
         sighting.parts[part] += 1
         if len(sighting.examples) < EXAMPLES:
             start, end = max(0, match.start() - _CONTEXT), match.end() + _CONTEXT
-            example = " ".join(text[start:end].split())
+            example = _LONG_RUN.sub(
+                lambda m: m.group(0)[:4] + "…", " ".join(text[start:end].split())
+            )
             if example not in sighting.examples:
                 sighting.examples.append(example)
 
@@ -168,3 +176,19 @@ def scan_exchange(exchange: Exchange, found: dict[str, Sighting]) -> None:
         for name, value in exchange.response.headers:
             scan_text(f"{name}: {value}", "header", found)
         scan_text(exchange.response.text, "body", found)
+
+
+def placeholder_inside_words(exchange: Exchange) -> str | None:
+    """The first placeholder that replaced part of a word anywhere in `exchange`, if any."""
+    request = exchange.request
+    texts = [request.target, request.text]
+    texts.extend(f"{name}: {value}" for name, value in request.headers)
+    if exchange.response is not None:
+        texts.append(exchange.response.text)
+        texts.extend(f"{name}: {value}" for name, value in exchange.response.headers)
+    for text in texts:
+        if "<" in text:
+            found = _INSIDE_WORD.search(text)
+            if found is not None:
+                return found.group(0)
+    return None

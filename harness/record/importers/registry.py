@@ -15,6 +15,8 @@ from harness.record.importers import exvcr, flows, govcr, har, rubyvcr, vcrpy
 from harness.record.importers.base import Format, Shape
 
 FORMATS: dict[str, Format] = {}
+# The importers that come with stripe-shadow, tried in this order when recognising a file.
+BUILTIN = (vcrpy, rubyvcr, exvcr, govcr, har, flows)
 
 
 def register(format_: Format) -> Format:
@@ -25,7 +27,7 @@ def register(format_: Format) -> Format:
     return format_
 
 
-for _module in (vcrpy, rubyvcr, exvcr, govcr, har, flows):
+for _module in BUILTIN:
     register(_module.FORMAT)
 
 
