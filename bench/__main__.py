@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import compare, memory, recorder, replay, report
+from bench import compare, importer, memory, recorder, replay, report
 from bench.measure import ROOT
 from bench.results import Figure, table, write_json
 from bench.synth import cached
 
-MEASUREMENTS = ("replay", "mitmproxy", "compare", "recorder", "memory", "report")
+MEASUREMENTS = ("replay", "mitmproxy", "compare", "recorder", "memory", "report", "import")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,13 @@ class Sizes:
     recorder_requests: int
     recorder_rounds: int
     memory: tuple[int, ...]
+    imports: tuple[int, ...]  # HAR entries (about 4.5 KB each)
 
 
-FULL = Sizes(30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000))
-QUICK = Sizes(5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000))
+FULL = Sizes(
+    30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000), (2_000, 100_000)
+)
+QUICK = Sizes(5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), (1_000, 10_000))
 
 
 def _progress(message: str) -> None:
@@ -79,6 +82,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
             sizes.recorder_rounds,
         ),
     )
+    measure("import", lambda: importer.measure(work, sizes.imports))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:
