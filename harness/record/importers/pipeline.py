@@ -15,7 +15,6 @@ nothing is written.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import os
@@ -82,6 +81,7 @@ class ImportedFile:
     interactions: int = 0
     imported: int = 0
     refused: str | None = None
+    secrets_redacted: int = 0  # markers its imported exchanges gained
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"path": self.path, "format": self.format}
@@ -103,7 +103,6 @@ class ImportResult:
     dropped: Counter[str] = field(default_factory=Counter)  # reason → interactions
     other_hosts: Counter[str] = field(default_factory=Counter)
     placeholders: Counter[str] = field(default_factory=Counter)
-    secrets_redacted: int = 0
     first_time: float | None = None
     last_time: float | None = None
     sightings: dict[str, Sighting] = field(default_factory=dict)  # --scan
@@ -115,6 +114,10 @@ class ImportResult:
     @property
     def imported(self) -> int:
         return sum(f.imported for f in self.files)
+
+    @property
+    def secrets_redacted(self) -> int:
+        return sum(f.secrets_redacted for f in self.files if f.refused is None)
 
     @property
     def formats(self) -> Counter[str]:
@@ -180,7 +183,7 @@ class _Reading:
         self.forced: Format | None = None
         if options.format != "auto":
             self.forced = format_named(options.format)
-        # Called when a file is refused after some of its exchanges were yielded.
+        # Files refused after some of their exchanges were yielded: the spool drops those.
         self.on_refused: list[int] = []
 
     def problem(self, line: str) -> None:
@@ -200,7 +203,7 @@ class _Reading:
                     yield from self._file(index, imported, open_input(raw))
             except FileProblem as exc:
                 self._refuse(index, imported, exc.reason, exc.where)
-            except (*_FILE_ERRORS, gzip.BadGzipFile) as exc:
+            except _FILE_ERRORS as exc:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 if isinstance(exc, FileNotFoundError):
                     reason = "no such file or directory"
@@ -240,6 +243,11 @@ class _Reading:
         exchange = entry.exchange
         decode_bodies(exchange)
         self.options.placeholders.undo(exchange)
+        host = exchange.request.host.lower()
+        if host not in self.hosts:
+            self.result.other_hosts[host] += 1
+            self.result.dropped["not a Stripe host"] += 1
+            return None
         broken = None if self.scanning else placeholder_inside_words(exchange)
         if broken is not None:
             raise FileProblem(
@@ -248,13 +256,8 @@ class _Reading:
                 f"--placeholder '{broken}=VALUE' (shadow import --scan shows where it sits)",
                 entry.where,
             )
-        host = exchange.request.host.lower()
-        if host not in self.hosts:
-            self.result.other_hosts[host] += 1
-            self.result.dropped["not a Stripe host"] += 1
-            return None
         redacted = redact_exchange(exchange, self.options.policy)
-        self.result.secrets_redacted += max(0, _markers(redacted) - _markers(exchange))
+        imported.secrets_redacted += max(0, _markers(redacted) - _markers(exchange))
         redacted.extra["origin"] = {"file": imported.path, "entry": entry.position}
         return redacted
 
