@@ -21,6 +21,7 @@ import os
 import tempfile
 import zlib
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -383,10 +384,12 @@ def _write(result: ImportResult, options: ImportOptions, spool: _Spool) -> None:
         tool=f"stripe-shadow {__version__} (shadow import)",
     )
     order = spool.order()
-    timed = [spool.times[i] for i in order if math.isfinite(spool.times[i])]
-    if timed:
-        result.first_time, result.last_time = timed[0], timed[-1]
-    latest = timed[-1] if timed else 0.0
+    # In recorded order, the timed exchanges come first and the untimed (+inf) last.
+    untimed_from = bisect_left(order, math.inf, key=spool.times.__getitem__)
+    if untimed_from:
+        result.first_time = spool.times[order[0]]
+        result.last_time = spool.times[order[untimed_from - 1]]
+    latest = result.last_time if result.last_time is not None else 0.0
     partial = _partial_name(result.out)
     try:
         with RecordingWriter(partial, header) as writer:
