@@ -66,6 +66,16 @@ def main() -> None:
 # --- capture ---------------------------------------------------------------------------
 
 
+pii_option = click.option(
+    "--pii",
+    type=click.Choice(["keep", "pseudonymize"]),
+    default="keep",
+    show_default=True,
+    help="Keep personal data, or replace emails, names, phones and addresses with stable "
+    "fakes. Secrets are always redacted.",
+)
+
+
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from harness.record.addon import addon_path
@@ -104,14 +114,7 @@ def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> No
     multiple=True,
     help="In forward mode, also record this host (repeatable).",
 )
-@click.option(
-    "--pii",
-    type=click.Choice(["keep", "pseudonymize"]),
-    default="keep",
-    show_default=True,
-    help="Keep personal data, or replace emails, names, phones and addresses with stable "
-    "fakes. Secrets are always redacted.",
-)
+@pii_option
 @click.option(
     "--confdir",
     type=click.Path(file_okay=False),
@@ -238,14 +241,7 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
 @click.option(
     "--strict", is_flag=True, help="End the import at the first problem, writing nothing."
 )
-@click.option(
-    "--pii",
-    type=click.Choice(["keep", "pseudonymize"]),
-    default="keep",
-    show_default=True,
-    help="Keep personal data, or replace emails, names, phones and addresses with stable "
-    "fakes. Secrets are always redacted.",
-)
+@pii_option
 @reports_errors
 def import_command(
     paths: tuple[str, ...],

@@ -67,6 +67,10 @@ class Shape:
     def has(self, *paths: str) -> bool:
         return all(path in self.paths for path in paths)
 
+    def empty_list(self, key: str) -> bool:
+        """A top-level `key` with no entries (an empty cassette)."""
+        return key in self.paths and not any(p.startswith(f"{key}.item") for p in self.paths)
+
 
 Reader = Callable[[IO[bytes]], Iterator[Entry]]
 

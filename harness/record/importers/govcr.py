@@ -44,7 +44,7 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import container_of, json_items, yaml_items
+from harness.record.importers.streams import list_items
 
 LIST = "interactions"
 _DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
@@ -112,9 +112,7 @@ def convert(raw: Any) -> tuple[Exchange, float | None]:
 
 
 def read(stream: IO[bytes]) -> Iterator[Entry]:
-    if container_of(stream) == "json":
-        return entries(json_items(stream, f"{LIST}.item"), convert)
-    return entries(yaml_items(stream, LIST), convert)
+    return entries(list_items(stream, LIST), convert)
 
 
 FORMAT = Format("go-vcr", "go-vcr cassettes (Go), versions 1 and 2", sniff, read)

@@ -283,3 +283,10 @@ def shape_of(stream: IO[bytes]) -> Shape:
         return yaml_shape(stream)
     finally:
         stream.seek(position)
+
+
+def list_items(stream: IO[bytes], key: str) -> Iterator[tuple[int, int | None, Any]]:
+    """The entries of the list under the top-level `key`, in a JSON or a YAML file."""
+    if container_of(stream) == "json":
+        return json_items(stream, f"{key}.item")
+    return yaml_items(stream, key)

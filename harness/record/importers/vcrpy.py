@@ -29,16 +29,14 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import container_of, json_items, yaml_items
+from harness.record.importers.streams import list_items
 
 LIST = "interactions"
 
 
 def sniff(shape: Shape) -> bool:
-    if shape.has(f"{LIST}.item.request.uri"):
-        return True
-    # An empty cassette (`interactions: []`) holds nothing to import either way.
-    return shape.has(LIST) and not any(p.startswith(f"{LIST}.item") for p in shape.paths)
+    # An empty cassette holds nothing to import either way.
+    return shape.has(f"{LIST}.item.request.uri") or shape.empty_list(LIST)
 
 
 def body_of(value: Any, where: str) -> str | bytes:
@@ -75,9 +73,7 @@ def convert(raw: Any) -> tuple[Exchange, float | None]:
 
 
 def read(stream: IO[bytes]) -> Iterator[Entry]:
-    if container_of(stream) == "json":
-        return entries(json_items(stream, f"{LIST}.item"), convert)
-    return entries(yaml_items(stream, LIST), convert)
+    return entries(list_items(stream, LIST), convert)
 
 
 FORMAT = Format("vcrpy", "VCR.py cassettes (YAML or JSON)", sniff, read)
