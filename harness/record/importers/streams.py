@@ -48,9 +48,7 @@ def _peek(stream: IO[bytes], size: int) -> bytes:
 
 def container_of(stream: IO[bytes]) -> str:
     """`json`, `tnetstring` (mitmproxy's flow files) or `yaml`, from the first bytes."""
-    position = stream.tell()
-    head = stream.read(_HEAD)
-    stream.seek(position)
+    head = _peek(stream, _HEAD)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] in (b"{", b"["):
         return "json"
