@@ -18,12 +18,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import compare, fidelity, memory, recorder, replay, report
+from bench import compare, fidelity, importer, memory, recorder, replay, report
 from bench.measure import ROOT
 from bench.results import Figure, table, write_json
 from bench.synth import cached
 
-MEASUREMENTS = ("replay", "mitmproxy", "compare", "recorder", "memory", "report", "fidelity")
+MEASUREMENTS = (
+    "replay",
+    "mitmproxy",
+    "compare",
+    "recorder",
+    "memory",
+    "report",
+    "fidelity",
+    "import",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +47,19 @@ class Sizes:
     recorder_requests: int
     recorder_rounds: int
     memory: tuple[int, ...]
+    imports: tuple[int, ...]  # HAR entries (about 4.5 KB each)
     fidelity_seeds: int = 20  # seeds of traffic replayed twin against twin once
     fidelity_requests: int = 300  # requests a seed records
     fidelity_large: int = 1500  # requests of the largest recording...
     fidelity_runs: int = 10  # ...replayed this many times
 
 
-FULL = Sizes(30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000))
-QUICK = Sizes(5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), 4, 150, 500, 3)
+FULL = Sizes(
+    30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000), (2_000, 100_000)
+)
+QUICK = Sizes(
+    5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), (1_000, 10_000), 4, 150, 500, 3
+)
 
 
 def _progress(message: str) -> None:
@@ -91,6 +105,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
             + fidelity.repeated(work, sizes.fidelity_large, sizes.fidelity_runs)
         ),
     )
+    measure("import", lambda: importer.measure(work, sizes.imports))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -66,6 +67,16 @@ def main() -> None:
 # --- capture ---------------------------------------------------------------------------
 
 
+pii_option = click.option(
+    "--pii",
+    type=click.Choice(["keep", "pseudonymize"]),
+    default="keep",
+    show_default=True,
+    help="Keep personal data, or replace emails, names, phones and addresses with stable "
+    "fakes. Secrets are always redacted.",
+)
+
+
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from harness.record.addon import addon_path
@@ -104,14 +115,7 @@ def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> No
     multiple=True,
     help="In forward mode, also record this host (repeatable).",
 )
-@click.option(
-    "--pii",
-    type=click.Choice(["keep", "pseudonymize"]),
-    default="keep",
-    show_default=True,
-    help="Keep personal data, or replace emails, names, phones and addresses with stable "
-    "fakes. Secrets are always redacted.",
-)
+@pii_option
 @click.option(
     "--confdir",
     type=click.Path(file_okay=False),
@@ -202,6 +206,107 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     print_inspection(recording, header, result)
 
 
+@main.command("import")
+@click.argument("paths", metavar="FILE_OR_DIR...", nargs=-1, required=True)
+@click.option(
+    "--out", "-o", type=click.Path(dir_okay=False), help="Recording to write (.jsonl or .jsonl.gz)."
+)
+@click.option(
+    "--format",
+    "format_name",
+    default="auto",
+    show_default=True,
+    help="auto recognises each file from its content; else an importer's name (vcrpy, "
+    "ruby-vcr, …: docs/import.md) reads every file.",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Also keep exchanges with this host (repeatable); api, files and connect.stripe.com "
+    "are always kept, every other host is dropped and counted.",
+)
+@click.option(
+    "--placeholder",
+    "placeholders",
+    multiple=True,
+    metavar="'NAME=VALUE' | @FILE",
+    help="Put VALUE back wherever a cassette's filter wrote NAME, before anything is parsed, "
+    "e.g. '<VENDOR_ID>=1' (repeatable; @FILE has one NAME=VALUE a line). --scan lists them.",
+)
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="List the placeholders the files hold, with examples; write nothing.",
+)
+@click.option(
+    "--strict", is_flag=True, help="End the import at the first problem, writing nothing."
+)
+@pii_option
+@reports_errors
+def import_command(
+    paths: tuple[str, ...],
+    out: str | None,
+    format_name: str,
+    hosts: tuple[str, ...],
+    placeholders: tuple[str, ...],
+    scan: bool,
+    strict: bool,
+    pii: str,
+) -> None:
+    """Import recordings a customer already has into one redacted recording: VCR cassettes
+    (VCR.py, Ruby VCR, ExVCR, go-vcr), HAR files and mitmproxy flow files, recognised
+    from their content; directories are walked.
+
+    Exchanges are written in recorded order, placeholders undone, secrets redacted, and
+    only Stripe's hosts kept. A file that cannot be read is refused with one line and the
+    rest goes on; the exit code is then 2. Prints the import's figures, then the plan's.
+    """
+    from harness.errors import InputError
+    from harness.record.importers import (
+        ImportOptions,
+        format_named,
+        import_paths,
+        placeholders_from_options,
+        scan_paths,
+    )
+    from harness.record.importers.summary import scan_lines, summary_lines
+    from harness.record.redact import RedactionPolicy
+
+    if format_name != "auto":
+        format_named(format_name)
+    options = ImportOptions(
+        format=format_name,
+        hosts=hosts,
+        placeholders=placeholders_from_options(placeholders),
+        strict=strict,
+        policy=RedactionPolicy(pii=pii),
+    )
+    if scan:
+        result = scan_paths(paths, options)
+        lines = scan_lines(result)
+    else:
+        if out is None:
+            raise InputError("shadow import: --out FILE is required (the recording to write)")
+        result = import_paths(paths, out, options)
+        lines = summary_lines(result)
+    for problem in result.problems:
+        click.echo(f"shadow: refused: {problem}", err=True)
+    for line in lines:
+        click.echo(line)
+    if not scan and out is not None:
+        from harness.inspection import inspect_exchanges
+        from harness.recording import RecordingReader
+
+        with RecordingReader(out) as reader:
+            versions = inspect_exchanges(reader).api_versions
+        shown = ", ".join(f"{v} ({n})" for v, n in versions.most_common(8)) or "none sent"
+        click.echo(f"API versions: {shown}")
+        _print_plan(out, _plan_figures(out))
+        click.echo(f"wrote {out}")
+    sys.exit(result.exit_code)
+
+
 # --- replay ----------------------------------------------------------------------------
 
 
@@ -241,9 +346,7 @@ def plan(source: str, as_json: bool) -> None:
     between journeys."""
     from pathlib import Path
 
-    from harness.replay.gates import GateLayout
     from harness.replay.idmap import read_id_map_file
-    from harness.replay.plan import plan_recording
     from harness.scenario import load_scenario
 
     recording = Path(source)
@@ -254,14 +357,30 @@ def plan(source: str, as_json: bool) -> None:
         for target in scenario.targets:
             if target.id_map is not None:
                 known.update(read_id_map_file(target.id_map))
-    result = plan_recording(recording, known)
-    data = result.to_json(details=as_json)
-    steps = GateLayout(result).critical_path()
-    data["critical_path"] = steps
-    data["ordered_parallelism"] = round(result.exchanges / steps, 1) if steps else 0.0
+    data = _plan_figures(recording, known, details=as_json)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
+    _print_plan(recording, data)
+
+
+def _plan_figures(
+    recording: str | os.PathLike[str], known: set[str] | None = None, *, details: bool = False
+) -> dict[str, Any]:
+    """What `shadow plan` says of a recording, the longest chain of waits included."""
+    from harness.replay.gates import GateLayout
+    from harness.replay.plan import plan_recording
+
+    result = plan_recording(recording, known or ())
+    data = result.to_json(details=details)
+    steps = GateLayout(result).critical_path()
+    data["critical_path"] = steps
+    data["ordered_parallelism"] = round(result.exchanges / steps, 1) if steps else 0.0
+    return data
+
+
+def _print_plan(recording: object, data: dict[str, Any]) -> None:
+    """The figures of `shadow plan`, also printed after `shadow import`."""
     largest = data["largest_journey"]
     click.echo(f"{recording}: {data['exchanges']} exchanges in {data['journeys']} journeys")
     click.echo(
@@ -271,7 +390,7 @@ def plan(source: str, as_json: bool) -> None:
     click.echo(
         f"parallelism available: {data['parallelism']}x by journeys, "
         f"{data['ordered_parallelism']}x with the orderings between them "
-        f"(longest chain: {steps} exchanges)"
+        f"(longest chain: {data['critical_path']} exchanges)"
     )
     click.echo(
         f"barriers: {data['barriers']} id-less reads ({data['pages']} of them pages of a "

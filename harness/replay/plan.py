@@ -50,6 +50,7 @@ from typing import Any
 from harness.errors import RecordingError
 from harness.model import Exchange
 from harness.recording import RecordingReader
+from harness.replay.groups import GroupScopes
 from harness.replay.idmap import response_json
 from harness.replay.rewrite import (
     CURSOR,
@@ -529,9 +530,11 @@ class Planner:
         self._seen_beyond: set[int] = set()
         self._custom: set[str] = set()
         self._examples: list[str] = []
+        self._groups = GroupScopes()
 
     def add(self, exchange: Exchange) -> None:
-        self.add_footprint(footprint(exchange, self._custom))
+        # Imported cassettes join each other only on ids one of them created (groups.py).
+        self.add_footprint(self._groups.scoped(footprint(exchange, self._custom), exchange))
 
     def _first_time(self, seq: int) -> bool:
         if seq >= _SEQ_BITS:
