@@ -36,6 +36,7 @@ from harness.pairstore import PairStore
 from harness.replay.rundir import Run, iter_idmap, load_run
 from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
+from harness.stripe.catalogue import answer_version, catalogue_for
 
 OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -58,6 +59,9 @@ class Side:
     path: Path
     idmap: PairStore | None
     origin: float | None = None  # the moment request times were counted from (run_origins)
+    # The account's default API version (the recording's header), for answers to requests
+    # that named none: each answer is normalised with its version's catalogue.
+    default_version: str | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
@@ -242,10 +246,22 @@ def _items(
             continue
         assert b.response is not None and c.response is not None
         nb = normalize_response(
-            b.response, b.started, base_ids, profile, base_times, b.started + b.duration
+            b.response,
+            b.started,
+            base_ids,
+            profile,
+            base_times,
+            b.started + b.duration,
+            catalogue_for(answer_version(b, baseline.default_version)),
         )
         nc = normalize_response(
-            c.response, c.started, other_ids, profile, other_times, c.started + c.duration
+            c.response,
+            c.started,
+            other_ids,
+            profile,
+            other_times,
+            c.started + c.duration,
+            catalogue_for(answer_version(c, other.default_version)),
         )
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
@@ -342,16 +358,25 @@ def run_origins(run: Run) -> tuple[float | None, float | None]:
     return float(start), float(start + shift)
 
 
+def account_version(run: Run) -> str | None:
+    """The account's default API version, as the recording's header records it."""
+    recording = run.data.get("recording")
+    header = recording.get("header") if isinstance(recording, dict) else None
+    version = header.get("api_version") if isinstance(header, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
 def _load_side(run: Run, name: str) -> Side:
     recorded_origin, replayed_origin = run_origins(run)
+    default = account_version(run)
     if name == RECORDING:
-        return Side(RECORDING, run.recording_path, None, recorded_origin)
+        return Side(RECORDING, run.recording_path, None, recorded_origin, default)
     target_file = run.target_file(name)
     if not target_file.exists():
         raise InputError(f"{target_file}: missing: target {name} has no results in this run")
     idmap_file = run.idmap_file(name)
     idmap = PairStore(iter_idmap(idmap_file) if idmap_file.exists() else ())
-    return Side(name, target_file, idmap, replayed_origin)
+    return Side(name, target_file, idmap, replayed_origin, default)
 
 
 def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:

@@ -29,11 +29,15 @@ import gzip
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InputError
+from harness.stripe import id_pattern
+
+if TYPE_CHECKING:
+    from harness.model import Exchange
 
 DATA = Path(__file__).parent / "data"
 SUFFIX = ".json.gz"
@@ -156,6 +160,11 @@ class Catalogue:
             raw["id_prefix"] for raw in self.raw_types.values() if raw.get("id_prefix")
         )
 
+    @cached_property
+    def id_pattern(self) -> re.Pattern[str]:
+        """Ids of this version: harness.stripe's prefixes and this catalogue's."""
+        return id_pattern(self.id_prefixes)
+
     @property
     def name(self) -> str:
         """The major version's name (`basil`)."""
@@ -269,6 +278,16 @@ def catalogue_for(version: str | None) -> Catalogue | None:
         if version_name(shipped) == name and version_date(shipped) <= version_date(version):
             return catalogue(shipped)
     return None
+
+
+def answer_version(exchange: Exchange, default: str | None = None) -> str | None:
+    """The API version an answer was made under: the `Stripe-Version` its request sent,
+    else the one Stripe's answer names, else `default` (the account's default version, as
+    a recording's header records it)."""
+    found = exchange.request.header("stripe-version")
+    if not found and exchange.response is not None:
+        found = exchange.response.header("stripe-version")
+    return found.strip() if found else default
 
 
 def resolve_version(version: str) -> str:
