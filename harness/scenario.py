@@ -205,6 +205,9 @@ class TargetSpec(_Strict):
     blueprint: str | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rate_limit: float | None = Field(default=None, gt=0)
+    # A candidate on a newer API version than its baseline: differences the catalogue
+    # diff explains are expected (docs/catalogue.md).
+    expect_upgrade: bool = False
 
     @field_validator("name")
     @classmethod

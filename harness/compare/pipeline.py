@@ -30,6 +30,7 @@ from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
 from harness.compare.timemap import TimeMap
+from harness.compare.upgrade import explain_upgrade
 from harness.errors import InputError, ScenarioError
 from harness.model import Difference, Exchange, Outcome
 from harness.pairstore import PairStore
@@ -107,6 +108,9 @@ class _Pending:
     endpoint: str
     baseline: Normalized
     candidate: Normalized
+    # (baseline's API version, candidate's) when the candidate expects an upgrade and the
+    # two answers were made under versions of different catalogues.
+    upgrade: tuple[str, str] | None = None
 
 
 _Item = RawOutcome | _Pending
@@ -210,7 +214,11 @@ def _pairs(baseline: Side, other: Side) -> Iterator[tuple[int, Exchange | None, 
 
 
 def _items(
-    baseline: Side, other: Side, profile: Profile, projection: PairProjection | None = None
+    baseline: Side,
+    other: Side,
+    profile: Profile,
+    projection: PairProjection | None = None,
+    expect_upgrade: bool = False,
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
@@ -245,6 +253,8 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
+        base_catalogue = catalogue_for(answer_version(b, baseline.default_version))
+        other_catalogue = catalogue_for(answer_version(c, other.default_version))
         nb = normalize_response(
             b.response,
             b.started,
@@ -252,7 +262,7 @@ def _items(
             profile,
             base_times,
             b.started + b.duration,
-            catalogue_for(answer_version(b, baseline.default_version)),
+            base_catalogue,
         )
         nc = normalize_response(
             c.response,
@@ -261,17 +271,28 @@ def _items(
             profile,
             other_times,
             c.started + c.duration,
-            catalogue_for(answer_version(c, other.default_version)),
+            other_catalogue,
         )
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
-        else:
-            yield _Pending(seq, journey, endpoint, nb, nc)
+            continue
+        upgrade = None
+        if expect_upgrade and base_catalogue and other_catalogue:
+            if base_catalogue is not other_catalogue:
+                upgrade = (base_catalogue.api_version, other_catalogue.api_version)
+        yield _Pending(seq, journey, endpoint, nb, nc, upgrade)
 
 
 def _diff_pending(pending: list[_Pending]) -> list[list[Difference]]:
-    """Worker: the differences of each pending pair (run in a pool when there are many)."""
-    return [diff_responses(p.endpoint, p.baseline, p.candidate) for p in pending]
+    """Worker: the differences of each pending pair (run in a pool when there are many),
+    those an expected upgrade explains marked expected."""
+    found = []
+    for item in pending:
+        differences = diff_responses(item.endpoint, item.baseline, item.candidate)
+        if item.upgrade is not None:
+            explain_upgrade(differences, item.baseline, item.candidate, *item.upgrade)
+        found.append(differences)
+    return found
 
 
 def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
@@ -302,8 +323,11 @@ def compare_sides(
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
     projection: PairProjection | None = None,
+    expect_upgrade: bool = False,
 ) -> Iterator[RawOutcome]:
-    """Raw outcomes of `other` against `baseline`, in seq order.
+    """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
+    differences the catalogue diff between the two answers' versions explains come
+    marked expected (harness.compare.upgrade).
 
     Mismatches are diffed here until more than `parallel_threshold` have been seen, then
     in a process pool of `workers`, with at most two chunks per worker in flight.
@@ -315,7 +339,8 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        for chunk in _chunks(_items(baseline, other, profile, projection), CHUNK_SIZE):
+        items = _items(baseline, other, profile, projection, expect_upgrade)
+        for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
             if pool is None and workers > 1 and mismatches > parallel_threshold:
@@ -465,7 +490,8 @@ def _compare_candidate(
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
     side = _load_side(run, name)
-    projection, config = apply_blueprint(run.target(name), config)
+    target = run.target(name)
+    projection, config = apply_blueprint(target, config)
     raw = compare_sides(
         baseline,
         side,
@@ -473,6 +499,7 @@ def _compare_candidate(
         workers=workers,
         parallel_threshold=parallel_threshold,
         projection=projection,
+        expect_upgrade=config.expect_upgrade or target.extra.get("expect_upgrade") is True,
     )
     summary = CandidateSummary(samples=config.samples)
     if secondary_counts is None:
