@@ -103,6 +103,11 @@ def explain_upgrade(
         if located is None:
             continue
         change = field_change(located[0], located[1], from_version, to_version)
-        if change is not None and change.effect in wanted:
-            difference.outcome = EXPECTED
-            difference.reason = change.reason()
+        if change is None or change.effect not in wanted:
+            continue
+        if change.effect == VALUES and not (
+            difference.baseline in change.old_values and difference.candidate in change.new_values
+        ):
+            continue  # the enum changed, but not from one of these values to the other
+        difference.outcome = EXPECTED
+        difference.reason = change.reason()

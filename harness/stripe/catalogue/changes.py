@@ -55,8 +55,23 @@ class Change:
         if self.kind == RETYPED:
             return f"retyped from {self.old} to {self.new} in {self.version}"
         if self.kind == VALUES:
-            return f"values changed from {self.old} to {self.new} in {self.version}"
+            old, new = self.old_values, self.new_values
+            dropped = [v for v in old if v not in new]
+            added = [v for v in new if v not in old]
+            said = [f"no longer {_some(dropped)}"] if dropped else []
+            said += [f"now also {_some(added)}"] if added else []
+            return f"values changed in {self.version}: {'; '.join(said)}"
         return f"{self.kind} in {self.version}"
+
+    @property
+    def old_values(self) -> tuple[str, ...]:
+        """An enum's values in the source version (VALUES only)."""
+        return tuple(self.old.split("|")) if self.kind == VALUES and self.old else ()
+
+    @property
+    def new_values(self) -> tuple[str, ...]:
+        """An enum's values in the target version (VALUES only)."""
+        return tuple(self.new.split("|")) if self.kind == VALUES and self.new else ()
 
     @property
     def effect(self) -> str:
@@ -84,6 +99,11 @@ class Change:
             "change": self.describe(),
             "changelog": self.url,
         }
+
+
+def _some(values: list[str], shown: int = 6) -> str:
+    more = len(values) - shown
+    return ", ".join(values[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _steps(from_version: str, to_version: str) -> tuple[list[Catalogue], bool] | None:
