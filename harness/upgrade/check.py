@@ -9,11 +9,13 @@ stream of exchanges; no target is contacted). Not a gate: it informs.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.model import Exchange
+from harness.recording import RecordingReader
 from harness.stripe import endpoint_template, form_tree, parse_form_pairs
 from harness.stripe.catalogue import answer_version, catalogue_for, resolve_version
 from harness.stripe.catalogue.changes import (
@@ -47,7 +49,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "finding": self.kind,
             **self.change.to_json(),
             "exchanges": len(self.seqs),
             "endpoints": sorted(self.endpoints),
@@ -206,3 +208,12 @@ def upgrade_check(
     for exchange in exchanges:
         check_exchange(report, exchange, default_version)
     return report
+
+
+def check_recording(
+    path: str | os.PathLike[str], to_version: str, *, allow_truncated: bool = False
+) -> UpgradeCheck:
+    """upgrade_check over a recording file, with the account default its header records."""
+    with RecordingReader(path, allow_truncated=allow_truncated) as reader:
+        default = reader.header.extra.get("api_version")
+        return upgrade_check(reader, to_version, default if isinstance(default, str) else None)
