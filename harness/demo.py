@@ -117,6 +117,7 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
             ],
         },
         "gate": {"fail_on": "high"},
+        "upgrade_check": TO_VERSION,
     }
 
 

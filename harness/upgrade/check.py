@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.model import Exchange
@@ -217,3 +218,23 @@ def check_recording(
     with RecordingReader(path, allow_truncated=allow_truncated) as reader:
         default = reader.header.extra.get("api_version")
         return upgrade_check(reader, to_version, default if isinstance(default, str) else None)
+
+
+def write_upgrade_check(run_dir: Path, report: UpgradeCheck) -> Path:
+    """upgrade-check.json in a run directory, for the report."""
+    path = run_dir / UPGRADE_CHECK_FILE
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def read_upgrade_check(run_dir: Path) -> dict[str, Any] | None:
+    """The upgrade check a run holds (None: its scenario ran none, or the file is not a
+    JSON object)."""
+    path = run_dir / UPGRADE_CHECK_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
