@@ -17,10 +17,10 @@ from harness.gate import GateConfig, GateVerdict, apply_gate, override
 from harness.replay.progress import ProgressView
 from harness.replay.session import ReplayResult, start_replay
 from harness.report import WrittenReport, write_report
-from harness.upgrade.check import check_recording, write_upgrade_check
 from harness.report.phrasing import outcome_counts, percent, severity_counts
 from harness.report.write import read_summary_file
 from harness.scenario import Scenario, load_scenario
+from harness.upgrade.check import check_recording, write_upgrade_check
 
 
 @dataclass(slots=True)

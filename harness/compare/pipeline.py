@@ -277,9 +277,13 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [])
             continue
         upgrade = None
-        if expect_upgrade and base_catalogue and other_catalogue:
-            if base_catalogue is not other_catalogue:
-                upgrade = (base_catalogue.api_version, other_catalogue.api_version)
+        if (
+            expect_upgrade
+            and base_catalogue is not None
+            and other_catalogue is not None
+            and base_catalogue is not other_catalogue
+        ):
+            upgrade = (base_catalogue.api_version, other_catalogue.api_version)
         yield _Pending(seq, journey, endpoint, nb, nc, upgrade)
 
 

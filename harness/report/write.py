@@ -23,8 +23,8 @@ from harness.report.facts import without_secrets
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
-from harness.upgrade.check import read_upgrade_check
 from harness.report.redaction import redact_tree
+from harness.upgrade.check import read_upgrade_check
 
 SUMMARY_VERSION = 1
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")

@@ -10,6 +10,7 @@ candidate on an older version than its baseline) the same field is "added in
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -139,7 +140,7 @@ def field_change(
     subject = ".".join((object_type, *path))
     if first is None and last is None:
         return None
-    for older, newer in zip(chain, chain[1:], strict=False):
+    for older, newer in itertools.pairwise(chain):
         before, after = older.field(object_type, path), newer.field(object_type, path)
         if before is not None and after is None and last is None:
             moved = _moved_to(newer, older, object_type, path)
@@ -147,13 +148,23 @@ def field_change(
             return Change(subject, kind, newer.api_version, backwards, moved_to=moved)
         if before is None and after is not None and first is None:
             return Change(subject, ADDED, newer.api_version, backwards)
-        if before is not None and after is not None and first is not None and last is not None:
-            if _json_type(before) != _json_type(after) and _json_type(first) != _json_type(last):
-                old, new = (str(after), str(before)) if backwards else (str(before), str(after))
-                return Change(subject, RETYPED, newer.api_version, False, old, new)
-    if first is not None and last is not None and first.kind == last.kind == "enum":
-        if first.names != last.names:
-            return _values_change(subject, chain, object_type, path, backwards)
+        if (
+            before is not None
+            and after is not None
+            and first is not None
+            and last is not None
+            and _json_type(before) != _json_type(after)
+            and _json_type(first) != _json_type(last)
+        ):
+            old, new = (str(after), str(before)) if backwards else (str(before), str(after))
+            return Change(subject, RETYPED, newer.api_version, False, old, new)
+    if (
+        first is not None
+        and last is not None
+        and first.kind == last.kind == "enum"
+        and first.names != last.names
+    ):
+        return _values_change(subject, chain, object_type, path, backwards)
     return None
 
 
@@ -170,7 +181,7 @@ def _values_change(
     old, new = source.field(object_type, path), target.field(object_type, path)
     assert old is not None and new is not None
     made_in = None
-    for older, newer in zip(chain, chain[1:], strict=False):
+    for older, newer in itertools.pairwise(chain):
         before, after = older.field(object_type, path), newer.field(object_type, path)
         if before is None or after is None or before.names == after.names:
             continue
@@ -242,7 +253,7 @@ def endpoint_change(endpoint: str, from_version: str, to_version: str) -> Change
     target = chain[0] if backwards else chain[-1]
     if source.endpoint(endpoint) is None or target.endpoint(endpoint) is not None:
         return None
-    for older, newer in zip(chain, chain[1:], strict=False):
+    for older, newer in itertools.pairwise(chain):
         present = (older.endpoint(endpoint) is not None, newer.endpoint(endpoint) is not None)
         if present == ((True, False) if not backwards else (False, True)):
             return Change(endpoint, ADDED if backwards else REMOVED, newer.api_version, backwards)
@@ -266,7 +277,7 @@ def parameter_change(
         _param_tree(ordered[-1], endpoint), path
     ):
         return None
-    for older, newer in zip(ordered, ordered[1:], strict=False):
+    for older, newer in itertools.pairwise(ordered):
         if _has_param(_param_tree(older, endpoint), path) and not _has_param(
             _param_tree(newer, endpoint), path
         ):
