@@ -77,6 +77,13 @@ pii_option = click.option(
 )
 
 
+allow_truncated_option = click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
+)
+
+
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from harness.record.addon import addon_path
@@ -182,11 +189,7 @@ def record(
 @main.command()
 @click.argument("recording", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--allow-truncated",
-    is_flag=True,
-    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
-)
+@allow_truncated_option
 @reports_errors
 def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     """Summarise a recording: exchanges, time span, API versions, endpoints, errors."""
@@ -216,11 +219,7 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     help="The API version to check against, e.g. 2025-03-31.basil (docs/catalogue.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-@click.option(
-    "--allow-truncated",
-    is_flag=True,
-    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
-)
+@allow_truncated_option
 @reports_errors
 def upgrade_check(recording: str, to_version: str, as_json: bool, allow_truncated: bool) -> None:
     """List what the recorded traffic will meet on another API version, before any replay:
