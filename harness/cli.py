@@ -77,6 +77,13 @@ pii_option = click.option(
 )
 
 
+allow_truncated_option = click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
+)
+
+
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from harness.record.addon import addon_path
@@ -182,11 +189,7 @@ def record(
 @main.command()
 @click.argument("recording", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--allow-truncated",
-    is_flag=True,
-    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
-)
+@allow_truncated_option
 @reports_errors
 def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     """Summarise a recording: exchanges, time span, API versions, endpoints, errors."""
@@ -204,6 +207,35 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     from harness.terminal import print_inspection
 
     print_inspection(recording, header, result)
+
+
+@main.command("upgrade-check")
+@click.argument("recording", type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    "to_version",
+    required=True,
+    metavar="VERSION",
+    help="The API version to check against, e.g. 2025-03-31.basil (docs/catalogue.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@allow_truncated_option
+@reports_errors
+def upgrade_check(recording: str, to_version: str, as_json: bool, allow_truncated: bool) -> None:
+    """List what the recorded traffic will meet on another API version, before any replay:
+    parameters it sends that the version removes or renames, fields it was answered that
+    the version removes, moves or retypes, endpoints it drops; with exchanges, endpoints
+    and an example for each. From the catalogues Stripe's SDKs describe; exits 0 (it
+    informs, it does not gate)."""
+    from harness.upgrade.check import check_recording
+
+    report = check_recording(recording, to_version, allow_truncated=allow_truncated)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    from harness.terminal import print_upgrade_check
+
+    print_upgrade_check(recording, report)
 
 
 @main.command("import")

@@ -29,7 +29,7 @@ from harness.replay.progress import ProgressView
 from harness.report.phrasing import KIND_PHRASES
 from harness.run import RunResult, run_scenario
 from harness.scenario import load_scenario
-from harness.simulated_upgrade import CHANGES
+from harness.simulated_upgrade import CHANGES, FROM_VERSION, TO_VERSION
 
 # The fixed key of a local localstripe: a test key of no account, not a secret.
 KEY_ENV = "SHADOW_DEMO_LOCALSTRIPE_KEY"
@@ -41,8 +41,8 @@ MIGRATION = Path("scenarios") / "charges-to-payment-intents.yaml"
 # What each candidate stands for, in the reading of the result.
 ROLES = {
     "twin": "the same setup as the baseline, replayed again",
-    "upgraded": "localstripe answering as if the account had moved to a newer API version "
-    "(a simulated change)",
+    "upgraded": f"localstripe answering as if the account had moved from {FROM_VERSION} to "
+    f"{TO_VERSION} (a simulated change)",
     "payment-intents": "every charge sent as a confirmed PaymentIntent",
 }
 
@@ -64,7 +64,10 @@ def shipped(relative: Path) -> Path:
 
 
 def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, Any]:
-    """The demo's scenario: a baseline, a control candidate and a differing candidate."""
+    """The demo's scenario: a baseline and a control candidate pinned at FROM_VERSION, and a
+    differing candidate pinned at TO_VERSION that expects the upgrade: what the catalogue
+    diff explains is expected; the older changes are expected by rules or are regressions."""
+    pinned = {"Stripe-Version": FROM_VERSION}
     return {
         "name": "api-upgrade",
         "description": "The demo recording against a control candidate and a simulated API "
@@ -75,10 +78,12 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
         # second by store order, which parallel journeys would make differ per target.
         "concurrency": 1,
         "targets": [
-            {"name": "control", "launch": "localstripe"},
-            {"name": "twin", "launch": "localstripe"},
+            {"name": "control", "launch": "localstripe", "headers": pinned},
+            {"name": "twin", "launch": "localstripe", "headers": pinned},
             {
                 "name": "upgraded",
+                "headers": {"Stripe-Version": TO_VERSION},
+                "expect_upgrade": True,
                 "api_key_env": KEY_ENV,
                 "launch": {
                     "command": f"{python} -m harness.simulated_upgrade --port {{port}}",
@@ -112,6 +117,7 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
             ],
         },
         "gate": {"fail_on": "high"},
+        "upgrade_check": TO_VERSION,
     }
 
 

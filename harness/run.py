@@ -20,6 +20,7 @@ from harness.report import WrittenReport, write_report
 from harness.report.phrasing import outcome_counts, percent, severity_counts
 from harness.report.write import read_summary_file
 from harness.scenario import Scenario, load_scenario
+from harness.upgrade.check import check_recording, write_upgrade_check
 
 
 @dataclass(slots=True)
@@ -92,6 +93,9 @@ def replay_and_compare(
     target starts, and a target that cannot be started or reached raises
     InfrastructureError."""
     resolve_config(scenario.compare, scenario.path, rules)
+    check = None
+    if scenario.upgrade_check is not None:
+        check = check_recording(scenario.recording, scenario.upgrade_check)
     replay = start_replay(
         scenario,
         out=out,
@@ -100,6 +104,8 @@ def replay_and_compare(
         allow_live=allow_live,
         progress=progress,
     )
+    if check is not None:
+        write_upgrade_check(replay.run_dir, check)
     check_reachable(replay)
     return replay, compare_run(replay.run_dir, rules)
 

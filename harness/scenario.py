@@ -27,10 +27,11 @@ from pydantic import (
 
 from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
-from harness.errors import ScenarioError
+from harness.errors import InputError, ScenarioError
 from harness.gate import GateConfig
 from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
+from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
 from harness.validation import field_path, model_at
 
@@ -205,6 +206,9 @@ class TargetSpec(_Strict):
     blueprint: str | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rate_limit: float | None = Field(default=None, gt=0)
+    # A candidate on a newer API version than its baseline: differences the catalogue
+    # diff explains are expected (docs/catalogue.md).
+    expect_upgrade: bool = False
 
     @field_validator("name")
     @classmethod
@@ -300,6 +304,9 @@ class Scenario(_Strict):
     time: TimeSettings = Field(default_factory=TimeSettings)
     compare: dict[str, Any] | None = None
     gate: GateConfig | None = None
+    # `shadow run` checks the recording against this API version before replaying, and
+    # the report shows what it found (docs/catalogue.md).
+    upgrade_check: str | None = None
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 
@@ -307,6 +314,16 @@ class Scenario(_Strict):
     @classmethod
     def _recording(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolve(value, info)
+
+    @field_validator("upgrade_check")
+    @classmethod
+    def _covered_version(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                resolve_version(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _roles(self) -> Scenario:

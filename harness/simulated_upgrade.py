@@ -1,12 +1,18 @@
-"""A simulated change for the demo: localstripe answering as if the account had moved to
-a newer Stripe API version. Not Stripe's behaviour, and not a full upgrade: a few of
-Stripe's documented breaking changes applied to localstripe's answers, so the demo has a
-candidate that really differs without a Stripe account or the network.
+"""A simulated change for the demo: localstripe answering as if the account had moved from
+2024-09-30.acacia to 2025-03-31.basil. Not Stripe's behaviour, and not a full upgrade: a
+few of Stripe's documented breaking changes applied to localstripe's answers, so the demo
+has a candidate that really differs without a Stripe account or the network. The basil
+changes are the catalogue's to explain (`expect_upgrade`, docs/catalogue.md); the three
+older ones are changes no catalogue covers, which only a scenario's rules can expect.
 
 `python -m harness.simulated_upgrade --port N` starts its own localstripe (harness.process)
 and answers on 127.0.0.1:N by forwarding every request to it and rewriting, in every
 object of every JSON answer (lists and embedded objects too):
 
+- invoice: `subscription` moved under `parent.subscription_details`; `charge`,
+  `payment_intent` and `paid` removed                    (API 2025-03-31.basil)
+- subscription: `current_period_start` and `current_period_end` moved to each item
+                                                         (API 2025-03-31.basil)
 - customer: `account_balance` renamed `balance`        (API 2019-10-17)
 - subscription: `plan` and `quantity` removed           (API 2020-08-27)
 - payment intent: `charges` removed (`latest_charge` stays) (API 2022-11-15)
@@ -27,7 +33,14 @@ import httpx
 
 from harness.process import LocalProcess, localstripe
 
+# The API versions the demo pins on its baseline and on this candidate.
+FROM_VERSION = "2024-09-30.acacia"
+TO_VERSION = "2025-03-31.basil"
+
 CHANGES = (
+    "invoice.subscription moved to parent.subscription_details; invoice.charge, "
+    "payment_intent and paid removed (API 2025-03-31.basil)",
+    "subscription.current_period_start and _end moved to its items (API 2025-03-31.basil)",
     "customer.account_balance renamed balance (API 2019-10-17)",
     "subscription.plan and subscription.quantity removed (API 2020-08-27)",
     "payment_intent.charges removed; latest_charge stays (API 2022-11-15)",
@@ -52,6 +65,29 @@ def upgrade_object(node: Any) -> Any:
     elif kind == "subscription":
         out.pop("plan", None)
         out.pop("quantity", None)
+        period = {
+            name: out.pop(name)
+            for name in ("current_period_start", "current_period_end")
+            if name in out
+        }
+        items = out.get("items")
+        if period and isinstance(items, dict) and isinstance(items.get("data"), list):
+            for item in items["data"]:
+                if isinstance(item, dict):
+                    item.update(period)
+    elif kind == "invoice":
+        for name in ("charge", "payment_intent", "paid"):
+            out.pop(name, None)
+        subscription = out.pop("subscription", None)
+        out["parent"] = (
+            {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"metadata": {}, "subscription": subscription},
+            }
+            if subscription is not None
+            else None
+        )
     elif kind == "payment_intent":
         out.pop("charges", None)
     return out

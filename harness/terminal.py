@@ -9,6 +9,7 @@ from rich.table import Table
 
 from harness.inspection import Inspection
 from harness.recording import Header
+from harness.upgrade.check import UpgradeCheck
 
 
 def console() -> Console:
@@ -48,4 +49,40 @@ def print_inspection(path: str, header: Header, result: Inspection) -> None:
     for name, stats in sorted(result.endpoints.items(), key=lambda item: (-item[1].count, item[0])):
         statuses = "  ".join(f"{status} x{n}" for status, n in sorted(stats.statuses.items()))
         table.add_row(name, str(stats.count), statuses)
+    out.print(table)
+
+
+def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
+    """`shadow upgrade-check`: one row per parameter, field or endpoint the traffic meets."""
+    out = console()
+    versions = ", ".join(f"{v} ({n})" for v, n in sorted(report.versions.items())) or "none"
+    out.print(
+        f"[bold]{path}[/bold] on {report.to_version} (catalogue {report.catalogue_version}): "
+        f"{report.exchanges} exchanges, answered under {versions}",
+        soft_wrap=True,
+    )
+    if report.uncovered:
+        out.print(
+            f"{report.uncovered} exchanges were answered under a version no catalogue covers; "
+            "they are not checked"
+        )
+    findings = report.sorted_findings()
+    if not findings:
+        out.print("nothing the recorded traffic sends or reads changes on this version")
+        return
+    table = Table(title=f"{len(findings)} changes the traffic meets", title_justify="left")
+    for column in ("kind", "what", "change", "exchanges", "endpoints", "example"):
+        table.add_column(column, justify="right" if column == "exchanges" else "left")
+    for finding in findings:
+        endpoints = sorted(finding.endpoints)
+        shown = ", ".join(endpoints[:3]) + (f" +{len(endpoints) - 3}" if len(endpoints) > 3 else "")
+        example = finding.example or {}
+        table.add_row(
+            finding.kind,
+            finding.change.subject,
+            f"{finding.change.describe()}\n{finding.change.url}",
+            str(len(finding.seqs)),
+            shown,
+            f"seq {example.get('seq')}: {example.get('where')}",
+        )
     out.print(table)

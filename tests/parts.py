@@ -67,3 +67,14 @@ def static_busybox() -> Path:
     if b"ld-linux" in binary.read_bytes()[:8192]:
         missing(f"{binary} is linked dynamically", "install Debian's busybox-static")
     return binary
+
+
+def registry_allowed() -> None:
+    """Skip the calling test unless downloads from the package registry are wanted: under
+    CI, or with SHADOW_TEST_REGISTRY=1 (they take tens of seconds, so `make test` leaves
+    them out on a developer's machine)."""
+    if not (in_ci() or os.environ.get("SHADOW_TEST_REGISTRY")):
+        pytest.skip(
+            "downloads a stripe release from PyPI (about 20 s): set SHADOW_TEST_REGISTRY=1 "
+            "to run it (CI always does)"
+        )

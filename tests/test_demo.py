@@ -177,12 +177,28 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
         if g["outcome"] == "difference"
     }
     assert real == {("account_balance", "removed"), ("plan", "removed"), ("quantity", "removed")}
-    # ...and the ones it expects show as expected, with their reasons.
-    expected = {
+    # ...the older ones it expects by rules show as expected, with the rules' reasons...
+    expected = [g for g in upgraded["groups"] if g["outcome"] == "expected"]
+    by_rule = {
         (g["path"].rsplit(".", 1)[-1], g["kind"], g["reason"].split(" ")[1])
-        for g in upgraded["groups"]
-        if g["outcome"] == "expected"
+        for g in expected
+        if g["reason"].startswith("API ")
     }
-    assert expected == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
+    assert by_rule == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
+    # ...and the basil changes are expected by the catalogue (`expect_upgrade: true`).
+    by_catalogue = {
+        (g["endpoint"], g["path"], g["kind"]): g["reason"]
+        for g in expected
+        if not g["reason"].startswith("API ")
+    }
+    changelog = "(Stripe changelog: https://docs.stripe.com/changelog/basil)"
+    assert all(reason.endswith(changelog) for reason in by_catalogue.values())
+    assert by_catalogue[("POST /v1/invoices", "$.subscription", "removed")] == (
+        f"moved to parent.subscription_details.subscription in 2025-03-31.basil {changelog}"
+    )
+    assert by_catalogue[("POST /v1/invoices", "$.charge", "removed")] == (
+        f"removed in 2025-03-31.basil {changelog}"
+    )
+    assert by_catalogue[("POST /v1/subscriptions", "$.items.data[].current_period_end", "added")]
     scenario = tmp_path / "demo" / "api-upgrade.yaml"
     assert scenario.read_text().startswith("# Written by `shadow demo`")

@@ -21,6 +21,7 @@ from harness.compare.normalize import (
 from harness.compare.profile import MASK, stripe_profile
 from harness.compare.timemap import Moment
 from harness.model import Response
+from harness.stripe.catalogue import catalogue
 
 T0 = 1_760_000_000.0
 
@@ -399,3 +400,69 @@ def test_new_objects_with_distinct_content_align_whatever_their_order(
     rng.shuffle(shuffled)
     renamed = _rename(shuffled, _fresh_ids(_ids_in(items), rng.randint(0, 10**6)))
     assert normalize_tree({"data": renamed}, T0, {}) == normalize_tree({"data": items}, T0, {})
+
+
+# --- what the catalogue of the answer's API version knows ----------------------------------
+
+_DAY = 86_400
+BASIL = catalogue("2025-03-31.basil")
+
+
+def test_a_time_known_only_to_the_catalogue_compares_as_a_time() -> None:
+    """A coupon's `redeem_by` and a dispute's `evidence_details.due_by` are neither named
+    like times nor in harness.stripe's list: by names alone, a replay 40 days after the
+    recording differs in both; with the catalogue of the answers' version they are times
+    as far from their requests on both sides, so nothing differs."""
+    profile = stripe_profile()
+    for name in ("redeem_by", "due_by"):
+        assert name not in profile.timestamps and not name.endswith("_at")
+
+    def answers(start: float) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "object": "coupon",
+                    "id": "spring",
+                    "created": start,
+                    "redeem_by": start + 30 * _DAY,
+                },
+                {
+                    "object": "dispute",
+                    "id": "dp_Recorded00000001",
+                    "created": start,
+                    "evidence_details": {"due_by": start + 9 * _DAY, "submission_count": 0},
+                },
+            ],
+        }
+
+    later = T0 + 40 * _DAY
+    recorded, replayed = answers(T0), answers(later)
+    assert normalize_tree(recorded, T0, {}) != normalize_tree(replayed, later, {})
+    assert normalize_tree(recorded, T0, {}, catalogue=BASIL) == normalize_tree(
+        replayed, later, {}, catalogue=BASIL
+    )
+
+
+def test_a_reference_and_an_id_of_prefixes_no_table_lists_are_named_as_ids() -> None:
+    """`prv_` (a review) and `fca_` (a Financial Connections account) are in no hand-written
+    table: the catalogue knows `charge.review` is a reference and `fca` an id prefix."""
+    mapping = {"prv_Baseline000001": "prv_Recorded000001"}
+
+    def charge(review: str, account: str) -> dict[str, Any]:
+        return {
+            "object": "charge",
+            "id": "ch_Recorded00000001",
+            "review": review,
+            "source": {"object": "financial_connections.account", "id": account},
+        }
+
+    baseline = charge("prv_Baseline000001", "fca_Baseline000001")
+    candidate = charge("prv_Recorded000001", "fca_Candidate00001")
+    without = normalize_tree(baseline, T0, mapping), normalize_tree(candidate, T0, {})
+    assert without[0] != without[1]
+    nb = normalize_tree(baseline, T0, mapping, catalogue=BASIL)
+    recorded = {"prv_Recorded000001": "prv_Recorded000001"}
+    nc = normalize_tree(candidate, T0, recorded, catalogue=BASIL)
+    assert nb == nc
+    assert nb["review"] == "prv_Recorded000001" and nb["source"]["id"] == "<fca_1>"

@@ -434,3 +434,39 @@ def test_facts_drop_secret_named_settings() -> None:
     config = {"api_key": "x", "api_key_env": "KEY", "env": {"STRIPE_SECRET": "y", "MODE": "z"}}
     assert without_secrets(config) == {"api_key_env": "KEY", "env": {"MODE": "z"}}
     assert "no redaction was applied" in redaction_statement({"applied": False})
+
+
+def test_a_run_with_an_upgrade_check_shows_its_findings_as_text(tmp_path: Path) -> None:
+    """The scenario's `upgrade_check` leaves upgrade-check.json in the run; the page shows
+    each finding, its change and changelog, and content stays text."""
+    from harness.upgrade.check import UPGRADE_CHECK_FILE
+
+    run = build_run(tmp_path / "runs")
+    finding = {
+        "finding": "field",
+        "subject": "invoice.subscription",
+        "kind": "moved",
+        "version": "2025-03-31.basil",
+        "change": "moved to parent.subscription_details.subscription in 2025-03-31.basil",
+        "changelog": "https://docs.stripe.com/changelog/basil",
+        "exchanges": 2,
+        "endpoints": ["GET /v1/invoices/{invoice}"],
+        "example": {"seq": 3, "endpoint": "GET /v1/invoices/{invoice}", "where": SCRIPT_TEXT},
+    }
+    check = {
+        "to": "2025-03-31.basil",
+        "catalogue": "2025-03-31.basil",
+        "exchanges": 9,
+        "versions": {"2024-09-30.acacia": 9},
+        "uncovered": 0,
+        "findings": [finding],
+    }
+    before = report(run.path, tmp_path / "before")["index.html"]
+    assert 'id="upgrade-check"' not in before
+    (run.path / UPGRADE_CHECK_FILE).write_text(json.dumps(check))
+    html = report(run.path, tmp_path / "out")["index.html"]
+    section = html.split('<section id="upgrade-check">', 1)[1].split("</section>", 1)[0]
+    assert "Upgrade check: 2025-03-31.basil" in section
+    assert "moved to parent.subscription_details.subscription in 2025-03-31.basil" in section
+    assert "https://docs.stripe.com/changelog/basil" in section
+    assert SCRIPT_TEXT not in section and unescape(section).count(SCRIPT_TEXT) == 1

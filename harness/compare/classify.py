@@ -93,6 +93,9 @@ class Classifier:
 
     def classify(self, difference: Difference) -> Difference:
         verdict = self.verdict(difference.endpoint, difference.path, difference.kind)
+        if verdict.outcome == "difference" and difference.outcome == "expected":
+            # Explained before classifying: an expected API upgrade (compare.upgrade).
+            verdict = replace(verdict, outcome="expected", reason=difference.reason)
         if (
             verdict.outcome == "difference"
             and difference.kind in _FIELD_KINDS

@@ -31,7 +31,8 @@ from harness.compare.profile import (
 )
 from harness.compare.timemap import Moment, TimeMap, Window, pack
 from harness.model import Response
-from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
+from harness.stripe import GENERATED_ID, ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
+from harness.stripe.catalogue import Catalogue, ObjectType
 from harness.stripe.times import ANCHOR_RANKS, UNRANKED
 
 
@@ -63,10 +64,12 @@ class IdNamer:
         counterparts: Mapping[str, str],
         times: TimeMap | None = None,
         request: Window = (0.0, 0.0),
+        pattern: re.Pattern[str] = ID_PATTERN,
     ) -> None:
         self.counterparts = counterparts
         self.times = times
         self.request = pack(request)  # as the time map keeps it
+        self.pattern = pattern  # the ids of the answer's API version (its catalogue's prefixes)
         self._placeholders: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
 
@@ -109,7 +112,15 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
             return found
         return name(found)
 
-    return ID_PATTERN.sub(replace, text)
+    return name.pattern.sub(replace, text)
+
+
+def _name_reference(text: str, name: IdNamer) -> str:
+    """A field the catalogue says holds an id (an expandable reference): named as an id
+    even when no table knows its prefix."""
+    if name.counterparts.get(text) is None and GENERATED_ID.fullmatch(text):
+        return name(text)
+    return _name_ids_in_text(text, name)
 
 
 # The times of an object that later times are counted from, with their rank, innermost
@@ -125,7 +136,12 @@ class _Normalizer:
     runs for every field of every exchange."""
 
     def __init__(
-        self, request: Window, name: IdNamer, profile: Profile, times: TimeMap | None = None
+        self,
+        request: Window,
+        name: IdNamer,
+        profile: Profile,
+        times: TimeMap | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.request = request
         self.packed = pack(request)
@@ -133,16 +149,18 @@ class _Normalizer:
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
         self.timestamps = profile.timestamps
+        self.declared = profile.declared_timestamps
         self.tolerance = profile.timestamp_tolerance
         self.times = times
         self.origin = times.origin if times is not None else None
+        self.catalogue = catalogue
 
-    def value(self, node: Any, anchors: _Anchors = ()) -> Any:
+    def value(self, node: Any, anchors: _Anchors = (), described: ObjectType | None = None) -> Any:
         kind = type(node)
         if kind is dict:
-            return self.mapping(node, anchors)
+            return self.mapping(node, anchors, described)
         if kind is list:
-            return self.sequence(node, anchors)
+            return self.sequence(node, anchors, described)
         if kind is str:
             return _name_ids_in_text(node, self.name)
         return node
@@ -175,10 +193,24 @@ class _Normalizer:
         shown = self.times.first_shown(item, self.packed) if self.times is not None else None
         return Moment(item, self.request, shown, self.origin, counted_from, self.tolerance)
 
-    def mapping(self, node: dict[str, Any], outer: _Anchors = ()) -> dict[str, Any]:
+    def mapping(
+        self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None
+    ) -> dict[str, Any]:
+        """`described`: the catalogue's type of an embedded object that names none itself."""
         anchors = self.anchors_of(node, outer)
         object_type = node.get("object")
-        by_object = self.masked_by_object.get(object_type) if type(object_type) is str else None
+        by_object = None
+        catalogue = self.catalogue
+        if type(object_type) is str:
+            by_object = self.masked_by_object.get(object_type)
+            if catalogue is not None:
+                described = catalogue.object_type(object_type)
+        # The catalogue of the answer's API version decides for the fields it knows; the
+        # profile's names for the rest (localstripe's extras, versions it does not cover).
+        known = stamps = references = children = None
+        if described is not None:
+            known, stamps = described.fields, described.timestamps
+            references, children = described.references, described.children
         masked = self.masked
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
@@ -191,32 +223,50 @@ class _Normalizer:
             elif (
                 (kind is int or kind is float)
                 and item >= EARLIEST_TIMESTAMP
-                and (key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX))
+                and (
+                    key in self.declared
+                    # the catalogue decides for the fields it knows, the names for the rest
+                    or (
+                        key in stamps
+                        if known is not None and stamps is not None and key in known
+                        else key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX)
+                    )
+                )
             ):
                 if item in EMULATOR_FIXED_TIMES:
                     out[key] = FIXED_BY_EMULATOR
                 else:
                     out[key] = self.moment(key, item, anchors)
-            elif kind is dict:
-                out[key] = self.mapping(item, anchors)
-            elif kind is list:
-                out[key] = self.sequence(item, anchors)
+            elif kind is dict or kind is list:
+                inner = children.get(key) if children is not None else None
+                embedded = None
+                if inner is not None and catalogue is not None:
+                    embedded = catalogue.object_type(inner)
+                if kind is dict:
+                    out[key] = self.mapping(item, anchors, embedded)
+                else:
+                    out[key] = self.sequence(item, anchors, embedded)
             elif kind is str:
-                out[key] = _name_ids_in_text(item, self.name)
+                if references is not None and key in references:
+                    out[key] = _name_reference(item, self.name)
+                else:
+                    out[key] = _name_ids_in_text(item, self.name)
             else:
                 out[key] = item
         return out
 
-    def sequence(self, node: list[Any], anchors: _Anchors = ()) -> list[Any] | ById:
+    def sequence(
+        self, node: list[Any], anchors: _Anchors = (), described: ObjectType | None = None
+    ) -> list[Any] | ById:
         if not node or not all(type(item) is dict and type(item.get("id")) is str for item in node):
-            return [self.value(item, anchors) for item in node]
+            return [self.value(item, anchors, described) for item in node]
         counterparts = self.name.counterparts
         if not all(item["id"] in counterparts for item in node):
             # New objects get placeholders in order of appearance, and targets list
             # objects created at once in store order (invoice lines, say): order the
             # items by what they say first, so the same objects get the same names.
             node = sorted(node, key=lambda item: self.content_key(item, counterparts))
-        items = [self.mapping(item, anchors) for item in node]
+        items = [self.mapping(item, anchors, described) for item in node]
         keyed = ById((item["id"], item) for item in items)
         return keyed if len(keyed) == len(items) else items
 
@@ -254,15 +304,21 @@ def normalize_tree(
     name: IdNamer | None = None,
     times: TimeMap | None = None,
     finished: float | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Any:
     """A parsed JSON body with ids named, timestamps as Moments of this side (learnt into
     `times`, the side's time map, when given), volatile fields masked and lists of objects
     keyed by id. `started` and `finished` are its request's (`finished` defaults to the
-    start: a request of no length)."""
+    start: a request of no length); `catalogue` is that of the API version the answer was
+    made under (its timestamps, references and id prefixes), None where none covers it."""
     request = (started, started if finished is None else finished)
     if name is None:
-        name = IdNamer(counterparts, times, request)
-    return _Normalizer(request, name, profile, times).value(tree)
+        name = IdNamer(counterparts, times, request, _pattern(catalogue))
+    return _Normalizer(request, name, profile, times, catalogue).value(tree)
+
+
+def _pattern(catalogue: Catalogue | None) -> re.Pattern[str]:
+    return catalogue.id_pattern if catalogue is not None else ID_PATTERN
 
 
 def _error_only(tree: Any) -> Any:
@@ -291,19 +347,27 @@ def normalize_response(
     profile: Profile = STRIPE_PROFILE,
     times: TimeMap | None = None,
     finished: float | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Normalized:
     """One response in comparable form; `started` and `finished` are its own request's
     start and end (the answer was made in between), `times` its side's time map (learnt
-    from the answers compared before it)."""
+    from the answers compared before it), `catalogue` its API version's."""
     if finished is None:
         finished = started
-    name = IdNamer(counterparts, times, (started, finished))
+    name = IdNamer(counterparts, times, (started, finished), _pattern(catalogue))
     tree, is_json = parse_body(response.text)
     if is_json:
         if response.status >= 400:
             tree = _error_only(tree)
         body = normalize_tree(
-            tree, started, counterparts, profile, name=name, times=times, finished=finished
+            tree,
+            started,
+            counterparts,
+            profile,
+            name=name,
+            times=times,
+            finished=finished,
+            catalogue=catalogue,
         )
     else:
         body = _name_ids_in_text(tree, name)

@@ -30,12 +30,14 @@ from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
 from harness.compare.timemap import TimeMap
+from harness.compare.upgrade import explain_upgrade
 from harness.errors import InputError, ScenarioError
 from harness.model import Difference, Exchange, Outcome
 from harness.pairstore import PairStore
 from harness.replay.rundir import Run, iter_idmap, load_run
 from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
+from harness.stripe.catalogue import answer_version, catalogue_for
 
 OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -58,6 +60,9 @@ class Side:
     path: Path
     idmap: PairStore | None
     origin: float | None = None  # the moment request times were counted from (run_origins)
+    # The account's default API version (the recording's header), for answers to requests
+    # that named none: each answer is normalised with its version's catalogue.
+    default_version: str | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
@@ -103,6 +108,9 @@ class _Pending:
     endpoint: str
     baseline: Normalized
     candidate: Normalized
+    # (baseline's API version, candidate's) when the candidate expects an upgrade and the
+    # two answers were made under versions of different catalogues.
+    upgrade: tuple[str, str] | None = None
 
 
 _Item = RawOutcome | _Pending
@@ -206,7 +214,11 @@ def _pairs(baseline: Side, other: Side) -> Iterator[tuple[int, Exchange | None, 
 
 
 def _items(
-    baseline: Side, other: Side, profile: Profile, projection: PairProjection | None = None
+    baseline: Side,
+    other: Side,
+    profile: Profile,
+    projection: PairProjection | None = None,
+    expect_upgrade: bool = False,
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
@@ -241,21 +253,50 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
+        base_catalogue = catalogue_for(answer_version(b, baseline.default_version))
+        other_catalogue = catalogue_for(answer_version(c, other.default_version))
         nb = normalize_response(
-            b.response, b.started, base_ids, profile, base_times, b.started + b.duration
+            b.response,
+            b.started,
+            base_ids,
+            profile,
+            base_times,
+            b.started + b.duration,
+            base_catalogue,
         )
         nc = normalize_response(
-            c.response, c.started, other_ids, profile, other_times, c.started + c.duration
+            c.response,
+            c.started,
+            other_ids,
+            profile,
+            other_times,
+            c.started + c.duration,
+            other_catalogue,
         )
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
-        else:
-            yield _Pending(seq, journey, endpoint, nb, nc)
+            continue
+        upgrade = None
+        if (
+            expect_upgrade
+            and base_catalogue is not None
+            and other_catalogue is not None
+            and base_catalogue is not other_catalogue
+        ):
+            upgrade = (base_catalogue.api_version, other_catalogue.api_version)
+        yield _Pending(seq, journey, endpoint, nb, nc, upgrade)
 
 
 def _diff_pending(pending: list[_Pending]) -> list[list[Difference]]:
-    """Worker: the differences of each pending pair (run in a pool when there are many)."""
-    return [diff_responses(p.endpoint, p.baseline, p.candidate) for p in pending]
+    """Worker: the differences of each pending pair (run in a pool when there are many),
+    those an expected upgrade explains marked expected."""
+    found = []
+    for item in pending:
+        differences = diff_responses(item.endpoint, item.baseline, item.candidate)
+        if item.upgrade is not None:
+            explain_upgrade(differences, item.baseline, item.candidate, *item.upgrade)
+        found.append(differences)
+    return found
 
 
 def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
@@ -286,8 +327,11 @@ def compare_sides(
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
     projection: PairProjection | None = None,
+    expect_upgrade: bool = False,
 ) -> Iterator[RawOutcome]:
-    """Raw outcomes of `other` against `baseline`, in seq order.
+    """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
+    differences the catalogue diff between the two answers' versions explains come
+    marked expected (harness.compare.upgrade).
 
     Mismatches are diffed here until more than `parallel_threshold` have been seen, then
     in a process pool of `workers`, with at most two chunks per worker in flight.
@@ -299,7 +343,8 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        for chunk in _chunks(_items(baseline, other, profile, projection), CHUNK_SIZE):
+        items = _items(baseline, other, profile, projection, expect_upgrade)
+        for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
             if pool is None and workers > 1 and mismatches > parallel_threshold:
@@ -342,16 +387,25 @@ def run_origins(run: Run) -> tuple[float | None, float | None]:
     return float(start), float(start + shift)
 
 
+def account_version(run: Run) -> str | None:
+    """The account's default API version, as the recording's header records it."""
+    recording = run.data.get("recording")
+    header = recording.get("header") if isinstance(recording, dict) else None
+    version = header.get("api_version") if isinstance(header, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
 def _load_side(run: Run, name: str) -> Side:
     recorded_origin, replayed_origin = run_origins(run)
+    default = account_version(run)
     if name == RECORDING:
-        return Side(RECORDING, run.recording_path, None, recorded_origin)
+        return Side(RECORDING, run.recording_path, None, recorded_origin, default)
     target_file = run.target_file(name)
     if not target_file.exists():
         raise InputError(f"{target_file}: missing: target {name} has no results in this run")
     idmap_file = run.idmap_file(name)
     idmap = PairStore(iter_idmap(idmap_file) if idmap_file.exists() else ())
-    return Side(name, target_file, idmap, replayed_origin)
+    return Side(name, target_file, idmap, replayed_origin, default)
 
 
 def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
@@ -440,7 +494,8 @@ def _compare_candidate(
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
     side = _load_side(run, name)
-    projection, config = apply_blueprint(run.target(name), config)
+    target = run.target(name)
+    projection, config = apply_blueprint(target, config)
     raw = compare_sides(
         baseline,
         side,
@@ -448,6 +503,7 @@ def _compare_candidate(
         workers=workers,
         parallel_threshold=parallel_threshold,
         projection=projection,
+        expect_upgrade=config.expect_upgrade or target.extra.get("expect_upgrade") is True,
     )
     summary = CandidateSummary(samples=config.samples)
     if secondary_counts is None:

@@ -2,7 +2,11 @@
 which parts of an error are compared and which headers are compared at all.
 
 The profile is data; normalize.py applies it. A scenario adds to it (`compare.mask`,
-`compare.headers`) but never needs to repeat it.
+`compare.headers`) but never needs to repeat it. Which fields are timestamps and
+references, and which id prefixes exist, comes first from the catalogue of the API
+version each answer was made under (harness.stripe.catalogue); the names below decide
+only for the fields a catalogue does not know: localstripe's extras, fields of versions
+no catalogue covers.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class Profile:
         default_factory=lambda: dict(MASKED_BY_OBJECT)
     )
     timestamps: frozenset[str] = TIMESTAMP_FIELDS | EXTRA_TIMESTAMP_FIELDS
+    # The scenario's own `compare.timestamps`: times wherever they are, catalogue or not.
+    declared_timestamps: frozenset[str] = frozenset()
     headers: tuple[str, ...] = DEFAULT_HEADERS
     timestamp_tolerance: float = 5.0
 
@@ -90,6 +96,7 @@ def stripe_profile(
     return Profile(
         masked=MASKED_FIELDS | frozenset(mask),
         timestamps=TIMESTAMP_FIELDS | EXTRA_TIMESTAMP_FIELDS | frozenset(timestamps),
+        declared_timestamps=frozenset(timestamps),
         headers=tuple(h.lower() for h in headers) if headers is not None else DEFAULT_HEADERS,
         timestamp_tolerance=timestamp_tolerance,
     )

@@ -120,6 +120,9 @@ class CompareConfig(BaseModel):
     timestamp_tolerance: float = Field(5.0, ge=0)
     noise: NoiseSettings = Field(default_factory=lambda: NoiseSettings())
     samples: int = Field(5, ge=0, le=1000)
+    # Every candidate expects an API upgrade: differences the catalogue diff between the
+    # baseline's and the candidate's versions explains are expected (docs/catalogue.md).
+    expect_upgrade: bool = False
 
     @field_validator("headers")
     @classmethod

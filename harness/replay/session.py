@@ -75,7 +75,10 @@ def _run_target(target: TargetSpec, concurrency: int) -> dict[str, Any]:
         transforms=[spec.to_json() for spec in target.transforms],
         concurrency=concurrency,
         rate_limit=target.rate_limit,
-        extra={"blueprint": target.blueprint} if target.blueprint else {},
+        extra={
+            **({"blueprint": target.blueprint} if target.blueprint else {}),
+            **({"expect_upgrade": True} if target.expect_upgrade else {}),
+        },
     ).to_json()
 
 

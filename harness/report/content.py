@@ -30,6 +30,7 @@ class Report:
     baseline: dict[int, dict[str, Any]] = field(default_factory=dict)
     candidates: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     outcomes: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    upgrade_check: dict[str, Any] | None = None  # upgrade-check.json, when the run has one
 
     @property
     def run(self) -> dict[str, Any]:

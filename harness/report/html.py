@@ -183,6 +183,7 @@ def render_html(report: Report, generated: datetime | None = None) -> str:
         verdicts=_verdicts(summary),
         severities=SEVERITIES,
         facts=run_facts(summary),
+        upgrade_check=report.upgrade_check,
         max_samples=MAX_SAMPLES,
         version=__version__,
         generated=(generated or datetime.now(UTC)).isoformat(timespec="seconds"),

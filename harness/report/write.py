@@ -24,6 +24,7 @@ from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.redaction import redact_tree
+from harness.upgrade.check import read_upgrade_check
 
 SUMMARY_VERSION = 1
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")
@@ -210,6 +211,7 @@ def collect(run_dir: Path) -> Report:
             name: {seq: outcome_view(o) for seq, o in found.items()}
             for name, found in outcomes.items()
         },
+        upgrade_check=redact_tree(read_upgrade_check(run_dir)),
     )
 
 

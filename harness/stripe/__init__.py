@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -94,8 +95,18 @@ _prefix_alternatives = "|".join(sorted(ID_PREFIXES, key=len, reverse=True))
 # Stripe's random part is base62, so it all but always holds a digit or a capital letter;
 # requiring one keeps words such as `in_progress` or `card_payments` from passing for ids.
 _ID_BODY = r"(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{8,}"
-ID_PATTERN = re.compile(rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_{_ID_BODY}(?![A-Za-z0-9])")
+
+
+def _id_regex(prefixes: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(prefixes, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9_])(?:{alternatives})_{_ID_BODY}(?![A-Za-z0-9])")
+
+
+ID_PATTERN = _id_regex(ID_PREFIXES)
 _FULL_ID = re.compile(rf"(?:{_prefix_alternatives})_{_ID_BODY}")
+# Anything shaped like a generated id, whatever its prefix: where a field is known to hold
+# an id (an expandable reference), a prefix no table lists is still an id's.
+GENERATED_ID = re.compile(rf"[a-z]+(?:_[a-z]+)*_{_ID_BODY}")
 # The longest known prefix followed by `_` (compare and rewrite ask for every id they see).
 _PREFIX_PATTERN = re.compile(rf"(?:{_prefix_alternatives})(?=_)")
 
@@ -110,6 +121,14 @@ LIVE_KEY_PATTERN = re.compile(r"^(?:sk|rk)_live_")
 
 # The hosts Stripe's SDKs talk to.
 STRIPE_HOSTS = ("api.stripe.com", "files.stripe.com", "connect.stripe.com")
+
+
+@cache
+def id_pattern(more_prefixes: frozenset[str] = frozenset()) -> re.Pattern[str]:
+    """ID_PATTERN with more prefixes (those an API version's catalogue knows)."""
+    if more_prefixes <= ID_PREFIXES.keys():
+        return ID_PATTERN
+    return _id_regex(ID_PREFIXES.keys() | more_prefixes)
 
 
 def is_stripe_id(value: object) -> bool:
