@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from harness.process import LocalProcess, localstripe
+from harness.untrusted import JSONProblem, load_json
 
 CHANGES = (
     "customer.account_balance renamed balance (API 2019-10-17)",
@@ -62,8 +63,8 @@ def upgrade_answer(status: int, body: bytes) -> bytes:
     if status >= 400:
         return body
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(body)
+    except JSONProblem:
         return body
     return json.dumps(upgrade_object(data)).encode()
 

@@ -29,6 +29,7 @@ from harness.stripe import (
     is_stripe_id,
     is_test_token,
 )
+from harness.untrusted import JSONProblem, load_json
 
 # Kinds of value the walker hands to its visitor.
 ID = "id"  # a prefixed object id: cus_…, pi_…
@@ -204,9 +205,9 @@ def walk_request(request: Request, visit: Visitor) -> Request:
     if isinstance(body, str) and body:
         if _is_json(request):
             try:
-                tree = json.loads(body)
-            except json.JSONDecodeError:
-                tree = None
+                tree = load_json(body)
+            except JSONProblem:
+                tree = None  # sent as recorded: nothing in it is walked
             if tree is not None:
                 tree, changed = _walk_json(tree, visit, None)
                 if changed:

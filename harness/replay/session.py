@@ -312,12 +312,17 @@ def start_replay(
     plan = plan_apart(scenario.recording, _known_ids(seeds))
     started = datetime.now(UTC)
     run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    try:
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise InputError(
+                f"{run_dir}: already exists and is not empty; choose another --out "
+                f"or finish it with `shadow replay --resume {run_dir}`"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
         raise InputError(
-            f"{run_dir}: already exists and is not empty; choose another --out "
-            f"or finish it with `shadow replay --resume {run_dir}`"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
+            f"{run_dir}: cannot make the run directory ({exc.strerror}); choose another --out"
+        ) from None
     data: dict[str, Any] = {
         "version": RUN_FORMAT_VERSION,
         "name": run_dir.name,
