@@ -10,7 +10,6 @@ trees, which is the fast path compare takes for most exchanges.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from harness.compare.profile import (
 )
 from harness.model import Response
 from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
+from harness.untrusted import JSONProblem, load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +233,21 @@ def _error_only(tree: Any) -> Any:
     return tree
 
 
+class NotComparable(ValueError):
+    """An answer compare does not walk: JSON past a limit of harness.untrusted (nested
+    too deep, a lone surrogate, NaN). It becomes the exchange's outcome, an error."""
+
+
 def parse_body(text: str) -> tuple[Any, bool]:
-    """(tree, True) for a JSON object or array, else (text, False)."""
+    """(tree, True) for a JSON object or array, else (text, False); NotComparable for
+    JSON past a limit."""
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return json.loads(text), True
-        except json.JSONDecodeError:
-            pass
+            return load_json(text), True
+        except JSONProblem as exc:
+            if exc.limit:
+                raise NotComparable(f"answer could not be compared: {exc.problem}") from None
     return text, False
 
 

@@ -25,7 +25,7 @@ from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
-from harness.compare.normalize import Normalized, normalize_response
+from harness.compare.normalize import Normalized, NotComparable, normalize_response
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
@@ -35,6 +35,7 @@ from harness.pairstore import PairStore
 from harness.replay.rundir import Run, iter_idmap, load_run
 from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
+from harness.untrusted import load_json, load_yaml, yaml_problem
 
 OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -237,8 +238,16 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        nb = normalize_response(b.response, b.started, base_ids, profile)
-        nc = normalize_response(c.response, c.started, other_ids, profile)
+        try:
+            nc = normalize_response(c.response, c.started, other_ids, profile)
+        except NotComparable as exc:
+            yield RawOutcome(seq, journey, endpoint, [], str(exc))
+            continue
+        try:
+            nb = normalize_response(b.response, b.started, base_ids, profile)
+        except NotComparable as exc:
+            yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {exc}")
+            continue
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
         else:
@@ -346,9 +355,12 @@ def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
             )
         return None, path
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+        raise ScenarioError(yaml_problem(exc, str(path), text)) from None
     return (data.get("compare") if isinstance(data, dict) else None), path
 
 
@@ -519,7 +531,7 @@ def compare_run(
 def read_outcomes(run_dir: str | os.PathLike[str]) -> Iterator[Outcome]:
     """The outcomes a compare wrote, one at a time."""
     path = Path(run_dir) / OUTCOMES_FILE
-    with open(path, encoding="utf-8") as file:
+    with open(path, "rb") as file:
         for line in file:
             if line.strip():
-                yield Outcome.from_json(json.loads(line))
+                yield Outcome.from_json(load_json(line))
