@@ -297,6 +297,41 @@ def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.
     assert os.path.exists(out / "slow.log") and os.path.exists(out / "local.log")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
+def test_what_a_launched_program_starts_ends_with_the_replay(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # A wrapper script, as launch commands often are: a helper in the background, one
+    # more in a session of its own (out of the process group), then the server itself.
+    (tmp_path / "serve.sh").write_text(
+        "#!/bin/sh\n"
+        "sleep 300 &\n"
+        "echo $! > helper.pid\n"
+        "setsid sleep 300 &\n"
+        "echo $! > escaped.pid\n"
+        "echo $$ > server.pid\n"
+        f'exec {sys.executable} {REPO / "tests" / "faultserver.py"} --port "$1"\n'
+    )
+    (tmp_path / "serve.sh").chmod(0o755)
+    recording(tmp_path / "r.jsonl", slow_journeys(12))
+    (tmp_path / "s.yaml").write_text(
+        "name: wrapped\nrecording: r.jsonl\nconcurrency: 1\ntargets:\n"
+        "  - name: slow\n    launch: {command: './serve.sh {port}', "
+        "url: 'http://127.0.0.1:{port}', ready_path: /_ready}\n"
+    )
+    out = tmp_path / "run"
+
+    def serving() -> None:
+        assert wait_until(lambda: lines(out / "slow.jsonl") >= 2)
+
+    stopped_replay(tmp_path / "s.yaml", out, stop, serving)
+    pids = {
+        name: int((tmp_path / f"{name}.pid").read_text())
+        for name in ("helper", "escaped", "server")
+    }
+    assert wait_until(lambda: all(gone(pid) for pid in pids.values()), 15), pids
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_replay_stopped_while_a_target_starts_says_interrupted_and_stops_it(
     tmp_path: Path, stop: signal.Signals
