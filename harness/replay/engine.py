@@ -15,6 +15,7 @@ import heapq
 import itertools
 import random
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +44,14 @@ _WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding"})
 # Headers the HTTP client would add by itself: a body sent without a Content-Type (as
 # recorded) must not gain one.
 _NOT_ADDED = ("Content-Type",)
+
+# Writes Stripe cannot answer twice alike: a DELETE takes no Idempotency-Key, and sent
+# again it is told the object is gone (every POST carries a key; a GET changes nothing).
+UNREPEATABLE = frozenset({"DELETE"})
+IN_DOUBT = (
+    "in doubt: the replay was stopped while this {method} was in flight; the target may "
+    "have applied it, and it cannot be sent again without changing its answer"
+)
 
 
 @dataclass(slots=True)
@@ -219,9 +228,10 @@ class TargetReplay:
         timeout: float,
         rate_limit: float | None = None,
         send_unresolved: bool = False,
-        finished_journeys: bytearray | None = None,
+        completed: bytearray | None = None,
         transforms: TransformChain | None = None,
         gates: GateLayout | None = None,
+        marks_in_flight: bool = False,
     ) -> None:
         self.context = context
         self.url = url
@@ -236,11 +246,19 @@ class TargetReplay:
         self.bucket = TokenBucket(rate_limit) if rate_limit else None
         self.send_unresolved = send_unresolved
         self.transforms = transforms
-        self.finished = finished_journeys or bytearray(plan.journeys)
+        # A target that keeps its state (one reached by url): an unrepeatable write gets
+        # an IN_DOUBT line before it is sent, which its result replaces; a resumed run
+        # that finds the mark alone does not send it again.
+        self.marks_in_flight = marks_in_flight
+        # Per position, 1 when a resumed run has its result already (it is not sent
+        # again); per journey, the exchanges left to send.
+        self.completed = completed
+        self.remaining = array("q", plan.sizes)
         self.gates = Gates(gates or plan)
-        if finished_journeys is not None:
+        if completed is not None:
             for position, journey in enumerate(plan.journey_of):
-                if finished_journeys[journey]:
+                if completed[position]:
+                    self.remaining[journey] -= 1
                     self.gates.done(position)
         self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
         self._slots = Slots(concurrency)
@@ -260,10 +278,10 @@ class TargetReplay:
         with RecordingReader(self.recording) as reader:
             for position, exchange in enumerate(reader):
                 journey = plan.journey_of[position]
-                if self.finished[journey]:
+                if self.completed is not None and self.completed[position]:
                     continue
                 await self._window.acquire()
-                if plan.sizes[journey] == 1:
+                if self.remaining[journey] == 1:
                     group.create_task(self._single(position, exchange, journey))
                 else:
                     queue = self._queues.get(journey)
@@ -287,7 +305,7 @@ class TargetReplay:
         journey waiting for a barrier or for the reader gives its slot up meanwhile."""
         holding = False
         try:
-            for _ in range(self.plan.sizes[journey]):
+            for _ in range(self.remaining[journey]):
                 if holding and queue.empty():
                     self._slots.release()
                     holding = False
@@ -334,6 +352,8 @@ class TargetReplay:
             )
         else:
             assert self._sender is not None
+            if self.marks_in_flight and request.method.upper() in UNREPEATABLE:
+                self.writer.write(_in_doubt(recorded.seq, request, journey))
             outcome = await self._sender.send(request)
         if outcome is None:
             extra["skipped"] = True
@@ -371,6 +391,18 @@ class TargetReplay:
         self.writer.write(result)
         self.gates.done(position)
         self._window.release()
+
+
+def _in_doubt(seq: int, request: Request, journey: int) -> Exchange:
+    """The line written before an unrepeatable write is sent (see TargetReplay)."""
+    return Exchange(
+        seq=seq,
+        started=time.time(),
+        duration=0.0,
+        request=request,
+        error=IN_DOUBT.format(method=request.method.upper()),
+        extra={"journey": journey, "in_doubt": True, "attempts": 0, "skipped": False},
+    )
 
 
 def _answered_missing(recorded: Exchange) -> bool:
