@@ -271,6 +271,42 @@ def test_live_keys_are_refused_unless_both_scenario_and_command_line_allow_them(
     assert server_stats(faults)["/v1/ok/a"][0]["body"] == "card[number]=<redacted:card:4242>"
 
 
+def test_a_key_copied_with_its_bearer_prefix_is_live_all_the_same_and_sent_without_it(
+    tmp_path: Path, faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "POST", "/v1/ok/a")])
+    path = scenario_file(tmp_path, faults, "", ", api_key_env: COPIED_KEY")
+    monkeypatch.setenv("COPIED_KEY", "Bearer sk_live_notarealkey0002")
+    with pytest.raises(LiveModeRefused, match=r"COPIED_KEY holds a live-mode key \(sk_live_…\)"):
+        start_replay(load_scenario(path), out=tmp_path / "live")
+    assert server_stats(faults) == {}
+
+    monkeypatch.setenv("COPIED_KEY", "  bearer sk_test_notarealkey0003 ")
+    start_replay(load_scenario(path), out=tmp_path / "test")
+    [sent] = server_stats(faults)["/v1/ok/a"]
+    assert sent["headers"]["authorization"] == "Bearer sk_test_notarealkey0003"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sk_live_notarealkey0004:@127.0.0.1:9",
+        "http://sk_test_notarealkey0005:@127.0.0.1:9",
+        "https://user:password@127.0.0.1:9",
+    ],
+)
+def test_a_key_in_a_url_is_refused_live_or_not(tmp_path: Path, url: str) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "POST", "/v1/ok/a")])
+    path = scenario_file(tmp_path, url)
+    for command in (["validate", str(path)], ["replay", str(path), "--out", str(tmp_path / "run")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2
+        assert result.output.startswith(
+            f"shadow: error: {path}: targets[0].url: a URL may not hold credentials"
+        )
+        assert "api_key_env" in result.output and not (tmp_path / "run").exists()
+
+
 def test_a_target_that_answers_nothing_is_exit_code_3_and_the_run_is_kept(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     recording(tmp_path / "r.jsonl", [exchange(0, "GET", "/v1/balance")])
