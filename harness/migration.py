@@ -283,8 +283,7 @@ def _json_rows(file: Path, text: str) -> list[MappedId]:
     try:
         data = load_json(text, unique_keys=True)
     except JSONProblem as exc:
-        line = f":{exc.line}" if exc.line is not None else ""
-        raise InputError(f"{file}{line}: {exc.problem}") from None
+        raise InputError(exc.located(file)) from None
     if isinstance(data, dict) and isinstance(data.get("ids"), dict):
         data = data["ids"]  # an earlier run's <target>.idmap.json
     if isinstance(data, list):

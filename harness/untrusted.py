@@ -76,6 +76,11 @@ class JSONProblem(ValueError):
         self.line = line
         self.limit = limit
 
+    def located(self, path: object) -> str:
+        """`PATH:LINE: problem` (or `PATH: problem` when the line is not known)."""
+        where = f"{path}:{self.line}" if self.line is not None else str(path)
+        return f"{where}: {self.problem}"
+
 
 def _no_constant(name: str) -> Any:
     raise JSONProblem(f"{name} is not a number JSON allows")

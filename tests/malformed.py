@@ -38,52 +38,41 @@ from harness.compare.pipeline import compare_run
 from harness.model import Exchange, Request, Response
 from harness.recording import Header, write_recording
 
-# Values that no field of any input may hold, as JSON text.
+# Values that no field of any input may hold, as JSON text and as YAML.
+TOO_BIG = {
+    "huge-int": "1" * 4301,
+    "deep-1000": "[" * 1000 + "]" * 1000,
+    "deep-100000": "[" * 100_000 + "]" * 100_000,
+}
 HOSTILE_JSON = {
     "nan": "NaN",
     "infinity": "Infinity",
     "minus-infinity": "-Infinity",
     "overflowing-float": "1e999",
-    "huge-int": "1" * 4301,
-    "deep-1000": "[" * 1000 + "]" * 1000,
-    "deep-100000": "[" * 100_000 + "]" * 100_000,
+    **TOO_BIG,
     "lone-surrogate": '"\\ud800"',
 }
-# Values of the wrong type or range for most fields, as JSON text.
-ODD_JSON = {
-    "max-float": "1e308",
-    "minus-max-float": "-1e308",
-    "two-to-63": str(1 << 63),
-    "minus-one": "-1",
-    "text": '"12"',
-    "null": "null",
-    "true": "true",
-    "list": "[]",
-    "object": "{}",
-    "nul-text": '"a\\u0000b"',
-}
-# The same for YAML files.
 HOSTILE_YAML = {
     "nan": ".nan",
     "infinity": ".inf",
     "minus-infinity": "-.inf",
     "overflowing-float": "1.0e+999",
-    "huge-int": "1" * 4301,
-    "deep-1000": "[" * 1000 + "]" * 1000,
-    "deep-100000": "[" * 100_000 + "]" * 100_000,
+    **TOO_BIG,
     "non-text-key": "{1: 2}",
     "list-key": "{? [a]: 2}",
 }
-ODD_YAML = {
+# Values of the wrong type or range for most fields: refused or accepted, never a crash.
+ODD = {
     "minus-one": "-1",
+    "two-to-63": str(1 << 63),
     "text": '"12"',
     "null": "null",
     "true": "true",
     "list": "[]",
     "object": "{}",
-    "two-to-63": str(1 << 63),
-    "nul-escape": '"a\\0b"',
 }
+ODD_JSON = {**ODD, "max-float": "1e308", "minus-max-float": "-1e308", "nul-text": '"a\\u0000b"'}
+ODD_YAML = {**ODD, "nul-escape": '"a\\0b"'}
 
 RECORDED = {
     "seq": 0,
@@ -946,28 +935,18 @@ def option_cases() -> Iterator[Case]:
         "in-proc": lambda f: "/proc/shadow-malformed/out",
         "name-over-255": lambda f: str(f / LONG_NAME),
     }.items():
-        yield Case(
-            "options",
-            f"replay --out {label}",
-            lambda f, out=out: [
-                "replay",
-                str(write_base(f)["scenario"]),
-                "--out",
-                out(f),
-                "--no-progress",
-            ],
-        )
-        yield Case(
-            "options",
-            f"run --out {label}",
-            lambda f, out=out: [
-                "run",
-                str(write_base(f)["scenario"]),
-                "--out",
-                out(f),
-                "--no-progress",
-            ],
-        )
+        for command in ("replay", "run"):
+            yield Case(
+                "options",
+                f"{command} --out {label}",
+                lambda f, out=out, command=command: [
+                    command,
+                    str(write_base(f)["scenario"]),
+                    "--out",
+                    out(f),
+                    "--no-progress",
+                ],
+            )
         yield Case(
             "options",
             f"report --out {label}",

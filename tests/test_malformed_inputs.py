@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from malformed import Case, all_cases, run_case
 
+from harness.recording import Header
+
 # Compare says, as a warning, that the hand-made run was interrupted.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -30,17 +32,7 @@ def test_a_malformed_input_ends_in_one_clear_line(case: Case, tmp_path: Path) ->
 
 def test_a_gzip_bomb_is_refused_within_bounded_memory(tmp_path: Path) -> None:
     # 2 GB of one letter and no newline, 2 MB on disk: 32 gzip members of 64 MB each.
-    header = (
-        json.dumps(
-            {
-                "format": "stripe-shadow-recording",
-                "version": 1,
-                "created": "2026-01-01T00:00:00+00:00",
-                "redaction": {"applied": True},
-            }
-        )
-        + "\n"
-    )
+    header = json.dumps(Header(redaction={"applied": True}).to_json()) + "\n"
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
     member = compressor.compress(b"a" * (64 << 20)) + compressor.flush()
     first = zlib.compressobj(9, zlib.DEFLATED, 31)

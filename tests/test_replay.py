@@ -71,6 +71,17 @@ def stopped_replay(
     return replay.returncode, stderr
 
 
+def resumed(out: Path) -> subprocess.CompletedProcess[str]:
+    """`shadow replay --resume OUT`, run to its end."""
+    return subprocess.run(
+        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -238,13 +249,7 @@ def test_resume_after_sigkill_sends_a_url_target_only_what_it_did_not_answer(
     finished = [i for i in range(16) if 2 * i in before and 2 * i + 1 in before]
     assert 0 < len(finished) < 16
 
-    done = subprocess.run(
-        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = resumed(out)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out)
     after = latest_exchanges(results)
@@ -288,13 +293,7 @@ def test_a_delete_in_flight_when_the_replay_is_killed_is_in_doubt_not_sent_again
         assert wait_until(lambda: "/v1/hang/cus_GONE0001" in server_stats(faults))
 
     stopped_replay(tmp_path / "s.yaml", out, signal.SIGKILL, in_flight)
-    done = subprocess.run(
-        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = resumed(out)
     assert done.returncode == 0, done.stderr
     results = latest_exchanges(out / "kept.jsonl")
     assert results[0].response is None and results[0].extra["in_doubt"]

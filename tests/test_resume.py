@@ -205,8 +205,15 @@ IN_DOUBT: list[int] = []  # exchanges those kills left in doubt
 
 
 def check_kills_then_resume(
-    folder: Path, kept: Kept, reference: Reference, points: list[int]
+    tmp_path_factory: pytest.TempPathFactory, reference: Reference, points: list[int]
 ) -> None:
+    """Replay with a SIGKILL at each point in turn, resume to the end, and compare."""
+    folder = tmp_path_factory.mktemp("killed")
+    with kept_target(folder) as kept:
+        killed_then_resumed(folder, kept, reference, points)
+
+
+def killed_then_resumed(folder: Path, kept: Kept, reference: Reference, points: list[int]) -> None:
     global KILLS
     run = folder / "run"
     replay = shadow("replay", str(scenario(folder, kept)), "--out", str(run))
@@ -247,31 +254,28 @@ def check_kills_then_resume(
 KILL_POINTS = st.lists(st.integers(0, 2 * EXCHANGES - 1), min_size=1, max_size=3)
 
 
-@settings(
-    max_examples=2,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+def budget(examples: int) -> settings:
+    """Hypothesis settings for a test whose every example replays a recording."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@budget(2)
 @given(points=KILL_POINTS)
 @example(points=[30, 60])  # journeys finished on both targets before each kill
 def test_resume_after_kills_at_random_points_is_exact(
     tmp_path_factory: pytest.TempPathFactory, reference: Reference, points: list[int]
 ) -> None:
-    folder = tmp_path_factory.mktemp("killed")
-    with kept_target(folder) as kept:
-        check_kills_then_resume(folder, kept, reference, points)
+    check_kills_then_resume(tmp_path_factory, reference, points)
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@budget(25)
 @given(points=st.lists(st.integers(0, 2 * EXCHANGES - 1), min_size=1, max_size=6))
 def test_resume_after_many_kills_is_exact(
     tmp_path_factory: pytest.TempPathFactory, reference: Reference, points: list[int]
 ) -> None:
-    folder = tmp_path_factory.mktemp("killed")
-    with kept_target(folder) as kept:
-        check_kills_then_resume(folder, kept, reference, points)
+    check_kills_then_resume(tmp_path_factory, reference, points)

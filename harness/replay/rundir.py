@@ -174,9 +174,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     except OSError as exc:
         raise InputError(f"{run_file}: cannot be read ({exc.strerror})") from None
     except JSONProblem as exc:
-        line = f":{exc.line}" if exc.line is not None else ""
         raise InputError(
-            f"{run_file}{line}: {exc.problem}; a run.json is written by `shadow replay`"
+            f"{exc.located(run_file)}; a run.json is written by `shadow replay`"
         ) from None
     _check_run(data, run_file)
     try:
@@ -412,8 +411,7 @@ def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     except JSONProblem as exc:
-        line = f":{exc.line}" if exc.line is not None else ""
-        raise InputError(f"{path}{line}: {exc.problem}") from None
+        raise InputError(exc.located(path)) from None
     ids = data.get("ids") if isinstance(data, dict) else None
     if not isinstance(ids, dict) or not all(isinstance(v, str) for v in ids.values()):
         raise InputError(f"{path}: ids: expected an object of recorded id → target id strings")

@@ -68,9 +68,8 @@ def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"{file}: cannot be read ({exc.strerror})") from None
     except JSONProblem as exc:
-        line = f":{exc.line}" if exc.line is not None else ""
         raise InputError(
-            f"{file}{line}: {exc.problem}; re-run `shadow compare` to write it again"
+            f"{exc.located(file)}; re-run `shadow compare` to write it again"
         ) from None
     check_summary(data, str(file))
     return data  # type: ignore[no-any-return]
