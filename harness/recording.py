@@ -167,7 +167,7 @@ def validate_exchange(data: Any) -> None:
     if "query" in request and not isinstance(request["query"], str):
         raise ValueError("request.query: expected a string")
     port = request.get("port")
-    if port is not None and (not isinstance(port, int) or not 0 <= port <= 65535):
+    if port is not None and (type(port) is not int or not 0 <= port <= 65535):
         raise ValueError("request.port: expected a port number (0 to 65535)")
     _check_headers(request, "request")
     _check_body(request, "request")
