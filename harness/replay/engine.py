@@ -345,16 +345,16 @@ class TargetReplay:
             skipped = "skipped: refers to ids this target has no counterpart for: " + ", ".join(
                 rewritten.unresolved
             )
-        elif self.transforms is not None:
-            assert self._sender is not None
-            request, outcome, skipped = await self.transforms.send(
-                self._sender.send, recorded, request, extra
-            )
         else:
             assert self._sender is not None
             if self.marks_in_flight and request.method.upper() in UNREPEATABLE:
                 self.writer.write(_in_doubt(recorded.seq, request, journey))
-            outcome = await self._sender.send(request)
+            if self.transforms is not None:
+                request, outcome, skipped = await self.transforms.send(
+                    self._sender.send, recorded, request, extra
+                )
+            else:
+                outcome = await self._sender.send(request)
         if outcome is None:
             extra["skipped"] = True
             result = Exchange(
