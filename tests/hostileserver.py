@@ -1,7 +1,7 @@
 """A target that answers with what a broken or hostile server might send, for the tests
 that replay, compare and report such answers: JSON nested 1,000 and 600 levels deep, a
-lone surrogate (`"\\ud800"`), a key of 100,000 characters full of regular-expression
-syntax, and bidi override characters.
+lone surrogate (`"\\ud800"`), keys of 60,000 and 100,000 characters, bidi override
+characters, and a body of 20 MB.
 
 `python tests/hostileserver.py --port N` serves on 127.0.0.1:N; `/v1/balance` answers
 when it is ready. `recording(path)` writes the recording whose requests it answers, with
@@ -63,7 +63,13 @@ ANSWERS: dict[str, tuple[str, str]] = {
         json.dumps(_customer("cus_PlainOne01A", name="Jenny Rosen")),
         json.dumps(_customer("cus_PlainOne01A", name="Jenny Rosen")),
     ),
+    # Made when asked (tens of MB): see _Handler.
+    "/v1/customers/cus_HugeBody01A": (
+        json.dumps(_customer("cus_HugeBody01A", description="")),
+        "",
+    ),
 }
+HUGE = 20 << 20
 
 
 def recording(path: Path) -> Path:
@@ -140,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.end_headers()
             return
+        elif self.path.endswith("HugeBody01A"):
+            body = json.dumps(_customer("cus_HugeBody01A", description="x" * HUGE)).encode()
         else:
             body = found[1].encode("utf-8")
         self.send_response(200)

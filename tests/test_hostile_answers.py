@@ -36,9 +36,14 @@ def test_hostile_answers_are_outcomes_not_crashes(tmp_path: Path) -> None:
     [bidi] = outcomes[5]["differences"]
     assert bidi["path"] == "$.name" and bidi["candidate"] == BIDI_NAME
     assert outcomes[6]["kind"] == "match"
+    assert outcomes[7]["kind"] == "error"
+    assert outcomes[7]["error"] == (
+        "answer not kept: its body is larger than 8 MB (half of SHADOW_MAX_LINE_MB, which "
+        "raises it)"
+    )
 
     summary = json.loads((run / "summary.json").read_text())["candidates"]["hostile"]
-    assert summary["outcomes"]["error"] == 3
+    assert summary["outcomes"]["error"] == 4
     assert {g["message"]: g["count"] for g in summary["error_groups"]}[too_deep] == 2
 
     result = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report")])

@@ -34,6 +34,7 @@ from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
 from harness.replay.transforms import TransformChain
 from harness.scenario import RetrySettings
+from harness.untrusted import LINE_LIMIT_ENV, max_line_chars
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096
@@ -96,6 +97,28 @@ def _response(status: int, raw_headers: Any, content: bytes) -> Response:
     return Response(status=status, headers=headers, body=body)
 
 
+_TOO_LARGE = (
+    "answer not kept: its body is larger than {megabytes:g} MB (half of "
+    + LINE_LIMIT_ENV
+    + ", which raises it)"
+)
+
+
+async def _content(answer: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body of an answer, or None when it is longer than `limit` bytes (read no
+    further than that: a target may send gigabytes)."""
+    if answer.content_length is not None:
+        return None if answer.content_length > limit else await answer.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Sender:
     """Sends requests to one target: timeout per attempt, token bucket, and retries with
     exponential backoff and jitter, bounded in attempts and in seconds per exchange."""
@@ -117,6 +140,9 @@ class Sender:
         self.bucket = bucket
         self.counters = counters
         self._random = random.Random(seed)
+        # Half the longest line a result file may have: escaped in JSON (or base64), a
+        # body takes more room on its line than on the wire.
+        self.max_body = max_line_chars() // 2
 
     async def send(self, request: Request) -> SendOutcome:
         body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
@@ -131,6 +157,7 @@ class Sender:
                 await self.bucket.acquire()
             response: Response | None = None
             error: str | None = None
+            oversized = False
             begin = time.perf_counter()
             try:
                 async with (
@@ -144,7 +171,12 @@ class Sender:
                         skip_auto_headers=_NOT_ADDED,
                     ) as answer,
                 ):
-                    response = _response(answer.status, answer.raw_headers, await answer.read())
+                    content = await _content(answer, self.max_body)
+                    oversized = content is None
+                    if content is None:
+                        error = _TOO_LARGE.format(megabytes=self.max_body / (1 << 20))
+                    else:
+                        response = _response(answer.status, answer.raw_headers, content)
             except TimeoutError:
                 error = f"timeout: no answer within {self.timeout:g} s"
             except aiohttp.ClientError as exc:
@@ -155,6 +187,8 @@ class Sender:
             latency = time.perf_counter() - begin
             if response is not None and not should_retry(response.status, response.headers):
                 break
+            if oversized:
+                break  # the same answer again would be as large
             if attempts >= self.retry.attempts:
                 break
             delay = next_delay(
