@@ -94,7 +94,6 @@ def _finite(text: str) -> float:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -109,17 +108,22 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+# Made once: json.loads with hooks builds a decoder per call, which costs as much as
+# parsing a small answer.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+_UNIQUE_KEYS_DECODER = json.JSONDecoder(
+    parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique_keys
+)
+
+
 def load_json(text: str | bytes, *, unique_keys: bool = False) -> Any:
     """Parse JSON text within the limits of this module; JSONProblem says what is wrong.
     With `unique_keys`, a key given twice in one object is refused too (JSON parsers
     keep the last one silently)."""
     try:
-        value = json.loads(
-            text,
-            parse_constant=_no_constant,
-            parse_float=_finite,
-            object_pairs_hook=_unique_keys if unique_keys else None,
-        )
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig" if text[:3] == b"\xef\xbb\xbf" else "utf-8")
+        value = (_UNIQUE_KEYS_DECODER if unique_keys else _DECODER).decode(text)
     except JSONProblem:
         raise
     except json.JSONDecodeError as exc:
@@ -136,42 +140,33 @@ def load_json(text: str | bytes, *, unique_keys: bool = False) -> Any:
         if "integer string conversion" in str(exc):
             raise JSONProblem(f"a number longer than {MAX_INT_DIGITS} digits") from None
         raise JSONProblem(f"not valid JSON ({exc})", limit=False) from None
-    if _brackets(text) > MAX_DEPTH and too_deep(value):
+    # The number of brackets bounds the depth, at C speed: most texts stop there.
+    if text.count("{") + text.count("[") > MAX_DEPTH and too_deep(value):
         raise JSONProblem(f"nested deeper than {MAX_DEPTH} levels")
-    pattern = _SURROGATE_ESCAPE if isinstance(text, str) else _SURROGATE_ESCAPE_BYTES
-    if pattern.search(text) is not None:  # type: ignore[arg-type]
+    if _SURROGATE_ESCAPE.search(text) is not None:
         found = lone_surrogate(value)
         if found is not None:
             raise JSONProblem(f"invalid unicode: a lone surrogate \\u{ord(found):04x} in a string")
     return value
 
 
-def _brackets(text: str | bytes) -> int:
-    """An upper bound of the nesting depth, at C speed: most texts stop here."""
-    if isinstance(text, str):
-        return text.count("{") + text.count("[")
-    return text.count(b"{") + text.count(b"[")
-
-
 def too_deep(tree: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether lists and mappings nest more than `limit` levels in `tree` (walked level by
-    level, without recursion; an object shared by several parents is visited once per
-    level, so YAML aliases cost no more than what they point at)."""
-    level = [tree]
+    """Whether lists and mappings nest more than `limit` levels in a parsed JSON `tree`
+    (walked level by level, without recursion)."""
+    level = [tree] if type(tree) in (dict, list) else []
     depth = 0
     while level:
         depth += 1
         if depth > limit:
             return True
-        below: dict[int, Any] = {}
+        below: list[Any] = []
+        add = below.append
         for node in level:
-            children = node.values() if type(node) is dict else node
-            if type(node) not in (dict, list):
-                continue
-            for child in children:
-                if type(child) in (dict, list):
-                    below[id(child)] = child
-        level = list(below.values())
+            for child in node.values() if type(node) is dict else node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    add(child)
+        level = below
     return False
 
 
