@@ -626,11 +626,12 @@ def _endpoint_threshold(
             not equals
             or not pattern.strip()
             or severity not in SEVERITIES
-            or (count and not count.isdigit())
+            or (count and not (count.isascii() and count.isdigit() and len(count) <= 9))
         ):
             raise click.BadParameter(
-                f"{value!r}: expected ENDPOINT=SEVERITY[:MAX], e.g. 'POST /v1/charges*=high:0' "
-                f"(severity: {', '.join(SEVERITIES)})",
+                f"{value[:80]!r}: expected ENDPOINT=SEVERITY[:MAX], e.g. "
+                f"'POST /v1/charges*=high:0' (severity: {', '.join(SEVERITIES)}; MAX: a "
+                "count of at most 9 digits)",
                 ctx,
                 param,
             )

@@ -123,12 +123,17 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
 
 def prepare_workspace(out: Path) -> None:
     """An empty directory for the demo; a previous demo's is replaced, nothing else is."""
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file()):
-            raise InputError(f"{out}: exists and is not a demo directory; pass another --out")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / MARKER).write_text("written by shadow demo; replaced by the next one\n")
+    try:
+        if out.exists():
+            if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file()):
+                raise InputError(f"{out}: exists and is not a demo directory; pass another --out")
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        (out / MARKER).write_text("written by shadow demo; replaced by the next one\n")
+    except OSError as exc:
+        raise InputError(
+            f"{out}: cannot make the demo's directory ({exc.strerror}); pass another --out"
+        ) from None
 
 
 @dataclass(slots=True)

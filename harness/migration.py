@@ -21,8 +21,8 @@ Mistakes are InputErrors starting `FILE:LINE:` (CSV) or `FILE: where:` (JSON).
 from __future__ import annotations
 
 import csv
-import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from harness.stripe import (
     id_prefix,
     is_stripe_id,
 )
+from harness.untrusted import JSONProblem, load_json
 
 # Column names a header row may give the old and the new id and the type.
 OLD_COLUMNS = frozenset({"old_id", "old", "from", "recorded", "recorded_id"})
@@ -87,6 +88,8 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
         raise InputError(f"{file}: is a directory, not an id map file") from None
     except UnicodeDecodeError:
         raise InputError(f"{file}: not a text file (expected CSV or JSON)") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot be read ({exc.strerror})") from None
     if file.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
         rows, repeats_allowed = _json_rows(file, text), False
     else:
@@ -188,7 +191,7 @@ def _same_kind(one: str, other: str) -> bool:
 def _csv_rows(file: Path, text: str) -> tuple[list[MappedId], bool]:
     rows: list[MappedId] = []
     columns: _Columns | None = None
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+    for number, row in _csv_lines(file, text):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -200,6 +203,26 @@ def _csv_rows(file: Path, text: str) -> tuple[list[MappedId], bool]:
         rows.extend(_row(file, number, cells, columns))
     wide = columns is not None and columns.wide
     return rows, wide
+
+
+def _csv_lines(file: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each CSV row; a row the csv module cannot read (a field
+    over its size limit, a stray quote) is an InputError naming the line."""
+    reader = csv.reader(text.splitlines())
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if "field limit" in problem:
+                problem = (
+                    f"a field longer than {csv.field_size_limit()} characters; an id is at "
+                    f"most {MAX_ID_LENGTH}"
+                )
+            raise InputError(f"{file}:{reader.line_num}: not valid CSV ({problem})") from None
+        yield reader.line_num, row
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +281,9 @@ def _row(file: Path, number: int, cells: list[str], columns: _Columns) -> list[M
 
 def _json_rows(file: Path, text: str) -> list[MappedId]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        data = load_json(text, unique_keys=True)
+    except JSONProblem as exc:
+        raise InputError(exc.located(file)) from None
     if isinstance(data, dict) and isinstance(data.get("ids"), dict):
         data = data["ids"]  # an earlier run's <target>.idmap.json
     if isinstance(data, list):

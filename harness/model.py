@@ -20,6 +20,15 @@ def header(headers: Headers, name: str) -> str | None:
     return None
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why `value` cannot be sent as a header value, or None: a CR or LF would end the
+    header and start another (header injection), a NUL is refused by every server."""
+    for character, name in (("\r", "a CR"), ("\n", "an LF"), ("\0", "a NUL")):
+        if character in value:
+            return f"a header value may not hold {name} (a line break would start another header)"
+    return None
+
+
 def without_header(headers: Headers, name: str) -> Headers:
     lower = name.lower()
     return [(k, v) for k, v in headers if k.lower() != lower]

@@ -22,26 +22,122 @@ from harness.errors import InfrastructureError
 
 LOCALSTRIPE_TEST_KEY = "sk_test_shadowlocalstripe0000"
 
-# Runs a command so that it gets SIGKILL when the process that started it dies (Linux
-# PR_SET_PDEATHSIG), so a replay killed with SIGKILL leaves no server behind.
-_DIE_WITH_PARENT = (
-    "import ctypes, os, signal, sys\n"
-    "parent = int(sys.argv[1])\n"
-    "try:\n"
-    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
-    "except (AttributeError, OSError):\n"
-    "    pass\n"
-    "if os.getppid() != parent:\n"
-    "    sys.exit(1)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
+# Seconds a launched program's process group has between SIGTERM and SIGKILL.
+STOP_GRACE = 3.0
+
+# Runs a command under a small supervisor (Linux), the leader of the process group and
+# session the command and everything it starts live in. The supervisor asks the kernel
+# for SIGTERM when the harness dies, even by SIGKILL (PR_SET_PDEATHSIG), and to be given
+# the orphans of its descendants (PR_SET_CHILD_SUBREAPER). Told to stop, or when the
+# command exits, it sends SIGTERM to every process of its group and to every orphan it
+# was given, then SIGKILL to what is left after STOP_GRACE seconds, reaps them all and
+# exits with the command's exit code. So a wrapper script's `sleep 300 &` never
+# outlives the replay: `stop()` waits for the supervisor, which waits for all of them.
+_SUPERVISOR = r"""
+import ctypes, os, signal, sys, time
+
+parent, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
 
 
-def die_with_parent(command: list[str]) -> list[str]:
-    """`command`, wrapped so that it ends when this process ends (on Linux)."""
+STOPS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+stopping = []
+
+
+class Stop(Exception):
+    pass
+
+
+def stop(signum, frame):
+    if not stopping:
+        stopping.append(signum)
+        raise Stop
+
+
+for signum in STOPS:
+    signal.signal(signum, stop)
+try:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+except (AttributeError, OSError):
+    pass
+
+
+def others():
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        state, ppid, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if state not in ("Z", "X") and me in (int(ppid), int(group)):
+            found.append(int(entry))
+    return found
+
+
+def reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def end_all():
+    for signum, seconds in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        for pid in others():
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            reap()
+            if not others():
+                return
+            time.sleep(0.02)
+
+
+code = 0
+try:
+    if os.getppid() != parent:
+        raise Stop  # the harness died before the kernel could be asked to tell us
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    child = os.fork()
+    if child == 0:
+        for signum in STOPS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as error:
+            print(f"cannot start {argv[0]}: {error.strerror}", file=sys.stderr, flush=True)
+        os._exit(127)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code
+            break
+except (Stop, ChildProcessError):
+    pass
+stopping.append(0)
+end_all()
+sys.exit(code)
+"""
+
+
+def supervised(command: list[str]) -> list[str]:
+    """`command` under the supervisor above, so that it and everything it starts end
+    when the harness stops it or dies (on Linux; elsewhere `command` as it is)."""
     if not sys.platform.startswith("linux"):
         return command
-    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+    return [sys.executable, "-c", _SUPERVISOR, str(os.getpid()), str(STOP_GRACE), *command]
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -131,7 +227,7 @@ class LocalProcess:
 
     def start(self) -> LocalProcess:
         self._check_program()
-        command = die_with_parent(self.command) if self.tied_to_parent else self.command
+        command = supervised(self.command) if self.tied_to_parent else self.command
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
@@ -193,8 +289,9 @@ class LocalProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Terminate the process group, then kill it if it does not exit in `timeout`."""
+    def stop(self, timeout: float = STOP_GRACE + 5.0) -> None:
+        """Terminate the process group, then kill it if it does not exit in `timeout`
+        (a supervised one is reaped whole by its supervisor before it exits)."""
         process = self._process
         if process is not None and process.poll() is None:
             try:

@@ -25,9 +25,18 @@ from harness import __version__
 from harness.errors import RecordingError, ShadowWarning
 from harness.model import Exchange
 from harness.stripe.times import is_calendar_time
+from harness.untrusted import JSONProblem, line_limit_hint, load_json, max_line_chars
 
 FORMAT_NAME = "stripe-shadow-recording"
 FORMAT_VERSION = 1
+
+# Seqs are written as 64-bit integers by the stages that index them.
+MAX_SEQ = (1 << 63) - 1
+# The latest `started` a recording may hold: the last second of the year 9999, the
+# latest time a date can show.
+MAX_STARTED = 253402300799
+# An exchange that took longer than a day was not an HTTP exchange.
+MAX_DURATION = 86400.0
 
 
 class TruncatedRecordingWarning(ShadowWarning):
@@ -137,12 +146,20 @@ def validate_exchange(data: Any) -> None:
     if not isinstance(data, dict):
         raise ValueError(f"exchange: expected a JSON object, got {type(data).__name__}")
     seq = _require(data, "seq", int, "exchange")
-    if seq < 0:
-        raise ValueError("exchange.seq: must be 0 or more")
-    _require(data, "started", (int, float), "exchange")
+    if not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"exchange.seq: {_shown(seq)} is not a seq (0 to 2^63-1)")
+    started = _require(data, "started", (int, float), "exchange")
+    if not 0 <= started <= MAX_STARTED:
+        raise ValueError(
+            f"exchange.started: {_shown(started)} is not a Unix time in seconds "
+            f"(0 to {MAX_STARTED}, the end of the year 9999)"
+        )
     duration = _require(data, "duration", (int, float), "exchange")
-    if duration < 0:
-        raise ValueError("exchange.duration: must be 0 or more")
+    if not 0 <= duration <= MAX_DURATION:
+        raise ValueError(
+            f"exchange.duration: {_shown(duration)} is not a duration in seconds "
+            f"(0 to {MAX_DURATION:g})"
+        )
     request = _require(data, "request", dict, "exchange")
     _require(request, "method", str, "request")
     path = _require(request, "path", str, "request")
@@ -150,8 +167,9 @@ def validate_exchange(data: Any) -> None:
         raise ValueError(f"request.path: must start with '/', got {path[:40]!r}")
     if "query" in request and not isinstance(request["query"], str):
         raise ValueError("request.query: expected a string")
-    if "port" in request and request["port"] is not None and not isinstance(request["port"], int):
-        raise ValueError("request.port: expected an integer")
+    port = request.get("port")
+    if port is not None and (type(port) is not int or not 0 <= port <= 65535):
+        raise ValueError("request.port: expected a port number (0 to 65535)")
     _check_headers(request, "request")
     _check_body(request, "request")
     response = data.get("response")
@@ -170,39 +188,98 @@ def validate_exchange(data: Any) -> None:
         raise ValueError("exchange.error: expected a string")
 
 
+def _shown(number: float) -> str:
+    """A number as a message shows it: a long one cut short."""
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+
+
 # --- reading ---------------------------------------------------------------------------
+
+
+class SeqSet:
+    """The seqs seen so far, a bit each below DENSE (a million exchanges: 125 KB), the
+    rare larger one in a set."""
+
+    DENSE = 1 << 27
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._beyond: set[int] = set()
+
+    def add(self, seq: int) -> bool:
+        """Note `seq`; False when it was there already."""
+        if seq >= self.DENSE:
+            if seq in self._beyond:
+                return False
+            self._beyond.add(seq)
+            return True
+        byte, bit = seq >> 3, 1 << (seq & 7)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if self._bits[byte] & bit:
+            return False
+        self._bits[byte] |= bit
+        return True
 
 
 class RecordingReader:
     """Streams a recording: `header` is read on open, exchanges on iteration.
 
+    Lines longer than `max_line_chars()` are refused (a gzip bomb never takes more than
+    that), and so is a seq given twice unless `unique_seqs` is False (a target file, to
+    which a resumed run appends a journey's results again).
+
     >>> with RecordingReader("recordings/demo.jsonl") as recording:
     ...     for exchange in recording: ...
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, allow_truncated: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        allow_truncated: bool = False,
+        unique_seqs: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.allow_truncated = allow_truncated
         self.truncated = False
+        self._max_line = max_line_chars()
+        self._seqs = SeqSet() if unique_seqs else None
         try:
             self._file = _open_text(self.path, "r")
         except FileNotFoundError:
             raise RecordingError(str(self.path), None, "no such file") from None
         except IsADirectoryError:
             raise RecordingError(str(self.path), None, "is a directory, not a recording") from None
+        except OSError as exc:
+            problem = f"cannot be opened ({exc.strerror})"
+            raise RecordingError(str(self.path), None, problem) from None
         self._lines = self._numbered_lines()
-        self.header = self._read_header()
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
 
     def _numbered_lines(self) -> Iterator[tuple[int, str]]:
         number = 0
+        readline = self._file.readline
+        limit = self._max_line
         try:
-            for number, line in enumerate(self._file, start=1):
+            while True:
+                line = readline(limit + 1)
+                if not line:
+                    return
+                number += 1
+                if len(line) > limit:
+                    raise RecordingError(str(self.path), number, f"line {line_limit_hint()}")
                 yield number, line
         except EOFError:
             # A gzip stream without its trailer: the writer was killed. Every line it
             # flushed before that has been read.
             self._truncated_at(number + 1)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, zlib.error) as exc:
             raise RecordingError(str(self.path), number + 1, f"cannot be read: {exc}") from None
 
     def _truncated_at(self, number: int) -> None:
@@ -235,14 +312,13 @@ class RecordingReader:
 
     def _parse(self, number: int, line: str) -> Any:
         try:
-            return json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RecordingError(
-                str(self.path), number, f"not valid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
+            return load_json(line)
+        except JSONProblem as exc:
+            raise RecordingError(str(self.path), number, exc.problem) from None
 
     def __iter__(self) -> Iterator[Exchange]:
         path = str(self.path)
+        seqs = self._seqs
         for number, line in self._lines:
             if not line.strip():
                 continue
@@ -250,17 +326,22 @@ class RecordingReader:
                 # The last line of the file, cut off before its newline: the expected result
                 # of a recorder killed mid-write. Complete lines always end with "\n".
                 try:
-                    data = json.loads(line)
+                    data = load_json(line)
                     validate_exchange(data)
-                except (json.JSONDecodeError, ValueError):
+                except ValueError:
                     self._truncated_at(number)
                     return
             data = self._parse(number, line)
             try:
                 validate_exchange(data)
-                yield Exchange.from_json(data)
+                exchange = Exchange.from_json(data)
             except ValueError as exc:
                 raise RecordingError(path, number, str(exc)) from None
+            if seqs is not None and not seqs.add(exchange.seq):
+                raise RecordingError(
+                    path, number, f"seq {exchange.seq} appears twice; every exchange needs its own"
+                )
+            yield exchange
 
     def close(self) -> None:
         self._file.close()

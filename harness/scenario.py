@@ -29,16 +29,19 @@ from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
 from harness.errors import InputError, ScenarioError
 from harness.gate import GateConfig
+from harness.model import header_value_problem
+from harness.replay.rundir import NAME_PATTERN, target_name_problem
 from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
 from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
+from harness.untrusted import YAMLLoader, yaml_problem
 from harness.validation import field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")
 BASELINE_RECORDING = "recording"
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME = NAME_PATTERN
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -48,7 +51,10 @@ class _Strict(BaseModel):
 
 
 def check_url(value: str) -> str:
-    """An absolute http(s) URL with a host, without a trailing slash."""
+    """An absolute http(s) URL with a host, without a trailing slash, spaces or
+    credentials (a target's key comes from its api_key_env only)."""
+    if re.search(r"[\s\x00-\x1f\x7f]", value):
+        raise ValueError("not a URL (it holds a space or a control character)")
     parts = urlsplit(value.replace("{port}", "1"))
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -58,6 +64,12 @@ def check_url(value: str) -> str:
         raise ValueError("not a URL (expected http://host:port or https://host)")
     if parts.query or parts.fragment:
         raise ValueError("not a URL a target can have (no query or fragment allowed)")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "a URL may not hold credentials (user:password@host): they would be sent to the "
+            "target and written into run.json; put the key in the environment variable that "
+            "api_key_env names"
+        )
     return value.rstrip("/")
 
 
@@ -213,8 +225,9 @@ class TargetSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        if value == BASELINE_RECORDING:
-            raise ValueError("'recording' is reserved for `baseline: recording`")
+        problem = target_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("url")
@@ -237,12 +250,15 @@ class TargetSpec(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+        for name, text in value.items():
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"{name!r} is not a header name")
             why = HARNESS_HEADERS.get(name.lower())
             if why:
                 raise ValueError(f"{name} may not be set here: {why}")
+            problem = header_value_problem(text)
+            if problem is not None:
+                raise ValueError(f"{name}: {problem}")
         return value
 
     @field_validator("id_map")
@@ -328,9 +344,14 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _roles(self) -> Scenario:
         names = [t.name for t in self.targets]
+        folded = [name.lower() for name in names]
         for index, name in enumerate(names):
-            if name in names[:index]:
-                raise _located(("targets", index, "name"), f"duplicate target name {name!r}")
+            if folded[index] in folded[:index]:
+                earlier = names[folded.index(folded[index])]
+                same = "" if earlier == name else f" (as {earlier!r}: file names may ignore case)"
+                raise _located(
+                    ("targets", index, "name"), f"duplicate target name {name!r}{same}"
+                )
         declared = [t.name for t in self.targets if t.role == "baseline"]
         if self.baseline is None:
             if len(declared) > 1:
@@ -394,32 +415,20 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     if base is not None and not path.is_absolute():
         path = Path(base) / path
     path = Path(os.path.normpath(path))
-    if context.get("check_files", False) and not path.is_file():
+    if "\0" in str(path):
+        raise ValueError("a path may not hold a NUL character")
+    if context.get("check_files", False):
         shown = value if value == path else f"{value} ({path})"
-        raise ValueError(f"no such file: {shown}")
+        try:
+            found = path.is_file()
+        except OSError as exc:
+            raise ValueError(f"cannot be read: {exc.strerror}: {str(shown)[:80]}") from None
+        if not found:
+            raise ValueError(f"no such file: {shown}")
     return path
 
 
 # --- loading -----------------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """YAML loader that rejects a key given twice instead of keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-        if isinstance(key, (str, int, float, bool)) and key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _message(error: Any, model: type[BaseModel] | None) -> str:
@@ -502,18 +511,16 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def parse_scenario(text: str, path: Path, *, check_files: bool = True) -> Scenario:
     """Validate scenario text as if read from `path` (paths resolve against its folder)."""
-    loader = _StrictLoader(text)
+    loader: YAMLLoader | None = None
     try:
+        loader = YAMLLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{path}{line}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        raise ScenarioError(yaml_problem(exc, str(path), text)) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        if loader is not None:
+            loader.dispose()  # type: ignore[no-untyped-call]
     if data is None:
         raise ScenarioError(f"{path}: empty scenario; expected name, recording and targets")
     if not isinstance(data, dict):
@@ -549,4 +556,6 @@ def load_scenario(path: str | os.PathLike[str], *, check_files: bool = True) -> 
         raise ScenarioError(f"{file}: is a directory, not a scenario file") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{file}: not a text file (expected YAML)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{file}: cannot be read ({exc.strerror})") from None
     return parse_scenario(text, file.absolute(), check_files=check_files)

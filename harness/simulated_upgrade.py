@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from harness.process import LocalProcess, localstripe
+from harness.untrusted import JSONProblem, load_json
 
 # The API versions the demo pins on its baseline and on this candidate.
 FROM_VERSION = "2024-09-30.acacia"
@@ -98,8 +99,8 @@ def upgrade_answer(status: int, body: bytes) -> bytes:
     if status >= 400:
         return body
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(body)
+    except JSONProblem:
         return body
     return json.dumps(upgrade_object(data)).encode()
 

@@ -3,6 +3,7 @@ and hangs: retries, timeouts, keys, idempotency, and that no result is lost or d
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -13,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from click.testing import CliRunner
 from replayfixtures import exchange, fault_server, recording, server_stats
 
 from harness.cli import main
 from harness.errors import LiveModeRefused
-from harness.model import Exchange
+from harness.model import Exchange, Request
 from harness.process import free_port
+from harness.replay.engine import Sender, SendOutcome, client_session
 from harness.replay.progress import PlainProgressView, TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import backoff, next_delay, retry_after, should_retry
@@ -298,6 +301,42 @@ def test_live_keys_are_refused_unless_both_scenario_and_command_line_allow_them(
     ]
 
 
+def test_a_key_copied_with_its_bearer_prefix_is_live_all_the_same_and_sent_without_it(
+    tmp_path: Path, faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "POST", "/v1/ok/a")])
+    path = scenario_file(tmp_path, faults, "", ", api_key_env: COPIED_KEY")
+    monkeypatch.setenv("COPIED_KEY", "Bearer sk_live_notarealkey0002")
+    with pytest.raises(LiveModeRefused, match=r"COPIED_KEY holds a live-mode key \(sk_live_…\)"):
+        start_replay(load_scenario(path), out=tmp_path / "live")
+    assert server_stats(faults) == {}
+
+    monkeypatch.setenv("COPIED_KEY", "  bearer sk_test_notarealkey0003 ")
+    start_replay(load_scenario(path), out=tmp_path / "test")
+    [sent] = server_stats(faults)["/v1/ok/a"]
+    assert sent["headers"]["authorization"] == "Bearer sk_test_notarealkey0003"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sk_live_notarealkey0004:@127.0.0.1:9",
+        "http://sk_test_notarealkey0005:@127.0.0.1:9",
+        "https://user:password@127.0.0.1:9",
+    ],
+)
+def test_a_key_in_a_url_is_refused_live_or_not(tmp_path: Path, url: str) -> None:
+    recording(tmp_path / "r.jsonl", [exchange(0, "POST", "/v1/ok/a")])
+    path = scenario_file(tmp_path, url)
+    for command in (["validate", str(path)], ["replay", str(path), "--out", str(tmp_path / "run")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2
+        assert result.output.startswith(
+            f"shadow: error: {path}: targets[0].url: a URL may not hold credentials"
+        )
+        assert "api_key_env" in result.output and not (tmp_path / "run").exists()
+
+
 def test_a_target_that_answers_nothing_is_exit_code_3_and_the_run_is_kept(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     recording(tmp_path / "r.jsonl", [exchange(0, "GET", "/v1/balance")])
@@ -365,7 +404,6 @@ def test_token_bucket_spaces_reservations_by_the_rate() -> None:
 
 
 def test_plain_progress_prints_a_line_per_target() -> None:
-    import asyncio
 
     stream = io.StringIO()
     counters = [TargetCounters("control", 10, done=10, errors=1, skipped=2)]
@@ -377,7 +415,6 @@ def test_plain_progress_prints_a_line_per_target() -> None:
 
 
 def test_rich_progress_draws_a_bar_per_target_on_a_terminal() -> None:
-    import asyncio
 
     from rich.console import Console
 
@@ -395,3 +432,42 @@ def test_rich_progress_draws_a_bar_per_target_on_a_terminal() -> None:
     text = stream.getvalue()
     assert "control" in text and "40/85" in text and "errors 2" in text
     assert "twin" in text and "85/85" in text
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_answer_larger_than_a_result_line_may_be_is_not_kept(
+    chunked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHADOW_MAX_LINE_MB", "1")  # bodies of half a megabyte at most
+    body = b"x" * (2 << 20)
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        if not chunked:
+            return web.Response(body=body)
+        answer = web.StreamResponse()
+        answer.enable_chunked_encoding()
+        await answer.prepare(request)
+        for start in range(0, len(body), 1 << 16):
+            await answer.write(body[start : start + (1 << 16)])
+        return answer
+
+    async def scenario() -> SendOutcome:
+        app = web.Application()
+        app.router.add_get("/v1/huge", huge)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with client_session(1, 10) as client:
+                sender = Sender(client, f"http://127.0.0.1:{port}", RetrySettings(), 10)
+                return await sender.send(Request(method="GET", path="/v1/huge"))
+        finally:
+            await runner.cleanup()
+
+    outcome = asyncio.run(scenario())
+    assert outcome.response is None and outcome.attempts == 1
+    assert outcome.error == (
+        "answer not kept: its body is larger than 0.5 MB (half of SHADOW_MAX_LINE_MB, which "
+        "raises it)"
+    )

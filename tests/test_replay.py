@@ -71,6 +71,17 @@ def stopped_replay(
     return replay.returncode, stderr
 
 
+def resumed(out: Path) -> subprocess.CompletedProcess[str]:
+    """`shadow replay --resume OUT`, run to its end."""
+    return subprocess.run(
+        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -218,7 +229,7 @@ def slow_journeys(count: int) -> list[Exchange]:
     return out
 
 
-def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
+def test_resume_after_sigkill_sends_a_url_target_only_what_it_did_not_answer(
     tmp_path: Path, faults: str
 ) -> None:
     recording(tmp_path / "r.jsonl", slow_journeys(16))
@@ -238,13 +249,7 @@ def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
     finished = [i for i in range(16) if 2 * i in before and 2 * i + 1 in before]
     assert 0 < len(finished) < 16
 
-    done = subprocess.run(
-        [SHADOW, "replay", "--resume", str(out), "--no-progress"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = resumed(out)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out)
     after = latest_exchanges(results)
@@ -253,7 +258,9 @@ def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
     stats = server_stats(faults)
     for i in finished:  # a journey finished before the kill was not sent again
         assert len(stats[f"/v1/hang/c{i}"]) == 1 and len(stats[f"/v1/hang/obj_c{i}"]) == 1
-        assert after[2 * i].started == before[2 * i].started
+    for seq, result in before.items():  # nor any exchange answered before it
+        assert after[seq].started == result.started
+        assert len(stats[result.request.path]) == 1
     idmap = load_run(out).idmap("slow")
     assert idmap == {f"cus_REC{i:08d}": f"obj_c{i}" for i in range(16)}  # finished ones re-learnt
     run = load_run(out)
@@ -263,6 +270,38 @@ def test_resume_after_sigkill_redoes_only_the_journeys_in_flight(
         [SHADOW, "replay", "--resume", str(out)], capture_output=True, text=True, check=False
     )
     assert again.returncode == 2 and "finished already" in again.stderr
+
+
+def test_a_delete_in_flight_when_the_replay_is_killed_is_in_doubt_not_sent_again(
+    tmp_path: Path, faults: str
+) -> None:
+    # Stripe takes no Idempotency-Key on a DELETE: sent again, it would answer 404.
+    recording(
+        tmp_path / "r.jsonl",
+        [
+            exchange(0, "DELETE", "/v1/hang/cus_GONE0001", query="times=99&hang=30"),
+            exchange(1, "POST", "/v1/ok/c1", answer={"id": "cus_KEPT0001", "object": "thing"}),
+        ],
+    )
+    (tmp_path / "s.yaml").write_text(
+        "name: doubt\nrecording: r.jsonl\nbaseline: recording\non_unresolved: send\n"
+        f"targets: [{{name: kept, url: '{faults}'}}]\n"
+    )
+    out = tmp_path / "run"
+
+    def in_flight() -> None:
+        assert wait_until(lambda: "/v1/hang/cus_GONE0001" in server_stats(faults))
+
+    stopped_replay(tmp_path / "s.yaml", out, signal.SIGKILL, in_flight)
+    done = resumed(out)
+    assert done.returncode == 0, done.stderr
+    results = latest_exchanges(out / "kept.jsonl")
+    assert results[0].response is None and results[0].extra["in_doubt"]
+    assert results[0].error is not None and results[0].error.startswith(
+        "in doubt: the replay was stopped while this DELETE was in flight"
+    )
+    assert results[1].response is not None and results[1].response.status == 200
+    assert len(server_stats(faults)["/v1/hang/cus_GONE0001"]) == 1  # not sent again
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
@@ -295,6 +334,41 @@ def test_launched_targets_never_outlive_the_replay(tmp_path: Path, stop: signal.
         assert run.status == "interrupted" and (out / "slow.idmap.json").exists()
         assert "Traceback" not in stderr
     assert os.path.exists(out / "slow.log") and os.path.exists(out / "local.log")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
+def test_what_a_launched_program_starts_ends_with_the_replay(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # A wrapper script, as launch commands often are: a helper in the background, one
+    # more in a session of its own (out of the process group), then the server itself.
+    (tmp_path / "serve.sh").write_text(
+        "#!/bin/sh\n"
+        "sleep 300 &\n"
+        "echo $! > helper.pid\n"
+        "setsid sleep 300 &\n"
+        "echo $! > escaped.pid\n"
+        "echo $$ > server.pid\n"
+        f'exec {sys.executable} {REPO / "tests" / "faultserver.py"} --port "$1"\n'
+    )
+    (tmp_path / "serve.sh").chmod(0o755)
+    recording(tmp_path / "r.jsonl", slow_journeys(12))
+    (tmp_path / "s.yaml").write_text(
+        "name: wrapped\nrecording: r.jsonl\nconcurrency: 1\ntargets:\n"
+        "  - name: slow\n    launch: {command: './serve.sh {port}', "
+        "url: 'http://127.0.0.1:{port}', ready_path: /_ready}\n"
+    )
+    out = tmp_path / "run"
+
+    def serving() -> None:
+        assert wait_until(lambda: lines(out / "slow.jsonl") >= 2)
+
+    stopped_replay(tmp_path / "s.yaml", out, stop, serving)
+    pids = {
+        name: int((tmp_path / f"{name}.pid").read_text())
+        for name in ("helper", "escaped", "server")
+    }
+    assert wait_until(lambda: all(gone(pid) for pid in pids.values()), 15), pids
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hostileserver import LONG_KEY, replayed_and_compared
 from parts import chromium
 from playwright.sync_api import Browser, Page, sync_playwright
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
@@ -362,3 +363,39 @@ def test_report_of_the_demo_replayed_against_a_changing_target(
     assert opened.errors == []
     assert [m for m in opened.console if m.startswith("error")] == []
     assert opened.requests == [(out / "index.html").as_uri()]
+
+
+def test_a_report_of_hostile_answers_draws_without_a_page_error(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Answers nested 1,000 levels deep, a lone surrogate, keys of 60,000 and 100,000
+    # characters, bidi overrides (tests/hostileserver.py).
+    run = replayed_and_compared(tmp_path)
+    opened = open_report(browser, write_report(run, tmp_path / "out"))
+    page = opened.page
+
+    differences = page.locator("#groups-difference tr.group-row")
+    assert differences.count() == 3
+    for index in range(differences.count()):
+        differences.nth(index).click()
+    samples = page.locator("#groups-difference .samples .sample")
+    assert samples.count() == 3
+    # Each long key's field is marked in its drawn body (the 100,000-character one is
+    # listed; its body is shown as cut text), the bidi name's too.
+    long_key = page.locator(".sample .side.candidate .line.hl-main", has_text='"after"')
+    assert long_key.count() == 1 and json.dumps(LONG_KEY)[:40] in long_key.inner_text()
+    listed = page.locator(".sample .sample-diffs li.this-group", has_text="$.metadata.kkk")
+    assert listed.count() == 1
+    marked = page.locator(".sample .side.candidate .line.hl-main", has_text='"name"')
+    assert marked.count() == 1 and "\\u202eevil.exe\\u202c" in marked.inner_text()
+
+    text = page.locator("body").inner_text()
+    for control in ("\u202e", "\u202c", "\u2066", "\u2069"):
+        assert control not in page.content()
+        assert "\\u" + f"{ord(control):04x}" in text
+    assert "answer could not be compared: nested deeper than 100 levels" in text
+    assert "answer could not be compared: invalid unicode" in text
+
+    screenshot(page, "report-hostile.png")
+    assert opened.errors == []
+    assert [m for m in opened.console if m.startswith("error")] == []

@@ -169,6 +169,25 @@ gate: {max_regressions: 0}
             "targets[0].name: use letters, digits",
         ),
         (
+            "targets: [{name: control, launch: localstripe}, "
+            "{name: Outcomes, launch: localstripe}]",
+            "targets[1].name: 'Outcomes' is reserved in a run directory (outcomes.jsonl is "
+            "compare's file); rename the target",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe}, {name: Control, launch: localstripe}]",
+            "targets[1].name: duplicate target name 'Control' (as 'control': file names may "
+            "ignore case)",
+        ),
+        (
+            "targets: [{name: control, url: 'http://127.0.0.1:9/a b'}]",
+            "targets[0].url: not a URL (it holds a space or a control character)",
+        ),
+        (
+            'targets: [{name: control, launch: localstripe, headers: {X-A: "1\\r\\nX-B: 2"}}]',
+            "targets[0].headers: X-A: a header value may not hold a CR",
+        ),
+        (
             "targets: [control]",
             "targets[0]: expected a mapping of keys (name, ",
         ),
@@ -225,6 +244,29 @@ def test_a_scenario_mistake_names_the_field(
     path = write(layout, MINIMAL.replace(old, new, 1))
     first = problems(path)[0]
     assert first.startswith(f"{path}: {expected}"), first
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        ("1: 2", "keys are text; this one is a number (quote it)"),
+        ("[a]: 2", "keys are text; this one is a list (quote it)"),
+        ("timeout: .nan", ".nan is not a number a file may hold"),
+        ("concurrency: " + "1" * 4301, "a number longer than 4300 digits"),
+        ("compare: " + "[" * 101 + "]" * 101, "nested deeper than 100 levels"),
+        (
+            "description: a\x00b",
+            "the character U+0000 is not allowed (a NUL byte or another control character; "
+            "is this a text file?)",
+        ),
+    ],
+)
+def test_yaml_past_a_limit_is_refused_with_its_line(
+    layout: Path, added: str, expected: str
+) -> None:
+    path = write(layout, MINIMAL.replace("name: twin\n", f"name: twin\n{added}\n", 1))
+    line = MINIMAL.splitlines().index("name: twin") + 2
+    assert problems(path) == [f"{path}:{line}: not valid YAML: {expected}"]
 
 
 def test_every_problem_gets_its_own_line_with_its_line_number(layout: Path) -> None:

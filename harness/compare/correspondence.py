@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.blueprints import BLUEPRINTS
-from harness.compare.normalize import parse_body
+from harness.compare.normalize import NotComparable, parse_body
 from harness.compare.rules import CompareConfig, merge_configs, parse_compare_config
 from harness.model import Exchange
 from harness.replay.rundir import RunTarget
@@ -96,7 +96,10 @@ def _object(exchange: Exchange) -> dict[str, Any] | None:
     response = exchange.response
     if response is None or response.status >= 300:
         return None
-    tree, is_json = parse_body(response.text)
+    try:
+        tree, is_json = parse_body(response.text)
+    except NotComparable:
+        return None  # compared as it is, which says why it cannot be
     return tree if is_json and isinstance(tree, dict) else None
 
 

@@ -11,7 +11,6 @@ most exchanges.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from harness.model import Response
 from harness.stripe import GENERATED_ID, ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
 from harness.stripe.catalogue import Catalogue, ObjectType
 from harness.stripe.times import ANCHOR_RANKS, UNRANKED
+from harness.untrusted import JSONProblem, load_json
 
 
 class ById(dict[str, Any]):
@@ -329,14 +329,21 @@ def _error_only(tree: Any) -> Any:
     return tree
 
 
+class NotComparable(ValueError):
+    """An answer compare does not walk: JSON past a limit of harness.untrusted (nested
+    too deep, a lone surrogate, NaN). It becomes the exchange's outcome, an error."""
+
+
 def parse_body(text: str) -> tuple[Any, bool]:
-    """(tree, True) for a JSON object or array, else (text, False)."""
+    """(tree, True) for a JSON object or array, else (text, False); NotComparable for
+    JSON past a limit."""
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return json.loads(text), True
-        except json.JSONDecodeError:
-            pass
+            return load_json(text), True
+        except JSONProblem as exc:
+            if exc.limit:
+                raise NotComparable(f"answer could not be compared: {exc.problem}") from None
     return text, False
 
 

@@ -25,7 +25,7 @@ from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
-from harness.compare.normalize import Normalized, normalize_response
+from harness.compare.normalize import Normalized, NotComparable, normalize_response
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
@@ -38,6 +38,7 @@ from harness.replay.rundir import Run, iter_idmap, load_run
 from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
 from harness.stripe.catalogue import answer_version, catalogue_for
+from harness.untrusted import load_json, load_yaml, yaml_problem
 
 OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -255,24 +256,32 @@ def _items(
         assert b.response is not None and c.response is not None
         base_catalogue = catalogue_for(answer_version(b, baseline.default_version))
         other_catalogue = catalogue_for(answer_version(c, other.default_version))
-        nb = normalize_response(
-            b.response,
-            b.started,
-            base_ids,
-            profile,
-            base_times,
-            b.started + b.duration,
-            base_catalogue,
-        )
-        nc = normalize_response(
-            c.response,
-            c.started,
-            other_ids,
-            profile,
-            other_times,
-            c.started + c.duration,
-            other_catalogue,
-        )
+        try:
+            nc = normalize_response(
+                c.response,
+                c.started,
+                other_ids,
+                profile,
+                other_times,
+                c.started + c.duration,
+                other_catalogue,
+            )
+        except NotComparable as exc:
+            yield RawOutcome(seq, journey, endpoint, [], str(exc))
+            continue
+        try:
+            nb = normalize_response(
+                b.response,
+                b.started,
+                base_ids,
+                profile,
+                base_times,
+                b.started + b.duration,
+                base_catalogue,
+            )
+        except NotComparable as exc:
+            yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {exc}")
+            continue
         if nb == nc:
             yield RawOutcome(seq, journey, endpoint, [])
             continue
@@ -423,9 +432,12 @@ def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
             )
         return None, path
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+        raise ScenarioError(yaml_problem(exc, str(path), text)) from None
     return (data.get("compare") if isinstance(data, dict) else None), path
 
 
@@ -598,7 +610,7 @@ def compare_run(
 def read_outcomes(run_dir: str | os.PathLike[str]) -> Iterator[Outcome]:
     """The outcomes a compare wrote, one at a time."""
     path = Path(run_dir) / OUTCOMES_FILE
-    with open(path, encoding="utf-8") as file:
+    with open(path, "rb") as file:
         for line in file:
             if line.strip():
-                yield Outcome.from_json(json.loads(line))
+                yield Outcome.from_json(load_json(line))

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
+from harness.untrusted import load_yaml, yaml_problem
 from harness.validation import field_path, known_fields
 
 Kind = Literal["status", "error", "removed", "added", "type", "value"]
@@ -184,15 +185,14 @@ def load_rules_file(path: Path) -> CompareConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such rules file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot be read as a rules file ({exc})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (expected YAML rules)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read as a rules file ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ScenarioError(f"{path}{line}: {problem}") from None
+        raise ScenarioError(yaml_problem(exc, str(path), text)) from None
     config = parse_compare_config(data if data is not None else {}, str(path), prefix="")
     if config.rules_file is not None:
         raise ScenarioError(f"{path}: rules_file: a rules file cannot name another rules file")

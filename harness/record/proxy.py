@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,21 +45,49 @@ def parse_listen(value: str) -> tuple[str, int]:
     """`HOST:PORT` → (host, port); port 0 picks a free port."""
     host, colon, port = value.rpartition(":")
     host = host.strip("[]")
-    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if (
+        not colon
+        or not host
+        or not (port.isascii() and port.isdigit() and len(port) <= 5)
+        or not 0 <= int(port) <= 65535
+    ):
         raise InputError(f"--listen: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
     return host, int(port)
 
 
 def check_upstream(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", url):
         raise InputError(
             f"--upstream: expected an http:// or https:// URL such as {DEFAULT_UPSTREAM}, "
-            f"got {url!r}"
+            f"got {url[:80]!r}"
         )
     if parts.path not in ("", "/") or parts.query:
         raise InputError(f"--upstream: give only scheme, host and port (no path), got {url!r}")
+    if "@" in parts.netloc:
+        raise InputError(
+            "--upstream: a URL may not hold credentials (user:password@host); the recorder "
+            "forwards the key each client sends"
+        )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_upstream_ca(path: Path) -> Path:
+    """A PEM file of CA certificates that can be read: checked now, so that a file the
+    proxy could not load is one line here, not a failed TLS handshake per request."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except ssl.SSLError:
+        raise InputError(
+            f"--upstream-ca: {path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"--upstream-ca: {path}: cannot be read ({exc.strerror})") from None
+    return path
 
 
 def proxy_options(settings: RecorderSettings) -> dict[str, Any]:
@@ -80,7 +110,7 @@ def proxy_options(settings: RecorderSettings) -> dict[str, Any]:
     if settings.confdir is not None:
         options["confdir"] = str(settings.confdir)
     if settings.upstream_ca is not None:
-        options["ssl_verify_upstream_trusted_ca"] = str(settings.upstream_ca)
+        options["ssl_verify_upstream_trusted_ca"] = str(check_upstream_ca(settings.upstream_ca))
     return options
 
 
@@ -177,10 +207,17 @@ async def record(settings: RecorderSettings, on_listening: Callable[[str, int], 
 def check_settings(settings: RecorderSettings) -> None:
     """Refuse bad settings before anything starts."""
     proxy_options(settings)
-    if not settings.out.parent.is_dir():
-        raise InputError(
-            f"--out: directory {settings.out.parent} does not exist; create it or pick another file"
-        )
+    try:
+        if not settings.out.parent.is_dir():
+            raise InputError(
+                f"--out: directory {settings.out.parent} does not exist; create it or pick "
+                "another file"
+            )
+        longest = os.pathconf(settings.out.parent, "PC_NAME_MAX")
+    except OSError as exc:
+        raise InputError(f"--out: {settings.out}: cannot be written ({exc.strerror})") from None
+    if len(os.fsencode(settings.out.name)) > longest:
+        raise InputError(f"--out: the file name is longer than {longest} bytes; pick a shorter one")
     if settings.confdir is not None and settings.confdir.exists() and not settings.confdir.is_dir():
         raise InputError(f"--confdir: {settings.confdir} is not a directory")
 

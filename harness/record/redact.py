@@ -34,6 +34,7 @@ from urllib.parse import quote, unquote_plus
 from harness.model import Exchange, Headers, Request, Response
 from harness.record.pii import Pseudonymizer
 from harness.stripe import form_key_path
+from harness.untrusted import lone_surrogate
 
 PII_MODES = ("keep", "pseudonymize")
 SECRET_RULES = (
@@ -238,7 +239,10 @@ def _redact_json_members(text: str, rules: dict[str, FieldRule]) -> str:
         new = rule(value)
         if new == value:
             return match.group(0)
-        return f'"{match.group("name")}"{match.group("colon")}{json.dumps(new, ensure_ascii=False)}'
+        # `\ud800` alone in the text decodes to a lone surrogate, which UTF-8 cannot hold:
+        # written back as an escape, as it came.
+        dumped = json.dumps(new, ensure_ascii=lone_surrogate(new) is not None)
+        return f'"{match.group("name")}"{match.group("colon")}{dumped}'
 
     return _JSON_MEMBER.sub(replace, text)
 

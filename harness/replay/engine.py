@@ -15,6 +15,7 @@ import heapq
 import itertools
 import random
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
 from harness.replay.transforms import TransformChain
 from harness.scenario import RetrySettings
+from harness.untrusted import LINE_LIMIT_ENV, max_line_chars
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096
@@ -43,6 +45,14 @@ _WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding"})
 # Headers the HTTP client would add by itself: a body sent without a Content-Type (as
 # recorded) must not gain one.
 _NOT_ADDED = ("Content-Type",)
+
+# Writes Stripe cannot answer twice alike: a DELETE takes no Idempotency-Key, and sent
+# again it is told the object is gone (every POST carries a key; a GET changes nothing).
+UNREPEATABLE = frozenset({"DELETE"})
+IN_DOUBT = (
+    "in doubt: the replay was stopped while this {method} was in flight; the target may "
+    "have applied it, and it cannot be sent again without changing its answer"
+)
 
 
 @dataclass(slots=True)
@@ -87,6 +97,28 @@ def _response(status: int, raw_headers: Any, content: bytes) -> Response:
     return Response(status=status, headers=headers, body=body)
 
 
+_TOO_LARGE = (
+    "answer not kept: its body is larger than {megabytes:g} MB (half of "
+    + LINE_LIMIT_ENV
+    + ", which raises it)"
+)
+
+
+async def _content(answer: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body of an answer, or None when it is longer than `limit` bytes (read no
+    further than that: a target may send gigabytes)."""
+    if answer.content_length is not None:
+        return None if answer.content_length > limit else await answer.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Sender:
     """Sends requests to one target: timeout per attempt, token bucket, and retries with
     exponential backoff and jitter, bounded in attempts and in seconds per exchange."""
@@ -108,6 +140,9 @@ class Sender:
         self.bucket = bucket
         self.counters = counters
         self._random = random.Random(seed)
+        # Half the longest line a result file may have: escaped in JSON (or base64), a
+        # body takes more room on its line than on the wire.
+        self.max_body = max_line_chars() // 2
 
     async def send(self, request: Request) -> SendOutcome:
         body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
@@ -122,6 +157,7 @@ class Sender:
             response: Response | None = None
             error: str | None = None
             started = time.time()
+            oversized = False
             begin = time.perf_counter()
             try:
                 async with (
@@ -135,7 +171,12 @@ class Sender:
                         skip_auto_headers=_NOT_ADDED,
                     ) as answer,
                 ):
-                    response = _response(answer.status, answer.raw_headers, await answer.read())
+                    content = await _content(answer, self.max_body)
+                    oversized = content is None
+                    if content is None:
+                        error = _TOO_LARGE.format(megabytes=self.max_body / (1 << 20))
+                    else:
+                        response = _response(answer.status, answer.raw_headers, content)
             except TimeoutError:
                 error = f"timeout: no answer within {self.timeout:g} s"
             except aiohttp.ClientError as exc:
@@ -146,6 +187,8 @@ class Sender:
             latency = time.perf_counter() - begin
             if response is not None and not should_retry(response.status, response.headers):
                 break
+            if oversized:
+                break  # the same answer again would be as large
             if attempts >= self.retry.attempts:
                 break
             delay = next_delay(
@@ -219,9 +262,10 @@ class TargetReplay:
         timeout: float,
         rate_limit: float | None = None,
         send_unresolved: bool = False,
-        finished_journeys: bytearray | None = None,
+        completed: bytearray | None = None,
         transforms: TransformChain | None = None,
         gates: GateLayout | None = None,
+        marks_in_flight: bool = False,
     ) -> None:
         self.context = context
         self.url = url
@@ -236,11 +280,19 @@ class TargetReplay:
         self.bucket = TokenBucket(rate_limit) if rate_limit else None
         self.send_unresolved = send_unresolved
         self.transforms = transforms
-        self.finished = finished_journeys or bytearray(plan.journeys)
+        # A target that keeps its state (one reached by url): an unrepeatable write gets
+        # an IN_DOUBT line before it is sent, which its result replaces; a resumed run
+        # that finds the mark alone does not send it again.
+        self.marks_in_flight = marks_in_flight
+        # Per position, 1 when a resumed run has its result already (it is not sent
+        # again); per journey, the exchanges left to send.
+        self.completed = completed
+        self.remaining = array("q", plan.sizes)
         self.gates = Gates(gates or plan)
-        if finished_journeys is not None:
+        if completed is not None:
             for position, journey in enumerate(plan.journey_of):
-                if finished_journeys[journey]:
+                if completed[position]:
+                    self.remaining[journey] -= 1
                     self.gates.done(position)
         self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
         self._slots = Slots(concurrency)
@@ -260,10 +312,10 @@ class TargetReplay:
         with RecordingReader(self.recording) as reader:
             for position, exchange in enumerate(reader):
                 journey = plan.journey_of[position]
-                if self.finished[journey]:
+                if self.completed is not None and self.completed[position]:
                     continue
                 await self._window.acquire()
-                if plan.sizes[journey] == 1:
+                if self.remaining[journey] == 1:
                     group.create_task(self._single(position, exchange, journey))
                 else:
                     queue = self._queues.get(journey)
@@ -287,7 +339,7 @@ class TargetReplay:
         journey waiting for a barrier or for the reader gives its slot up meanwhile."""
         holding = False
         try:
-            for _ in range(self.plan.sizes[journey]):
+            for _ in range(self.remaining[journey]):
                 if holding and queue.empty():
                     self._slots.release()
                     holding = False
@@ -340,14 +392,16 @@ class TargetReplay:
             skipped = "skipped: refers to ids this target has no counterpart for: " + ", ".join(
                 rewritten.unresolved
             )
-        elif self.transforms is not None:
-            assert self._sender is not None
-            request, outcome, skipped = await self.transforms.send(
-                self._sender.send, recorded, request, extra
-            )
         else:
             assert self._sender is not None
-            outcome = await self._sender.send(request)
+            if self.marks_in_flight and request.method.upper() in UNREPEATABLE:
+                self.writer.write(_in_doubt(recorded.seq, request, journey))
+            if self.transforms is not None:
+                request, outcome, skipped = await self.transforms.send(
+                    self._sender.send, recorded, request, extra
+                )
+            else:
+                outcome = await self._sender.send(request)
         if outcome is None:
             extra["skipped"] = True
             result = Exchange(
@@ -384,6 +438,18 @@ class TargetReplay:
         self.writer.write(result)
         self.gates.done(position)
         self._window.release()
+
+
+def _in_doubt(seq: int, request: Request, journey: int) -> Exchange:
+    """The line written before an unrepeatable write is sent (see TargetReplay)."""
+    return Exchange(
+        seq=seq,
+        started=time.time(),
+        duration=0.0,
+        request=request,
+        error=IN_DOUBT.format(method=request.method.upper()),
+        extra={"journey": journey, "in_doubt": True, "attempts": 0, "skipped": False},
+    )
 
 
 def _answered_missing(recorded: Exchange) -> bool:

@@ -12,7 +12,6 @@ Client secrets are paired too, but kept in memory only: they never reach the id 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from harness.stripe import (
     is_stripe_id,
 )
 from harness.stripe.times import is_calendar_time
+from harness.untrusted import JSONProblem, load_json
 
 _SCALARS = frozenset({int, float, bool})
 
@@ -40,15 +40,16 @@ def _resource(value: str) -> str:
 
 
 def response_json(response: Response | None) -> Any:
-    """The parsed JSON body of a response, or None when it has none."""
+    """The parsed JSON body of a response, or None when it has none, or none the harness
+    walks (past a limit of harness.untrusted: nothing is learnt from it)."""
     if response is None or not response.body:
         return None
     text = response.text
     if text[:1] not in ("{", "["):
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return load_json(text)
+    except JSONProblem:
         return None
 
 

@@ -34,6 +34,7 @@ from harness.stripe import (
     is_test_token,
 )
 from harness.stripe.times import REQUEST_TIME_FIELDS, shiftable_time, time_parameter
+from harness.untrusted import JSONProblem, load_json
 
 # Kinds of value the walker hands to its visitor.
 ID = "id"  # a prefixed object id: cus_…, pi_…
@@ -253,9 +254,9 @@ def walk_request(
     if isinstance(body, str) and body:
         if _is_json(request):
             try:
-                tree = json.loads(body)
-            except json.JSONDecodeError:
-                tree = None
+                tree = load_json(body)
+            except JSONProblem:
+                tree = None  # sent as recorded: nothing in it is walked
             if tree is not None:
                 tree, changed = _walk_json(tree, visit, (), times)
                 if changed:

@@ -20,10 +20,33 @@ from typing import Any
 from harness.errors import InputError, RecordingError
 from harness.model import Exchange
 from harness.recording import Header, RecordingReader, TruncatedRecordingWarning
+from harness.untrusted import JSONProblem, load_json, max_line_chars
 
 RUN_FORMAT_VERSION = 1
 RUN_FILE = "run.json"
 IDMAP_FORMAT_VERSION = 1
+
+# What a scenario, a run and a target may be called: each names files and folders.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Target names a run directory keeps for itself: its own files (run.json, and compare's
+# outcomes.jsonl and summary.json) and the recording as a baseline. Compared without
+# case, as a file system may.
+RESERVED_TARGET_NAMES = {
+    "run": "run.json is the run's own file",
+    "outcomes": "outcomes.jsonl is compare's file",
+    "summary": "summary.json is compare's file",
+    "recording": "it means the recording itself, as in `baseline: recording`",
+}
+
+
+def target_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a target's files in a run directory, or None."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
+    reserved = RESERVED_TARGET_NAMES.get(name.lower())
+    if reserved is not None:
+        return f"{name!r} is reserved in a run directory ({reserved}); rename the target"
+    return None
 
 
 @dataclass(slots=True)
@@ -110,7 +133,7 @@ class Run:
 
     @property
     def scenario_path(self) -> Path | None:
-        path = self.data.get("scenario", {}).get("path")
+        path = (self.data.get("scenario") or {}).get("path")
         return Path(path) if path else None
 
     def target(self, name: str) -> RunTarget:
@@ -140,30 +163,90 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     """Read run.json of a run directory; a missing or malformed one is an InputError."""
     path = Path(run_dir)
     run_file = path / RUN_FILE
-    if not path.is_dir():
-        raise InputError(f"{path}: no such run directory")
     try:
-        data = json.loads(run_file.read_text(encoding="utf-8"))
+        if not path.is_dir():
+            raise InputError(f"{path}: no such run directory")
+        data = load_json(run_file.read_bytes())
+    except NotADirectoryError:
+        raise InputError(f"{path}: no such run directory") from None
     except FileNotFoundError:
         raise InputError(f"{run_file}: missing (is {path} a run directory?)") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{run_file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except OSError as exc:
+        raise InputError(f"{run_file}: cannot be read ({exc.strerror})") from None
+    except JSONProblem as exc:
+        raise InputError(
+            f"{exc.located(run_file)}; a run.json is written by `shadow replay`"
+        ) from None
+    _check_run(data, run_file)
+    try:
+        targets = [RunTarget.from_json(t) for t in data["targets"]]
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InputError(f"{run_file}: targets: malformed ({exc})") from None
+    return Run(path=path, data=data, targets=targets)
+
+
+# Fields of run.json the stages read, and what each must be.
+_RUN_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("name", str),
+    ("baseline", str),
+    ("targets", list),
+    ("recording", dict),
+)
+_TARGET_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("name", str),
+    ("role", str),
+    ("url", (str, type(None))),
+    ("headers", (dict, type(None))),
+    ("transforms", (list, type(None))),
+)
+
+
+def _check_run(data: Any, run_file: Path) -> None:
+    """The shape of run.json that compare, report and resume rely on, field by field."""
     if not isinstance(data, dict):
         raise InputError(f"{run_file}: expected a JSON object")
     version = data.get("version")
-    if not isinstance(version, int) or version > RUN_FORMAT_VERSION:
+    if type(version) is not int or not 1 <= version <= RUN_FORMAT_VERSION:
         raise InputError(
-            f"{run_file}: version: run format {version!r} is not one this stripe-shadow reads "
-            f"(up to {RUN_FORMAT_VERSION})"
+            f"{run_file}: version: run format {str(version)[:20]!r} is not one this "
+            f"stripe-shadow reads (1 to {RUN_FORMAT_VERSION})"
         )
-    for key in ("name", "baseline", "targets", "recording"):
+    for key, kind in _RUN_FIELDS:
         if key not in data:
             raise InputError(f"{run_file}: {key}: missing")
-    try:
-        targets = [RunTarget.from_json(t) for t in data["targets"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{run_file}: targets: malformed ({exc})") from None
-    return Run(path=path, data=data, targets=targets)
+        if not isinstance(data[key], kind):
+            raise InputError(f"{run_file}: {key}: expected {_json_kind(kind)}")
+    recording_path = data["recording"].get("path")
+    if not isinstance(recording_path, str) or not recording_path or "\0" in recording_path:
+        raise InputError(f"{run_file}: recording.path: expected the path of the recording")
+    for key, kind in (("scenario", dict), ("status", str), ("settings", dict)):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise InputError(f"{run_file}: {key}: expected {_json_kind(kind)}")
+    scenario_path = (data.get("scenario") or {}).get("path")
+    if scenario_path is not None and (not isinstance(scenario_path, str) or "\0" in scenario_path):
+        raise InputError(f"{run_file}: scenario.path: expected the path of the scenario")
+    names: set[str] = set()
+    for index, target in enumerate(data["targets"]):
+        where = f"{run_file}: targets[{index}]"
+        if not isinstance(target, dict):
+            raise InputError(f"{where}: expected an object")
+        for key, kind in _TARGET_FIELDS:
+            if key in target and not isinstance(target[key], kind):
+                raise InputError(f"{where}.{key}: expected {_json_kind(kind)}")
+        if "name" not in target or "role" not in target:
+            raise InputError(f"{where}: needs a name and a role")
+        problem = target_name_problem(target["name"])
+        if problem is not None:
+            raise InputError(f"{where}.name: {problem}")
+        if target["name"].lower() in names:
+            raise InputError(f"{where}.name: {target['name']!r} is given twice")
+        names.add(target["name"].lower())
+
+
+def _json_kind(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", dict: "an object", list: "a list", int: "an integer"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, "null") for k in kinds)
 
 
 def write_run_json(run_dir: Path, data: dict[str, Any]) -> None:
@@ -194,7 +277,7 @@ def iter_results(path: str | os.PathLike[str]) -> Iterator[Exchange]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncatedRecordingWarning)
         try:
-            reader = RecordingReader(path, allow_truncated=True)
+            reader = RecordingReader(path, allow_truncated=True, unique_seqs=False)
         except RecordingError as exc:
             if exc.line == 1 and Path(path).exists() and Path(path).stat().st_size > 0:
                 # Killed while writing the header line: no exchange was written yet.
@@ -289,37 +372,47 @@ def iter_idmap(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
         file = open(file_path, encoding="utf-8")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise InputError(f"{path}: no such id map") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    limit = max_line_chars()
     with file:
-        lines = iter(file)
-        opening = [next(lines, "") for _ in range(4)]
-        if [line.strip() for line in opening] == [
-            "{",
-            f'"version": {IDMAP_FORMAT_VERSION},',
-            opening[2].strip(),
-            '"ids": {',
-        ] and opening[2].strip().startswith('"target":'):
-            for line in lines:
-                match = _PAIR_LINE.match(line)
-                if match is None:
-                    if line.strip() in ("}", "}}", ""):
-                        continue
-                    break  # not our layout after all: parse the whole file
-                key, value = json.loads("{" + match.group(1) + "}").popitem()
-                yield key, value
-            else:
-                return
+        try:
+            opening = [file.readline(limit) for _ in range(4)]
+            if [line.strip() for line in opening] == [
+                "{",
+                f'"version": {IDMAP_FORMAT_VERSION},',
+                opening[2].strip(),
+                '"ids": {',
+            ] and opening[2].strip().startswith('"target":'):
+                while line := file.readline(limit):
+                    match = _PAIR_LINE.match(line)
+                    if match is None:
+                        if line.strip() in ("}", "}}", ""):
+                            continue
+                        break  # not our layout after all: parse the whole file
+                    try:
+                        key, value = load_json("{" + match.group(1) + "}").popitem()
+                    except JSONProblem as exc:
+                        raise InputError(f"{path}: {exc.problem}") from None
+                    yield key, value
+                else:
+                    return
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text; an id map is JSON") from None
     yield from load_idmap(file_path).items()
 
 
 def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:
     """The `ids` of an idmap file: recorded id → target id."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = load_json(Path(path).read_bytes(), unique_keys=True)
     except FileNotFoundError:
         raise InputError(f"{path}: no such id map") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    except JSONProblem as exc:
+        raise InputError(exc.located(path)) from None
     ids = data.get("ids") if isinstance(data, dict) else None
-    if not isinstance(ids, dict):
-        raise InputError(f"{path}: ids: expected an object of recorded id → target id")
-    return {str(k): str(v) for k, v in ids.items()}
+    if not isinstance(ids, dict) or not all(isinstance(v, str) for v in ids.values()):
+        raise InputError(f"{path}: ids: expected an object of recorded id → target id strings")
+    return ids

@@ -11,7 +11,6 @@ it is.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
@@ -22,11 +21,12 @@ from pathlib import Path
 
 from harness.errors import RecordingError
 from harness.model import Exchange
-from harness.recording import RecordingReader, read_header, validate_exchange
+from harness.recording import MAX_SEQ, RecordingReader, read_header, validate_exchange
 from harness.replay.rundir import iter_results
+from harness.untrusted import line_limit_hint, load_json, max_line_chars
 
 # How our writers start a line (seq is the first key); anything else is parsed in full.
-_SEQ_PREFIX = re.compile(rb'\{\s*"seq"\s*:\s*(\d+)\s*[,}]')
+_SEQ_PREFIX = re.compile(rb'\{\s*"seq"\s*:\s*(\d{1,19})\s*[,}]')
 # Seqs below this have their slot in the index file (256 MB of it at most, holes
 # included); a rare larger one is kept in memory.
 DENSE_SEQS = 1 << 25
@@ -37,12 +37,15 @@ _CHUNK = 1 << 16  # bytes of the index read at a time
 def _seq_of(line: bytes) -> int | None:
     match = _SEQ_PREFIX.match(line)
     if match is not None:
-        return int(match.group(1))
-    try:
-        seq = json.loads(line).get("seq")
-    except (ValueError, AttributeError):
-        return None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else None
+        seq: object = int(match.group(1))
+    else:
+        try:
+            seq = load_json(line).get("seq")
+        except (ValueError, AttributeError):
+            return None
+    if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= MAX_SEQ:
+        return seq
+    return None
 
 
 class SeqIndex:
@@ -61,10 +64,14 @@ class SeqIndex:
         self._top = 0  # one past the highest seq in the file
         self._beyond: dict[int, int] = {}
         slots = self._slots.fileno()
+        limit = max_line_chars()
         with open(path, "rb") as file:
-            offset = len(file.readline())  # the header
+            offset = len(file.readline(limit + 1))  # the header
             previous = -1
-            for line in file:
+            while line := file.readline(limit + 1):
+                if len(line) > limit:
+                    number = _line_number(path, offset)
+                    raise RecordingError(str(path), number, f"line {line_limit_hint()}")
                 if not line.endswith(b"\n"):
                     break  # cut off by a killed writer: that exchange is redone on resume
                 if line.strip():
@@ -109,10 +116,10 @@ def _line_number(path: Path, offset: int) -> int:
 
 def _exchange(path: Path, offset: int, line: bytes) -> Exchange:
     try:
-        data = json.loads(line)
+        data = load_json(line)
         validate_exchange(data)
         return Exchange.from_json(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise RecordingError(str(path), _line_number(path, offset), str(exc)) from None
 
 
@@ -161,4 +168,4 @@ def _ascending_gzip(path: Path) -> Iterator[Exchange]:
 def _has_header(path: Path) -> bool:
     """False for a file whose first line was cut off (empty files included)."""
     with open(path, "rb") as file:
-        return file.readline().endswith(b"\n")
+        return file.readline(max_line_chars() + 1).endswith(b"\n")

@@ -1,7 +1,8 @@
 """One replay from start to end: check keys, plan, create the run directory, launch the
 targets, drive the engine, and leave run.json, the result files and the id maps behind
 whatever happens (success, failure, Ctrl-C, SIGTERM). `resume_replay` finishes a run
-that was interrupted, without redoing the journeys it finished."""
+that was interrupted, as if it never had been: a target reached by url keeps every
+answer it gave and is sent the rest; a launched target, started afresh, starts over."""
 
 from __future__ import annotations
 
@@ -92,11 +93,12 @@ def _concurrency(scenario: Scenario, target: TargetSpec, override: int | None) -
 
 @dataclass(slots=True)
 class _TargetState:
-    """What a target's replay starts from: nothing, or what a killed run left."""
+    """What a target's replay starts from: nothing, or what a killed run left (the
+    positions answered already, and what their answers taught)."""
 
     idmap: IdMap
     counters: TargetCounters
-    finished: bytearray | None = None
+    completed: bytearray | None = None
     transforms: TransformChain | None = None
 
 
@@ -207,7 +209,7 @@ class _Session:
         parts = urlsplit(url)
         context = TargetContext(
             name=target.name,
-            run_id=self.data["run_id"],
+            run_id=self._idempotency_namespace(target),
             api_key=key,
             headers=tuple(target.headers.items()),
             live=key is not None and is_live_key(key),
@@ -231,10 +233,21 @@ class _Session:
             timeout=self.scenario.timeout,
             rate_limit=target.rate_limit,
             send_unresolved=self.scenario.on_unresolved == "send",
-            finished_journeys=state.finished,
+            completed=state.completed,
             transforms=state.transforms,
             gates=self.gates,
+            marks_in_flight=target.launch is None,
         )
+
+    def _idempotency_namespace(self, target: TargetSpec) -> str:
+        """What a target's Idempotency-Keys are derived from: the run, so a resumed run
+        sends a target reached by url the keys it sent before (Stripe answers a request
+        it applied with its stored answer, and creates nothing twice); for a launched
+        target, the run and how often it was started, as its store starts empty."""
+        resumed = len(self.data.get("resumed", []))
+        if target.launch is None or resumed == 0:
+            return str(self.data["run_id"])
+        return f"{self.data['run_id']}.{resumed}"
 
     async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
         loop = asyncio.get_running_loop()
@@ -346,12 +359,17 @@ def start_replay(
     plan = plan_apart(scenario.recording, _known_ids(seeds))
     started = datetime.now(UTC)
     run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    try:
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise InputError(
+                f"{run_dir}: already exists and is not empty; choose another --out "
+                f"or finish it with `shadow replay --resume {run_dir}`"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
         raise InputError(
-            f"{run_dir}: already exists and is not empty; choose another --out "
-            f"or finish it with `shadow replay --resume {run_dir}`"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
+            f"{run_dir}: cannot make the run directory ({exc.strerror}); choose another --out"
+        ) from None
     data: dict[str, Any] = {
         "version": RUN_FORMAT_VERSION,
         "name": run_dir.name,
@@ -403,40 +421,45 @@ def _replayed(path: Path) -> dict[int, Exchange]:
     return latest
 
 
-def _paired(recording: Path, plan: Plan, finished: bytearray) -> Iterator[tuple[int, Exchange]]:
-    with RecordingReader(recording) as reader:
-        for position, exchange in enumerate(reader):
-            if finished[plan.journey_of[position]]:
-                yield position, exchange
-
-
 def _resumed_state(
     target: TargetSpec,
     recording: Path,
     plan: Plan,
-    replayed: dict[int, Exchange],
+    results: Path,
     seed: dict[str, str],
 ) -> _TargetState:
-    """Which journeys a killed run finished for one target, and the id map (and the
-    transforms' state) they taught."""
+    """Where a target's replay resumes from.
+
+    A target reached by url kept everything the killed run did to it: every exchange
+    with a result keeps it and is not sent again (a GET sent again would see what
+    came after it), and the answers re-teach the id map and the transforms, in recorded
+    order. A DELETE that was in flight keeps its in-doubt line: Stripe cannot say whether
+    it was applied. Every other exchange is sent, with the Idempotency-Key it had.
+
+    A launched target starts afresh, with an empty store: what its killed instance
+    taught is void (ids, idempotency, results) and every exchange is sent again, into a
+    result file of its own.
+    """
     name = target.name
-    done_per_journey = [0] * plan.journeys
-    for position, seq in enumerate(plan.seqs):
-        if seq in replayed:
-            done_per_journey[plan.journey_of[position]] += 1
-    finished = bytearray(
-        1 if done == size else 0 for done, size in zip(done_per_journey, plan.sizes, strict=True)
-    )
     idmap = IdMap(seed)
     counters = TargetCounters(name, plan.exchanges)
     transforms = transform_chain(target.transforms, name, idmap)
-    for _, recorded in _paired(recording, plan, finished):
-        result = replayed[recorded.seq]
-        idmap.learn_responses(recorded.response, result.response)
-        if transforms is not None and result.response is not None:
-            transforms.learn(recorded, result.response)
-        count(counters, result)
-    return _TargetState(idmap, counters, finished, transforms)
+    if target.launch is not None:
+        results.unlink(missing_ok=True)
+        results.with_name(f"{name}.idmap.json").unlink(missing_ok=True)
+        return _TargetState(idmap, counters, None, transforms)
+    replayed = _replayed(results)
+    completed = bytearray(1 if seq in replayed else 0 for seq in plan.seqs)
+    with RecordingReader(recording) as reader:
+        for position, recorded in enumerate(reader):
+            if not completed[position]:
+                continue
+            result = replayed[recorded.seq]
+            idmap.learn_responses(recorded.response, result.response)
+            if transforms is not None and result.response is not None:
+                transforms.learn(recorded, result.response)
+            count(counters, result)
+    return _TargetState(idmap, counters, completed, transforms)
 
 
 def resume_replay(
@@ -446,8 +469,7 @@ def resume_replay(
     allow_live: bool = False,
     progress: ProgressView | None = None,
 ) -> ReplayResult:
-    """Finish an interrupted run: journeys whose every exchange has a result are kept (and
-    their answers re-teach the id map); every other journey is replayed from its start."""
+    """Finish an interrupted run as if it had never stopped (see `_resumed_state`)."""
     run = load_run(run_dir)
     if run.status == "finished":
         raise InputError(f"{run_dir}: this run finished already; there is nothing to resume")
@@ -474,9 +496,7 @@ def resume_replay(
             f"{run.data['recording'].get('exchanges')}; resume needs the same recording"
         )
     states = {
-        t.name: _resumed_state(
-            t, scenario.recording, plan, _replayed(run.target_file(t.name)), seeds[t.name]
-        )
+        t.name: _resumed_state(t, scenario.recording, plan, run.target_file(t.name), seeds[t.name])
         for t in scenario.targets
     }
     if concurrency is None:

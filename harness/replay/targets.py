@@ -22,7 +22,7 @@ from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port, local
 from harness.replay.container import launch_docker
 from harness.replay.stripemock import launch_stripe_mock
 from harness.scenario import CommandLaunch, Scenario, TargetSpec
-from harness.stripe import is_live_key
+from harness.stripe import bare_key, is_live_key
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,7 +97,7 @@ def target_key(target: TargetSpec) -> str | None:
     """The key a target is sent: from its api_key_env, the fixed key of an emulator it
     launches (localstripe, stripe-mock), or none. Never from the recording."""
     if target.api_key_env:
-        value = os.environ.get(target.api_key_env, "").strip()
+        value = bare_key(os.environ.get(target.api_key_env, ""))
         if not value:
             raise InputError(
                 f"target {target.name}: api_key_env: {target.api_key_env} is not set; "

@@ -40,7 +40,14 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.model import Exchange, Request, Response, with_header, without_header
+from harness.model import (
+    Exchange,
+    Request,
+    Response,
+    header_value_problem,
+    with_header,
+    without_header,
+)
 from harness.replay.idmap import IdMap, response_json
 from harness.replay.rewrite import _is_json
 from harness.stripe import (
@@ -51,6 +58,7 @@ from harness.stripe import (
     form_key_path,
     is_test_token,
 )
+from harness.untrusted import JSONProblem, load_json
 
 ENTRY_POINT_GROUP = "stripe_shadow.transforms"
 
@@ -455,7 +463,10 @@ def _without(encoded: str, path: list[str]) -> str:
 
 
 def _json_edit(body: str, path: list[str], value: Any, remove: bool) -> str:
-    tree = json.loads(body) if body.strip() else {}
+    try:
+        tree = load_json(body) if body.strip() else {}
+    except JSONProblem:
+        return body  # not JSON the harness walks: sent as it is
     node: Any = tree
     for part in path[:-1]:
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -535,6 +546,14 @@ class HeaderParams(_Params):
 
 class SetHeaderParams(HeaderParams):
     value: str = Field(min_length=1)
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        problem = header_value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class ParamParams(_Params):

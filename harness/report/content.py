@@ -3,7 +3,6 @@ baseline's and the candidate's exchange and outcome, already redacted. Pure data
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ from harness.record.redact import redact_exchange
 from harness.report.phrasing import change_text
 from harness.report.redaction import redact_tree
 from harness.stripe import form_tree, parse_form_pairs
+from harness.untrusted import JSONProblem, load_json
 
 # Sample exchanges shown per group: enough to see the pattern, few enough to stay small.
 MAX_SAMPLES = 5
@@ -80,9 +80,9 @@ def _body_view(text: str | bytes, *, form: bool) -> dict[str, Any]:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return {"json": json.loads(text)}
-        except json.JSONDecodeError:
-            pass
+            return {"json": load_json(text)}
+        except JSONProblem:
+            pass  # shown as the text it is
     if form and "=" in text:
         return {"form": form_tree(parse_form_pairs(text)), "text": text}
     return {"text": text}

@@ -25,6 +25,7 @@ from harness.report.content import MAX_SAMPLES, Report, error_groups
 from harness.report.facts import run_facts
 from harness.report.phrasing import (
     before_after,
+    escape_bidi,
     kind_phrase,
     outcome_counts,
     percent,
@@ -37,6 +38,17 @@ from harness.report.phrasing import (
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+def _shown(value: Any) -> Any:
+    """Every value the template writes, its bidi controls escaped: as text in the page
+    they show as `\\u202e`, and inside the JSON data block the same six characters are
+    the JSON escape of the character, which the script escapes again when it draws it."""
+    if isinstance(value, Markup):
+        return Markup(escape_bidi(str(value)))
+    if isinstance(value, str):
+        return escape_bidi(value)
+    return value
+
+
 def _environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -44,6 +56,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
 
 

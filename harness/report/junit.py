@@ -16,6 +16,7 @@ from harness.report.content import as_object, error_groups
 from harness.report.phrasing import (
     ABSENT,
     before_after,
+    escape_bidi,
     group_counts,
     kind_phrase,
     outcome_counts,
@@ -30,8 +31,9 @@ VALUE_LIMIT = 500
 
 
 def xml_text(value: Any) -> str:
-    """Text safe for an XML 1.0 attribute or element (ElementTree escapes the rest)."""
-    return _NOT_XML.sub("\ufffd", str(value))
+    """Text safe for an XML 1.0 attribute or element (ElementTree escapes the rest), its
+    bidi controls escaped."""
+    return escape_bidi(_NOT_XML.sub("\ufffd", str(value)))
 
 
 def _one_line(text: str) -> str:

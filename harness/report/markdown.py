@@ -10,6 +10,7 @@ from harness.report.content import as_object, error_groups
 from harness.report.facts import time_statement
 from harness.report.phrasing import (
     before_after,
+    escape_bidi,
     kind_phrase,
     verdict,
     verdict_line,
@@ -26,8 +27,9 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 def md_text(value: Any, limit: int = CELL_LIMIT) -> str:
     """Content as inert Markdown text: one line, cut, Markdown and HTML characters escaped,
-    so a value such as `<img onerror=…>` or `[link](…)` shows as typed."""
-    text = " ".join(str(value).split())
+    so a value such as `<img onerror=…>` or `[link](…)` shows as typed (bidi controls
+    too)."""
+    text = escape_bidi(" ".join(str(value).split()))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -36,7 +38,7 @@ def md_text(value: Any, limit: int = CELL_LIMIT) -> str:
 
 def md_code(value: Any, limit: int = CELL_LIMIT) -> str:
     """Content as a Markdown code span: shown literally, `|` escaped for table cells."""
-    text = " ".join(str(value).split())
+    text = escape_bidi(" ".join(str(value).split()))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     # A backtick inside needs a double-backtick span; a double one inside would end it.

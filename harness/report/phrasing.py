@@ -4,6 +4,7 @@ before/after examples. Pure functions of summary.json data."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from harness.model import OUTCOME_KINDS, SEVERITIES
@@ -27,6 +28,19 @@ OUTCOME_PHRASES = {
 }
 
 ABSENT = "(absent)"
+
+
+# Bidi embeddings, overrides and isolates: text after one reads in another direction, so
+# a value could make the words around it say something else.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_bidi(text: str) -> str:
+    """`text` with each bidi control written as its escape (`\\u202e`), as every report
+    format shows it."""
+    if not _BIDI_CONTROLS.search(text):
+        return text
+    return _BIDI_CONTROLS.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
 
 
 def kind_phrase(kind: str) -> str:

@@ -117,7 +117,8 @@ CLIENT_SECRET_PATTERN = re.compile(
 API_KEY_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:(?:sk|rk|pk|ek)_(?:test|live)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})"
 )
-LIVE_KEY_PATTERN = re.compile(r"^(?:sk|rk)_live_")
+# Anywhere in a value: `Bearer sk_live_…` or a quoted key is as live as the key alone.
+LIVE_KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_live_")
 
 # The hosts Stripe's SDKs talk to.
 STRIPE_HOSTS = ("api.stripe.com", "files.stripe.com", "connect.stripe.com")
@@ -157,8 +158,19 @@ def find_ids(text: str) -> Iterator[str]:
 
 
 def is_live_key(key: str) -> bool:
-    """A live secret or restricted key: a replay with it creates real objects."""
-    return LIVE_KEY_PATTERN.match(key) is not None
+    """A live secret or restricted key, or a value holding one: a replay with it creates
+    real objects."""
+    return LIVE_KEY_PATTERN.search(key) is not None
+
+
+def bare_key(value: str) -> str:
+    """The key in a value copied from an Authorization header, `Bearer sk_…` → `sk_…`
+    (sent as it is, the harness's own `Bearer ` would come before it)."""
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer" and rest.strip():
+        return rest.strip()
+    return value
 
 
 # --- the form codec --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Draws the report's tables from the JSON data block: groups (sortable, filterable, paged,
 // expandable into sample exchanges), errors and endpoints. Content from requests and
-// responses only ever becomes text nodes: nothing here parses a string as HTML.
+// responses only ever becomes text nodes: nothing here parses a string as HTML or builds
+// a regular expression from one, and bidi controls in it are shown escaped.
 (function () {
   "use strict";
 
@@ -25,13 +26,21 @@
 
   // --- building blocks ------------------------------------------------------------------
 
+  // Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder the
+  // text around them: shown as escapes, a value cannot make another read backwards.
+  const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+  function shown(value) {
+    return String(value).replace(BIDI_CONTROLS, (c) => "\\u" + c.charCodeAt(0).toString(16));
+  }
+
   function h(tag, props, children) {
     const node = document.createElement(tag);
     if (props) {
       for (const [key, value] of Object.entries(props)) {
         if (value === null || value === undefined || value === false) continue;
         if (key === "class") node.className = value;
-        else if (key === "text") node.textContent = String(value);
+        else if (key === "text") node.textContent = shown(value);
         else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
         else node.setAttribute(key, value === true ? "" : String(value));
       }
@@ -44,7 +53,7 @@
     if (children === null || children === undefined) return;
     for (const child of [].concat(children)) {
       if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+      node.append(child instanceof Node ? child : document.createTextNode(shown(child)));
     }
   }
 
@@ -207,10 +216,47 @@
 
   // --- samples --------------------------------------------------------------------------
 
-  function pathPattern(path) {
-    // `[]` in a difference's path stands for any item of a list aligned by id.
-    const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\\[\\\]/g, "\\[\\d+\\]");
-    return new RegExp("^" + escaped + "$");
+  function pathPieces(pattern) {
+    // The text between the `[]` steps of a path; a quoted key (`["a[]b"]`) is text.
+    const pieces = [""];
+    let at = 0;
+    while (at < pattern.length) {
+      if (pattern.startsWith('["', at)) {
+        let end = at + 2;
+        while (end < pattern.length && pattern[end] !== '"') end += pattern[end] === "\\" ? 2 : 1;
+        end = Math.min(pattern.length, end + 2);
+        pieces[pieces.length - 1] += pattern.slice(at, end);
+        at = end;
+      } else if (pattern.startsWith("[]", at)) {
+        pieces.push("");
+        at += 2;
+      } else {
+        pieces[pieces.length - 1] += pattern[at];
+        at += 1;
+      }
+    }
+    return pieces;
+  }
+
+  function pathMatcher(pattern) {
+    // `[]` in a difference's path stands for any item of a list aligned by id: `[3]` in
+    // the path of a drawn body. Compared piece by piece, so a path of any length or
+    // content is only ever text.
+    const pieces = pathPieces(pattern);
+    return (path) => {
+      if (!path.startsWith(pieces[0])) return false;
+      let at = pieces[0].length;
+      for (const piece of pieces.slice(1)) {
+        if (path[at] !== "[") return false;
+        let end = at + 1;
+        while (end < path.length && path[end] >= "0" && path[end] <= "9") end += 1;
+        if (end === at + 1 || path[end] !== "]") return false;
+        at = end + 1;
+        if (!path.startsWith(piece, at)) return false;
+        at += piece.length;
+      }
+      return at === path.length;
+    };
   }
 
   function keyStep(key) {
@@ -245,8 +291,8 @@
     const outcome = (DATA.outcomes[group.candidate] || {})[key];
     const differences = outcome ? outcome.differences : [{ path: group.path, kind: group.kind, change: group.example }];
     const marks = {
-      main: [pathPattern(group.path)],
-      other: differences.filter((d) => d.path !== group.path).map((d) => pathPattern(d.path)),
+      main: [pathMatcher(group.path)],
+      other: differences.filter((d) => d.path !== group.path).map((d) => pathMatcher(d.path)),
       headers: new Set(differences.filter((d) => d.path.startsWith("headers.")).map((d) => d.path.slice(8).toLowerCase())),
       status: differences.some((d) => d.path === "$"),
     };
@@ -331,8 +377,8 @@
     function mark(path) {
       // A difference at `$` (the status, or the whole body) is marked on the status line.
       if (!marks || path === "$") return null;
-      if (marks.main.some((re) => re.test(path))) return "main";
-      if (marks.other.some((re) => re.test(path))) return "other";
+      if (marks.main.some((matches) => matches(path))) return "main";
+      if (marks.other.some((matches) => matches(path))) return "other";
       return null;
     }
     function walk(node, path, indent, prefix, comma, inherited) {
