@@ -156,9 +156,8 @@ def outcomes(run: Path) -> dict[tuple[str, int], tuple[Any, ...]]:
     the outcome's status and error differences.
 
     Value differences are left out: localstripe orders items made within one second as
-    it likes, and a timestamp compares as an offset from its own request, so an object
-    made before a kill reads as older to a request sent after the resume. Neither is
-    what a resume can get wrong; a stale id, a skip or an object made twice shows as a
+    it likes (a page of the demo's invoices can hold another of them), which is not what
+    a resume can get wrong; a stale id, a skip or an object made twice shows as a
     status, an error or the idempotency proxy's count."""
     compare = subprocess.run(
         [SHADOW, "compare", str(run)], capture_output=True, text=True, timeout=300
