@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from mitmproxy import connection, http, io
 
-from harness.recording import RecordingReader
+from harness.formats.recording import RecordingReader
 
 # Headers that describe the recorded connection, not the request.
 _SKIPPED = frozenset({"host", "content-length", "connection", "accept-encoding"})

@@ -19,9 +19,9 @@ import httpx
 from bench.measure import ROOT, cpu_seconds
 from bench.results import Figure, median
 from bench.target import FastTarget
+from harness.formats.recording import RecordingReader
 from harness.model import Request
 from harness.process import free_port
-from harness.recording import RecordingReader
 
 _SKIPPED = frozenset({"host", "content-length", "connection", "accept-encoding"})
 _READY_TIMEOUT = 30.0

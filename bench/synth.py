@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.answers import Answer, IdMint, answer
+from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, Request, Response
-from harness.recording import Header, RecordingWriter
 
 # Recorded at this time (2026-11-23 12:00 UTC), about twelve exchanges a second.
 START = 1_795_435_200.0

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 from harness.compare.rules import parse_compare_config
 from harness.errors import InputError, ScenarioError
-from harness.replay.rundir import load_run
+from harness.formats.rundir import load_run
 from harness.report.write import load_summary
 
 

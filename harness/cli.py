@@ -193,8 +193,8 @@ def record(
 @reports_errors
 def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     """Summarise a recording: exchanges, time span, API versions, endpoints, errors."""
+    from harness.formats.recording import RecordingReader
     from harness.inspection import inspect_exchanges
-    from harness.recording import RecordingReader
 
     with RecordingReader(recording, allow_truncated=allow_truncated) as reader:
         result = inspect_exchanges(reader)
@@ -327,8 +327,8 @@ def import_command(
     for line in lines:
         click.echo(line)
     if not scan and out is not None:
+        from harness.formats.recording import RecordingReader
         from harness.inspection import inspect_exchanges
-        from harness.recording import RecordingReader
 
         with RecordingReader(out) as reader:
             versions = inspect_exchanges(reader).api_versions

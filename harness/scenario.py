@@ -28,14 +28,14 @@ from pydantic import (
 from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
 from harness.errors import InputError, ScenarioError
+from harness.formats.rundir import NAME_PATTERN, target_name_problem
+from harness.formats.untrusted import YAMLLoader, yaml_problem
 from harness.gate import GateConfig
 from harness.model import header_value_problem
-from harness.replay.rundir import NAME_PATTERN, target_name_problem
 from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
 from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
-from harness.untrusted import YAMLLoader, yaml_problem
 from harness.validation import field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.process import LocalProcess, localstripe
-from harness.untrusted import JSONProblem, load_json
 
 # The API versions the demo pins on its baseline and on this candidate.
 FROM_VERSION = "2024-09-30.acacia"

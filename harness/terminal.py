@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
+from harness.formats.recording import Header
 from harness.inspection import Inspection
-from harness.recording import Header
 from harness.upgrade.check import UpgradeCheck
 
 

@@ -74,8 +74,8 @@ HUGE = 20 << 20
 
 def recording(path: Path) -> Path:
     """The recording of one GET per answer above, as a well-behaved Stripe answered it."""
+    from harness.formats.recording import Header, write_recording
     from harness.model import Exchange, Request, Response
-    from harness.recording import Header, write_recording
 
     exchanges = [
         Exchange(

@@ -35,8 +35,8 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compare.pipeline import compare_run
+from harness.formats.recording import Header, write_recording
 from harness.model import Exchange, Request, Response
-from harness.recording import Header, write_recording
 
 # Values that no field of any input may hold, as JSON text and as YAML.
 TOO_BIG = {

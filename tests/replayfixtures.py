@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
+from harness.formats.recording import Header, write_recording
 from harness.model import Exchange, Request, Response
 from harness.process import LocalProcess, free_port
-from harness.recording import Header, write_recording
 
 
 def exchange(

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.formats.recording import Header, RecordingWriter
 from harness.model import SEVERITIES, Difference, Exchange, Outcome, Request, Response
-from harness.recording import Header, RecordingWriter
 
 SCRIPT_TEXT = "<script>window.__shadowPwned = 'script'</script>"
 IMG_TEXT = '"><img src=x onerror="window.__shadowPwned = \'img\'">'

@@ -8,8 +8,8 @@ from pathlib import Path
 from bench.answers import IdMint, answer
 from bench.synth import exchanges, synthesize
 from harness.compare.normalize import normalize_response
+from harness.formats.recording import RecordingReader
 from harness.model import Response
-from harness.recording import RecordingReader
 from harness.replay.idmap import IdMap, response_json
 from harness.replay.plan import plan_recording
 from harness.stripe import endpoint_template

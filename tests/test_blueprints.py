@@ -19,17 +19,12 @@ from harness.compare.correspondence import (
     project_pair,
 )
 from harness.compare.pipeline import compare_run, read_outcomes
+from harness.formats.idmap import load_idmap, write_idmap
+from harness.formats.recording import Header, RecordingWriter, iter_exchanges
+from harness.formats.results import ResultWriter, latest_exchanges
+from harness.formats.rundir import load_run, write_run_json
 from harness.model import Exchange, Request, Response
-from harness.recording import Header, RecordingWriter, iter_exchanges
 from harness.replay.plan import plan_recording
-from harness.replay.rundir import (
-    ResultWriter,
-    latest_exchanges,
-    load_idmap,
-    load_run,
-    write_idmap,
-    write_run_json,
-)
 from harness.replay.session import resume_replay, start_replay
 from harness.scenario import load_scenario
 from harness.stripe import form_tree, parse_form_pairs

@@ -17,16 +17,12 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compare.pipeline import compare_run, read_outcomes
+from harness.formats.idmap import write_idmap
+from harness.formats.recording import Header, RecordingWriter
+from harness.formats.results import ResultWriter, iter_results, latest_exchanges
+from harness.formats.rundir import write_run_json
 from harness.model import Exchange, Outcome, Request, Response
 from harness.process import LOCALSTRIPE_TEST_KEY
-from harness.recording import Header, RecordingWriter
-from harness.replay.rundir import (
-    ResultWriter,
-    iter_results,
-    latest_exchanges,
-    write_idmap,
-    write_run_json,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())

@@ -36,9 +36,9 @@ from harness.containerspec import (
     StripeMockLaunch,
 )
 from harness.errors import InfrastructureError
+from harness.formats.rundir import load_run
 from harness.model import Exchange
 from harness.replay.container import LABEL_RUN, LABEL_TARGET, choose_network, plan_container
-from harness.replay.rundir import load_run
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 SERVER = Path(__file__).resolve().parent / "containerserver"

@@ -20,13 +20,14 @@ from replayfixtures import exchange, fault_server, recording, server_stats
 
 from harness.cli import main
 from harness.errors import LiveModeRefused
+from harness.formats.results import iter_results
+from harness.formats.rundir import Run, load_run
 from harness.model import Exchange, Request
 from harness.process import free_port
 from harness.replay.engine import Sender, SendOutcome, client_session
 from harness.replay.progress import PlainProgressView, TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import backoff, next_delay, retry_after, should_retry
-from harness.replay.rundir import Run, iter_results, load_run
 from harness.replay.session import ReplayResult, start_replay
 from harness.scenario import RetrySettings, load_scenario
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness.recording import iter_exchanges, read_header
+from harness.formats.recording import iter_exchanges, read_header
 from scenarios.demo.make_recording import recorder
 
 pytestmark = pytest.mark.e2e

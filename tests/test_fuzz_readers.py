@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from harness.compare.rules import load_rules_file
 from harness.errors import ShadowError
-from harness.recording import iter_exchanges
+from harness.formats.idmap import load_idmap
+from harness.formats.recording import iter_exchanges
 from harness.replay.idmap import read_id_map_file
-from harness.replay.rundir import load_idmap
 from harness.report.write import read_summary_file
 from harness.scenario import load_scenario
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hostileserver import BIDI_NAME, LONG_KEY, LONGER_KEY, replayed_and_compared
 
 from harness.cli import main
-from harness.untrusted import MAX_DEPTH
+from harness.formats.untrusted import MAX_DEPTH
 
 
 def test_hostile_answers_are_outcomes_not_crashes(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import InputError
+from harness.formats.recording import iter_exchanges, read_header
 from harness.model import Exchange
 from harness.record.importers import (
     ImportOptions,
@@ -28,7 +29,6 @@ from harness.record.importers import (
 )
 from harness.record.importers.bodies import decoded
 from harness.record.redact import fingerprint
-from harness.recording import iter_exchanges, read_header
 from harness.replay.plan import plan_recording
 
 REPO = Path(__file__).resolve().parents[1]

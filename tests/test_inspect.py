@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.recording import iter_exchanges
+from harness.formats.recording import iter_exchanges
 
 DEMO = Path(__file__).resolve().parents[1] / "recordings/demo.jsonl"
 

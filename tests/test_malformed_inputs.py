@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from malformed import Case, all_cases, run_case
 
-from harness.recording import Header
+from harness.formats.recording import Header
 
 # Compare says, as a warning, that the hand-made run was interrupted.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

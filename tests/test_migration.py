@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from harness.cli import main
 from harness.compare.pipeline import compare_run, read_outcomes
 from harness.errors import InputError
-from harness.migration import read_mapping_file
+from harness.formats.mapping import read_mapping_file
+from harness.formats.recording import iter_exchanges
+from harness.formats.rundir import load_run
 from harness.process import LOCALSTRIPE_TEST_KEY
-from harness.recording import iter_exchanges
-from harness.replay.rundir import load_run
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario
 from harness.stripe import ID_PREFIXES, id_prefix

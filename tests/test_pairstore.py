@@ -6,9 +6,9 @@ import tracemalloc
 from pathlib import Path
 
 from harness.compare.pipeline import counterparts
+from harness.formats.idmap import iter_idmap, load_idmap, write_idmap
 from harness.pairstore import PairStore
 from harness.replay.idmap import SECRETS_KEPT, IdMap
-from harness.replay.rundir import iter_idmap, load_idmap, write_idmap
 
 
 def test_one_to_one_in_memory_and_on_file_alike() -> None:

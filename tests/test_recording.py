@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import RecordingError
-from harness.model import Exchange, Request, Response
-from harness.recording import (
+from harness.formats.recording import (
     FORMAT_NAME,
     Header,
     RecordingReader,
@@ -28,6 +27,7 @@ from harness.recording import (
     read_header,
     write_recording,
 )
+from harness.model import Exchange, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "harness/schemas/recording-v1.schema.json").read_text())

@@ -17,10 +17,11 @@ import pytest
 import stripe
 from replayfixtures import exchange, fault_server, recording, server_stats
 
+from harness.formats.recording import iter_exchanges
+from harness.formats.results import latest_exchanges
+from harness.formats.rundir import load_run
 from harness.model import Exchange
 from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
-from harness.recording import iter_exchanges
-from harness.replay.rundir import latest_exchanges, load_run
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario
 

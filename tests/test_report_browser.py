@@ -21,8 +21,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
 from harness.cli import main
+from harness.formats.recording import RecordingReader
 from harness.process import LOCALSTRIPE_TEST_KEY
-from harness.recording import RecordingReader
 from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser

@@ -28,9 +28,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness.formats.recording import iter_exchanges
+from harness.formats.results import latest_exchanges
+from harness.formats.rundir import load_run
 from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port, localstripe
-from harness.recording import iter_exchanges
-from harness.replay.rundir import latest_exchanges, load_run
 
 pytestmark = pytest.mark.e2e
 

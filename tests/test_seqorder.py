@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import RecordingError
+from harness.formats.recording import Header, RecordingWriter
+from harness.formats.results import SeqIndex, iter_in_seq_order
 from harness.model import Exchange, Request, Response
-from harness.recording import Header, RecordingWriter
-from harness.replay.seqorder import SeqIndex, iter_in_seq_order
 
 
 def exchange(seq: int, body: str = "{}") -> Exchange:

@@ -18,8 +18,8 @@ from harness.compare.diff import diff_responses
 from harness.compare.normalize import normalize_response
 from harness.compare.profile import EMULATOR_NOISE, stripe_profile
 from harness.compare.rules import CompareConfig
+from harness.formats.rundir import load_run
 from harness.model import Outcome, Response
-from harness.replay.rundir import load_run
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 STAND_IN = Path(__file__).resolve().parent / "stripemockstandin.py"

@@ -18,9 +18,9 @@ from replayfixtures import exchange, recording
 
 from harness.cli import main
 from harness.errors import ScenarioError
+from harness.formats.rundir import load_run
 from harness.model import Exchange, Request, Response
 from harness.replay.idmap import IdMap
-from harness.replay.rundir import load_run
 from harness.replay.session import start_replay
 from harness.replay.transforms import (
     BUILTINS,

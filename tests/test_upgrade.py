@@ -13,8 +13,8 @@ from typing import Any
 from harness.compare.diff import diff_responses
 from harness.compare.normalize import normalize_response
 from harness.compare.upgrade import explain_upgrade, locate
+from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, Request, Response
-from harness.recording import Header, RecordingWriter
 from harness.stripe.catalogue import catalogue_for
 from harness.upgrade.check import upgrade_check
 
@@ -143,7 +143,7 @@ def _recording(path: Path) -> Path:
 def test_the_upgrade_check_lists_endpoints_parameters_and_fields_with_where_they_are(
     tmp_path: Path,
 ) -> None:
-    from harness.recording import iter_exchanges
+    from harness.formats.recording import iter_exchanges
 
     recording = _recording(tmp_path / "acacia.jsonl")
     report = upgrade_check(iter_exchanges(recording), "2026-10-28.endive").to_json()

@@ -19,8 +19,8 @@ from typing import Any
 from harness.blueprints import BLUEPRINTS
 from harness.compare.normalize import NotComparable, parse_body
 from harness.compare.rules import CompareConfig, merge_configs, parse_compare_config
+from harness.formats.rundir import RunTarget
 from harness.model import Exchange
-from harness.replay.rundir import RunTarget
 from harness.stripe import endpoint_template
 
 Projection = Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]

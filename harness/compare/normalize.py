@@ -29,11 +29,11 @@ from harness.compare.profile import (
     Profile,
 )
 from harness.compare.timemap import Moment, TimeMap, Window, pack
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Response
 from harness.stripe import GENERATED_ID, ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
 from harness.stripe.catalogue import Catalogue, ObjectType
 from harness.stripe.times import ANCHOR_RANKS, UNRANKED
-from harness.untrusted import JSONProblem, load_json
 
 
 class ById(dict[str, Any]):
@@ -330,7 +330,7 @@ def _error_only(tree: Any) -> Any:
 
 
 class NotComparable(ValueError):
-    """An answer compare does not walk: JSON past a limit of harness.untrusted (nested
+    """An answer compare does not walk: JSON past a limit of harness.formats.untrusted (nested
     too deep, a lone surrogate, NaN). It becomes the exchange's outcome, an error."""
 
 

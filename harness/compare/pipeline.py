@@ -32,13 +32,14 @@ from harness.compare.summary import CandidateSummary, build_summary
 from harness.compare.timemap import TimeMap
 from harness.compare.upgrade import explain_upgrade
 from harness.errors import InputError, ScenarioError
+from harness.formats.idmap import iter_idmap
+from harness.formats.results import iter_in_seq_order
+from harness.formats.rundir import Run, load_run
+from harness.formats.untrusted import load_json, load_yaml, yaml_problem
 from harness.model import Difference, Exchange, Outcome
 from harness.pairstore import PairStore
-from harness.replay.rundir import Run, iter_idmap, load_run
-from harness.replay.seqorder import iter_in_seq_order
 from harness.stripe import endpoint_template
 from harness.stripe.catalogue import answer_version, catalogue_for
-from harness.untrusted import load_json, load_yaml, yaml_problem
 
 OUTCOMES_FILE = "outcomes.jsonl"
 SUMMARY_FILE = "summary.json"

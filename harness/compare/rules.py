@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
-from harness.untrusted import load_yaml, yaml_problem
+from harness.formats.untrusted import load_yaml, yaml_problem
 from harness.validation import field_path, known_fields
 
 Kind = Literal["status", "error", "removed", "added", "type", "value"]

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
 from harness.record.pii import Pseudonymizer
 from harness.stripe import form_key_path
-from harness.untrusted import lone_surrogate
 
 PII_MODES = ("keep", "pseudonymize")
 SECRET_RULES = (

@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from harness.formats.recording import RecordingReader
+from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars
 from harness.model import Exchange, Headers, Request, Response
-from harness.recording import RecordingReader
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap, response_json
 from harness.replay.plan import Plan
@@ -34,7 +35,6 @@ from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
 from harness.replay.transforms import TransformChain
 from harness.scenario import RetrySettings
-from harness.untrusted import LINE_LIMIT_ENV, max_line_chars
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.migration import read_mapping_file
+from harness.formats.mapping import read_mapping_file
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Response
 from harness.pairstore import PairStore
 from harness.replay.rewrite import NOT_ID_FIELDS
@@ -29,7 +30,6 @@ from harness.stripe import (
     is_stripe_id,
 )
 from harness.stripe.times import is_calendar_time
-from harness.untrusted import JSONProblem, load_json
 
 _SCALARS = frozenset({int, float, bool})
 
@@ -41,7 +41,7 @@ def _resource(value: str) -> str:
 
 def response_json(response: Response | None) -> Any:
     """The parsed JSON body of a response, or None when it has none, or none the harness
-    walks (past a limit of harness.untrusted: nothing is learnt from it)."""
+    walks (past a limit of harness.formats.untrusted: nothing is learnt from it)."""
     if response is None or not response.body:
         return None
     text = response.text
@@ -275,6 +275,6 @@ def _align(recorded: list[Any], replayed: list[Any], known: PairStore) -> Iterat
 
 def read_id_map_file(path: str | Path) -> dict[str, str]:
     """A migration mapping that seeds a target's id map, every id checked
-    (harness.migration: CSV `old_id,new_id[,type]`, JSON, an earlier run's id map).
+    (harness.formats.mapping: CSV `old_id,new_id[,type]`, JSON, an earlier run's id map).
     Mistakes are InputErrors naming FILE:LINE."""
     return read_mapping_file(path)

@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import RecordingError
+from harness.formats.recording import RecordingReader
 from harness.model import Exchange
-from harness.recording import RecordingReader
 from harness.replay.groups import GroupScopes
 from harness.replay.idmap import response_json
 from harness.replay.rewrite import (

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from harness.errors import InfrastructureError
+from harness.formats.recording import Header
+from harness.formats.results import ResultWriter
 from harness.model import Exchange
 from harness.record.redact import redact_exchange
-from harness.recording import Header
-from harness.replay.rundir import ResultWriter
 
 _PIPE_SIZE = 1 << 20  # room for a few hundred results before the replay has to wait
 _F_SETPIPE_SZ = 1031  # Linux

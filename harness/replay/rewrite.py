@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, unquote_plus
 
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Headers, Request
 from harness.stripe import (
     CLIENT_SECRET_PATTERN,
@@ -34,7 +35,6 @@ from harness.stripe import (
     is_test_token,
 )
 from harness.stripe.times import REQUEST_TIME_FIELDS, shiftable_time, time_parameter
-from harness.untrusted import JSONProblem, load_json
 
 # Kinds of value the walker hands to its visitor.
 ID = "id"  # a prefixed object id: cus_…, pi_…

@@ -21,9 +21,18 @@ from urllib.parse import urlsplit
 
 from harness import __version__
 from harness.errors import InputError, ShadowError
+from harness.formats.idmap import write_idmap
+from harness.formats.recording import Header, RecordingReader, read_header, recording_start
+from harness.formats.results import iter_results
+from harness.formats.rundir import (
+    RUN_FORMAT_VERSION,
+    RunTarget,
+    load_run,
+    new_run_dir,
+    write_run_json,
+)
 from harness.model import Exchange
 from harness.record.redact import SECRETS_ONLY
-from harness.recording import Header, RecordingReader, read_header, recording_start
 from harness.replay.engine import TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
@@ -31,15 +40,6 @@ from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
-from harness.replay.rundir import (
-    RUN_FORMAT_VERSION,
-    RunTarget,
-    iter_results,
-    load_run,
-    new_run_dir,
-    write_idmap,
-    write_run_json,
-)
 from harness.replay.targets import LaunchContext, launch, target_keys
 from harness.replay.transforms import TransformChain, transform_chain
 from harness.scenario import Scenario, TargetSpec, load_scenario

@@ -40,6 +40,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import (
     Exchange,
     Request,
@@ -58,7 +59,6 @@ from harness.stripe import (
     form_key_path,
     is_test_token,
 )
-from harness.untrusted import JSONProblem, load_json
 
 ENTRY_POINT_GROUP = "stripe_shadow.transforms"
 

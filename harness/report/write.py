@@ -15,16 +15,16 @@ from typing import Any
 
 from harness.compare.pipeline import OUTCOMES_FILE, SUMMARY_FILE, read_outcomes
 from harness.errors import InputError, ShadowWarning
+from harness.formats.recording import MAX_SEQ, RecordingReader
+from harness.formats.results import iter_results
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import OUTCOME_KINDS, SEVERITIES, Exchange, Outcome
-from harness.recording import MAX_SEQ, RecordingReader
-from harness.replay.rundir import iter_results
 from harness.report.content import Report, as_object, exchange_view, outcome_view, sample_seqs
 from harness.report.facts import without_secrets
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.redaction import redact_tree
-from harness.untrusted import JSONProblem, load_json
 from harness.upgrade.check import read_upgrade_check
 
 SUMMARY_VERSION = 1

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.formats.recording import RecordingReader
 from harness.model import Exchange
-from harness.recording import RecordingReader
 from harness.stripe import endpoint_template, form_tree, parse_form_pairs
 from harness.stripe.catalogue import answer_version, catalogue_for, resolve_version
 from harness.stripe.catalogue.changes import (

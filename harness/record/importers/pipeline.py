@@ -30,6 +30,7 @@ from typing import IO
 
 from harness import __version__
 from harness.errors import InputError
+from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, header
 from harness.record.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
 from harness.record.importers.bodies import decode_bodies
@@ -42,7 +43,6 @@ from harness.record.importers.placeholders import (
 from harness.record.importers.registry import format_named, recognise
 from harness.record.importers.streams import open_input, shape_of
 from harness.record.redact import RedactionPolicy, redact_exchange
-from harness.recording import Header, RecordingWriter
 from harness.stripe import STRIPE_HOSTS
 
 # What reading a file can raise besides FileProblem, for input nobody checked: each ends

@@ -1,29 +1,114 @@
-"""Read a target file, or a recording, in seq order with the last line for each seq
-winning, holding neither: one pass notes where each seq's last line starts (8 bytes per
-seq), then the lines are read back in seq order.
+"""A target's result file (`<target>.jsonl`, docs/run-format.md): appended line by line
+as replayed exchanges complete, read back in the order written, or in seq order with the
+last line for each seq winning.
 
 A target file is written in completion order and a resumed journey appends its exchanges
-again (docs/run-format.md), so a reader that wants seq order must reorder. Holding every
-exchange in a dict costs about 10 KB each (a gigabyte per 100,000); the offsets cost 8
-bytes each, on disk. A file already in seq order (a recording, as a rule) is streamed as
-it is.
+again, so a reader that wants seq order must reorder. Holding every exchange in a dict
+costs about 10 KB each (a gigabyte per 100,000); `iter_in_seq_order` holds neither: one
+pass notes where each seq's last line starts (8 bytes per seq, on disk), then the lines
+are read back in seq order. A file already in seq order (a recording, as a rule) is
+streamed as it is.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
 import tempfile
+import warnings
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from harness.errors import RecordingError
+from harness.formats.recording import (
+    MAX_SEQ,
+    Header,
+    RecordingReader,
+    TruncatedRecordingWarning,
+    read_header,
+    validate_exchange,
+)
+from harness.formats.untrusted import line_limit_hint, load_json, max_line_chars
 from harness.model import Exchange
-from harness.recording import MAX_SEQ, RecordingReader, read_header, validate_exchange
-from harness.replay.rundir import iter_results
-from harness.untrusted import line_limit_hint, load_json, max_line_chars
+
+# --- written, and read in the order written -------------------------------------------
+
+
+def iter_results(path: str | os.PathLike[str]) -> Iterator[Exchange]:
+    """Every line of a target file in the order written. A last line cut off by a killed
+    replay is skipped silently: the journey it belonged to is redone on resume."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedRecordingWarning)
+        try:
+            reader = RecordingReader(path, allow_truncated=True, unique_seqs=False)
+        except RecordingError as exc:
+            if exc.line == 1 and Path(path).exists() and Path(path).stat().st_size > 0:
+                # Killed while writing the header line: no exchange was written yet.
+                with open(path, "rb") as file:
+                    if not file.read().endswith(b"\n"):
+                        return
+            raise
+        with reader:
+            yield from reader
+
+
+def latest_exchanges(path: str | os.PathLike[str]) -> dict[int, Exchange]:
+    """The replayed exchanges of one target file by seq, the last line for each seq winning
+    (a journey redone on `--resume` appends its exchanges again)."""
+    latest: dict[int, Exchange] = {}
+    for exchange in iter_results(path):
+        latest[exchange.seq] = exchange
+    return latest
+
+
+class ResultWriter:
+    """Appends replayed exchanges to `<target>.jsonl`, one unbuffered write per line, so a
+    replay killed with SIGKILL loses at most the line being written."""
+
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh:
+            _end_with_newline(path)
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        if fresh:
+            self._write(header.to_json())
+
+    def _write(self, data: dict[str, Any]) -> None:
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._file.write(line.encode("utf-8"))
+
+    def write(self, exchange: Exchange) -> None:
+        self._write(exchange.to_json())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _end_with_newline(path: Path) -> None:
+    """Cut a half-written last line left by a killed replay, so appending stays valid."""
+    with open(path, "rb+") as file:
+        data = file.read()
+        if data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        file.truncate(keep)
+
+
+
+# --- read in seq order ----------------------------------------------------------------
 
 # How our writers start a line (seq is the first key); anything else is parsed in full.
 _SEQ_PREFIX = re.compile(rb'\{\s*"seq"\s*:\s*(\d{1,19})\s*[,}]')

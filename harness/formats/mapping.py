@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.stripe import (
     CUSTOM_ID_COLLECTIONS,
     ID_PREFIXES,
@@ -35,7 +36,6 @@ from harness.stripe import (
     id_prefix,
     is_stripe_id,
 )
-from harness.untrusted import JSONProblem, load_json
 
 # Column names a header row may give the old and the new id and the type.
 OLD_COLUMNS = frozenset({"old_id", "old", "from", "recorded", "recorded_id"})

@@ -1,8 +1,7 @@
-"""Read and write the run directory (docs/run-format.md): run.json, one `<target>.jsonl`
-of replayed exchanges per target, appended as they complete, and `<target>.idmap.json`.
-
-Compare and report read a run only through `load_run` and `latest_exchanges`, so the
-format has one reader and one writer.
+"""The run directory (docs/run-format.md) and its run.json: what ran, which targets, where
+each target's files are. The target files are harness.formats.results, the id maps
+harness.formats.idmap; compare and report read a run only through these modules, so
+each file has one reader and one writer.
 """
 
 from __future__ import annotations
@@ -10,21 +9,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError, RecordingError
+from harness.errors import InputError
+from harness.formats.idmap import load_idmap
+from harness.formats.results import latest_exchanges
+from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Exchange
-from harness.recording import Header, RecordingReader, TruncatedRecordingWarning
-from harness.untrusted import JSONProblem, load_json, max_line_chars
 
 RUN_FORMAT_VERSION = 1
 RUN_FILE = "run.json"
-IDMAP_FORMAT_VERSION = 1
 
 # What a scenario, a run and a target may be called: each names files and folders.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -266,153 +263,3 @@ def new_run_dir(base: Path, scenario_name: str, when: datetime) -> Path:
         candidate = base / f"{stem}-{suffix}"
         suffix += 1
     return candidate
-
-
-# --- target files ------------------------------------------------------------------------
-
-
-def iter_results(path: str | os.PathLike[str]) -> Iterator[Exchange]:
-    """Every line of a target file in the order written. A last line cut off by a killed
-    replay is skipped silently: the journey it belonged to is redone on resume."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TruncatedRecordingWarning)
-        try:
-            reader = RecordingReader(path, allow_truncated=True, unique_seqs=False)
-        except RecordingError as exc:
-            if exc.line == 1 and Path(path).exists() and Path(path).stat().st_size > 0:
-                # Killed while writing the header line: no exchange was written yet.
-                with open(path, "rb") as file:
-                    if not file.read().endswith(b"\n"):
-                        return
-            raise
-        with reader:
-            yield from reader
-
-
-def latest_exchanges(path: str | os.PathLike[str]) -> dict[int, Exchange]:
-    """The replayed exchanges of one target file by seq, the last line for each seq winning
-    (a journey redone on `--resume` appends its exchanges again)."""
-    latest: dict[int, Exchange] = {}
-    for exchange in iter_results(path):
-        latest[exchange.seq] = exchange
-    return latest
-
-
-class ResultWriter:
-    """Appends replayed exchanges to `<target>.jsonl`, one unbuffered write per line, so a
-    replay killed with SIGKILL loses at most the line being written."""
-
-    def __init__(self, path: Path, header: Header) -> None:
-        self.path = path
-        fresh = not path.exists() or path.stat().st_size == 0
-        if not fresh:
-            _end_with_newline(path)
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
-        if fresh:
-            self._write(header.to_json())
-
-    def _write(self, data: dict[str, Any]) -> None:
-        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._file.write(line.encode("utf-8"))
-
-    def write(self, exchange: Exchange) -> None:
-        self._write(exchange.to_json())
-
-    def close(self) -> None:
-        if not self._file.closed:
-            os.fsync(self._file.fileno())
-            self._file.close()
-
-    def __enter__(self) -> ResultWriter:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-def _end_with_newline(path: Path) -> None:
-    """Cut a half-written last line left by a killed replay, so appending stays valid."""
-    with open(path, "rb+") as file:
-        data = file.read()
-        if data.endswith(b"\n"):
-            return
-        keep = data.rfind(b"\n") + 1
-        file.truncate(keep)
-
-
-# --- id maps -----------------------------------------------------------------------------
-
-
-def write_idmap(path: Path, target: str, ids: Mapping[str, str]) -> None:
-    """Write `<target>.idmap.json` atomically, one pair per line as the map streams them
-    (a million ids never have to be one string in memory)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    head = {"version": IDMAP_FORMAT_VERSION, "target": target}
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "ids": {')
-        separator = "\n"
-        for recorded, replayed in ids.items():
-            pair = json.dumps({recorded: replayed}, ensure_ascii=False)[1:-1]
-            file.write(f"{separator}  {pair}")
-            separator = ",\n"
-        file.write("\n }\n}\n" if separator != "\n" else "}\n}\n")
-    os.replace(temporary, path)
-
-
-# A line of the `ids` object as write_idmap writes it: `  "cus_A": "cus_B",`.
-_PAIR_LINE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"\s*:\s*"(?:[^"\\]|\\.)*")\s*,?\s*$')
-
-
-def iter_idmap(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """The `ids` of an idmap file, recorded id → target id, one pair at a time: line by
-    line when written by write_idmap, else (an id map written by hand) parsed whole (a
-    file that changes layout midway repeats the pairs read before, each to the same id)."""
-    file_path = Path(path)
-    try:
-        file = open(file_path, encoding="utf-8")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such id map") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    limit = max_line_chars()
-    with file:
-        try:
-            opening = [file.readline(limit) for _ in range(4)]
-            if [line.strip() for line in opening] == [
-                "{",
-                f'"version": {IDMAP_FORMAT_VERSION},',
-                opening[2].strip(),
-                '"ids": {',
-            ] and opening[2].strip().startswith('"target":'):
-                while line := file.readline(limit):
-                    match = _PAIR_LINE.match(line)
-                    if match is None:
-                        if line.strip() in ("}", "}}", ""):
-                            continue
-                        break  # not our layout after all: parse the whole file
-                    try:
-                        key, value = load_json("{" + match.group(1) + "}").popitem()
-                    except JSONProblem as exc:
-                        raise InputError(f"{path}: {exc.problem}") from None
-                    yield key, value
-                else:
-                    return
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text; an id map is JSON") from None
-    yield from load_idmap(file_path).items()
-
-
-def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The `ids` of an idmap file: recorded id → target id."""
-    try:
-        data = load_json(Path(path).read_bytes(), unique_keys=True)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such id map") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    except JSONProblem as exc:
-        raise InputError(exc.located(path)) from None
-    ids = data.get("ids") if isinstance(data, dict) else None
-    if not isinstance(ids, dict) or not all(isinstance(v, str) for v in ids.values()):
-        raise InputError(f"{path}: ids: expected an object of recorded id → target id strings")
-    return ids

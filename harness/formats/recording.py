@@ -23,9 +23,9 @@ from typing import IO, Any
 
 from harness import __version__
 from harness.errors import RecordingError, ShadowWarning
+from harness.formats.untrusted import JSONProblem, line_limit_hint, load_json, max_line_chars
 from harness.model import Exchange
 from harness.stripe.times import is_calendar_time
-from harness.untrusted import JSONProblem, line_limit_hint, load_json, max_line_chars
 
 FORMAT_NAME = "stripe-shadow-recording"
 FORMAT_VERSION = 1
