@@ -18,8 +18,9 @@ from ruamel.yaml.error import YAMLError
 
 from harness.compare.rules import parse_compare_config
 from harness.errors import InputError, ScenarioError
+from harness.formats.atomic import write_text_atomically
 from harness.formats.rundir import load_run
-from harness.report.write import load_summary
+from harness.formats.summary import load_summary
 
 
 @dataclass(slots=True)
@@ -97,13 +98,10 @@ def _read(path: Path, yaml: YAML) -> Any:
 def _write(path: Path, yaml: YAML, document: Any) -> None:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(buffer.getvalue(), encoding="utf-8")
-        os.replace(temporary, path)
+        write_text_atomically(path, buffer.getvalue())
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot be written ({exc.strerror})") from None
 
 

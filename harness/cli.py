@@ -802,8 +802,8 @@ def gate(summary_json: str, **options: Any) -> None:
     The gate: section of the scenario the run came from applies, with the options given
     here over it.
     """
+    from harness.formats.summary import read_summary_file
     from harness.gate import apply_gate
-    from harness.report.write import read_summary_file
     from harness.run import baseline_summary, gate_config, scenario_gate
 
     summary = read_summary_file(summary_json)

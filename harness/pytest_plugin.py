@@ -170,7 +170,7 @@ class SessionRuns:
         return run_dir
 
     def outcomes(self, scenario: Path, candidate: str, journey: int) -> list[Outcome]:
-        from harness.compare.pipeline import read_outcomes
+        from harness.formats.outcomes import read_outcomes
 
         key = scenario.absolute()
         if key not in self._outcomes:
@@ -277,8 +277,8 @@ def known_ids(gate: GateConfig, candidate: str) -> set[str] | None:
     """The baseline summary's difference groups of this candidate, when the gate names one."""
     if gate.baseline_summary is None:
         return None
+    from harness.formats.summary import read_summary_file
     from harness.gate import known_groups
-    from harness.report.write import read_summary_file
 
     return known_groups(read_summary_file(gate.baseline_summary)).get(candidate, set())
 

@@ -13,12 +13,12 @@ from typing import Any
 from harness.compare.pipeline import compare_run
 from harness.compare.rules import resolve_config
 from harness.errors import InfrastructureError, InputError, ShadowWarning
+from harness.formats.summary import read_summary_file
 from harness.gate import GateConfig, GateVerdict, apply_gate, override
 from harness.replay.progress import ProgressView
 from harness.replay.session import ReplayResult, start_replay
 from harness.report import WrittenReport, write_report
 from harness.report.phrasing import outcome_counts, percent, severity_counts
-from harness.report.write import read_summary_file
 from harness.scenario import Scenario, load_scenario
 from harness.upgrade.check import check_recording, write_upgrade_check
 

@@ -18,8 +18,9 @@ from harness.compare.correspondence import (
     charge_as_payment_intent,
     project_pair,
 )
-from harness.compare.pipeline import compare_run, read_outcomes
+from harness.compare.pipeline import compare_run
 from harness.formats.idmap import load_idmap, write_idmap
+from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import Header, RecordingWriter, iter_exchanges
 from harness.formats.results import ResultWriter, latest_exchanges
 from harness.formats.rundir import load_run, write_run_json

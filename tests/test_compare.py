@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.compare.pipeline import compare_run, read_outcomes
+from harness.compare.pipeline import compare_run
 from harness.formats.idmap import write_idmap
+from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import Header, RecordingWriter
 from harness.formats.results import ResultWriter, iter_results, latest_exchanges
 from harness.formats.rundir import write_run_json

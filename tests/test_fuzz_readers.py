@@ -26,8 +26,8 @@ from harness.compare.rules import load_rules_file
 from harness.errors import ShadowError
 from harness.formats.idmap import load_idmap
 from harness.formats.recording import iter_exchanges
+from harness.formats.summary import read_summary_file
 from harness.replay.idmap import read_id_map_file
-from harness.report.write import read_summary_file
 from harness.scenario import load_scenario
 
 # What a reader may take, at most, for an input of a few kilobytes.

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from harness.cli import main
 from harness.compare.group import group_id
 from harness.errors import InputError, ScenarioError
+from harness.formats.summary import read_summary_file
 from harness.gate import (
     FAILED,
     PASSED,
@@ -30,7 +31,6 @@ from harness.gate import (
     verdict_lines,
 )
 from harness.model import SEVERITIES
-from harness.report.write import read_summary_file
 from harness.run import gate_config
 from harness.scenario import parse_scenario
 

@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.compare.pipeline import compare_run, read_outcomes
+from harness.compare.pipeline import compare_run
 from harness.errors import InputError
 from harness.formats.mapping import read_mapping_file
+from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import iter_exchanges
 from harness.formats.rundir import load_run
 from harness.process import LOCALSTRIPE_TEST_KEY

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
@@ -33,16 +33,16 @@ from harness.compare.timemap import TimeMap
 from harness.compare.upgrade import explain_upgrade
 from harness.errors import InputError, ScenarioError
 from harness.formats.idmap import iter_idmap
+from harness.formats.outcomes import OutcomeWriter, writing_outcomes
 from harness.formats.results import iter_in_seq_order
 from harness.formats.rundir import Run, load_run
-from harness.formats.untrusted import load_json, load_yaml, yaml_problem
-from harness.model import Difference, Exchange, Outcome
+from harness.formats.summary import write_summary
+from harness.formats.untrusted import load_yaml, yaml_problem
+from harness.model import Difference, Exchange
 from harness.pairstore import PairStore
 from harness.stripe import endpoint_template
 from harness.stripe.catalogue import answer_version, catalogue_for
 
-OUTCOMES_FILE = "outcomes.jsonl"
-SUMMARY_FILE = "summary.json"
 RECORDING = "recording"
 
 # Above this many mismatching exchanges, diffs run in a process pool.
@@ -461,24 +461,18 @@ def _field_counts(raw: Iterable[RawOutcome], counts: FieldCounts) -> Iterator[Ra
         yield outcome
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _classified(
     name: str,
     raw: Iterable[RawOutcome],
     classifier: Classifier,
-    out: TextIO,
+    out: OutcomeWriter,
     summary: CandidateSummary,
 ) -> None:
     for item in raw:
         outcome = classifier.outcome(
             item.seq, name, item.journey, item.endpoint, item.differences, item.error
         )
-        out.write(json.dumps(outcome.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(outcome)
         summary.add(outcome)
 
 
@@ -500,7 +494,7 @@ def _compare_candidate(
     config: CompareConfig,
     profile: Profile,
     secondary_counts: FieldCounts | None,
-    out: TextIO,
+    out: OutcomeWriter,
     *,
     workers: int | None,
     parallel_threshold: int,
@@ -581,37 +575,21 @@ def compare_run(
         ):
             pass
 
-    outcomes_path = run.path / OUTCOMES_FILE
-    temporary = run.path / f".{OUTCOMES_FILE}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8") as out:
-            summaries = {
-                name: _compare_candidate(
-                    run,
-                    name,
-                    baseline,
-                    config,
-                    profile,
-                    secondary_counts,
-                    out,
-                    workers=workers,
-                    parallel_threshold=parallel_threshold,
-                )
-                for name in candidates
-            }
-        os.replace(temporary, outcomes_path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
+    with writing_outcomes(run.path) as out:
+        summaries = {
+            name: _compare_candidate(
+                run,
+                name,
+                baseline,
+                config,
+                profile,
+                secondary_counts,
+                out,
+                workers=workers,
+                parallel_threshold=parallel_threshold,
+            )
+            for name in candidates
+        }
     document = build_summary(run.data, run.baseline, secondary, config.settings_json(), summaries)
-    _write_json_atomically(run.path / SUMMARY_FILE, document)
+    write_summary(run.path, document)
     return document
-
-
-def read_outcomes(run_dir: str | os.PathLike[str]) -> Iterator[Outcome]:
-    """The outcomes a compare wrote, one at a time."""
-    path = Path(run_dir) / OUTCOMES_FILE
-    with open(path, "rb") as file:
-        for line in file:
-            if line.strip():
-                yield Outcome.from_json(load_json(line))

@@ -10,10 +10,10 @@ from typing import Any
 
 from harness import __version__
 from harness.compare.group import Group, Groups
+from harness.formats.summary import SUMMARY_VERSION
 from harness.model import OUTCOME_KINDS, SEVERITIES, Outcome
 from harness.stripe import ID_PATTERN, id_prefix
 
-SUMMARY_VERSION = 1
 # How many error messages `errors` lists.
 TOP_ERRORS = 5
 

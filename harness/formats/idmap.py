@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.formats.atomic import atomic_file
 from harness.formats.untrusted import JSONProblem, load_json, max_line_chars
 
 IDMAP_FORMAT_VERSION = 1
@@ -20,9 +21,8 @@ IDMAP_FORMAT_VERSION = 1
 def write_idmap(path: Path, target: str, ids: Mapping[str, str]) -> None:
     """Write `<target>.idmap.json` atomically, one pair per line as the map streams them
     (a million ids never have to be one string in memory)."""
-    temporary = path.with_name(f".{path.name}.tmp")
     head = {"version": IDMAP_FORMAT_VERSION, "target": target}
-    with open(temporary, "w", encoding="utf-8") as file:
+    with atomic_file(path) as file:
         file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "ids": {')
         separator = "\n"
         for recorded, replayed in ids.items():
@@ -30,7 +30,6 @@ def write_idmap(path: Path, target: str, ids: Mapping[str, str]) -> None:
             file.write(f"{separator}  {pair}")
             separator = ",\n"
         file.write("\n }\n}\n" if separator != "\n" else "}\n}\n")
-    os.replace(temporary, path)
 
 
 # A line of the `ids` object as write_idmap writes it: `  "cus_A": "cus_B",`.

@@ -6,7 +6,6 @@ each file has one reader and one writer.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.formats.atomic import write_json_atomically
 from harness.formats.idmap import load_idmap
 from harness.formats.results import latest_exchanges
 from harness.formats.untrusted import JSONProblem, load_json
@@ -249,9 +249,7 @@ def _json_kind(kind: type | tuple[type, ...]) -> str:
 def write_run_json(run_dir: Path, data: dict[str, Any]) -> None:
     """Replace run.json atomically, so a reader (or a killed replay) never sees half of it."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    temporary = run_dir / f".{RUN_FILE}.tmp"
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, run_dir / RUN_FILE)
+    write_json_atomically(run_dir / RUN_FILE, data)
 
 
 def new_run_dir(base: Path, scenario_name: str, when: datetime) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.formats.atomic import write_json_atomically
 from harness.formats.recording import RecordingReader
 from harness.model import Exchange
 from harness.stripe import endpoint_template, form_tree, parse_form_pairs
@@ -223,9 +224,7 @@ def check_recording(
 def write_upgrade_check(run_dir: Path, report: UpgradeCheck) -> Path:
     """upgrade-check.json in a run directory, for the report."""
     path = run_dir / UPGRADE_CHECK_FILE
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json_atomically(path, report.to_json())
     return path
 
 

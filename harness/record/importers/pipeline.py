@@ -30,6 +30,7 @@ from typing import IO
 
 from harness import __version__
 from harness.errors import InputError
+from harness.formats.atomic import replacing
 from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, header
 from harness.record.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
@@ -337,11 +338,6 @@ class _Spool:
         self.file.close()
 
 
-def _partial_name(out: Path) -> Path:
-    """Beside `out`, with its suffix kept (a `.gz` recording is written compressed)."""
-    return out.with_name(f".{out.stem}.importing-{os.getpid()}{out.suffix}")
-
-
 def import_paths(
     paths: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], options: ImportOptions
 ) -> ImportResult:
@@ -390,18 +386,13 @@ def _write(result: ImportResult, options: ImportOptions, spool: _Spool) -> None:
         result.first_time = spool.times[order[0]]
         result.last_time = spool.times[order[untimed_from - 1]]
     latest = result.last_time if result.last_time is not None else 0.0
-    partial = _partial_name(result.out)
-    try:
-        with RecordingWriter(partial, header) as writer:
-            for seq, index in enumerate(order):
-                exchange = spool.read(index)
-                exchange.seq = seq
-                moment = spool.times[index]
-                exchange.started = moment if math.isfinite(moment) else latest
-                writer.write(exchange)
-        os.replace(partial, result.out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(result.out) as partial, RecordingWriter(partial, header) as writer:
+        for seq, index in enumerate(order):
+            exchange = spool.read(index)
+            exchange.seq = seq
+            moment = spool.times[index]
+            exchange.started = moment if math.isfinite(moment) else latest
+            writer.write(exchange)
 
 
 def scan_paths(paths: Iterable[str | os.PathLike[str]], options: ImportOptions) -> ImportResult:

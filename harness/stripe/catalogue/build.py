@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfrastructureError, InputError, ShadowError
+from harness.formats.atomic import replacing
 from harness.stripe.catalogue import (
     DATA,
     SUFFIX,
@@ -107,9 +108,8 @@ def encode(data: dict[str, Any]) -> bytes:
 def write_version(data: dict[str, Any], out: Path = DATA) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{data['api_version']}{SUFFIX}"
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(encode(data))
-    temporary.replace(path)
+    with replacing(path) as temporary:
+        temporary.write_bytes(encode(data))
     return path
 
 
