@@ -23,7 +23,7 @@ from harness.formats.idmap import load_idmap, write_idmap
 from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import Header, RecordingWriter, iter_exchanges
 from harness.formats.results import ResultWriter, latest_exchanges
-from harness.formats.rundir import load_run, write_run_json
+from harness.formats.rundir import RunInfo, load_run, write_run_json
 from harness.model import Exchange, Request, Response
 from harness.replay.plan import plan_recording
 from harness.replay.session import resume_replay, start_replay
@@ -196,15 +196,17 @@ def hand_run(tmp_path: Path, answer: dict[str, Any], blueprint: str | None) -> P
         target["blueprint"] = blueprint
     write_run_json(
         run_dir,
-        {
-            "version": 1,
-            "name": "run",
-            "scenario": {"name": "hand", "path": str(tmp_path / "s.yaml")},
-            "recording": {"path": str(recording), "header": {}, "exchanges": 1},
-            "baseline": "recording",
-            "targets": [target],
-            "status": "finished",
-        },
+        RunInfo.from_json(
+            {
+                "version": 1,
+                "name": "run",
+                "scenario": {"name": "hand", "path": str(tmp_path / "s.yaml")},
+                "recording": {"path": str(recording), "header": {}, "exchanges": 1},
+                "baseline": "recording",
+                "targets": [target],
+                "status": "finished",
+            }
+        ),
     )
     return run_dir
 
@@ -372,7 +374,7 @@ def test_a_resumed_run_relearns_what_the_transform_taught_from_the_kept_answers(
     (run_dir / "payment-intents.idmap.json").unlink()
     data = json.loads((run_dir / "run.json").read_text())
     data["status"] = "interrupted"
-    write_run_json(run_dir, data)
+    write_run_json(run_dir, RunInfo.from_json(data))
 
     resume_replay(run_dir)
     recorded = {e.seq: e for e in iter_exchanges(ROOT / "recordings" / "charges.jsonl")}

@@ -21,7 +21,7 @@ from harness.formats.idmap import write_idmap
 from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import Header, RecordingWriter
 from harness.formats.results import ResultWriter, iter_results, latest_exchanges
-from harness.formats.rundir import write_run_json
+from harness.formats.rundir import RunInfo, write_run_json
 from harness.model import Exchange, Outcome, Request, Response
 from harness.process import LOCALSTRIPE_TEST_KEY
 
@@ -85,22 +85,24 @@ def write_run(
     scenario_path.write_text(json.dumps(scenario or {"name": "hand"}))
     write_run_json(
         run_dir,
-        {
-            "version": 1,
-            "name": run_dir.name,
-            "scenario": {"name": "hand", "path": str(scenario_path)},
-            "recording": {
-                "path": str(recording_path),
-                "header": {},
-                "exchanges": len(recording or []),
-            },
-            "baseline": baseline,
-            "targets": [
-                {"name": name, "role": role, "url": "http://127.0.0.1:1"}
-                for name, role in targets.items()
-            ],
-            "status": "finished",
-        },
+        RunInfo.from_json(
+            {
+                "version": 1,
+                "name": run_dir.name,
+                "scenario": {"name": "hand", "path": str(scenario_path)},
+                "recording": {
+                    "path": str(recording_path),
+                    "header": {},
+                    "exchanges": len(recording or []),
+                },
+                "baseline": baseline,
+                "targets": [
+                    {"name": name, "role": role, "url": "http://127.0.0.1:1"}
+                    for name, role in targets.items()
+                ],
+                "status": "finished",
+            }
+        ),
     )
     return run_dir
 

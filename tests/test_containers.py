@@ -253,7 +253,7 @@ def test_a_container_target_answers_the_replay_and_is_gone_afterwards(
     assert url.endswith("/cgi-bin/stripe")
     statuses = {seq: e.response.status for seq, e in run.exchanges("box").items() if e.response}
     assert statuses == {0: 200, 1: 200, 2: 200, 3: 404, 4: 200}
-    assert labelled(engine, run.data["run_id"]) == []  # removed, not only stopped
+    assert labelled(engine, run.info.run_id) == []  # removed, not only stopped
 
     log = (out / "box.log").read_text()
     assert f"test server: listening on 127.0.0.1:{url.split(':')[2].split('/')[0]}" in log
@@ -281,7 +281,7 @@ def test_a_container_on_a_network_of_its_own_is_reached_through_its_published_po
     assert url is not None and url.startswith("http://127.0.0.1:")
     assert not url.startswith("http://127.0.0.1:8080/")  # the published port, not its own
     assert "test server: listening on 0.0.0.0:8080" in (out / "box.log").read_text()
-    assert labelled(engine, run.data["run_id"]) == []
+    assert labelled(engine, run.info.run_id) == []
     compared = shadow("compare", str(out))
     assert "box vs recording: 5 exchanges: 5 match" in compared.stdout, compared.stderr
 
@@ -304,8 +304,8 @@ def test_a_container_that_exits_before_it_is_ready_is_exit_code_3_with_its_last_
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "cannot start: no billing config" in (out / "box.log").read_text()
     run = load_run(out)
-    assert run.status == "failed" and "exited with code 3" in run.data["error"]
-    assert labelled(engine, run.data["run_id"]) == []
+    assert run.status == "failed" and "exited with code 3" in run.info.error
+    assert labelled(engine, run.info.run_id) == []
 
 
 @pytest.mark.docker

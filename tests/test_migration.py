@@ -284,7 +284,7 @@ def test_the_migrated_account_replays_with_every_reference_resolved(
         recorded = {e.seq: e for e in iter_exchanges(RECORDING)}
         run = load_run(tmp_path / "run")
         results = run.exchanges("new-account")
-        assert run.data["results"]["new-account"]["unresolved"] == 0
+        assert run.info.results["new-account"]["unresolved"] == 0
         assert not any(e.extra["skipped"] for e in results.values())
         assert {s: e.response.status for s, e in results.items()} == {  # type: ignore[union-attr]
             s: e.response.status  # type: ignore[union-attr]
@@ -310,6 +310,6 @@ def test_the_migrated_account_replays_with_every_reference_resolved(
             "\n".join(line for line in scenario.read_text().splitlines() if "id_map:" not in line)
         )
         start_replay(load_scenario(unmapped), out=tmp_path / "unmapped")
-        results_without: dict[str, Any] = load_run(tmp_path / "unmapped").data["results"]
+        results_without: dict[str, Any] = load_run(tmp_path / "unmapped").info.results
         assert results_without["new-account"]["unresolved"] >= 20
         assert results_without["new-account"]["skipped"] >= 20

@@ -265,8 +265,8 @@ def test_resume_after_sigkill_sends_a_url_target_only_what_it_did_not_answer(
     idmap = load_run(out).idmap("slow")
     assert idmap == {f"cus_REC{i:08d}": f"obj_c{i}" for i in range(16)}  # finished ones re-learnt
     run = load_run(out)
-    assert run.status == "finished" and len(run.data["resumed"]) == 1
-    assert run.data["results"]["slow"]["exchanges"] == 32
+    assert run.status == "finished" and len(run.info.resumed) == 1
+    assert run.info.results["slow"]["exchanges"] == 32
     again = subprocess.run(
         [SHADOW, "replay", "--resume", str(out)], capture_output=True, text=True, check=False
     )
@@ -397,7 +397,7 @@ def test_a_replay_stopped_while_a_target_starts_says_interrupted_and_stops_it(
     assert returncode == 130, stderr
     assert stderr.strip().endswith("shadow: interrupted") and "Traceback" not in stderr
     run = load_run(out)
-    assert run.status == "interrupted" and run.data["finished"]
+    assert run.status == "interrupted" and run.info.finished
     pid = int((tmp_path / "sleeper.pid").read_text())
     assert wait_until(lambda: gone(pid), 15)
 
@@ -425,6 +425,6 @@ def test_a_target_that_cannot_start_is_exit_code_3_and_nothing_is_left_running(
     assert done.stderr.startswith("shadow: error: target broken: ")
     assert "exited with code 3 before it was ready; last output: no config" in done.stderr
     run = load_run(out)
-    assert run.status == "failed" and "exited with code 3" in run.data["error"]
+    assert run.status == "failed" and "exited with code 3" in run.info.error
     local = run.target("local").url
     assert local is None or not answers(f"{local}/v1/balance")

@@ -503,7 +503,7 @@ def test_a_replay_sends_what_the_transforms_make_one_result_line_per_seq(
         "transform mytransforms:drop_deletes sends nothing for this request"
     ]
     assert results[3].error == "transform mytransforms:broken failed: RuntimeError: no luck"
-    assert run.data["results"]["candidate"]["skipped"] == 2
+    assert run.info.results["candidate"]["skipped"] == 2
     assert run.targets[0].transforms[0] == {
         "name": "set_param",
         "endpoint": "POST /v1/customers",

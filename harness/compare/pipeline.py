@@ -388,8 +388,8 @@ def run_origins(run: Run) -> tuple[float | None, float | None]:
     that moment moved by the shift the replay applied to request times (docs/replay.md).
     A time a request set is as far from its side's origin on every side. None for a run
     that did not note its times."""
-    time = run.data.get("time")
-    if not isinstance(time, dict):
+    time = run.info.time
+    if time is None:
         return None, None
     start, shift = time.get("recording_start"), time.get("shift", 0)
     if not isinstance(start, int | float) or not isinstance(shift, int | float):
@@ -399,8 +399,7 @@ def run_origins(run: Run) -> tuple[float | None, float | None]:
 
 def account_version(run: Run) -> str | None:
     """The account's default API version, as the recording's header records it."""
-    recording = run.data.get("recording")
-    header = recording.get("header") if isinstance(recording, dict) else None
+    header = run.info.recording.get("header")
     version = header.get("api_version") if isinstance(header, dict) else None
     return version if isinstance(version, str) and version else None
 
@@ -420,9 +419,9 @@ def _load_side(run: Run, name: str) -> Side:
 
 def scenario_section(run: Run) -> tuple[dict[str, Any] | None, Path | None]:
     """The scenario's `compare:` section as run.json or the scenario file has it."""
-    scenario = run.data.get("scenario") or {}
+    scenario = run.info.scenario
     path = run.scenario_path
-    if isinstance(scenario, dict) and "compare" in scenario:
+    if "compare" in scenario:
         return scenario["compare"], path
     if path is None or not path.exists():
         if path is not None:
@@ -590,6 +589,8 @@ def compare_run(
             )
             for name in candidates
         }
-    document = build_summary(run.data, run.baseline, secondary, config.settings_json(), summaries)
+    document = build_summary(
+        run.info.to_json(), run.baseline, secondary, config.settings_json(), summaries
+    )
     write_summary(run.path, document)
     return document

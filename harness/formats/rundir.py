@@ -103,35 +103,144 @@ class RunTarget:
         )
 
 
+# The keys of run.json this version writes and reads; any other is kept as it was.
+_INFO_KEYS = (
+    "version",
+    "name",
+    "run_id",
+    "scenario",
+    "recording",
+    "baseline",
+    "targets",
+    "journeys",
+    "plan",
+    "time",
+    "settings",
+    "tool",
+    "started",
+    "finished",
+    "status",
+    "results",
+    "resumed",
+    "error",
+)
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """run.json (docs/run-format.md): what ran, written by the replay as it goes (a
+    reader, or a killed replay, finds it `running`) and read by every later stage."""
+
+    name: str
+    baseline: str  # a target name, or `recording` to compare with what was recorded
+    recording: dict[str, Any]  # path, header, exchanges
+    targets: list[RunTarget]
+    run_id: str = ""
+    scenario: dict[str, Any] = field(default_factory=dict)  # name, path
+    journeys: int = 0
+    plan: dict[str, Any] = field(default_factory=dict)
+    time: dict[str, Any] | None = None  # how absolute times in requests were moved
+    settings: dict[str, Any] = field(default_factory=dict)
+    tool: str = ""
+    started: str = ""
+    finished: str | None = None
+    status: str = "running"
+    results: dict[str, dict[str, int]] = field(default_factory=dict)
+    resumed: list[str] = field(default_factory=list)
+    error: str | None = None
+    version: int = RUN_FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": self.version,
+            "name": self.name,
+            "run_id": self.run_id,
+            "scenario": self.scenario,
+            "recording": self.recording,
+            "baseline": self.baseline,
+            "targets": [t.to_json() for t in self.targets],
+            "journeys": self.journeys,
+            "plan": self.plan,
+            "time": self.time,
+            "settings": self.settings,
+            "tool": self.tool,
+            "started": self.started,
+            "finished": self.finished,
+            "status": self.status,
+        }
+        for key in ("results", "resumed", "error"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunInfo:
+        """From a run.json already checked by `_check_run`."""
+        return cls(
+            name=data["name"],
+            baseline=data["baseline"],
+            recording=data["recording"],
+            targets=[RunTarget.from_json(t) for t in data["targets"]],
+            run_id=str(data.get("run_id") or ""),
+            scenario=data.get("scenario") or {},
+            journeys=data.get("journeys") or 0,
+            plan=data.get("plan") or {},
+            time=data.get("time") if isinstance(data.get("time"), dict) else None,
+            settings=data.get("settings") or {},
+            tool=str(data.get("tool") or ""),
+            started=str(data.get("started") or ""),
+            finished=data.get("finished"),
+            status=str(data.get("status") or "running"),
+            results=data.get("results") or {},
+            resumed=list(data.get("resumed") or []),
+            error=data.get("error"),
+            version=data["version"],
+            extra={k: v for k, v in data.items() if k not in _INFO_KEYS},
+        )
+
+    @property
+    def scenario_path(self) -> Path | None:
+        path = self.scenario.get("path")
+        return Path(path) if path else None
+
+    @property
+    def recording_path(self) -> Path:
+        return Path(self.recording["path"])
+
+
 @dataclass(slots=True)
 class Run:
     """A run directory: what ran (run.json) and where each target's results are."""
 
     path: Path
-    data: dict[str, Any]
-    targets: list[RunTarget]
+    info: RunInfo
 
     @property
     def name(self) -> str:
-        return str(self.data["name"])
+        return self.info.name
 
     @property
     def baseline(self) -> str:
         """A target name, or `recording` to compare with what was recorded."""
-        return str(self.data["baseline"])
+        return self.info.baseline
 
     @property
     def status(self) -> str:
-        return str(self.data.get("status", "running"))
+        return self.info.status
+
+    @property
+    def targets(self) -> list[RunTarget]:
+        return self.info.targets
 
     @property
     def recording_path(self) -> Path:
-        return Path(self.data["recording"]["path"])
+        return self.info.recording_path
 
     @property
     def scenario_path(self) -> Path | None:
-        path = (self.data.get("scenario") or {}).get("path")
-        return Path(path) if path else None
+        return self.info.scenario_path
 
     def target(self, name: str) -> RunTarget:
         for target in self.targets:
@@ -176,10 +285,10 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
         ) from None
     _check_run(data, run_file)
     try:
-        targets = [RunTarget.from_json(t) for t in data["targets"]]
+        info = RunInfo.from_json(data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise InputError(f"{run_file}: targets: malformed ({exc})") from None
-    return Run(path=path, data=data, targets=targets)
+    return Run(path=path, info=info)
 
 
 # Fields of run.json the stages read, and what each must be.
@@ -246,10 +355,10 @@ def _json_kind(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, "null") for k in kinds)
 
 
-def write_run_json(run_dir: Path, data: dict[str, Any]) -> None:
+def write_run_json(run_dir: Path, info: RunInfo) -> None:
     """Replace run.json atomically, so a reader (or a killed replay) never sees half of it."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / RUN_FILE, data)
+    write_json_atomically(run_dir / RUN_FILE, info.to_json())
 
 
 def new_run_dir(base: Path, scenario_name: str, when: datetime) -> Path:

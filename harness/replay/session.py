@@ -25,7 +25,7 @@ from harness.formats.idmap import write_idmap
 from harness.formats.recording import Header, RecordingReader, read_header, recording_start
 from harness.formats.results import iter_results
 from harness.formats.rundir import (
-    RUN_FORMAT_VERSION,
+        RunInfo,
     RunTarget,
     load_run,
     new_run_dir,
@@ -64,7 +64,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _run_target(target: TargetSpec, concurrency: int) -> dict[str, Any]:
+def _run_target(target: TargetSpec, concurrency: int) -> RunTarget:
     assert target.role is not None
     return RunTarget(
         name=target.name,
@@ -80,7 +80,7 @@ def _run_target(target: TargetSpec, concurrency: int) -> dict[str, Any]:
             **({"blueprint": target.blueprint} if target.blueprint else {}),
             **({"expect_upgrade": True} if target.expect_upgrade else {}),
         },
-    ).to_json()
+    )
 
 
 def _concurrency(scenario: Scenario, target: TargetSpec, override: int | None) -> int:
@@ -107,7 +107,7 @@ class _Session:
         self,
         scenario: Scenario,
         run_dir: Path,
-        data: dict[str, Any],
+        info: RunInfo,
         plan: Plan,
         keys: dict[str, str | None],
         states: dict[str, _TargetState],
@@ -116,7 +116,7 @@ class _Session:
     ) -> None:
         self.scenario = scenario
         self.run_dir = run_dir
-        self.data = data
+        self.info = info
         self.plan = plan
         self.gates = GateLayout(plan)  # one for every target
         self.keys = keys
@@ -130,17 +130,17 @@ class _Session:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.data) or 0)
-        self.data["status"] = "running"
-        write_run_json(self.run_dir, self.data)
+        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.info) or 0)
+        self.info.status = "running"
+        write_run_json(self.run_dir, self.info)
         replays: list[TargetReplay] = []
         writers: list[ResultPipe] = []
         try:
             with ExitStack() as stack:
                 urls = self._start_targets(stack)
-                for entry in self.data["targets"]:
-                    entry["url"] = urls[entry["name"]]
-                write_run_json(self.run_dir, self.data)
+                for entry in self.info.targets:
+                    entry.url = urls[entry.name]
+                write_run_json(self.run_dir, self.info)
                 for target in self.scenario.targets:
                     writer = ResultPipe(
                         self.run_dir / f"{target.name}.jsonl", self._header(target.name)
@@ -156,7 +156,7 @@ class _Session:
             result.status = "interrupted"
             raise
         except ShadowError as exc:
-            self.data["error"] = str(exc)
+            self.info.error = str(exc)
             raise
         finally:
             failures: list[ShadowError] = []
@@ -169,21 +169,21 @@ class _Session:
                 idmap = self.states[target.name].idmap
                 write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
                 idmap.close()
-            self.data["status"] = result.status
-            self.data["finished"] = _now()
-            self.data["results"] = {c.name: _results(c) for c in counters}
+            self.info.status = result.status
+            self.info.finished = _now()
+            self.info.results = {c.name: _results(c) for c in counters}
             if failures:
                 result.status = "failed"
-                self.data["status"] = "failed"
-                self.data["error"] = str(failures[0])
-            write_run_json(self.run_dir, self.data)
+                self.info.status = "failed"
+                self.info.error = str(failures[0])
+            write_run_json(self.run_dir, self.info)
         if failures:
             raise failures[0]
         return result
 
     def _header(self, target: str) -> Header:
         return Header(
-            source={"kind": "replay", "run": self.data["name"], "target": target},
+            source={"kind": "replay", "run": self.info.name, "target": target},
             redaction=SECRETS_ONLY.header_json(),
         )
 
@@ -197,7 +197,7 @@ class _Session:
             context = LaunchContext(
                 self.scenario.path.parent,
                 self.run_dir / f"{target.name}.log",
-                run_id=self.data["run_id"],
+                run_id=self.info.run_id,
             )
             process = launch(target, context)
             stack.callback(process.stop)
@@ -216,7 +216,7 @@ class _Session:
             scheme=parts.scheme,
             host=parts.hostname or "",
             port=parts.port,
-            time_shift=_time_shift(self.data),
+            time_shift=_time_shift(self.info),
             time_fields=self.scenario.time.field_names(),
         )
         state = self.states[target.name]
@@ -244,10 +244,10 @@ class _Session:
         sends a target reached by url the keys it sent before (Stripe answers a request
         it applied with its stored answer, and creates nothing twice); for a launched
         target, the run and how often it was started, as its store starts empty."""
-        resumed = len(self.data.get("resumed", []))
+        resumed = len(self.info.resumed)
         if target.launch is None or resumed == 0:
-            return str(self.data["run_id"])
-        return f"{self.data['run_id']}.{resumed}"
+            return self.info.run_id
+        return f"{self.info.run_id}.{resumed}"
 
     async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
         loop = asyncio.get_running_loop()
@@ -324,11 +324,11 @@ def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     }
 
 
-def _time_shift(data: dict[str, Any]) -> int | None:
+def _time_shift(info: RunInfo) -> int | None:
     """The run's time shift, or None when it sends times as recorded (`time: keep`, or a
     run from before times were moved)."""
-    time = data.get("time")
-    if not isinstance(time, dict) or time.get("mode") != "shift":
+    time = info.time
+    if time is None or time.get("mode") != "shift":
         return None
     return int(time.get("shift") or 0)
 
@@ -370,34 +370,30 @@ def start_replay(
         raise InputError(
             f"{run_dir}: cannot make the run directory ({exc.strerror}); choose another --out"
         ) from None
-    data: dict[str, Any] = {
-        "version": RUN_FORMAT_VERSION,
-        "name": run_dir.name,
-        "run_id": secrets.token_hex(8),
-        "scenario": {"name": scenario.name, "path": str(scenario.path)},
-        "recording": {
+    assert scenario.baseline is not None
+    info = RunInfo(
+        name=run_dir.name,
+        run_id=secrets.token_hex(8),
+        scenario={"name": scenario.name, "path": str(scenario.path)},
+        recording={
             "path": str(scenario.recording),
             "header": read_header(scenario.recording).to_json(),
             "exchanges": plan.exchanges,
         },
-        "baseline": scenario.baseline,
-        "targets": [
-            _run_target(t, _concurrency(scenario, t, concurrency)) for t in scenario.targets
-        ],
-        "journeys": plan.journeys,
-        "plan": plan.to_json(),
-        "time": _time(scenario, started),
-        "settings": {
+        baseline=scenario.baseline,
+        targets=[_run_target(t, _concurrency(scenario, t, concurrency)) for t in scenario.targets],
+        journeys=plan.journeys,
+        plan=plan.to_json(),
+        time=_time(scenario, started),
+        settings={
             "on_unresolved": scenario.on_unresolved,
             "timeout": scenario.timeout,
             "retry": scenario.retry.model_dump(),
             "concurrency": concurrency,
         },
-        "tool": f"stripe-shadow {__version__}",
-        "started": started.isoformat(timespec="seconds"),
-        "finished": None,
-        "status": "running",
-    }
+        tool=f"stripe-shadow {__version__}",
+        started=started.isoformat(timespec="seconds"),
+    )
     states = {
         t.name: _TargetState(IdMap(seeds[t.name]), TargetCounters(t.name, plan.exchanges))
         for t in scenario.targets
@@ -405,7 +401,7 @@ def start_replay(
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = _Session(scenario, run_dir, data, plan, keys, states, concurrency, progress)
+    session = _Session(scenario, run_dir, info, plan, keys, states, concurrency, progress)
     return session.execute()
 
 
@@ -490,19 +486,19 @@ def resume_replay(
     keys = target_keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
-    if plan.exchanges != run.data["recording"].get("exchanges"):
+    if plan.exchanges != run.info.recording.get("exchanges"):
         raise InputError(
             f"{scenario.recording}: has {plan.exchanges} exchanges, the run replayed "
-            f"{run.data['recording'].get('exchanges')}; resume needs the same recording"
+            f"{run.info.recording.get('exchanges')}; resume needs the same recording"
         )
     states = {
         t.name: _resumed_state(t, scenario.recording, plan, run.target_file(t.name), seeds[t.name])
         for t in scenario.targets
     }
     if concurrency is None:
-        concurrency = run.data.get("settings", {}).get("concurrency")
-    data = dict(run.data)
-    data.setdefault("resumed", []).append(_now())
-    data.pop("error", None)
-    session = _Session(scenario, run.path, data, plan, keys, states, concurrency, progress)
+        concurrency = run.info.settings.get("concurrency")
+    info = run.info
+    info.resumed.append(_now())
+    info.error = None
+    session = _Session(scenario, run.path, info, plan, keys, states, concurrency, progress)
     return session.execute()
