@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.formats.untrusted import JSONProblem, load_json
+
 Headers = list[tuple[str, str]]
 
 
@@ -88,6 +90,17 @@ class Request:
     @property
     def text(self) -> str:
         return self.body if isinstance(self.body, str) else self.body.decode("utf-8", "replace")
+
+    @property
+    def has_json_body(self) -> bool:
+        """The body is JSON (by its Content-Type, else by its first character), not a
+        form."""
+        content_type = (self.header("content-type") or "").lower()
+        if "json" in content_type:
+            return True
+        if "form" in content_type:
+            return False
+        return self.text.lstrip()[:1] in ("{", "[")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -298,3 +311,17 @@ class Outcome:
             differences=[Difference.from_json(d) for d in data.get("differences", [])],
             error=data.get("error"),
         )
+
+
+def response_json(response: Response | None) -> Any:
+    """The parsed JSON body of a response, or None when it has none, or none the harness
+    walks (past a limit of harness.formats.untrusted: nothing is learnt from it)."""
+    if response is None or not response.body:
+        return None
+    text = response.text
+    if text[:1] not in ("{", "["):
+        return None
+    try:
+        return load_json(text)
+    except JSONProblem:
+        return None

@@ -25,17 +25,17 @@ from pydantic import (
     model_validator,
 )
 
-from harness.blueprints import blueprint_named
 from harness.containerspec import DockerLaunch, StripeMockLaunch
-from harness.errors import InputError, ScenarioError
+from harness.errors import InputError, ScenarioError, ScenarioProblem
 from harness.formats.rundir import NAME_PATTERN, target_name_problem
 from harness.formats.untrusted import YAMLLoader, yaml_problem
 from harness.gate import GateConfig
 from harness.model import header_value_problem
-from harness.replay.transforms import TransformSpec, TransformSpecError, check_transforms
 from harness.stripe import HARNESS_HEADERS
 from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
+from harness.transforms import TransformSpec, check_transforms
+from harness.transforms.blueprints import blueprint_named
 from harness.validation import field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")
@@ -349,33 +349,33 @@ class Scenario(_Strict):
             if folded[index] in folded[:index]:
                 earlier = names[folded.index(folded[index])]
                 same = "" if earlier == name else f" (as {earlier!r}: file names may ignore case)"
-                raise _located(
+                raise ScenarioProblem(
                     ("targets", index, "name"), f"duplicate target name {name!r}{same}"
                 )
         declared = [t.name for t in self.targets if t.role == "baseline"]
         if self.baseline is None:
             if len(declared) > 1:
-                raise _located(
+                raise ScenarioProblem(
                     ("baseline",),
                     f"several targets say role: baseline ({', '.join(declared)}); name one here",
                 )
             self.baseline = declared[0] if declared else BASELINE_RECORDING
         elif self.baseline != BASELINE_RECORDING and self.baseline not in names:
-            raise _located(
+            raise ScenarioProblem(
                 ("baseline",),
                 f"no target named {self.baseline!r} (targets: {', '.join(names)}; or 'recording')",
             )
         for index, target in enumerate(self.targets):
             if target.name == self.baseline:
                 if target.role not in (None, "baseline"):
-                    raise _located(
+                    raise ScenarioProblem(
                         ("targets", index, "role"),
                         f"{target.name} is the baseline (baseline: {self.baseline}) "
                         f"but says role: {target.role}",
                     )
                 target.role = "baseline"
             elif target.role == "baseline":
-                raise _located(
+                raise ScenarioProblem(
                     ("targets", index, "role"),
                     f"baseline is {self.baseline!r}, so {target.name} cannot also be "
                     "role: baseline",
@@ -394,18 +394,6 @@ class Scenario(_Strict):
             if target.name == name:
                 return target
         raise KeyError(name)
-
-
-class _LocatedError(ValueError):
-    """A cross-field problem that belongs to one field (pydantic would report the model)."""
-
-    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-def _located(loc: tuple[Any, ...], message: str) -> _LocatedError:
-    return _LocatedError(loc, message)
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
@@ -475,10 +463,8 @@ def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     for error in exc.errors():
         loc = tuple(error["loc"])
         cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _LocatedError):
-            problems.append((cause.loc, str(cause)))
-            continue
-        if isinstance(cause, TransformSpecError):
+        if isinstance(cause, ScenarioProblem):
+            # Its loc is from where the validator ran (the model's root for a model's).
             problems.append((loc + cause.loc, str(cause)))
             continue
         parent = loc[:-1] if error["type"] == "extra_forbidden" else loc

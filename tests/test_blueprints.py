@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from harness.blueprints import BLUEPRINTS
 from harness.compare.correspondence import (
     CHARGE_FIELDS,
     CORRESPONDENCES,
@@ -29,6 +28,7 @@ from harness.replay.plan import plan_recording
 from harness.replay.session import resume_replay, start_replay
 from harness.scenario import load_scenario
 from harness.stripe import form_tree, parse_form_pairs
+from harness.transforms.blueprints import BLUEPRINTS
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_760_000_000.0

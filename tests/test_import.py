@@ -773,6 +773,6 @@ def test_the_command_refuses_with_exit_2_and_scans(tmp_path: Path) -> None:
     assert scanned.stdout.splitlines()[0] == "<VENDOR_ID>  5 times (url 2, body 2, header 1)"
     unknown = CliRunner().invoke(main, ["import", str(good), "-o", str(out), "--format", "har2"])
     assert unknown.exit_code == 2
-    assert "--format har2: no such importer (did you mean har?)" in unknown.stderr
+    assert "--format har2: unknown importer 'har2' (did you mean har?)" in unknown.stderr
     no_out = CliRunner().invoke(main, ["import", str(good)])
     assert no_out.exit_code == 2 and "--out FILE is required" in no_out.stderr

@@ -17,24 +17,23 @@ from hypothesis import strategies as st
 from replayfixtures import exchange, recording
 
 from harness.cli import main
-from harness.errors import ScenarioError
+from harness.errors import ScenarioError, ScenarioProblem
 from harness.formats.rundir import load_run
 from harness.model import Exchange, Request, Response
 from harness.replay.idmap import IdMap
 from harness.replay.session import start_replay
-from harness.replay.transforms import (
-    BUILTINS,
-    CHARGES_TO_PAYMENT_INTENTS,
+from harness.scenario import load_scenario, parse_scenario
+from harness.stripe import form_tree, parse_form_pairs
+from harness.transforms import (
+    TRANSFORMS,
     Transform,
     TransformChain,
-    TransformSpecError,
     check_transforms,
     edit_param,
     own_idempotency_keys,
     resolve_transform,
 )
-from harness.scenario import load_scenario, parse_scenario
-from harness.stripe import form_tree, parse_form_pairs
+from harness.transforms.charges import CHARGES_TO_PAYMENT_INTENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM = [("Content-Type", "application/x-www-form-urlencoded")]
@@ -324,14 +323,14 @@ def test_an_endpoint_glob_limits_a_transform_and_later_ones_see_earlier_output()
 
 def test_every_built_in_is_registered_with_a_parameter_model_and_documented() -> None:
     docs = (ROOT / "docs" / "transforms.md").read_text()
-    assert set(BUILTINS) == {
+    assert set(TRANSFORMS) == {
         "set_header",
         "remove_header",
         "set_param",
         "remove_param",
         "charges_to_payment_intents",
     }
-    for name, transform in BUILTINS.items():
+    for name, transform in TRANSFORMS.items():
         assert transform.params is not None and transform.summary
         assert f"`{name}`" in docs
 
@@ -363,7 +362,7 @@ def test_every_built_in_is_registered_with_a_parameter_model_and_documented() ->
 def test_a_transform_mistake_names_its_field(
     user_module: Path, entry: Any, loc: tuple[Any, ...], message: str
 ) -> None:
-    with pytest.raises(TransformSpecError) as caught:
+    with pytest.raises(ScenarioProblem) as caught:
         check_transforms([entry], user_module)
     assert caught.value.loc == loc
     assert message in str(caught.value), str(caught.value)
@@ -382,9 +381,9 @@ def test_a_transform_of_an_installed_package_is_found_by_its_entry_point(
     monkeypatch.syspath_prepend(str(tmp_path))
     found = resolve_transform("stamp")
     assert isinstance(found, Transform) and found.rewrite.__name__ == "stamp"
-    with pytest.raises(TransformSpecError, match=r"entry point 'bad' .* cannot be loaded"):
+    with pytest.raises(ScenarioProblem, match=r"entry point 'bad' .* cannot be loaded"):
         resolve_transform("bad")
-    with pytest.raises(TransformSpecError, match="known: bad, charges_to_payment_intents"):
+    with pytest.raises(ScenarioProblem, match="known: bad, charges_to_payment_intents"):
         resolve_transform("unheard_of")
 
 

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.blueprints import BLUEPRINTS
 from harness.compare.normalize import NotComparable, parse_body
 from harness.compare.rules import CompareConfig, merge_configs, parse_compare_config
 from harness.formats.rundir import RunTarget
 from harness.model import Exchange
+from harness.registry import Registry
 from harness.stripe import endpoint_template
+from harness.transforms.blueprints import BLUEPRINTS
 
 Projection = Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
 
@@ -81,15 +82,19 @@ def charge_as_payment_intent(
     return old, new
 
 
-CORRESPONDENCES: dict[str, Correspondence] = {
-    "charge_as_payment_intent": Correspondence(
+CORRESPONDENCES: Registry[Correspondence] = Registry(
+    "correspondence", "stripe_shadow.correspondences"
+)
+CORRESPONDENCES.register(
+    "charge_as_payment_intent",
+    Correspondence(
         name="charge_as_payment_intent",
         endpoints=frozenset({"POST /v1/charges", "POST /v1/charges/{charge}/capture"}),
         old="charge",
         new="payment_intent",
         project=charge_as_payment_intent,
-    )
-}
+    ),
+)
 
 
 def _object(exchange: Exchange) -> dict[str, Any] | None:

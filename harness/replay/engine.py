@@ -25,16 +25,16 @@ from yarl import URL
 
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars
-from harness.model import Exchange, Headers, Request, Response
+from harness.model import Exchange, Headers, Request, Response, response_json
 from harness.replay.gates import GateLayout, Gates
-from harness.replay.idmap import IdMap, response_json
+from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
-from harness.replay.transforms import TransformChain
 from harness.scenario import RetrySettings
+from harness.transforms import TransformChain
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096

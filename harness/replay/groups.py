@@ -24,8 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from harness.model import Exchange
-from harness.replay.idmap import response_json
+from harness.model import Exchange, response_json
 
 
 class JoiningFootprint(Protocol):

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.formats.mapping import read_mapping_file
-from harness.formats.untrusted import JSONProblem, load_json
-from harness.model import Response
+from harness.model import Response, response_json
 from harness.pairstore import PairStore
 from harness.replay.rewrite import NOT_ID_FIELDS
 from harness.stripe import (
@@ -37,20 +36,6 @@ _SCALARS = frozenset({int, float, bool})
 def _resource(value: str) -> str:
     prefix = id_prefix(value)
     return ID_PREFIXES.get(prefix, prefix)
-
-
-def response_json(response: Response | None) -> Any:
-    """The parsed JSON body of a response, or None when it has none, or none the harness
-    walks (past a limit of harness.formats.untrusted: nothing is learnt from it)."""
-    if response is None or not response.body:
-        return None
-    text = response.text
-    if text[:1] not in ("{", "["):
-        return None
-    try:
-        return load_json(text)
-    except JSONProblem:
-        return None
 
 
 # Client secrets kept (the latest learnt): a secret is used within the journey of its

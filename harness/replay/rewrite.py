@@ -233,15 +233,6 @@ def _walk_json(
     return node, False
 
 
-def _is_json(request: Request) -> bool:
-    content_type = (request.header("content-type") or "").lower()
-    if "json" in content_type:
-        return True
-    if "form" in content_type:
-        return False
-    return request.text.lstrip()[:1] in ("{", "[")
-
-
 def walk_request(
     request: Request, visit: Visitor, *, times: frozenset[str] | None = None
 ) -> Request:
@@ -252,7 +243,7 @@ def walk_request(
     query = _walk_form(request.query, visit, QUERY, skip_top_id=False, times=times)
     body = request.body
     if isinstance(body, str) and body:
-        if _is_json(request):
+        if request.has_json_body:
             try:
                 tree = load_json(body)
             except JSONProblem:

@@ -25,7 +25,7 @@ from harness.formats.idmap import write_idmap
 from harness.formats.recording import Header, RecordingReader, read_header, recording_start
 from harness.formats.results import iter_results
 from harness.formats.rundir import (
-        RunInfo,
+    RunInfo,
     RunTarget,
     load_run,
     new_run_dir,
@@ -41,9 +41,9 @@ from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
 from harness.replay.targets import LaunchContext, launch, target_keys
-from harness.replay.transforms import TransformChain, transform_chain
 from harness.scenario import Scenario, TargetSpec, load_scenario
 from harness.stripe import is_live_key
+from harness.transforms import TransformChain, transform_chain
 
 
 @dataclass(slots=True)

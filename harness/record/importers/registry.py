@@ -2,45 +2,37 @@
 
 To add a format: write a module with `sniff(shape) -> bool` (is this file mine? from its
 Shape alone) and `read(stream) -> Iterator[Entry]`, end it with
-`FORMAT = Format(name, description, sniff, read)`, and add the module to BUILTIN below.
-A name is registered once; `--format NAME` picks a reader without sniffing.
+`FORMAT = Format(name, description, sniff, read)`, and register it below (another package
+declares it in the `stripe_shadow.importers` entry point group). A name is registered
+once; `--format NAME` picks a reader without sniffing.
 """
 
 from __future__ import annotations
 
-import difflib
-
-from harness.errors import InputError
-from harness.record.importers import exvcr, flows, govcr, har, rubyvcr, vcrpy
+from harness.errors import NotRegistered
 from harness.record.importers.base import Format, Shape
+from harness.record.importers.exvcr import FORMAT as EXVCR
+from harness.record.importers.flows import FORMAT as FLOWS
+from harness.record.importers.govcr import FORMAT as GOVCR
+from harness.record.importers.har import FORMAT as HAR
+from harness.record.importers.rubyvcr import FORMAT as RUBYVCR
+from harness.record.importers.vcrpy import FORMAT as VCRPY
+from harness.registry import Registry
 
-FORMATS: dict[str, Format] = {}
+# `auto` is not a format: it asks for each file's own to be recognised.
+AUTO = "auto"
+FORMATS: Registry[Format] = Registry("importer", "stripe_shadow.importers")
 # The importers that come with stripe-shadow, tried in this order when recognising a file.
-BUILTIN = (vcrpy, rubyvcr, exvcr, govcr, har, flows)
-
-
-def register(format_: Format) -> Format:
-    """Add an importer; a name already taken is refused."""
-    if format_.name in FORMATS or format_.name == "auto":
-        raise ValueError(f"an importer named {format_.name!r} is registered already")
-    FORMATS[format_.name] = format_
-    return format_
-
-
-for _module in BUILTIN:
-    register(_module.FORMAT)
+for _format in (VCRPY, RUBYVCR, EXVCR, GOVCR, HAR, FLOWS):
+    FORMATS.register(_format.name, _format)
 
 
 def format_named(name: str) -> Format:
-    """The importer called `name`, or an InputError that suggests the closest name."""
-    try:
-        return FORMATS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, FORMATS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise InputError(
-            f"--format {name}: no such importer{hint}; known: auto, {', '.join(FORMATS)}"
-        ) from None
+    """The importer called `name`, or NotRegistered (an InputError) that suggests the
+    closest name."""
+    if name == AUTO or name not in FORMATS:
+        raise NotRegistered(f"--format {name}: {FORMATS.unknown(name)} (or {AUTO})")
+    return FORMATS[name]
 
 
 def recognise(shape: Shape) -> Format | str:

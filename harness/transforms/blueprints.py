@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.registry import Registry
+
 
 @dataclass(frozen=True, slots=True)
 class Blueprint:
@@ -60,14 +62,10 @@ CHARGES_TO_PAYMENT_INTENTS = Blueprint(
     ),
 )
 
-BLUEPRINTS: dict[str, Blueprint] = {
-    blueprint.name: blueprint for blueprint in (CHARGES_TO_PAYMENT_INTENTS,)
-}
+BLUEPRINTS: Registry[Blueprint] = Registry("blueprint", "stripe_shadow.blueprints")
+BLUEPRINTS.register(CHARGES_TO_PAYMENT_INTENTS.name, CHARGES_TO_PAYMENT_INTENTS)
 
 
 def blueprint_named(name: str) -> Blueprint:
-    """The blueprint called `name`; ValueError naming the known ones otherwise."""
-    found = BLUEPRINTS.get(name)
-    if found is None:
-        raise ValueError(f"unknown blueprint {name!r} (known: {', '.join(sorted(BLUEPRINTS))})")
-    return found
+    """The blueprint called `name`; NotRegistered (a ValueError) naming the known ones."""
+    return BLUEPRINTS.named(name)
