@@ -21,7 +21,7 @@ from bench.results import Figure, median
 from bench.target import FastTarget
 from harness.formats.recording import RecordingReader
 from harness.model import Request
-from harness.process import free_port
+from harness.replay.launch.process import free_port
 
 _SKIPPED = frozenset({"host", "content-length", "connection", "accept-encoding"})
 _READY_TIMEOUT = 30.0

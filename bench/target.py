@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.answers import VARIANTS, IdMint, answer
-from harness.process import LocalProcess, free_port
+from harness.replay.launch.process import LocalProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 _REASONS = {200: b"OK", 400: b"Bad Request", 402: b"Payment Required", 404: b"Not Found"}

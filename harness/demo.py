@@ -24,7 +24,7 @@ import yaml
 import harness
 from harness.errors import InputError
 from harness.gate import PASSED, GateVerdict
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.progress import ProgressView
 from harness.report.phrasing import KIND_PHRASES
 from harness.run import RunResult, run_scenario

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from harness.compare.rules import glob_match
+from harness.errors import ScenarioProblem
 from harness.model import SEVERITIES
+from harness.validation import error_message, model_at
 
 Severity = Literal["critical", "high", "medium", "low"]
 
@@ -273,3 +275,17 @@ def verdict_lines(verdict: GateVerdict, config: GateConfig) -> list[str]:
                 lines.append(f"{candidate.name}: {candidate.status}: {reason}")
     lines.append(f"gate: {verdict.status}")
     return lines
+
+
+def check_gate(value: Any, context: dict[str, Any]) -> GateConfig:
+    """The scenario's `gate:` section (harness.scenario.SECTIONS): its first mistake is a
+    ScenarioProblem at its field (`gate.fail_on`), in the scenario's words."""
+    if isinstance(value, GateConfig):
+        return value
+    try:
+        return GateConfig.model_validate(value, context=context)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
+        raise ScenarioProblem(loc, error_message(error, model_at(GateConfig, parent))) from None

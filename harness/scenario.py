@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,139 +25,47 @@ from pydantic import (
     model_validator,
 )
 
-from harness.containerspec import DockerLaunch, StripeMockLaunch
-from harness.errors import InputError, ScenarioError, ScenarioProblem
+from harness.errors import InputError, NotRegistered, ScenarioError, ScenarioProblem
 from harness.formats.rundir import NAME_PATTERN, target_name_problem
 from harness.formats.untrusted import YAMLLoader, yaml_problem
-from harness.gate import GateConfig
-from harness.model import header_value_problem
-from harness.stripe import HARNESS_HEADERS
+from harness.registry import Registry
 from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
-from harness.transforms import TransformSpec, check_transforms
-from harness.transforms.blueprints import blueprint_named
-from harness.validation import field_path, model_at
+from harness.target import check_headers, check_url
+from harness.validation import error_message, field_path, model_at
 
 ROLES = ("baseline", "candidate", "secondary")
 BASELINE_RECORDING = "recording"
 
 _NAME = NAME_PATTERN
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def check_url(value: str) -> str:
-    """An absolute http(s) URL with a host, without a trailing slash, spaces or
-    credentials (a target's key comes from its api_key_env only)."""
-    if re.search(r"[\s\x00-\x1f\x7f]", value):
-        raise ValueError("not a URL (it holds a space or a control character)")
-    parts = urlsplit(value.replace("{port}", "1"))
+# --- sections the stages check -------------------------------------------------------------
+
+# A section of the scenario that a later stage owns is checked by that stage, found here
+# by name: `launch` (harness.replay.launch), `transforms` and `blueprint`
+# (harness.transforms), `gate` (harness.gate). Each is `check(value, context)`, returns
+# the section as its stage's model and raises ScenarioProblem (located below the section)
+# for a mistake; `context` has the scenario's folder (`base`) and `check_files`. They are
+# declared as entry points (pyproject.toml), so this module imports no stage.
+SectionCheck = Callable[[Any, dict[str, Any]], Any]
+SECTIONS: Registry[SectionCheck] = Registry("scenario section", "stripe_shadow.scenario_sections")
+
+
+def _checked(section: str, value: Any, info: ValidationInfo) -> Any:
     try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise ValueError("not a URL (bad port)") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("not a URL (expected http://host:port or https://host)")
-    if parts.query or parts.fragment:
-        raise ValueError("not a URL a target can have (no query or fragment allowed)")
-    if "@" in parts.netloc:
+        check = SECTIONS.named(section)
+    except NotRegistered:
         raise ValueError(
-            "a URL may not hold credentials (user:password@host): they would be sent to the "
-            "target and written into run.json; put the key in the environment variable that "
-            "api_key_env names"
-        )
-    return value.rstrip("/")
-
-
-# --- launchers ---------------------------------------------------------------------------
-
-
-class LocalstripeLaunch(_Strict):
-    """Start localstripe on a free port with a store of its own."""
-
-    kind: Literal["localstripe"] = "localstripe"
-
-    def to_json(self) -> Any:
-        return "localstripe"
-
-
-class CommandLaunch(_Strict):
-    """Start any local server: `{port}` in command and url is replaced by a free port."""
-
-    kind: Literal["command"] = "command"
-    command: str = Field(min_length=1)
-    url: str
-    ready_path: str = "/"
-    ready_timeout: float = Field(default=30.0, gt=0, le=600)
-    env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return check_url(value)
-
-    @field_validator("ready_path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with '/'")
-        return value
-
-    def to_json(self) -> Any:
-        return self.model_dump()
-
-
-# The launch kinds a scenario may name, each with the model of its options. Later kinds
-# (containers) register themselves here and in harness.replay.targets.LAUNCHERS.
-LAUNCH_KINDS: dict[str, type[BaseModel]] = {
-    "localstripe": LocalstripeLaunch,
-    "command": CommandLaunch,
-    "docker": DockerLaunch,
-    "stripe-mock": StripeMockLaunch,
-}
-
-
-def _kind_with_options(value: Any) -> bool:
-    if not isinstance(value, dict) or len(value) != 1:
-        return False
-    kind, options = next(iter(value.items()))
-    return kind in LAUNCH_KINDS and (options is None or isinstance(options, dict))
-
-
-def _launch_spec(value: Any) -> Any:
-    if value is None or isinstance(value, BaseModel):
-        return value
-    prefix = ""
-    if isinstance(value, str):
-        data: dict[str, Any] = {"kind": value}
-        prefix = f"{value}."
-    elif _kind_with_options(value):
-        # `{docker: {image: ...}}`: the kind as the only key, its options beneath
-        kind, options = next(iter(value.items()))
-        data = {**(options or {}), "kind": kind}
-        prefix = f"{kind}."
-    elif isinstance(value, dict):
-        data = dict(value)
-        data.setdefault("kind", "command" if "command" in data else None)
-    else:
-        raise ValueError(
-            "expected a launch kind (localstripe, stripe-mock), a mapping with a command, "
-            "or {docker: {image: ...}}"
-        )
-    kind = data.get("kind")
-    if kind not in LAUNCH_KINDS:
-        raise ValueError(f"unknown launch kind {kind!r} (known: {', '.join(sorted(LAUNCH_KINDS))})")
-    try:
-        return LAUNCH_KINDS[kind].model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = field_path(first["loc"], prefix.rstrip(".")) if first["loc"] else prefix.rstrip(".")
-        message = _message(first, LAUNCH_KINDS[kind])
-        raise ValueError(f"{where}: {message}" if where else message) from None
+            f"nothing checks `{section}` here: stripe-shadow is not installed as a package "
+            "(`pip install -e .` in its folder, as `make` does)"
+        ) from None
+    return check(value, dict(info.context or {}))
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -214,7 +122,9 @@ class TargetSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     role: Literal["baseline", "candidate", "secondary"] | None = None
     id_map: Path | None = None
-    transforms: list[TransformSpec] = Field(default_factory=list)
+    # The stage's models once checked: LaunchOptions (harness.replay.launch) and
+    # TransformSpecs (harness.transforms).
+    transforms: list[Any] = Field(default_factory=list)
     blueprint: str | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     rate_limit: float | None = Field(default=None, gt=0)
@@ -237,8 +147,8 @@ class TargetSpec(_Strict):
 
     @field_validator("launch", mode="before")
     @classmethod
-    def _launch(cls, value: Any) -> Any:
-        return _launch_spec(value)
+    def _launch(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else _checked("launch", value, info)
 
     @field_validator("api_key_env")
     @classmethod
@@ -250,16 +160,7 @@ class TargetSpec(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not a header name")
-            why = HARNESS_HEADERS.get(name.lower())
-            if why:
-                raise ValueError(f"{name} may not be set here: {why}")
-            problem = header_value_problem(text)
-            if problem is not None:
-                raise ValueError(f"{name}: {problem}")
-        return value
+        return check_headers(value)
 
     @field_validator("id_map")
     @classmethod
@@ -268,24 +169,22 @@ class TargetSpec(_Strict):
 
     @field_validator("transforms", mode="before")
     @classmethod
-    def _transforms(cls, value: Any, info: ValidationInfo) -> list[TransformSpec]:
-        return check_transforms(value, (info.context or {}).get("base"))
+    def _transforms(cls, value: Any, info: ValidationInfo) -> Any:
+        return _checked("transforms", value, info)
 
     @field_validator("blueprint")
     @classmethod
-    def _blueprint(cls, value: str | None) -> str | None:
+    def _blueprint(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            blueprint_named(value)
+            _checked("blueprint", value, info)
         return value
 
     @model_validator(mode="after")
-    def _blueprint_transforms(self) -> TargetSpec:
+    def _blueprint_transforms(self, info: ValidationInfo) -> TargetSpec:
         if self.blueprint is not None:
             # A blueprint's transforms run first, so the target's own can adjust their output.
-            self.transforms = [
-                *check_transforms(list(blueprint_named(self.blueprint).transforms)),
-                *self.transforms,
-            ]
+            blueprint = _checked("blueprint", self.blueprint, info)
+            self.transforms = [*blueprint, *self.transforms]
         return self
 
     @model_validator(mode="after")
@@ -299,6 +198,12 @@ class TargetSpec(_Strict):
     @property
     def launch_kind(self) -> str | None:
         return None if self.launch is None else str(self.launch.kind)
+
+    @property
+    def fixed_key(self) -> str | None:
+        """The one key the emulator this target launches accepts (localstripe,
+        stripe-mock), or None."""
+        return None if self.launch is None else self.launch.fixed_key
 
     def launch_json(self) -> Any:
         return None if self.launch is None else self.launch.to_json()
@@ -319,7 +224,7 @@ class Scenario(_Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     time: TimeSettings = Field(default_factory=TimeSettings)
     compare: dict[str, Any] | None = None
-    gate: GateConfig | None = None
+    gate: Any = None  # a GateConfig once checked (harness.gate)
     # `shadow run` checks the recording against this API version before replaying, and
     # the report shows what it found (docs/catalogue.md).
     upgrade_check: str | None = None
@@ -340,6 +245,11 @@ class Scenario(_Strict):
             except InputError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("gate", mode="before")
+    @classmethod
+    def _gate(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else _checked("gate", value, info)
 
     @model_validator(mode="after")
     def _roles(self) -> Scenario:
@@ -419,45 +329,6 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
 # --- loading -----------------------------------------------------------------------------
 
 
-def _message(error: Any, model: type[BaseModel] | None) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "missing (required)"
-    if kind == "extra_forbidden":
-        known = ", ".join(model.model_fields) if model is not None else ""
-        return "unknown key" + (f" (known keys: {known})" if known else "")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        known = ", ".join(model.model_fields) if model is not None else ""
-        return (
-            "expected a mapping of keys"
-            + (f" ({known})" if known else "")
-            + (f", got {_yaml_kind(error.get('input'))}")
-        )
-    if kind == "string_pattern_mismatch":
-        return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
-    if kind in ("value_error", "assertion_error"):
-        cause = error.get("ctx", {}).get("error")
-        return str(cause) if cause is not None else error["msg"]
-    message = str(error["msg"])
-    message = message.replace("Input should be", "expected").replace("Input ", "")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        message += f", got {type(error.get('input')).__name__}"
-    return message[:1].lower() + message[1:]
-
-
-def _yaml_kind(value: Any) -> str:
-    """What a YAML value is, in the words of someone writing YAML."""
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    return "nothing" if value is None else type(value).__name__
-
-
 def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     problems: list[tuple[tuple[Any, ...], str]] = []
     for error in exc.errors():
@@ -468,7 +339,7 @@ def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
             problems.append((loc + cause.loc, str(cause)))
             continue
         parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
-        problems.append((loc, _message(error, model_at(Scenario, parent))))
+        problems.append((loc, error_message(error, model_at(Scenario, parent))))
     return problems
 
 

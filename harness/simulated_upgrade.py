@@ -5,9 +5,9 @@ has a candidate that really differs without a Stripe account or the network. The
 changes are the catalogue's to explain (`expect_upgrade`, docs/catalogue.md); the three
 older ones are changes no catalogue covers, which only a scenario's rules can expect.
 
-`python -m harness.simulated_upgrade --port N` starts its own localstripe (harness.process)
-and answers on 127.0.0.1:N by forwarding every request to it and rewriting, in every
-object of every JSON answer (lists and embedded objects too):
+`python -m harness.simulated_upgrade --port N` starts its own localstripe
+(harness.replay.launch.localstripe) and answers on 127.0.0.1:N by forwarding every
+request to it and rewriting, in every object of every JSON answer (lists and embedded objects too):
 
 - invoice: `subscription` moved under `parent.subscription_details`; `charge`,
   `payment_intent` and `paid` removed                    (API 2025-03-31.basil)
@@ -32,7 +32,8 @@ from typing import Any
 import httpx
 
 from harness.formats.untrusted import JSONProblem, load_json
-from harness.process import LocalProcess, localstripe
+from harness.replay.launch.localstripe import localstripe
+from harness.replay.launch.process import LocalProcess
 
 # The API versions the demo pins on its baseline and on this candidate.
 FROM_VERSION = "2024-09-30.acacia"

@@ -59,3 +59,44 @@ def known_fields(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     """The keys the model at `loc` accepts, for an `unknown key` message."""
     found = model_at(model, loc)
     return list(found.model_fields) if found is not None else []
+
+
+def error_message(error: Any, model: type[BaseModel] | None) -> str:
+    """One pydantic error in the words of someone writing YAML: what is wrong, and the keys
+    the model there knows."""
+    kind = error["type"]
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        known = ", ".join(model.model_fields) if model is not None else ""
+        return "unknown key" + (f" (known keys: {known})" if known else "")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        known = ", ".join(model.model_fields) if model is not None else ""
+        return (
+            "expected a mapping of keys"
+            + (f" ({known})" if known else "")
+            + (f", got {_yaml_kind(error.get('input'))}")
+        )
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)"
+    if kind in ("value_error", "assertion_error"):
+        cause = error.get("ctx", {}).get("error")
+        return str(cause) if cause is not None else error["msg"]
+    message = str(error["msg"])
+    message = message.replace("Input should be", "expected").replace("Input ", "")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        message += f", got {type(error.get('input')).__name__}"
+    return message[:1].lower() + message[1:]
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the words of someone writing YAML."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return "nothing" if value is None else type(value).__name__

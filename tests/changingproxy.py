@@ -1,7 +1,8 @@
 """A target that deliberately changes three things, for compare's end-to-end test.
 
-`python tests/changingproxy.py --port N` starts its own localstripe (harness.process) and
-answers on 127.0.0.1:N by forwarding every request to it, except that it
+`python tests/changingproxy.py --port N` starts its own localstripe
+(harness.replay.launch.localstripe) and answers on 127.0.0.1:N by forwarding every
+request to it, except that it
 
 - drops `phone` from the answers of `POST /v1/customers`            (removed, high),
 - sends `amount` of `POST /v1/plans` as a string                     (type, high),
@@ -19,7 +20,7 @@ import signal
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from harness.process import localstripe
+from harness.replay.launch.localstripe import localstripe
 from harness.simulated_upgrade import forwarding_handler
 from harness.stripe import endpoint_template
 

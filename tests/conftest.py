@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.process import localstripe
+from harness.replay.launch.localstripe import localstripe
 
 
 @pytest.fixture

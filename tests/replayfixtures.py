@@ -11,7 +11,7 @@ import httpx
 
 from harness.formats.recording import Header, write_recording
 from harness.model import Exchange, Request, Response
-from harness.process import LocalProcess, free_port
+from harness.replay.launch.process import LocalProcess, free_port
 
 
 def exchange(

@@ -20,7 +20,7 @@ from harness.accept import accept_group, write_expect_rule
 from harness.compare.group import group_id
 from harness.compare.rules import resolve_config
 from harness.errors import InputError, ScenarioError
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.scenario import load_scenario
 
 SHADOW = str(Path(sys.executable).parent / "shadow")

@@ -23,7 +23,7 @@ from harness.formats.recording import Header, RecordingWriter
 from harness.formats.results import ResultWriter, iter_results, latest_exchanges
 from harness.formats.rundir import RunInfo, write_run_json
 from harness.model import Exchange, Outcome, Request, Response
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())

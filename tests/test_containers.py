@@ -29,16 +29,17 @@ from docker.errors import DockerException, ImageNotFound
 from parts import missing, static_busybox
 from replayfixtures import exchange, recording
 
-from harness.containerspec import (
-    STRIPE_MOCK_IMAGE,
-    STRIPE_MOCK_PORT,
-    DockerLaunch,
-    StripeMockLaunch,
-)
 from harness.errors import InfrastructureError
 from harness.formats.rundir import load_run
 from harness.model import Exchange
-from harness.replay.container import LABEL_RUN, LABEL_TARGET, choose_network, plan_container
+from harness.replay.launch.docker import (
+    LABEL_RUN,
+    LABEL_TARGET,
+    DockerLaunch,
+    choose_network,
+    plan_container,
+)
+from harness.replay.launch.stripemock import STRIPE_MOCK_IMAGE, STRIPE_MOCK_PORT, StripeMockLaunch
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 SERVER = Path(__file__).resolve().parent / "containerserver"

@@ -23,8 +23,8 @@ from harness.errors import LiveModeRefused
 from harness.formats.results import iter_results
 from harness.formats.rundir import Run, load_run
 from harness.model import Exchange, Request
-from harness.process import free_port
 from harness.replay.engine import Sender, SendOutcome, client_session
+from harness.replay.launch.process import free_port
 from harness.replay.progress import PlainProgressView, TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import backoff, next_delay, retry_after, should_retry

@@ -17,8 +17,9 @@ from harness.cli import main
 from harness.compare.pipeline import compare_run
 from harness.formats.recording import RecordingReader, RecordingWriter, iter_exchanges
 from harness.model import Exchange
-from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port
 from harness.record.redact import fingerprint, luhn_valid
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.process import LocalProcess, free_port
 from harness.replay.plan import Planner, plan_recording
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario

@@ -23,7 +23,7 @@ from harness.formats.mapping import read_mapping_file
 from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import iter_exchanges
 from harness.formats.rundir import load_run
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario
 from harness.stripe import ID_PREFIXES, id_prefix

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from harness.errors import InfrastructureError
-from harness.process import LocalProcess, free_port, start_on_free_port
+from harness.replay.launch.process import LocalProcess, free_port, start_on_free_port
 
 
 def test_a_missing_program_is_named_in_one_line(tmp_path: Path) -> None:

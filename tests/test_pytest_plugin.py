@@ -14,7 +14,7 @@ import yaml
 from demoprefix import EXCHANGES, demo_prefix
 
 from harness.formats.recording import RecordingReader
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.plan import plan_recording
 from harness.stripe import endpoint_template
 

@@ -20,9 +20,10 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.errors import RecordingError
 from harness.formats.recording import RecordingReader, TruncatedRecordingWarning, iter_exchanges
-from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port
 from harness.record.addon import addon_path
 from harness.record.redact import fingerprint, redact_text
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.process import LocalProcess, free_port
 from harness.stripe import parse_form_pairs
 from scenarios.demo import driver
 from scenarios.demo.make_recording import recorder, shadow_command

@@ -21,7 +21,7 @@ from harness.formats.recording import iter_exchanges
 from harness.formats.results import latest_exchanges
 from harness.formats.rundir import load_run
 from harness.model import Exchange
-from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario
 

@@ -22,7 +22,7 @@ from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
 from harness.cli import main
 from harness.formats.recording import RecordingReader
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser

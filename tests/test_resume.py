@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from harness.formats.recording import iter_exchanges
 from harness.formats.results import latest_exchanges
 from harness.formats.rundir import load_run
-from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port, localstripe
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.replay.launch.process import LocalProcess, free_port
 
 pytestmark = pytest.mark.e2e
 

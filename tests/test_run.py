@@ -15,7 +15,7 @@ import yaml
 from demoprefix import EXCHANGES, demo_prefix
 
 from harness.compare.group import group_id
-from harness.process import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 ROOT = Path(__file__).resolve().parent.parent

@@ -379,6 +379,8 @@ def test_a_transform_of_an_installed_package_is_found_by_its_entry_point(
         "[stripe_shadow.transforms]\nstamp = shadowplugin:stamp\nbad = shadowplugin:missing\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    # What this test's plugin registers is forgotten after it, as its package is.
+    monkeypatch.setattr(TRANSFORMS, "_entries", dict(TRANSFORMS._entries))
     found = resolve_transform("stamp")
     assert isinstance(found, Transform) and found.rewrite.__name__ == "stamp"
     with pytest.raises(ScenarioProblem, match=r"entry point 'bad' .* cannot be loaded"):

@@ -36,13 +36,14 @@ from harness.record.redact import SECRETS_ONLY
 from harness.replay.engine import TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
+from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
-from harness.replay.targets import LaunchContext, launch, target_keys
 from harness.scenario import Scenario, TargetSpec, load_scenario
 from harness.stripe import is_live_key
+from harness.target import target_keys
 from harness.transforms import TransformChain, transform_chain
 
 
@@ -195,11 +196,12 @@ class _Session:
                 urls[target.name] = target.url
                 continue
             context = LaunchContext(
+                target.name,
                 self.scenario.path.parent,
                 self.run_dir / f"{target.name}.log",
                 run_id=self.info.run_id,
             )
-            process = launch(target, context)
+            process = launch(target.launch, context)
             stack.callback(process.stop)
             urls[target.name] = process.url
         return urls

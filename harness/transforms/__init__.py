@@ -22,6 +22,8 @@ Built-ins are registered here by name; a user's own is found by `module:function
 transforms` entry point group.
 """
 
+from typing import Any
+
 from harness.transforms import builtin as builtin
 from harness.transforms import charges as charges
 from harness.transforms.base import (
@@ -36,6 +38,7 @@ from harness.transforms.base import (
     parameters,
     resolve_transform,
 )
+from harness.transforms.blueprints import blueprint_named
 from harness.transforms.chain import TransformChain, own_idempotency_keys, transform_chain
 from harness.transforms.edit import edit_param
 
@@ -47,7 +50,9 @@ __all__ = [
     "TransformChain",
     "TransformContext",
     "TransformSpec",
+    "check_blueprint",
     "check_transforms",
+    "check_transforms_section",
     "edit_param",
     "known_names",
     "own_idempotency_keys",
@@ -55,3 +60,16 @@ __all__ = [
     "resolve_transform",
     "transform_chain",
 ]
+
+
+def check_transforms_section(value: Any, context: dict[str, Any]) -> list[TransformSpec]:
+    """A target's `transforms:` checked and resolved (harness.scenario.SECTIONS): names
+    of user transforms are looked up with the scenario's folder on the path."""
+    return check_transforms(value, context.get("base"))
+
+
+def check_blueprint(name: str, context: dict[str, Any]) -> list[TransformSpec]:
+    """A target's `blueprint:` (harness.scenario.SECTIONS): the transforms it runs first,
+    checked; NotRegistered (a ValueError) for a blueprint not known."""
+    del context  # a blueprint's own transforms name nothing of the scenario's folder
+    return check_transforms(list(blueprint_named(name).transforms))

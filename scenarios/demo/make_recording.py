@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfrastructureError, ShadowError
-from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
 from scenarios.demo.driver import run
 
 STOP_TIMEOUT = 30.0  # seconds a recorder gets to finish its file

@@ -20,7 +20,7 @@ from typing import Any
 
 import stripe
 
-from harness.process import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
 from scenarios.demo.driver import (
     CARD_3DS,
     CARD_ATTACHES_THEN_FAILS,

@@ -31,7 +31,8 @@ from typing import Any
 import stripe
 
 from harness.errors import InfrastructureError, ShadowError
-from harness.process import LOCALSTRIPE_TEST_KEY, LocalProcess, free_port, localstripe_command
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe_command
+from harness.replay.launch.process import LocalProcess, free_port
 from harness.stripe import DEFAULT_TEST_CARD, TEST_CARDS, TEST_CVC
 
 HERE = Path(__file__).resolve().parent

@@ -2,10 +2,10 @@
 file and, when the replay's end of the pipe on stdin closes — `stop()`, or the replay died,
 even by SIGKILL — stops the container, lets its last lines arrive and removes it.
 
-    python -m harness.replay.reaper CONTAINER_ID LOG_PATH GRACE_SECONDS
+    python -m harness.replay.launch.reaper CONTAINER_ID LOG_PATH GRACE_SECONDS
 
 Exits 0 once the container is gone (1, with one line on stderr, when it could not be
-removed). Started by harness.replay.container.
+removed). Started by harness.replay.launch.docker.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import requests
 from docker.errors import DockerException, NotFound
 
 from harness.errors import InfrastructureError
-from harness.replay.container import API_TIMEOUT, connect
+from harness.replay.launch.docker import API_TIMEOUT, connect
 
 _LOGS_WAIT = 10.0  # seconds for the last log lines once the container has stopped
 

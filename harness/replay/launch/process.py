@@ -1,11 +1,13 @@
-"""Local server processes the harness starts and must always stop: localstripe, a user's
-own server, a stripe-mock binary. Used by the replay launchers, the demo and the tests."""
+"""Local server processes the harness starts and must always stop (localstripe, a user's
+own server, a stripe-mock binary), and `launch: {command: ...}`, the launcher of any local
+server. Used by the other launchers, the demo and the tests."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -15,12 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field, field_validator
 
-from harness.errors import InfrastructureError
-
-LOCALSTRIPE_TEST_KEY = "sk_test_shadowlocalstripe0000"
+from harness.errors import InfrastructureError, InputError
+from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
+from harness.target import check_url
 
 # Seconds a launched program's process group has between SIGTERM and SIGKILL.
 STOP_GRACE = 3.0
@@ -323,19 +327,6 @@ class LocalProcess:
         self.stop()
 
 
-def localstripe_command(port: int) -> list[str]:
-    """localstripe on `port` with a fresh store. `--from-scratch` matters: without it the
-    process loads /tmp/localstripe.pickle, which every instance on the machine shares."""
-    script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which(
-        "localstripe"
-    )
-    if script is None:
-        raise InfrastructureError(
-            "localstripe is not installed: install it with `pip install 'stripe-shadow[local]'`"
-        )
-    return [script, "--port", str(port), "--from-scratch"]
-
-
 def start_on_free_port(
     name: str,
     command_for: Callable[[int], list[str]],
@@ -373,17 +364,53 @@ def start_on_free_port(
     raise last
 
 
-def localstripe(
-    name: str = "localstripe", log_path: Path | None = None, *, tied_to_parent: bool = False
-) -> LocalProcess:
-    """Start localstripe on a free port on 127.0.0.1 with a store of its own; returns the
-    running process."""
-    return start_on_free_port(
-        name,
-        localstripe_command,
-        ready_path="/v1/balance",
-        log_path=log_path,
-        tied_to_parent=tied_to_parent,
-        # localstripe adds a period's months in the machine's time zone; Stripe, in UTC.
-        env={"TZ": "UTC"},
+class CommandLaunch(LaunchOptions):
+    """Start any local server: `{port}` in command and url is replaced by a free port."""
+
+    kind: Literal["command"] = "command"
+    command: str = Field(min_length=1)
+    url: str
+    ready_path: str = "/"
+    ready_timeout: float = Field(default=30.0, gt=0, le=600)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+    @field_validator("ready_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    def to_json(self) -> Any:
+        return self.model_dump()
+
+
+def launch_command(spec: CommandLaunch, context: LaunchContext) -> LocalProcess:
+    """Any local server: `{port}` in the command and the url becomes a free port."""
+    port = str(free_port())
+    try:
+        command = [part.replace("{port}", port) for part in shlex.split(spec.command)]
+    except ValueError as exc:
+        raise InputError(
+            f"target {context.target}: launch.command: cannot be split ({exc})"
+        ) from None
+    process = LocalProcess(
+        context.target,
+        command,
+        spec.url.replace("{port}", port),
+        ready_path=spec.ready_path,
+        ready_timeout=spec.ready_timeout,
+        log_path=context.log_path,
+        env=spec.env,
+        cwd=context.scenario_dir,
+        tied_to_parent=True,
     )
+    return process.start()
+
+
+LAUNCHERS.register("command", Launcher(CommandLaunch, launch_command))

@@ -5,37 +5,141 @@ container gets the labels `stripe-shadow.run=<run id>` and `stripe-shadow.target
 runs with host networking when the engine has no bridge (then the server must listen on
 the port it is given through `{port}`) or on a network with its ports published on
 127.0.0.1, and is ready once `ready_path` answers. From its creation on, a reaper process
-(harness.replay.reaper) follows its logs into `<target>.log` and, when `stop()` closes
+(harness.replay.launch.reaper) follows its logs into `<target>.log` and, when `stop()` closes
 its pipe or the replay dies in any way, SIGKILL included, stops and removes it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shlex
 import subprocess
 import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import docker
 import httpx
 import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
+from pydantic import Field, field_validator, model_validator
 
-from harness.containerspec import PORT, DockerLaunch
 from harness.errors import InfrastructureError, InputError, ShadowWarning
-from harness.process import free_port
+from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
+from harness.replay.launch.process import free_port
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-    from harness.replay.targets import LaunchContext
-    from harness.scenario import TargetSpec
+# In command, entrypoint and env: the port the server must listen on (with host
+# networking a free port of the machine, else the first of `ports`).
+PORT = "{port}"
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _argv(value: str | list[str] | None, field: str) -> list[str] | None:
+    if value is None or isinstance(value, list):
+        return value
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"{field}: cannot be split ({exc})") from None
+
+
+class DockerLaunch(LaunchOptions):
+    """Start an image as a container until the replay ends; its URL is derived."""
+
+    kind: Literal["docker"] = "docker"
+    image: str = Field(min_length=1)
+    command: str | list[str] | None = None
+    entrypoint: str | list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+    ports: list[int] = Field(default_factory=list)
+    network: str = "auto"
+    base_path: str = ""
+    ready_path: str = "/"
+    ready_timeout: float = Field(default=60.0, gt=0, le=600)
+    pull_timeout: float = Field(default=120.0, gt=0, le=3600)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{port} is not a port (1-65535)")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value
+
+    @field_validator("pass_env")
+    @classmethod
+    def _pass_env(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        if not _NETWORK.match(value):
+            raise ValueError("expected auto, host, bridge or the name of a Docker network")
+        return value
+
+    @field_validator("ready_path")
+    @classmethod
+    def _ready_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        if value and not value.startswith("/"):
+            raise ValueError("must start with '/' (the API's path prefix in the server)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _a_port_to_reach(self) -> DockerLaunch:
+        self.command_argv()
+        self.entrypoint_argv()
+        if not self.ports and not self.uses_port_placeholder():
+            raise ValueError(
+                "say where the server listens: `ports: [8080]` (its port in the container), "
+                f"or {PORT} in command, entrypoint or env to pass it one"
+            )
+        return self
+
+    def command_argv(self) -> list[str] | None:
+        return _argv(self.command, "command")
+
+    def entrypoint_argv(self) -> list[str] | None:
+        return _argv(self.entrypoint, "entrypoint")
+
+    def uses_port_placeholder(self) -> bool:
+        parts = [*(self.command_argv() or []), *(self.entrypoint_argv() or []), *self.env.values()]
+        return any(PORT in part for part in parts)
+
+    def to_json(self) -> Any:
+        return {"docker": self.model_dump(exclude={"kind"})}
+
+
 
 LABEL_RUN = "stripe-shadow.run"
 LABEL_TARGET = "stripe-shadow.target"
@@ -203,12 +307,12 @@ def _tail_of(container: Container) -> str:
 class ContainerTarget:
     """One container started for a target, until `stop()` (which never raises)."""
 
-    def __init__(self, target: TargetSpec, spec: DockerLaunch, context: LaunchContext) -> None:
-        self.name = target.name
+    def __init__(self, spec: DockerLaunch, context: LaunchContext) -> None:
+        self.name = context.target
         self.spec = spec
         self.context = context
         self.url = ""
-        self.container_name = f"stripe-shadow-{target.name}-{secrets.token_hex(4)}"
+        self.container_name = f"stripe-shadow-{context.target}-{secrets.token_hex(4)}"
         self._client: DockerClient | None = None
         self._container: Container | None = None
         self._reaper: subprocess.Popen[bytes] | None = None
@@ -349,7 +453,7 @@ def _write_logs(container: Container, context: LaunchContext) -> None:
 def _start_reaper(container_id: str, context: LaunchContext) -> subprocess.Popen[bytes]:
     log = str(context.log_path) if context.log_path is not None else ""
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.replay.reaper", container_id, log, str(STOP_GRACE)],
+        [sys.executable, "-m", "harness.replay.launch.reaper", container_id, log, str(STOP_GRACE)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -369,8 +473,9 @@ def _reaper_done(reaper: subprocess.Popen[bytes]) -> bool:
         return False
 
 
-def launch_docker(target: TargetSpec, context: LaunchContext) -> ContainerTarget:
+def launch_docker(spec: DockerLaunch, context: LaunchContext) -> ContainerTarget:
     """`launch: {docker: {...}}`: the target's container, running and ready."""
-    spec = target.launch
-    assert isinstance(spec, DockerLaunch)
-    return ContainerTarget(target, spec, context).start()
+    return ContainerTarget(spec, context).start()
+
+
+LAUNCHERS.register("docker", Launcher(DockerLaunch, launch_docker))

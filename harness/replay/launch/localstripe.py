@@ -1,0 +1,64 @@
+"""`launch: localstripe`: localstripe on a free port of 127.0.0.1 with a store of its own,
+until the replay ends (docs/scenario-format.md, STRIPE.md's facts about localstripe)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from harness.errors import InfrastructureError
+from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
+from harness.replay.launch.process import LocalProcess, start_on_free_port
+
+LOCALSTRIPE_TEST_KEY = "sk_test_shadowlocalstripe0000"
+
+
+class LocalstripeLaunch(LaunchOptions):
+    """Start localstripe on a free port with a store of its own."""
+
+    kind: Literal["localstripe"] = "localstripe"
+    # localstripe accepts this one test-mode key and refuses requests without a key.
+    fixed_key: ClassVar[str | None] = LOCALSTRIPE_TEST_KEY
+
+    def to_json(self) -> Any:
+        return "localstripe"
+
+
+def localstripe_command(port: int) -> list[str]:
+    """localstripe on `port` with a fresh store. `--from-scratch` matters: without it the
+    process loads /tmp/localstripe.pickle, which every instance on the machine shares."""
+    script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which(
+        "localstripe"
+    )
+    if script is None:
+        raise InfrastructureError(
+            "localstripe is not installed: install it with `pip install 'stripe-shadow[local]'`"
+        )
+    return [script, "--port", str(port), "--from-scratch"]
+
+
+def localstripe(
+    name: str = "localstripe", log_path: Path | None = None, *, tied_to_parent: bool = False
+) -> LocalProcess:
+    """Start localstripe on a free port on 127.0.0.1 with a store of its own; returns the
+    running process."""
+    return start_on_free_port(
+        name,
+        localstripe_command,
+        ready_path="/v1/balance",
+        log_path=log_path,
+        tied_to_parent=tied_to_parent,
+        # localstripe adds a period's months in the machine's time zone; Stripe, in UTC.
+        env={"TZ": "UTC"},
+    )
+
+
+def launch_localstripe(spec: LocalstripeLaunch, context: LaunchContext) -> LocalProcess:
+    """localstripe on a free port with a store of its own (`--from-scratch`: nothing is
+    read from the pickle file that every instance on the machine writes)."""
+    return localstripe(context.target, context.log_path, tied_to_parent=True)
+
+
+LAUNCHERS.register("localstripe", Launcher(LocalstripeLaunch, launch_localstripe))
