@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from harness.errors import InputError, LiveModeRefused
 from harness.model import header_value_problem
 from harness.stripe import HARNESS_HEADERS, bare_key, is_live_key
-
-if TYPE_CHECKING:
-    from harness.scenario import Scenario, TargetSpec
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -58,7 +57,18 @@ def check_headers(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def target_key(target: TargetSpec) -> str | None:
+class KeyedTarget(Protocol):
+    """What the key of a target depends on (harness.scenario.TargetSpec has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def api_key_env(self) -> str | None: ...
+    @property
+    def fixed_key(self) -> str | None: ...
+
+
+def target_key(target: KeyedTarget) -> str | None:
     """The key a target is sent: from its api_key_env, the fixed key of an emulator it
     launches (localstripe, stripe-mock), or none. Never from the recording."""
     if target.api_key_env:
@@ -72,16 +82,18 @@ def target_key(target: TargetSpec) -> str | None:
     return target.fixed_key
 
 
-def target_keys(scenario: Scenario, allow_live: bool) -> dict[str, str | None]:
+def target_keys(
+    targets: Iterable[KeyedTarget], scenario: Path, *, scenario_allows: bool, allow_live: bool
+) -> dict[str, str | None]:
     """Every target's key, refusing live-mode keys unless both the scenario
-    (`allow_live: true`) and the command line (`--allow-live`) say so."""
+    (`allow_live: true`, `scenario_allows`) and the command line (`--allow-live`) say so."""
     keys: dict[str, str | None] = {}
-    for target in scenario.targets:
+    for target in targets:
         key = target_key(target)
-        if key is not None and is_live_key(key) and not (scenario.allow_live and allow_live):
+        if key is not None and is_live_key(key) and not (scenario_allows and allow_live):
             missing = []
-            if not scenario.allow_live:
-                missing.append(f"allow_live: true in {scenario.path}")
+            if not scenario_allows:
+                missing.append(f"allow_live: true in {scenario}")
             if not allow_live:
                 missing.append("--allow-live on the command line")
             raise LiveModeRefused(

@@ -31,9 +31,8 @@ from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
-from harness.replay.retry import next_delay, should_retry
+from harness.replay.retry import RetryPolicy, next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
-from harness.scenario import RetrySettings
 from harness.transforms import TransformChain
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
@@ -127,7 +126,7 @@ class Sender:
         self,
         client: aiohttp.ClientSession,
         url: str,
-        retry: RetrySettings,
+        retry: RetryPolicy,
         timeout: float,
         bucket: TokenBucket | None = None,
         counters: TargetCounters | None = None,
@@ -258,7 +257,7 @@ class TargetReplay:
         writer: ResultSink,
         counters: TargetCounters,
         concurrency: int,
-        retry: RetrySettings,
+        retry: RetryPolicy,
         timeout: float,
         rate_limit: float | None = None,
         send_unresolved: bool = False,

@@ -8,9 +8,22 @@ exponentially with jitter, and the whole exchange is bounded in attempts and sec
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from harness.model import Headers, header
-from harness.scenario import RetrySettings
+
+
+class RetryPolicy(Protocol):
+    """How hard the replay tries one exchange (a scenario's `retry:`, RetrySettings)."""
+
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def backoff(self) -> float: ...
+    @property
+    def max_backoff(self) -> float: ...
+    @property
+    def budget(self) -> float: ...
 
 
 def should_retry(status: int, headers: Headers) -> bool:
@@ -40,7 +53,7 @@ def retry_after(headers: Headers, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def backoff(failures: int, settings: RetrySettings, jitter: float) -> float:
+def backoff(failures: int, settings: RetryPolicy, jitter: float) -> float:
     """Exponential backoff after `failures` failed attempts, with `jitter` in [0, 1)
     spreading it over [half, full] so parallel journeys do not retry in lockstep."""
     ceiling = min(settings.max_backoff, settings.backoff * (2 ** max(0, failures - 1)))
@@ -48,7 +61,7 @@ def backoff(failures: int, settings: RetrySettings, jitter: float) -> float:
 
 
 def next_delay(
-    failures: int, headers: Headers | None, settings: RetrySettings, jitter: float, now: float
+    failures: int, headers: Headers | None, settings: RetryPolicy, jitter: float, now: float
 ) -> float:
     """How long to wait before the next attempt."""
     if headers is not None:

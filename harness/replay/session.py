@@ -335,6 +335,15 @@ def _time_shift(info: RunInfo) -> int | None:
     return int(time.get("shift") or 0)
 
 
+def _keys(scenario: Scenario, allow_live: bool) -> dict[str, str | None]:
+    return target_keys(
+        scenario.targets,
+        scenario.path,
+        scenario_allows=scenario.allow_live,
+        allow_live=allow_live,
+    )
+
+
 def _seeds(scenario: Scenario) -> dict[str, dict[str, str]]:
     return {t.name: read_id_map_file(t.id_map) if t.id_map else {} for t in scenario.targets}
 
@@ -356,7 +365,7 @@ def start_replay(
     progress: ProgressView | None = None,
 ) -> ReplayResult:
     """Replay a scenario's recording against all its targets into a new run directory."""
-    keys = target_keys(scenario, allow_live)
+    keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
     started = datetime.now(UTC)
@@ -485,7 +494,7 @@ def resume_replay(
             f"{run.scenario_path}: targets changed since the run started "
             f"(run: {', '.join(sorted(t.name for t in run.targets))}; now: {', '.join(names)})"
         )
-    keys = target_keys(scenario, allow_live)
+    keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
     if plan.exchanges != run.info.recording.get("exchanges"):
