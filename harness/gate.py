@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from harness.compare.rules import glob_match
 from harness.errors import ScenarioProblem
-from harness.model import SEVERITIES
+from harness.model import SEVERITIES, Severity
 from harness.validation import error_message, model_at
-
-Severity = Literal["critical", "high", "medium", "low"]
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
@@ -59,7 +57,7 @@ class GateConfig(_Strict):
     """What makes a run fail. Every field has a default: any real difference fails."""
 
     max_regressions: int = Field(default=0, ge=0)
-    fail_on: Severity = "low"
+    fail_on: Severity = Severity.LOW
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
     endpoints: list[EndpointThreshold] = Field(default_factory=list)
     baseline_summary: Path | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from harness.formats.untrusted import JSONProblem, load_json
@@ -213,12 +214,40 @@ def renumber(exchanges: Iterable[Exchange], start: int = 0) -> Iterator[Exchange
         yield exchange
 
 
-# Outcomes of comparison, most favourable first.
-OUTCOME_KINDS = ("match", "noise", "expected", "difference", "error")
-# Severities, most serious first.
-SEVERITIES = ("critical", "high", "medium", "low")
-# Kinds of difference in one field or in the exchange as a whole.
-DIFFERENCE_KINDS = ("status", "error", "removed", "added", "type", "value")
+class OutcomeKind(StrEnum):
+    """What one exchange came to for one candidate, most favourable first."""
+
+    MATCH = "match"
+    NOISE = "noise"
+    EXPECTED = "expected"
+    DIFFERENCE = "difference"
+    ERROR = "error"
+
+
+class Severity(StrEnum):
+    """How serious a difference is, most serious first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class DifferenceKind(StrEnum):
+    """What differs in one field, or in the exchange as a whole."""
+
+    STATUS = "status"
+    ERROR = "error"
+    REMOVED = "removed"
+    ADDED = "added"
+    TYPE = "type"
+    VALUE = "value"
+
+
+# The values of each, in their order, as files and the command line write them.
+OUTCOME_KINDS: tuple[str, ...] = tuple(kind.value for kind in OutcomeKind)
+SEVERITIES: tuple[str, ...] = tuple(severity.value for severity in Severity)
+DIFFERENCE_KINDS: tuple[str, ...] = tuple(kind.value for kind in DifferenceKind)
 
 
 @dataclass(slots=True)

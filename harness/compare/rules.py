@@ -11,17 +11,15 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
 from harness.formats.untrusted import load_yaml, yaml_problem
+from harness.model import DifferenceKind, Severity
 from harness.validation import field_path, known_fields
-
-Kind = Literal["status", "error", "removed", "added", "type", "value"]
-Severity = Literal["critical", "high", "medium", "low"]
 
 
 @lru_cache(maxsize=1024)
@@ -71,7 +69,7 @@ class IgnoreRule(_Rule):
 class ExpectRule(_Rule):
     """A change the user expects (an API upgrade): shown as expected, not a regression."""
 
-    kind: Kind | None = None
+    kind: DifferenceKind | None = None
     reason: str = Field(..., min_length=1)
 
     @field_validator("reason")
@@ -88,7 +86,7 @@ class ExpectRule(_Rule):
 class SeverityRule(_Rule):
     """Overrides the default severity of matching differences."""
 
-    kind: Kind | None = None
+    kind: DifferenceKind | None = None
     severity: Severity
 
     def matches(self, endpoint: str, path: str, kind: str) -> bool:
