@@ -10,17 +10,59 @@ from enum import StrEnum
 from typing import Any
 
 from harness.formats.untrusted import JSONProblem, load_json
+from harness.stripe import API_KEY_PATTERN
 
-Headers = list[tuple[str, str]]
+# Header names whose values are credentials, and what any other value that looks like a key
+# is: a repr (in a traceback, a log line, a debugger) shows neither.
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "stripe-signature"}
+)
+_HIDDEN = "<hidden>"
 
 
-def header(headers: Headers, name: str) -> str | None:
-    """The first value of header `name` (case-insensitive), or None."""
-    lower = name.lower()
-    for key, value in headers:
-        if key.lower() == lower:
-            return value
-    return None
+class Headers(list[tuple[str, str]]):
+    """HTTP headers as (name, value) pairs in the order sent, names as written. Its repr
+    hides Authorization, Cookie, Stripe-Signature and any value that looks like a key."""
+
+    def get(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        lower = name.lower()
+        for key, value in self:
+            if key.lower() == lower:
+                return value
+        return None
+
+    def without(self, name: str) -> Headers:
+        """These headers but `name`."""
+        lower = name.lower()
+        return Headers((k, v) for k, v in self if k.lower() != lower)
+
+    def with_value(self, name: str, value: str) -> Headers:
+        """These headers with `name` set to exactly one `value`, at the position of the
+        first."""
+        lower = name.lower()
+        out = Headers()
+        placed = False
+        for key, old in self:
+            if key.lower() == lower:
+                if not placed:
+                    out.append((key, value))
+                    placed = True
+            else:
+                out.append((key, old))
+        if not placed:
+            out.append((name, value))
+        return out
+
+    def __repr__(self) -> str:
+        shown = [
+            (key, _HIDDEN if self._secret(key, value) else value) for key, value in self
+        ]
+        return f"Headers({shown!r})"
+
+    @staticmethod
+    def _secret(name: str, value: str) -> bool:
+        return name.lower() in _SECRET_HEADERS or API_KEY_PATTERN.search(value) is not None
 
 
 def header_value_problem(value: str) -> str | None:
@@ -30,28 +72,6 @@ def header_value_problem(value: str) -> str | None:
         if character in value:
             return f"a header value may not hold {name} (a line break would start another header)"
     return None
-
-
-def without_header(headers: Headers, name: str) -> Headers:
-    lower = name.lower()
-    return [(k, v) for k, v in headers if k.lower() != lower]
-
-
-def with_header(headers: Headers, name: str, value: str) -> Headers:
-    """Headers with `name` set to exactly one `value`, keeping the position of the first."""
-    lower = name.lower()
-    out: Headers = []
-    placed = False
-    for key, old in headers:
-        if key.lower() == lower:
-            if not placed:
-                out.append((key, value))
-                placed = True
-        else:
-            out.append((key, old))
-    if not placed:
-        out.append((name, value))
-    return out
 
 
 def _body_to_json(body: bytes | str) -> dict[str, str]:
@@ -74,11 +94,15 @@ class Request:
     method: str
     path: str
     query: str = ""
-    headers: Headers = field(default_factory=list)
+    headers: Headers = field(default_factory=Headers)
     body: str | bytes = ""
     scheme: str = "https"
     host: str = "api.stripe.com"
     port: int | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.headers) is not Headers:  # a plain list of pairs, as most callers give
+            self.headers = Headers(self.headers)
 
     @property
     def target(self) -> str:
@@ -86,7 +110,7 @@ class Request:
         return f"{self.path}?{self.query}" if self.query else self.path
 
     def header(self, name: str) -> str | None:
-        return header(self.headers, name)
+        return self.headers.get(name)
 
     @property
     def text(self) -> str:
@@ -126,7 +150,7 @@ class Request:
             port=data.get("port"),
             path=data["path"],
             query=data.get("query", ""),
-            headers=[(k, v) for k, v in data.get("headers", [])],
+            headers=Headers((k, v) for k, v in data.get("headers", [])),
             body=_body_from_json(data),
         )
 
@@ -134,11 +158,15 @@ class Request:
 @dataclass(slots=True)
 class Response:
     status: int
-    headers: Headers = field(default_factory=list)
+    headers: Headers = field(default_factory=Headers)
     body: str | bytes = ""
 
+    def __post_init__(self) -> None:
+        if type(self.headers) is not Headers:  # a plain list of pairs, as most callers give
+            self.headers = Headers(self.headers)
+
     def header(self, name: str) -> str | None:
-        return header(self.headers, name)
+        return self.headers.get(name)
 
     @property
     def text(self) -> str:
@@ -156,7 +184,7 @@ class Response:
     def from_json(cls, data: dict[str, Any]) -> Response:
         return cls(
             status=data["status"],
-            headers=[(k, v) for k, v in data.get("headers", [])],
+            headers=Headers((k, v) for k, v in data.get("headers", [])),
             body=_body_from_json(data),
         )
 

@@ -42,12 +42,12 @@ def _content(message: http.Message) -> tuple[str | bytes, Headers]:
     """The body as the application sees it (Content-Encoding undone), and the headers to
     record with it: Content-Encoding is dropped when the body was decoded."""
     raw = message.raw_content or b""
-    headers: Headers = list(message.headers.items(multi=True))
+    headers = Headers(message.headers.items(multi=True))
     encoding = message.headers.get("content-encoding")
     if encoding and encoding.lower() != "identity":
         decoded = message.get_content(strict=False) or b""
         if decoded != raw:
-            headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+            headers = headers.without("content-encoding")
             return _text_or_bytes(decoded), headers
     return _text_or_bytes(raw), headers
 

@@ -398,7 +398,7 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
     plain = policy.pii == "keep" and not _may_hold_secret(
         "\n".join(value for name, value in headers if name.lower() not in _SPECIAL_HEADERS)
     )
-    out: Headers = []
+    out = Headers()
     for name, value in headers:
         lower = name.lower()
         if lower in _COOKIE_HEADERS:

@@ -83,11 +83,11 @@ def client_session(concurrency: int, timeout: float) -> aiohttp.ClientSession:
 
 
 def _response(status: int, raw_headers: Any, content: bytes) -> Response:
-    headers: Headers = [
+    headers = Headers(
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in raw_headers
         if name.decode("latin-1").lower() not in _WIRE_HEADERS
-    ]
+    )
     body: str | bytes
     try:
         body = content.decode("utf-8")

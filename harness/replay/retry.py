@@ -10,7 +10,7 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-from harness.model import Headers, header
+from harness.model import Headers
 
 
 class RetryPolicy(Protocol):
@@ -28,7 +28,7 @@ class RetryPolicy(Protocol):
 
 def should_retry(status: int, headers: Headers) -> bool:
     """Stripe's own advice when it gives one, else: 429 and 5xx are worth another try."""
-    advice = (header(headers, "stripe-should-retry") or "").strip().lower()
+    advice = (Headers(headers).get("stripe-should-retry") or "").strip().lower()
     if advice == "true":
         return True
     if advice == "false":
@@ -38,7 +38,7 @@ def should_retry(status: int, headers: Headers) -> bool:
 
 def retry_after(headers: Headers, now: float) -> float | None:
     """Seconds the server asked us to wait (`Retry-After: 2` or an HTTP date), if any."""
-    value = header(headers, "retry-after")
+    value = Headers(headers).get("retry-after")
     if value is None:
         return None
     value = value.strip()

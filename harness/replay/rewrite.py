@@ -262,7 +262,7 @@ def walk_request(
             new = visit(ID, value, HEADER)
             if new is not None and new != value:
                 if headers is request.headers:
-                    headers = list(headers)
+                    headers = Headers(headers)
                 headers[index] = (name, new)
     if (path, query, body, headers) == (request.path, request.query, request.body, request.headers):
         return request
@@ -334,7 +334,7 @@ class TargetContext:
 
     name: str
     run_id: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = ()
     live: bool = False
     scheme: str = "http"
@@ -441,9 +441,9 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
     )
     times = target.time_fields if target.time_shift is not None else None
     request = walk_request(recorded, replace, times=times)
-    headers: Headers = [(k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS]
+    headers = Headers((k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS)
     overridden = {name.lower() for name, _ in target.headers}
-    headers = [(k, v) for k, v in headers if k.lower() not in overridden]
+    headers = Headers((k, v) for k, v in headers if k.lower() not in overridden)
     headers.extend(target.headers)
     if target.api_key:
         headers.append(("Authorization", f"Bearer {target.api_key}"))

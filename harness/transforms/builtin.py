@@ -12,8 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from harness.model import (
     Request,
     header_value_problem,
-    with_header,
-    without_header,
 )
 from harness.stripe import (
     HARNESS_HEADERS,
@@ -72,14 +70,14 @@ class SetParamParams(ParamParams):
 def set_header(request: Request, context: TransformContext) -> Request:
     """Set a header on every request (replacing the recorded or target's value)."""
     params: SetHeaderParams = context.params
-    return replace(request, headers=with_header(request.headers, params.header, params.value))
+    return replace(request, headers=request.headers.with_value(params.header, params.value))
 
 
 @builtin("remove_header", HeaderParams)
 def remove_header(request: Request, context: TransformContext) -> Request:
     """Send a request without a header."""
     params: HeaderParams = context.params
-    return replace(request, headers=without_header(request.headers, params.header))
+    return replace(request, headers=request.headers.without(params.header))
 
 
 @builtin("set_param", SetParamParams)

@@ -11,7 +11,6 @@ from harness.model import (
     Exchange,
     Request,
     Response,
-    with_header,
 )
 from harness.transforms.base import (
     Ids,
@@ -142,7 +141,7 @@ def own_idempotency_keys(requests: list[Request]) -> list[Request]:
         if key is not None and key == last:
             request = replace(
                 request,
-                headers=with_header(request.headers, "Idempotency-Key", f"{key}-step-{position}"),
+                headers=request.headers.with_value("Idempotency-Key", f"{key}-step-{position}"),
             )
         out.append(request)
     out.append(requests[-1])

@@ -154,8 +154,8 @@ def headers_from(value: Any, where: str) -> Headers:
     (VCR, go-vcr) or to one value (ExVCR), a list of `{name, value}` (HAR) or of
     `[name, value]` pairs. A value of null means the header was filtered out: skipped."""
     if value is None:
-        return []
-    out: Headers = []
+        return Headers()
+    out = Headers()
     if isinstance(value, Mapping):
         for name, values in value.items():
             key = scalar_text(name, f"{where} name")
@@ -213,7 +213,7 @@ def request_from(method: str, url: str, headers: Headers, body: str | bytes) -> 
         port=port,
         path=parts.path or "/",
         query=parts.query,
-        headers=[(k, v) for k, v in headers if not _PSEUDO_HEADER.match(k)],
+        headers=Headers((k, v) for k, v in headers if not _PSEUDO_HEADER.match(k)),
         body=body,
     )
 

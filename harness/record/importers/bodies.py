@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mitmproxy.net import encoding as http_encoding
 
-from harness.model import Exchange, Headers, without_header
+from harness.model import Exchange, Headers
 
 # What mitmproxy's codec undoes; `identity` means nothing was done.
 _CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
@@ -35,7 +35,7 @@ def decoded(body: str | bytes, headers: Headers) -> tuple[str | bytes, Headers]:
     codings = [c.strip().lower() for c in coding_header.split(",") if c.strip()]
     codings = [c for c in codings if c != "identity"]
     if not codings:
-        return as_text(body), without_header(headers, "Content-Encoding")
+        return as_text(body), Headers(headers).without("Content-Encoding")
     if any(c not in _CODINGS for c in codings):
         return as_text(body), headers  # an encoding nobody here can undo: keep it said
     if isinstance(body, bytes) and body:
@@ -50,9 +50,9 @@ def decoded(body: str | bytes, headers: Headers) -> tuple[str | bytes, Headers]:
             text = as_text(body)
             if isinstance(text, bytes):
                 return body, headers  # neither compressed as said nor text: as it was
-            return text, without_header(headers, "Content-Encoding")
-        return as_text(content), without_header(headers, "Content-Encoding")
-    return as_text(body), without_header(headers, "Content-Encoding")
+            return text, Headers(headers).without("Content-Encoding")
+        return as_text(content), Headers(headers).without("Content-Encoding")
+    return as_text(body), Headers(headers).without("Content-Encoding")
 
 
 def decode_bodies(exchange: Exchange) -> None:

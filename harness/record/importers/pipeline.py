@@ -32,7 +32,7 @@ from harness import __version__
 from harness.errors import InputError
 from harness.formats.atomic import replacing
 from harness.formats.recording import Header, RecordingWriter
-from harness.model import Exchange, header
+from harness.model import Exchange
 from harness.record.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
 from harness.record.importers.bodies import decode_bodies
 from harness.record.importers.placeholders import (
@@ -268,7 +268,7 @@ class _Reading:
         """The format's own time, else the response's Date header."""
         moment = entry.recorded
         if moment is None and exchange.response is not None:
-            moment = http_date(header(exchange.response.headers, "Date"))
+            moment = http_date(exchange.response.header("Date"))
         return moment if moment is not None and math.isfinite(moment) else None
 
 

@@ -119,7 +119,7 @@ class Placeholders:
         return self.undo_bytes(body) if isinstance(body, bytes) else self.undo_text(body)
 
     def undo_headers(self, headers: Headers) -> Headers:
-        return [(self.undo_text(name), self.undo_text(value)) for name, value in headers]
+        return Headers((self.undo_text(name), self.undo_text(value)) for name, value in headers)
 
     def undo(self, exchange: Exchange) -> None:
         """Put the values back into every part of `exchange`, in place."""
