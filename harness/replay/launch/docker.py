@@ -163,6 +163,11 @@ _UNREACHABLE = (
 )
 
 
+# Everything the Docker SDK raises for a call the engine could not answer: its own errors
+# and those of the HTTP library under it. Caught only as this tuple, and told with _explain.
+ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
+
+
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
@@ -172,7 +177,7 @@ def connect(timeout: float | None = API_TIMEOUT) -> DockerClient:
     every read, None waits as long as a stream lasts."""
     try:
         return docker.from_env(timeout=timeout)
-    except DockerException:
+    except ENGINE_ERRORS:
         raise InfrastructureError(
             f"docker: cannot reach the Docker engine at {engine_address()}: "
             "start dockerd or set DOCKER_HOST"
@@ -266,7 +271,7 @@ def pull_image(image: str, timeout: float) -> None:
                 if isinstance(event, dict) and event.get("error"):
                     failures.append(" ".join(str(event["error"]).split()))
                     return
-        except (DockerException, requests.exceptions.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             failures.append(_explain(exc))
 
     worker = threading.Thread(target=pull, name=f"pull {image}", daemon=True)
@@ -294,7 +299,7 @@ def pull_image(image: str, timeout: float) -> None:
 def _container_logs(container: Container, tail: int | str = "all") -> str:
     try:
         raw = container.logs(stdout=True, stderr=True, tail=tail)
-    except (DockerException, requests.exceptions.RequestException):
+    except ENGINE_ERRORS:
         return ""
     return bytes(raw).decode("utf-8", errors="replace")
 
@@ -332,7 +337,7 @@ class ContainerTarget:
             container.start()
             self.url = self._url(container, plan, deadline) + self.spec.base_path
             self._wait_ready(container, deadline)
-        except (DockerException, requests.exceptions.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             self.stop()
             raise InfrastructureError(f"target {self.name}: docker: {_explain(exc)}") from None
         except InfrastructureError as exc:
@@ -429,7 +434,7 @@ class ContainerTarget:
                 container.remove(force=True, v=True)
             except NotFound:
                 pass
-            except (DockerException, requests.exceptions.RequestException) as exc:
+            except ENGINE_ERRORS as exc:
                 warnings.warn(
                     f"target {self.name}: could not remove container {self.container_name} "
                     f"({_explain(exc)}); remove it with `docker rm -f {self.container_name}`",

@@ -15,11 +15,10 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-from docker.errors import DockerException, NotFound
+from docker.errors import NotFound
 
 from harness.errors import InfrastructureError
-from harness.replay.launch.docker import API_TIMEOUT, connect
+from harness.replay.launch.docker import API_TIMEOUT, ENGINE_ERRORS, connect
 
 _LOGS_WAIT = 10.0  # seconds for the last log lines once the container has stopped
 
@@ -38,7 +37,7 @@ def _follow_logs(container_id: str, log_path: Path, done: threading.Event) -> No
             for chunk in client.api.logs(container_id, stream=True, follow=True):
                 log.write(chunk)
                 log.flush()
-    except (DockerException, InfrastructureError, requests.exceptions.RequestException, OSError):
+    except (*ENGINE_ERRORS, InfrastructureError, OSError):
         pass
 
 
@@ -68,7 +67,7 @@ def main(argv: list[str]) -> int:
     container_id, log, grace = argv
     try:
         reap(container_id, Path(log) if log else None, int(grace))
-    except (DockerException, InfrastructureError, requests.exceptions.RequestException) as exc:
+    except (*ENGINE_ERRORS, InfrastructureError) as exc:
         print(f"reaper: container {container_id[:12]}: {exc}", file=sys.stderr)
         return 1
     return 0
