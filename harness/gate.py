@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from harness.compare.rules import glob_match
 from harness.errors import ScenarioProblem
 from harness.model import SEVERITIES, Severity
+from harness.stripe.globs import glob_match
 from harness.validation import error_message, model_at
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

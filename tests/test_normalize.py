@@ -18,10 +18,9 @@ from harness.compare.normalize import (
     parse_body,
     to_jsonable,
 )
-from harness.compare.profile import MASK, stripe_profile
+from harness.compare.profile import MASK, STRIPE_PROFILE, stripe_profile
 from harness.compare.timemap import Moment
 from harness.model import Response
-from harness.stripe.catalogue import catalogue
 
 T0 = 1_760_000_000.0
 
@@ -405,7 +404,7 @@ def test_new_objects_with_distinct_content_align_whatever_their_order(
 # --- what the catalogue of the answer's API version knows ----------------------------------
 
 _DAY = 86_400
-BASIL = catalogue("2025-03-31.basil")
+BASIL = STRIPE_PROFILE.for_version("2025-03-31.basil")
 
 
 def test_a_time_known_only_to_the_catalogue_compares_as_a_time() -> None:
@@ -439,8 +438,8 @@ def test_a_time_known_only_to_the_catalogue_compares_as_a_time() -> None:
     later = T0 + 40 * _DAY
     recorded, replayed = answers(T0), answers(later)
     assert normalize_tree(recorded, T0, {}) != normalize_tree(replayed, later, {})
-    assert normalize_tree(recorded, T0, {}, catalogue=BASIL) == normalize_tree(
-        replayed, later, {}, catalogue=BASIL
+    assert normalize_tree(recorded, T0, {}, BASIL) == normalize_tree(
+        replayed, later, {}, BASIL
     )
 
 
@@ -461,8 +460,8 @@ def test_a_reference_and_an_id_of_prefixes_no_table_lists_are_named_as_ids() -> 
     candidate = charge("prv_Recorded000001", "fca_Candidate00001")
     without = normalize_tree(baseline, T0, mapping), normalize_tree(candidate, T0, {})
     assert without[0] != without[1]
-    nb = normalize_tree(baseline, T0, mapping, catalogue=BASIL)
+    nb = normalize_tree(baseline, T0, mapping, BASIL)
     recorded = {"prv_Recorded000001": "prv_Recorded000001"}
-    nc = normalize_tree(candidate, T0, recorded, catalogue=BASIL)
+    nc = normalize_tree(candidate, T0, recorded, BASIL)
     assert nb == nc
     assert nb["review"] == "prv_Recorded000001" and nb["source"]["id"] == "<fca_1>"

@@ -8,7 +8,6 @@ import pytest
 
 from harness.compare.classify import Classifier
 from harness.compare.rules import (
-    glob_match,
     load_rules_file,
     merge_configs,
     parse_compare_config,
@@ -16,6 +15,7 @@ from harness.compare.rules import (
 )
 from harness.errors import ScenarioError
 from harness.model import Difference
+from harness.stripe.globs import glob_match
 
 EP = "GET /v1/customers/{customer}"
 

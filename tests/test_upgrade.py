@@ -12,10 +12,10 @@ from typing import Any
 
 from harness.compare.diff import diff_responses
 from harness.compare.normalize import normalize_response
+from harness.compare.profile import STRIPE_PROFILE
 from harness.compare.upgrade import explain_upgrade, locate
 from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, Request, Response
-from harness.stripe.catalogue import catalogue_for
 from harness.upgrade.check import upgrade_check
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
@@ -75,10 +75,10 @@ def test_an_expected_upgrade_explains_what_the_catalogue_knows_and_nothing_else(
     }
     known["ch_Recorded00000001"] = "ch_Recorded00000001"
     baseline = normalize_response(
-        _answer(acacia_invoice, ACACIA), T0, known, catalogue=catalogue_for(ACACIA)
+        _answer(acacia_invoice, ACACIA), T0, known, STRIPE_PROFILE.for_version(ACACIA)
     )
     candidate = normalize_response(
-        _answer(basil_invoice, BASIL), T0, known, catalogue=catalogue_for(BASIL)
+        _answer(basil_invoice, BASIL), T0, known, STRIPE_PROFILE.for_version(BASIL)
     )
     differences = diff_responses("GET /v1/invoices/{invoice}", baseline, candidate)
     explain_upgrade(differences, baseline, candidate, ACACIA, BASIL)

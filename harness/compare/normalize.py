@@ -19,8 +19,6 @@ from typing import Any
 
 from harness.compare.profile import (
     EARLIEST_TIMESTAMP,
-    EMULATOR_FIXED_HEADERS,
-    EMULATOR_FIXED_TIMES,
     ERROR_FIELDS,
     FIXED_BY_EMULATOR,
     MASK,
@@ -141,7 +139,6 @@ class _Normalizer:
         name: IdNamer,
         profile: Profile,
         times: TimeMap | None = None,
-        catalogue: Catalogue | None = None,
     ) -> None:
         self.request = request
         self.packed = pack(request)
@@ -153,7 +150,8 @@ class _Normalizer:
         self.tolerance = profile.timestamp_tolerance
         self.times = times
         self.origin = times.origin if times is not None else None
-        self.catalogue = catalogue
+        self.catalogue = profile.catalogue
+        self.fixed_times = profile.fixed_times
 
     def value(self, node: Any, anchors: _Anchors = (), described: ObjectType | None = None) -> Any:
         kind = type(node)
@@ -233,7 +231,7 @@ class _Normalizer:
                     )
                 )
             ):
-                if item in EMULATOR_FIXED_TIMES:
+                if item in self.fixed_times:
                     out[key] = FIXED_BY_EMULATOR
                 else:
                     out[key] = self.moment(key, item, anchors)
@@ -304,17 +302,17 @@ def normalize_tree(
     name: IdNamer | None = None,
     times: TimeMap | None = None,
     finished: float | None = None,
-    catalogue: Catalogue | None = None,
 ) -> Any:
     """A parsed JSON body with ids named, timestamps as Moments of this side (learnt into
     `times`, the side's time map, when given), volatile fields masked and lists of objects
     keyed by id. `started` and `finished` are its request's (`finished` defaults to the
-    start: a request of no length); `catalogue` is that of the API version the answer was
-    made under (its timestamps, references and id prefixes), None where none covers it."""
+    start: a request of no length). `profile` is the one of the API version the answer
+    was made under (Profile.for_version: its catalogue's timestamps, references and id
+    prefixes, an emulator's fixed values)."""
     request = (started, started if finished is None else finished)
     if name is None:
-        name = IdNamer(counterparts, times, request, _pattern(catalogue))
-    return _Normalizer(request, name, profile, times, catalogue).value(tree)
+        name = IdNamer(counterparts, times, request, _pattern(profile.catalogue))
+    return _Normalizer(request, name, profile, times).value(tree)
 
 
 def _pattern(catalogue: Catalogue | None) -> re.Pattern[str]:
@@ -354,14 +352,13 @@ def normalize_response(
     profile: Profile = STRIPE_PROFILE,
     times: TimeMap | None = None,
     finished: float | None = None,
-    catalogue: Catalogue | None = None,
 ) -> Normalized:
     """One response in comparable form; `started` and `finished` are its own request's
     start and end (the answer was made in between), `times` its side's time map (learnt
-    from the answers compared before it), `catalogue` its API version's."""
+    from the answers compared before it), `profile` its API version's."""
     if finished is None:
         finished = started
-    name = IdNamer(counterparts, times, (started, finished), _pattern(catalogue))
+    name = IdNamer(counterparts, times, (started, finished), _pattern(profile.catalogue))
     tree, is_json = parse_body(response.text)
     if is_json:
         if response.status >= 400:
@@ -374,7 +371,6 @@ def normalize_response(
             name=name,
             times=times,
             finished=finished,
-            catalogue=catalogue,
         )
     else:
         body = _name_ids_in_text(tree, name)
@@ -383,7 +379,7 @@ def normalize_response(
         value = response.header(wanted)
         if value is not None:
             value = " ".join(value.lower().split())
-            fixed = (wanted, value) in EMULATOR_FIXED_HEADERS
+            fixed = (wanted, value) in profile.fixed_headers
             headers[wanted] = FIXED_BY_EMULATOR if fixed else value
     return Normalized(response.status, body, is_json, headers)
 

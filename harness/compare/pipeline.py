@@ -41,7 +41,7 @@ from harness.formats.untrusted import load_yaml, yaml_problem
 from harness.model import Difference, Exchange
 from harness.pairstore import PairStore
 from harness.stripe import endpoint_template
-from harness.stripe.catalogue import answer_version, catalogue_for
+from harness.stripe.catalogue import answer_version
 
 RECORDING = "recording"
 
@@ -255,30 +255,18 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        base_catalogue = catalogue_for(answer_version(b, baseline.default_version))
-        other_catalogue = catalogue_for(answer_version(c, other.default_version))
+        base_profile = profile.for_version(answer_version(b, baseline.default_version))
+        other_profile = profile.for_version(answer_version(c, other.default_version))
         try:
             nc = normalize_response(
-                c.response,
-                c.started,
-                other_ids,
-                profile,
-                other_times,
-                c.started + c.duration,
-                other_catalogue,
+                c.response, c.started, other_ids, other_profile, other_times, c.started + c.duration
             )
         except NotComparable as exc:
             yield RawOutcome(seq, journey, endpoint, [], str(exc))
             continue
         try:
             nb = normalize_response(
-                b.response,
-                b.started,
-                base_ids,
-                profile,
-                base_times,
-                b.started + b.duration,
-                base_catalogue,
+                b.response, b.started, base_ids, base_profile, base_times, b.started + b.duration
             )
         except NotComparable as exc:
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {exc}")
@@ -287,6 +275,7 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [])
             continue
         upgrade = None
+        base_catalogue, other_catalogue = base_profile.catalogue, other_profile.catalogue
         if (
             expect_upgrade
             and base_catalogue is not None

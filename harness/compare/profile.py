@@ -11,9 +11,14 @@ no catalogue covers.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.registry import Registry
 from harness.stripe import TIMESTAMP_FIELDS, VOLATILE_FIELDS
+from harness.stripe.catalogue import Catalogue, catalogue_for
 
 # Replaced by MASK in both trees before comparing. Beyond harness.stripe's list: Stripe's
 # hosted pages and dashboard links embed per-account tokens, and `last_response` /
@@ -68,8 +73,43 @@ EARLIEST_TIMESTAMP = 100_000_000  # 1973-03-03
 
 
 @dataclass(frozen=True, slots=True)
+class Contribution:
+    """What a profile contributor adds for the answers of one API version: values an
+    emulator answers with whatever was asked (times, headers), and the catalogue that
+    describes the version's objects (harness.stripe.catalogue)."""
+
+    fixed_times: frozenset[int] = frozenset()
+    fixed_headers: frozenset[tuple[str, str]] = frozenset()
+    catalogue: Catalogue | None = None
+
+
+# A named function that adds to the profile, given the API version an answer was made
+# under (None when none is known). Registered here by name; another package adds one in
+# the `stripe_shadow.profile_contributors` entry point group.
+Contributor = Callable[[str | None], Contribution]
+PROFILE_CONTRIBUTORS: Registry[Contributor] = Registry(
+    "profile contributor", "stripe_shadow.profile_contributors"
+)
+
+
+@PROFILE_CONTRIBUTORS.add("stripe-mock")
+def stripe_mock_fixtures(version: str | None) -> Contribution:
+    """stripe-mock answers fixtures: the same time and Request-Id on every answer."""
+    del version  # whatever the version asked for
+    return Contribution(EMULATOR_FIXED_TIMES, EMULATOR_FIXED_HEADERS)
+
+
+@PROFILE_CONTRIBUTORS.add("catalogue")
+def version_catalogue(version: str | None) -> Contribution:
+    """The catalogue of the answer's API version: its timestamps, references and id
+    prefixes decide for the fields it knows."""
+    return Contribution(catalogue=catalogue_for(version))
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: for_version caches
 class Profile:
-    """What normalisation masks and treats as time; the Stripe defaults plus a scenario's."""
+    """What normalisation masks and treats as time: the Stripe defaults, a scenario's
+    additions, and what the contributors add for one API version (`for_version`)."""
 
     masked: frozenset[str] = MASKED_FIELDS
     masked_by_object: dict[str, frozenset[str]] = field(
@@ -80,6 +120,29 @@ class Profile:
     declared_timestamps: frozenset[str] = frozenset()
     headers: tuple[str, ...] = DEFAULT_HEADERS
     timestamp_tolerance: float = 5.0
+    fixed_times: frozenset[int] = frozenset()
+    fixed_headers: frozenset[tuple[str, str]] = frozenset()
+    catalogue: Catalogue | None = None
+
+    def for_version(self, version: str | None) -> Profile:
+        """This profile with every contributor's part for answers of `version` (the
+        same object for the same version: answers are compared by the thousand)."""
+        return _for_version(self, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _for_version(profile: Profile, version: str | None) -> Profile:
+    times: set[int] = set()
+    headers: set[tuple[str, str]] = set()
+    catalogue: Catalogue | None = None
+    for name in PROFILE_CONTRIBUTORS:
+        part = PROFILE_CONTRIBUTORS[name](version)
+        times |= part.fixed_times
+        headers |= part.fixed_headers
+        catalogue = part.catalogue or catalogue
+    return dataclasses.replace(
+        profile, fixed_times=frozenset(times), fixed_headers=frozenset(headers), catalogue=catalogue
+    )
 
 
 STRIPE_PROFILE = Profile()

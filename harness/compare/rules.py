@@ -7,9 +7,7 @@ file and the field: `scenarios/x.yaml: compare.expect[0].reason: field required`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,20 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import ScenarioError
 from harness.formats.untrusted import load_yaml, yaml_problem
 from harness.model import DifferenceKind, Severity
+from harness.stripe.globs import glob_match
 from harness.validation import field_path, known_fields
-
-
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(
-        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    )
-
-
-def glob_match(pattern: str, text: str) -> bool:
-    """`*` matches any run of characters (dots and brackets included), `?` one character,
-    everything else itself: `$.data[].*` is a literal `[]`, unlike fnmatch."""
-    return _glob_regex(pattern).fullmatch(text) is not None
 
 
 def _path_pattern(value: str) -> str:

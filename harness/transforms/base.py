@@ -9,7 +9,6 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +24,7 @@ from harness.registry import Registry
 from harness.stripe import (
     endpoint_template,
 )
+from harness.stripe.globs import glob_match
 
 ENTRY_POINT_GROUP = "stripe_shadow.transforms"
 
@@ -92,7 +92,7 @@ class TransformSpec:
     def applies_to(self, request: Request) -> bool:
         if self.endpoint is None:
             return True
-        return fnmatchcase(endpoint_template(request.method, request.path), self.endpoint)
+        return glob_match(self.endpoint, endpoint_template(request.method, request.path))
 
 
 # --- the registry ------------------------------------------------------------------------
