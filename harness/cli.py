@@ -868,7 +868,7 @@ def demo(out: str, no_progress: bool) -> None:
     import textwrap
     from pathlib import Path
 
-    from harness.demo import reading, run_demo
+    from harness.demo.run import reading, run_demo
     from harness.replay.progress import progress_view
     from harness.run import summary_table
 

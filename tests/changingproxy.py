@@ -20,8 +20,8 @@ import signal
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from harness.demo.simulated_upgrade import forwarding_handler
 from harness.replay.launch.localstripe import localstripe
-from harness.simulated_upgrade import forwarding_handler
 from harness.stripe import endpoint_template
 
 DROPPED = ("POST /v1/customers", "phone")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.compare.correspondence import CORRESPONDENCES, Correspondence
+from harness.compare.profile import PROFILE_CONTRIBUTORS
 from harness.record.importers.base import Format
 from harness.record.importers.registry import FORMATS
 from harness.registry import Registry
@@ -42,7 +43,6 @@ STAGES = (
 ROOT_MODULES = {
     "accept",
     "cli",
-    "demo",
     "errors",
     "gate",
     "hashtable",
@@ -53,7 +53,6 @@ ROOT_MODULES = {
     "registry",
     "run",
     "scenario",
-    "simulated_upgrade",
     "target",
     "terminal",
     "validation",
@@ -147,6 +146,7 @@ REGISTRIES: list[tuple[Registry[object], type]] = [
     (CORRESPONDENCES, Correspondence),
     (FORMATS, Format),
     (SECTIONS, type(lambda: None)),
+    (PROFILE_CONTRIBUTORS, type(lambda: None)),
 ]
 
 

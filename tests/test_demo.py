@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.demo import MARKER, prepare_workspace, reading
+from harness.demo.run import MARKER, prepare_workspace, reading
+from harness.demo.simulated_upgrade import upgrade_answer, upgrade_object
 from harness.errors import InputError
 from harness.gate import FAILED, PASSED, UNJUDGED, CandidateVerdict, GateVerdict
-from harness.simulated_upgrade import upgrade_answer, upgrade_object
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 

@@ -5,7 +5,7 @@ has a candidate that really differs without a Stripe account or the network. The
 changes are the catalogue's to explain (`expect_upgrade`, docs/catalogue.md); the three
 older ones are changes no catalogue covers, which only a scenario's rules can expect.
 
-`python -m harness.simulated_upgrade --port N` starts its own localstripe
+`python -m harness.demo.simulated_upgrade --port N` starts its own localstripe
 (harness.replay.launch.localstripe) and answers on 127.0.0.1:N by forwarding every
 request to it and rewriting, in every object of every JSON answer (lists and embedded objects too):
 

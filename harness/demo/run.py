@@ -3,7 +3,7 @@ runs (replay, compare, report, gate) against local targets:
 
 1. the shipped demo recording against a baseline localstripe, a control candidate set up
    the same way (expected: no regressions) and a candidate that really differs:
-   localstripe behind harness.simulated_upgrade, a simulated API upgrade;
+   localstripe behind harness.demo.simulated_upgrade, a simulated API upgrade;
 2. the shipped Charges → PaymentIntents rehearsal (scenarios/charges-to-payment-intents.yaml):
    a Charges API integration replayed as PaymentIntents through its blueprint.
 
@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 import harness
+from harness.demo.simulated_upgrade import CHANGES, FROM_VERSION, TO_VERSION
 from harness.errors import InputError
 from harness.gate import PASSED, GateVerdict
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
@@ -29,7 +30,6 @@ from harness.replay.progress import ProgressView
 from harness.report.phrasing import KIND_PHRASES
 from harness.run import RunResult, run_scenario
 from harness.scenario import load_scenario
-from harness.simulated_upgrade import CHANGES, FROM_VERSION, TO_VERSION
 
 # The fixed key of a local localstripe: a test key of no account, not a secret.
 KEY_ENV = "SHADOW_DEMO_LOCALSTRIPE_KEY"
@@ -86,7 +86,7 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
                 "expect_upgrade": True,
                 "api_key_env": KEY_ENV,
                 "launch": {
-                    "command": f"{python} -m harness.simulated_upgrade --port {{port}}",
+                    "command": f"{python} -m harness.demo.simulated_upgrade --port {{port}}",
                     "url": "http://127.0.0.1:{port}",
                     "ready_path": "/v1/balance",
                 },
