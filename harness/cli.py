@@ -86,7 +86,7 @@ allow_truncated_option = click.option(
 
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        from harness.record.addon import addon_path
+        from harness.capture.addon import addon_path
 
         click.echo(addon_path())
         ctx.exit()
@@ -159,8 +159,8 @@ def record(
     """
     from pathlib import Path
 
+    from harness.capture.proxy import RecorderSettings, parse_listen, run_recorder
     from harness.errors import InputError
-    from harness.record.proxy import RecorderSettings, parse_listen, run_recorder
 
     if out is None:
         raise InputError("shadow record: --out FILE is required (the recording to write)")
@@ -294,16 +294,16 @@ def import_command(
     only Stripe's hosts kept. A file that cannot be read is refused with one line and the
     rest goes on; the exit code is then 2. Prints the import's figures, then the plan's.
     """
-    from harness.errors import InputError
-    from harness.record.importers import (
+    from harness.capture.importers import (
         ImportOptions,
         format_named,
         import_paths,
         placeholders_from_options,
         scan_paths,
     )
-    from harness.record.importers.summary import scan_lines, summary_lines
-    from harness.record.redact import RedactionPolicy
+    from harness.capture.importers.summary import scan_lines, summary_lines
+    from harness.capture.redact import RedactionPolicy
+    from harness.errors import InputError
 
     if format_name != "auto":
         format_named(format_name)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.capture.importers.base import Format
+from harness.capture.importers.registry import FORMATS
 from harness.compare.correspondence import CORRESPONDENCES, Correspondence
 from harness.compare.profile import PROFILE_CONTRIBUTORS
-from harness.record.importers.base import Format
-from harness.record.importers.registry import FORMATS
 from harness.registry import Registry
 from harness.replay.launch import LAUNCHERS, Launcher, LaunchOptions
 from harness.scenario import SECTIONS
@@ -26,7 +26,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 CORE = ("harness.model", "harness.errors", "harness.scenario", "harness.registry")
 CORE_PACKAGES = ("harness.formats", "harness.stripe")
 STAGES = (
-    "harness.record",
+    "harness.capture",
     "harness.replay",
     "harness.compare",
     "harness.report",

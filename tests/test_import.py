@@ -15,11 +15,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
-from harness.errors import InputError
-from harness.formats.recording import iter_exchanges, read_header
-from harness.model import Exchange
-from harness.record.importers import (
+from harness.capture.importers import (
     ImportOptions,
     ImportRefused,
     Placeholders,
@@ -27,8 +23,12 @@ from harness.record.importers import (
     placeholders_from_options,
     scan_paths,
 )
-from harness.record.importers.bodies import decoded
-from harness.record.redact import fingerprint
+from harness.capture.importers.bodies import decoded
+from harness.capture.redact import fingerprint
+from harness.cli import main
+from harness.errors import InputError
+from harness.formats.recording import iter_exchanges, read_header
+from harness.model import Exchange
 from harness.replay.plan import plan_recording
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ import pytest
 import stripe
 from click.testing import CliRunner
 
+from harness.capture.redact import fingerprint, luhn_valid
 from harness.cli import main
 from harness.compare.pipeline import compare_run
 from harness.formats.recording import RecordingReader, RecordingWriter, iter_exchanges
 from harness.model import Exchange
-from harness.record.redact import fingerprint, luhn_valid
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.launch.process import LocalProcess, free_port
 from harness.replay.plan import Planner, plan_recording

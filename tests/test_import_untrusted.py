@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.capture.importers import ImportOptions, import_paths, scan_paths
 from harness.formats.recording import iter_exchanges
-from harness.record.importers import ImportOptions, import_paths, scan_paths
 from tests.test_import import EXVCR, GO_VCR_V2, pay_cassette, ruby_vcr, vcrpy_yaml
 
 # Keys the readers look for, so generated documents reach deep into them.

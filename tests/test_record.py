@@ -17,11 +17,11 @@ import pytest
 import stripe
 from click.testing import CliRunner
 
+from harness.capture.addon import addon_path
+from harness.capture.redact import fingerprint, redact_text
 from harness.cli import main
 from harness.errors import RecordingError
 from harness.formats.recording import RecordingReader, TruncatedRecordingWarning, iter_exchanges
-from harness.record.addon import addon_path
-from harness.record.redact import fingerprint, redact_text
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.launch.process import LocalProcess, free_port
 from harness.stripe import parse_form_pairs

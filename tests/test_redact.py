@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.model import Exchange, Request, Response
-from harness.record.redact import (
+from harness.capture.redact import (
     RedactionPolicy,
     fingerprint,
     luhn_valid,
@@ -21,6 +20,7 @@ from harness.record.redact import (
     redact_headers,
     redact_text,
 )
+from harness.model import Exchange, Request, Response
 from harness.stripe import API_KEY_PATTERN, encode_form_pairs, parse_form_pairs
 
 

@@ -17,11 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.capture.redact import redact_exchange
 from harness.errors import InfrastructureError
 from harness.formats.recording import Header
 from harness.formats.results import ResultWriter
 from harness.model import Exchange
-from harness.record.redact import redact_exchange
 
 _PIPE_SIZE = 1 << 20  # room for a few hundred results before the replay has to wait
 _F_SETPIPE_SZ = 1031  # Linux

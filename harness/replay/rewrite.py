@@ -88,7 +88,7 @@ _CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})>$")
 _CVC_MARKER = "<redacted:cvc>"
 _BANK_MARKER = re.compile(r"^<redacted:(?:iban:([A-Z]{2}):|bank_account:)([A-Za-z0-9]{0,4})>$")
 _ACCOUNT_MARKER = "<redacted:bank_account:"
-# Any redaction marker (harness.record.redact) still in a request after rewriting.
+# Any redaction marker (harness.capture.redact) still in a request after rewriting.
 _MARKER = re.compile(r"<redacted(?::[^<>]*)?>")
 # A client secret as recorded: the object id is kept, the secret part may be redacted.
 _SECRET_VALUE = re.compile(

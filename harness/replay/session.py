@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import __version__
+from harness.capture.redact import SECRETS_ONLY
 from harness.errors import InputError, ShadowError
 from harness.formats.idmap import write_idmap
 from harness.formats.recording import Header, RecordingReader, read_header, recording_start
@@ -32,7 +33,6 @@ from harness.formats.rundir import (
     write_run_json,
 )
 from harness.model import Exchange
-from harness.record.redact import SECRETS_ONLY
 from harness.replay.engine import TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.record.redact import SECRET_FIELDS, redact_text
+from harness.capture.redact import SECRET_FIELDS, redact_text
 
 # Integers this long can be card numbers sent as JSON numbers; shorter ones never are.
 _CARD_DIGITS = 13

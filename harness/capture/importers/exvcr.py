@@ -19,8 +19,7 @@ import base64
 from collections.abc import Iterator
 from typing import IO, Any
 
-from harness.model import Exchange, Response
-from harness.record.importers.base import (
+from harness.capture.importers.base import (
     Entry,
     Format,
     Shape,
@@ -33,7 +32,8 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import json_items
+from harness.capture.importers.streams import json_items
+from harness.model import Exchange, Response
 
 # Erlang's external term format: version 131, then a BINARY_EXT (109) with a 4-byte length.
 _TERM_VERSION = 131

@@ -30,8 +30,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import quote_plus
 
-from harness.model import Exchange, Response
-from harness.record.importers.base import (
+from harness.capture.importers.base import (
     Entry,
     Format,
     Shape,
@@ -44,7 +43,8 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import list_items
+from harness.capture.importers.streams import list_items
+from harness.model import Exchange, Response
 
 LIST = "interactions"
 _DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")

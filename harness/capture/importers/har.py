@@ -25,8 +25,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import quote_plus
 
-from harness.model import Exchange, Response
-from harness.record.importers.base import (
+from harness.capture.importers.base import (
     Entry,
     Format,
     Shape,
@@ -40,7 +39,8 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import json_items
+from harness.capture.importers.streams import json_items
+from harness.model import Exchange, Response
 
 
 def sniff(shape: Shape) -> bool:

@@ -29,21 +29,21 @@ from pathlib import Path
 from typing import IO
 
 from harness import __version__
-from harness.errors import InputError
-from harness.formats.atomic import replacing
-from harness.formats.recording import Header, RecordingWriter
-from harness.model import Exchange
-from harness.record.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
-from harness.record.importers.bodies import decode_bodies
-from harness.record.importers.placeholders import (
+from harness.capture.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
+from harness.capture.importers.bodies import decode_bodies
+from harness.capture.importers.placeholders import (
     Placeholders,
     Sighting,
     placeholder_inside_words,
     scan_exchange,
 )
-from harness.record.importers.registry import format_named, recognise
-from harness.record.importers.streams import open_input, shape_of
-from harness.record.redact import RedactionPolicy, redact_exchange
+from harness.capture.importers.registry import format_named, recognise
+from harness.capture.importers.streams import open_input, shape_of
+from harness.capture.redact import RedactionPolicy, redact_exchange
+from harness.errors import InputError
+from harness.formats.atomic import replacing
+from harness.formats.recording import Header, RecordingWriter
+from harness.model import Exchange
 from harness.stripe import STRIPE_HOSTS
 
 # What reading a file can raise besides FileProblem, for input nobody checked: each ends

@@ -9,14 +9,14 @@ once; `--format NAME` picks a reader without sniffing.
 
 from __future__ import annotations
 
+from harness.capture.importers.base import Format, Shape
+from harness.capture.importers.exvcr import FORMAT as EXVCR
+from harness.capture.importers.flows import FORMAT as FLOWS
+from harness.capture.importers.govcr import FORMAT as GOVCR
+from harness.capture.importers.har import FORMAT as HAR
+from harness.capture.importers.rubyvcr import FORMAT as RUBYVCR
+from harness.capture.importers.vcrpy import FORMAT as VCRPY
 from harness.errors import NotRegistered
-from harness.record.importers.base import Format, Shape
-from harness.record.importers.exvcr import FORMAT as EXVCR
-from harness.record.importers.flows import FORMAT as FLOWS
-from harness.record.importers.govcr import FORMAT as GOVCR
-from harness.record.importers.har import FORMAT as HAR
-from harness.record.importers.rubyvcr import FORMAT as RUBYVCR
-from harness.record.importers.vcrpy import FORMAT as VCRPY
 from harness.registry import Registry
 
 # `auto` is not a format: it asks for each file's own to be recognised.

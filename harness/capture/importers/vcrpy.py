@@ -16,8 +16,7 @@ import base64
 from collections.abc import Iterator
 from typing import IO, Any
 
-from harness.model import Exchange, Response
-from harness.record.importers.base import (
+from harness.capture.importers.base import (
     Entry,
     Format,
     Shape,
@@ -29,7 +28,8 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import list_items
+from harness.capture.importers.streams import list_items
+from harness.model import Exchange, Response
 
 LIST = "interactions"
 

@@ -5,15 +5,15 @@ them), each a reader with one signature; pipeline.py is the I/O edge that runs t
 See docs/import.md.
 """
 
-from harness.record.importers.pipeline import (
+from harness.capture.importers.pipeline import (
     ImportOptions,
     ImportRefused,
     ImportResult,
     import_paths,
     scan_paths,
 )
-from harness.record.importers.placeholders import Placeholders, placeholders_from_options
-from harness.record.importers.registry import FORMATS, format_named
+from harness.capture.importers.placeholders import Placeholders, placeholders_from_options
+from harness.capture.importers.registry import FORMATS, format_named
 
 __all__ = [
     "FORMATS",

@@ -1,5 +1,5 @@
 """mitmproxy flow files (`mitmdump -w`), read with mitmproxy's own FlowReader and turned
-into exchanges by the recorder's own conversion (harness.record.addon), so a flow file
+into exchanges by the recorder's own conversion (harness.capture.addon), so a flow file
 imports exactly as the recorder would have recorded it.
 
 Flows that are not HTTP (TCP, UDP, DNS) are dropped and counted. A flow that never got a
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, BinaryIO, cast
 
-from harness.record.importers.base import Entry, FileProblem, Format, Shape
+from harness.capture.importers.base import Entry, FileProblem, Format, Shape
 
 
 def sniff(shape: Shape) -> bool:
@@ -23,7 +23,7 @@ def read(stream: IO[bytes]) -> Iterator[Entry]:
     from mitmproxy import exceptions, http
     from mitmproxy import io as flow_io
 
-    from harness.record.addon import exchange_from_flow
+    from harness.capture.addon import exchange_from_flow
 
     position = 0
     try:

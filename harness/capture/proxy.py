@@ -158,7 +158,7 @@ async def record(settings: RecorderSettings, on_listening: Callable[[str, int], 
     from mitmproxy.options import Options
     from mitmproxy.tools.dump import DumpMaster
 
-    from harness.record.addon import Recorder
+    from harness.capture.addon import Recorder
 
     options = proxy_options(settings)
     master = DumpMaster(

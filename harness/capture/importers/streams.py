@@ -21,7 +21,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from harness.record.importers.base import FileProblem, Shape
+from harness.capture.importers.base import FileProblem, Shape
 
 # The first events of a file read to find its shape, at most.
 SHAPE_EVENTS = 20_000

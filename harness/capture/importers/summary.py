@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from harness.record.importers.pipeline import ImportResult
+from harness.capture.importers.pipeline import ImportResult
 
 
 def _count(counter: Counter[str], limit: int = 6) -> str:

@@ -26,8 +26,7 @@ import base64
 from collections.abc import Iterator
 from typing import IO, Any
 
-from harness.model import Exchange, Response
-from harness.record.importers.base import (
+from harness.capture.importers.base import (
     Entry,
     Format,
     Shape,
@@ -41,7 +40,8 @@ from harness.record.importers.base import (
     status_code,
     text,
 )
-from harness.record.importers.streams import list_items
+from harness.capture.importers.streams import list_items
+from harness.model import Exchange, Response
 
 LIST = "http_interactions"
 _BINARY_ENCODINGS = frozenset({"ASCII-8BIT", "BINARY"})

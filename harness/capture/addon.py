@@ -23,9 +23,9 @@ if __package__ in (None, ""):
     # Loaded by path (`mitmdump -s .../addon.py`): make the harness package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from harness.capture.redact import PII_MODES, RedactionPolicy, redact_exchange
 from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, Headers, Request, Response
-from harness.record.redact import PII_MODES, RedactionPolicy, redact_exchange
 from harness.stripe import STRIPE_HOSTS
 
 logger = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from harness.capture.pii import Pseudonymizer
 from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
-from harness.record.pii import Pseudonymizer
 from harness.stripe import form_key_path
 
 PII_MODES = ("keep", "pseudonymize")
