@@ -6,9 +6,6 @@ Exit codes: 0 success (or gate passed), 1 gate failed, 2 bad input or usage,
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -17,37 +14,10 @@ from typing import Any, TypeVar
 import click
 
 from harness import __version__
-from harness.errors import ShadowError, ShadowWarning
+from harness.cli import output
+from harness.cli.output import reports_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_errors(command: F) -> F:
-    """Turn a ShadowError into one line on stderr and its exit code: never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ShadowError as exc:
-            click.echo(f"shadow: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("shadow: interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
-
-
-_default_showwarning = warnings.showwarning
-
-
-def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    """The harness's own warnings as one line; anything else as Python would show it."""
-    if isinstance(category, type) and issubclass(category, ShadowWarning):
-        click.echo(f"shadow: warning: {message}", err=True)
-    else:
-        _default_showwarning(message, category, *args, **kwargs)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +29,7 @@ def main() -> None:
     Exit codes: 0 success or gate passed, 1 gate failed,
                 2 bad input or usage, 3 infrastructure failure.
     """
-    warnings.showwarning = _show_warning
+    warnings.showwarning = output.show_warning
     # Libraries' deprecation notices (pyasn1 under mitmproxy, ...) mean nothing to a user.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -177,13 +147,8 @@ def record(
         upstream_ca=Path(upstream_ca) if upstream_ca else None,
     )
 
-    def announce(bound_host: str, bound_port: int) -> None:
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        click.echo(f"listening on http://{shown}:{bound_port}")
-        sys.stdout.flush()
-
-    count = run_recorder(settings, announce)
-    click.echo(f"recorded {count} exchanges to {out}", err=True)
+    count = run_recorder(settings, output.announce_listening)
+    output.print_recorded(count, out)
 
 
 @main.command()
@@ -202,11 +167,9 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     if as_json:
         data = result.to_json()
         data["header"] = header.to_json()
-        click.echo(json.dumps(data, indent=2))
+        output.print_json(data)
         return
-    from harness.terminal import print_inspection
-
-    print_inspection(recording, header, result)
+    output.print_inspection(recording, header, result)
 
 
 @main.command("upgrade-check")
@@ -231,11 +194,9 @@ def upgrade_check(recording: str, to_version: str, as_json: bool, allow_truncate
 
     report = check_recording(recording, to_version, allow_truncated=allow_truncated)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        output.print_json(report.to_json())
         return
-    from harness.terminal import print_upgrade_check
-
-    print_upgrade_check(recording, report)
+    output.print_upgrade_check(recording, report)
 
 
 @main.command("import")
@@ -322,20 +283,14 @@ def import_command(
             raise InputError("shadow import: --out FILE is required (the recording to write)")
         result = import_paths(paths, out, options)
         lines = summary_lines(result)
-    for problem in result.problems:
-        click.echo(f"shadow: refused: {problem}", err=True)
-    for line in lines:
-        click.echo(line)
+    output.print_import(result, lines)
     if not scan and out is not None:
         from harness.inspection import inspect_exchanges
         from harness.recording import RecordingReader
 
         with RecordingReader(out) as reader:
             versions = inspect_exchanges(reader).api_versions
-        shown = ", ".join(f"{v} ({n})" for v, n in versions.most_common(8)) or "none sent"
-        click.echo(f"API versions: {shown}")
-        _print_plan(out, _plan_figures(out))
-        click.echo(f"wrote {out}")
+        output.print_imported(out, versions, output.plan_figures(out))
     sys.exit(result.exit_code)
 
 
@@ -358,8 +313,7 @@ def validate(scenario: str) -> None:
     for target in loaded.targets:
         if target.id_map is not None:
             read_id_map_file(target.id_map)
-    targets = ", ".join(f"{t.name} ({t.role})" for t in loaded.targets)
-    click.echo(f"{scenario}: valid: {loaded.name}, baseline {loaded.baseline}; targets {targets}")
+    output.print_valid(scenario, loaded)
 
 
 @main.command()
@@ -389,53 +343,11 @@ def plan(source: str, as_json: bool) -> None:
         for target in scenario.targets:
             if target.id_map is not None:
                 known.update(read_id_map_file(target.id_map))
-    data = _plan_figures(recording, known, details=as_json)
+    data = output.plan_figures(recording, known, details=as_json)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        output.print_json(data)
         return
-    _print_plan(recording, data)
-
-
-def _plan_figures(
-    recording: str | os.PathLike[str], known: set[str] | None = None, *, details: bool = False
-) -> dict[str, Any]:
-    """What `shadow plan` says of a recording, the longest chain of waits included."""
-    from harness.replay.gates import GateLayout
-    from harness.replay.plan import plan_recording
-
-    result = plan_recording(recording, known or ())
-    data = result.to_json(details=details)
-    steps = GateLayout(result).critical_path()
-    data["critical_path"] = steps
-    data["ordered_parallelism"] = round(result.exchanges / steps, 1) if steps else 0.0
-    return data
-
-
-def _print_plan(recording: object, data: dict[str, Any]) -> None:
-    """The figures of `shadow plan`, also printed after `shadow import`."""
-    largest = data["largest_journey"]
-    click.echo(f"{recording}: {data['exchanges']} exchanges in {data['journeys']} journeys")
-    click.echo(
-        f"largest journey: {data['largest']} exchanges (journey {largest['journey']}, "
-        f"from seq {largest['first_seq']})"
-    )
-    click.echo(
-        f"parallelism available: {data['parallelism']}x by journeys, "
-        f"{data['ordered_parallelism']}x with the orderings between them "
-        f"(longest chain: {data['critical_path']} exchanges)"
-    )
-    click.echo(
-        f"barriers: {data['barriers']} id-less reads ({data['pages']} of them pages of a "
-        f"longer list); {data['ordered_by_listed_ids']} requests wait for the list that "
-        f"named an id they use; catalogue ids ordered, not joined: {data['catalogue_ids']}"
-    )
-    unproduced = data["unproduced"]
-    if unproduced["count"]:
-        click.echo(
-            f"ids used but never created or listed in the recording: {unproduced['count']} "
-            f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
-            "that use them unless on_unresolved: send or an id_map provides them"
-        )
+    output.print_plan(recording, data)
 
 
 @main.command()
@@ -499,22 +411,7 @@ def replay(
             allow_live=allow_live,
             progress=progress,
         )
-    for c in result.counters:
-        click.echo(
-            f"{c.name}: {c.done} exchanges, {c.answered} answered, {c.errors} errors, "
-            f"{c.skipped} skipped, {c.retries} retries, "
-            f"{c.idempotent_replayed} idempotent replays, {c.times_shifted} times moved",
-            err=True,
-        )
-    if result.time_shift:
-        from harness.stripe.times import describe_distance
-
-        click.echo(
-            f"absolute times in requests moved by {describe_distance(result.time_shift)} "
-            "(the replay's start less the recording's; `time: keep` sends them as recorded)",
-            err=True,
-        )
-    click.echo(str(result.run_dir))
+    output.print_replay(result)
     check_reachable(result)
 
 
@@ -543,21 +440,7 @@ def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
     from harness.compare.pipeline import compare_run
 
     summary = compare_run(run_dir, rules, workers=workers)
-    for name, candidate in summary["candidates"].items():
-        counts = ", ".join(f"{n} {kind}" for kind, n in candidate["outcomes"].items())
-        real = sum(1 for g in candidate["groups"] if g["outcome"] == "difference")
-        click.echo(
-            f"{name} vs {summary['baseline']}: {candidate['exchanges']} exchanges: {counts}; "
-            f"{real} difference group{'s' if real != 1 else ''}"
-        )
-        for group in candidate["groups"]:
-            if group["outcome"] == "difference":
-                count = group["count"]
-                click.echo(
-                    f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
-                    f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
-                )
-    click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
+    output.print_comparison(run_dir, summary)
 
 
 # --- report ----------------------------------------------------------------------------
@@ -581,16 +464,9 @@ def report(run_dir: str, out_dir: str | None) -> None:
     to have run on RUN_DIR.
     """
     from harness.report import write_report
-    from harness.report.phrasing import verdict, verdict_line
 
     written = write_report(run_dir, out_dir)
-    for name, candidate in written.summary["candidates"].items():
-        click.echo(f"{name}: {verdict(candidate)}: {verdict_line(candidate)}")
-    size = written.html_bytes / 1024
-    click.echo(
-        f"wrote {written.directory}/: index.html ({size:,.0f} KiB), summary.json, junit.xml, "
-        "summary.md"
-    )
+    output.print_report_written(written)
 
 
 # --- run -------------------------------------------------------------------------------
@@ -714,13 +590,6 @@ def _gate_values(
     }
 
 
-def _print_verdict(verdict: Any, config: Any) -> None:
-    from harness.gate import verdict_lines
-
-    for line in verdict_lines(verdict, config):
-        click.echo(line)
-
-
 @main.command(epilog=_GATE_HELP)
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option(
@@ -771,7 +640,7 @@ def run(
     from pathlib import Path
 
     from harness.replay.progress import progress_view
-    from harness.run import run_scenario, summary_table
+    from harness.run import run_scenario
     from harness.scenario import load_scenario
 
     result = run_scenario(
@@ -784,11 +653,7 @@ def run(
         allow_live=allow_live,
         progress=None if no_progress else progress_view(),
     )
-    for line in summary_table(result.summary, result.verdict):
-        click.echo(line)
-    _print_verdict(result.verdict, result.gate)
-    click.echo(f"run: {result.run_dir}")
-    click.echo(f"report: {result.report.directory / 'index.html'}")
+    output.print_run(result)
     sys.exit(result.verdict.exit_code)
 
 
@@ -809,7 +674,7 @@ def gate(summary_json: str, **options: Any) -> None:
     summary = read_summary_file(summary_json)
     config = gate_config(scenario_gate(summary), _gate_values(**options))
     verdict = apply_gate(summary, config, baseline_summary(config))
-    _print_verdict(verdict, config)
+    output.print_verdict(verdict, config)
     sys.exit(verdict.exit_code)
 
 
@@ -833,16 +698,7 @@ def accept(run_dir: str, group_id: str, reason: str) -> None:
     from harness.accept import accept_group
 
     accepted = accept_group(run_dir, group_id, reason)
-    rule = accepted.rule
-    click.echo(
-        f"accepted {group_id}: {rule['kind']} {rule['endpoint']} {rule['path']} "
-        f"(seen in {', '.join(accepted.candidates)})"
-    )
-    if accepted.added:
-        click.echo(f"wrote an expect rule to {accepted.file}")
-    else:
-        click.echo(f"{accepted.file} already holds an expect rule for this group")
-    click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
+    output.print_accepted(run_dir, group_id, accepted)
 
 
 @main.command()
@@ -865,22 +721,11 @@ def demo(out: str, no_progress: bool) -> None:
     report, and a paragraph that reads the result. Exits 0 when the demo ran, whatever
     the gates say (the upgrade is meant to fail its gate); 3 if a target could not start.
     """
-    import textwrap
     from pathlib import Path
 
     from harness.demo import reading, run_demo
     from harness.replay.progress import progress_view
-    from harness.run import summary_table
 
     parts = run_demo(Path(out), None if no_progress else progress_view())
-    for part in parts:
-        result = part.result
-        click.echo(f"== {part.title}: {part.scenario}")
-        for line in summary_table(result.summary, result.verdict):
-            click.echo(line)
-        _print_verdict(result.verdict, result.gate)
-        click.echo(f"run: {result.run_dir}")
-        click.echo(f"report: {result.report.directory / 'index.html'}")
-        click.echo("")
     text = reading([(p.result.summary, p.result.verdict, p.result.gate.fail_on) for p in parts])
-    click.echo(textwrap.fill(text, width=100))
+    output.print_demo(parts, text)
