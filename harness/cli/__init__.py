@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from harness import __version__
 from harness.cli import output
+from harness.cli.options import (
+    GATE_HELP,
+    allow_live_option,
+    allow_truncated_option,
+    concurrency_option,
+    gate_options,
+    gate_values,
+    no_progress_option,
+    pii_option,
+    recording_out_option,
+    rules_option,
+    run_dir_out_option,
+)
 from harness.cli.output import reports_errors
-
-F = TypeVar("F", bound=Callable[..., Any])
+from harness.record.proxy import DEFAULT_UPSTREAM, MODES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,23 +48,6 @@ def main() -> None:
 # --- capture ---------------------------------------------------------------------------
 
 
-pii_option = click.option(
-    "--pii",
-    type=click.Choice(["keep", "pseudonymize"]),
-    default="keep",
-    show_default=True,
-    help="Keep personal data, or replace emails, names, phones and addresses with stable "
-    "fakes. Secrets are always redacted.",
-)
-
-
-allow_truncated_option = click.option(
-    "--allow-truncated",
-    is_flag=True,
-    help="Read a recording whose last line was cut off (a killed recorder), with a warning.",
-)
-
-
 def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from harness.record.addon import addon_path
@@ -63,12 +57,10 @@ def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> No
 
 
 @main.command()
-@click.option(
-    "--out", "-o", type=click.Path(dir_okay=False), help="Recording to write (.jsonl or .jsonl.gz)."
-)
+@recording_out_option
 @click.option(
     "--mode",
-    type=click.Choice(["reverse", "forward"]),
+    type=click.Choice(MODES),
     default="reverse",
     show_default=True,
     help="reverse: clients point their API base at the proxy. forward: an HTTP(S) proxy "
@@ -76,7 +68,7 @@ def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> No
 )
 @click.option(
     "--upstream",
-    default="https://api.stripe.com",
+    default=DEFAULT_UPSTREAM,
     show_default=True,
     help="Where a reverse proxy sends requests.",
 )
@@ -201,9 +193,7 @@ def upgrade_check(recording: str, to_version: str, as_json: bool, allow_truncate
 
 @main.command("import")
 @click.argument("paths", metavar="FILE_OR_DIR...", nargs=-1, required=True)
-@click.option(
-    "--out", "-o", type=click.Path(dir_okay=False), help="Recording to write (.jsonl or .jsonl.gz)."
-)
+@recording_out_option
 @click.option(
     "--format",
     "format_name",
@@ -352,28 +342,16 @@ def plan(source: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    help="Run directory to create (default: runs/<scenario>-<time>).",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 1024),
-    help="Requests in flight per target (replaces every concurrency in the scenario).",
-)
+@run_dir_out_option
+@concurrency_option
 @click.option(
     "--resume",
     "resume_dir",
     type=click.Path(file_okay=False),
     help="Finish an interrupted run in RUN_DIR.",
 )
-@click.option(
-    "--allow-live",
-    is_flag=True,
-    help="Allow live-mode keys (the scenario must say allow_live: true too).",
-)
-@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@allow_live_option
+@no_progress_option
 @reports_errors
 def replay(
     scenario: str | None,
@@ -420,11 +398,7 @@ def replay(
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option(
-    "--rules",
-    type=click.Path(dir_okay=False),
-    help="A rules file (the compare: section's fields) added to the scenario's rules.",
-)
+@rules_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -471,154 +445,20 @@ def report(run_dir: str, out_dir: str | None) -> None:
 
 # --- run -------------------------------------------------------------------------------
 
-_GATE_HELP = """\b
-Gate: a regression is a group of differences (one cause: endpoint, JSON path,
-kind) whose outcome is `difference` (not expected, not noise) and whose
-severity is at or above --fail-on; the gate fails when a candidate has more
-than --max-regressions of them (per-endpoint thresholds count the groups of
-their endpoints separately). With --baseline-summary, groups that were
-already differences in that earlier summary.json are let through: only new
-ones count. Error rate = error outcomes / exchanges, per candidate; above
---max-error-rate the run cannot be judged (exit 3). The command line wins
-over the scenario's gate: section.
 
-\b
-Exit codes: 0 gate passed, 1 gate failed, 2 bad input or usage,
-            3 infrastructure failure (a target could not be started or
-            reached, or too many errors to judge)."""
-
-
-def _endpoint_threshold(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """`--endpoint 'POST /v1/charges*=high:2'` → {endpoint, fail_on, max_regressions}."""
-    from harness.model import SEVERITIES
-
-    thresholds = []
-    for value in values:
-        pattern, equals, limits = value.rpartition("=")
-        severity, _, count = limits.partition(":")
-        if (
-            not equals
-            or not pattern.strip()
-            or severity not in SEVERITIES
-            or (count and not (count.isascii() and count.isdigit() and len(count) <= 9))
-        ):
-            raise click.BadParameter(
-                f"{value[:80]!r}: expected ENDPOINT=SEVERITY[:MAX], e.g. "
-                f"'POST /v1/charges*=high:0' (severity: {', '.join(SEVERITIES)}; MAX: a "
-                "count of at most 9 digits)",
-                ctx,
-                param,
-            )
-        threshold: dict[str, Any] = {"endpoint": pattern.strip(), "fail_on": severity}
-        if count:
-            threshold["max_regressions"] = int(count)
-        thresholds.append(threshold)
-    return thresholds
-
-
-def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    from harness.gate import parse_rate
-
-    if value is None:
-        return None
-    try:
-        rate = float(parse_rate(value))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
-    if not 0 <= rate <= 1:
-        raise click.BadParameter(f"{value}: a rate between 0 and 1 (or 0% and 100%)", ctx, param)
-    return rate
-
-
-def gate_options(command: F) -> F:
-    """The gate's options, shared by `shadow run` and `shadow gate`."""
-    options = [
-        click.option(
-            "--max-regressions",
-            type=click.IntRange(min=0),
-            help="Regressions (groups) a candidate may have and still pass (default 0).",
-        ),
-        click.option(
-            "--fail-on",
-            type=click.Choice(["critical", "high", "medium", "low"]),
-            help="Lowest severity that counts as a regression (default low: every difference).",
-        ),
-        click.option(
-            "--endpoint",
-            "endpoints",
-            multiple=True,
-            callback=_endpoint_threshold,
-            metavar="ENDPOINT=SEVERITY[:MAX]",
-            help="Thresholds for the endpoints a glob matches, e.g. "
-            "'GET /v1/invoices*=high:2' (repeatable; first match wins).",
-        ),
-        click.option(
-            "--max-error-rate",
-            callback=_rate,
-            metavar="RATE",
-            help="Error outcomes / exchanges above which a candidate cannot be judged "
-            "(0.05 or 5%; default 5%).",
-        ),
-        click.option(
-            "--baseline-summary",
-            type=click.Path(dir_okay=False),
-            help="An earlier run's summary.json: fail only on groups it does not hold.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _gate_values(
-    max_regressions: int | None,
-    fail_on: str | None,
-    endpoints: list[dict[str, Any]],
-    max_error_rate: float | None,
-    baseline_summary: str | None,
-) -> dict[str, Any]:
-    from pathlib import Path
-
-    return {
-        "max_regressions": max_regressions,
-        "fail_on": fail_on,
-        "endpoints": endpoints or None,
-        "max_error_rate": max_error_rate,
-        "baseline_summary": Path(baseline_summary).absolute() if baseline_summary else None,
-    }
-
-
-@main.command(epilog=_GATE_HELP)
+@main.command(epilog=GATE_HELP)
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    help="Run directory to create (default: runs/<scenario>-<time>).",
-)
+@run_dir_out_option
 @click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False),
     help="Directory for the report (default: reports/<run name>/).",
 )
-@click.option(
-    "--rules",
-    type=click.Path(dir_okay=False),
-    help="A rules file (the compare: section's fields) added to the scenario's rules.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 1024),
-    help="Requests in flight per target (replaces every concurrency in the scenario).",
-)
-@click.option(
-    "--allow-live",
-    is_flag=True,
-    help="Allow live-mode keys (the scenario must say allow_live: true too).",
-)
-@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@rules_option
+@concurrency_option
+@allow_live_option
+@no_progress_option
 @gate_options
 @reports_errors
 def run(
@@ -648,7 +488,7 @@ def run(
         out=Path(out) if out else None,
         report_dir=Path(report_dir) if report_dir else None,
         rules=Path(rules) if rules else None,
-        gate_options=_gate_values(**gate),
+        gate_options=gate_values(**gate),
         concurrency=concurrency,
         allow_live=allow_live,
         progress=None if no_progress else progress_view(),
@@ -657,7 +497,7 @@ def run(
     sys.exit(result.verdict.exit_code)
 
 
-@main.command(epilog=_GATE_HELP)
+@main.command(epilog=GATE_HELP)
 @click.argument("summary_json", metavar="SUMMARY_JSON", type=click.Path(dir_okay=False))
 @gate_options
 @reports_errors
@@ -672,7 +512,7 @@ def gate(summary_json: str, **options: Any) -> None:
     from harness.run import baseline_summary, gate_config, scenario_gate
 
     summary = read_summary_file(summary_json)
-    config = gate_config(scenario_gate(summary), _gate_values(**options))
+    config = gate_config(scenario_gate(summary), gate_values(**options))
     verdict = apply_gate(summary, config, baseline_summary(config))
     output.print_verdict(verdict, config)
     sys.exit(verdict.exit_code)
@@ -709,7 +549,7 @@ def accept(run_dir: str, group_id: str, reason: str) -> None:
     show_default=True,
     help="Directory for the demo's scenario, run and report (a previous demo's is replaced).",
 )
-@click.option("--no-progress", is_flag=True, help="Print no progress while replaying.")
+@no_progress_option
 @reports_errors
 def demo(out: str, no_progress: bool) -> None:
     """Show the whole job on the shipped demo recording: no Stripe account, no network.

@@ -32,11 +32,10 @@ from typing import Any
 from urllib.parse import quote, unquote_plus
 
 from harness.model import Exchange, Headers, Request, Response
-from harness.record.pii import Pseudonymizer
+from harness.record.pii import PII_MODES, Pseudonymizer
 from harness.stripe import form_key_path
 from harness.untrusted import lone_surrogate
 
-PII_MODES = ("keep", "pseudonymize")
 SECRET_RULES = (
     "api_keys",
     "basic_auth",
