@@ -12,8 +12,7 @@ import json
 import os
 import sys
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -173,20 +172,36 @@ def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
     out.print(table)
 
 
-def print_import(result: ImportResult, lines: Iterable[str]) -> None:
-    """The files an import refused (stderr), then its figures or the placeholders found."""
-    for problem in result.problems:
-        click.echo(f"shadow: refused: {problem}", err=True)
-    for line in lines:
+def print_scan(result: ImportResult) -> None:
+    """`shadow import --scan`: the files refused (stderr), then the placeholders found."""
+    from harness.record.importers.summary import scan_lines
+
+    _print_refused(result)
+    for line in scan_lines(result):
         click.echo(line)
 
 
-def print_imported(out: str, api_versions: Counter[str], plan: dict[str, Any]) -> None:
-    """After `shadow import` wrote a recording: its API versions and the plan's figures."""
-    shown = ", ".join(f"{v} ({n})" for v, n in api_versions.most_common(8)) or "none sent"
+def print_import(result: ImportResult, out: str) -> None:
+    """`shadow import`: the files refused (stderr), the import's figures, then the API
+    versions and the plan of the recording it wrote."""
+    from harness.inspection import inspect_exchanges
+    from harness.record.importers.summary import summary_lines
+    from harness.recording import RecordingReader
+
+    _print_refused(result)
+    for line in summary_lines(result):
+        click.echo(line)
+    with RecordingReader(out) as reader:
+        versions = inspect_exchanges(reader).api_versions
+    shown = ", ".join(f"{v} ({n})" for v, n in versions.most_common(8)) or "none sent"
     click.echo(f"API versions: {shown}")
-    print_plan(out, plan)
+    print_plan(out, plan_figures(out))
     click.echo(f"wrote {out}")
+
+
+def _print_refused(result: ImportResult) -> None:
+    for problem in result.problems:
+        click.echo(f"shadow: refused: {problem}", err=True)
 
 
 # --- replay ----------------------------------------------------------------------------
