@@ -113,6 +113,41 @@ def test_a_missing_directory_is_refused_naming_what_to_do(
     assert tctx.options.shadow_out is None  # rolled back
 
 
+def test_a_directory_is_refused_as_the_file_to_write(
+    tctx: taddons.context, recorder: Recorder, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        exceptions.OptionsError,
+        match=rf"^shadow_out: {tmp_path} is a directory; name a file in it, e\.g\. "
+        rf"{tmp_path / 'stripe.jsonl'}$",
+    ):
+        tctx.configure(recorder, shadow_out=str(tmp_path))
+
+
+def test_a_pii_mode_that_does_not_exist_is_refused_with_the_modes(
+    tctx: taddons.context, recorder: Recorder
+) -> None:
+    # mitmproxy lists an option's choices in its help but does not check them.
+    with pytest.raises(
+        exceptions.OptionsError,
+        match=r"^shadow_pii: 'pseudonymise' is not a mode; set keep or pseudonymize$",
+    ):
+        tctx.configure(recorder, shadow_pii="pseudonymise")
+    assert tctx.options.shadow_pii == "keep"
+
+
+def test_an_empty_capture_host_is_refused_and_the_hosts_stay(
+    tctx: taddons.context, recorder: Recorder
+) -> None:
+    tctx.configure(recorder, shadow_capture_hosts=["billing.example.com"])
+    with pytest.raises(
+        exceptions.OptionsError,
+        match=r"^shadow_capture_hosts: a host name cannot be empty; drop the empty entry$",
+    ):
+        tctx.configure(recorder, shadow_capture_hosts=["billing.example.com", " "])
+    assert recorder.captures(stripe_flow(host="billing.example.com"))
+
+
 # --- which flows are recorded ------------------------------------------------------------
 
 
@@ -332,3 +367,43 @@ def test_a_new_shadow_out_while_running_starts_a_new_file(
     recorder.done()
     assert [(e.seq, e.request.path) for e in iter_exchanges(first)] == [(0, "/v1/customers")]
     assert [(e.seq, e.request.path) for e in iter_exchanges(second)] == [(0, "/v1/charges")]
+
+
+def test_the_file_being_written_is_never_started_over(
+    tctx: taddons.context, recorder: Recorder, tmp_path: Path
+) -> None:
+    out = tmp_path / "stripe.jsonl"
+    start(tctx, recorder, out)
+    recorder.response(stripe_flow(path="/v1/customers"))
+    # The same file again, and a refused change, both leave what it holds.
+    tctx.configure(recorder, shadow_out=str(out))
+    with pytest.raises(exceptions.OptionsError, match="does not exist"):
+        tctx.configure(recorder, shadow_out=str(tmp_path / "nowhere" / "other.jsonl"))
+    # Its header says how it was redacted, so the PII mode changes only with a new file.
+    with pytest.raises(
+        exceptions.OptionsError,
+        match=rf"^shadow_pii: {out} is recorded with keep, as its header says; set shadow_out "
+        "to a new file with it to pseudonymize$",
+    ):
+        tctx.configure(recorder, shadow_pii="pseudonymize")
+    recorder.response(stripe_flow(path="/v1/charges"))
+    recorder.done()
+    assert [(e.seq, e.request.path) for e in iter_exchanges(out)] == [
+        (0, "/v1/customers"),
+        (1, "/v1/charges"),
+    ]
+    with RecordingReader(out) as reader:
+        assert reader.header.redaction["pii"] == "keep"
+
+
+def test_unsetting_shadow_out_while_running_stops_recording(
+    tctx: taddons.context, recorder: Recorder, tmp_path: Path
+) -> None:
+    out = tmp_path / "stripe.jsonl"
+    start(tctx, recorder, out)
+    recorder.response(stripe_flow(path="/v1/customers"))
+    tctx.configure(recorder, shadow_out=None)
+    assert recorder.writer is None
+    recorder.response(stripe_flow(path="/v1/charges"))
+    with RecordingReader(out) as reader:
+        assert [e.request.path for e in reader] == ["/v1/customers"]
