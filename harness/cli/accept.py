@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
-from harness.cli.output import reports_errors
+from harness.cli.output import print_accepted, reports_errors
 
 
 @main.command()
@@ -29,4 +28,4 @@ def accept(run_dir: str, group_id: str, reason: str) -> None:
     from harness.accept import accept_group
 
     accepted = accept_group(run_dir, group_id, reason)
-    output.print_accepted(run_dir, group_id, accepted)
+    print_accepted(run_dir, group_id, accepted)

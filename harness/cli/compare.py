@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import rules_option
-from harness.cli.output import reports_errors
+from harness.cli.output import print_comparison, reports_errors
 
 
 @main.command()
@@ -28,4 +27,4 @@ def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
     from harness.compare.pipeline import compare_run
 
     summary = compare_run(run_dir, rules, workers=workers)
-    output.print_comparison(run_dir, summary)
+    print_comparison(run_dir, summary)

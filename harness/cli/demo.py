@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import no_progress_option
-from harness.cli.output import reports_errors
+from harness.cli.output import print_demo, reports_errors
 
 
 @main.command()
@@ -37,4 +36,4 @@ def demo(out: str, no_progress: bool) -> None:
 
     parts = run_demo(Path(out), None if no_progress else progress_view())
     text = reading([(p.result.summary, p.result.verdict, p.result.gate.fail_on) for p in parts])
-    output.print_demo(parts, text)
+    print_demo(parts, text)

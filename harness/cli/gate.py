@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import GATE_HELP, gate_options, gate_values
-from harness.cli.output import reports_errors
+from harness.cli.output import print_verdict, reports_errors
 
 
 @main.command(epilog=GATE_HELP)
@@ -30,5 +29,5 @@ def gate(summary_json: str, **options: Any) -> None:
     summary = read_summary_file(summary_json)
     config = gate_config(scenario_gate(summary), gate_values(**options))
     verdict = apply_gate(summary, config, baseline_summary(config))
-    output.print_verdict(verdict, config)
+    print_verdict(verdict, config)
     sys.exit(verdict.exit_code)

@@ -11,7 +11,7 @@ import warnings
 import click
 
 from harness import __version__
-from harness.cli import output
+from harness.cli.output import show_warning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,6 @@ def main() -> None:
     Exit codes: 0 success or gate passed, 1 gate failed,
                 2 bad input or usage, 3 infrastructure failure.
     """
-    warnings.showwarning = output.show_warning
+    warnings.showwarning = show_warning
     # Libraries' deprecation notices (pyasn1 under mitmproxy, ...) mean nothing to a user.
     warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -6,10 +6,9 @@ import sys
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import pii_option, recording_out_option
-from harness.cli.output import reports_errors
+from harness.cli.output import print_import, print_scan, reports_errors
 
 
 @main.command("import")
@@ -87,10 +86,10 @@ def import_command(
     )
     if scan:
         result = scan_paths(paths, options)
-        output.print_scan(result)
+        print_scan(result)
     else:
         if out is None:
             raise InputError("shadow import: --out FILE is required (the recording to write)")
         result = import_paths(paths, out, options)
-        output.print_import(result, out)
+        print_import(result, out)
     sys.exit(result.exit_code)

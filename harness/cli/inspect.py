@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import allow_truncated_option
-from harness.cli.output import reports_errors
+from harness.cli.output import print_inspection, print_json, reports_errors
 
 
 @main.command()
@@ -26,6 +25,6 @@ def inspect(recording: str, as_json: bool, allow_truncated: bool) -> None:
     if as_json:
         data = result.to_json()
         data["header"] = header.to_json()
-        output.print_json(data)
+        print_json(data)
         return
-    output.print_inspection(recording, header, result)
+    print_inspection(recording, header, result)

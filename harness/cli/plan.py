@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
-from harness.cli.output import reports_errors
+from harness.cli.output import plan_figures, print_json, print_plan, reports_errors
 
 
 @main.command()
@@ -36,8 +35,8 @@ def plan(source: str, as_json: bool) -> None:
         for target in scenario.targets:
             if target.id_map is not None:
                 known.update(read_id_map_file(target.id_map))
-    data = output.plan_figures(recording, known, details=as_json)
+    data = plan_figures(recording, known, details=as_json)
     if as_json:
-        output.print_json(data)
+        print_json(data)
         return
-    output.print_plan(recording, data)
+    print_plan(recording, data)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import pii_option, recording_out_option
-from harness.cli.output import reports_errors
+from harness.cli.output import announce_listening, print_recorded, reports_errors
 from harness.record.proxy import DEFAULT_UPSTREAM, MODES
 
 
@@ -103,5 +102,5 @@ def record(
         upstream_ca=Path(upstream_ca) if upstream_ca else None,
     )
 
-    count = run_recorder(settings, output.announce_listening)
-    output.print_recorded(count, out)
+    count = run_recorder(settings, announce_listening)
+    print_recorded(count, out)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import (
     allow_live_option,
@@ -12,7 +11,7 @@ from harness.cli.options import (
     no_progress_option,
     run_dir_out_option,
 )
-from harness.cli.output import reports_errors
+from harness.cli.output import print_replay, reports_errors
 
 
 @main.command()
@@ -64,5 +63,5 @@ def replay(
             allow_live=allow_live,
             progress=progress,
         )
-    output.print_replay(result)
+    print_replay(result)
     check_reachable(result)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
-from harness.cli.output import reports_errors
+from harness.cli.output import print_report_written, reports_errors
 
 
 @main.command()
@@ -29,4 +28,4 @@ def report(run_dir: str, out_dir: str | None) -> None:
     from harness.report import write_report
 
     written = write_report(run_dir, out_dir)
-    output.print_report_written(written)
+    print_report_written(written)

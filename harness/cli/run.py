@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import (
     GATE_HELP,
@@ -19,7 +18,7 @@ from harness.cli.options import (
     rules_option,
     run_dir_out_option,
 )
-from harness.cli.output import reports_errors
+from harness.cli.output import print_run, reports_errors
 
 
 @main.command(epilog=GATE_HELP)
@@ -69,5 +68,5 @@ def run(
         allow_live=allow_live,
         progress=None if no_progress else progress_view(),
     )
-    output.print_run(result)
+    print_run(result)
     sys.exit(result.verdict.exit_code)

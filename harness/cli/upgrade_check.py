@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
 from harness.cli.options import allow_truncated_option
-from harness.cli.output import reports_errors
+from harness.cli.output import print_json, print_upgrade_check, reports_errors
 
 
 @main.command("upgrade-check")
@@ -32,6 +31,6 @@ def upgrade_check(recording: str, to_version: str, as_json: bool, allow_truncate
 
     report = check_recording(recording, to_version, allow_truncated=allow_truncated)
     if as_json:
-        output.print_json(report.to_json())
+        print_json(report.to_json())
         return
-    output.print_upgrade_check(recording, report)
+    print_upgrade_check(recording, report)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import output
 from harness.cli.group import main
-from harness.cli.output import reports_errors
+from harness.cli.output import print_valid, reports_errors
 
 
 @main.command()
@@ -25,4 +24,4 @@ def validate(scenario: str) -> None:
     for target in loaded.targets:
         if target.id_map is not None:
             read_id_map_file(target.id_map)
-    output.print_valid(scenario, loaded)
+    print_valid(scenario, loaded)
