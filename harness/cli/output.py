@@ -89,7 +89,7 @@ def print_recorded(count: int, out: str) -> None:
     click.echo(f"recorded {count} exchanges to {out}", err=True)
 
 
-def console() -> Console:
+def _console() -> Console:
     from rich.console import Console
 
     # Wide enough for endpoint templates when output is piped into a file or a CI log.
@@ -106,7 +106,7 @@ def print_inspection(path: str, header: Header, result: Inspection) -> None:
     """`shadow inspect`: the header, the figures, and one row per endpoint."""
     from rich.table import Table
 
-    out = console()
+    out = _console()
     redaction = header.redaction
     redacted = "applied" if redaction.get("applied") else "NOT applied"
     out.print(
@@ -138,7 +138,7 @@ def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
     """`shadow upgrade-check`: one row per parameter, field or endpoint the traffic meets."""
     from rich.table import Table
 
-    out = console()
+    out = _console()
     versions = ", ".join(f"{v} ({n})" for v, n in sorted(report.versions.items())) or "none"
     out.print(
         f"[bold]{path}[/bold] on {report.to_version} (catalogue {report.catalogue_version}): "
