@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.formats.untrusted import JSONProblem, load_json
 from harness.stripe import API_KEY_PATTERN
 
 # Header names whose values are credentials, and what any other value that looks like a key
@@ -369,16 +368,3 @@ class Outcome:
             error=data.get("error"),
         )
 
-
-def response_json(response: Response | None) -> Any:
-    """The parsed JSON body of a response, or None when it has none, or none the harness
-    walks (past a limit of harness.formats.untrusted: nothing is learnt from it)."""
-    if response is None or not response.body:
-        return None
-    text = response.text
-    if text[:1] not in ("{", "["):
-        return None
-    try:
-        return load_json(text)
-    except JSONProblem:
-        return None

@@ -42,7 +42,6 @@ STAGES = (
 # The modules the root of harness/ holds, each one concept; a new stage gets a package.
 ROOT_MODULES = {
     "accept",
-    "cli",
     "errors",
     "gate",
     "hashtable",
@@ -54,7 +53,6 @@ ROOT_MODULES = {
     "run",
     "scenario",
     "target",
-    "terminal",
     "validation",
 }
 

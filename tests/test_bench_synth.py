@@ -9,7 +9,8 @@ from bench.answers import IdMint, answer
 from bench.synth import exchanges, synthesize
 from harness.compare.normalize import normalize_response
 from harness.formats.recording import RecordingReader
-from harness.model import Response, response_json
+from harness.formats.untrusted import response_json
+from harness.model import Response
 from harness.replay.idmap import IdMap
 from harness.replay.plan import plan_recording
 from harness.stripe import endpoint_template

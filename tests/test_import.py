@@ -341,6 +341,17 @@ def test_exvcr_lists_lower_case_methods_httpc_status_binary_terms_and_errors(
     assert "4111111111111111" not in out.read_text()
 
 
+def test_a_date_before_1970_leaves_its_exchange_untimed(tmp_path: Path) -> None:
+    # Found by test_damaged_cassettes: a digit cut out of 2016 made the year 216, a time
+    # no recording can hold (the reader then refused the recording the import wrote).
+    cassette = json.loads(json.dumps(EXVCR))
+    cassette[0]["response"]["headers"]["Date"] = "Wed, 20 Jul 216 13:22:20 GMT"
+    exchanges, result, _ = imported(tmp_path, write(tmp_path / "charge.json", json.dumps(cassette)))
+    assert result.problems == [] and result.imported == 3
+    retrieve, charge, _ = exchanges  # the timed one first, as for any exchange without a time
+    assert retrieve.started == 1469020941.0 and charge.started == retrieve.started
+
+
 # --- go-vcr ------------------------------------------------------------------------------
 
 GO_VCR_V2 = """\

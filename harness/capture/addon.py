@@ -124,18 +124,45 @@ class Recorder:
         if "shadow_capture_hosts" in updated:
             extra = {host.strip().lower() for host in ctx.options.shadow_capture_hosts}
             if "" in extra:
-                raise exceptions.OptionsError("shadow_capture_hosts: a host name cannot be empty")
-            self._hosts = frozenset(STRIPE_HOSTS) | extra
-        if "shadow_out" in updated and ctx.options.shadow_out:
-            parent = Path(ctx.options.shadow_out).expanduser().parent
-            if not parent.is_dir():
                 raise exceptions.OptionsError(
-                    f"shadow_out: directory {parent} does not exist; create it or pick another file"
+                    "shadow_capture_hosts: a host name cannot be empty; drop the empty entry"
                 )
-            if self.writer is not None:  # a new file while running
-                self._open()
-        if "shadow_pii" in updated and self.writer is not None:
+            self._hosts = frozenset(STRIPE_HOSTS) | extra
+        # mitmproxy shows an option's choices in its help but does not check them.
+        if "shadow_pii" in updated and ctx.options.shadow_pii not in PII_MODES:
+            raise exceptions.OptionsError(
+                f"shadow_pii: {ctx.options.shadow_pii!r} is not a mode; set "
+                f"{' or '.join(PII_MODES)}"
+            )
+        if "shadow_out" in updated and ctx.options.shadow_out:
+            path = Path(ctx.options.shadow_out).expanduser()
+            if path.is_dir():
+                raise exceptions.OptionsError(
+                    f"shadow_out: {path} is a directory; name a file in it, e.g. "
+                    f"{path / 'stripe.jsonl'}"
+                )
+            if not path.parent.is_dir():
+                raise exceptions.OptionsError(
+                    f"shadow_out: directory {path.parent} does not exist; create it or pick "
+                    "another file"
+                )
+        if self.writer is not None and updated & {"shadow_out", "shadow_pii"}:
+            self._switch()
+
+    def _switch(self) -> None:
+        """While recording, a new shadow_out starts a new file. The file being written is
+        never started over: that would lose what it holds (mitmproxy calls `configure`
+        again with the old values after refusing a new one)."""
+        assert self.writer is not None
+        if not ctx.options.shadow_out:
+            self._close()
+        elif Path(ctx.options.shadow_out).expanduser().resolve() != self.writer.path.resolve():
             self._open()
+        elif ctx.options.shadow_pii != self.policy.pii:
+            raise exceptions.OptionsError(
+                f"shadow_pii: {self.writer.path} is recorded with {self.policy.pii}, as its "
+                f"header says; set shadow_out to a new file with it to {ctx.options.shadow_pii}"
+            )
 
     def running(self) -> None:
         if ctx.options.shadow_out:

@@ -12,6 +12,9 @@ import hmac
 import re
 from collections.abc import Callable
 
+PII_MODES = ("keep", "pseudonymize")
+"""What a recording does with personal data: keeps it, or pseudonymizes it with fakes."""
+
 _FIRST_NAMES = (
     "Alex", "Blair", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan",
     "Kendall", "Logan", "Morgan", "Parker", "Quinn", "Riley", "Rowan", "Taylor",

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-from harness.capture.pii import Pseudonymizer
+from harness.capture.pii import PII_MODES, Pseudonymizer
 from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
 from harness.stripe import form_key_path
 
-PII_MODES = ("keep", "pseudonymize")
 SECRET_RULES = (
     "api_keys",
     "basic_auth",

@@ -17,11 +17,14 @@ import math
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from harness.errors import InputError
+
+if TYPE_CHECKING:
+    from harness.model import Response
 
 # How deep JSON and YAML may nest. Stripe's deepest answers (four levels of `expand[]`
 # inside a list) stay under 30; the recursive walks of the stages stay far from Python's
@@ -320,3 +323,17 @@ def yaml_problem(exc: yaml.YAMLError, source: str, text: str = "") -> str:
             "(a NUL byte or another control character; is this a text file?)"
         )
     return f"{source}: not valid YAML: {' '.join(str(exc).split())}"
+
+
+def response_json(response: Response | None) -> Any:
+    """The parsed JSON body of a response, or None when it has none, or none the harness
+    walks (past a limit of harness.formats.untrusted: nothing is learnt from it)."""
+    if response is None or not response.body:
+        return None
+    text = response.text
+    if text[:1] not in ("{", "["):
+        return None
+    try:
+        return load_json(text)
+    except JSONProblem:
+        return None

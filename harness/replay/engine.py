@@ -24,8 +24,8 @@ import aiohttp
 from yarl import URL
 
 from harness.formats.recording import RecordingReader
-from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars
-from harness.model import Exchange, Headers, Request, Response, response_json
+from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
+from harness.model import Exchange, Headers, Request, Response
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan

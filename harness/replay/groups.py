@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from harness.model import Exchange, response_json
+from harness.formats.untrusted import response_json
+from harness.model import Exchange
 
 
 class JoiningFootprint(Protocol):

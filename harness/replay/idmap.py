@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.formats.mapping import read_mapping_file
-from harness.model import Response, response_json
+from harness.formats.untrusted import response_json
+from harness.model import Response
 from harness.pairstore import PairStore
 from harness.replay.rewrite import NOT_ID_FIELDS
 from harness.stripe import (

@@ -49,7 +49,8 @@ from typing import Any
 
 from harness.errors import RecordingError
 from harness.formats.recording import RecordingReader
-from harness.model import Exchange, response_json
+from harness.formats.untrusted import response_json
+from harness.model import Exchange
 from harness.replay.groups import GroupScopes
 from harness.replay.rewrite import (
     CURSOR,

@@ -15,11 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import NotRegistered, ScenarioProblem
-from harness.model import (
-    Exchange,
-    Request,
-    Response,
-)
+from harness.model import Exchange, Request, Response
 from harness.registry import Registry
 from harness.stripe import (
     endpoint_template,

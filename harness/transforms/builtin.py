@@ -9,10 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.model import (
-    Request,
-    header_value_problem,
-)
+from harness.model import Request, header_value_problem
 from harness.stripe import (
     HARNESS_HEADERS,
 )

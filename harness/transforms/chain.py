@@ -7,11 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from harness.model import (
-    Exchange,
-    Request,
-    Response,
-)
+from harness.model import Exchange, Request, Response
 from harness.transforms.base import (
     Ids,
     TransformContext,

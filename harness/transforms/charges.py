@@ -10,11 +10,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import Field
 
-from harness.model import (
-    Request,
-    Response,
-    response_json,
-)
+from harness.formats.untrusted import response_json
+from harness.model import Request, Response
 from harness.stripe import (
     encode_form_pairs,
     form_key_path,

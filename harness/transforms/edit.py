@@ -9,9 +9,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from harness.formats.untrusted import JSONProblem, load_json
-from harness.model import (
-    Request,
-)
+from harness.model import Request
 from harness.stripe import (
     encode_form_pairs,
     flatten_form_tree,

@@ -268,7 +268,9 @@ def iso_time(value: str | None) -> float | None:
 
 
 def _timestamp(moment: datetime) -> float | None:
+    """Unix time, or None for a moment a recording cannot hold: one before 1970."""
     try:
-        return moment.timestamp()
+        stamp = moment.timestamp()
     except (OverflowError, OSError, ValueError):
         return None
+    return stamp if stamp >= 0 else None

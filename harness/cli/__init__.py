@@ -1,0 +1,30 @@
+"""The `shadow` command line: one module per command, each parsing its options, calling
+one stage and setting the exit code; options.py declares the options several commands
+share, output.py words what they print.
+
+Exit codes: 0 success (or gate passed), 1 gate failed, 2 bad input or usage,
+3 infrastructure failure (a target could not be started or reached).
+
+To add a command: write its module (`@main.command()` from group.py, `@reports_errors`
+from output.py) and import it below.
+"""
+
+# Each module imported here adds its command to `main`.
+from harness.cli import (  # noqa: F401
+    accept,
+    compare,
+    demo,
+    gate,
+    import_,
+    inspect,
+    plan,
+    record,
+    replay,
+    report,
+    run,
+    upgrade_check,
+    validate,
+)
+from harness.cli.group import main
+
+__all__ = ["main"]

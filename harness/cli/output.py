@@ -1,0 +1,351 @@
+"""What the commands print: one-line errors and warnings, tables, the plan's figures.
+
+Every line a command shows a user is worded here, so the commands only parse, call a
+stage and set the exit code. Rich tables on a terminal, plain text otherwise. Modules a
+function needs are imported inside it, which keeps `shadow --help` fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from harness.errors import ShadowError, ShadowWarning
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.accept import Accepted
+    from harness.capture.importers import ImportResult
+    from harness.demo.run import DemoPart
+    from harness.formats.recording import Header
+    from harness.gate import GateConfig, GateVerdict
+    from harness.inspection import Inspection
+    from harness.replay.session import ReplayResult
+    from harness.report.write import WrittenReport
+    from harness.run import RunResult
+    from harness.scenario import Scenario
+    from harness.upgrade.check import UpgradeCheck
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- errors and warnings ---------------------------------------------------------------
+
+
+def reports_errors(command: F) -> F:
+    """Turn a ShadowError into one line on stderr and its exit code: never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ShadowError as exc:
+            click.echo(f"shadow: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("shadow: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+_default_showwarning = warnings.showwarning
+
+
+def show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """The harness's own warnings as one line; anything else as Python would show it."""
+    if isinstance(category, type) and issubclass(category, ShadowWarning):
+        click.echo(f"shadow: warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, *args, **kwargs)
+
+
+def print_json(data: Any) -> None:
+    """The `--json` output of a command."""
+    click.echo(json.dumps(data, indent=2))
+
+
+# --- capture ---------------------------------------------------------------------------
+
+
+def announce_listening(host: str, port: int) -> None:
+    """The line `shadow record` prints once its proxy accepts connections; scripts wait
+    for it, so it is flushed at once."""
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"listening on http://{shown}:{port}")
+    sys.stdout.flush()
+
+
+def print_recorded(count: int, out: str) -> None:
+    click.echo(f"recorded {count} exchanges to {out}", err=True)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Wide enough for endpoint templates when output is piped into a file or a CI log.
+    return Console(highlight=False, soft_wrap=False, width=None if Console().is_terminal else 120)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def print_inspection(path: str, header: Header, result: Inspection) -> None:
+    """`shadow inspect`: the header, the figures, and one row per endpoint."""
+    from rich.table import Table
+
+    out = _console()
+    redaction = header.redaction
+    redacted = "applied" if redaction.get("applied") else "NOT applied"
+    out.print(
+        f"[bold]{path}[/bold]  (format v{header.version}, {header.tool}, created {header.created})"
+    )
+    out.print(
+        f"redaction: {redacted}"
+        + (f" ({', '.join(redaction.get('rules', []))})" if redaction.get("rules") else ""),
+        soft_wrap=True,  # one line a script can grep, however narrow the terminal
+    )
+    out.print(
+        f"exchanges: {result.exchanges}   errors: {result.errors}   "
+        f"span: {result.span_seconds:.1f} s "
+        f"({_when(result.first_started)} → {_when(result.last_finished)})"
+    )
+    versions = ", ".join(f"{v} ({n})" for v, n in result.api_versions.most_common()) or "none sent"
+    out.print(f"API versions: {versions}")
+    table = Table(title=f"{len(result.endpoints)} endpoints", title_justify="left")
+    table.add_column("endpoint")
+    table.add_column("count", justify="right")
+    table.add_column("statuses")
+    for name, stats in sorted(result.endpoints.items(), key=lambda item: (-item[1].count, item[0])):
+        statuses = "  ".join(f"{status} x{n}" for status, n in sorted(stats.statuses.items()))
+        table.add_row(name, str(stats.count), statuses)
+    out.print(table)
+
+
+def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
+    """`shadow upgrade-check`: one row per parameter, field or endpoint the traffic meets."""
+    from rich.table import Table
+
+    out = _console()
+    versions = ", ".join(f"{v} ({n})" for v, n in sorted(report.versions.items())) or "none"
+    out.print(
+        f"[bold]{path}[/bold] on {report.to_version} (catalogue {report.catalogue_version}): "
+        f"{report.exchanges} exchanges, answered under {versions}",
+        soft_wrap=True,
+    )
+    if report.uncovered:
+        out.print(
+            f"{report.uncovered} exchanges were answered under a version no catalogue covers; "
+            "they are not checked"
+        )
+    findings = report.sorted_findings()
+    if not findings:
+        out.print("nothing the recorded traffic sends or reads changes on this version")
+        return
+    table = Table(title=f"{len(findings)} changes the traffic meets", title_justify="left")
+    for column in ("kind", "what", "change", "exchanges", "endpoints", "example"):
+        table.add_column(column, justify="right" if column == "exchanges" else "left")
+    for finding in findings:
+        endpoints = sorted(finding.endpoints)
+        shown = ", ".join(endpoints[:3]) + (f" +{len(endpoints) - 3}" if len(endpoints) > 3 else "")
+        example = finding.example or {}
+        table.add_row(
+            finding.kind,
+            finding.change.subject,
+            f"{finding.change.describe()}\n{finding.change.url}",
+            str(len(finding.seqs)),
+            shown,
+            f"seq {example.get('seq')}: {example.get('where')}",
+        )
+    out.print(table)
+
+
+def print_scan(result: ImportResult) -> None:
+    """`shadow import --scan`: the files refused (stderr), then the placeholders found."""
+    from harness.capture.importers.summary import scan_lines
+
+    _print_refused(result)
+    for line in scan_lines(result):
+        click.echo(line)
+
+
+def print_import(result: ImportResult, out: str) -> None:
+    """`shadow import`: the files refused (stderr), the import's figures, then the API
+    versions and the plan of the recording it wrote."""
+    from harness.capture.importers.summary import summary_lines
+    from harness.formats.recording import RecordingReader
+    from harness.inspection import inspect_exchanges
+
+    _print_refused(result)
+    for line in summary_lines(result):
+        click.echo(line)
+    with RecordingReader(out) as reader:
+        versions = inspect_exchanges(reader).api_versions
+    shown = ", ".join(f"{v} ({n})" for v, n in versions.most_common(8)) or "none sent"
+    click.echo(f"API versions: {shown}")
+    print_plan(out, plan_figures(out))
+    click.echo(f"wrote {out}")
+
+
+def _print_refused(result: ImportResult) -> None:
+    for problem in result.problems:
+        click.echo(f"shadow: refused: {problem}", err=True)
+
+
+# --- replay ----------------------------------------------------------------------------
+
+
+def print_valid(path: str, scenario: Scenario) -> None:
+    targets = ", ".join(f"{t.name} ({t.role})" for t in scenario.targets)
+    click.echo(f"{path}: valid: {scenario.name}, baseline {scenario.baseline}; targets {targets}")
+
+
+def plan_figures(
+    recording: str | os.PathLike[str], known: set[str] | None = None, *, details: bool = False
+) -> dict[str, Any]:
+    """What `shadow plan` says of a recording, the longest chain of waits included."""
+    from harness.replay.gates import GateLayout
+    from harness.replay.plan import plan_recording
+
+    result = plan_recording(recording, known or ())
+    data = result.to_json(details=details)
+    steps = GateLayout(result).critical_path()
+    data["critical_path"] = steps
+    data["ordered_parallelism"] = round(result.exchanges / steps, 1) if steps else 0.0
+    return data
+
+
+def print_plan(recording: object, data: dict[str, Any]) -> None:
+    """The figures of `shadow plan`, also printed after `shadow import`."""
+    largest = data["largest_journey"]
+    click.echo(f"{recording}: {data['exchanges']} exchanges in {data['journeys']} journeys")
+    click.echo(
+        f"largest journey: {data['largest']} exchanges (journey {largest['journey']}, "
+        f"from seq {largest['first_seq']})"
+    )
+    click.echo(
+        f"parallelism available: {data['parallelism']}x by journeys, "
+        f"{data['ordered_parallelism']}x with the orderings between them "
+        f"(longest chain: {data['critical_path']} exchanges)"
+    )
+    click.echo(
+        f"barriers: {data['barriers']} id-less reads ({data['pages']} of them pages of a "
+        f"longer list); {data['ordered_by_listed_ids']} requests wait for the list that "
+        f"named an id they use; catalogue ids ordered, not joined: {data['catalogue_ids']}"
+    )
+    unproduced = data["unproduced"]
+    if unproduced["count"]:
+        click.echo(
+            f"ids used but never created or listed in the recording: {unproduced['count']} "
+            f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
+            "that use them unless on_unresolved: send or an id_map provides them"
+        )
+
+
+def print_replay(result: ReplayResult) -> None:
+    """Each target's counters and the time shift (stderr), then the run directory."""
+    for c in result.counters:
+        click.echo(
+            f"{c.name}: {c.done} exchanges, {c.answered} answered, {c.errors} errors, "
+            f"{c.skipped} skipped, {c.retries} retries, "
+            f"{c.idempotent_replayed} idempotent replays, {c.times_shifted} times moved",
+            err=True,
+        )
+    if result.time_shift:
+        from harness.stripe.times import describe_distance
+
+        click.echo(
+            f"absolute times in requests moved by {describe_distance(result.time_shift)} "
+            "(the replay's start less the recording's; `time: keep` sends them as recorded)",
+            err=True,
+        )
+    click.echo(str(result.run_dir))
+
+
+# --- compare and report ----------------------------------------------------------------
+
+
+def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
+    """Per candidate: its outcomes, then one line per group of real differences."""
+    for name, candidate in summary["candidates"].items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in candidate["outcomes"].items())
+        real = sum(1 for g in candidate["groups"] if g["outcome"] == "difference")
+        click.echo(
+            f"{name} vs {summary['baseline']}: {candidate['exchanges']} exchanges: {counts}; "
+            f"{real} difference group{'s' if real != 1 else ''}"
+        )
+        for group in candidate["groups"]:
+            if group["outcome"] == "difference":
+                count = group["count"]
+                click.echo(
+                    f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
+                    f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
+                )
+    click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
+
+
+def print_report_written(written: WrittenReport) -> None:
+    """Each candidate's verdict in a sentence, then the files written."""
+    from harness.report.phrasing import verdict, verdict_line
+
+    for name, candidate in written.summary["candidates"].items():
+        click.echo(f"{name}: {verdict(candidate)}: {verdict_line(candidate)}")
+    size = written.html_bytes / 1024
+    click.echo(
+        f"wrote {written.directory}/: index.html ({size:,.0f} KiB), summary.json, junit.xml, "
+        "summary.md"
+    )
+
+
+def print_verdict(verdict: GateVerdict, config: GateConfig) -> None:
+    from harness.gate import verdict_lines
+
+    for line in verdict_lines(verdict, config):
+        click.echo(line)
+
+
+def print_run(result: RunResult) -> None:
+    """A run's table of candidates, the gate's verdict, and where the run and report are."""
+    from harness.run import summary_table
+
+    for line in summary_table(result.summary, result.verdict):
+        click.echo(line)
+    print_verdict(result.verdict, result.gate)
+    click.echo(f"run: {result.run_dir}")
+    click.echo(f"report: {result.report.directory / 'index.html'}")
+
+
+def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
+    rule = accepted.rule
+    click.echo(
+        f"accepted {group_id}: {rule['kind']} {rule['endpoint']} {rule['path']} "
+        f"(seen in {', '.join(accepted.candidates)})"
+    )
+    if accepted.added:
+        click.echo(f"wrote an expect rule to {accepted.file}")
+    else:
+        click.echo(f"{accepted.file} already holds an expect rule for this group")
+    click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
+
+
+def print_demo(parts: list[DemoPart], reading: str) -> None:
+    """Each demo run as `shadow run` prints it, under its title, then the reading."""
+    import textwrap
+
+    for part in parts:
+        click.echo(f"== {part.title}: {part.scenario}")
+        print_run(part.result)
+        click.echo("")
+    click.echo(textwrap.fill(reading, width=100))

@@ -1,0 +1,61 @@
+"""The shape of the `shadow` command line: one module per command, and a fast `--help`.
+
+What each command does is tested with its stage; these tests keep the package's rules.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import harness.cli
+from harness.cli import main
+
+SHARED_MODULES = {"__init__", "group", "options", "output"}
+# The libraries the stages need; `shadow --help` must not pay for importing them.
+STAGE_LIBRARIES = (
+    "aiohttp",
+    "deepdiff",
+    "docker",
+    "httpx",
+    "ijson",
+    "jinja2",
+    "mitmproxy",
+    "pydantic",
+    "rich",
+    "ruamel",
+    "yaml",
+)
+
+
+def test_every_command_module_adds_exactly_its_command() -> None:
+    package = Path(harness.cli.__file__).parent
+    command_modules = {f"harness.cli.{p.stem}" for p in package.glob("*.py")} - {
+        f"harness.cli.{name}" for name in SHARED_MODULES
+    }
+    by_module: dict[str, list[str]] = {}
+    for name, command in main.commands.items():
+        assert command.callback is not None
+        by_module.setdefault(command.callback.__module__, []).append(name)
+    assert set(by_module) == command_modules
+    assert all(len(names) == 1 for names in by_module.values()), by_module
+
+
+def test_help_imports_no_stage() -> None:
+    listing = (
+        "import json, sys\n"
+        "from harness.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "Commands:" in shown.stdout
+    loaded = set(json.loads(shown.stdout.splitlines()[-1]))
+    assert loaded.isdisjoint(STAGE_LIBRARIES), sorted(loaded & set(STAGE_LIBRARIES))
