@@ -261,6 +261,36 @@ def flatten_form_tree(tree: dict[str, Any], prefix: str = "") -> FormPairs:
     return pairs
 
 
+# Deeper than this, a request's parameters are not walked (a hostile body must not take a
+# reader down).
+_PARAMETER_DEPTH = 24
+
+
+def request_form_tree(method: str, query: str, body: str | bytes) -> dict[str, Any]:
+    """The parameters a request sends, as one form tree: the query string of a GET or a
+    DELETE, the body of anything else ({} for a body that is not text)."""
+    text = query if method.upper() in ("GET", "DELETE") else body
+    if not isinstance(text, str) or not text:
+        return {}
+    return form_tree(parse_form_pairs(text))
+
+
+def parameter_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Each parameter a form tree sends, list positions left out (`items.price`);
+    metadata's keys are the customer's own, never parameters."""
+    if isinstance(tree, list):
+        for item in tree:
+            yield from parameter_paths(item, prefix)
+        return
+    if not isinstance(tree, dict) or len(prefix) > _PARAMETER_DEPTH:
+        return
+    for name, value in tree.items():
+        path = (*prefix, str(name))
+        yield path
+        if name != "metadata":
+            yield from parameter_paths(value, path)
+
+
 # --- endpoints -------------------------------------------------------------------------
 
 # Collections whose objects may carry user-chosen ids (a plan called `gold`), so the path

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.model import Exchange
 from harness.recording import RecordingReader
-from harness.stripe import endpoint_template, form_tree, parse_form_pairs
+from harness.stripe import endpoint_template, parameter_paths, request_form_tree
 from harness.stripe.catalogue import answer_version, catalogue_for, resolve_version
 from harness.stripe.catalogue.changes import (
     ADDED,
@@ -98,30 +98,6 @@ class UpgradeCheck:
         }
 
 
-def _request_tree(exchange: Exchange) -> dict[str, Any]:
-    request = exchange.request
-    text = request.query if request.method.upper() in ("GET", "DELETE") else request.body
-    if not isinstance(text, str) or not text:
-        return {}
-    return form_tree(parse_form_pairs(text))
-
-
-def _parameter_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
-    """Each parameter a form tree sends, list positions left out (`items.price`);
-    metadata's keys are the customer's own, never parameters."""
-    if isinstance(tree, list):
-        for item in tree:
-            yield from _parameter_paths(item, prefix)
-        return
-    if not isinstance(tree, dict) or len(prefix) > _DEPTH:
-        return
-    for name, value in tree.items():
-        path = (*prefix, str(name))
-        yield path
-        if name != "metadata":
-            yield from _parameter_paths(value, path)
-
-
 def _fields(
     node: Any, object_type: str | None, inside: tuple[str, ...], depth: int = 0
 ) -> Iterable[tuple[str, tuple[str, ...], Any]]:
@@ -172,7 +148,8 @@ def check_exchange(report: UpgradeCheck, exchange: Exchange, default_version: st
     gone = endpoint_change(shape, source.api_version, target)
     if gone is not None:
         report.note(ENDPOINT, gone, exchange, endpoint, endpoint)
-    for path in _parameter_paths(_request_tree(exchange)):
+    request_tree = request_form_tree(request.method, request.query, request.body)
+    for path in parameter_paths(request_tree):
         change = parameter_change(shape, path, source.api_version, target)
         if change is not None:
             report.note(PARAMETER, change, exchange, endpoint, ".".join(path))
