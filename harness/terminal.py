@@ -81,7 +81,7 @@ def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
             finding.kind,
             finding.change.subject,
             f"{finding.change.describe()}\n{finding.change.url}",
-            str(len(finding.seqs)),
+            str(finding.exchanges),
             shown,
             f"seq {example.get('seq')}: {example.get('where')}",
         )
