@@ -221,9 +221,10 @@ def default_out_dir(report: Report) -> Path:
     return Path("reports") / name
 
 
-def _write_text(path: Path, text: str) -> None:
-    # A temporary of this process's own: two reports written into one directory at once
-    # (the default reports/<run name>/) must not rename each other's half-written file.
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a file whole or not at all. The temporary is this process's own: two reports
+    written into one directory at once (the default reports/<run name>/) must not rename
+    each other's half-written file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(text, encoding="utf-8")
@@ -255,7 +256,7 @@ def write_report(
     }
     files = []
     for name in FILES:
-        _write_text(directory / name, texts[name])
+        write_text_atomically(directory / name, texts[name])
         files.append(directory / name)
     return WrittenReport(
         directory=directory,
