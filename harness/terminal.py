@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.inspection import Inspection
 from harness.recording import Header
 from harness.upgrade.check import UpgradeCheck
+
+if TYPE_CHECKING:
+    from harness.map.build import WrittenMap
+    from harness.map.model import IntegrationMap
 
 
 def console() -> Console:
@@ -86,3 +92,39 @@ def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
             f"seq {example.get('seq')}: {example.get('where')}",
         )
     out.print(table)
+
+
+def print_map(found: IntegrationMap, written: WrittenMap) -> None:
+    """`shadow map`: what was read, the findings most serious first, where the files went.
+    Recorded content is printed as text, never as rich markup."""
+    out = console()
+    recordings = len(found.sources)
+    out.print(
+        Text(
+            f"{found.exchanges:,} exchanges from {recordings} recording"
+            f"{'' if recordings == 1 else 's'} ({_when(found.span.first)} → "
+            f"{_when(found.span.last)}): {len(found.endpoints)} endpoints, "
+            f"{len(found.flow_shapes())} shapes of flow"
+        ),
+        soft_wrap=True,
+    )
+    findings = written.findings
+    if findings:
+        table = Table(title=f"{len(findings)} findings", title_justify="left")
+        for column in ("severity", "finding", "what", "exchanges"):
+            table.add_column(column, justify="right" if column == "exchanges" else "left")
+        for item in findings:
+            table.add_row(
+                Text(item.severity),
+                Text(f"{item.title}: {item.subject}"),
+                Text(f"{item.detail}\n{item.doc}"),
+                Text(f"{item.exchanges:,}"),
+            )
+        out.print(table)
+    else:
+        out.print("no findings: the traffic follows every practice the map checks")
+    size = written.html_bytes / 1024
+    out.print(
+        Text(f"wrote {written.directory}/: map.json, index.html ({size:,.0f} KiB)"),
+        soft_wrap=True,
+    )

@@ -9,6 +9,8 @@ redacted cards and bank details.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -159,6 +161,25 @@ def find_ids(text: str) -> Iterator[str]:
 def is_live_key(key: str) -> bool:
     """A live secret or restricted key: a replay with it creates real objects."""
     return LIVE_KEY_PATTERN.match(key) is not None
+
+
+_KEY_MODE = re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)_(test|live)_")
+
+
+def api_key_mode(authorization: str | None) -> str:
+    """`test`, `live` or `unknown`: the mode of the key an Authorization header carries,
+    Bearer or Basic, whole or redacted (`Bearer sk_test_<redacted:1a2b3c4d>`)."""
+    if not authorization:
+        return "unknown"
+    scheme, _, credentials = authorization.strip().partition(" ")
+    text = credentials or scheme
+    if scheme.lower() == "basic":
+        try:
+            text = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return "unknown"
+    found = _KEY_MODE.search(text)
+    return found.group(1) if found is not None else "unknown"
 
 
 # --- the form codec --------------------------------------------------------------------
