@@ -22,10 +22,12 @@ from hypothesis import strategies as st
 
 from harness.map.build import default_settings, map_recordings, read_map
 from harness.map.findings import find
-from harness.map.model import IntegrationMap
+from harness.map.flows import IDLE
+from harness.map.model import POLL_WINDOW, RETRY_WINDOW, IntegrationMap
 from harness.map.windows import SLACK
 from harness.model import Exchange, Request, Response
 from harness.recording import Header, RecordingWriter
+from harness.stripe.guidelines import SEARCH_LAG_SECONDS
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 START = 1_795_435_200.0  # 2026-11-23 12:00 UTC
@@ -121,13 +123,14 @@ calls = st.builds(
     account=st.integers(0, len(ACCOUNTS) - 1),
     version=st.integers(0, len(VERSIONS) - 1),
 )
-# Gaps between exchanges: mostly bursts, now and then near or past a window (Search:
-# 60 s, polls: 300 s, retries: 600 s, flows: 900 s), once in a while past all of them.
+# Gaps between exchanges: mostly bursts, now and then near or past a window (Search,
+# retries, polls, flows), once in a while past all of them.
+WINDOWS = (SEARCH_LAG_SECONDS, RETRY_WINDOW, POLL_WINDOW, IDLE)
 gaps = st.one_of(
     st.floats(0, 2),
     st.floats(0, 2),
     st.floats(20, 400),
-    st.sampled_from([60.0, 300.0, 600.0, 900.0]).flatmap(lambda w: st.floats(w - 150, w + 150)),
+    st.sampled_from(WINDOWS).flatmap(lambda w: st.floats(w - 150, w + 150)),
     st.floats(800, 3000),
 )
 # How far each exchange's start is moved back: out of order by up to SLACK (120 s), as
@@ -217,11 +220,12 @@ OTHER = Call("list_customers", 0, 200, None, 0, 0)  # part of no flow, no read o
         # The earlier recording's last exchange started after the later one's first: its
         # read of 1000 s is 290 s before the later read, though 310 s before its own end.
         ([(1000.0, READ), (1310.0, OTHER)], [(1250.0, READ)]),
-        # A flow 890 s quiet goes on across the cut, though 950 s before the earlier end.
-        ([(1000.0, READ), (1950.0, OTHER)], [(1890.0, READ)]),
+        # A flow quiet for IDLE less 10 s goes on across the cut, though IDLE + 50 s
+        # before the earlier recording's end.
+        ([(1000.0, READ), (1050.0 + IDLE, OTHER)], [(990.0 + IDLE, READ)]),
         # A flow ended by time in the earlier recording: the later one's first exchange of
         # its customer begins a new one, though near the earlier recording's start.
-        ([(1000.0, READ), (2021.0, OTHER)], [(2000.0, READ)]),
+        ([(1000.0, READ), (1001.0 + IDLE + SLACK, OTHER)], [(980.0 + IDLE + SLACK, READ)]),
     ],
 )
 def test_windows_hold_across_a_cut_out_of_time_order_by_up_to_the_slack(

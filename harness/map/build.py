@@ -30,7 +30,9 @@ from harness.map.model import (
 )
 from harness.map.observe import observe
 from harness.map.page import render_page
+from harness.model import Exchange
 from harness.recording import RecordingReader
+from harness.report.redaction import redact_tree
 from harness.report.write import write_text_atomically
 from harness.stripe.catalogue import resolve_version, shipped_versions
 from harness.stripe.times import is_calendar_time
@@ -85,25 +87,10 @@ def map_recordings(
 
 
 def _read_recording(found: IntegrationMap, path: Path, allow_truncated: bool) -> None:
-    since = found.settings.since
     first_at = found.exchanges
     with RecordingReader(path, allow_truncated=allow_truncated) as reader:
         default = reader.header.extra.get("api_version")
-        default_version = default if isinstance(default, str) else None
-        check = None
-        if found.settings.upgrade_to is not None:
-            check = UpgradeCheck(
-                found.settings.upgrade_to, resolve_version(found.settings.upgrade_to)
-            )
-        for exchange in reader:
-            if since is not None and not (
-                is_calendar_time(exchange.started) and exchange.started >= since
-            ):
-                continue
-            seen = observe(exchange, found.exchanges)
-            found.add(seen)
-            if check is not None:
-                check_exchange(check, exchange, default_version, seen.at)
+        add_exchanges(found, reader, default if isinstance(default, str) else None)
         found.sources.append(
             Source(
                 str(path),
@@ -113,8 +100,29 @@ def _read_recording(found: IntegrationMap, path: Path, allow_truncated: bool) ->
                 reader.truncated,
             )
         )
+
+
+def add_exchanges(
+    found: IntegrationMap, exchanges: Iterable[Exchange], default_version: str | None = None
+) -> None:
+    """Add exchanges to a map, in order, with the upgrade check of them (`default_version`:
+    the account's, for requests that named none). The caller records their source."""
+    since = found.settings.since
+    check = None
+    if found.settings.upgrade_to is not None:
+        check = UpgradeCheck(found.settings.upgrade_to, resolve_version(found.settings.upgrade_to))
+    for exchange in exchanges:
+        if since is not None and not (
+            is_calendar_time(exchange.started) and exchange.started >= since
+        ):
+            continue
+        seen = observe(exchange, found.exchanges)
+        found.add(seen)
+        if check is not None:
+            check_exchange(check, exchange, default_version, seen.at)
     if check is not None:
-        found.upgrade = merge_upgrade(found.upgrade, check.to_json(), 0)
+        # Its versions and examples come from the requests: redacted like the rest.
+        found.upgrade = merge_upgrade(found.upgrade, redact_tree(check.to_json()), 0)
 
 
 def map_document(
@@ -204,7 +212,8 @@ def write_map(found: IntegrationMap, out: str | os.PathLike[str]) -> WrittenMap:
     generated = datetime.now(UTC)
     document = map_document(found, findings, generated)
     write_text_atomically(
-        directory / MAP_FILE, json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+        directory / MAP_FILE,
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n",
     )
     html = render_page(found, findings, generated)
     write_text_atomically(directory / PAGE_FILE, html)

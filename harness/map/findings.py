@@ -42,9 +42,10 @@ from harness.stripe.guidelines import (
 )
 from harness.stripe.guidelines import EXPAND_MAX_DEPTH as EXPAND_LIMIT
 
-# A read of the same thing again this many times (within the map's poll window of the
-# previous read) counts as polling.
+# Reads of the same thing again (within the map's poll window of the previous read)
+# count as polling when there are this many, and this share of the endpoint's calls.
 POLL_MIN_REREADS = 5
+POLL_MIN_SHARE = 0.25
 # A peak at or above this share of a limit is worth knowing before a migration doubles it.
 RATE_WARNING_SHARE = 0.5
 
@@ -208,7 +209,7 @@ def hopeless_retry(found: IntegrationMap) -> Iterator[Finding]:
     sending the same request again gets the same answer and spends rate limit. Only
     conflicts (409), rate limits (429), transient declines and answers with
     `Stripe-Should-Retry: true` are worth retrying. Counted when the same request (path,
-    query, body, account) follows such an answer within ten minutes."""
+    query, body, account) follows such an answer within two minutes."""
     for endpoint, tally in sorted(found.hits("hopeless_retries").items()):
         yield _found(
             "retry-of-hopeless-4xx",
@@ -302,15 +303,22 @@ def polling(found: IntegrationMap) -> Iterator[Finding]:
     rate limit and sees the change late. Stripe announces every change of these objects
     as an event (payment_intent.succeeded, invoice.paid, ...): a webhook endpoint, or one
     read of /v1/events, says when to look. Counted when the same read (path and query)
-    comes again within five minutes of the last one."""
+    comes again within five minutes of the last one, for at least five reads and a quarter
+    of the endpoint's calls."""
     for endpoint, tally in sorted(found.hits("rereads").items()):
-        if tally.count < POLL_MIN_REREADS or _resource(endpoint) not in RESOURCES_WITH_EVENTS:
+        calls = found.endpoints[endpoint].calls
+        if (
+            tally.count < POLL_MIN_REREADS
+            or tally.count < POLL_MIN_SHARE * calls
+            or _resource(endpoint) not in RESOURCES_WITH_EVENTS
+        ):
             continue
         yield _found(
             "polling-instead-of-events",
             "medium",
             endpoint,
-            f"{_plural(tally.count, 'read')} repeated the same read within five minutes; "
+            f"{_plural(tally.count, 'read')} of {calls:,} ({_share(tally.count, calls)}) "
+            "repeated the same read within five minutes of it; "
             f"{_resource(endpoint)} changes are sent as events",
             tally,
         )

@@ -22,7 +22,7 @@ from typing import Any
 from harness.map.windows import SLACK, Span
 
 # A flow ends when its key has been quiet this long (seconds).
-IDLE = 900.0
+IDLE = 300.0
 # Steps a flow's shape keeps.
 MAX_STEPS = 8
 ARROW = " → "

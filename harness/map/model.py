@@ -43,8 +43,8 @@ MAP_FORMAT = "stripe-shadow-map"
 MAP_VERSION = 1
 
 # How long after a request the same one again counts as a retry (seconds): SDKs retry
-# within seconds, a person or a job within minutes.
-RETRY_WINDOW = 600.0
+# within seconds, a person clicking again within a minute.
+RETRY_WINDOW = 120.0
 # How soon the same read again counts as reading it again (seconds).
 POLL_WINDOW = 300.0
 # Buckets of the rate peaks: a second, and an hour for updates of one PaymentIntent.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from harness.map.evidence import Example, request_line
@@ -115,8 +116,15 @@ def short_hash(*parts: str) -> str:
     return "".join(_LETTERS[byte >> 4] + _LETTERS[byte & 15] for byte in digest.digest())
 
 
+@lru_cache(maxsize=8192)
+def _clean_name(value: str) -> str:
+    """redact_text of a string that comes back again and again (an endpoint, a parameter,
+    a version, a client): each is redacted once."""
+    return redact_text(value)
+
+
 def _clean(value: str | None) -> str | None:
-    return redact_text(value) if value else value
+    return _clean_name(value) if value else value
 
 
 def _answer(exchange: Exchange) -> Any:
@@ -143,6 +151,7 @@ def _error_code(answer: Any) -> tuple[str | None, str | None]:
     return named, parts[2] or parts[1]
 
 
+@lru_cache(maxsize=1024)
 def describe_client(user_agent: str | None, client_user_agent: str | None) -> str | None:
     """`python 3.11.7, stripe-python 16.1.0 (requests)` from the SDK's
     X-Stripe-Client-User-Agent, else the User-Agent as it is."""
@@ -271,6 +280,10 @@ def observe(exchange: Exchange, at: int) -> Observation:
     """Read one exchange; `at` is its place among every exchange the map has read."""
     request = exchange.request
     response = exchange.response
+    # Each header looked up once: the first value of each name, as Request.header finds it.
+    headers: dict[str, str] = {}
+    for name, value in request.headers:
+        headers.setdefault(name.lower(), value)
     method = request.method.upper()
     path = request.path
     status = response.status if response is not None else None
@@ -278,7 +291,7 @@ def observe(exchange: Exchange, at: int) -> Observation:
     tree = request_form_tree(method, request.query, request.body)
     query_tree = tree if method in ("GET", "DELETE") else form_tree(parse_form_pairs(request.query))
     moment = exchange.started if is_calendar_time(exchange.started) else None
-    account = _clean((request.header("Stripe-Account") or "").strip() or None)
+    account = _clean((headers.get("stripe-account") or "").strip() or None)
     answer_version = response.header("Stripe-Version") if response is not None else None
     line = redact_text(request_line(method, path, request.query))
     key = flow_key(method, path, tree, answer)
@@ -288,23 +301,21 @@ def observe(exchange: Exchange, at: int) -> Observation:
         moment=moment,
         duration=exchange.duration,
         method=method,
-        endpoint=redact_text(endpoint_template(method, path)),
-        resource=redact_text(resource_of(path)),
+        endpoint=_clean_name(endpoint_template(method, path)),
+        resource=_clean_name(resource_of(path)),
         status=status,
-        version=_clean((request.header("Stripe-Version") or "").strip() or None),
+        version=_clean((headers.get("stripe-version") or "").strip() or None),
         answer_version=_clean((answer_version or "").strip() or None),
         account=account,
-        mode=api_key_mode(request.header("Authorization")),
-        idempotency_key=request.header("Idempotency-Key"),
+        mode=api_key_mode(headers.get("authorization")),
+        idempotency_key=headers.get("idempotency-key"),
         replayed=response is not None
         and (response.header("Idempotent-Replayed") or "").lower() == "true",
         parameters=[redact_text(".".join(p)) for p in parameter_paths(tree) if p[0] != "expand"],
         expand=[redact_text(e) for e in _expansions(tree)],
         secret_in_query=_secret_in_query(request.query),
         client=_clean(
-            describe_client(
-                request.header("User-Agent"), request.header("X-Stripe-Client-User-Agent")
-            )
+            describe_client(headers.get("user-agent"), headers.get("x-stripe-client-user-agent"))
         ),
         flow_key=None if key is None else redact_text(f"{account}/{key}" if account else key),
         updated_intent=_updated_intent(method, path),

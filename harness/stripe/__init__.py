@@ -14,7 +14,7 @@ import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -166,6 +166,7 @@ def is_live_key(key: str) -> bool:
 _KEY_MODE = re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)_(test|live)_")
 
 
+@lru_cache(maxsize=256)
 def api_key_mode(authorization: str | None) -> str:
     """`test`, `live` or `unknown`: the mode of the key an Authorization header carries,
     Bearer or Basic, whole or redacted (`Bearer sk_test_<redacted:1a2b3c4d>`)."""
