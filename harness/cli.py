@@ -943,14 +943,15 @@ def demo(out: str, no_progress: bool) -> None:
     Two validation runs against local targets (replay, compare, report, gate): the demo
     recording against a baseline localstripe, a control candidate set up the same way and
     a simulated API upgrade; then the Charges → PaymentIntents rehearsal of
-    scenarios/charges-to-payment-intents.yaml. Prints each run's table, verdict and
-    report, and a paragraph that reads the result. Exits 0 when the demo ran, whatever
-    the gates say (the upgrade is meant to fail its gate); 3 if a target could not start.
+    scenarios/charges-to-payment-intents.yaml; then the integration map of the demo
+    recording. Prints each run's table, verdict and report, the map's findings, and a
+    paragraph that reads the result. Exits 0 when the demo ran, whatever the gates say
+    (the upgrade is meant to fail its gate); 3 if a target could not start.
     """
     import textwrap
     from pathlib import Path
 
-    from harness.demo import reading, run_demo
+    from harness.demo import map_demo, reading, run_demo
     from harness.replay.progress import progress_view
     from harness.run import summary_table
 
@@ -964,5 +965,11 @@ def demo(out: str, no_progress: bool) -> None:
         click.echo(f"run: {result.run_dir}")
         click.echo(f"report: {result.report.directory / 'index.html'}")
         click.echo("")
-    text = reading([(p.result.summary, p.result.verdict, p.result.gate.fail_on) for p in parts])
-    click.echo(textwrap.fill(text, width=100))
+    mapped = map_demo(Path(out))
+    click.echo("== The integration map of the demo recording")
+    for item in mapped.findings:
+        click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
+    click.echo(f"map: {mapped.directory / 'index.html'}")
+    click.echo("")
+    runs = [(p.result.summary, p.result.verdict, str(p.result.gate.fail_on)) for p in parts]
+    click.echo(textwrap.fill(reading(runs, mapped), width=100))

@@ -203,6 +203,7 @@ class WrittenMap:
     directory: Path
     findings: list[Finding]
     html_bytes: int
+    recordings: list[str]  # the names of the recordings it maps
 
 
 def write_map(found: IntegrationMap, out: str | os.PathLike[str]) -> WrittenMap:
@@ -217,4 +218,5 @@ def write_map(found: IntegrationMap, out: str | os.PathLike[str]) -> WrittenMap:
     )
     html = render_page(found, findings, generated)
     write_text_atomically(directory / PAGE_FILE, html)
-    return WrittenMap(directory, findings, len(html.encode("utf-8")))
+    names = [Path(source.path).name for source in found.sources]
+    return WrittenMap(directory, findings, len(html.encode("utf-8")), names)
