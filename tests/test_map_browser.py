@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from parts import chromium
-from playwright.sync_api import Browser, Locator, sync_playwright
-from test_report_browser import CHROMIUM_ARGS, Opened, screenshot
+from playwright.sync_api import Browser, Locator
+from test_report_browser import open_page, screenshot
 
 from harness.cli import main
 from harness.model import Exchange, Request, Response
@@ -27,31 +26,10 @@ IMG = '"><img src=x onerror="window.__shadowPwned = \'img\'">'
 SCRIPT = "<script>window.__shadowPwned = 'script'</script>"
 
 
-@pytest.fixture(scope="module")
-def browser() -> object:
-    executable = chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 def write_map(recording: Path, out: Path) -> Path:
     result = CliRunner().invoke(main, ["map", str(recording), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out / "index.html"
-
-
-def open_page(browser: Browser, index: Path) -> Opened:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    opened = Opened(page)
-    page.on("request", lambda request: opened.requests.append(request.url))
-    page.on("console", lambda message: opened.console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: opened.errors.append(str(error)))
-    page.goto(index.as_uri())
-    page.wait_for_load_state("load")
-    return opened
 
 
 def widths(row: Locator, selector: str) -> dict[str, float]:

@@ -8,15 +8,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from parts import chromium
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
 from harness.cli import main
@@ -26,27 +24,10 @@ from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 SHADOW = Path(sys.executable).parent / "shadow"
 HOSTILE_NAME = '"><img src=x onerror="window.__shadowPwned = \'name\'">'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
@@ -59,7 +40,8 @@ class Opened:
     errors: list[str] = field(default_factory=list)
 
 
-def open_report(browser: Browser, index: Path) -> Opened:
+def open_page(browser: Browser, index: Path) -> Opened:
+    """A page opened from a file, with what it asks for and says recorded from the start."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     opened = Opened(page)
@@ -67,7 +49,12 @@ def open_report(browser: Browser, index: Path) -> Opened:
     page.on("console", lambda message: opened.console.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: opened.errors.append(str(error)))
     page.goto(index.as_uri())
-    page.wait_for_selector("body[data-ready=true]")
+    return opened
+
+
+def open_report(browser: Browser, index: Path) -> Opened:
+    opened = open_page(browser, index)
+    opened.page.wait_for_selector("body[data-ready=true]")
     return opened
 
 

@@ -33,7 +33,7 @@ from harness.map.page import render_page
 from harness.model import Exchange
 from harness.recording import RecordingReader
 from harness.report.redaction import redact_tree
-from harness.report.write import write_text_atomically
+from harness.report.write import read_json_document, write_text_atomically
 from harness.stripe.catalogue import resolve_version, shipped_versions
 from harness.stripe.times import is_calendar_time
 from harness.upgrade.check import UpgradeCheck, check_exchange
@@ -148,18 +148,9 @@ def map_document(
 def read_map(path: str | os.PathLike[str]) -> IntegrationMap:
     """A map.json written by `shadow map`, ready to merge more into."""
     file = Path(path)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{file}: no such map; `shadow map RECORDING --out DIR` writes DIR/{MAP_FILE}"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{file}: is a directory; give its {MAP_FILE}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{file}: not UTF-8 text") from None
+    data = read_json_document(
+        file, f"no such map; `shadow map RECORDING --out DIR` writes DIR/{MAP_FILE}", MAP_FILE
+    )
     if not isinstance(data, dict) or data.get("format") != MAP_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"{file}: format: expected {MAP_FORMAT!r}, got {got!r}")

@@ -21,6 +21,7 @@ from typing import Any
 from harness.map.evidence import Example, Tally
 from harness.map.model import IntegrationMap
 from harness.model import SEVERITIES
+from harness.stripe import resource_of
 from harness.stripe.guidelines import (
     DEPRECATIONS,
     DYNAMIC_PAYMENT_METHODS_DOC,
@@ -165,12 +166,8 @@ def _creates(endpoint: str) -> bool:
 
 
 def _resource(endpoint: str) -> str:
-    parts = [p for p in endpoint.partition(" ")[2].split("/") if p]
-    if parts[:1] == ["v1"]:
-        parts = parts[1:]
-    if parts[:1] == ["test_helpers"]:
-        parts = parts[1:]
-    return parts[0] if parts else ""
+    """`POST /v1/payment_intents/{payment_intent}/confirm` → `payment_intents`."""
+    return resource_of(endpoint.partition(" ")[2])
 
 
 @finding(

@@ -82,10 +82,10 @@ def _finding_view(found: IntegrationMap, item: Finding) -> dict[str, Any]:
     }
 
 
-def _top_flows(found: IntegrationMap) -> list[tuple[str, Shape]]:
+def _top_flows(shapes: dict[str, Shape]) -> list[tuple[str, Shape]]:
     """Flows of two steps or more first, then by how often."""
     return sorted(
-        found.flow_shapes().items(),
+        shapes.items(),
         key=lambda item: (len(item[1].example.steps) < 2, -item[1].count, item[0]),
     )
 
@@ -108,6 +108,7 @@ def _endpoint_rows(found: IntegrationMap) -> list[dict[str, Any]]:
     rows = []
     slowest = max((s.latency.quantile(0.95) or 0 for s in found.endpoints.values()), default=0)
     top = latency_scale(slowest)
+    retries = found.hits("key_reuses")
     for name, stats in sorted(found.endpoints.items(), key=lambda i: (-i[1].calls, i[0])):
         p50, p95 = stats.latency.quantile(0.5), stats.latency.quantile(0.95)
         peak = found.rate_peak(f"endpoint {name}")
@@ -128,7 +129,7 @@ def _endpoint_rows(found: IntegrationMap) -> list[dict[str, Any]]:
                 "posts": stats.posts,
                 "with_key": stats.with_key,
                 "replayed": stats.replayed,
-                "retries": found.hits("key_reuses").get(name),
+                "retries": retries.get(name),
                 "parameters": sorted(stats.parameters, key=lambda p: (-stats.parameters[p], p)),
                 "expand": sorted(stats.expand.items()),
                 "list_reads": stats.list_reads,
@@ -146,7 +147,7 @@ def _endpoint_rows(found: IntegrationMap) -> list[dict[str, Any]]:
 def page_view(found: IntegrationMap, findings: list[Finding]) -> dict[str, Any]:
     """Everything the page shows, as plain data."""
     shapes = found.flow_shapes()
-    flows = _top_flows(found)
+    flows = _top_flows(shapes)
     drawn = [_flow_view(found, shape, counted) for shape, counted in flows[:TOP_FLOWS]]
     endpoints = _endpoint_rows(found)
     posts = sum(s.posts for s in found.endpoints.values())

@@ -50,22 +50,28 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
     return read_summary_file(path)
 
 
-def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A summary.json (a run's or a report's copy), checked for the fields the report and
-    the gate read."""
-    file = Path(path)
+def read_json_document(file: Path, missing: str, name: str) -> Any:
+    """The JSON a user gave by path, or an InputError of one line naming the file: `missing`
+    says what writes one, `name` the file a directory should have been given as."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        return json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(
-            f"{file}: no such summary file; `shadow compare RUN_DIR` writes one"
-        ) from None
+        raise InputError(f"{file}: {missing}") from None
     except IsADirectoryError:
-        raise InputError(f"{file}: is a directory; give its summary.json") from None
+        raise InputError(f"{file}: is a directory; give its {name}") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except UnicodeDecodeError:
         raise InputError(f"{file}: not UTF-8 text") from None
+
+
+def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A summary.json (a run's or a report's copy), checked for the fields the report and
+    the gate read."""
+    file = Path(path)
+    data = read_json_document(
+        file, "no such summary file; `shadow compare RUN_DIR` writes one", "summary.json"
+    )
     check_summary(data, str(file))
     for name, candidate in data["candidates"].items():
         for index, group in enumerate(candidate["groups"]):
