@@ -155,7 +155,9 @@ def test_an_object_made_while_a_slow_request_was_served_was_made_now() -> None:
     recorded, replayed = Side(), Side()
     one = {"id": "cus_R0000001", "object": "customer", "created": int(RECORDED + 9)}
     other = {"id": "cus_C0000001", "object": "customer", "created": int(REPLAYED)}
-    slow = normalize_tree(one, RECORDED, {}, PROFILE, times=recorded.times, finished=RECORDED + 10)
+    slow = normalize_tree(
+        one, RECORDED, {}, PROFILE, times=recorded.times, finished=RECORDED + 10
+    )
     fast = normalize_tree(
         other, REPLAYED, {}, PROFILE, times=replayed.times, finished=REPLAYED + 0.1
     )
