@@ -18,7 +18,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import compare, fidelity, importer, memory, recorder, replay, report
+from bench import (
+    compare,
+    fidelity,
+    importer,
+    integration_map,
+    memory,
+    recorder,
+    replay,
+    report,
+)
 from bench.measure import ROOT
 from bench.results import Figure, table, write_json
 from bench.synth import cached
@@ -32,6 +41,7 @@ MEASUREMENTS = (
     "report",
     "fidelity",
     "import",
+    "map",
 )
 
 
@@ -106,6 +116,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
         ),
     )
     measure("import", lambda: importer.measure(work, sizes.imports))
+    measure("map", lambda: integration_map.measure(work, sizes.memory))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

@@ -15,6 +15,8 @@ from harness.demo.run import MARKER, prepare_workspace, reading
 from harness.demo.simulated_upgrade import upgrade_answer, upgrade_object
 from harness.errors import InputError
 from harness.gate import FAILED, PASSED, UNJUDGED, CandidateVerdict, GateVerdict
+from harness.map.build import WrittenMap
+from harness.map.findings import Finding
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 
@@ -137,6 +139,27 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
     assert "80 exchanges could not be compared" in both
     assert "exit 3 on the first run (too many errors to judge) and 1 on the second run" in both
 
+    def found(severity: str, subject: str) -> Finding:
+        return Finding("rule", "A title", severity, subject, f"{subject} in detail", 3)
+
+    mapped = WrittenMap(
+        Path("demo/map"),
+        [found("high", "one"), found("medium", "two"), found("low", "three"), found("low", "4")],
+        1000,
+        ["demo.jsonl"],
+    )
+    with_map = reading([(summary, verdict, "high")], mapped)
+    assert (
+        f"The integration map of demo.jsonl ({Path('demo/map/index.html')}) has 4 findings, "
+        "the most serious first: [high] A title: one, one in detail; [medium] A title: two, "
+        "two in detail; [low] A title: three, three in detail; and 1 more on the page. In CI"
+    ) in with_map
+    clean = WrittenMap(Path("m"), [], 1000, ["a.jsonl", "b.jsonl"])
+    assert "The integration map of a.jsonl and b.jsonl" in reading([], clean)
+    assert reading([], clean).endswith(
+        "finds nothing to do better: the traffic follows every practice it checks."
+    )
+
 
 @pytest.mark.e2e
 def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migration(
@@ -161,8 +184,18 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     for part in ("api-upgrade", "charges-to-payment-intents"):
         assert f"report: {Path('demo') / 'reports' / part / 'index.html'}" in lines
         assert (tmp_path / "demo" / "reports" / part / "index.html").is_file()
+    assert f"map: {Path('demo') / 'map' / 'index.html'}" in lines
+    assert (tmp_path / "demo" / "map" / "map.json").is_file()
+    assert "high     Little rate-limit headroom: test mode" in lines
     paragraph = result.stdout.split("\n\n")[-1].replace("\n", " ")
     assert paragraph.startswith("demo.jsonl (85 exchanges in ")
+    # The closing paragraph names the map's top findings.
+    assert (
+        f"The integration map of demo.jsonl ({Path('demo') / 'map' / 'index.html'}) has "
+        "2 findings, the most serious first: [high] Little rate-limit headroom: test mode, "
+        "46 requests in the second from 2026-11-23 19:24:59 UTC"
+    ) in paragraph
+    assert "[medium] Deprecated API in use: Plans API, 3 calls" in paragraph
     assert "`shadow run` would exit 1 on the first run" in paragraph
     assert "and 0 on the second run (its gate passed)." in paragraph
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from hostileserver import LONG_KEY, replayed_and_compared
-from parts import chromium
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from reportdata import CARD_NUMBER, IMG_TEXT, LIVE_KEY, SCRIPT_TEXT, build_run
 
 from harness.cli import main
@@ -27,27 +25,10 @@ from harness.report.phrasing import verdict_line
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 SHADOW = Path(sys.executable).parent / "shadow"
 HOSTILE_NAME = '"><img src=x onerror="window.__shadowPwned = \'name\'">'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
@@ -60,7 +41,8 @@ class Opened:
     errors: list[str] = field(default_factory=list)
 
 
-def open_report(browser: Browser, index: Path) -> Opened:
+def open_page(browser: Browser, index: Path) -> Opened:
+    """A page opened from a file, with what it asks for and says recorded from the start."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     opened = Opened(page)
@@ -68,7 +50,12 @@ def open_report(browser: Browser, index: Path) -> Opened:
     page.on("console", lambda message: opened.console.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: opened.errors.append(str(error)))
     page.goto(index.as_uri())
-    page.wait_for_selector("body[data-ready=true]")
+    return opened
+
+
+def open_report(browser: Browser, index: Path) -> Opened:
+    opened = open_page(browser, index)
+    opened.page.wait_for_selector("body[data-ready=true]")
     return opened
 
 

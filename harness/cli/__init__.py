@@ -17,6 +17,7 @@ from harness.cli import (  # noqa: F401
     gate,
     import_,
     inspect,
+    map_,
     plan,
     record,
     replay,

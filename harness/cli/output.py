@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from harness.formats.recording import Header
     from harness.gate import GateConfig, GateVerdict
     from harness.inspection import Inspection
+    from harness.map.build import WrittenMap
+    from harness.map.model import IntegrationMap
     from harness.replay.session import ReplayResult
     from harness.report.write import WrittenReport
     from harness.run import RunResult
@@ -165,7 +167,7 @@ def print_upgrade_check(path: str, report: UpgradeCheck) -> None:
             finding.kind,
             finding.change.subject,
             f"{finding.change.describe()}\n{finding.change.url}",
-            str(len(finding.seqs)),
+            str(finding.exchanges),
             shown,
             f"seq {example.get('seq')}: {example.get('where')}",
         )
@@ -340,12 +342,57 @@ def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
     click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
 
 
-def print_demo(parts: list[DemoPart], reading: str) -> None:
-    """Each demo run as `shadow run` prints it, under its title, then the reading."""
+def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
+    """Each demo run as `shadow run` prints it, under its title, the map's findings, then
+    the reading."""
     import textwrap
 
     for part in parts:
         click.echo(f"== {part.title}: {part.scenario}")
         print_run(part.result)
         click.echo("")
+    click.echo("== The integration map of the demo recording")
+    for item in mapped.findings:
+        click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
+    click.echo(f"map: {mapped.directory / 'index.html'}")
+    click.echo("")
     click.echo(textwrap.fill(reading, width=100))
+
+
+def print_map(found: IntegrationMap, written: WrittenMap) -> None:
+    """`shadow map`: what was read, the findings most serious first, where the files went.
+    Recorded content is printed as text, never as rich markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = _console()
+    recordings = len(found.sources)
+    out.print(
+        Text(
+            f"{found.exchanges:,} exchanges from {recordings} recording"
+            f"{'' if recordings == 1 else 's'} ({_when(found.span.first)} → "
+            f"{_when(found.span.last)}): {len(found.endpoints)} endpoints, "
+            f"{len(found.flow_shapes())} shapes of flow"
+        ),
+        soft_wrap=True,
+    )
+    findings = written.findings
+    if findings:
+        table = Table(title=f"{len(findings)} findings", title_justify="left")
+        for column in ("severity", "finding", "what", "exchanges"):
+            table.add_column(column, justify="right" if column == "exchanges" else "left")
+        for item in findings:
+            table.add_row(
+                Text(item.severity),
+                Text(f"{item.title}: {item.subject}"),
+                Text(f"{item.detail}\n{item.doc}"),
+                Text(f"{item.exchanges:,}"),
+            )
+        out.print(table)
+    else:
+        out.print("no findings: the traffic follows every practice the map checks")
+    size = written.html_bytes / 1024
+    out.print(
+        Text(f"wrote {written.directory}/: map.json, index.html ({size:,.0f} KiB)"),
+        soft_wrap=True,
+    )

@@ -5,9 +5,10 @@ runs (replay, compare, report, gate) against local targets:
    the same way (expected: no regressions) and a candidate that really differs:
    localstripe behind harness.demo.simulated_upgrade, a simulated API upgrade;
 2. the shipped Charges → PaymentIntents rehearsal (scenarios/charges-to-payment-intents.yaml):
-   a Charges API integration replayed as PaymentIntents through its blueprint.
+   a Charges API integration replayed as PaymentIntents through its blueprint;
 
-Then a paragraph that reads the result.
+then the integration map of the demo recording (what it does with Stripe, and its
+findings), and a paragraph that reads the result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import harness
 from harness.demo.simulated_upgrade import CHANGES, FROM_VERSION, TO_VERSION
 from harness.errors import InputError
 from harness.gate import PASSED, GateVerdict
+from harness.map.build import WrittenMap, default_settings, map_recordings, write_map
+from harness.map.findings import Finding
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.progress import ProgressView
 from harness.report.phrasing import KIND_PHRASES
@@ -173,6 +176,12 @@ def run_demo(out: Path, progress: ProgressView | None = None) -> list[DemoPart]:
     return parts
 
 
+def map_demo(out: Path) -> WrittenMap:
+    """The integration map of the demo recording, into `out`/map/."""
+    recording = shipped(Path("recordings") / "demo.jsonl")
+    return write_map(map_recordings([recording], default_settings()), out / "map")
+
+
 # --- reading the result --------------------------------------------------------------------
 
 
@@ -241,15 +250,40 @@ def _run_sentence(summary: dict[str, Any]) -> str:
     return f"{head} was replayed against the baseline `{summary.get('baseline')}` and {candidates}"
 
 
-def reading(parts: list[tuple[dict[str, Any], GateVerdict, str]]) -> str:
+# The findings of the map the closing paragraph names.
+TOP_FINDINGS = 3
+
+
+def _map_sentence(written: WrittenMap) -> str:
+    """`The integration map of demo.jsonl (DIR/index.html) has 2 findings, the most
+    serious first: [high] …; [medium] …`."""
+    page = written.directory / "index.html"
+    findings: list[Finding] = written.findings
+    head = f"The integration map of {' and '.join(written.recordings)} ({page})"
+    if not findings:
+        return f"{head} finds nothing to do better: the traffic follows every practice it checks"
+    named = "; ".join(
+        f"[{f.severity}] {f.title}: {f.subject}, {f.detail}" for f in findings[:TOP_FINDINGS]
+    )
+    more = len(findings) - TOP_FINDINGS
+    return f"{head} has {_plural(len(findings), 'finding')}, the most serious first: {named}" + (
+        f"; and {more} more on the page" if more > 0 else ""
+    )
+
+
+def reading(
+    parts: list[tuple[dict[str, Any], GateVerdict, str]], mapped: WrittenMap | None = None
+) -> str:
     """One paragraph on what the runs show, built from each one's summary, verdict and
-    gate severity."""
+    gate severity, and on the top findings of the recording's map."""
     sentences = []
     for summary, verdict, fail_on in parts:
         statuses = {c.name: c.status for c in verdict.candidates}
         sentences.append(_run_sentence(summary))
         for name, candidate in summary.get("candidates", {}).items():
             sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
+    if mapped is not None:
+        sentences.append(_map_sentence(mapped))
     codes = [verdict.exit_code for _, verdict, _ in parts]
     meaning = {
         0: "its gate passed",
@@ -258,7 +292,8 @@ def reading(parts: list[tuple[dict[str, Any], GateVerdict, str]]) -> str:
         3: "too many errors to judge",
     }
     said = [f"{code} on {_ordinal(i)} run ({meaning[code]})" for i, code in enumerate(codes)]
-    sentences.append(f"In CI, `shadow run` would exit {' and '.join(said)}")
+    if said:
+        sentences.append(f"In CI, `shadow run` would exit {' and '.join(said)}")
     return ". ".join(sentences) + "."
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from harness.errors import InputError
 from harness.formats.atomic import write_json_atomically
 from harness.formats.recording import MAX_SEQ
-from harness.formats.untrusted import JSONProblem, load_json
+from harness.formats.untrusted import read_json_file
 from harness.model import OUTCOME_KINDS, SEVERITIES
 
 SUMMARY_FILE = "summary.json"
@@ -43,20 +43,12 @@ def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A summary.json (a run's or a report's copy), checked for the fields the report and
     the gate read."""
     file = Path(path)
-    try:
-        data = load_json(file.read_bytes())
-    except FileNotFoundError:
-        raise InputError(
-            f"{file}: no such summary file; `shadow compare RUN_DIR` writes one"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{file}: is a directory; give its summary.json") from None
-    except OSError as exc:
-        raise InputError(f"{file}: cannot be read ({exc.strerror})") from None
-    except JSONProblem as exc:
-        raise InputError(
-            f"{exc.located(file)}; re-run `shadow compare` to write it again"
-        ) from None
+    data = read_json_file(
+        file,
+        missing="no such summary file; `shadow compare RUN_DIR` writes one",
+        named="summary.json",
+        again="re-run `shadow compare` to write it again",
+    )
     check_summary(data, str(file))
     return data  # type: ignore[no-any-return]
 

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -337,3 +338,19 @@ def response_json(response: Response | None) -> Any:
         return load_json(text)
     except JSONProblem:
         return None
+
+
+def read_json_file(file: Path, *, missing: str, named: str, again: str = "") -> Any:
+    """The JSON document a user gave by path (a summary.json, a map.json), within the
+    limits, or an InputError of one line naming the file: `missing` says what writes one,
+    `named` the file a directory should have been given as, `again` how to write it anew."""
+    try:
+        return load_json(file.read_bytes())
+    except FileNotFoundError:
+        raise InputError(f"{file}: {missing}") from None
+    except IsADirectoryError:
+        raise InputError(f"{file}: is a directory; give its {named}") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot be read ({exc.strerror})") from None
+    except JSONProblem as exc:
+        raise InputError(exc.located(file) + (f"; {again}" if again else "")) from None

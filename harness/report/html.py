@@ -49,9 +49,11 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _environment() -> Environment:
+def template_environment(folder: Path) -> Environment:
+    """jinja2 as every page of the harness renders: autoescape on (content is text, never
+    markup), bidi controls escaped, an undefined name an error."""
     return Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(folder),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -73,8 +75,9 @@ def script_json(data: Any) -> str:
     )
 
 
-def _asset(name: str, closing: str) -> str:
-    text = (TEMPLATES / name).read_text(encoding="utf-8")
+def inline_asset(folder: Path, name: str, closing: str) -> str:
+    """A stylesheet or script to inline in a page, refused if it holds its own closing tag."""
+    text = (folder / name).read_text(encoding="utf-8")
     if closing in text.lower():
         raise ValueError(f"{name} must not contain {closing!r}: it is inlined in the page")
     return text
@@ -83,6 +86,21 @@ def _asset(name: str, closing: str) -> str:
 def _csp_hash(text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def content_security_policy(style: str, script: str | None = None) -> str:
+    """A page's policy: no fetch of any kind, and only its own inlined style and script
+    (by their SHA-256; no script at all when there is none)."""
+    scripts = _csp_hash(script) if script is not None else "'none'"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {scripts}",
+            f"style-src {_csp_hash(style)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
 
 
 def page_data(report: Report) -> dict[str, Any]:
@@ -175,19 +193,11 @@ def _verdicts(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(report: Report, generated: datetime | None = None) -> str:
     """The whole report page as one string."""
     summary = report.summary
-    css = _asset("report.css", "</style")
-    js = _asset("report.js", "</script")
-    csp = "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src {_csp_hash(js)}",
-            f"style-src {_csp_hash(css)}",
-            "base-uri 'none'",
-            "form-action 'none'",
-        ]
-    )
+    css = inline_asset(TEMPLATES, "report.css", "</style")
+    js = inline_asset(TEMPLATES, "report.js", "</script")
+    csp = content_security_policy(css, js)
     baseline = str(summary.get("baseline", "baseline"))
-    template = _environment().get_template("index.html.j2")
+    template = template_environment(TEMPLATES).get_template("index.html.j2")
     return template.render(
         run_name=report.run_name,
         baseline=baseline,

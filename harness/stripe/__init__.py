@@ -9,10 +9,12 @@ redacted cards and bank details.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -173,6 +175,26 @@ def bare_key(value: str) -> str:
     return value
 
 
+_KEY_MODE = re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)_(test|live)_")
+
+
+@lru_cache(maxsize=256)
+def api_key_mode(authorization: str | None) -> str:
+    """`test`, `live` or `unknown`: the mode of the key an Authorization header carries,
+    Bearer or Basic, whole or redacted (`Bearer sk_test_<redacted:1a2b3c4d>`)."""
+    if not authorization:
+        return "unknown"
+    scheme, _, credentials = authorization.strip().partition(" ")
+    text = credentials or scheme
+    if scheme.lower() == "basic":
+        try:
+            text = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return "unknown"
+    found = _KEY_MODE.search(text)
+    return found.group(1) if found is not None else "unknown"
+
+
 # --- the form codec --------------------------------------------------------------------
 
 FormPairs = list[tuple[str, str]]
@@ -271,6 +293,36 @@ def flatten_form_tree(tree: dict[str, Any], prefix: str = "") -> FormPairs:
         else:
             pairs.append((name, str(value)))
     return pairs
+
+
+# Deeper than this, a request's parameters are not walked (a hostile body must not take a
+# reader down).
+_PARAMETER_DEPTH = 24
+
+
+def request_form_tree(method: str, query: str, body: str | bytes) -> dict[str, Any]:
+    """The parameters a request sends, as one form tree: the query string of a GET or a
+    DELETE, the body of anything else ({} for a body that is not text)."""
+    text = query if method.upper() in ("GET", "DELETE") else body
+    if not isinstance(text, str) or not text:
+        return {}
+    return form_tree(parse_form_pairs(text))
+
+
+def parameter_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Each parameter a form tree sends, list positions left out (`items.price`);
+    metadata's keys are the customer's own, never parameters."""
+    if isinstance(tree, list):
+        for item in tree:
+            yield from parameter_paths(item, prefix)
+        return
+    if not isinstance(tree, dict) or len(prefix) > _PARAMETER_DEPTH:
+        return
+    for name, value in tree.items():
+        path = (*prefix, str(name))
+        yield path
+        if name != "metadata":
+            yield from parameter_paths(value, path)
 
 
 # --- endpoints -------------------------------------------------------------------------

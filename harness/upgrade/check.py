@@ -18,7 +18,7 @@ from typing import Any
 from harness.formats.atomic import write_json_atomically
 from harness.formats.recording import RecordingReader
 from harness.model import Exchange
-from harness.stripe import endpoint_template, form_tree, parse_form_pairs
+from harness.stripe import endpoint_template, parameter_paths, request_form_tree
 from harness.stripe.catalogue import answer_version, catalogue_for, resolve_version
 from harness.stripe.catalogue.changes import (
     ADDED,
@@ -41,19 +41,24 @@ _DEPTH = 24
 
 @dataclass(slots=True)
 class Finding:
-    """One thing the traffic will meet, and where: exchanges, endpoints, a first example."""
+    """One thing the traffic will meet, and where: exchanges, endpoints, a first example.
+
+    Exchanges are counted, not listed, so a check of a million exchanges holds a few
+    numbers per finding; `last` is the index of the exchange counted last (an exchange
+    can meet one change through several of its fields)."""
 
     kind: str  # ENDPOINT, PARAMETER, FIELD
     change: Change
-    seqs: set[int] = field(default_factory=set)
+    exchanges: int = 0
     endpoints: set[str] = field(default_factory=set)
     example: dict[str, Any] | None = None
+    last: int = -1
 
     def to_json(self) -> dict[str, Any]:
         return {
             "finding": self.kind,
             **self.change.to_json(),
-            "exchanges": len(self.seqs),
+            "exchanges": self.exchanges,
             "endpoints": sorted(self.endpoints),
             "example": self.example,
         }
@@ -71,21 +76,33 @@ class UpgradeCheck:
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
 
     def note(
-        self, kind: str, change: Change, exchange: Exchange, endpoint: str, where: str
+        self,
+        kind: str,
+        change: Change,
+        exchange: Exchange,
+        endpoint: str,
+        where: str,
+        at: int | None = None,
     ) -> None:
+        """Count the exchange being checked (the report's `exchanges`-th) against a change;
+        `at` is its place in a longer stream (the integration map's), kept in the example."""
         finding = self.findings.get((kind, change.subject))
         if finding is None:
             finding = Finding(kind, change)
             self.findings[(kind, change.subject)] = finding
-        finding.seqs.add(exchange.seq)
+        if finding.last != self.exchanges:
+            finding.last = self.exchanges
+            finding.exchanges += 1
         finding.endpoints.add(endpoint)
         if finding.example is None:
             finding.example = {"seq": exchange.seq, "endpoint": endpoint, "where": where}
+            if at is not None:
+                finding.example["at"] = at
 
     def sorted_findings(self) -> list[Finding]:
         return sorted(
             self.findings.values(),
-            key=lambda f: (_ORDER[f.kind], -len(f.seqs), f.change.subject),
+            key=lambda f: (_ORDER[f.kind], -f.exchanges, f.change.subject),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -97,30 +114,6 @@ class UpgradeCheck:
             "uncovered": self.uncovered,
             "findings": [f.to_json() for f in self.sorted_findings()],
         }
-
-
-def _request_tree(exchange: Exchange) -> dict[str, Any]:
-    request = exchange.request
-    text = request.query if request.method.upper() in ("GET", "DELETE") else request.body
-    if not isinstance(text, str) or not text:
-        return {}
-    return form_tree(parse_form_pairs(text))
-
-
-def _parameter_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
-    """Each parameter a form tree sends, list positions left out (`items.price`);
-    metadata's keys are the customer's own, never parameters."""
-    if isinstance(tree, list):
-        for item in tree:
-            yield from _parameter_paths(item, prefix)
-        return
-    if not isinstance(tree, dict) or len(prefix) > _DEPTH:
-        return
-    for name, value in tree.items():
-        path = (*prefix, str(name))
-        yield path
-        if name != "metadata":
-            yield from _parameter_paths(value, path)
 
 
 def _fields(
@@ -155,8 +148,11 @@ def _shape(endpoint: str) -> str:
     return f"{method} {'/'.join(parts)}"
 
 
-def check_exchange(report: UpgradeCheck, exchange: Exchange, default_version: str | None) -> None:
-    """Add what one recorded exchange will meet on the report's target version."""
+def check_exchange(
+    report: UpgradeCheck, exchange: Exchange, default_version: str | None, at: int | None = None
+) -> None:
+    """Add what one recorded exchange will meet on the report's target version (`at`: its
+    place in a longer stream, shown in examples)."""
     report.exchanges += 1
     version = answer_version(exchange, default_version)
     report.versions[version or "unknown"] = report.versions.get(version or "unknown", 0) + 1
@@ -172,11 +168,12 @@ def check_exchange(report: UpgradeCheck, exchange: Exchange, default_version: st
     shape = _shape(endpoint)
     gone = endpoint_change(shape, source.api_version, target)
     if gone is not None:
-        report.note(ENDPOINT, gone, exchange, endpoint, endpoint)
-    for path in _parameter_paths(_request_tree(exchange)):
+        report.note(ENDPOINT, gone, exchange, endpoint, endpoint, at)
+    request_tree = request_form_tree(request.method, request.query, request.body)
+    for path in parameter_paths(request_tree):
         change = parameter_change(shape, path, source.api_version, target)
         if change is not None:
-            report.note(PARAMETER, change, exchange, endpoint, ".".join(path))
+            report.note(PARAMETER, change, exchange, endpoint, ".".join(path), at)
     response = exchange.response
     if response is None or response.status >= 400:
         return
@@ -198,7 +195,7 @@ def check_exchange(report: UpgradeCheck, exchange: Exchange, default_version: st
             continue
         if change.effect == VALUES and (not shown or shown in change.new_values):
             continue
-        report.note(FIELD, change, exchange, endpoint, f"{object_type}.{'.'.join(path)}")
+        report.note(FIELD, change, exchange, endpoint, f"{object_type}.{'.'.join(path)}", at)
 
 
 def upgrade_check(
