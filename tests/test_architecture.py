@@ -14,6 +14,7 @@ from harness.capture.importers.base import Format
 from harness.capture.importers.registry import FORMATS
 from harness.compare.correspondence import CORRESPONDENCES, Correspondence
 from harness.compare.profile import PROFILE_CONTRIBUTORS
+from harness.map.findings import FINDINGS, FindingRule
 from harness.registry import Registry
 from harness.replay.launch import LAUNCHERS, Launcher, LaunchOptions
 from harness.scenario import SECTIONS
@@ -31,6 +32,7 @@ STAGES = (
     "harness.compare",
     "harness.report",
     "harness.upgrade",
+    "harness.map",
     "harness.transforms",
     "harness.cli",
     "harness.gate",
@@ -145,6 +147,7 @@ REGISTRIES: list[tuple[Registry[object], type]] = [
     (FORMATS, Format),
     (SECTIONS, type(lambda: None)),
     (PROFILE_CONTRIBUTORS, type(lambda: None)),
+    (FINDINGS, FindingRule),
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from harness.map.evidence import Example, Tally
 from harness.map.model import IntegrationMap
 from harness.model import SEVERITIES
+from harness.registry import Registry
 from harness.stripe import resource_of
 from harness.stripe.guidelines import (
     DEPRECATIONS,
@@ -94,7 +95,7 @@ class FindingRule:
         return " ".join((self.check.__doc__ or "").split())
 
 
-FINDINGS: dict[str, FindingRule] = {}
+FINDINGS: Registry[FindingRule] = Registry("map finding", "stripe_shadow.map_findings")
 
 
 def finding(name: str, *, title: str, doc: str) -> Callable[[Check], Check]:
@@ -103,10 +104,10 @@ def finding(name: str, *, title: str, doc: str) -> Callable[[Check], Check]:
 
     def register(check: Check) -> Check:
         if name in FINDINGS:
-            raise ValueError(f"a finding named {name!r} is registered already")
+            raise ValueError(f"a {FINDINGS.kind} named {name!r} is registered already")
         if not (check.__doc__ or "").strip():
             raise ValueError(f"finding {name!r}: its docstring is its rationale; write one")
-        FINDINGS[name] = FindingRule(name, title, doc, check)
+        FINDINGS.register(name, FindingRule(name, title, doc, check))
         return check
 
     return register
@@ -474,5 +475,5 @@ _RANK = {severity: index for index, severity in enumerate(SEVERITIES)}
 
 def find(found: IntegrationMap) -> list[Finding]:
     """Every registered finding on a map, most serious first, then most exchanges."""
-    everything = [item for rule in FINDINGS.values() for item in rule.check(found)]
+    everything = [item for name in FINDINGS for item in FINDINGS[name].check(found)]
     return sorted(everything, key=lambda f: (_RANK[f.severity], -f.exchanges, f.rule, f.subject))
