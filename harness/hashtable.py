@@ -9,7 +9,9 @@ in 10^8 for a million keys) share an entry: each user says what that costs it.
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+N = TypeVar("N", int, float)
 
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: consecutive numbers land far apart
 _BITS = (1 << 64) - 1
@@ -22,7 +24,7 @@ def _key(item: str | int | float) -> int:
     return (mixed - (1 << 64) if mixed >= _SIGN else mixed) or 1
 
 
-class HashTable:
+class HashTable(Generic[N]):
     """Keys → numbers of one array typecode (`i` 32-bit ints, `q` 64-bit, `d` floats).
 
     Keys are hashed with Python's `hash`, which is salted per process: a table is never
@@ -50,12 +52,12 @@ class HashTable:
             index = (index + 1) & mask
         return index
 
-    def get(self, item: str | int | float) -> int | float | None:
+    def get(self, item: str | int | float) -> N | None:
         key = _key(item)
         index = self._slot(key)
         return self._values[index] if self._keys[index] == key else None
 
-    def set(self, item: str | int | float, number: int | float) -> None:
+    def set(self, item: str | int | float, number: N) -> None:
         key = _key(item)
         index = self._slot(key)
         self._values[index] = number
@@ -65,7 +67,7 @@ class HashTable:
             if 4 * self._size > 3 * len(self._keys):
                 self._grow()
 
-    def setdefault(self, item: str | int | float, number: int | float) -> int | float:
+    def setdefault(self, item: str | int | float, number: N) -> N:
         """The number `item` has, or `number` once set for it (the first one wins)."""
         mixed = (hash(item) * _MIX) & _BITS  # _key and _slot inlined: called per id compared
         key = (mixed - (1 << 64) if mixed >= _SIGN else mixed) or 1

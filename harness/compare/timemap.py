@@ -126,8 +126,8 @@ class TimeMap:
 
     def __init__(self, origin: float | None = None) -> None:
         self.origin = origin
-        self._births = HashTable("q")
-        self._shown = HashTable("q")
+        self._births: HashTable[int] = HashTable("q")
+        self._shown: HashTable[int] = HashTable("q")
 
     def name(self, object_id: str, request: int) -> int:
         """Note that the request (packed) names `object_id`; returns the (packed) request

@@ -50,6 +50,7 @@ from typing import Any
 from harness.errors import RecordingError
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import response_json
+from harness.hashtable import HashTable
 from harness.model import Exchange
 from harness.replay.groups import GroupScopes
 from harness.replay.rewrite import (
@@ -444,55 +445,7 @@ class Plan:
         return data
 
 
-class _IdTable:
-    """Ids → an int, keyed by the ids' 64-bit hashes in two flat arrays (open addressing,
-    at most three quarters full): 12 to 24 bytes an id instead of about 150 for a dict of
-    strings, so a million exchanges plan in tens of MB. Two ids with one hash (about one
-    chance in 10^8 for a million ids) would share an entry: for the planner, that joins
-    two journeys, which only orders more than needed."""
-
-    __slots__ = ("_keys", "_mask", "_size", "_values")
-
-    def __init__(self, capacity: int = 1 << 12) -> None:
-        self._keys = array("q", bytes(8 * capacity))  # 0: an empty slot
-        self._values = array("i", bytes(4 * capacity))
-        self._mask = capacity - 1
-        self._size = 0
-
-    def _slot(self, key: int) -> int:
-        keys, mask = self._keys, self._mask
-        index = key & mask
-        while keys[index] != key and keys[index] != 0:
-            index = (index + 1) & mask
-        return index
-
-    def get(self, value: str) -> int | None:
-        key = hash(value) or 1
-        index = self._slot(key)
-        return self._values[index] if self._keys[index] == key else None
-
-    def set(self, value: str, number: int) -> None:
-        key = hash(value) or 1
-        index = self._slot(key)
-        self._values[index] = number
-        if self._keys[index] == 0:
-            self._keys[index] = key
-            self._size += 1
-            if 4 * self._size > 3 * len(self._keys):
-                self._grow()
-
-    def _grow(self) -> None:
-        keys, values = self._keys, self._values
-        self.__init__(2 * len(keys))  # type: ignore[misc]
-        for key, number in zip(keys, values, strict=True):
-            if key != 0:
-                index = self._slot(key)
-                self._keys[index] = key
-                self._values[index] = number
-                self._size += 1
-
-
-# What an id is to the planner (the values of its _IdTable besides owner positions).
+# What an id is to the planner (the values of its id table besides owner positions).
 _KNOWN = -1  # known, with no exchange joined on it (a seed, a catalogue reference)
 _UNPRODUCED = -2  # used before anything produced it
 _LISTED = -3  # _LISTED - p: first named by the answer of the id-less read at position p
@@ -506,7 +459,11 @@ class Planner:
 
     def __init__(self, known_ids: Iterable[str] = ()) -> None:
         # Per id: the first exchange joined on it, or _KNOWN, _UNPRODUCED, or listed.
-        self._ids = _IdTable()
+        # Ids → an int in flat arrays (harness.hashtable): a million exchanges plan in tens
+        # of MB. Two ids with one hash (about one chance in 10^8 for a million ids) would
+        # share an entry: for the planner, that joins two journeys, which only orders more
+        # than needed.
+        self._ids: HashTable[int] = HashTable("i")
         for value in known_ids:
             self._ids.set(value, _KNOWN)
         self._unproduced = 0
