@@ -14,6 +14,7 @@ from harness.compare.diff import diff_trees
 from harness.compare.normalize import normalize_tree
 from harness.compare.profile import stripe_profile
 from harness.compare.timemap import Moment, TimeMap
+from harness.model import Request
 from harness.stripe.times import add_months
 
 PROFILE = stripe_profile(timestamp_tolerance=5)
@@ -122,6 +123,14 @@ def test_a_time_the_request_set_is_counted_from_the_run_origin() -> None:
     trial_end = int(RECORDED + 14 * 86_400 + 3 * 3_600)
     one = {"id": "sub_R0000001", "trial_end": trial_end}
     other = {"id": "sub_C0000001", "trial_end": trial_end + shift}
+    # Only a time a request sent is counted from the origin.
+    assert recorded.answer(one, RECORDED + 3 * 3_600) != replayed.answer(
+        other, RECORDED + shift + 1
+    )
+    recorded.times.note_request(Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end}"))
+    replayed.times.note_request(
+        Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end + shift}")
+    )
     assert recorded.answer(one, RECORDED + 3 * 3_600) == replayed.answer(
         other, RECORDED + shift + 1
     )
@@ -155,9 +164,7 @@ def test_an_object_made_while_a_slow_request_was_served_was_made_now() -> None:
     recorded, replayed = Side(), Side()
     one = {"id": "cus_R0000001", "object": "customer", "created": int(RECORDED + 9)}
     other = {"id": "cus_C0000001", "object": "customer", "created": int(REPLAYED)}
-    slow = normalize_tree(
-        one, RECORDED, {}, PROFILE, times=recorded.times, finished=RECORDED + 10
-    )
+    slow = normalize_tree(one, RECORDED, {}, PROFILE, times=recorded.times, finished=RECORDED + 10)
     fast = normalize_tree(
         other, REPLAYED, {}, PROFILE, times=replayed.times, finished=REPLAYED + 0.1
     )

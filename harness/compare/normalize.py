@@ -149,7 +149,6 @@ class _Normalizer:
         self.declared = profile.declared_timestamps
         self.tolerance = profile.timestamp_tolerance
         self.times = times
-        self.origin = times.origin if times is not None else None
         self.catalogue = profile.catalogue
         self.fixed_times = profile.fixed_times
 
@@ -189,7 +188,8 @@ class _Normalizer:
             else ()
         )
         shown = self.times.first_shown(item, self.packed) if self.times is not None else None
-        return Moment(item, self.request, shown, self.origin, counted_from, self.tolerance)
+        origin = self.times.origin_of(item) if self.times is not None else None
+        return Moment(item, self.request, shown, origin, counted_from, self.tolerance)
 
     def mapping(
         self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None

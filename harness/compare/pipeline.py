@@ -255,6 +255,8 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
+        base_times.note_request(b.request)
+        other_times.note_request(c.request)
         base_profile = profile.for_version(answer_version(b, baseline.default_version))
         other_profile = profile.for_version(answer_version(c, other.default_version))
         try:

@@ -12,7 +12,10 @@ in calendar months (Stripe's month-end rule) and seconds, within the tolerance:
   birth), on this side: a later read of an object shows the times it was given then,
   however long after, so a slow recording replayed fast differs in nothing;
 * the run's origin (the recording's start, or the replay's start less the shift applied
-  to request times): a time the request set (`trial_end`, shifted) comes back shifted;
+  to request times), for a time one of the side's own requests sent (`trial_end`,
+  shifted): it comes back shifted. The shift is in seconds, so this anchor is compared in
+  seconds only, and only for a time a request sent: any other time lies at some distance
+  from the origin, and a period a few days off could land on the other side's by chance;
 * the times of its object it is counted from (harness.stripe.times.ANCHOR_RANKS): a
   period's end from its start, a subscription's periods from its billing cycle anchor.
 
@@ -22,10 +25,15 @@ first shown (and an object born) at the earliest exchange that shows it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.hashtable import HashTable
-from harness.stripe.times import describe_distance, same_calendar_distance
+from harness.model import Request
+from harness.stripe.times import EARLIEST_TIME, describe_distance, same_calendar_distance
+
+# A Unix time written in a request: ten digits, not inside a longer number or word.
+_SENT_TIME = re.compile(rb"(?<![0-9A-Za-z_])[0-9]{9,10}(?![0-9A-Za-z_])")
 
 # A stretch of time: a request's (start, end), or a field's (value, value).
 Window = tuple[float, float]
@@ -91,6 +99,12 @@ class Moment:
         apart = self.value - other.value
         if abs(apart - (self.request[0] - other.request[0])) <= tolerance:
             return True  # the fast path: as far from the request's start on both sides
+        if (
+            self.origin is not None
+            and other.origin is not None
+            and abs(apart - (self.origin - other.origin)) <= tolerance
+        ):
+            return True  # a time a request set, shifted by seconds (never by months)
         for mine, theirs in self._shared_anchors(other):
             if _same_distance(self.value, mine, other.value, theirs, tolerance):
                 return True
@@ -100,8 +114,6 @@ class Moment:
         pairs = [(self.request, other.request)]
         if self.first_shown is not None and other.first_shown is not None:
             pairs.append((self.first_shown, other.first_shown))
-        if self.origin is not None and other.origin is not None:
-            pairs.append(((self.origin, self.origin), (other.origin, other.origin)))
         if self.anchors and other.anchors:
             theirs = dict(other.anchors)
             for name, mine in self.anchors:
@@ -122,12 +134,32 @@ class TimeMap:
     first showed each time value (the first wins), and the side's origin. Kept in flat
     hash tables, a request's window packed in 64 bits: about 20 bytes an object or time."""
 
-    __slots__ = ("_births", "_shown", "origin")
+    __slots__ = ("_births", "_sent", "_shown", "origin")
 
     def __init__(self, origin: float | None = None) -> None:
         self.origin = origin
         self._births: HashTable[int] = HashTable("q")
         self._shown: HashTable[int] = HashTable("q")
+        self._sent: set[int] = set()
+
+    def note_request(self, request: Request) -> None:
+        """Learn the Unix times this side's request wrote in its query or body: only those
+        are counted from the origin (the module docstring)."""
+        if self.origin is None:
+            return
+        body = request.body if isinstance(request.body, bytes) else request.body.encode()
+        for text in (request.query.encode(), body):
+            for found in _SENT_TIME.findall(text):
+                value = int(found)
+                if value >= EARLIEST_TIME:
+                    self._sent.add(value)
+
+    def origin_of(self, value: float) -> float | None:
+        """The origin to count `value` from: the side's, when one of its requests sent
+        that time; otherwise none."""
+        if self.origin is None or not self._sent:
+            return None
+        return self.origin if int(value) in self._sent else None
 
     def name(self, object_id: str, request: int) -> int:
         """Note that the request (packed) names `object_id`; returns the (packed) request

@@ -89,12 +89,15 @@ def same_calendar_distance(
         if distance is None:
             continue
         months, _ = distance
-        # From the month boundary before the moment and from the one after it: a time a
-        # second short of a month (an object created within its request's first second,
-        # its period counted from then) is a month less a second.
+        # From the month boundary before the moment and, when the moment is less than a
+        # day short of it, from the one after it: a time a second short of a month (an
+        # object created within its request's first second, its period counted from then)
+        # is a month less a second.
         for whole in (months, months + 1):
             boundary, other_boundary = add_months(start, whole), add_months(other_start, whole)
             if boundary is None or other_boundary is None:
+                continue
+            if whole > months and boundary - end > _DAY:
                 continue
             if abs((end - boundary) - (other_end - other_boundary)) <= tolerance:
                 return True
