@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -243,13 +244,16 @@ def _redact_card_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+_CARD_FIELD_VALUE = re.compile(r"[0-9](?:(?: {1,2}|[-.+])?[0-9])+")
+
+
 def _redact_card_field(value: str) -> str:
     """A `number` field: a card number of any network (12 to 19 digits that pass the
     Luhn check, however grouped). Any other number (an invoice's) is no card."""
-    if _is_marked(value):
+    if _is_marked(value) or _CARD_FIELD_VALUE.fullmatch(value.strip()) is None:
         return value
-    digits = re.sub(r"[ .+-]", "", value.strip())
-    if digits.isdigit() and 12 <= len(digits) <= 19 and luhn_valid(digits):
+    digits = re.sub(r"[^0-9]", "", value)
+    if 12 <= len(digits) <= 19 and luhn_valid(digits):
         return f"<redacted:card:{digits[-4:]}>"
     return value
 
@@ -418,6 +422,7 @@ _NUMBER_HEADERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)
 def _header_rule(name: str) -> FieldRule | None:
     lower = name.lower()
     rule = HEADER_RULES.get(lower)
@@ -433,6 +438,11 @@ def _last_name(name: str) -> str:
 
 
 # --- the encodings a text can be in ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _context(policy: RedactionPolicy) -> _Context:
+    return _Context(policy)
 
 
 class _Context:
@@ -465,14 +475,18 @@ def _redact_value(value: str, name: str | None, context: _Context, depth: int) -
     return _redact(value, context, depth + 1)
 
 
-# JSON: a string (a member name when a colon follows) or a number.
+# JSON: a string (a member name when a colon follows) or a number. (The string's loop is
+# unrolled, which the regex engine runs many times faster than an alternation per
+# character; a number is taken wherever it starts, harmless inside a word of free text.)
 _JSON_TOKEN = re.compile(
-    r'"(?P<string>(?:[^"\\]|\\.)*)"(?P<colon>[ \t\r\n]*:)?'
-    r"|(?<![A-Za-z0-9_.])(?P<number>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_])"
+    r'"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"(?P<colon>[ \t\r\n]*:)?'
+    r"|(?P<number>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
 )
 
 
 def _json_string(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
     try:
         decoded = json.loads(f'"{raw}"')
     except ValueError:
@@ -486,44 +500,63 @@ def _json_dump(value: str) -> str:
     return json.dumps(value, ensure_ascii=lone_surrogate(value) is not None)
 
 
-def _redact_json(text: str, context: _Context, depth: int) -> str:
+def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
     """Each string and number of a JSON text (or of JSON inside free text), decoded; a
-    member's value by its member's name."""
+    member's value by its member's name. Also says whether a hint of a secret lies
+    outside them (a Python dict's repr, a log line around a JSON value), which free
+    text's rules must then read.
+
+    One search over the whole text finds where a secret may be: only the tokens there,
+    and the values of members whose name is one, are decoded and read (every token when
+    personal data is pseudonymized)."""
+    hints = _hint_spans(text)
+    every = context.pseudonymizer is not None
     out: list[str] = []
     copied = 0
+    next_hint = 0
     name: str | None = None
+    name_hinted = False
+    outside = False
     for token in _JSON_TOKEN.finditer(text):
+        start, end = token.span()
+        while next_hint < len(hints) and hints[next_hint][0] < start:
+            outside = True  # a hint between tokens
+            next_hint += 1
+        hinted = False
+        while next_hint < len(hints) and hints[next_hint][0] < end:
+            hinted = True
+            outside = outside or hints[next_hint][1] > end  # across tokens: `4242 4242…`
+            next_hint += 1
         raw = token.group("string")
-        if raw is not None:
-            decoded = _json_string(raw)
-            if token.group("colon") is not None:
-                new_name = _redact(decoded, context, depth + 1) if _may_hold_secret(raw) else decoded
-                if new_name != decoded:
-                    out.append(text[copied : token.start()] + _json_dump(new_name))
+        if raw is not None and token.group("colon") is not None:
+            name, name_hinted = _json_string(raw), hinted
+            if hinted:
+                new_name = _redact(name, context, depth + 1)
+                if new_name != name:
+                    out.append(text[copied:start] + _json_dump(new_name))
                     copied = token.end("string") + 1
-                name = decoded
-                continue
-            if _needs_value_rules(raw, name, context):
-                new = _redact_value(decoded, name, context, depth)
-                if new != decoded:
-                    out.append(text[copied : token.start()] + _json_dump(new))
-                    copied = token.end("string") + 1
-        else:
-            number = token.group("number")
-            if _needs_value_rules(number, name, context):
-                new = _redact_value(number, name, context, depth)
-                if new != number:
-                    out.append(text[copied : token.start()] + _json_dump(new))
-                    copied = token.end()
-        name = None
+            continue
+        if hinted or name_hinted or every:
+            value = _json_string(raw) if raw is not None else token.group("number")
+            new = _redact_value(value, name, context, depth)
+            if new != value:
+                out.append(text[copied:start] + _json_dump(new))
+                copied = token.end("string") + 1 if raw is not None else end
+        name, name_hinted = None, False
     out.append(text[copied:])
-    return "".join(out)
+    return "".join(out), outside or next_hint < len(hints)
+
+
+def _has_rule(name: str | None, context: _Context) -> bool:
+    """Whether a field's value must be read whatever it holds: it has a rule of its own,
+    or personal data is pseudonymized (in any field, emails in free text)."""
+    return context.pseudonymizer is not None or (
+        name is not None and _last_name(name) in context.rules
+    )
 
 
 def _needs_value_rules(raw: str, name: str | None, context: _Context) -> bool:
-    return (name is not None and name.lower() in context.rules) or (
-        context.pseudonymizer is not None or _may_hold_secret(raw)
-    )
+    return _has_rule(name, context) or _may_hold_secret(raw)
 
 
 # A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
@@ -623,7 +656,7 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
 _FREE_FIELD = re.compile(
     r"(?:(?<![A-Za-z0-9_])|(?<=%5[Bb]))(?<!<redacted:)"
     r"(?P<name>[A-Za-z0-9_-]*"
-    r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api.?key|authorization|cookie|signature|"
+    r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
     r"credential)[A-Za-z0-9_-]*)"
     r"(?P<sep>(?:\]|%5[Dd])?[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
     r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
@@ -716,7 +749,8 @@ def _redact(text: str, context: _Context, depth: int) -> str:
         return _redact_free(text, context, depth)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "[") or (stripped[:1] == '"' and stripped.rstrip()[-1:] == '"'):
-        return _redact_free(_redact_json(text, context, depth), context, depth)
+        redacted, outside = _redact_json(text, context, depth)
+        return _redact_free(redacted, context, depth) if outside else _redact_shapes(redacted)
     if stripped.startswith("--"):
         multipart = _redact_multipart(text, context, depth)
         if multipart is not None:
@@ -724,7 +758,7 @@ def _redact(text: str, context: _Context, depth: int) -> str:
     if _is_form(text):
         return _redact_form(text, context, depth)
     if '"' in text:
-        text = _redact_json(text, context, depth)
+        text = _redact_json(text, context, depth)[0]
     return _redact_free(text, context, depth)
 
 
@@ -740,20 +774,49 @@ def _redact(text: str, context: _Context, depth: int) -> str:
 _BASIC_HINT = re.compile(r"(?i)basic")
 _CARD_HINT = re.compile(r"[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){12}")  # 13 digits at least
 _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
-_SECRET_HINT = re.compile(
-    r"_test_|_live_|whsec_|rt_|ac_|v[0-9]=|\\u00[2-7]|"
-    r"[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){11}|[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}|"
-    r"(?i:secret|cvc|cvv|account.?number|iban|routing.?number|ssn|id.?number|token|"
-    r"password|api.?key|signature|authorization|basic|cookie|credential)"
+# Literals first (a substring search is the fastest check there is), in lower case: a
+# secret field's or header's name, a key's or a token's prefix, an escaped ASCII character.
+_HINT_LITERALS = (
+    "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "cvc", "cvv",
+    "iban", "ssn", "password", "api_key", "api-key", "apikey", "signature", "authorization",
+    "basic", "cookie", "credential", "account_number", "routing_number", "id_number",
+)  # fmt: skip
+# Then 12 digits with separators between them, the start of an IBAN, a signature.
+_HINT_SHAPES = re.compile(
+    r"[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){11}|[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}|v[0-9]="
 )
+
+
+# Where in a long text a secret may be: the literals (in the lower-cased text), a percent
+# escape (a form or URL inside a JSON string may hide a field's name behind one), a shape.
+_HINT_LITERAL_ANYWHERE = re.compile(
+    "|".join(re.escape(literal) for literal in _HINT_LITERALS) + "|%[0-9a-f]{2}"
+)
+
+
+def _hint_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` a hint of a secret lies, in order."""
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two (İ)
+        lower = "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
+    found = [hint.span() for hint in _HINT_LITERAL_ANYWHERE.finditer(lower)]
+    shapes = [hint.span() for hint in _HINT_SHAPES.finditer(text)]
+    return sorted(found + shapes) if shapes else found
+
+
+def _hints_secret(text: str) -> bool:
+    lower = text.lower()
+    return any(literal in lower for literal in _HINT_LITERALS) or (
+        _HINT_SHAPES.search(text) is not None
+    )
 
 
 def _may_hold_secret(text: str) -> bool:
     """False only when no secret rule can match `text`, percent-decoded or not (a form
     body is redacted on its decoded keys and values)."""
-    if _SECRET_HINT.search(text) is not None:
+    if _hints_secret(text):
         return True
-    return "%" in text and _SECRET_HINT.search(unquote_plus(text)) is not None
+    return "%" in text and _hints_secret(unquote_plus(text))
 
 
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
@@ -766,7 +829,7 @@ def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
 
 def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """`redact_text` without its quick check: every rule runs on every text."""
-    context = _Context(policy)
+    context = _context(policy)
     # One pass can reveal more: a body that becomes form-shaped once a spaced card number
     # is replaced. Repeat until nothing changes, so redacting twice changes nothing.
     for _ in range(4):
@@ -782,7 +845,7 @@ def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) 
     by the field's rule, then as a text of its own."""
     if policy.pii == "keep" and not _may_hold_secret(value) and name.lower() not in SECRET_FIELDS:
         return value
-    return _redact_value(value, name, _Context(policy), 0)
+    return _redact_value(value, name, _context(policy), 0)
 
 
 def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
