@@ -843,9 +843,15 @@ def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
 def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """The value of the field `name` (a JSON member, a form key's last name) redacted:
     by the field's rule, then as a text of its own."""
-    if policy.pii == "keep" and not _may_hold_secret(value) and name.lower() not in SECRET_FIELDS:
+    if policy.pii == "keep" and not _may_hold_secret(value) and not is_secret_field(name):
         return value
     return _redact_value(value, name, _context(policy), 0)
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether `name` (`cvc`, `card[cvc]`, `card.cvc`) files its value under a field
+    whose value is secret whatever it holds."""
+    return _last_name(name) in SECRET_FIELDS
 
 
 def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
