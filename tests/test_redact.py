@@ -266,8 +266,8 @@ def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
     else:
         length = draw(st.integers(13, 19))
         start = draw(st.sampled_from("3456"))
-    rest = draw(st.text(string.digits, min_size=length - 1 - len(start), max_size=length - 1 - len(start)))
-    head = start + rest
+    size = length - 1 - len(start)
+    head = start + draw(st.text(string.digits, min_size=size, max_size=size))
     check = next(d for d in string.digits if luhn_valid(head + d))
     digits = head + check
     separator = draw(st.sampled_from(["", " ", "-"]))

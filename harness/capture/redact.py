@@ -450,9 +450,7 @@ class _Context:
 
     def __init__(self, policy: RedactionPolicy) -> None:
         self.policy = policy
-        self.pseudonymizer = (
-            Pseudonymizer(policy.pii_key) if policy.pii == "pseudonymize" else None
-        )
+        self.pseudonymizer = Pseudonymizer(policy.pii_key) if policy.pii == "pseudonymize" else None
         rules = dict(self.pseudonymizer.field_rules()) if self.pseudonymizer else {}
         rules.update(SECRET_FIELDS)
         self.rules = rules
