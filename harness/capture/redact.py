@@ -219,19 +219,24 @@ def _redact_card_run(match: re.Match[str]) -> str:
     the `12`). Groups split by dots are a card only in fours (`4242.4242.4242.4242`):
     otherwise they are a decimal or a version."""
     run = match.group(0)
-    if _never_a_card_before(match.string, match.start()):
-        return run
     groups = [(group.start(), group.end(), group.group(0)) for group in _DIGIT_GROUP.finditer(run)]
     if sum(len(digits) for _, _, digits in groups) < 13:
         return run
-    if "." in run and not all(len(digits) == 4 for _, _, digits in groups[:-1]):
-        return run
     out: list[str] = []
     copied = 0  # offset in `run` copied to `out` so far
-    first = 0
+    # The first group is the value of a field that never holds a card (`t=1700000000`):
+    # only the groups after it may be one.
+    first = 1 if _never_a_card_before(match.string, match.start()) else 0
     while first < len(groups):
         for last in range(len(groups), first, -1):
             number = "".join(digits for _, _, digits in groups[first:last])
+            dotted = "." in run[groups[first][1] : groups[last - 1][0]]
+            if dotted and any(len(digits) != 4 for _, _, digits in groups[first : last - 1]):
+                continue
+            before = run[groups[first - 1][1] : groups[first][0]] if first else ""
+            after = run[groups[last - 1][1] : groups[last][0]] if last < len(groups) else ""
+            if "." in before or "." in after:
+                continue  # a part of a decimal or a version
             if card_shaped(number):
                 out.append(run[copied : groups[first][0]])
                 out.append(f"<redacted:card:{number[-4:]}>")
@@ -535,6 +540,9 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
                     copied = token.end("string") + 1
             continue
         if hinted or name_hinted or every:
+            if name is None:  # a value outside JSON: `boundary="…"`, `amount=…`
+                before = _NAME_BEFORE.search(text, max(0, start - 64), start)
+                name = before.group(1) if before is not None else None
             value = _json_string(raw) if raw is not None else token.group("number")
             new = _redact_value(value, name, context, depth)
             if new != value:
@@ -675,16 +683,18 @@ def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
 
 def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
-        value = match.group("value")
+        # Punctuation that ends a sentence is not part of the value.
+        value = match.group("value").rstrip(".)]:")
+        end = match.group("value")[len(value) :]
         rule = _free_field_rule(match.group("name"), context)
-        if rule is None or value in _LITERALS:
+        if rule is None or not value or value in _LITERALS:
             return match.group(0)
         if rule is _redact_authorization and " " not in value:
             return match.group(0)  # `authorization=Bearer` without its credential
         new = rule(value)
         if new == value:
             return match.group(0)
-        return match.group("name") + match.group("sep") + new
+        return match.group("name") + match.group("sep") + new + end
 
     return replace
 
@@ -754,7 +764,8 @@ def _redact(text: str, context: _Context, depth: int) -> str:
         if multipart is not None:
             return multipart
     if _is_form(text):
-        return _redact_form(text, context, depth)
+        body = text.rstrip("\r\n")
+        return _redact_form(body, context, depth) + text[len(body) :]
     if '"' in text:
         text = _redact_json(text, context, depth)[0]
     return _redact_free(text, context, depth)
