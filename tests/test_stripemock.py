@@ -56,6 +56,27 @@ def install_stand_in(folder: Path) -> Path:
     return folder
 
 
+def replay_against_stand_in(tmp_path: Path, recording_name: str, path: Path) -> Path:
+    """`shadow replay` of a recording in `tmp_path` against `launch: stripe-mock`, the
+    stand-in found on PATH in `path`; returns the run directory."""
+    (tmp_path / "s.yaml").write_text(
+        f"name: mock\nrecording: {recording_name}\nbaseline: recording\nconcurrency: 1\n"
+        "targets:\n  - {name: mock, launch: stripe-mock}\n"
+    )
+    out = tmp_path / "run"
+    env = {**os.environ, "PATH": f"{path}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
 @pytest.mark.e2e
 def test_a_stripe_mock_binary_on_path_is_the_target_and_its_fixed_values_are_noise(
     tmp_path: Path,
@@ -80,21 +101,7 @@ def test_a_stripe_mock_binary_on_path_is_the_target_and_its_fixed_values_are_noi
             ),
         ],
     )
-    (tmp_path / "s.yaml").write_text(
-        "name: mock\nrecording: r.jsonl\nbaseline: recording\nconcurrency: 1\n"
-        "targets:\n  - {name: mock, launch: stripe-mock}\n"
-    )
-    out = tmp_path / "run"
-    env = {**os.environ, "PATH": f"{path}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(
-        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    out = replay_against_stand_in(tmp_path, "r.jsonl", path)
 
     run = load_run(out)
     url = run.target("mock").url
@@ -267,22 +274,7 @@ def test_uploads_with_boundaries_that_pass_the_luhn_check_are_recorded_and_repla
         assert upload.response is not None and upload.response.status == 200
         assert "<redacted:card" not in json.dumps(upload.to_json())
 
-    (tmp_path / "s.yaml").write_text(
-        "name: uploads\nrecording: uploads.jsonl\nbaseline: recording\nconcurrency: 1\n"
-        "targets:\n  - {name: mock, launch: stripe-mock}\n"
-    )
-    out = tmp_path / "run"
-    env = {**os.environ, "PATH": f"{path}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(
-        [SHADOW, "replay", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    replayed = load_run(out).exchanges("mock")
+    replayed = load_run(replay_against_stand_in(tmp_path, "uploads.jsonl", path)).exchanges("mock")
     for upload in exchanges:
         again = replayed[upload.seq]
         assert again.request.header("Content-Type") == upload.request.header("Content-Type")
