@@ -29,6 +29,7 @@ from harness.model import Exchange, Headers, Request, Response
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
+from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import RetryPolicy, next_delay, should_retry
@@ -358,7 +359,11 @@ class TargetReplay:
         del self._queues[journey]
 
     async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
-        rewritten = rewrite_request(recorded.request, recorded.seq, self.idmap, self.context)
+        status = recorded.response.status if recorded.response is not None else None
+        credential = recorded_credential(recorded.request, status)
+        rewritten = rewrite_request(
+            recorded.request, recorded.seq, self.idmap, self.context, credential
+        )
         extra: dict[str, Any] = {
             "journey": journey,
             "attempts": 0,
@@ -366,6 +371,9 @@ class TargetReplay:
             "skipped": False,
             "idempotent_replayed": False,
         }
+        if credential is not Credential.TARGET_KEY:
+            # Replayed as recorded: without a key, or with one every target refuses.
+            extra["credential"] = str(credential)
         if rewritten.unresolved and _answered_missing(recorded):
             # The recording itself was told these ids name nothing: asking the target
             # about them unchanged is the faithful replay, not an unresolved reference.

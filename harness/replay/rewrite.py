@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote_plus
 
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Headers, Request
+from harness.replay.credentials import INVALID_API_KEY, Credential
 from harness.stripe import (
     CLIENT_SECRET_PATTERN,
     CUSTOM_ID_COLLECTIONS,
@@ -370,12 +371,20 @@ def idempotency_key(run_id: str, target: str, recorded: str) -> str:
     return f"shadow-{digest[:40]}"
 
 
-def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetContext) -> Rewritten:
+def rewrite_request(
+    recorded: Request,
+    seq: int,
+    ids: IdLookup,
+    target: TargetContext,
+    credential: Credential = Credential.TARGET_KEY,
+) -> Rewritten:
     """The request to send to `target` for a recorded one: every recorded id replaced by the
     target's (unknown ones listed as unresolved), every absolute time made the target's
     (the one its answer gave where the recording's answer showed it, else moved by the
-    time shift), test cards for redacted cards, the target's key and headers, and a
-    namespaced Idempotency-Key."""
+    time shift), test cards for redacted cards, the target's headers, a namespaced
+    Idempotency-Key, and the `credential` the recording implies
+    (harness.replay.credentials.recorded_credential): the target's key, none, or a key
+    every target refuses."""
     unresolved: list[str] = []
     notes: list[str] = []
     shifted: list[tuple[str, int, int, str]] = []
@@ -445,7 +454,9 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
     overridden = {name.lower() for name, _ in target.headers}
     headers = Headers((k, v) for k, v in headers if k.lower() not in overridden)
     headers.extend(target.headers)
-    if target.api_key:
+    if credential is Credential.INVALID_KEY:
+        headers.append(("Authorization", f"Bearer {INVALID_API_KEY}"))
+    elif credential is Credential.TARGET_KEY and target.api_key:
         headers.append(("Authorization", f"Bearer {target.api_key}"))
     key = recorded.header("idempotency-key")
     if key is None and recorded.method.upper() == "POST":
