@@ -26,10 +26,10 @@ from yarl import URL
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
 from harness.model import Exchange, Headers, Request, Response
+from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
-from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import RetryPolicy, next_delay, should_retry
@@ -409,6 +409,12 @@ class TargetReplay:
                 )
             else:
                 outcome = await self._sender.send(request)
+        account = recorded.request.header("stripe-account")
+        if account:
+            # Which connected account the request acted for on the target (run.json
+            # tallies them per target: accounts_used).
+            sent = request.header("stripe-account") if outcome is not None else None
+            extra["stripe_account"] = {"recorded": account, "sent": sent}
         if outcome is None:
             extra["skipped"] = True
             result = Exchange(
@@ -485,3 +491,8 @@ def count(counters: TargetCounters, result: Exchange) -> None:
     shifted = extra.get("times_shifted")
     if shifted:
         counters.times_shifted += len(shifted)
+    account = extra.get("stripe_account")
+    if isinstance(account, dict) and isinstance(account.get("recorded"), str):
+        sent = account.get("sent")
+        pair = (account["recorded"], sent if isinstance(sent, str) else None)
+        counters.accounts[pair] = counters.accounts.get(pair, 0) + 1

@@ -31,6 +31,7 @@ from harness.stripe import (
     account_number_for_replay,
     form_key_path,
     iban_for_replay,
+    is_account_id,
     is_custom_id_segment,
     is_stripe_id,
     is_test_token,
@@ -346,6 +347,20 @@ class TargetContext:
     # (harness.stripe.times).
     time_shift: int | None = None
     time_fields: frozenset[str] = REQUEST_TIME_FIELDS
+    # Connected accounts the id map does not know are the target's own (`accounts: same`);
+    # False when the scenario maps them (the mapping seeds the id map). Ids with one of
+    # `pass_through`'s prefixes exist on the target as recorded.
+    same_accounts: bool = True
+    pass_through: tuple[str, ...] = ()
+
+    def standing_id(self, recorded: str) -> str | None:
+        """An id the id map does not know that the target has as it was recorded: one of
+        the platform's connected accounts, or an id with a pass-through prefix; else None."""
+        if self.same_accounts and is_account_id(recorded):
+            return recorded
+        if self.pass_through and recorded.startswith(self.pass_through):
+            return recorded
+        return None
 
 
 @dataclass(slots=True)
@@ -402,6 +417,8 @@ def rewrite_request(
             return str(moved)
         if kind in (ID, CURSOR):
             mapped = ids.get(value)
+            if mapped is None:
+                mapped = target.standing_id(value)
             if mapped is None and value not in unresolved:
                 unresolved.append(value)
             return mapped
@@ -411,10 +428,13 @@ def rewrite_request(
             return ids.get(value)
         if kind == SECRET:
             mapped = ids.secret(value)
-            if mapped is None:
-                owner = secret_owner(value)
-                if owner not in unresolved:
-                    unresolved.append(owner)
+            owner = secret_owner(value)
+            if mapped is None and target.standing_id(owner) is not None:
+                # Sent as recorded; a secret the recording redacted stays a marker, and
+                # the request is skipped for it (markers_left), never sent with it.
+                mapped = value
+            if mapped is None and owner not in unresolved:
+                unresolved.append(owner)
             return mapped
         if target.live:
             return None
