@@ -15,12 +15,11 @@ from sockets import is_loopback, listening
 from test_stripemock import install_stand_in
 
 from harness.replay.launch import LaunchContext, launch, launch_options
-from harness.replay.launch import loopback as loopback_module
-from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, SHARED_STORE
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, LOOPBACK_WRAPPER, SHARED_STORE
 from harness.replay.launch.loopback import loopback_address
 from harness.replay.launch.process import LocalProcess
 
-LOOPBACK_SCRIPT = str(Path(loopback_module.__file__).resolve())
+LOOPBACK_SCRIPT = str(LOOPBACK_WRAPPER)
 
 
 @pytest.mark.parametrize(

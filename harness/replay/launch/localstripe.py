@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from harness.errors import InfrastructureError
-from harness.replay.launch import loopback
 from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
 from harness.replay.launch.process import LocalProcess, start_on_free_port
 
@@ -31,6 +30,8 @@ class LocalstripeLaunch(LaunchOptions):
 
 # Where localstripe writes its whole store after every change, whichever instance it is.
 SHARED_STORE = "/tmp/localstripe.pickle"
+# The wrapper it runs under (a script of the standard library only, never imported here).
+LOOPBACK_WRAPPER = Path(__file__).resolve().with_name("loopback.py")
 
 
 def _interpreter(script: str) -> str:
@@ -63,7 +64,7 @@ def localstripe_command(port: int) -> list[str]:
         )
     return [
         _interpreter(script),
-        str(Path(loopback.__file__).resolve()),
+        str(LOOPBACK_WRAPPER),
         "--discard",
         SHARED_STORE,
         "--",
