@@ -26,7 +26,7 @@ from harness.model import Exchange, Outcome, Request, Response
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v2.schema.json").read_text())
 T0 = 1_760_000_000.0
 
 # --- writing run directories by hand ------------------------------------------------------
@@ -183,11 +183,16 @@ def test_one_row_per_cause_with_kinds_severities_journeys_and_samples(tmp_path: 
         "error": 0,
     }
     assert upgraded["severities"] == {"critical": 0, "high": 0, "medium": 2, "low": 1}
-    assert upgraded["groups"][0]["example"] == {
-        "seq": 0,
-        "baseline": "jenny@example.com",
-        "candidate": None,
-    }
+    example = upgraded["groups"][0]["example"]
+    assert (example["seq"], example["baseline"], example["candidate"]) == (
+        0,
+        "jenny@example.com",
+        None,
+    )
+    # The excerpt is the customer around its email, not the whole answer.
+    assert example["excerpt"]["baseline"]["email"] == "jenny@example.com"
+    assert example["excerpt"]["candidate"]["email"] is None
+    assert upgraded["groups"][0]["cause"] == "customer.email value changed"
     assert upgraded["endpoints"] == {"GET /v1/customers/{customer}": {"match": 1, "difference": 3}}
     seq0 = next(o for o in read_outcomes(run_dir) if o.seq == 0)
     assert sorted((d.path, d.kind) for d in seq0.differences) == [

@@ -35,7 +35,7 @@ from harness.report.phrasing import before_after, percent, verdict_line
 from harness.report.redaction import redact_tree
 
 SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v1.schema.json").read_text()
+    (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v2.schema.json").read_text()
 )
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")
 
@@ -341,10 +341,10 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     assert code == 2 and f"{summary}:3: not valid JSON" in output
 
     data = json.loads(text)
-    data["version"] = 2
+    data["version"] = 3
     summary.write_text(json.dumps(data))
     code, output = run_cli(str(run.path))
-    assert code == 2 and "version: 2 is not a summary version" in output
+    assert code == 2 and "version: 3 is not a summary version" in output
 
     data["version"] = 1
     del data["candidates"]["upgraded"]["groups"][0]["path"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from harness.errors import ShadowError, ShadowWarning
+from harness.formats.summary import seen_in
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -290,11 +291,7 @@ def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
         )
         for group in candidate["groups"]:
             if group["outcome"] == "difference":
-                count = group["count"]
-                click.echo(
-                    f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
-                    f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
-                )
+                click.echo(f"  {group['severity']:<8} {group['cause']}  ({seen_in(group)})")
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
 
@@ -330,10 +327,8 @@ def print_run(result: RunResult) -> None:
 
 
 def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
-    rule = accepted.rule
     click.echo(
-        f"accepted {group_id}: {rule['kind']} {rule['endpoint']} {rule['path']} "
-        f"(seen in {', '.join(accepted.candidates)})"
+        f"accepted {group_id}: {accepted.group['cause']} (seen in {', '.join(accepted.candidates)})"
     )
     if accepted.added:
         click.echo(f"wrote an expect rule to {accepted.file}")
