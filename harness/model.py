@@ -285,10 +285,12 @@ class Difference:
     so) or "noise".
 
     `owner` is the type of the Stripe object holding the field and `field` its path
-    inside that object (`subscription`, `plan`); `field` is None when the whole object
-    differs (list items that could not be paired); `owner` is None for a field of no
-    object (an error answer, a list's wrapper). `excerpt` shows that object on each side
-    around the field. Together they make the difference's cause (harness.compare.cause).
+    inside that object (`subscription`, `plan`); `owner` is None for a field of no
+    object (an error answer, a list's wrapper). `cause_kind` is set when the difference
+    is part of a larger change: `unpaired` (list items that are not the same object; the
+    field is then empty) or `renamed` (a field removed and one added with its value; the
+    field is then `old → new`). `excerpt` shows the object on each side around the
+    field. Together they make the difference's cause (harness.compare.cause).
     """
 
     endpoint: str
@@ -302,6 +304,7 @@ class Difference:
     owner: str | None = None
     field: str | None = None
     excerpt: dict[str, Any] | None = None
+    cause_kind: str | None = None
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -322,6 +325,8 @@ class Difference:
         if self.owner is not None:
             data["owner"] = self.owner
             data["field"] = self.field
+        if self.cause_kind is not None:
+            data["cause_kind"] = self.cause_kind
         if self.excerpt is not None:
             data["excerpt"] = self.excerpt
         return data
@@ -340,6 +345,7 @@ class Difference:
             owner=data.get("owner"),
             field=data.get("field"),
             excerpt=data.get("excerpt"),
+            cause_kind=data.get("cause_kind"),
         )
 
 

@@ -218,7 +218,14 @@ def test_rules_name_a_cause_or_a_place_and_both_keep_working() -> None:
     plan = classifier.classify(removed("GET /v1/customers", "$.data[].subscriptions.data[].plan"))
     phone = classifier.classify(Difference("POST /v1/customers", "$.phone", "removed"))
     events = classifier.classify(
-        Difference("GET /v1/events", "$.data[].type", "value", owner="event", field=None)
+        Difference(
+            "GET /v1/events",
+            "$.data[].type",
+            "value",
+            owner="event",
+            field="",
+            cause_kind="unpaired",
+        )
     )
     note = classifier.classify(
         Difference(
@@ -299,3 +306,40 @@ def test_a_version_1_baseline_summary_still_knows_the_cause() -> None:
     assert verdict.status == "passed" and len(verdict.candidates[0].known) == 1
     unknown = as_current(version_1_summary([("POST /v1/customers", "$.phone", "removed")]))
     assert apply_gate(new, GateConfig(fail_on="high"), unknown).status == "failed"  # type: ignore[arg-type]
+
+
+def test_a_field_renamed_in_one_object_is_one_cause() -> None:
+    customer = {"id": "cus_1", "object": "customer", "email": "jenny@example.com", "balance": 0}
+    renamed = {
+        "id": "cus_1",
+        "object": "customer",
+        "email_address": "jenny@example.com",
+        "credit": 0,
+    }
+    listed = {"object": "list", "data": [customer], "has_more": False}
+    listed_renamed = {"object": "list", "data": [renamed], "has_more": False}
+    differences = diff("POST /v1/customers", customer, renamed) + diff(
+        "GET /v1/customers", listed, listed_renamed
+    )
+    # The email moved with its value: one rename. `0` says nothing of where it came from,
+    # so balance and credit stay a removal and an addition.
+    assert set(causes(differences)) == {
+        "customer.email renamed to email_address",
+        "customer.balance removed",
+        "customer.credit added",
+    }
+    classifier = Classifier(parse_compare_config({}, "s.yaml"))
+    for difference in differences:
+        classifier.classify(difference)
+    groups = group_differences([outcome(1, 1, *differences[:3]), outcome(2, 2, *differences[3:])])
+    rename = next(g for g in groups if g.cause.kind == "renamed")
+    assert (rename.count, rename.severity, sorted(rename.locations)) == (
+        2,
+        "high",
+        [
+            ("GET /v1/customers", "$.data[].email"),
+            ("GET /v1/customers", "$.data[].email_address"),
+            ("POST /v1/customers", "$.email"),
+            ("POST /v1/customers", "$.email_address"),
+        ],
+    )

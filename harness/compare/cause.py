@@ -29,7 +29,19 @@ from harness.model import Difference
 
 # The cause kind of a cascade: list items that are not the same object on both sides.
 UNPAIRED = "unpaired"
-CAUSE_KINDS: tuple[str, ...] = ("status", "error", "removed", "type", "value", "added", UNPAIRED)
+# The cause kind of a field removed beside one added with the same value in one object.
+RENAMED = "renamed"
+RENAME_ARROW = " → "
+CAUSE_KINDS: tuple[str, ...] = (
+    "status",
+    "error",
+    "removed",
+    "type",
+    "value",
+    "added",
+    UNPAIRED,
+    RENAMED,
+)
 
 # Wrappers, not objects: a field of a list (`has_more`, `url`) is the endpoint's.
 WRAPPER_OBJECTS = frozenset({"list", "search_result"})
@@ -42,6 +54,7 @@ _KIND_WORDS = {
     "type": "type changed",
     "value": "value changed",
     UNPAIRED: "list items differ",
+    RENAMED: "renamed",
 }
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -92,6 +105,9 @@ class Cause:
             return f"{self.endpoint} {self.field} {words}"
         if self.kind == UNPAIRED:
             return f"{self.object} {words}"
+        if self.kind == RENAMED:
+            old, _, new = self.field.partition(RENAME_ARROW)
+            return f"{self.object}.{old} renamed to {new}"
         return f"{self.object}.{self.field} {words}"
 
     def to_json(self) -> dict[str, Any]:
@@ -107,8 +123,8 @@ def cause_of(
     as `locate_cause` set them when it was diffed, are used."""
     if object_type is None:
         object_type, field = difference.owner, difference.field
-        if object_type is not None and field is None:
-            return Cause(UNPAIRED, object_type, "")
+        if object_type is not None and difference.cause_kind is not None:
+            return Cause(difference.cause_kind, object_type, field or "")
     if object_type is None or object_type in WRAPPER_OBJECTS:
         return Cause(difference.kind, None, difference.path, difference.endpoint)
     if field is None:
@@ -119,12 +135,13 @@ def cause_of(
 @dataclass(frozen=True, slots=True)
 class Located:
     """Where a difference sits: the object type holding it (None: no object), the field's
-    path inside it (None: the whole object, items that could not be paired) and an
-    excerpt of that object on each side."""
+    path inside it, an excerpt of that object on each side, and `unpaired` as its cause
+    kind when it is inside list items that could not be paired (the field is empty)."""
 
     owner: str | None
     field: str | None
     excerpt: dict[str, Any] | None
+    cause_kind: str | None = None
 
 
 def _object_type(node: Any) -> str | None:
@@ -240,7 +257,7 @@ def locate_cause(baseline: Any, candidate: Any, steps: Sequence[Any], kind: str)
             item_type = _object_type(nodes[holder]) or _object_type(nodes[1 - holder])
             if item_type is not None and (whole or not _same_object(nodes[0], nodes[1], guessed)):
                 # An event's `data` as the type and id of the object it is about.
-                return Located(item_type, None, _excerpt(nodes, "data", depth=1))
+                return Located(item_type, "", _excerpt(nodes, "data", depth=1), UNPAIRED)
         if depth == len(steps):
             break
         found = _object_type(nodes[holder]) or _object_type(nodes[1 - holder])
@@ -259,3 +276,50 @@ def _child(node: Any, step: Any) -> Any:
         return node[step]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def _distinctive(value: Any) -> bool:
+    """A value that says which field it came from: not null, a flag, 0, or empty. Two
+    fields both `0` or both `null` are no evidence of a rename."""
+    return not (value is None or isinstance(value, bool) or value in (0, "", [], {}))
+
+
+def _parent(path: str) -> str | None:
+    head, dot, name = path.rpartition(".")
+    return head if dot and _PLAIN_KEY.match(name) else None
+
+
+def _instance(difference: Difference, side: str) -> Any:
+    excerpt = difference.excerpt or {}
+    shown = excerpt.get(side)
+    return shown.get("id") if isinstance(shown, dict) else None
+
+
+def pair_renames(differences: list[Difference]) -> None:
+    """Mark a field removed and a field added beside it, in the same object, with the
+    same distinctive value as one rename (cause kind `renamed`, field `old → new`), in
+    place: a field renamed is one change, not a removal and an addition."""
+    removed: dict[tuple[str, str | None, Any], list[Difference]] = {}
+    for difference in differences:
+        parent = _parent(difference.path)
+        if difference.kind == "removed" and difference.cause_kind is None and parent:
+            key = (parent, difference.owner, _instance(difference, "baseline"))
+            removed.setdefault(key, []).append(difference)
+    if not removed:
+        return
+    for added in differences:
+        parent = _parent(added.path)
+        if added.kind != "added" or added.cause_kind is not None or added.owner is None:
+            continue
+        if not parent or not _distinctive(added.candidate):
+            continue
+        candidates = removed.get((parent, added.owner, _instance(added, "candidate")), [])
+        match = next(
+            (r for r in candidates if r.cause_kind is None and r.baseline == added.candidate),
+            None,
+        )
+        if match is None or match.field is None or added.field is None:
+            continue
+        field = f"{match.field}{RENAME_ARROW}{added.path.rpartition('.')[2]}"
+        for half in (match, added):
+            half.cause_kind, half.field = RENAMED, field

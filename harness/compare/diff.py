@@ -13,7 +13,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.operator import BaseOperator
 
-from harness.compare.cause import locate_cause
+from harness.compare.cause import locate_cause, pair_renames
 from harness.compare.normalize import ById, Normalized, to_jsonable
 from harness.compare.timemap import Moment
 from harness.model import Difference
@@ -147,8 +147,10 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any) -> list[Difference]
                     owner=located.owner,
                     field=located.field,
                     excerpt=located.excerpt,
+                    cause_kind=located.cause_kind,
                 )
             )
+    pair_renames(differences)
     differences.sort(key=lambda d: (d.path, d.kind))
     return differences
 
@@ -176,6 +178,7 @@ def diff_responses(endpoint: str, baseline: Normalized, candidate: Normalized) -
             # A field of an error answer is the endpoint's, not an object's.
             for difference in differences:
                 difference.owner = difference.field = difference.excerpt = None
+                difference.cause_kind = None
                 if difference.path.startswith("$.error"):
                     difference.kind = "error"
     elif baseline.is_json != candidate.is_json:

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.compare.cause import UNPAIRED, cause_of
+from harness.compare.cause import cause_of
 from harness.errors import ScenarioError
 from harness.formats.untrusted import load_yaml, yaml_problem
 from harness.model import Difference, Severity
@@ -74,8 +74,11 @@ class _Rule(BaseModel):
         )
 
 
-# A difference kind, or `unpaired`: list items that are not the same object (a cascade).
-RuleKind = Literal["status", "error", "removed", "added", "type", "value", "unpaired"]
+# A difference kind, or a cause's: `unpaired` (list items that are not the same object)
+# or `renamed` (a field removed beside one added with its value).
+RuleKind = Literal[
+    "status", "error", "removed", "added", "type", "value", "unpaired", "renamed"
+]
 
 
 class _KindRule(_Rule):
@@ -84,12 +87,8 @@ class _KindRule(_Rule):
     def matches(self, difference: Difference) -> bool:
         if self.kind is None or self.kind == difference.kind:
             return self.matches_signature(difference)
-        # `unpaired` names a cascade, whatever the kinds of the differences inside it.
-        return (
-            self.kind == UNPAIRED
-            and cause_of(difference).kind == UNPAIRED
-            and self.matches_signature(difference)
-        )
+        # `unpaired` and `renamed` name a cause, whatever its differences' kinds.
+        return self.kind == difference.cause_kind and self.matches_signature(difference)
 
 
 class IgnoreRule(_Rule):

@@ -42,7 +42,7 @@ def explain_upgrade(
         if wanted is None:
             continue
         # The object and field compare.cause located when the difference was diffed.
-        if difference.owner is None or not difference.field:
+        if difference.owner is None or not difference.field or difference.cause_kind:
             continue
         change = field_change(
             difference.owner, _field_steps(difference.field), from_version, to_version
