@@ -574,3 +574,34 @@ def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path
     }
     assert changed["severities"]["critical"] == 1
     assert changed["outcomes"]["difference"] == 9 + len(excused)
+
+
+@pytest.mark.e2e
+def test_a_target_that_renames_one_field_of_one_object_type_shows_one_cause(
+    tmp_path: Path,
+) -> None:
+    """tests/renamingproxy.py renames every customer's `email`: created, updated, listed,
+    read. Each endpoint and path shows it, twice (removed and added), and it is one
+    cause."""
+    scenario = tmp_path / "renaming.yaml"
+    scenario.write_text(
+        CHANGING_SCENARIO.format(
+            recording=ROOT / "recordings" / "demo.jsonl",
+            python=sys.executable,
+            proxy=ROOT / "tests" / "renamingproxy.py",
+        )
+    )
+    run_dir = replay(scenario, tmp_path / "run", {"SHADOW_TEST_CHANGING_KEY": LOCALSTRIPE_TEST_KEY})
+    compare_run(run_dir)
+    changed = summary_of(run_dir)["candidates"]["changed"]
+    excused = explained(run_dir, "control", "changed")
+    real = [
+        g
+        for g in changed["groups"]
+        if g["outcome"] == "difference" and not set(g["samples"]) <= excused
+    ]
+    assert [g["cause"] for g in real] == ["customer.email renamed to email_address"]
+    places = {(p["endpoint"], p["path"]) for p in real[0]["locations"]}
+    assert ("POST /v1/customers", "$.email") in places
+    assert ("POST /v1/customers", "$.email_address") in places
+    assert len(real[0]["endpoints"]) > 1
