@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from harness.demo.simulated_upgrade import forwarding_handler
+from harness.demo.simulated_upgrade import serve_changed
 from harness.replay.launch.localstripe import localstripe
 
 
@@ -51,21 +49,8 @@ def main() -> None:
     parser.add_argument("--field", default="email")
     parser.add_argument("--to", default="email_address")
     args = parser.parse_args()
-
-    def stop(*_: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    upstream = localstripe("renaming-upstream")
-    try:
-        change = renaming(args.object, args.field, args.to)
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", args.port), forwarding_handler(upstream.url, change)
-        )
-        server.daemon_threads = True
-        server.serve_forever()
-    finally:
-        upstream.stop()
+    change = renaming(args.object, args.field, args.to)
+    serve_changed(args.port, lambda: localstripe("renaming-upstream"), change)
 
 
 if __name__ == "__main__":

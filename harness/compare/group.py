@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from harness.compare.cause import Cause, cause_of
 from harness.model import Difference, Outcome
@@ -184,13 +184,7 @@ class Groups:
             if key in seen:
                 continue
             seen.add(key)
-            group.count += 1
-            if outcome.journey >= 0:
-                group.journeys.add(outcome.journey)
-            if group.example is None:
-                group.example = _example(outcome.seq, difference)
-            if len(group.samples) < self.samples:
-                group.samples.append(outcome.seq)
+            _tally(group, outcome, difference, self.samples)
 
     def _locate(
         self,
@@ -211,13 +205,7 @@ class Groups:
         if (*key, *where) in seen:
             return
         seen.add((*key, *where))
-        location.count += 1
-        if outcome.journey >= 0:
-            location.journeys.add(outcome.journey)
-        if location.example is None:
-            location.example = _example(outcome.seq, difference)
-        if len(location.samples) < self.samples:
-            location.samples.append(outcome.seq)
+        _tally(location, outcome, difference, self.samples)
 
     def sorted(self) -> list[Group]:
         """Real differences first, then expected, then noise; severe and frequent first."""
@@ -227,6 +215,27 @@ class Groups:
         for (cause_key, _), group in self._groups.items():
             group.shared = outcomes[cause_key] > 1
         return sorted(self._groups.values(), key=Group.sort_key)
+
+
+class _Tallied(Protocol):
+    """A group or one of its locations: what it counts of the exchanges showing it."""
+
+    count: int
+    journeys: JourneySet
+    samples: list[int]
+    example: dict[str, Any] | None
+
+
+def _tally(seen: _Tallied, outcome: Outcome, difference: Difference, samples: int) -> None:
+    """One more exchange shows it: counted, its journey noted, kept as a sample while
+    there is room, and its values the example when it is the first."""
+    seen.count += 1
+    if outcome.journey >= 0:
+        seen.journeys.add(outcome.journey)
+    if seen.example is None:
+        seen.example = _example(outcome.seq, difference)
+    if len(seen.samples) < samples:
+        seen.samples.append(outcome.seq)
 
 
 def _example(seq: int, difference: Difference) -> dict[str, Any]:
