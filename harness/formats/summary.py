@@ -200,9 +200,8 @@ def _check_errors(candidate: dict[str, Any], where: str, field: str) -> None:
 def as_current(data: dict[str, Any]) -> dict[str, Any]:
     """A checked summary in the current version's shape: a version 1 group (endpoint,
     path, kind) becomes a cause of no object seen at that one place, keeping its id, so
-    the gate and accept find it as they did."""
-    if data.get("version") == SUMMARY_VERSION:
-        return data
+    the gate and accept find it as they did. (A group of either version that lacks a
+    field of causes gets it the same way, so no reader meets a missing one.)"""
     for candidate in data["candidates"].values():
         for group in candidate["groups"]:
             group.setdefault("cause", f"{group['endpoint']} {group['path']} {group['kind']}")

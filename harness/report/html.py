@@ -153,7 +153,7 @@ def page_data(report: Report) -> dict[str, Any]:
                     "path": group.get("path"),
                     "cause": _clipped(str(group.get("cause"))),
                     "endpoints": list(group.get("endpoints") or [group.get("endpoint")]),
-                    "locations": [where_seen(group, location) for location in group["locations"]],
+                    "locations": [where_seen(group, place) for place in group.get("locations", [])],
                     "count": group.get("count", 0),
                     "occurrences": group.get("occurrences"),
                     "journeys": group.get("journeys", 0),
