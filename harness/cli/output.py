@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from harness.errors import ShadowError, ShadowWarning
-from harness.formats.summary import seen_in
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -282,6 +281,8 @@ def print_replay(result: ReplayResult) -> None:
 
 def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
     """Per candidate: its outcomes, then one line per group of real differences."""
+    from harness.formats.summary import seen_in
+
     for name, candidate in summary["candidates"].items():
         counts = ", ".join(f"{n} {kind}" for kind, n in candidate["outcomes"].items())
         real = sum(1 for g in candidate["groups"] if g["outcome"] == "difference")
