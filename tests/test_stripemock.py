@@ -248,7 +248,14 @@ def test_uploads_with_boundaries_that_pass_the_luhn_check_are_recorded_and_repla
     recorded_file = tmp_path / "uploads.jsonl"
     client = SentBodies()
     upstream = start_on_free_port(
-        "upstream", lambda port: [str(path / "stripe-mock"), "-http-port", str(port)]
+        "upstream",
+        lambda port: [
+            str(path / "stripe-mock"),
+            "-http-addr",
+            f"127.0.0.1:{port}",
+            "-https-addr",
+            "127.0.0.1:0",
+        ],
     )
     with upstream, recorder(recorded_file, "--upstream", upstream.url) as proxy:
         sdk = stripe.StripeClient(
