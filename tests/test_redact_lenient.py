@@ -172,6 +172,7 @@ def test_secret_headers_are_redacted_by_their_name() -> None:
             ("X-Auth-Token", "tok-abc"),
             ("Idempotency-Key", "4242424242424242"),
             ("Content-Type", "multipart/form-data; boundary=4242424242424242"),
+            ("Access-Control-Allow-Credentials", "true"),
         ]
     )
     assert list(headers) == [
@@ -180,6 +181,7 @@ def test_secret_headers_are_redacted_by_their_name() -> None:
         ("X-Auth-Token", "<redacted>"),
         ("Idempotency-Key", "4242424242424242"),
         ("Content-Type", "multipart/form-data; boundary=4242424242424242"),
+        ("Access-Control-Allow-Credentials", "true"),
     ]
 
 

@@ -431,7 +431,10 @@ _NUMBER_HEADERS = frozenset(
 def _header_rule(name: str) -> FieldRule | None:
     lower = name.lower()
     rule = HEADER_RULES.get(lower)
-    if rule is None and _SECRET_HEADER_NAME.search(lower) is not None:
+    # CORS headers name credentials without holding one (Stripe answers with
+    # `Access-Control-Allow-Credentials: true`).
+    cors = lower.startswith("access-control-")
+    if rule is None and not cors and _SECRET_HEADER_NAME.search(lower) is not None:
         return _redact_opaque
     return rule
 
