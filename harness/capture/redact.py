@@ -183,7 +183,6 @@ _DIGIT_RUN = re.compile(
     r"[0-9](?:(?: {1,2}|-|\.|\+|%20)?[0-9])+(?![A-Za-z0-9_])(?![.,][0-9])"
 )
 _DIGIT_GROUP = re.compile(r"[0-9]+")
-_SEPARATED_BY_DOTS = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -320,10 +319,6 @@ def _redact_opaque(value: str) -> str:
     return redacted if _is_marked(redacted) else REDACTED
 
 
-def _redact_client_secret(value: str) -> str:
-    return _redact_opaque(value)
-
-
 SECRET_FIELDS: dict[str, FieldRule] = {
     "number": _redact_card_field,
     "cvc": _redact_cvc,
@@ -338,7 +333,7 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "personal_id_number": _marker_named("id_number"),
     "ssn": _marker_named("ssn"),
     "ssn_last_4": _marker_named("ssn_last_4"),
-    "client_secret": _redact_client_secret,
+    "client_secret": _redact_opaque,
     "access_token": _redact_opaque,
     "refresh_token": _redact_opaque,
     "password": _redact_opaque,
