@@ -112,6 +112,68 @@ class TimeSettings(_Strict):
         return REQUEST_TIME_FIELDS | frozenset(self.fields)
 
 
+class TargetEvents(_Strict):
+    """How a target's events reach the replay (docs/events.md): to a receiver listening
+    on `listen` (an endpoint the user set up on the target sends there, signed with the
+    secret in `webhook_secret_env`), or by paging `GET /v1/events` after the replay
+    (`poll`). A launched localstripe needs none: the replay subscribes it itself."""
+
+    mode: Literal["webhook", "poll", "off"] = "webhook"
+    webhook_secret_env: str | None = None
+    listen: str = "127.0.0.1:0"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _word(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"mode": value}
+        if value is False:
+            return {"mode": "off"}
+        return value
+
+    @field_validator("webhook_secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("not an environment variable name (letters, digits, _)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8765 (port 0: any free one)")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> TargetEvents:
+        if self.mode == "webhook" and self.webhook_secret_env is None:
+            raise ValueError(
+                "webhook_secret_env is required: name the environment variable holding the "
+                "endpoint's whsec_ secret (or say `events: poll`)"
+            )
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class EventSettings(_Strict):
+    """How long a replay waits for events once every request was answered: until no
+    target sent one for `quiet` seconds, at most `max_wait` seconds; `tolerance` is the
+    age a delivery's signed time may have (Stripe's libraries: 300 s)."""
+
+    quiet: float = Field(default=2.5, gt=0, le=600)
+    max_wait: float = Field(default=30.0, gt=0, le=3600)
+    tolerance: float = Field(default=300.0, gt=0, le=86400)
+
+
 class TargetSpec(_Strict):
     """One target: where requests go, with which key and headers, and how it is started."""
 
@@ -131,6 +193,9 @@ class TargetSpec(_Strict):
     # A candidate on a newer API version than its baseline: differences the catalogue
     # diff explains are expected (docs/catalogue.md).
     expect_upgrade: bool = False
+    # How the target's events arrive (None: a launched localstripe is subscribed, any
+    # other target sends none the replay hears).
+    events: TargetEvents | None = None
 
     @field_validator("name")
     @classmethod
@@ -228,6 +293,7 @@ class Scenario(_Strict):
     # `shadow run` checks the recording against this API version before replaying, and
     # the report shows what it found (docs/catalogue.md).
     upgrade_check: str | None = None
+    events: EventSettings = Field(default_factory=EventSettings)
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 

@@ -1,0 +1,134 @@
+"""`<target>.events.jsonl` (docs/run-format.md, docs/events.md): the events one target
+sent during a replay, one line each as it arrived, written by the replay's receiver (or
+its poller) and read by compare.
+
+The first line is a header, `{"format": "stripe-shadow-events", "version": 1, "target":
+NAME, "source": "webhook" | "poll"}`; each later line is `{"received": UNIX, "late": BOOL,
+"event": {...}}`, the event as the target sent it with its secrets redacted. Only events
+whose signature was good are written; a refused delivery is counted in run.json, never
+stored. A reader keeps an event id's first line: Stripe delivers at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import InputError
+from harness.formats.untrusted import JSONProblem, load_json
+
+EVENTS_FORMAT = "stripe-shadow-events"
+EVENTS_VERSION = 1
+EVENTS_SUFFIX = ".events.jsonl"
+
+
+def events_file(run_dir: Path, target: str) -> Path:
+    """Where a target's events go in a run directory."""
+    return run_dir / f"{target}{EVENTS_SUFFIX}"
+
+
+@dataclass(slots=True)
+class ReceivedEvent:
+    """One event as a target sent it: the event object, when it arrived, and whether it
+    arrived after the target's last answer (while the replay waited for events)."""
+
+    event: dict[str, Any]
+    received: float
+    late: bool = False
+
+    @property
+    def id(self) -> str:
+        return str(self.event.get("id") or "")
+
+    @property
+    def type(self) -> str:
+        return str(self.event.get("type") or "")
+
+    @property
+    def created(self) -> float:
+        created = self.event.get("created")
+        return float(created) if isinstance(created, int | float) else self.received
+
+    def to_json(self) -> dict[str, Any]:
+        return {"received": self.received, "late": self.late, "event": self.event}
+
+
+class EventWriter:
+    """Appends a target's events, one line each, flushed as they come (a killed replay
+    keeps what arrived)."""
+
+    def __init__(self, path: Path, target: str, source: str) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        header = {
+            "format": EVENTS_FORMAT,
+            "version": EVENTS_VERSION,
+            "target": target,
+            "source": source,
+        }
+        self._write(header)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self._file.write(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n")
+        self._file.flush()
+
+    def write(self, received: ReceivedEvent) -> None:
+        self._write(received.to_json())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _problem(path: Path, line: int, what: str) -> InputError:
+    return InputError(f"{path}:{line}: {what}; replay the run again to receive its events")
+
+
+def iter_events(path: str | os.PathLike[str]) -> Iterator[ReceivedEvent]:
+    """Every event of an events file, each id once (its first arrival), in file order;
+    InputError names the file, the line and what is wrong."""
+    file = Path(path)
+    seen: set[str] = set()
+    try:
+        handle = open(file, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"{file}: cannot be read ({exc.strerror})") from None
+    with handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = load_json(text)
+            except JSONProblem as exc:
+                raise _problem(file, number, exc.problem) from None
+            if number == 1:
+                if not isinstance(data, dict) or data.get("format") != EVENTS_FORMAT:
+                    raise _problem(file, 1, f"not an events file (no {EVENTS_FORMAT} header)")
+                if data.get("version") != EVENTS_VERSION:
+                    raise _problem(
+                        file, 1, f"version {data.get('version')!r} is not {EVENTS_VERSION}"
+                    )
+                continue
+            received = _received(data)
+            if received is None:
+                raise _problem(
+                    file, number, "expected {received, late, event} with an event id and type"
+                )
+            if received.id in seen:
+                continue
+            seen.add(received.id)
+            yield received
+
+
+def _received(data: Any) -> ReceivedEvent | None:
+    if not isinstance(data, dict):
+        return None
+    event, received = data.get("event"), data.get("received")
+    if not isinstance(event, dict) or not isinstance(received, int | float):
+        return None
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        return None
+    return ReceivedEvent(event, float(received), data.get("late") is True)
