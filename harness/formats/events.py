@@ -132,3 +132,53 @@ def _received(data: Any) -> ReceivedEvent | None:
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         return None
     return ReceivedEvent(event, float(received), data.get("late") is True)
+
+
+# --- summary.json's `events` section --------------------------------------------------------
+
+EVENTS_SECTION_VERSION = 1
+EVENT_OUTCOMES = ("match", "noise", "expected", "differs", "missing", "unexpected")
+_CAUSE_TEXTS = ("id", "type", "path", "kind", "severity", "outcome")
+
+
+def check_events_section(section: Any, where: str, severities: tuple[str, ...]) -> None:
+    """The shape of summary.json's `events` (docs/summary-format.md) the report and the
+    gate read, one field at a time; InputError names the field."""
+    again = "; re-run `shadow compare` to write the summary again"
+    if not isinstance(section, dict):
+        raise InputError(f"{where}: events: expected a JSON object{again}")
+    if section.get("version") != EVENTS_SECTION_VERSION:
+        raise InputError(
+            f"{where}: events.version: {str(section.get('version'))[:20]} is not an events "
+            f"section version this stripe-shadow reads ({EVENTS_SECTION_VERSION}){again}"
+        )
+    for key in ("targets", "types", "candidates"):
+        if not isinstance(section.get(key), dict):
+            raise InputError(f"{where}: events.{key}: missing or not a JSON object{again}")
+    for name, entry in section["candidates"].items():
+        field = f"events.candidates.{name}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: {field}: expected a JSON object{again}")
+        outcomes = entry.get("outcomes")
+        if not isinstance(outcomes, dict) or any(k not in EVENT_OUTCOMES for k in outcomes):
+            raise InputError(
+                f"{where}: {field}.outcomes: expected counts of {', '.join(EVENT_OUTCOMES)}{again}"
+            )
+        if not all(type(v) is int and v >= 0 for v in outcomes.values()):
+            raise InputError(f"{where}: {field}.outcomes: a count is not a count{again}")
+        causes = entry.get("causes")
+        if not isinstance(causes, list):
+            raise InputError(f"{where}: {field}.causes: missing or not a list{again}")
+        for index, cause in enumerate(causes):
+            here = f"{field}.causes[{index}]"
+            if not isinstance(cause, dict):
+                raise InputError(f"{where}: {here}: expected a JSON object{again}")
+            for key in _CAUSE_TEXTS:
+                if not isinstance(cause.get(key), str):
+                    raise InputError(f"{where}: {here}.{key}: missing or not a string{again}")
+            if cause["severity"] not in severities:
+                raise InputError(
+                    f"{where}: {here}.severity: not one of {', '.join(severities)}{again}"
+                )
+            if type(cause.get("count")) is not int or cause["count"] < 0:
+                raise InputError(f"{where}: {here}.count: not a count{again}")

@@ -79,14 +79,14 @@ class Inbox:
         if identity in self.seen:
             self.counts.duplicates += 1
             return False
-        self.seen.add(identity)
-        self.counts.received += 1
-        if self.late:
-            self.counts.late += 1
         redacted = load_json(redact_text(_dump(event)))
         self.writer.write(
             ReceivedEvent(redacted, time.time() if received is None else received, self.late)
         )
+        self.seen.add(identity)
+        self.counts.received += 1
+        if self.late:
+            self.counts.late += 1
         return True
 
     def answered(self) -> None:
