@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from harness.accept import Accepted
     from harness.capture.importers import ImportResult
+    from harness.capture.webhooks import WebhookCapture
     from harness.demo.run import DemoPart
     from harness.formats.recording import Header
     from harness.gate import GateConfig, GateVerdict
@@ -84,6 +85,21 @@ def announce_listening(host: str, port: int) -> None:
     for it, so it is flushed at once."""
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{port}")
+    sys.stdout.flush()
+
+
+def announce_webhooks(capture: WebhookCapture) -> None:
+    """`webhooks listening on http://HOST:PORT` once the webhook capture listens; its
+    counts once it has stopped."""
+    if not capture.listening:
+        refused = capture.counts.refused
+        why = f" ({'; '.join(capture.counts.refusals)})" if refused else ""
+        click.echo(
+            f"webhooks: {capture.counts.recorded} deliveries recorded, {refused} refused{why}",
+            err=True,
+        )
+        return
+    click.echo(f"webhooks listening on http://{capture.host}:{capture.port}")
     sys.stdout.flush()
 
 

@@ -39,9 +39,7 @@ def recorded_events(recording: Path) -> list[ReceivedEvent] | None:
     found: list[ReceivedEvent] = []
     seen: set[str] = set()
     inbound = False
-    for exchange in iter_exchanges(recording):
-        if exchange.extra.get("direction") != "inbound":
-            continue
+    for exchange in iter_exchanges(recording, direction="inbound"):
         inbound = True
         try:
             event = load_json(exchange.request.text)
