@@ -121,6 +121,12 @@ class TargetEvents(_Strict):
     mode: Literal["webhook", "poll", "off"] = "webhook"
     webhook_secret_env: str | None = None
     listen: str = "127.0.0.1:0"
+    # Each event received is signed again with the secret in `forward_secret_env` and
+    # sent on to the customer's handler at `forward_to` (its ids the recorded ones with
+    # `map_ids`), and the handler's status is kept with the event.
+    forward_to: str | None = None
+    forward_secret_env: str | None = None
+    map_ids: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -131,12 +137,17 @@ class TargetEvents(_Strict):
             return {"mode": "off"}
         return value
 
-    @field_validator("webhook_secret_env")
+    @field_validator("webhook_secret_env", "forward_secret_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError("not an environment variable name (letters, digits, _)")
         return value
+
+    @field_validator("forward_to")
+    @classmethod
+    def _forward_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
 
     @field_validator("listen")
     @classmethod
@@ -147,12 +158,14 @@ class TargetEvents(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _secret_for_webhooks(self) -> TargetEvents:
-        if self.mode == "webhook" and self.webhook_secret_env is None:
+    def _secret_to_forward_with(self) -> TargetEvents:
+        if (self.forward_to is None) != (self.forward_secret_env is None):
             raise ValueError(
-                "webhook_secret_env is required: name the environment variable holding the "
-                "endpoint's whsec_ secret (or say `events: poll`)"
+                "forward_to and forward_secret_env go together: the handler at forward_to "
+                "checks the signature made with the secret forward_secret_env names"
             )
+        if self.map_ids and self.forward_to is None:
+            raise ValueError("map_ids applies to forwarded events: give forward_to too")
         return self
 
     @property
@@ -250,6 +263,19 @@ class TargetSpec(_Strict):
             # A blueprint's transforms run first, so the target's own can adjust their output.
             blueprint = _checked("blueprint", self.blueprint, info)
             self.transforms = [*blueprint, *self.transforms]
+        return self
+
+    @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> TargetSpec:
+        events = self.events
+        subscribed = self.launch is not None and bool(self.launch.sends_webhooks)
+        unsigned = events is not None and events.webhook_secret_env is None
+        if unsigned and events is not None and events.mode == "webhook" and not subscribed:
+            raise ScenarioProblem(
+                ("events", "webhook_secret_env"),
+                "required: name the environment variable holding the whsec_ secret of "
+                "the endpoint that sends this target's events (or say `events: poll`)",
+            )
         return self
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ its poller) and read by compare.
 
 The first line is a header, `{"format": "stripe-shadow-events", "version": 1, "target":
 NAME, "source": "webhook" | "poll"}`; each later line is `{"received": UNIX, "late": BOOL,
-"event": {...}}`, the event as the target sent it with its secrets redacted. Only events
+"event": {...}}`, the event as the target sent it with its secrets redacted (and, when the
+target forwards its events, `"forwarded": {"status": N}`, the handler's answer). Only events
 whose signature was good are written; a refused delivery is counted in run.json, never
 stored. A reader keeps an event id's first line: Stripe delivers at least once.
 """
@@ -39,6 +40,8 @@ class ReceivedEvent:
     event: dict[str, Any]
     received: float
     late: bool = False
+    # Forwarded to the customer's handler: {"status": N} or {"status": null, "error": why}.
+    forwarded: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -54,7 +57,10 @@ class ReceivedEvent:
         return float(created) if isinstance(created, int | float) else self.received
 
     def to_json(self) -> dict[str, Any]:
-        return {"received": self.received, "late": self.late, "event": self.event}
+        data = {"received": self.received, "late": self.late, "event": self.event}
+        if self.forwarded is not None:
+            data["forwarded"] = self.forwarded
+        return data
 
 
 class EventWriter:
@@ -131,7 +137,13 @@ def _received(data: Any) -> ReceivedEvent | None:
         return None
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         return None
-    return ReceivedEvent(event, float(received), data.get("late") is True)
+    forwarded = data.get("forwarded")
+    return ReceivedEvent(
+        event,
+        float(received),
+        data.get("late") is True,
+        forwarded if isinstance(forwarded, dict) else None,
+    )
 
 
 # --- summary.json's `events` section --------------------------------------------------------

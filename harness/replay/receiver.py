@@ -25,7 +25,8 @@ from harness.capture.redact import redact_text
 from harness.errors import InfrastructureError
 from harness.formats.events import EventWriter, ReceivedEvent, events_file
 from harness.formats.untrusted import JSONProblem, load_json
-from harness.stripe.signature import SIGNATURE_HEADER, signature_problem
+from harness.stripe import ID_PATTERN
+from harness.stripe.signature import SIGNATURE_HEADER, sign_payload, signature_problem
 
 # The largest delivery a receiver reads: Stripe's events are far smaller.
 MAX_DELIVERY_BYTES = 4 * 1024 * 1024
@@ -45,6 +46,8 @@ class InboxCounts:
     refusals: list[str] = field(default_factory=list)
     polled_pages: int = 0
     settled: bool = True
+    # With forwarding: the handler's answers, by status (`error` when it gave none).
+    forwarded: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,7 +59,52 @@ class InboxCounts:
             "refusals": self.refusals,
             "settled": self.settled,
             **({"polled_pages": self.polled_pages} if self.source == "poll" else {}),
+            **({"forwarded": self.forwarded} if self.forwarded else {}),
         }
+
+
+class EventForwarder:
+    """Sends each event a target sent on to the customer's handler (docs/events.md),
+    signed again with the user's secret; with `recorded_id`, every id the target made is
+    first replaced by the recorded one it stands for, so the handler sees the ids its own
+    database holds."""
+
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        recorded_id: Callable[[str], str | None] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.secret = secret
+        self.recorded_id = recorded_id
+        self.timeout = timeout
+
+    def payload(self, event: dict[str, Any]) -> bytes:
+        text = _dump(event)
+        if self.recorded_id is not None:
+            recorded_id = self.recorded_id
+            text = ID_PATTERN.sub(lambda m: recorded_id(m.group(0)) or m.group(0), text)
+        return text.encode()
+
+    async def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        """{"status": the handler's status} or {"status": None, "error": why}."""
+        payload = self.payload(event)
+        headers = {
+            SIGNATURE_HEADER: sign_payload(payload, self.secret, int(time.time())),
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(self.url, data=payload, headers=headers) as answer,
+            ):
+                await answer.read()
+                return {"status": answer.status}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return {"status": None, "error": redact_text(str(exc) or type(exc).__name__)[:200]}
 
 
 class Inbox:
@@ -64,25 +112,33 @@ class Inbox:
     arrival (what settling waits on). `late` is set once the target's last request was
     answered: what arrives after it would be lost by a replay that did not wait."""
 
-    def __init__(self, target: str, path: Path, source: str) -> None:
+    def __init__(
+        self, target: str, path: Path, source: str, forwarder: EventForwarder | None = None
+    ) -> None:
         self.target = target
+        self.forwarder = forwarder
         self.counts = InboxCounts(source)
         self.writer = EventWriter(path, target, source)
         self.seen: set[str] = set()
         self.last_arrival = time.monotonic()
         self.late = False
 
-    def accept(self, event: dict[str, Any], received: float | None = None) -> bool:
-        """Keep an event (its secrets redacted) unless its id came before; True if kept."""
+    async def take(self, event: dict[str, Any]) -> bool:
+        """Keep an event (its secrets redacted) unless its id came before, forwarding it
+        first when the target forwards; True if kept."""
         self.last_arrival = time.monotonic()
         identity = str(event.get("id") or "")
         if identity in self.seen:
             self.counts.duplicates += 1
             return False
+        received = time.time()
+        forwarded = None
+        if self.forwarder is not None:
+            forwarded = await self.forwarder.send(event)
+            shown = str(forwarded.get("status") or "error")
+            self.counts.forwarded[shown] = self.counts.forwarded.get(shown, 0) + 1
         redacted = load_json(redact_text(_dump(event)))
-        self.writer.write(
-            ReceivedEvent(redacted, time.time() if received is None else received, self.late)
-        )
+        self.writer.write(ReceivedEvent(redacted, received, self.late, forwarded))
         self.seen.add(identity)
         self.counts.received += 1
         if self.late:
@@ -194,7 +250,7 @@ class WebhookReceiver:
         if problem is not None:
             self.inbox.refuse(problem)
             return web.Response(status=400, text=problem)
-        self.inbox.accept(event)
+        await self.inbox.take(event)
         return web.Response(status=200, text="ok")
 
 
@@ -270,7 +326,7 @@ async def _poll_round(
             )
         for item in items:
             if event_problem(item) is None and item["id"] not in inbox.seen:
-                inbox.accept(item)
+                await inbox.take(item)
         if not items or not page.get("has_more"):
             return
         starting_after = str(items[-1].get("id"))
@@ -315,6 +371,7 @@ class EventSource:
     port: int = 0
     subscribe: Callable[[str, str], None] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    forwarder: EventForwarder | None = None
 
 
 class EventReception:
@@ -341,7 +398,12 @@ class EventReception:
 
     async def start(self) -> None:
         for source in self.sources:
-            inbox = Inbox(source.target, events_file(self.run_dir, source.target), source.mode)
+            inbox = Inbox(
+                source.target,
+                events_file(self.run_dir, source.target),
+                source.mode,
+                source.forwarder,
+            )
             self.inboxes[source.target] = inbox
             if source.mode != "webhook":
                 continue

@@ -40,7 +40,7 @@ from harness.replay.idmap import IdMap, read_id_map_file
 from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
-from harness.replay.receiver import EventReception, EventSource
+from harness.replay.receiver import EventForwarder, EventReception, EventSource
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
 from harness.scenario import Scenario, TargetSpec, load_scenario
@@ -271,13 +271,18 @@ class _Session:
                 headers = dict(target.headers)
                 if key is not None:
                     headers["Authorization"] = f"Bearer {key}"
-                sources.append(EventSource(target.name, "poll", url, headers=headers))
+                sources.append(
+                    EventSource(
+                        target.name, "poll", url, headers=headers, forwarder=self._forwarder(target)
+                    )
+                )
                 continue
             subscribable = launch is not None and launch.sends_webhooks
             if spec is None and not subscribable:
                 continue
             secret = webhook_secret(target.name, spec.webhook_secret_env) if spec else None
             subscribe = partial(launch.subscribe_webhooks, url) if subscribable else None
+            forwarder = self._forwarder(target)
             sources.append(
                 EventSource(
                     target.name,
@@ -287,6 +292,7 @@ class _Session:
                     host=spec.host if spec else "127.0.0.1",
                     port=spec.port if spec else 0,
                     subscribe=subscribe,
+                    forwarder=forwarder,
                 )
             )
         settings = self.scenario.events
@@ -297,6 +303,16 @@ class _Session:
             max_wait=settings.max_wait,
             tolerance=settings.tolerance,
         )
+
+    def _forwarder(self, target: TargetSpec) -> EventForwarder | None:
+        """What sends a target's events on to the customer's handler, if it forwards."""
+        spec = target.events
+        if spec is None or spec.forward_to is None:
+            return None
+        secret = webhook_secret(target.name, spec.forward_secret_env)
+        assert secret is not None
+        ids = self.states[target.name].idmap.ids
+        return EventForwarder(spec.forward_to, secret, ids.key_of if spec.map_ids else None)
 
     async def _replay_then_mark(self, replay: TargetReplay, reception: EventReception) -> None:
         await replay.run()
