@@ -11,6 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.compare.events import Placed, match_events
 from harness.compare.pipeline import compare_run
@@ -142,3 +144,34 @@ def test_events_pair_within_journey_and_type_by_object_then_by_order() -> None:
     ]
     assert [m.received.id for m in missing] == ["b4"]
     assert [u.received.id for u in unexpected] == ["c5"]
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["customer.created", "customer.updated", "invoice.paid"]),
+        st.integers(min_value=-1, max_value=2),
+        st.sampled_from([None, "cus_A", "cus_B"]),
+        st.integers(min_value=0, max_value=3),
+    ),
+    max_size=12,
+)
+
+
+@given(_EVENTS, _EVENTS)
+def test_every_event_ends_in_exactly_one_place_and_pairs_share_journey_and_type(
+    ours: list[tuple[str, int, str | None, int]], theirs: list[tuple[str, int, str | None, int]]
+) -> None:
+    baseline = [_placed(f"b{i}", *item) for i, item in enumerate(ours)]
+    candidate = [_placed(f"c{i}", *item) for i, item in enumerate(theirs)]
+    pairs, missing, unexpected = match_events(baseline, candidate)
+    assert sorted(x.received.id for x in [*(b for b, _ in pairs), *missing]) == sorted(
+        x.received.id for x in baseline
+    )
+    assert sorted(x.received.id for x in [*(c for _, c in pairs), *unexpected]) == sorted(
+        x.received.id for x in candidate
+    )
+    for b, c in pairs:
+        assert (b.journey, b.type) == (c.journey, c.type)
+    # Per (journey, type), only one side has events left over: multisets of types.
+    left = {(x.journey, x.type) for x in missing}
+    assert not left & {(x.journey, x.type) for x in unexpected}
