@@ -11,7 +11,7 @@ before it reaches the handler, and counted; it is never recorded as an event.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -26,6 +26,32 @@ _HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 )
 MAX_DELIVERY_BYTES = 4 * 1024 * 1024
+
+
+Delivery = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def serve_deliveries(
+    deliver: Delivery, host: str, port: int, where: str
+) -> tuple[web.AppRunner, int]:
+    """An aiohttp server on `host:port` (0: a free port) that hands every POST, at any
+    path, to `deliver`; returns its runner (cleanup() stops it) and the port it bound.
+    The one way webhook deliveries are received: here, and by a replay's receivers.
+    `where` names the setting in the error when the port cannot be bound."""
+    app = web.Application(client_max_size=MAX_DELIVERY_BYTES)
+    app.router.add_route("POST", "/{tail:.*}", deliver)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise InfrastructureError(
+            f"{where}: cannot listen on {host}:{port} ({exc.strerror}); choose another port"
+        ) from None
+    sockets = getattr(site._server, "sockets", None) or []
+    return runner, int(sockets[0].getsockname()[1]) if sockets else port
 
 
 @dataclass(slots=True)
@@ -69,22 +95,9 @@ class WebhookCapture:
         return self._runner is not None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_DELIVERY_BYTES)
-        app.router.add_route("POST", "/{tail:.*}", self._deliver)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise InfrastructureError(
-                f"--webhooks-listen: cannot listen on {self.host}:{self.port} ({exc.strerror})"
-            ) from None
-        self._runner = runner
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_deliveries(
+            self._deliver, self.host, self.port, "--webhooks-listen"
+        )
         self._client = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout), auto_decompress=False
         )

@@ -22,14 +22,13 @@ import aiohttp
 from aiohttp import web
 
 from harness.capture.redact import redact_text
+from harness.capture.webhooks import serve_deliveries
 from harness.errors import InfrastructureError
 from harness.formats.events import EventWriter, ReceivedEvent, events_file
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.stripe import ID_PATTERN
 from harness.stripe.signature import SIGNATURE_HEADER, sign_payload, signature_problem
 
-# The largest delivery a receiver reads: Stripe's events are far smaller.
-MAX_DELIVERY_BYTES = 4 * 1024 * 1024
 # Refusal reasons kept per target in run.json, beyond the count.
 _REASONS_KEPT = 5
 
@@ -203,24 +202,9 @@ class WebhookReceiver:
         return f"http://{self.host}:{self.port}/webhooks"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_DELIVERY_BYTES)
-        app.router.add_route("POST", "/{tail:.*}", self._deliver)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise InfrastructureError(
-                f"target {self.inbox.target}: events: cannot listen on "
-                f"{self.host}:{self.port} ({exc.strerror}); choose another port"
-            ) from None
-        self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_deliveries(
+            self._deliver, self.host, self.port, f"target {self.inbox.target}: events.listen"
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:
