@@ -16,12 +16,14 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from harness.capture.webhooks import WebhookCapture
 from harness.errors import InfrastructureError, InputError
 from harness.stripe import STRIPE_HOSTS
+
+if TYPE_CHECKING:
+    from harness.capture.webhooks import WebhookCapture
 
 MODES = ("reverse", "forward")
 DEFAULT_UPSTREAM = "https://api.stripe.com"
@@ -172,6 +174,7 @@ async def record(
     from mitmproxy.tools.dump import DumpMaster
 
     from harness.capture.addon import Recorder
+    from harness.capture.webhooks import WebhookCapture
 
     options = proxy_options(settings)
     master = DumpMaster(
