@@ -12,9 +12,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.cli import main
 from harness.compare.events import Placed, match_events
 from harness.compare.pipeline import compare_run
 from harness.formats.events import ReceivedEvent
@@ -112,6 +114,9 @@ def test_a_proxy_that_drops_one_event_type_and_changes_another_shows_two_causes(
         ("customer.created", "$.data.object.description", "value", "medium"),
         ("customer.deleted", "$", "missing", "critical"),
     ]
+    printed = CliRunner().invoke(main, ["compare", str(out)]).output
+    assert "changed vs control: 49 events: " in printed and "; 2 event causes" in printed
+    assert "  critical missing    customer.deleted $  (1 event)" in printed
     verdict = apply_gate(summary, GateConfig())
     assert verdict.status == "failed"
     assert any(

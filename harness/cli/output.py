@@ -311,6 +311,19 @@ def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
                     f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
                     f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
                 )
+    events = summary.get("events") or {}
+    for name, entry in (events.get("candidates") or {}).items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in entry["outcomes"].items())
+        causes = [c for c in entry["causes"] if c["outcome"] == "difference"]
+        click.echo(
+            f"{name} vs {events['baseline']}: {entry['events']} events: {counts}; "
+            f"{len(causes)} event cause{'s' if len(causes) != 1 else ''}"
+        )
+        for cause in causes:
+            click.echo(
+                f"  {cause['severity']:<8} {cause['kind']:<10} {cause['type']} {cause['path']}"
+                f"  ({cause['count']} event{'s' if cause['count'] != 1 else ''})"
+            )
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
 
