@@ -385,7 +385,8 @@ def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
         click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
     click.echo(f"map: {mapped.directory / 'index.html'}")
     click.echo("")
-    click.echo(textwrap.fill(reading, width=100))
+    # Words are never split (a path, `rate-limit`): a reader, or a script, finds them whole.
+    click.echo(textwrap.fill(reading, width=100, break_on_hyphens=False, break_long_words=False))
 
 
 def print_map(found: IntegrationMap, written: WrittenMap) -> None:
