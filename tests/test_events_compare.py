@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.compare.events import Placed, match_events
+from harness.compare.events import Placed, match_events, presence_verdict
 from harness.compare.pipeline import compare_run
+from harness.compare.rules import parse_compare_config
 from harness.formats.events import ReceivedEvent
 from harness.gate import GateConfig, apply_gate
 from harness.replay.launch.process import free_port
@@ -33,7 +34,7 @@ INVOICE_NOISE = (
     "compare: {ignore: [{endpoint: 'GET /v1/invoices', path: '$.data*', "
     "reason: localstripe orders invoices of one second by store order}]}\n"
 )
-SUMMARY_SCHEMA = json.loads((REPO / "harness/schemas/summary-v1.schema.json").read_text())
+SUMMARY_SCHEMA = json.loads((REPO / "harness/schemas/summary-v2.schema.json").read_text())
 
 
 def _scenario(tmp_path: Path, targets: str) -> Path:
@@ -190,3 +191,20 @@ def test_every_event_ends_in_exactly_one_place_and_pairs_share_journey_and_type(
     # Per (journey, type), only one side has events left over: multisets of types.
     left = {(x.journey, x.type) for x in missing}
     assert not left & {(x.journey, x.type) for x in unexpected}
+
+
+def test_rules_name_events_by_type_for_missing_and_unexpected_ones() -> None:
+    config = parse_compare_config(
+        {
+            "severity": [{"endpoint": "event customer.*", "severity": "low"}],
+            "expect": [{"endpoint": "event invoice.paid", "reason": "localstripe sends none"}],
+        },
+        "scenario.yaml",
+    )
+    assert presence_verdict(config, "customer.deleted", "missing") == ("low", "difference", None)
+    assert presence_verdict(config, "invoice.paid", "missing") == (
+        "critical",
+        "expected",
+        "localstripe sends none",
+    )
+    assert presence_verdict(config, "charge.refunded", "unexpected") == ("high", "difference", None)

@@ -359,14 +359,14 @@ def presence_verdict(
     """(severity, outcome, reason) of a missing or unexpected event: critical or high
     unless a severity rule says otherwise; `expected` when an expect rule (without a
     kind) covers the event type."""
-    endpoint = event_endpoint(event_type)
+    event = Difference(event_endpoint(event_type), "$", kind)
     severity = PRESENCE_SEVERITY[kind]
     for rule in config.severity:
-        if rule.kind is None and rule.matches_signature(endpoint, "$"):
+        if rule.kind is None and rule.matches_signature(event):
             severity = str(rule.severity)
             break
     for expect in config.expect:
-        if expect.kind is None and expect.matches_signature(endpoint, "$"):
+        if expect.kind is None and expect.matches_signature(event):
             return severity, "expected", expect.reason
     return severity, "difference", None
 
