@@ -388,7 +388,15 @@ def _redact_authorization(value: str) -> str:
 
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
-_SPECIAL_HEADERS = _COOKIE_HEADERS | _AUTH_HEADERS
+_SIGNATURE_HEADER = "stripe-signature"
+_SPECIAL_HEADERS = _COOKIE_HEADERS | _AUTH_HEADERS | {_SIGNATURE_HEADER}
+_SIGNATURE_PART = re.compile(r"\b(v[0-9]+)=[^,]*")
+
+
+def _redact_signature(value: str) -> str:
+    """A webhook delivery's `Stripe-Signature`: its time kept, every signature replaced
+    (an HMAC with the endpoint's secret is a credential for that one body)."""
+    return _SIGNATURE_PART.sub(rf"\1={REDACTED}", value)
 
 
 def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> Headers:
@@ -404,6 +412,8 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
             out.append((name, REDACTED))
         elif lower in _AUTH_HEADERS:
             out.append((name, _redact_authorization(value)))
+        elif lower == _SIGNATURE_HEADER:
+            out.append((name, _redact_signature(value)))
         else:
             out.append((name, value if plain else redact_text(value, policy)))
     return out

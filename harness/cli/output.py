@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from harness.accept import Accepted
     from harness.capture.importers import ImportResult
+    from harness.capture.webhooks import WebhookCapture
     from harness.demo.run import DemoPart
     from harness.formats.recording import Header
     from harness.gate import GateConfig, GateVerdict
@@ -84,6 +85,21 @@ def announce_listening(host: str, port: int) -> None:
     for it, so it is flushed at once."""
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{port}")
+    sys.stdout.flush()
+
+
+def announce_webhooks(capture: WebhookCapture) -> None:
+    """`webhooks listening on http://HOST:PORT` once the webhook capture listens; its
+    counts once it has stopped."""
+    if not capture.listening:
+        refused = capture.counts.refused
+        why = f" ({'; '.join(capture.counts.refusals)})" if refused else ""
+        click.echo(
+            f"webhooks: {capture.counts.recorded} deliveries recorded, {refused} refused{why}",
+            err=True,
+        )
+        return
+    click.echo(f"webhooks listening on http://{capture.host}:{capture.port}")
     sys.stdout.flush()
 
 
@@ -294,6 +310,19 @@ def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
         for group in candidate["groups"]:
             if group["outcome"] == "difference":
                 click.echo(f"  {group['severity']:<8} {group['cause']}  ({seen_in(group)})")
+    events = summary.get("events") or {}
+    for name, entry in (events.get("candidates") or {}).items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in entry["outcomes"].items())
+        causes = [c for c in entry["causes"] if c["outcome"] == "difference"]
+        click.echo(
+            f"{name} vs {events['baseline']}: {entry['events']} events: {counts}; "
+            f"{len(causes)} event cause{'s' if len(causes) != 1 else ''}"
+        )
+        for cause in causes:
+            click.echo(
+                f"  {cause['severity']:<8} {cause['kind']:<10} {cause['type']} {cause['path']}"
+                f"  ({cause['count']} event{'s' if cause['count'] != 1 else ''})"
+            )
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
 
@@ -353,7 +382,8 @@ def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
         click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
     click.echo(f"map: {mapped.directory / 'index.html'}")
     click.echo("")
-    click.echo(textwrap.fill(reading, width=100))
+    # Words are never split (a path, `rate-limit`): a reader, or a script, finds them whole.
+    click.echo(textwrap.fill(reading, width=100, break_on_hyphens=False, break_long_words=False))
 
 
 def print_map(found: IntegrationMap, written: WrittenMap) -> None:

@@ -23,6 +23,7 @@ import yaml
 from harness.compare.classify import Classifier, NoiseCounts
 from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
+from harness.compare.eventrun import events_section
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
 from harness.compare.normalize import Answer, Normalized, NotComparable, proven_same
@@ -239,14 +240,16 @@ def _items(
     profile: Profile,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    times: tuple[TimeMap, TimeMap] | None = None,
     fast: bool = True,
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending.
     With `fast`, answers proven equal in one walk (normalize.proven_same) are decided
     without normalising them; the outcomes are the same without it."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
-    # Each side's time map, learnt in seq order from its own answers (compare.timemap).
-    base_times, other_times = TimeMap(baseline.origin), TimeMap(other.origin)
+    # Each side's time map, learnt in seq order from its own answers (compare.timemap);
+    # given by a caller that compares the sides' events with them afterwards.
+    base_times, other_times = times or (TimeMap(baseline.origin), TimeMap(other.origin))
     for seq, b, c in _pairs(baseline, other):
         if projection is not None and b is not None and c is not None:
             b, c = projection(b, c)
@@ -361,6 +364,7 @@ def compare_sides(
     parallel_threshold: int = PARALLEL_THRESHOLD,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    times: tuple[TimeMap, TimeMap] | None = None,
     fast: bool = True,
 ) -> Iterator[RawOutcome]:
     """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
@@ -377,7 +381,9 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        items = _items(baseline, other, profile, projection, expect_upgrade, fast)
+        items = _items(
+            baseline, other, profile, projection, expect_upgrade, times=times, fast=fast
+        )
         for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
@@ -523,12 +529,16 @@ def _compare_candidate(
     *,
     workers: int | None,
     parallel_threshold: int,
+    times: tuple[TimeMap, TimeMap] | None = None,
     fast: bool,
 ) -> dict[str, Any]:
-    """Write one candidate's outcomes to `out`; return its summary."""
+    """Write one candidate's outcomes to `out`; return its summary. `times`, when
+    given, are the two sides' time maps, left as the answers taught them."""
     side = _load_side(run, name)
     target = run.target(name)
     projection, config = apply_blueprint(target, config)
+    if times is not None:
+        times[0].origin, times[1].origin = baseline.origin, side.origin
     raw = compare_sides(
         baseline,
         side,
@@ -537,6 +547,7 @@ def _compare_candidate(
         parallel_threshold=parallel_threshold,
         projection=projection,
         expect_upgrade=config.expect_upgrade or target.extra.get("expect_upgrade") is True,
+        times=times,
         fast=fast,
     )
     summary = CandidateSummary(samples=config.samples)
@@ -605,6 +616,7 @@ def compare_run(
         ):
             pass
 
+    times = {name: (TimeMap(), TimeMap()) for name in candidates}
     with writing_outcomes(run.path) as out:
         summaries = {
             name: _compare_candidate(
@@ -617,6 +629,7 @@ def compare_run(
                 out,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
+                times=times[name],
                 fast=fast,
             )
             for name in candidates
@@ -624,5 +637,12 @@ def compare_run(
     document = build_summary(
         run.info.to_json(), run.baseline, secondary, config.settings_json(), summaries
     )
+    ids = {
+        name: counterparts(baseline.idmap, _load_side(run, name).idmap or PairStore())
+        for name in candidates
+    }
+    events = events_section(run, baseline.name, ids, times, profile, config)
+    if events is not None:
+        document["events"] = events
     write_summary(run.path, document)
     return document

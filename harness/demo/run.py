@@ -236,6 +236,36 @@ def _candidate_sentence(name: str, candidate: dict[str, Any], status: str, fail_
     return "; ".join(parts) + f". Gated at severity {fail_on} and above, it {verdict}"
 
 
+def _events_sentence(summary: dict[str, Any]) -> str | None:
+    """`Events: control sent 49 (10 types, 49 after their request's answer); twin's 49
+    matched control's, 0 event causes`, or None for a run that heard no events."""
+    section = summary.get("events")
+    if not isinstance(section, dict):
+        return None
+    heard = section.get("targets") or {}
+    sent = [
+        f"`{name}` sent {_plural(int(counts.get('received', 0)), 'event')} "
+        f"({int(counts.get('late', 0))} after its last answer, "
+        f"{int(counts.get('refused', 0))} refused)"
+        for name, counts in heard.items()
+    ]
+    compared = []
+    for name, entry in (section.get("candidates") or {}).items():
+        outcomes = entry.get("outcomes") or {}
+        real = [c for c in entry.get("causes") or [] if c.get("outcome") == "difference"]
+        compared.append(
+            f"`{name}`'s events matched `{section.get('baseline')}`'s for "
+            f"{int(outcomes.get('match', 0))} of {int(entry.get('events', 0))} "
+            f"({_plural(len(real), 'event cause')})"
+        )
+    silent = [n for n in summary.get("candidates", {}) if n not in section.get("candidates", {})]
+    if silent:
+        compared.append(
+            f"{', '.join(f'`{n}`' for n in silent)} sent no events the replay could hear"
+        )
+    return "Events: " + "; ".join(sent + compared)
+
+
 def _run_sentence(summary: dict[str, Any]) -> str:
     """`demo.jsonl (85 exchanges in 18 journeys) was replayed against …`."""
     run = summary.get("run") or {}
@@ -281,6 +311,9 @@ def reading(
         sentences.append(_run_sentence(summary))
         for name, candidate in summary.get("candidates", {}).items():
             sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
+        events = _events_sentence(summary)
+        if events is not None:
+            sentences.append(events)
     if mapped is not None:
         sentences.append(_map_sentence(mapped))
     codes = [verdict.exit_code for _, verdict, _ in parts]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,11 +40,13 @@ from harness.replay.idmap import IdMap, target_seeds
 from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
+from harness.replay.receiver import EventForwarder, EventReception, EventSource
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
 from harness.scenario import Scenario, TargetSpec, load_scenario
 from harness.stripe import is_live_key
-from harness.target import target_keys
+from harness.stripe.signature import new_webhook_secret
+from harness.target import target_keys, webhook_secret
 from harness.transforms import TransformChain, transform_chain
 
 
@@ -152,8 +155,9 @@ class _Session:
                     )
                     writers.append(writer)
                     replays.append(self._target_replay(target, urls[target.name], writer))
+                reception = self._event_reception(urls)
                 try:
-                    asyncio.run(self._run_all(replays, counters))
+                    asyncio.run(self._run_all(replays, counters, reception))
                 except asyncio.CancelledError:
                     raise KeyboardInterrupt from None
                 result.status = "finished"
@@ -260,7 +264,75 @@ class _Session:
             return self.info.run_id
         return f"{self.info.run_id}.{resumed}"
 
-    async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
+    def _event_reception(self, urls: dict[str, str]) -> EventReception:
+        """Where each target's events come from (docs/events.md): a launched target that
+        can be subscribed (localstripe) sends them to a receiver with a secret made for
+        this run; a target whose `events:` says so, to a receiver or by being polled."""
+        sources: list[EventSource] = []
+        for target in self.scenario.targets:
+            url = urls[target.name]
+            spec = target.events
+            if spec is not None and spec.mode == "off":
+                continue
+            launch = target.launch
+            if spec is not None and spec.mode == "poll":
+                key = self.keys[target.name]
+                headers = dict(target.headers)
+                if key is not None:
+                    headers["Authorization"] = f"Bearer {key}"
+                sources.append(
+                    EventSource(
+                        target.name, "poll", url, headers=headers, forwarder=self._forwarder(target)
+                    )
+                )
+                continue
+            subscribable = launch is not None and launch.sends_webhooks
+            if spec is None and not subscribable:
+                continue
+            secret = webhook_secret(target.name, spec.webhook_secret_env) if spec else None
+            subscribe = partial(launch.subscribe_webhooks, url) if subscribable else None
+            forwarder = self._forwarder(target)
+            sources.append(
+                EventSource(
+                    target.name,
+                    "webhook",
+                    url,
+                    secret=secret or new_webhook_secret(),
+                    host=spec.host if spec else "127.0.0.1",
+                    port=spec.port if spec else 0,
+                    subscribe=subscribe,
+                    forwarder=forwarder,
+                )
+            )
+        settings = self.scenario.events
+        return EventReception(
+            self.run_dir,
+            sources,
+            quiet=settings.quiet,
+            max_wait=settings.max_wait,
+            tolerance=settings.tolerance,
+        )
+
+    def _forwarder(self, target: TargetSpec) -> EventForwarder | None:
+        """What sends a target's events on to the customer's handler, if it forwards."""
+        spec = target.events
+        if spec is None or spec.forward_to is None:
+            return None
+        secret = webhook_secret(target.name, spec.forward_secret_env)
+        assert secret is not None
+        ids = self.states[target.name].idmap.ids
+        return EventForwarder(spec.forward_to, secret, ids.key_of if spec.map_ids else None)
+
+    async def _replay_then_mark(self, replay: TargetReplay, reception: EventReception) -> None:
+        await replay.run()
+        reception.answered(replay.context.name)
+
+    async def _run_all(
+        self,
+        replays: list[TargetReplay],
+        counters: list[TargetCounters],
+        reception: EventReception,
+    ) -> None:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         previous = signal.getsignal(signal.SIGTERM)
@@ -272,10 +344,15 @@ class _Session:
         if self.progress is not None:
             watcher = asyncio.create_task(self.progress.watch(counters, stop))
         try:
+            await reception.start()
             async with asyncio.TaskGroup() as group:
                 for replay in replays:
-                    group.create_task(replay.run())
+                    group.create_task(self._replay_then_mark(replay, reception))
+            await reception.finish(int(datetime.fromisoformat(self.info.started).timestamp()))
         finally:
+            await reception.stop()
+            if reception.inboxes:
+                self.info.extra["events"] = reception.to_json()
             stop.set()
             if watcher is not None:
                 with contextlib.suppress(asyncio.CancelledError):

@@ -133,6 +133,18 @@ def _errors_case(suite: ET.Element, candidate_name: str, candidate: dict[str, An
 
 def render_junit(summary: dict[str, Any]) -> str:
     """junit.xml for a (redacted) summary."""
+    return junit_text(junit_tree(summary))
+
+
+def junit_text(root: ET.Element) -> str:
+    """A junit tree as the file's text."""
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def junit_tree(summary: dict[str, Any]) -> ET.Element:
+    """The test suites of a (redacted) summary's candidates, as a tree other sections
+    (harness.report.events) add theirs to."""
     run = as_object(summary.get("run"))
     run_name = str(run.get("name") or "run")
     baseline = str(summary.get("baseline", "baseline"))
@@ -167,5 +179,4 @@ def render_junit(summary: dict[str, Any]) -> str:
         suite.set("time", "0")
     for key, value in totals.items():
         root.set(key, str(value))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return root

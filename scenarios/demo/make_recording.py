@@ -41,6 +41,8 @@ class RunningRecorder:
 
     url: str
     process: subprocess.Popen[str]
+    # Where the webhook capture listens, with --webhooks-upstream.
+    webhooks_url: str | None = None
 
 
 @contextmanager
@@ -72,11 +74,15 @@ def _running(out: Path, options: tuple[str, ...]) -> Iterator[RunningRecorder]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # ends at the first line, or when the process exits
+        webhooks = None
+        if line.startswith("webhooks listening on "):
+            webhooks = line.split()[-1]
+            line = process.stdout.readline()
         if not line.startswith("listening on "):
             process.kill()
             _, err = process.communicate(timeout=STOP_TIMEOUT)
             raise InfrastructureError(f"shadow record did not start: {line.strip()} {err.strip()}")
-        yield RunningRecorder(url=line.split()[-1], process=process)
+        yield RunningRecorder(url=line.split()[-1], process=process, webhooks_url=webhooks)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
