@@ -396,3 +396,53 @@ def print_map(found: IntegrationMap, written: WrittenMap) -> None:
         Text(f"wrote {written.directory}/: map.json, index.html ({size:,.0f} KiB)"),
         soft_wrap=True,
     )
+
+
+def print_reconciliation(document: dict[str, Any], out: str) -> None:
+    """`shadow reconcile --source`: a row per object type, the causes, where it went.
+    Values from the rows are printed as text, never as rich markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    table = Table(title="reconciliation", title_justify="left")
+    outcomes = list(document["totals"])
+    for column in ("object", "rows", "objects", *outcomes):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for kind, found in document["objects"].items():
+        table.add_row(
+            Text(kind),
+            f"{found['rows']:,}",
+            f"{found['objects']:,}",
+            *(f"{found['outcomes'][o]:,}" for o in outcomes),
+        )
+    console.print(table)
+    for cause in document["causes"]:
+        sample = cause["samples"][0] if cause["samples"] else {}
+        example = (
+            f" e.g. {sample.get('stripe_id')}: source {json.dumps(sample.get('source'))}, "
+            f"Stripe {json.dumps(sample.get('stripe'))}"
+            if sample
+            else ""
+        )
+        console.print(
+            Text(
+                f"field differs: {cause['object']}.{cause['field']} ({cause['kind']}) "
+                f"x{cause['count']:,}{example}"
+            ),
+            soft_wrap=True,
+        )
+    for kind, found in document["objects"].items():
+        for group in found["only_in_source"]:
+            ids = ", ".join(str(s.get("stripe_id") or s.get("key")) for s in group["samples"])
+            console.print(
+                Text(f"only in source: {kind} x{group['count']:,} ({group['why']}): {ids}"),
+                soft_wrap=True,
+            )
+        stripe_only = found["only_in_stripe"]
+        if stripe_only["count"]:
+            ids = ", ".join(s["stripe_id"] for s in stripe_only["samples"])
+            console.print(
+                Text(f"only in Stripe: {kind} x{stripe_only['count']:,}: {ids}"), soft_wrap=True
+            )
+    console.print(Text(f"wrote {out}/: reconcile.json, index.html"), soft_wrap=True)
