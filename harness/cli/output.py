@@ -342,9 +342,15 @@ def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
     click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
 
 
-def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
-    """Each demo run as `shadow run` prints it, under its title, the map's findings, then
-    the reading."""
+def print_demo(
+    parts: list[DemoPart],
+    mapped: WrittenMap,
+    reading: str,
+    reconciled: dict[str, Any] | None = None,
+    out: str = "",
+) -> None:
+    """Each demo run as `shadow run` prints it, under its title, the map's findings, the
+    reconciliation, then the reading."""
     import textwrap
 
     for part in parts:
@@ -356,6 +362,10 @@ def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
         click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
     click.echo(f"map: {mapped.directory / 'index.html'}")
     click.echo("")
+    if reconciled is not None:
+        click.echo("== The demo app's own records against Stripe")
+        print_reconciliation(reconciled, os.path.join(out, "reconcile"))
+        click.echo("")
     click.echo(textwrap.fill(reading, width=100))
 
 
