@@ -61,6 +61,9 @@ class GateConfig(_Strict):
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
     endpoints: list[EndpointThreshold] = Field(default_factory=list)
     baseline_summary: Path | None = None
+    # Objects whose end state differs from the baseline's, or that are missing, allowed
+    # per candidate when the run reconciled end states (summary.json `reconciliation`).
+    max_state_differences: int = Field(default=0, ge=0)
 
     @field_validator("max_error_rate", mode="before")
     @classmethod
@@ -238,20 +241,42 @@ def _judge_candidate(
     return verdict
 
 
+def _judge_states(verdict: CandidateVerdict, states: dict[str, Any], config: GateConfig) -> None:
+    """End states that differ or are missing, beyond `max_state_differences`, fail."""
+    outcomes = states.get("outcomes") or {}
+    drifted = int(outcomes.get("state differs", 0)) + int(outcomes.get("missing object", 0))
+    if drifted <= config.max_state_differences:
+        return
+    causes = [c for c in states.get("causes", []) if c.get("outcome") == "difference"]
+    named = "; ".join(f"{c['object']} {c['field']} {c['kind']} ({c['count']})" for c in causes)
+    missing = int(outcomes.get("missing object", 0))
+    verdict.reasons.append(
+        f"{drifted} objects end in another state than the baseline's (allowed "
+        f"{config.max_state_differences})"
+        + (f": {named}" if named else "")
+        + (f"; {missing} missing" if missing else "")
+    )
+    if verdict.status == PASSED:
+        verdict.status = FAILED
+
+
 def apply_gate(
     summary: dict[str, Any], config: GateConfig, baseline: dict[str, Any] | None = None
 ) -> GateVerdict:
     """Judge every candidate of a summary; with a baseline summary, only groups that were
-    not differences there count."""
+    not differences there count. A run that reconciled end states is judged on them too."""
     known = known_groups(baseline)
-    return GateVerdict(
-        [
-            _judge_candidate(
-                name, candidate, config, known.get(name, set()) if baseline is not None else None
-            )
-            for name, candidate in summary.get("candidates", {}).items()
-        ]
-    )
+    verdicts = [
+        _judge_candidate(
+            name, candidate, config, known.get(name, set()) if baseline is not None else None
+        )
+        for name, candidate in summary.get("candidates", {}).items()
+    ]
+    states = (summary.get("reconciliation") or {}).get("candidates") or {}
+    for verdict in verdicts:
+        if verdict.name in states:
+            _judge_states(verdict, states[verdict.name], config)
+    return GateVerdict(verdicts)
 
 
 def verdict_lines(verdict: GateVerdict, config: GateConfig) -> list[str]:

@@ -228,6 +228,9 @@ class Scenario(_Strict):
     # `shadow run` checks the recording against this API version before replaying, and
     # the report shows what it found (docs/catalogue.md).
     upgrade_check: str | None = None
+    # `shadow run` fetches every target's end states after the replay and compares them
+    # (harness.reconcile.states, docs/reconcile.md).
+    reconcile: bool = False
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 

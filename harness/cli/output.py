@@ -456,3 +456,24 @@ def print_reconciliation(document: dict[str, Any], out: str) -> None:
                 Text(f"only in Stripe: {kind} x{stripe_only['count']:,}: {ids}"), soft_wrap=True
             )
     console.print(Text(f"wrote {out}/: reconcile.json, index.html"), soft_wrap=True)
+
+
+def print_end_states(section: dict[str, Any]) -> None:
+    """`shadow reconcile RUN_DIR`: a row per candidate, then its state causes."""
+    click.echo(f"end states against the baseline {section['baseline']}:")
+    for name, found in section["candidates"].items():
+        outcomes = found["outcomes"]
+        click.echo(
+            f"{name}: {found['objects']} objects: "
+            + ", ".join(f"{n} {o}" for o, n in outcomes.items())
+        )
+        for cause in found["causes"]:
+            click.echo(
+                f"  {cause['outcome']}: {cause['object']} {cause['field']} {cause['kind']} "
+                f"({cause['count']})"
+            )
+        for sample in found["missing"]["samples"]:
+            click.echo(
+                f"  missing: {sample['object']} {sample['recorded_id']} on {sample['missing_on']}"
+                f" ({sample['why']})"
+            )
