@@ -10,33 +10,23 @@ field. SIGTERM (what LocalProcess.stop sends) stops localstripe too.
 
 from __future__ import annotations
 
-import argparse
 import json
-import signal
-from http.server import ThreadingHTTPServer
 
 import httpx
 
-from harness.demo.simulated_upgrade import forwarding_handler
-from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.demo.simulated_upgrade import Change, serve_changing
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.stripe import endpoint_template
 
 PLAN = "pro-monthly"
 CHANGED = "POST /v1/subscriptions/{subscription}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-
-    def stop(*_: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    upstream = localstripe("cancelling-upstream")
+def cancelling(upstream: str) -> Change:
+    """Forwarded answers unchanged, and a subscription moved to PLAN then cancelled at
+    its period's end by this target itself."""
     own = httpx.Client(
-        base_url=upstream.url,
+        base_url=upstream,
         headers={"Authorization": f"Bearer {LOCALSTRIPE_TEST_KEY}"},
         timeout=30.0,
         trust_env=False,
@@ -49,14 +39,11 @@ def main() -> None:
                 own.post(f"/v1/subscriptions/{answer['id']}", data={"cancel_at_period_end": "true"})
         return status, body
 
-    try:
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", port), forwarding_handler(upstream.url, cancel_pro)
-        )
-        server.daemon_threads = True
-        server.serve_forever()
-    finally:
-        upstream.stop()
+    return cancel_pro
+
+
+def main() -> None:
+    serve_changing(__doc__.splitlines()[0], "cancelling-upstream", cancelling)
 
 
 if __name__ == "__main__":

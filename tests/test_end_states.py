@@ -160,3 +160,46 @@ def test_reconcile_run_dir_fetches_again_and_says_a_stopped_target_is_gone(
     assert result.exit_code == 3, result.output
     assert "no answer to GET" in result.output and "reconcile: true" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_reconcile_run_dir_against_targets_that_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
+
+    monkeypatch.setenv("SHADOW_TEST_STATES_KEY", LOCALSTRIPE_TEST_KEY)
+    with (
+        localstripe(log_path=tmp_path / "one.log") as one,
+        localstripe(log_path=tmp_path / "two.log") as two,
+    ):
+        path = tmp_path / "urls.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "urls",
+                    "recording": str(DEMO),
+                    "baseline": "one",
+                    "concurrency": 1,
+                    "targets": [
+                        {
+                            "name": n,
+                            "url": u,
+                            "api_key_env": "SHADOW_TEST_STATES_KEY",
+                            "rate_limit": 50,
+                        }
+                        for n, u in (("one", one.url), ("two", two.url))
+                    ],
+                }
+            )
+        )
+        run_dir = tmp_path / "run"
+        replayed = CliRunner().invoke(main, ["replay", str(path), "--out", str(run_dir)])
+        assert replayed.exit_code == 0, replayed.output
+        compared = CliRunner().invoke(main, ["compare", str(run_dir)])
+        assert compared.exit_code == 0, compared.output
+        result = CliRunner().invoke(main, ["reconcile", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    objects = len(changed_objects(DEMO))
+    assert f"two: {objects} objects: {objects} state match, 0 state differs" in result.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reconciliation"]["candidates"]["two"]["causes"] == []

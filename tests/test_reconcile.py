@@ -489,3 +489,64 @@ def test_a_postgresql_database_reconciles_like_the_sqlite_file(tmp_path: Path) -
             " FROM invoices\n    stripe_id: nope\n",
         )
         assert "objects.invoice.query fails" in refused(tmp_path, url, bad)
+
+
+# --- the mapping is untrusted input -----------------------------------------------------------
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "version",
+                    "objects",
+                    "invoice",
+                    "table",
+                    "query",
+                    "stripe_id",
+                    "key",
+                    "fields",
+                    "column",
+                    "convert",
+                    "values",
+                    "exponent",
+                    "timezone",
+                    "amount_due",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(document=_TREES | st.text(max_size=200))
+def test_any_mapping_is_read_or_refused_with_one_line_naming_the_file(document: Any) -> None:
+    import tempfile
+
+    import yaml
+
+    from harness.errors import InputError
+    from harness.reconcile.mapping import Mapping, read_mapping
+
+    text = (
+        document
+        if isinstance(document, str)
+        else yaml.safe_dump(
+            {"version": 1, **(document if isinstance(document, dict) else {"objects": document})}
+        )
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mapping.yaml"
+        path.write_text(text)
+        try:
+            assert isinstance(read_mapping(path), Mapping)
+        except InputError as exc:
+            message = str(exc)
+            assert message.startswith(str(path)) and "\n" not in message

@@ -33,7 +33,6 @@ import httpx
 
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.replay.launch.localstripe import localstripe
-from harness.replay.launch.process import LocalProcess
 
 # The API versions the demo pins on its baseline and on this candidate.
 FROM_VERSION = "2024-09-30.acacia"
@@ -147,13 +146,11 @@ def _upgraded(method: str, path: str, status: int, body: bytes) -> tuple[int, by
     return status, upgrade_answer(status, body)
 
 
-def start_upstream() -> LocalProcess:
-    """localstripe on a free port, ended with this process even when it is killed."""
-    return localstripe("simulated-upgrade-upstream", tied_to_parent=True)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def serve_changing(description: str, name: str, changing: Callable[[str], Change]) -> None:
+    """The command line of a changing target: `--port N`, a localstripe of its own (ended
+    with this process even when it is killed) behind a server on 127.0.0.1:N forwarding
+    to it with `changing(upstream_url)` applied, until SIGTERM."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     port = parser.parse_args().port
 
@@ -161,14 +158,18 @@ def main() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    upstream = start_upstream()
+    upstream = localstripe(name, tied_to_parent=True)
     try:
-        handler = forwarding_handler(upstream.url, _upgraded)
+        handler = forwarding_handler(upstream.url, changing(upstream.url))
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         server.daemon_threads = True
         server.serve_forever()
     finally:
         upstream.stop()
+
+
+def main() -> None:
+    serve_changing(__doc__.splitlines()[0], "simulated-upgrade-upstream", lambda _: _upgraded)
 
 
 if __name__ == "__main__":
