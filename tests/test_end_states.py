@@ -127,6 +127,11 @@ def test_a_twin_shows_no_state_cause_and_the_cancelling_target_exactly_its_own(
     assert cancelling["outcomes"]["state differs"] == 2
     assert cancelling["outcomes"]["missing object"] == 0
 
+    objects = len(changed_objects(DEMO))
+    assert (
+        f"end states: twin: {objects} objects, {objects} state match, 0 state differs, "
+        "0 missing object"
+    ) in result.output
     # The gate fails on it: the run's exit code, and its reason.
     assert result.exit_code == 1, result.output
     assert (

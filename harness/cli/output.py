@@ -320,10 +320,14 @@ def print_verdict(verdict: GateVerdict, config: GateConfig) -> None:
 
 def print_run(result: RunResult) -> None:
     """A run's table of candidates, the gate's verdict, and where the run and report are."""
+    from harness.report.endstates import end_states, state_line
     from harness.run import summary_table
 
     for line in summary_table(result.summary, result.verdict):
         click.echo(line)
+    states = end_states(result.summary)
+    for name, found in (states or {}).get("candidates", {}).items():
+        click.echo(f"end states: {state_line(name, found)}")
     print_verdict(result.verdict, result.gate)
     click.echo(f"run: {result.run_dir}")
     click.echo(f"report: {result.report.directory / 'index.html'}")
