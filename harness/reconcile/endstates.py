@@ -219,6 +219,7 @@ def fetch_run_end_states(run_dir: str | os.PathLike[str]) -> int:
     api_key_env). Returns the objects fetched from each."""
     run = load_run(run_dir)
     targets = []
+    stores: list[PairStore] = []
     for target in run.targets:
         if not target.url:
             raise InputError(f"{run.path / 'run.json'}: target {target.name} has no url")
@@ -238,9 +239,14 @@ def fetch_run_end_states(run_dir: str | os.PathLike[str]) -> int:
                 )
         idmap_file = run.idmap_file(target.name)
         ids = PairStore(iter_idmap(idmap_file) if idmap_file.exists() else ())
+        stores.append(ids)
         targets.append(
             RunningTarget(
                 target.name, target.url, key, dict(target.headers), target.rate_limit, ids.get
             )
         )
-    return fetch_end_states(run.path, run.recording_path, targets, run.baseline)
+    try:
+        return fetch_end_states(run.path, run.recording_path, targets, run.baseline)
+    finally:
+        for store in stores:
+            store.close()

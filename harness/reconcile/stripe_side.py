@@ -22,6 +22,8 @@ import httpx
 from harness.errors import InfrastructureError, InputError
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import load_json, response_json
+from harness.model import Exchange
+from harness.stripe import request_form_tree
 
 # Objects buffered before a write to the scratch file.
 _BATCH = 5000
@@ -120,6 +122,61 @@ def objects_in(tree: Any, kinds: frozenset[str]) -> Iterator[tuple[str, str, dic
             stack.extend(reversed([v for v in node if isinstance(v, dict | list)]))
 
 
+def _expanded(exchange: Exchange) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields a request asked Stripe to expand (`expand[]=customer`), as the first
+    field of each path: on the answer's own object, and on a list answer's items
+    (`expand[]=data.customer`)."""
+    request = exchange.request
+    expand = request_form_tree(request.method, request.query, request.body).get("expand")
+    paths = [expand] if isinstance(expand, str) else expand if isinstance(expand, list) else []
+    own, items = set(), set()
+    for path in paths:
+        if isinstance(path, str) and path:
+            head, _, rest = path.partition(".")
+            if head == "data" and rest:
+                items.add(rest.split(".", 1)[0])
+            else:
+                own.add(head)
+    return frozenset(own), frozenset(items)
+
+
+def _collapsed(state: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """An object as Stripe answers it unexpanded: each expanded field back to its id."""
+    if not fields:
+        return state
+    return {
+        key: value["id"]
+        if key in fields and isinstance(value, dict) and isinstance(value.get("id"), str)
+        else value
+        for key, value in state.items()
+    }
+
+
+def last_states(
+    exchange: Exchange, kinds: frozenset[str]
+) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    """The objects of `kinds` a successful answer shows, as (type, id, state), the state
+    None for a deletion. The answer's own object (or a list answer's items) comes as a
+    plain retrieve would answer it: what the request expanded, back to ids; an object
+    expanded inside it is whole, as Stripe expands it."""
+    response = exchange.response
+    if response is None or not 200 <= response.status < 300:
+        return
+    body = response_json(response)
+    own, items = _expanded(exchange)
+    listed = body.get("data") if isinstance(body, dict) else None
+    listed_ids = {id(item) for item in listed} if isinstance(listed, list) else set()
+    for kind, object_id, found in objects_in(body, kinds):
+        if found.get("deleted") is True:
+            yield kind, object_id, None
+        elif found is body:
+            yield kind, object_id, _collapsed(found, own)
+        elif id(found) in listed_ids:
+            yield kind, object_id, _collapsed(found, items)
+        else:
+            yield kind, object_id, found
+
+
 def gather_recording(
     path: str, kinds: Iterable[str], store: StripeObjects, *, allow_truncated: bool = False
 ) -> int:
@@ -130,11 +187,8 @@ def gather_recording(
     with RecordingReader(path, allow_truncated=allow_truncated) as recording:
         for exchange in recording:
             read += 1
-            response = exchange.response
-            if response is None or not 200 <= response.status < 300:
-                continue
-            for kind, object_id, found in objects_in(response_json(response), wanted):
-                store.put(kind, object_id, None if found.get("deleted") is True else found)
+            for kind, object_id, state in last_states(exchange, wanted):
+                store.put(kind, object_id, state)
     store.flush()
     return read
 

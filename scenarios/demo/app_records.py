@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.formats.recording import RecordingReader
-from harness.formats.untrusted import response_json
-from harness.reconcile.stripe_side import objects_in
+from harness.reconcile.stripe_side import last_states
 
 KINDS = frozenset({"customer", "subscription", "invoice"})
 # The app shows sign-up times in its office's zone, with the offset kept.
@@ -55,11 +54,8 @@ def app_states(recording: Path) -> dict[str, list[dict[str, Any]]]:
     states: dict[str, dict[str, dict[str, Any] | None]] = {kind: {} for kind in KINDS}
     with RecordingReader(recording) as exchanges:
         for exchange in exchanges:
-            response = exchange.response
-            if response is None or not 200 <= response.status < 300:
-                continue
-            for kind, object_id, found in objects_in(response_json(response), KINDS):
-                states[kind][object_id] = None if found.get("deleted") is True else found
+            for kind, object_id, state in last_states(exchange, KINDS):
+                states[kind][object_id] = state
     return {
         kind: [state for state in found.values() if state is not None]
         for kind, found in states.items()
