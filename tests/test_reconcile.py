@@ -550,3 +550,47 @@ def test_any_mapping_is_read_or_refused_with_one_line_naming_the_file(document: 
         except InputError as exc:
             message = str(exc)
             assert message.startswith(str(path)) and "\n" not in message
+
+
+def test_a_last_known_state_is_as_a_retrieve_answers_it() -> None:
+    from harness.model import Exchange, Request, Response
+    from harness.reconcile.stripe_side import last_states
+
+    customer = {"id": "cus_A", "object": "customer", "email": "a@example.org"}
+    intent = {"id": "pi_A", "object": "payment_intent", "customer": customer, "status": "ok"}
+    asked = Exchange(
+        1,
+        0.0,
+        0.1,
+        Request("POST", "/v1/payment_intents", "", [], "amount=1&expand[0]=customer"),
+        Response(200, [], json.dumps(intent)),
+    )
+    kinds = frozenset({"customer", "payment_intent"})
+    assert list(last_states(asked, kinds)) == [
+        ("payment_intent", "pi_A", {**intent, "customer": "cus_A"}),
+        ("customer", "cus_A", customer),
+    ]
+    listed = Exchange(
+        2,
+        0.0,
+        0.1,
+        Request("GET", "/v1/payment_intents", "expand[]=data.customer", [], ""),
+        Response(200, [], json.dumps({"object": "list", "data": [intent]})),
+    )
+    assert next(iter(last_states(listed, kinds)))[2] == {**intent, "customer": "cus_A"}
+    deleted = Exchange(
+        3,
+        0.0,
+        0.1,
+        Request("DELETE", "/v1/customers/cus_A", "", [], ""),
+        Response(200, [], json.dumps({"id": "cus_A", "object": "customer", "deleted": True})),
+    )
+    assert list(last_states(deleted, kinds)) == [("customer", "cus_A", None)]
+    refused = Exchange(
+        4,
+        0.0,
+        0.1,
+        Request("GET", "/v1/customers/cus_A", "", [], ""),
+        Response(404, [], json.dumps({"error": {"type": "invalid_request_error"}})),
+    )
+    assert list(last_states(refused, kinds)) == []
