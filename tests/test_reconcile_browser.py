@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from playwright.sync_api import Browser
 from test_reconcile import APP, DEMO, MAPPING, MISSING, SLIPPED, STILL_ACTIVE
-from test_report_browser import open_page, screenshot
+from test_report_browser import assert_policy_blocks_scripts, open_page, screenshot
 
 from harness.cli import main
 
@@ -110,11 +110,4 @@ def test_markup_and_secrets_in_the_rows_show_as_text_redacted_and_nothing_runs(
     screenshot(page, "reconcile-hostile.png")
     assert opened.errors == [] and opened.console == []
     assert opened.requests == [index.as_uri()]
-    probe = """() => {
-        const script = document.createElement("script");
-        script.textContent = "window.__shadowProbe = 1";
-        document.body.append(script);
-        return typeof window.__shadowProbe;
-    }"""
-    assert page.evaluate(probe) == "undefined"
-    assert any("Content Security Policy" in message for message in opened.console)
+    assert_policy_blocks_scripts(opened)
