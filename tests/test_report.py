@@ -254,6 +254,11 @@ def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None
     run_json["targets"][1]["api_key"] = "sk_test_" + "abcdefgh12345678"
     run_json["targets"][1]["headers"]["Authorization"] = "Bearer rk_test_" + "zzzz9999yyyy"
     run_json["targets"][1]["headers"]["X-Api-Token"] = "opaque-token-value"
+    run_json["targets"][1]["accounts"] = {"acct_1RecordedConnA": "acct_1TargetConnAA"}
+    run_json["targets"][1]["accounts_used"] = [
+        {"recorded": "acct_1RecordedConnA", "sent": "acct_1TargetConnAA", "requests": 4},
+        {"recorded": "acct_1RecordedConnB", "sent": None, "requests": 1},
+    ]
     summary = json.loads((run.path / "summary.json").read_text())
     summary["run"] = run_json
     (run.path / "summary.json").write_text(json.dumps(summary))
@@ -268,6 +273,10 @@ def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None
         "Secrets were removed when the traffic was recorded (api keys, card numbers, cvc)" in html
     )
     assert "took 8.0 s" in html
+    assert (
+        "connected accounts used: acct_1RecordedConnA as acct_1TargetConnAA (4 requests), "
+        "acct_1RecordedConnB not sent (1 request)" in html
+    )
 
 
 # --- on a summary written by the real compare -------------------------------------------

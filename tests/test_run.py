@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 from demoprefix import EXCHANGES, demo_prefix
 
 from harness.compare.group import group_id
-from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe_command
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,8 +179,10 @@ def test_exit_3_when_too_many_errors_to_judge(tmp_path: Path) -> None:
     keyless = {
         "name": "keyless",
         "launch": {
-            "command": f"{Path(sys.executable).parent / 'localstripe'} --port {{port}} "
-            "--from-scratch",
+            # The launcher's own command: on 127.0.0.1, with a store of its own.
+            "command": shlex.join(localstripe_command(0)).replace(
+                "--port 0", "--port {port}"
+            ),
             "url": "http://127.0.0.1:{port}",
             "ready_path": "/v1/balance",
         },

@@ -252,7 +252,8 @@ def print_plan(recording: object, data: dict[str, Any]) -> None:
         click.echo(
             f"ids used but never created or listed in the recording: {unproduced['count']} "
             f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
-            "that use them unless on_unresolved: send or an id_map provides them"
+            "that use them unless on_unresolved: send, an id_map provides them, or the "
+            "target has them as recorded (accounts: same for acct_ ids, pass_through)"
         )
 
 

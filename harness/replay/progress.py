@@ -36,6 +36,8 @@ class TargetCounters:
     times_shifted: int = 0
     unresolved: int = 0
     answered: int = 0
+    # (recorded Stripe-Account, the one sent or None when not sent) → requests
+    accounts: dict[tuple[str, str | None], int] = field(default_factory=dict)
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
