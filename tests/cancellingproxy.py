@@ -10,40 +10,45 @@ field. SIGTERM (what LocalProcess.stop sends) stops localstripe too.
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import httpx
 
-from harness.demo.simulated_upgrade import Change, serve_changing
-from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.demo.simulated_upgrade import serve_changed
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
+from harness.replay.launch.process import LocalProcess
 from harness.stripe import endpoint_template
 
 PLAN = "pro-monthly"
 CHANGED = "POST /v1/subscriptions/{subscription}"
 
 
-def cancelling(upstream: str) -> Change:
-    """Forwarded answers unchanged, and a subscription moved to PLAN then cancelled at
-    its period's end by this target itself."""
-    own = httpx.Client(
-        base_url=upstream,
-        headers={"Authorization": f"Bearer {LOCALSTRIPE_TEST_KEY}"},
-        timeout=30.0,
-        trust_env=False,
-    )
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    started: list[LocalProcess] = []
+
+    def start() -> LocalProcess:
+        started.append(localstripe("cancelling-upstream"))
+        return started[0]
 
     def cancel_pro(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
+        """The answer unchanged; a subscription moved to PLAN then cancelled at its
+        period's end by this target itself."""
         if status == 200 and endpoint_template(method, path) == CHANGED:
             answer = json.loads(body)
             if (answer.get("plan") or {}).get("id") == PLAN and not answer["cancel_at_period_end"]:
-                own.post(f"/v1/subscriptions/{answer['id']}", data={"cancel_at_period_end": "true"})
+                httpx.post(
+                    f"{started[0].url}/v1/subscriptions/{answer['id']}",
+                    data={"cancel_at_period_end": "true"},
+                    headers={"Authorization": f"Bearer {LOCALSTRIPE_TEST_KEY}"},
+                    timeout=30.0,
+                    trust_env=False,
+                )
         return status, body
 
-    return cancel_pro
-
-
-def main() -> None:
-    serve_changing(__doc__.splitlines()[0], "cancelling-upstream", cancelling)
+    serve_changed(parser.parse_args().port, start, cancel_pro)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ these three groups. SIGTERM (what LocalProcess.stop sends) stops localstripe too
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
-from harness.demo.simulated_upgrade import serve_changing
+from harness.demo.simulated_upgrade import serve_changed
+from harness.replay.launch.localstripe import localstripe
 from harness.stripe import endpoint_template
 
 DROPPED = ("POST /v1/customers", "phone")
@@ -50,7 +52,9 @@ def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes
 
 
 def main() -> None:
-    serve_changing(__doc__.splitlines()[0], "changing-upstream", lambda _: change)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    serve_changed(parser.parse_args().port, lambda: localstripe("changing-upstream"), change)
 
 
 if __name__ == "__main__":

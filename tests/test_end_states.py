@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "recordings" / "demo.jsonl"
 PROXY = Path(__file__).resolve().parent / "cancellingproxy.py"
-SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v2.schema.json").read_text())
 
 
 def scenario(tmp_path: Path) -> Path:
@@ -119,11 +119,13 @@ def test_a_twin_shows_no_state_cause_and_the_cancelling_target_exactly_its_own(
     cancelling = section["candidates"]["cancelling"]
     real = [c for c in cancelling["causes"] if c["outcome"] == "difference"]
     assert [(c["object"], c["field"], c["kind"], c["count"]) for c in real] == [
-        ("subscription", "cancel_at_period_end", "value", 1)
+        ("subscription", "cancel_at_period_end", "value", 2)
     ]
     assert real[0]["samples"][0]["baseline"] is False
     assert real[0]["samples"][0]["candidate"] is True
-    # The customer's state differs too: localstripe embeds its subscriptions in it.
+    # Two objects' states show it: the subscription's, and the customer's, in which
+    # localstripe embeds its subscriptions (one cause all the same).
+    assert {s["recorded_id"][:4] for s in real[0]["samples"]} == {"sub_", "cus_"}
     assert cancelling["outcomes"]["state differs"] == 2
     assert cancelling["outcomes"]["missing object"] == 0
 
@@ -136,7 +138,7 @@ def test_a_twin_shows_no_state_cause_and_the_cancelling_target_exactly_its_own(
     assert result.exit_code == 1, result.output
     assert (
         "cancelling: failed: 2 objects end in another state than the baseline's (allowed 0): "
-        "subscription cancel_at_period_end value (1)"
+        "subscription cancel_at_period_end value (2)"
     ) in result.output
     allowed = apply_gate(summary, GateConfig(max_state_differences=2, max_regressions=100))
     assert {c.name: c.status for c in allowed.candidates}["cancelling"] == "passed"

@@ -33,6 +33,7 @@ import httpx
 
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.replay.launch.localstripe import localstripe
+from harness.replay.launch.process import LocalProcess
 
 # The API versions the demo pins on its baseline and on this candidate.
 FROM_VERSION = "2024-09-30.acacia"
@@ -146,22 +147,23 @@ def _upgraded(method: str, path: str, status: int, body: bytes) -> tuple[int, by
     return status, upgrade_answer(status, body)
 
 
-def serve_changing(description: str, name: str, changing: Callable[[str], Change]) -> None:
-    """The command line of a changing target: `--port N`, a localstripe of its own (ended
-    with this process even when it is killed) behind a server on 127.0.0.1:N forwarding
-    to it with `changing(upstream_url)` applied, until SIGTERM."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+def start_upstream() -> LocalProcess:
+    """localstripe on a free port, ended with this process even when it is killed."""
+    return localstripe("simulated-upgrade-upstream", tied_to_parent=True)
+
+
+def serve_changed(port: int, start: Callable[[], LocalProcess], change: Change) -> None:
+    """Answer on 127.0.0.1:`port` with `change` applied to the answers of the upstream
+    `start` launches, until SIGTERM (what LocalProcess.stop sends), which ends the
+    upstream too."""
 
     def stop(*_: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    upstream = localstripe(name, tied_to_parent=True)
+    upstream = start()
     try:
-        handler = forwarding_handler(upstream.url, changing(upstream.url))
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), forwarding_handler(upstream.url, change))
         server.daemon_threads = True
         server.serve_forever()
     finally:
@@ -169,7 +171,9 @@ def serve_changing(description: str, name: str, changing: Callable[[str], Change
 
 
 def main() -> None:
-    serve_changing(__doc__.splitlines()[0], "simulated-upgrade-upstream", lambda _: _upgraded)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    serve_changed(parser.parse_args().port, start_upstream, _upgraded)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """End states compared across targets: each candidate's `<target>.state.jsonl` against
 the baseline's, object by object, with compare's own normalisation (ids through the id
 maps, times through each side's time map, learnt from the side's replayed answers),
-rules (ignore, expect, severity) and causes, here one per (object type, field, kind).
+rules (ignore, expect, severity) and causes (harness.compare.cause: the object type
+holding the field, the field inside it, the kind, wherever the object appears).
 
 Outcomes per object: `state match` (equal once normalised, or differing only in what
 the rules call noise or expected), `state differs` (a real difference), `missing
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.compare.cause import cause_of
 from harness.compare.classify import Classifier
 from harness.compare.diff import diff_responses
 from harness.compare.normalize import NotComparable, normalize_response, to_jsonable
@@ -34,7 +35,7 @@ from harness.compare.timemap import TimeMap
 from harness.errors import InputError
 from harness.formats.rundir import load_run
 from harness.formats.summary import load_summary, write_summary
-from harness.model import Response
+from harness.model import Difference, Response
 from harness.pairstore import PairStore
 from harness.reconcile.endstates import STATE_SUFFIX, read_states
 from harness.stripe import endpoint_template
@@ -68,36 +69,6 @@ def learnt_times(side: Side, ids: Any, profile: Profile) -> TimeMap:
     return times
 
 
-_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[\]|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
-
-
-def owner_of(tree: Any, path: str, top: str) -> tuple[str, str, Any]:
-    """The innermost object a difference's path lies in, the field inside it, and its id:
-    `$.subscriptions.data[].cancel_at_period_end` in a customer is the subscription's
-    `cancel_at_period_end`, one cause wherever the subscription appears. A list through
-    `[]` is read at its first object (a list holds objects of one type)."""
-    steps = [m.group(0) for m in _STEP.finditer(path)]
-    node, kind, owner_id, at = tree, top, None, 0
-    if isinstance(tree, dict):
-        owner_id = tree.get("id")
-    for index, step in enumerate(steps):
-        if isinstance(node, dict) and step.startswith("."):
-            node = node.get(step[1:])
-        elif isinstance(node, dict) and step.startswith('["'):
-            node = node.get(json.loads(step[1:-1]))
-        elif isinstance(node, list) and step == "[]":
-            node = next((item for item in node if isinstance(item, dict)), None)
-        elif isinstance(node, list) and step[1:-1].isdigit() and int(step[1:-1]) < len(node):
-            node = node[int(step[1:-1])]
-        else:
-            break
-        owns = isinstance(node, dict) and isinstance(node.get("object"), str)
-        if owns and node["object"] != "list" and index + 1 < len(steps):
-            kind, owner_id, at = node["object"], node.get("id"), index + 1
-    field = "".join(steps[at:]).removeprefix(".") or "(the object)"
-    return kind, field, owner_id
-
-
 def _state_response(line: dict[str, Any]) -> Response | None:
     if line.get("status") is None:
         return None
@@ -115,9 +86,6 @@ class StateTally:
         self.outcomes = dict.fromkeys(STATE_OUTCOMES, 0)
         self.causes: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.missing: dict[str, Any] = {"count": 0, "samples": []}
-        # Per cause, the objects counted (by the baseline's id), so an object seen both on
-        # its own and inside another counts once.
-        self._owners: dict[tuple[str, str, str], set[Any]] = {}
 
     def miss(self, base: dict[str, Any], other: dict[str, Any], name: str, baseline: str) -> None:
         self.outcomes["missing object"] += 1
@@ -134,22 +102,22 @@ class StateTally:
                 }
             )
 
-    def compared(self, line: dict[str, Any], differences: list[Any]) -> None:
+    def compared(self, line: dict[str, Any], differences: list[Difference]) -> None:
         real = [d for d in differences if d.outcome == "difference"]
         self.outcomes["state differs" if real else "state match"] += 1
+        counted: set[tuple[str, str, str]] = set()
         for difference in differences:
-            kind, field, owner = owner_of(line.get("body"), difference.path, str(line["object"]))
-            key = (kind, field, difference.kind)
-            seen = self._owners.setdefault(key, set())
-            if owner is not None and owner in seen:
-                continue  # the same object's field, met again inside another
-            seen.add(owner)
-            cause = self.causes.setdefault(
+            cause = cause_of(difference)
+            key = cause.key
+            if key in counted:
+                continue  # one object's state counts once per cause
+            counted.add(key)
+            found = self.causes.setdefault(
                 key,
                 {
-                    "object": key[0],
-                    "field": key[1],
-                    "kind": key[2],
+                    "object": cause.object or cause.endpoint,
+                    "field": cause.field,
+                    "kind": cause.kind,
                     "outcome": difference.outcome,
                     "severity": difference.severity,
                     "reason": difference.reason,
@@ -157,9 +125,9 @@ class StateTally:
                     "samples": [],
                 },
             )
-            cause["count"] += 1
-            if len(cause["samples"]) < MAX_SAMPLES:
-                cause["samples"].append(
+            found["count"] += 1
+            if len(found["samples"]) < MAX_SAMPLES:
+                found["samples"].append(
                     {
                         "recorded_id": line["recorded_id"],
                         "path": difference.path,
