@@ -24,6 +24,7 @@ from bench import (
     importer,
     integration_map,
     memory,
+    reconcile,
     recorder,
     replay,
     report,
@@ -42,6 +43,7 @@ MEASUREMENTS = (
     "fidelity",
     "import",
     "map",
+    "reconcile",
 )
 
 
@@ -117,6 +119,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
     )
     measure("import", lambda: importer.measure(work, sizes.imports))
     measure("map", lambda: integration_map.measure(work, sizes.memory))
+    measure("reconcile", lambda: reconcile.measure(work, sizes.memory))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

@@ -74,6 +74,9 @@ class GateConfig(_Strict):
     endpoints: list[EndpointThreshold] = Field(default_factory=list)
     baseline_summary: Path | None = None
     events: EventGate = Field(default_factory=EventGate)
+    # Objects whose end state differs from the baseline's, or that are missing, allowed
+    # per candidate when the run reconciled end states (summary.json `reconciliation`).
+    max_state_differences: int = Field(default=0, ge=0)
 
     @field_validator("max_error_rate", mode="before")
     @classmethod
@@ -322,12 +325,33 @@ def _judge_events(
         verdict.status = FAILED
 
 
+def _judge_states(verdict: CandidateVerdict, states: dict[str, Any], config: GateConfig) -> None:
+    """End states that differ or are missing, beyond `max_state_differences`, fail."""
+    outcomes = states.get("outcomes") or {}
+    drifted = int(outcomes.get("state differs", 0)) + int(outcomes.get("missing object", 0))
+    if drifted <= config.max_state_differences:
+        return
+    causes = [c for c in states.get("causes", []) if c.get("outcome") == "difference"]
+    named = "; ".join(f"{c['object']} {c['field']} {c['kind']} ({c['count']})" for c in causes)
+    missing = int(outcomes.get("missing object", 0))
+    verdict.reasons.append(
+        f"{drifted} objects end in another state than the baseline's (allowed "
+        f"{config.max_state_differences})"
+        + (f": {named}" if named else "")
+        + (f"; {missing} missing" if missing else "")
+    )
+    if verdict.status == PASSED:
+        verdict.status = FAILED
+
+
 def apply_gate(
     summary: dict[str, Any], config: GateConfig, baseline: dict[str, Any] | None = None
 ) -> GateVerdict:
     """Judge every candidate of a summary; with a baseline summary, only groups (and
-    event causes) that were not differences there count."""
+    event causes) that were not differences there count. A run that reconciled end
+    states is judged on them too."""
     known = known_groups(baseline)
+    states = (summary.get("reconciliation") or {}).get("candidates") or {}
     verdicts = []
     for name, candidate in summary.get("candidates", {}).items():
         judged = _judge_candidate(
@@ -337,6 +361,8 @@ def apply_gate(
             {c["id"] for c in _event_causes(baseline, name)} if baseline is not None else None
         )
         _judge_events(judged, _event_causes(summary, name), config, known_events)
+        if name in states:
+            _judge_states(judged, states[name], config)
         verdicts.append(judged)
     return GateVerdict(verdicts)
 

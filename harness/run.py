@@ -15,6 +15,8 @@ from harness.compare.rules import resolve_config
 from harness.errors import InfrastructureError, InputError, ShadowWarning
 from harness.formats.summary import read_summary_file
 from harness.gate import GateConfig, GateVerdict, apply_gate, override
+from harness.reconcile.endstates import end_state_step
+from harness.reconcile.states import compare_end_states
 from harness.replay.progress import ProgressView
 from harness.replay.session import ReplayResult, start_replay
 from harness.report import WrittenReport, write_report
@@ -103,11 +105,16 @@ def replay_and_compare(
         concurrency=concurrency,
         allow_live=allow_live,
         progress=progress,
+        after_replay=end_state_step(scenario) if scenario.reconcile else None,
     )
     if check is not None:
         write_upgrade_check(replay.run_dir, check)
     check_reachable(replay)
-    return replay, compare_run(replay.run_dir, rules)
+    summary = compare_run(replay.run_dir, rules)
+    if scenario.reconcile:
+        compare_end_states(replay.run_dir, rules)
+        summary = read_summary_file(replay.run_dir / "summary.json")
+    return replay, summary
 
 
 def run_scenario(

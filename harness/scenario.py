@@ -364,6 +364,9 @@ class Scenario(_Strict):
     # the report shows what it found (docs/catalogue.md).
     upgrade_check: str | None = None
     events: EventSettings = Field(default_factory=EventSettings)
+    # `shadow run` fetches every target's end states after the replay and compares them
+    # (harness.reconcile.states, docs/reconcile.md).
+    reconcile: bool = False
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 

@@ -225,6 +225,22 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
         "46 requests in the second from 2026-11-23 19:24:59 UTC"
     ) in paragraph
     assert "[medium] Deprecated API in use: Plans API, 3 calls" in paragraph
+    # The demo app's own database against Stripe: exactly the three planted drifts.
+    assert "only in Stripe: customer x1: cus_RyNgKfDuwcBCOY" in lines
+    assert (
+        "field differs: subscription.status (value) x1 e.g. sub_nThErG2pf6n3W7: source "
+        '"ACTIVE", Stripe "canceled"'
+    ) in lines
+    assert (
+        "The app's own records (demo-app.sqlite) against the recording's last known states: "
+        "12 match and 3 drifted: invoice.amount_due differs on 1 row (e.g. in_nyUor0a4CPdyaO: "
+        "8.99 in the app, 900 in Stripe); subscription.status differs on 1 row (e.g. "
+        "sub_nThErG2pf6n3W7: ACTIVE in the app, canceled in Stripe); 1 customer only in Stripe "
+        "(cus_RyNgKfDuwcBCOY)."
+    ) in paragraph
+    reconciled = json.loads((tmp_path / "demo" / "reconcile" / "reconcile.json").read_text())
+    assert reconciled["drift"] == 3
+    assert (tmp_path / "demo" / "reconcile" / "index.html").is_file()
     assert "`shadow run` would exit 1 on the first run" in paragraph
     # Two localstripes' events, compared: the twin sends what the control sends.
     assert "`twin`'s events matched `control`'s for 49 of 49 (0 event causes)" in paragraph

@@ -348,10 +348,14 @@ def print_verdict(verdict: GateVerdict, config: GateConfig) -> None:
 
 def print_run(result: RunResult) -> None:
     """A run's table of candidates, the gate's verdict, and where the run and report are."""
+    from harness.report.endstates import end_states, state_line
     from harness.run import summary_table
 
     for line in summary_table(result.summary, result.verdict):
         click.echo(line)
+    states = end_states(result.summary)
+    for name, found in (states or {}).get("candidates", {}).items():
+        click.echo(f"end states: {state_line(name, found)}")
     print_verdict(result.verdict, result.gate)
     click.echo(f"run: {result.run_dir}")
     click.echo(f"report: {result.report.directory / 'index.html'}")
@@ -368,9 +372,15 @@ def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
     click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
 
 
-def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
-    """Each demo run as `shadow run` prints it, under its title, the map's findings, then
-    the reading."""
+def print_demo(
+    parts: list[DemoPart],
+    mapped: WrittenMap,
+    reading: str,
+    reconciled: dict[str, Any] | None = None,
+    out: str = "",
+) -> None:
+    """Each demo run as `shadow run` prints it, under its title, the map's findings, the
+    reconciliation, then the reading."""
     import textwrap
 
     for part in parts:
@@ -382,6 +392,10 @@ def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
         click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
     click.echo(f"map: {mapped.directory / 'index.html'}")
     click.echo("")
+    if reconciled is not None:
+        click.echo("== The demo app's own records against Stripe")
+        print_reconciliation(reconciled, os.path.join(out, "reconcile"))
+        click.echo("")
     # Words are never split (a path, `rate-limit`): a reader, or a script, finds them whole.
     click.echo(textwrap.fill(reading, width=100, break_on_hyphens=False, break_long_words=False))
 
@@ -423,3 +437,74 @@ def print_map(found: IntegrationMap, written: WrittenMap) -> None:
         Text(f"wrote {written.directory}/: map.json, index.html ({size:,.0f} KiB)"),
         soft_wrap=True,
     )
+
+
+def print_reconciliation(document: dict[str, Any], out: str) -> None:
+    """`shadow reconcile --source`: a row per object type, the causes, where it went.
+    Values from the rows are printed as text, never as rich markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    table = Table(title="reconciliation", title_justify="left")
+    outcomes = list(document["totals"])
+    for column in ("object", "rows", "objects", *outcomes):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for kind, found in document["objects"].items():
+        table.add_row(
+            Text(kind),
+            f"{found['rows']:,}",
+            f"{found['objects']:,}",
+            *(f"{found['outcomes'][o]:,}" for o in outcomes),
+        )
+    console.print(table)
+    for cause in document["causes"]:
+        sample = cause["samples"][0] if cause["samples"] else {}
+        example = (
+            f" e.g. {sample.get('stripe_id')}: source {json.dumps(sample.get('source'))}, "
+            f"Stripe {json.dumps(sample.get('stripe'))}"
+            if sample
+            else ""
+        )
+        console.print(
+            Text(
+                f"field differs: {cause['object']}.{cause['field']} ({cause['kind']}) "
+                f"x{cause['count']:,}{example}"
+            ),
+            soft_wrap=True,
+        )
+    for kind, found in document["objects"].items():
+        for group in found["only_in_source"]:
+            ids = ", ".join(str(s.get("stripe_id") or s.get("key")) for s in group["samples"])
+            console.print(
+                Text(f"only in source: {kind} x{group['count']:,} ({group['why']}): {ids}"),
+                soft_wrap=True,
+            )
+        stripe_only = found["only_in_stripe"]
+        if stripe_only["count"]:
+            ids = ", ".join(s["stripe_id"] for s in stripe_only["samples"])
+            console.print(
+                Text(f"only in Stripe: {kind} x{stripe_only['count']:,}: {ids}"), soft_wrap=True
+            )
+    console.print(Text(f"wrote {out}/: reconcile.json, index.html"), soft_wrap=True)
+
+
+def print_end_states(section: dict[str, Any]) -> None:
+    """`shadow reconcile RUN_DIR`: a row per candidate, then its state causes."""
+    click.echo(f"end states against the baseline {section['baseline']}:")
+    for name, found in section["candidates"].items():
+        outcomes = found["outcomes"]
+        click.echo(
+            f"{name}: {found['objects']} objects: "
+            + ", ".join(f"{n} {o}" for o, n in outcomes.items())
+        )
+        for cause in found["causes"]:
+            click.echo(
+                f"  {cause['outcome']}: {cause['object']} {cause['field']} {cause['kind']} "
+                f"({cause['count']})"
+            )
+        for sample in found["missing"]["samples"]:
+            click.echo(
+                f"  missing: {sample['object']} {sample['recorded_id']} on {sample['missing_on']}"
+                f" ({sample['why']})"
+            )

@@ -11,7 +11,7 @@ import contextlib
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,6 +110,24 @@ class _TargetState:
     transforms: TransformChain | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunningTarget:
+    """A target still running once its replay is done, for a step that reads it back
+    before it stops (end states: harness.reconcile.endstates)."""
+
+    name: str
+    url: str
+    api_key: str | None = field(repr=False)
+    headers: dict[str, str]
+    rate_limit: float | None
+    target_id: Callable[[str], str | None]  # the id map: recorded id → this target's
+
+
+# Called with the run directory and every target, after the replay and before launched
+# targets stop.
+AfterReplay = Callable[[Path, list[RunningTarget]], None]
+
+
 class _Session:
     def __init__(
         self,
@@ -121,7 +139,9 @@ class _Session:
         states: dict[str, _TargetState],
         concurrency: int | None,
         progress: ProgressView | None,
+        after_replay: AfterReplay | None = None,
     ) -> None:
+        self.after_replay = after_replay
         self.scenario = scenario
         self.run_dir = run_dir
         self.info = info
@@ -160,6 +180,8 @@ class _Session:
                     asyncio.run(self._run_all(replays, counters, reception))
                 except asyncio.CancelledError:
                     raise KeyboardInterrupt from None
+                if self.after_replay is not None:
+                    self.after_replay(self.run_dir, self._running(urls))
                 result.status = "finished"
         except KeyboardInterrupt:
             result.status = "interrupted"
@@ -192,6 +214,19 @@ class _Session:
         if failures:
             raise failures[0]
         return result
+
+    def _running(self, urls: dict[str, str]) -> list[RunningTarget]:
+        return [
+            RunningTarget(
+                t.name,
+                urls[t.name],
+                self.keys[t.name],
+                dict(t.headers),
+                t.rate_limit,
+                self.states[t.name].idmap.get,
+            )
+            for t in self.scenario.targets
+        ]
 
     def _header(self, target: str) -> Header:
         return Header(
@@ -461,8 +496,10 @@ def start_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    after_replay: AfterReplay | None = None,
 ) -> ReplayResult:
-    """Replay a scenario's recording against all its targets into a new run directory."""
+    """Replay a scenario's recording against all its targets into a new run directory;
+    `after_replay` is called once every target has answered, before any stops."""
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -510,7 +547,9 @@ def start_replay(
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = _Session(scenario, run_dir, info, plan, keys, states, concurrency, progress)
+    session = _Session(
+        scenario, run_dir, info, plan, keys, states, concurrency, progress, after_replay
+    )
     return session.execute()
 
 

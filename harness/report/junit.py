@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from harness.report.content import as_object, error_groups
+from harness.report.endstates import junit_case
 from harness.report.phrasing import (
     ABSENT,
     before_after,
@@ -167,6 +168,9 @@ def junit_tree(summary: dict[str, Any]) -> ET.Element:
             ET.SubElement(properties, "property", name=key, value=xml_text(value))
         results = [_errors_case(suite, name, candidate)]
         results += [_group_case(suite, name, baseline, g) for g in candidate.get("groups", [])]
+        states = junit_case(suite, name, summary, xml_text)
+        if states is not None:
+            results.append(states)
         counts = {
             "tests": len(results),
             "failures": results.count("failure"),
