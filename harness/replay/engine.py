@@ -16,6 +16,7 @@ import itertools
 import random
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -265,6 +266,8 @@ class TargetReplay:
         transforms: TransformChain | None = None,
         gates: GateLayout | None = None,
         marks_in_flight: bool = False,
+        mine: bytearray | None = None,
+        on_done: Callable[[int, Exchange], None] | None = None,
     ) -> None:
         self.context = context
         self.url = url
@@ -287,6 +290,12 @@ class TargetReplay:
         # again); per journey, the exchanges left to send.
         self.completed = completed
         self.remaining = array("q", plan.sizes)
+        # A shard of a run sharded over several machines (harness.distributed): per
+        # position, 1 when this replay sends it. The others are sent elsewhere, and
+        # marked done in `gates` from outside when an exchange here waits for them;
+        # `on_done` hears of each exchange this replay finishes.
+        self.mine = mine
+        self.on_done = on_done
         self.gates = Gates(gates or plan)
         if completed is not None:
             for position, journey in enumerate(plan.journey_of):
@@ -312,6 +321,8 @@ class TargetReplay:
             for position, exchange in enumerate(reader):
                 journey = plan.journey_of[position]
                 if self.completed is not None and self.completed[position]:
+                    continue
+                if self.mine is not None and not self.mine[position]:
                     continue
                 await self._window.acquire()
                 if self.remaining[journey] == 1:
@@ -435,6 +446,8 @@ class TargetReplay:
     def _finish(self, position: int, result: Exchange) -> None:
         count(self.counters, result)
         self.writer.write(result)
+        if self.on_done is not None:
+            self.on_done(position, result)
         self.gates.done(position)
         self._window.release()
 
