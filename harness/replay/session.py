@@ -201,7 +201,7 @@ class ReplaySession:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.info) or 0)
+        result = ReplayResult(self.run_dir, "failed", counters, time_shift_of(self.info) or 0)
         self.info.status = "running"
         write_run_json(self.run_dir, self.info)
         writers: list[ResultPipe] = []
@@ -292,7 +292,7 @@ class ReplaySession:
             layout=self.gates,
             key=self.keys[target.name],
             namespace=self._idempotency_namespace(target),
-            time_shift=_time_shift(self.info),
+            time_shift=time_shift_of(self.info),
             idmap=state.idmap,
             counters=state.counters,
             writer=writer,
@@ -388,7 +388,7 @@ def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     }
 
 
-def _time_shift(info: RunInfo) -> int | None:
+def time_shift_of(info: RunInfo) -> int | None:
     """The run's time shift, or None when it sends times as recorded (`time: keep`, or a
     run from before times were moved)."""
     time = info.time
@@ -425,8 +425,11 @@ def start_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
-    """Replay a scenario's recording against all its targets into a new run directory."""
+    """Replay a scenario's recording against all its targets into a new run directory
+    (`session_type`: who drives the targets; harness.distributed shards them over a
+    cluster)."""
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -474,7 +477,7 @@ def start_replay(
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = ReplaySession(scenario, run_dir, info, plan, keys, states, concurrency, progress)
+    session = session_type(scenario, run_dir, info, plan, keys, states, concurrency, progress)
     return session.execute()
 
 
@@ -555,6 +558,7 @@ def resume_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
     """Finish an interrupted run as if it had never stopped (see `_resumed_state`)."""
     run = load_run(run_dir)
@@ -594,5 +598,5 @@ def resume_replay(
     info = run.info
     info.resumed.append(_now())
     info.error = None
-    session = ReplaySession(scenario, run.path, info, plan, keys, states, concurrency, progress)
+    session = session_type(scenario, run.path, info, plan, keys, states, concurrency, progress)
     return session.execute()
