@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +65,12 @@ class Side:
     # The account's default API version (the recording's header), for answers to requests
     # that named none: each answer is normalised with its version's catalogue.
     default_version: str | None = None
+    # Only these seqs (a shard's, harness.distributed.compare), or all.
+    seqs: Container[int] | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
-        return iter_in_seq_order(self.path)
+        return iter_in_seq_order(self.path, self.seqs)
 
 
 @dataclass(slots=True)
@@ -215,17 +217,18 @@ def _pairs(baseline: Side, other: Side) -> Iterator[tuple[int, Exchange | None, 
             b, c = next(ours, None), next(theirs, None)
 
 
-def _items(
+def compare_items(
     baseline: Side,
     other: Side,
     profile: Profile,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
     # Each side's time map, learnt in seq order from its own answers (compare.timemap).
-    base_times, other_times = TimeMap(baseline.origin), TimeMap(other.origin)
+    base_times, other_times = times or (TimeMap(baseline.origin), TimeMap(other.origin))
     for seq, b, c in _pairs(baseline, other):
         if projection is not None and b is not None and c is not None:
             b, c = projection(b, c)
@@ -255,8 +258,8 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        base_times.note_request(b.request)
-        other_times.note_request(c.request)
+        base_times.note_request(b.request, seq)
+        other_times.note_request(c.request, seq)
         base_profile = profile.for_version(answer_version(b, baseline.default_version))
         other_profile = profile.for_version(answer_version(c, other.default_version))
         try:
@@ -329,10 +332,12 @@ def compare_sides(
     parallel_threshold: int = PARALLEL_THRESHOLD,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[RawOutcome]:
     """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
     differences the catalogue diff between the two answers' versions explains come
-    marked expected (harness.compare.upgrade).
+    marked expected (harness.compare.upgrade). `times`: the two sides' time maps
+    (default: new ones, learnt as the sides are read).
 
     Mismatches are diffed here until more than `parallel_threshold` have been seen, then
     in a process pool of `workers`, with at most two chunks per worker in flight.
@@ -344,7 +349,7 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        items = _items(baseline, other, profile, projection, expect_upgrade)
+        items = compare_items(baseline, other, profile, projection, expect_upgrade, times)
         for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
@@ -371,6 +376,10 @@ def compare_sides(
             pool.shutdown(cancel_futures=True)
 
 
+SideComparer = Callable[..., Iterator[RawOutcome]]
+"""compare_sides, or a function with its signature that compares elsewhere."""
+
+
 # --- reading the run --------------------------------------------------------------------
 
 
@@ -395,7 +404,7 @@ def account_version(run: Run) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def _load_side(run: Run, name: str) -> Side:
+def load_side(run: Run, name: str) -> Side:
     recorded_origin, replayed_origin = run_origins(run)
     default = account_version(run)
     if name == RECORDING:
@@ -488,12 +497,13 @@ def _compare_candidate(
     *,
     workers: int | None,
     parallel_threshold: int,
+    sides: SideComparer,
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
-    side = _load_side(run, name)
+    side = load_side(run, name)
     target = run.target(name)
     projection, config = apply_blueprint(target, config)
-    raw = compare_sides(
+    raw = sides(
         baseline,
         side,
         profile,
@@ -530,9 +540,11 @@ def compare_run(
     *,
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
+    sides: SideComparer = compare_sides,
 ) -> dict[str, Any]:
     """Compare every candidate of a run with its baseline; write outcomes.jsonl and
-    summary.json into the run directory and return the summary."""
+    summary.json into the run directory and return the summary. `sides` compares two
+    sides (harness.distributed.compare does it in shards on a cluster)."""
     run = load_run(run_dir)
     if run.status != "finished":
         warnings.warn(
@@ -549,14 +561,14 @@ def compare_run(
     secondaries = [t.name for t in run.by_role("secondary")]
     secondary = secondaries[0] if secondaries else None
 
-    baseline = _load_side(run, run.baseline)
+    baseline = load_side(run, run.baseline)
     secondary_counts: FieldCounts | None = None
     if secondary is not None:
         secondary_counts = FieldCounts()
         for _ in _field_counts(
-            compare_sides(
+            sides(
                 baseline,
-                _load_side(run, secondary),
+                load_side(run, secondary),
                 profile,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
@@ -577,6 +589,7 @@ def compare_run(
                 out,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
+                sides=sides,
             )
             for name in candidates
         }
