@@ -36,7 +36,8 @@ def check_cluster(value: str) -> str:
     )
 
 
-def _dask() -> Any:
+def require_dask() -> Any:
+    """The `distributed` module, or an InputError that says how to install it."""
     try:
         import distributed
     except ImportError:
@@ -48,8 +49,8 @@ def _dask() -> Any:
 def connect(value: str) -> Iterator[Client]:
     """A client of the cluster `value` names, closed (and a local cluster stopped) after
     the block."""
-    distributed = _dask()
     check_cluster(value)
+    distributed = require_dask()
     local = _LOCAL.match(value)
     with contextlib.ExitStack() as stack:
         if local is not None:

@@ -203,8 +203,10 @@ def compare_on_cluster(
     cluster: str, run_dir: str | Path, rules: str | None = None
 ) -> dict[str, Any]:
     """compare_run, each pair of sides compared in shards on the cluster `cluster` names."""
-    from harness.distributed.cluster import connect, worker_addresses
+    from harness.distributed.cluster import check_cluster, connect, require_dask, worker_addresses
 
+    check_cluster(cluster)
+    require_dask()
     path = Path(run_dir)
     run = load_run(path)
     with connect(cluster) as client:

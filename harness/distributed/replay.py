@@ -35,6 +35,7 @@ from harness.errors import InfrastructureError
 from harness.formats.idmap import write_idmap
 from harness.formats.results import ResultWriter
 from harness.formats.shards import fold_shards, shard_files, shard_idmap_file, shard_results_file
+from harness.replay.engine import UNREPEATABLE
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
 from harness.replay.plan import Plan
@@ -62,6 +63,9 @@ INTERVAL = 0.01
 # every second) stops: the coordinator was killed, and `--resume` will finish the run.
 COORDINATOR_SILENCE = 30.0
 _HEARTBEAT = 1.0
+
+# What a launched target (localstripe, stripe-mock: no idempotency) cannot be sent twice.
+WRITES = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 
 # A report, as msgpack carries it: [target index, position, [[recorded, target], ...]].
 Report = list[Any]
@@ -205,8 +209,11 @@ class ShardReplay:
                         completed=completed,
                         transforms=transforms,
                         rate_limit=spec.rate_limits[name],
-                        # The target outlives this shard (the coordinator started it).
+                        # The target outlives this shard (the coordinator started it): a
+                        # write in flight when a worker dies is in doubt, and a launched
+                        # one keeps no Idempotency-Keys, so any write of it may be.
                         marks_in_flight=True,
+                        unrepeatable=UNREPEATABLE if target.launch is None else WRITES,
                         mine=self.mine,
                         on_done=self._learnt(index, idmap),
                     )

@@ -268,6 +268,7 @@ class TargetReplay:
         marks_in_flight: bool = False,
         mine: bytearray | None = None,
         on_done: Callable[[int, Exchange], None] | None = None,
+        unrepeatable: frozenset[str] = UNREPEATABLE,
     ) -> None:
         self.context = context
         self.url = url
@@ -286,6 +287,7 @@ class TargetReplay:
         # an IN_DOUBT line before it is sent, which its result replaces; a resumed run
         # that finds the mark alone does not send it again.
         self.marks_in_flight = marks_in_flight
+        self.unrepeatable = unrepeatable  # the methods it marks (every write, without idempotency)
         # Per position, 1 when a resumed run has its result already (it is not sent
         # again); per journey, the exchanges left to send.
         self.completed = completed
@@ -404,7 +406,7 @@ class TargetReplay:
             )
         else:
             assert self._sender is not None
-            if self.marks_in_flight and request.method.upper() in UNREPEATABLE:
+            if self.marks_in_flight and request.method.upper() in self.unrepeatable:
                 self.writer.write(_in_doubt(recorded.seq, request, journey))
             if self.transforms is not None:
                 request, outcome, skipped = await self.transforms.send(

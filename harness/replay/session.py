@@ -34,7 +34,7 @@ from harness.formats.rundir import (
 )
 from harness.formats.shards import fold_shards
 from harness.model import Exchange
-from harness.replay.engine import ResultSink, TargetReplay, count
+from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
 from harness.replay.launch import LaunchContext, launch
@@ -132,6 +132,7 @@ def target_replay(
     marks_in_flight: bool,
     mine: bytearray | None = None,
     on_done: Callable[[int, Exchange], None] | None = None,
+    unrepeatable: frozenset[str] = UNREPEATABLE,
 ) -> TargetReplay:
     """The engine's replay of one target of a scenario (or of one shard of it: `mine`,
     `on_done`, harness.distributed), sending `key` and Idempotency-Keys derived from
@@ -168,6 +169,7 @@ def target_replay(
         marks_in_flight=marks_in_flight,
         mine=mine,
         on_done=on_done,
+        unrepeatable=unrepeatable,
     )
 
 
