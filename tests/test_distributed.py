@@ -299,11 +299,17 @@ def summary_without_time(run: Path) -> dict[str, Any]:
     return dict(summary)
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with dask_cluster(tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
 @pytest.mark.e2e
 def test_sharded_replay_and_compare_equal_a_single_process(
-    tmp_path: Path, reference: Reference
+    tmp_path: Path, reference: Reference, cluster: Cluster
 ) -> None:
-    with dask_cluster(tmp_path) as cluster, kept_target(tmp_path) as kept:
+    with kept_target(tmp_path) as kept:
         run = tmp_path / "run"
         finished(
             shadow(
@@ -357,4 +363,29 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
             time.sleep(0.005)
         finished(replay)
         assert killed, "the replay ended before the worker could be killed"
+        check_same_as_reference(run, reference, kept.stats())
+
+
+@pytest.mark.e2e
+def test_a_sharded_run_whose_coordinator_was_killed_is_resumed(
+    tmp_path: Path, reference: Reference, cluster: Cluster
+) -> None:
+    """SIGKILL `shadow replay --cluster` mid-run: its shards stop once they hear no more
+    from it, and `--resume --cluster` finishes the run as if nothing happened."""
+    with kept_target(tmp_path) as kept:
+        run = tmp_path / "run"
+        replay = shadow(
+            "replay", str(scenario(tmp_path, kept)), "--out", str(run), "--cluster", cluster.address
+        )
+        deadline = time.monotonic() + 120
+        while replay.poll() is None and time.monotonic() < deadline:
+            if sum(result_lines(path) for path in run.glob("*.shard-*.jsonl")) >= EXCHANGES // 2:
+                replay.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        replay.communicate(timeout=60)
+        assert replay.returncode == -signal.SIGKILL, "the replay ended before it could be killed"
+        assert load_run(run).status == "running"
+        finished(shadow("replay", "--resume", str(run), "--cluster", cluster.address))
+        assert len(load_run(run).info.resumed) == 1
         check_same_as_reference(run, reference, kept.stats())

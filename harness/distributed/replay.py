@@ -34,7 +34,13 @@ from harness.distributed.shards import assign_journeys, positions_of, routes, sh
 from harness.errors import InfrastructureError
 from harness.formats.idmap import write_idmap
 from harness.formats.results import ResultWriter
-from harness.formats.shards import fold_shards, shard_files, shard_idmap_file, shard_results_file
+from harness.formats.shards import (
+    SHARDS_STOP_WITHIN,
+    fold_shards,
+    shard_files,
+    shard_idmap_file,
+    shard_results_file,
+)
 from harness.replay.engine import UNREPEATABLE
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, read_id_map_file
@@ -61,7 +67,7 @@ if TYPE_CHECKING:
 INTERVAL = 0.01
 # A shard that hears nothing from the coordinator for this long (it is sent a heartbeat
 # every second) stops: the coordinator was killed, and `--resume` will finish the run.
-COORDINATOR_SILENCE = 30.0
+COORDINATOR_SILENCE = SHARDS_STOP_WITHIN - 2.0
 _HEARTBEAT = 1.0
 
 # What a launched target (localstripe, stripe-mock: no idempotency) cannot be sent twice.

@@ -14,6 +14,7 @@ Lines are in completion order in either, and a reader takes the last line per se
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from harness.formats.idmap import iter_idmap, write_idmap
 from harness.formats.recording import Header
 from harness.formats.results import ResultWriter, iter_results
 from harness.pairstore import PairStore
+
+# A shard whose coordinator is gone stops within this many seconds (harness.distributed
+# sends a heartbeat every second); a resume waits until the shard files have been quiet
+# this long, so that no shard of the killed run writes on while they are folded.
+SHARDS_STOP_WITHIN = 10.0
 
 _SHARD_FILE = re.compile(r"^(?P<target>.+)\.shard-(?P<shard>\d+)-(?P<attempt>[0-9a-f]+)\.jsonl$")
 
@@ -51,6 +57,17 @@ def shard_files(run_dir: Path, target: str, shard: int | None = None) -> list[Pa
 def glob_escape(text: str) -> str:
     """`text` matched literally by Path.glob."""
     return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def wait_until_quiet(run_dir: Path, quiet: float = SHARDS_STOP_WITHIN) -> None:
+    """Wait (at most `quiet` seconds more than that) until no shard file of the run has
+    changed for `quiet` seconds: the shards of a killed coordinator have stopped."""
+    deadline = time.monotonic() + 2 * quiet + 1
+    while time.monotonic() < deadline:
+        newest = max((p.stat().st_mtime for p in run_dir.glob("*.shard-*")), default=None)
+        if newest is None or time.time() - newest >= quiet:
+            return
+        time.sleep(min(quiet - (time.time() - newest), deadline - time.monotonic()) + 0.05)
 
 
 def fold_shards(run_dir: Path, target: str, header: Header) -> int:

@@ -32,7 +32,7 @@ from harness.formats.rundir import (
     new_run_dir,
     write_run_json,
 )
-from harness.formats.shards import fold_shards
+from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
 from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
 from harness.replay.gates import GateLayout
@@ -580,8 +580,9 @@ def resume_replay(
             f"{run.scenario_path}: targets changed since the run started "
             f"(run: {', '.join(sorted(t.name for t in run.targets))}; now: {', '.join(names)})"
         )
+    # A run sharded over a cluster leaves its shards' files until it ends.
+    wait_until_quiet(run.path)
     for name in names:
-        # A run sharded over a cluster leaves its shards' files until it ends.
         fold_shards(run.path, name, result_header(run.info.name, name))
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
