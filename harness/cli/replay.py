@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from contextlib import AbstractContextManager
-from typing import Any
-
 import click
 
 from harness.cli.group import main
@@ -46,9 +42,10 @@ def replay(
     directory. With --resume RUN_DIR, finish a run that was interrupted."""
     from pathlib import Path
 
+    from harness.distributed.replay import on_cluster_if
     from harness.errors import InputError
     from harness.replay.progress import progress_view
-    from harness.replay.session import resume_replay, start_replay
+    from harness.replay.session import ReplaySession, resume_replay, start_replay
     from harness.run import check_reachable
     from harness.scenario import load_scenario
 
@@ -57,7 +54,8 @@ def replay(
         raise InputError("give a SCENARIO to start a replay, or --resume RUN_DIR to finish one")
     if resume_dir is not None and out is not None:
         raise InputError("--out: a resumed run stays in its own directory")
-    with _sessions(cluster, allow_live) as session_type:
+    with on_cluster_if(cluster, allow_live) as on:
+        session_type = ReplaySession if on is None else on.sessions
         if resume_dir is not None:
             result = resume_replay(
                 Path(resume_dir),
@@ -78,14 +76,3 @@ def replay(
             )
     print_replay(result)
     check_reachable(result)
-
-
-def _sessions(cluster: str | None, allow_live: bool) -> AbstractContextManager[Any]:
-    """Who drives the targets: this process, or shards on the cluster `--cluster` names."""
-    from harness.replay.session import ReplaySession
-
-    if cluster is None:
-        return contextlib.nullcontext(ReplaySession)
-    from harness.distributed.replay import cluster_sessions
-
-    return cluster_sessions(cluster, allow_live)

@@ -199,19 +199,25 @@ def journey_shards(recording: Path, shards: int) -> list[frozenset[int]]:
     return [frozenset(found) for found in seqs]
 
 
+def cluster_comparer(client: Client, run_dir: Path, rules: str | None) -> ClusterComparer:
+    """A ClusterComparer for the run in `run_dir`, one shard per worker of the cluster."""
+    from harness.distributed.cluster import worker_addresses
+
+    count = len(worker_addresses(client))
+    recording = load_run(run_dir).recording_path
+    shards = client.scatter(journey_shards(recording, count), broadcast=True)
+    return ClusterComparer(client, run_dir, rules, shards)
+
+
 def compare_on_cluster(
     cluster: str, run_dir: str | Path, rules: str | None = None
 ) -> dict[str, Any]:
     """compare_run, each pair of sides compared in shards on the cluster `cluster` names."""
-    from harness.distributed.cluster import check_cluster, connect, require_dask, worker_addresses
+    from harness.distributed.cluster import check_cluster, connect, require_dask
 
     check_cluster(cluster)
     require_dask()
     path = Path(run_dir)
-    run = load_run(path)
+    load_run(path)  # a clear error before a cluster is reached
     with connect(cluster) as client:
-        count = len(worker_addresses(client))
-        shards = client.scatter(journey_shards(run.recording_path, count), broadcast=True)
-        return compare_run(
-            path, rules, workers=1, sides=ClusterComparer(client, path, rules, shards)
-        )
+        return compare_run(path, rules, workers=1, sides=cluster_comparer(client, path, rules))

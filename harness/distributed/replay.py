@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -477,13 +476,35 @@ class ClusterSession(ReplaySession):
             fold_shards(self.run_dir, target.name, header)
 
 
+@dataclass(slots=True)
+class ClusterRun:
+    """A run sharded over a connected cluster: sessions that drive the replay's targets
+    in shards, and comparers that compare two sides of the run in shards."""
+
+    client: Client
+    allow_live: bool = False
+
+    def sessions(self, *args: Any, **kwargs: Any) -> ReplaySession:
+        return ClusterSession(*args, client=self.client, allow_live=self.allow_live, **kwargs)
+
+    def sides(self, run_dir: Path, rules: str | None) -> Any:
+        from harness.distributed.compare import cluster_comparer
+
+        return cluster_comparer(self.client, run_dir, rules)
+
+
 @contextlib.contextmanager
-def cluster_sessions(
-    cluster: str, allow_live: bool = False
-) -> Iterator[Callable[..., ReplaySession]]:
-    """For start_replay and resume_replay: sessions that shard over the cluster `cluster`
-    names (harness.distributed.cluster), connected for the block."""
+def on_cluster(cluster: str, allow_live: bool = False) -> Iterator[ClusterRun]:
+    """The cluster `cluster` names (harness.distributed.cluster), connected for the block."""
     from harness.distributed.cluster import connect
 
     with connect(cluster) as client:
-        yield functools.partial(ClusterSession, client=client, allow_live=allow_live)
+        yield ClusterRun(client, allow_live)
+
+
+def on_cluster_if(cluster: str | None, allow_live: bool = False) -> Any:
+    """on_cluster for `--cluster`, or a block without a cluster (None) when it is not
+    given: how the commands take the option."""
+    if cluster is None:
+        return contextlib.nullcontext(None)
+    return on_cluster(cluster, allow_live)
