@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     compare,
+    distributed,
     fidelity,
     importer,
     integration_map,
@@ -42,6 +43,7 @@ MEASUREMENTS = (
     "fidelity",
     "import",
     "map",
+    "distributed",
 )
 
 
@@ -117,6 +119,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
     )
     measure("import", lambda: importer.measure(work, sizes.imports))
     measure("map", lambda: integration_map.measure(work, sizes.memory))
+    measure("distributed", lambda: distributed.measure(work, sizes.throughput, sizes.repeats))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

@@ -344,6 +344,9 @@ class ClusterSession(ReplaySession):
         super().__init__(*args, **kwargs)
         self.client = client
         self.allow_live = allow_live
+        # Where a sharded replay's time goes beside the shards' own work (run.json
+        # settings.shards.seconds; docs/performance.md).
+        self.timings: dict[str, float] = {}
 
     def _drive(
         self, urls: dict[str, str], counters: list[TargetCounters], writers: list[ResultPipe]
@@ -351,12 +354,18 @@ class ClusterSession(ReplaySession):
         from harness.distributed.cluster import worker_addresses
 
         client, plan = self.client, self.plan
+        begin = time.perf_counter()
         workers = worker_addresses(client)
         shards = len(workers)
         owner = assign_journeys(plan.sizes, shards)
         loads = shard_loads(plan, owner, shards)
         routing = routes(plan, self.gates, owner)
-        self.info.settings["shards"] = {"count": shards, "exchanges": loads}
+        self.info.settings["shards"] = {
+            "count": shards,
+            "exchanges": loads,
+            "reported": len(routing),
+            "seconds": self.timings,
+        }
         queues = f"shadow-{self.info.run_id}-{len(self.info.resumed)}"
         inboxes = [_queue(client, f"{queues}-in-{k}") for k in range(shards)]
         outbox = _queue(client, f"{queues}-out")
@@ -404,6 +413,8 @@ class ClusterSession(ReplaySession):
             )
         hub = Hub(routing, inboxes)
         base = [c.done for c in counters]
+        self.timings["split"] = round(time.perf_counter() - begin, 3)
+        begin = time.perf_counter()
         try:
             asyncio.run(self._coordinate(hub, outbox, futures, counters, base))
         except asyncio.CancelledError:
@@ -412,6 +423,7 @@ class ClusterSession(ReplaySession):
         except BaseException:
             hub.stop()
             raise
+        self.timings["shards"] = round(time.perf_counter() - begin, 3)
         for c, start in zip(counters, base, strict=True):
             c.done = start
         for future in futures:
@@ -469,11 +481,13 @@ class ClusterSession(ReplaySession):
     def _keep_idmaps(self) -> None:
         """Fold the shards' files into the run directory's own (its id maps first: the
         seeds, or what a resumed run had learnt)."""
+        begin = time.perf_counter()
         super()._keep_idmaps()
         for target in self.scenario.targets:
             header = result_header(self.info.name, target.name)
             ResultWriter(self.run_dir / f"{target.name}.jsonl", header).close()
             fold_shards(self.run_dir, target.name, header)
+        self.timings["fold"] = round(time.perf_counter() - begin, 3)
 
 
 @dataclass(slots=True)
