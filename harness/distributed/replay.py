@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.distributed.shards import assign_journeys, positions_of, routes, shard_loads
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, ShadowError
 from harness.formats.idmap import write_idmap
 from harness.formats.results import ResultWriter
 from harness.formats.shards import (
@@ -74,6 +74,10 @@ WRITES = frozenset({"POST", "DELETE", "PUT", "PATCH"})
 
 # A report, as msgpack carries it: [target index, position, [[recorded, target], ...]].
 Report = list[Any]
+
+
+class _Stopped(Exception):
+    """The coordinator said stop (it was interrupted): the shard ends its replay."""
 
 
 class JournalIdMap(IdMap):
@@ -240,6 +244,8 @@ class ShardReplay:
                 group.create_task(self._talk(replays, stop))
                 await asyncio.gather(*(replay.run() for replay in replays))
                 stop.set()  # the talk sends the last reports, then ends
+        except* _Stopped:
+            pass  # interrupted: what was done is in the shard's files
         except* InfrastructureError as failed:
             raise failed.exceptions[0] from None
 
@@ -259,7 +265,7 @@ class ShardReplay:
             for message in await asyncio.to_thread(self.inbox.get, batch=True):
                 heard = time.monotonic()
                 if message == "stop":
-                    raise InfrastructureError("the coordinator stopped the replay")
+                    raise _Stopped
                 for index, position, pairs in message:
                     if not self.mine[position]:
                         self.idmaps[index].learn_reported(pairs)
@@ -335,6 +341,16 @@ class Hub:
         for inbox in self.inboxes:
             with contextlib.suppress(Exception):
                 inbox.put("stop")
+
+
+def _stop(hub: Hub, futures: list[Any]) -> None:
+    """Tell every shard to stop, and wait (a while) until they have: their files are
+    folded next, and nothing may be written to them after."""
+    from distributed import wait
+
+    hub.stop()
+    with contextlib.suppress(Exception):
+        wait(futures, timeout=SHARDS_STOP_WITHIN)
 
 
 class ClusterSession(ReplaySession):
@@ -418,15 +434,24 @@ class ClusterSession(ReplaySession):
         try:
             asyncio.run(self._coordinate(hub, outbox, futures, counters, base))
         except asyncio.CancelledError:
-            hub.stop()
+            _stop(hub, futures)
+            self._count(futures, counters, base)
             raise KeyboardInterrupt from None
         except BaseException:
-            hub.stop()
+            _stop(hub, futures)
+            self._count(futures, counters, base)
             raise
         self.timings["shards"] = round(time.perf_counter() - begin, 3)
+        self._count(futures, counters, base)
+
+    def _count(self, futures: list[Any], counters: list[TargetCounters], base: list[int]) -> None:
+        """Each target's counts: what the run had before, and what every shard that
+        ended did."""
         for c, start in zip(counters, base, strict=True):
             c.done = start
         for future in futures:
+            if future.status != "finished":
+                continue
             counts = future.result()
             for c in counters:
                 part = counts[c.name]
@@ -463,6 +488,8 @@ class ClusterSession(ReplaySession):
                 for future in futures:
                     if future.done() and future.status == "error":
                         error = future.exception()
+                        if isinstance(error, ShadowError):
+                            raise error  # a worker's own mistake: its key, its files
                         raise InfrastructureError(
                             f"a shard of the replay failed on the cluster: {error}"
                         )
