@@ -54,7 +54,12 @@ class _Bloom:
 
     def __contains__(self, text: str) -> bool:
         bits = self._bits
-        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(text))
+        one, two, three = self._positions(text)
+        return bool(
+            bits[one >> 3] & (1 << (one & 7))
+            and bits[two >> 3] & (1 << (two & 7))
+            and bits[three >> 3] & (1 << (three & 7))
+        )
 
 
 class _Cache:

@@ -127,6 +127,10 @@ def _name_reference(text: str, name: IdNamer) -> str:
 _Anchors = tuple[tuple[str, int, Window], ...]
 _ANCHOR_FIELDS = frozenset(ANCHOR_RANKS)
 _BIRTH = "birth"
+# An object's anchors, the fields masked for its type, and the catalogue's type of it.
+_Context = tuple[_Anchors, "frozenset[str] | None", "ObjectType | None"]
+# How a field's value is normalised (_Normalizer.field_kind).
+_PLAIN, _MASKED, _TIME, _CONTAINER, _TEXT, _REFERENCE = range(6)
 
 
 class _Normalizer:
@@ -191,66 +195,89 @@ class _Normalizer:
         origin = self.times.origin_of(item) if self.times is not None else None
         return Moment(item, self.request, shown, origin, counted_from, self.tolerance)
 
+    def context(
+        self, node: dict[str, Any], outer: _Anchors, described: ObjectType | None
+    ) -> _Context:
+        """What decides how each field of `node` is normalised: its anchors, the fields
+        masked for its object type, and the catalogue's type of it (`described`: the
+        type of an embedded object that names none itself)."""
+        anchors = self.anchors_of(node, outer)
+        object_type = node.get("object")
+        by_object = None
+        if type(object_type) is str:
+            by_object = self.masked_by_object.get(object_type)
+            if self.catalogue is not None:
+                described = self.catalogue.object_type(object_type)
+        return anchors, by_object, described
+
+    def field_kind(
+        self, key: str, item: Any, by_object: frozenset[str] | None, described: ObjectType | None
+    ) -> int:
+        """How the field `key` holding `item` is normalised: _PLAIN, _MASKED, _TIME,
+        _CONTAINER, _TEXT or _REFERENCE. The catalogue of the answer's API version decides
+        for the fields it knows; the profile's names for the rest (localstripe's extras,
+        versions it does not cover)."""
+        if item is None:
+            return _PLAIN
+        if key in self.masked or (by_object is not None and key in by_object):
+            return _MASKED
+        kind = type(item)
+        if kind is int or kind is float:
+            if item >= EARLIEST_TIMESTAMP and (
+                key in self.declared
+                or (
+                    key in described.timestamps
+                    if described is not None and key in described.fields
+                    else key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX)
+                )
+            ):
+                return _TIME
+            return _PLAIN
+        if kind is dict or kind is list:
+            return _CONTAINER
+        if kind is str:
+            if described is not None and key in described.references:
+                return _REFERENCE
+            return _TEXT
+        return _PLAIN
+
+    def embedded(self, key: str, described: ObjectType | None) -> ObjectType | None:
+        """The catalogue's type of the object the field `key` holds, when it says."""
+        if described is None or self.catalogue is None:
+            return None
+        inner = described.children.get(key)
+        return self.catalogue.object_type(inner) if inner is not None else None
+
+    def time(self, key: str, item: float, anchors: _Anchors) -> Any:
+        return FIXED_BY_EMULATOR if item in self.fixed_times else self.moment(key, item, anchors)
+
     def mapping(
         self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None
     ) -> dict[str, Any]:
         """`described`: the catalogue's type of an embedded object that names none itself."""
-        anchors = self.anchors_of(node, outer)
-        object_type = node.get("object")
-        by_object = None
-        catalogue = self.catalogue
-        if type(object_type) is str:
-            by_object = self.masked_by_object.get(object_type)
-            if catalogue is not None:
-                described = catalogue.object_type(object_type)
-        # The catalogue of the answer's API version decides for the fields it knows; the
-        # profile's names for the rest (localstripe's extras, versions it does not cover).
-        known = stamps = references = children = None
-        if described is not None:
-            known, stamps = described.fields, described.timestamps
-            references, children = described.references, described.children
-        masked = self.masked
+        anchors, by_object, described = self.context(node, outer, described)
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
         # does not change.
         for key in sorted(node):
             item = node[key]
-            kind = type(item)
-            if item is not None and (key in masked or (by_object is not None and key in by_object)):
+            how = self.field_kind(key, item, by_object, described)
+            if how == _PLAIN:
+                out[key] = item
+            elif how == _MASKED:
                 out[key] = MASK
-            elif (
-                (kind is int or kind is float)
-                and item >= EARLIEST_TIMESTAMP
-                and (
-                    key in self.declared
-                    # the catalogue decides for the fields it knows, the names for the rest
-                    or (
-                        key in stamps
-                        if known is not None and stamps is not None and key in known
-                        else key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX)
-                    )
-                )
-            ):
-                if item in self.fixed_times:
-                    out[key] = FIXED_BY_EMULATOR
-                else:
-                    out[key] = self.moment(key, item, anchors)
-            elif kind is dict or kind is list:
-                inner = children.get(key) if children is not None else None
-                embedded = None
-                if inner is not None and catalogue is not None:
-                    embedded = catalogue.object_type(inner)
-                if kind is dict:
+            elif how == _TIME:
+                out[key] = self.time(key, item, anchors)
+            elif how == _CONTAINER:
+                embedded = self.embedded(key, described)
+                if type(item) is dict:
                     out[key] = self.mapping(item, anchors, embedded)
                 else:
                     out[key] = self.sequence(item, anchors, embedded)
-            elif kind is str:
-                if references is not None and key in references:
-                    out[key] = _name_reference(item, self.name)
-                else:
-                    out[key] = _name_ids_in_text(item, self.name)
+            elif how == _REFERENCE:
+                out[key] = _name_reference(item, self.name)
             else:
-                out[key] = item
+                out[key] = _name_ids_in_text(item, self.name)
         return out
 
     def sequence(
@@ -345,6 +372,18 @@ def parse_body(text: str) -> tuple[Any, bool]:
     return text, False
 
 
+def _headers(response: Response, profile: Profile) -> dict[str, str]:
+    """The profile's headers of an answer, as compared."""
+    headers = {}
+    for wanted in profile.headers:
+        value = response.header(wanted)
+        if value is not None:
+            value = " ".join(value.lower().split())
+            fixed = (wanted, value) in profile.fixed_headers
+            headers[wanted] = FIXED_BY_EMULATOR if fixed else value
+    return headers
+
+
 def normalize_response(
     response: Response,
     started: float,
@@ -352,14 +391,16 @@ def normalize_response(
     profile: Profile = STRIPE_PROFILE,
     times: TimeMap | None = None,
     finished: float | None = None,
+    parsed: tuple[Any, bool] | None = None,
 ) -> Normalized:
     """One response in comparable form; `started` and `finished` are its own request's
     start and end (the answer was made in between), `times` its side's time map (learnt
-    from the answers compared before it), `profile` its API version's."""
+    from the answers compared before it), `profile` its API version's; `parsed` its body
+    as parse_body read it, when it was read already."""
     if finished is None:
         finished = started
     name = IdNamer(counterparts, times, (started, finished), _pattern(profile.catalogue))
-    tree, is_json = parse_body(response.text)
+    tree, is_json = parse_body(response.text) if parsed is None else parsed
     if is_json:
         if response.status >= 400:
             tree = _error_only(tree)
@@ -374,14 +415,187 @@ def normalize_response(
         )
     else:
         body = _name_ids_in_text(tree, name)
-    headers = {}
-    for wanted in profile.headers:
-        value = response.header(wanted)
-        if value is not None:
-            value = " ".join(value.lower().split())
-            fixed = (wanted, value) in profile.fixed_headers
-            headers[wanted] = FIXED_BY_EMULATOR if fixed else value
-    return Normalized(response.status, body, is_json, headers)
+    return Normalized(response.status, body, is_json, _headers(response, profile))
+
+
+@dataclass(slots=True)
+class Answer:
+    """One side's answer to an exchange, with what normalising it needs."""
+
+    response: Response
+    started: float
+    finished: float
+    counterparts: Mapping[str, str]
+    profile: Profile
+    times: TimeMap | None
+
+    def normalizer(self) -> _Normalizer:
+        window = (self.started, self.finished)
+        pattern = _pattern(self.profile.catalogue)
+        name = IdNamer(self.counterparts, self.times, window, pattern)
+        return _Normalizer(window, name, self.profile, self.times)
+
+    def normalize(self, parsed: tuple[Any, bool] | None = None) -> Normalized:
+        return normalize_response(
+            self.response,
+            self.started,
+            self.counterparts,
+            self.profile,
+            self.times,
+            self.finished,
+            parsed,
+        )
+
+
+def proven_same(baseline: Answer, other: Answer) -> tuple[bool, tuple[Any, bool], tuple[Any, bool]]:
+    """(True, …) when the two answers normalise to equal Normalized values, proven in one
+    walk over both raw trees that builds neither normalised tree: the fast path for the
+    answers that match, most of a run. (False, …) means not proven (they may still be
+    equal: lists in another order, new objects in a list, an error answer), and the
+    caller normalises both. Either way the time maps learn what normalising would teach
+    them (every lesson is "the first wins" for one request, so learning it twice is
+    learning it once). The parsed bodies come back for the caller to reuse; NotComparable
+    as parse_body raises it."""
+    parsed_base = parse_body(baseline.response.text)
+    parsed_other = parse_body(other.response.text)
+    (tree, is_json), (other_tree, other_json) = parsed_base, parsed_other
+    status = baseline.response.status
+    if (
+        status != other.response.status
+        or is_json != other_json
+        or (is_json and status >= 400)
+        or _headers(baseline.response, baseline.profile) != _headers(other.response, other.profile)
+    ):
+        return False, parsed_base, parsed_other
+    mine, theirs = baseline.normalizer(), other.normalizer()
+    if not is_json:
+        same = _name_ids_in_text(tree, mine.name) == _name_ids_in_text(other_tree, theirs.name)
+    else:
+        same = _FusedWalk(mine, theirs).values(tree, other_tree, (), (), None, None)
+    return same, parsed_base, parsed_other
+
+
+class _FusedWalk:
+    """Two normalisers walking two raw trees in step, each field normalised as
+    _Normalizer.mapping would and compared at once; the first difference, or anything
+    normalising decides over a whole list, ends the walk unproven."""
+
+    __slots__ = ("mine", "theirs")
+
+    def __init__(self, mine: _Normalizer, theirs: _Normalizer) -> None:
+        self.mine, self.theirs = mine, theirs
+
+    def values(
+        self,
+        one: Any,
+        other: Any,
+        anchors: _Anchors,
+        other_anchors: _Anchors,
+        described: ObjectType | None,
+        other_described: ObjectType | None,
+    ) -> bool:
+        kind = type(one)
+        if kind is not type(other):
+            return False
+        if kind is dict:
+            return self.mappings(one, other, anchors, other_anchors, described, other_described)
+        if kind is list:
+            return self.sequences(one, other, anchors, other_anchors, described, other_described)
+        if kind is str:
+            return bool(
+                _name_ids_in_text(one, self.mine.name) == _name_ids_in_text(other, self.theirs.name)
+            )
+        return bool(one == other)
+
+    def mappings(
+        self,
+        one: dict[str, Any],
+        other: dict[str, Any],
+        outer: _Anchors,
+        other_outer: _Anchors,
+        described: ObjectType | None,
+        other_described: ObjectType | None,
+    ) -> bool:
+        if one.keys() != other.keys():
+            return False
+        mine, theirs = self.mine, self.theirs
+        anchors, by_object, described = mine.context(one, outer, described)
+        other_anchors, other_by_object, other_described = theirs.context(
+            other, other_outer, other_described
+        )
+        # Whether theirs' field is normalised as mine is, for fields of one type: told by
+        # the same masked fields and catalogue type, unless numbers differ (a time is a
+        # number from 1973 on).
+        alike = by_object is other_by_object and described is other_described
+        field_kind, other_field_kind = mine.field_kind, theirs.field_kind
+        name, other_name = mine.name, theirs.name
+        # In the first answer's key order, not sorted as mapping() walks: placeholders
+        # are numbered alike on both sides either way, so their equality is the same.
+        for key, item in one.items():
+            other_item = other[key]
+            kind = type(item)
+            how = field_kind(key, item, by_object, described)
+            if not (
+                alike
+                and kind is type(other_item)
+                and ((kind is not int and kind is not float) or item == other_item)
+            ) and how != other_field_kind(key, other_item, other_by_object, other_described):
+                return False
+            if how == _PLAIN:
+                if item != other_item:
+                    return False
+            elif how == _TEXT:
+                if _name_ids_in_text(item, name) != _name_ids_in_text(other_item, other_name):
+                    return False
+            elif how == _CONTAINER:
+                if not self.values(
+                    item,
+                    other_item,
+                    anchors,
+                    other_anchors,
+                    mine.embedded(key, described),
+                    theirs.embedded(key, other_described),
+                ):
+                    return False
+            elif how == _TIME:
+                if mine.time(key, item, anchors) != theirs.time(key, other_item, other_anchors):
+                    return False
+            elif how == _REFERENCE and _name_reference(item, name) != _name_reference(
+                other_item, other_name
+            ):
+                return False
+        return True
+
+    def sequences(
+        self,
+        one: list[Any],
+        other: list[Any],
+        anchors: _Anchors,
+        other_anchors: _Anchors,
+        described: ObjectType | None,
+        other_described: ObjectType | None,
+    ) -> bool:
+        if len(one) != len(other):
+            return False
+        objects = _known_objects(one, self.mine.name.counterparts)
+        if objects != _known_objects(other, self.theirs.name.counterparts):
+            return False
+        if objects is None:
+            return False  # new objects: normalising orders them by content first
+        # Objects the id maps know keep their order (sequence() keys them by id), and
+        # anything else is compared item by item, as sequence() does.
+        return all(
+            self.values(item, other_item, anchors, other_anchors, described, other_described)
+            for item, other_item in zip(one, other, strict=True)
+        )
+
+
+def _known_objects(items: list[Any], counterparts: Mapping[str, str]) -> bool | None:
+    """False for a list that is not all objects with ids, True for one whose objects the
+    id map all knows, None for objects some of which it does not."""
+    if not items or not all(type(item) is dict and type(item.get("id")) is str for item in items):
+        return False
+    return True if all(item["id"] in counterparts for item in items) else None
 
 
 def to_jsonable(value: Any) -> Any:

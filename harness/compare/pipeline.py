@@ -25,7 +25,7 @@ from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
-from harness.compare.normalize import Normalized, NotComparable, normalize_response
+from harness.compare.normalize import Answer, Normalized, NotComparable, proven_same
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
@@ -123,23 +123,41 @@ _Item = RawOutcome | _Pending
 # --- id maps ----------------------------------------------------------------------------
 
 
+# Answers Counterparts remembers per side before it starts afresh: the strings of answers
+# repeat (statuses, currencies, the ids of a journey), and an id map on file answers each
+# question in Python.
+_REMEMBERED = 1 << 16
+_UNKNOWN = "\0"  # remembered as not a recorded id (ids never hold a NUL)
+
+
 class Counterparts(Mapping[str, str]):
     """One side's id → the recorded id, for the recorded ids both sides know: a view over
     the two id maps (`own` None: the recording, whose ids are the recorded ones; `other`
     None: the recording on the other side, which knows every recorded id). Nothing is
-    copied, so a million ids cost what the maps cost (harness.pairstore)."""
+    copied, so a million ids cost what the maps cost (harness.pairstore), and the last
+    answers are remembered."""
 
     def __init__(self, own: PairStore | None, other: PairStore | None) -> None:
         self.own = own
         self.other = other
+        self._remembered: dict[str, str] = {}
 
     def get(self, value: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = self._remembered.get(value)
+        if found is None:
+            found = self._look_up(value) or _UNKNOWN
+            if len(self._remembered) >= _REMEMBERED:
+                self._remembered.clear()
+            self._remembered[value] = found
+        return default if found is _UNKNOWN else found
+
+    def _look_up(self, value: str) -> str | None:
         if self.own is None:
             recorded: str | None = value
         else:
             recorded = self.own.key_of(value)
         if recorded is None or (self.other is not None and self.other.get(recorded) is None):
-            return default
+            return None
         return recorded
 
     def __getitem__(self, value: str) -> str:
@@ -223,9 +241,12 @@ def compare_items(
     profile: Profile,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    fast: bool = True,
     times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[_Item]:
-    """Every exchange of either side, in seq order: decided (error or `==`) or pending."""
+    """Every exchange of either side, in seq order: decided (error or `==`) or pending.
+    With `fast`, answers proven equal in one walk (normalize.proven_same) are decided
+    without normalising them; the outcomes are the same without it."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
     # Each side's time map, learnt in seq order from its own answers (compare.timemap).
     base_times, other_times = times or (TimeMap(baseline.origin), TimeMap(other.origin))
@@ -262,17 +283,28 @@ def compare_items(
         other_times.note_request(c.request, seq)
         base_profile = profile.for_version(answer_version(b, baseline.default_version))
         other_profile = profile.for_version(answer_version(c, other.default_version))
+        base_answer = Answer(
+            b.response, b.started, b.started + b.duration, base_ids, base_profile, base_times
+        )
+        other_answer = Answer(
+            c.response, c.started, c.started + c.duration, other_ids, other_profile, other_times
+        )
+        parsed_base = parsed_other = None
+        if fast:
+            try:
+                same, parsed_base, parsed_other = proven_same(base_answer, other_answer)
+            except NotComparable:
+                same = False  # normalising says which side, below
+            if same:
+                yield RawOutcome(seq, journey, endpoint, [])
+                continue
         try:
-            nc = normalize_response(
-                c.response, c.started, other_ids, other_profile, other_times, c.started + c.duration
-            )
+            nc = other_answer.normalize(parsed_other)
         except NotComparable as exc:
             yield RawOutcome(seq, journey, endpoint, [], str(exc))
             continue
         try:
-            nb = normalize_response(
-                b.response, b.started, base_ids, base_profile, base_times, b.started + b.duration
-            )
+            nb = base_answer.normalize(parsed_base)
         except NotComparable as exc:
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {exc}")
             continue
@@ -332,6 +364,7 @@ def compare_sides(
     parallel_threshold: int = PARALLEL_THRESHOLD,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
+    fast: bool = True,
     times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[RawOutcome]:
     """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
@@ -349,7 +382,7 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        items = compare_items(baseline, other, profile, projection, expect_upgrade, times)
+        items = compare_items(baseline, other, profile, projection, expect_upgrade, fast, times)
         for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
@@ -497,6 +530,7 @@ def _compare_candidate(
     *,
     workers: int | None,
     parallel_threshold: int,
+    fast: bool,
     sides: SideComparer,
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary."""
@@ -511,6 +545,7 @@ def _compare_candidate(
         parallel_threshold=parallel_threshold,
         projection=projection,
         expect_upgrade=config.expect_upgrade or target.extra.get("expect_upgrade") is True,
+        fast=fast,
     )
     summary = CandidateSummary(samples=config.samples)
     if secondary_counts is None:
@@ -540,11 +575,13 @@ def compare_run(
     *,
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
+    fast: bool = True,
     sides: SideComparer = compare_sides,
 ) -> dict[str, Any]:
     """Compare every candidate of a run with its baseline; write outcomes.jsonl and
-    summary.json into the run directory and return the summary. `sides` compares two
-    sides (harness.distributed.compare does it in shards on a cluster)."""
+    summary.json into the run directory and return the summary. `fast` off normalises
+    every answer (the fast path's outcomes are the same; tests hold it to that). `sides`
+    compares two sides (harness.distributed.compare does it in shards on a cluster)."""
     run = load_run(run_dir)
     if run.status != "finished":
         warnings.warn(
@@ -572,6 +609,7 @@ def compare_run(
                 profile,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
+                fast=fast,
             ),
             secondary_counts,
         ):
@@ -589,6 +627,7 @@ def compare_run(
                 out,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
+                fast=fast,
                 sides=sides,
             )
             for name in candidates

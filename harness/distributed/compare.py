@@ -108,6 +108,7 @@ class PairJob:
     other: str
     projected: bool
     expect_upgrade: bool
+    fast: bool
 
     def open(self, seqs: frozenset[int]) -> tuple[Side, Side, Profile, PairProjection | None]:
         run = load_run(self.run_dir)
@@ -123,7 +124,8 @@ def learn_firsts(job: PairJob, seqs: frozenset[int]) -> tuple[Firsts, Firsts]:
     """Round one, on a worker: the firsts of each side within one shard."""
     baseline, other, profile, projection = job.open(seqs)
     times = FirstTouches(baseline.origin), FirstTouches(other.origin)
-    for _ in compare_items(baseline, other, profile, projection, job.expect_upgrade, times):
+    items = compare_items(baseline, other, profile, projection, job.expect_upgrade, job.fast, times)
+    for _ in items:
         pass
     return times[0].firsts(), times[1].firsts()
 
@@ -143,6 +145,7 @@ def shard_outcomes(job: PairJob, seqs: frozenset[int], firsts: Any) -> list[RawO
             workers=1,
             projection=projection,
             expect_upgrade=job.expect_upgrade,
+            fast=job.fast,
             times=times,
         )
     )
@@ -168,6 +171,7 @@ class ClusterComparer:
         parallel_threshold: int = 0,
         projection: PairProjection | None = None,
         expect_upgrade: bool = False,
+        fast: bool = True,
     ) -> Iterator[RawOutcome]:
         client = self.client
         job = PairJob(
@@ -177,6 +181,7 @@ class ClusterComparer:
             other.name,
             projection is not None,
             expect_upgrade,
+            fast,
         )
         found = client.gather(
             [client.submit(learn_firsts, job, s, pure=False) for s in self.shards]
