@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Measured, run_measured
@@ -31,48 +33,60 @@ from harness.replay.launch.process import free_port
 _BIN = Path(sys.executable).parent
 
 
+@dataclass(slots=True)
+class DaskCluster:
+    """A running scheduler's address, and its worker processes."""
+
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+
+
 @contextlib.contextmanager
-def dask_cluster(work: Path, workers: int = 2) -> Iterator[str]:
+def dask_cluster(
+    folder: Path, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[DaskCluster]:
     """A `dask scheduler` and `workers` `dask worker` processes on 127.0.0.1 (one thread
-    each, no dashboard); yields the scheduler's address."""
+    each, no nanny, no dashboard), logging under `folder`, stopped after the block.
+    tests/test_distributed.py runs its cluster with this too."""
     from distributed import Client
 
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    logs = work / "dask"
-    logs.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    launched = {"env": {**os.environ, **(env or {})}, "stdout": subprocess.DEVNULL}
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with open(logs / "scheduler.log", "wb") as log:
+        with open(folder / "scheduler.log", "wb") as log:
             processes.append(
                 subprocess.Popen(
                     [
                         *(str(_BIN / "dask"), "scheduler", "--host", "127.0.0.1"),
                         *("--port", str(port), "--no-dashboard"),
                     ],
-                    stdout=subprocess.DEVNULL,
                     stderr=log,
+                    **launched,  # type: ignore[call-overload]
                 )
             )
         for number in range(workers):
-            with open(logs / f"worker{number}.log", "wb") as log:
+            with open(folder / f"worker{number}.log", "wb") as log:
                 processes.append(
                     subprocess.Popen(
                         [
                             *(str(_BIN / "dask"), "worker", address, "--host", "127.0.0.1"),
                             *("--nthreads", "1", "--no-nanny", "--no-dashboard"),
-                            *("--local-directory", str(logs / f"w{number}")),
+                            *("--local-directory", str(folder / f"w{number}")),
                         ],
-                        stdout=subprocess.DEVNULL,
                         stderr=log,
+                        **launched,  # type: ignore[call-overload]
                     )
                 )
         with Client(address, timeout=30) as client:
             client.wait_for_workers(workers, timeout=60)
-        yield address
+        yield DaskCluster(address, processes[1:])
     finally:
         for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=20)
@@ -114,8 +128,9 @@ def measure(work: Path, exchanges: int, repeats: int) -> list[Figure]:
     walls: dict[str, list[float]] = {}
     split: dict[str, list[float]] = {}
     compares: dict[str, list[float]] = {"single": [], "cluster": []}
-    with FastTarget() as target, dask_cluster(work) as address:
+    with FastTarget() as target, dask_cluster(work / "dask") as cluster:
         scenario_file = scenario(work / "distributed.yaml", recording, {"fast": target.url})
+        address = cluster.address
         ways = {"single": None, "local1": "local:1", "local2": "local:2", "separate": address}
         for _ in range(repeats):
             for name, cluster in ways.items():

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from array import array
 from collections.abc import Iterator
@@ -43,6 +42,8 @@ from test_resume import (
     shadow,
 )
 
+from bench.distributed import DaskCluster
+from bench.distributed import dask_cluster as bench_cluster
 from harness.distributed.cluster import MISSING, check_cluster
 from harness.distributed.shards import assign_journeys, routes, shard_loads
 from harness.errors import InputError
@@ -54,10 +55,7 @@ from harness.formats.shards import fold_shards, shard_files, shard_results_file
 from harness.model import Exchange, Request, Response
 from harness.replay.gates import GateLayout
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
-from harness.replay.launch.process import free_port
 from harness.replay.plan import plan_recording
-
-DASK = Path(sys.executable).parent / "dask"
 
 # --- plain data -------------------------------------------------------------------------
 
@@ -170,73 +168,16 @@ def test_without_dask_cluster_says_how_to_install_it(tmp_path: Path) -> None:
 # --- a real cluster ---------------------------------------------------------------------
 
 
-@dataclass
-class Cluster:
-    address: str
-    workers: list[subprocess.Popen[bytes]]
-
-
 @contextlib.contextmanager
-def dask_cluster(folder: Path) -> Iterator[Cluster]:
-    """A `dask scheduler` and two `dask worker` processes (no nanny, one thread, no
-    dashboard), all on 127.0.0.1, stopped after the block."""
+def dask_cluster(folder: Path) -> Iterator[DaskCluster]:
+    """bench's cluster (a scheduler and two workers as processes of their own, all on
+    127.0.0.1, no dashboards), its workers given the kept target's key."""
     try:
-        import distributed
+        import distributed  # noqa: F401
     except ImportError:
         missing("Dask distributed", "pip install -e '.[test]' (stripe-shadow[distributed])")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, KEY_ENV: LOCALSTRIPE_TEST_KEY}
-    common = {"env": env, "stdout": subprocess.DEVNULL, "cwd": folder}
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        with open(folder / "scheduler.log", "wb") as log:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(DASK),
-                        "scheduler",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-dashboard",
-                    ],
-                    stderr=log,
-                    **common,  # type: ignore[arg-type]
-                )
-            )
-        for number in range(2):
-            with open(folder / f"worker{number}.log", "wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            *(str(DASK), "worker", address, "--host", "127.0.0.1"),
-                            *("--nthreads", "1", "--no-nanny", "--no-dashboard"),
-                            *(
-                                "--name",
-                                f"w{number}",
-                                "--local-directory",
-                                str(folder / f"d{number}"),
-                            ),
-                        ],
-                        stderr=log,
-                        **common,  # type: ignore[arg-type]
-                    )
-                )
-        with distributed.Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield Cluster(address, processes[1:])
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with bench_cluster(folder, env={KEY_ENV: LOCALSTRIPE_TEST_KEY}) as running:
+        yield running
 
 
 @dataclass
@@ -300,14 +241,14 @@ def summary_without_time(run: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
     with dask_cluster(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
 
 @pytest.mark.e2e
 def test_sharded_replay_and_compare_equal_a_single_process(
-    tmp_path: Path, reference: Reference, cluster: Cluster
+    tmp_path: Path, reference: Reference, cluster: DaskCluster
 ) -> None:
     with kept_target(tmp_path) as kept:
         run = tmp_path / "run"
@@ -368,7 +309,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
 
 @pytest.mark.e2e
 def test_a_sharded_run_whose_coordinator_was_killed_is_resumed(
-    tmp_path: Path, reference: Reference, cluster: Cluster
+    tmp_path: Path, reference: Reference, cluster: DaskCluster
 ) -> None:
     """SIGKILL `shadow replay --cluster` mid-run: its shards stop once they hear no more
     from it, and `--resume --cluster` finishes the run as if nothing happened."""

@@ -234,7 +234,7 @@ class ShardReplay:
             for path, idmap, target in zip(self.files, self.idmaps, scenario.targets, strict=False):
                 write_idmap(shard_idmap_file(path), target.name, idmap.ids)
                 idmap.close()
-        return {c.name: _counts(c) for c in self.counters}
+        return {c.name: c.to_results() for c in self.counters}
 
     async def _replay(self, replays: list[Any]) -> None:
         stop = asyncio.Event()
@@ -276,19 +276,6 @@ class ShardReplay:
                     "finish the run with `shadow replay --resume`"
                 )
             await asyncio.sleep(INTERVAL)
-
-
-def _counts(counters: TargetCounters) -> dict[str, int]:
-    return {
-        "done": counters.done,
-        "answered": counters.answered,
-        "errors": counters.errors,
-        "skipped": counters.skipped,
-        "unresolved": counters.unresolved,
-        "retries": counters.retries,
-        "idempotent_replayed": counters.idempotent_replayed,
-        "times_shifted": counters.times_shifted,
-    }
 
 
 def replay_shard(spec: ShardSpec, plan: Plan, owner: Any) -> dict[str, dict[str, int]]:
@@ -454,15 +441,7 @@ class ClusterSession(ReplaySession):
                 continue
             counts = future.result()
             for c in counters:
-                part = counts[c.name]
-                c.done += part["done"]
-                c.answered += part["answered"]
-                c.errors += part["errors"]
-                c.skipped += part["skipped"]
-                c.unresolved += part["unresolved"]
-                c.retries += part["retries"]
-                c.idempotent_replayed += part["idempotent_replayed"]
-                c.times_shifted += part["times_shifted"]
+                c.add_results(counts[c.name])
 
     async def _coordinate(
         self,

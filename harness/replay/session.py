@@ -231,7 +231,7 @@ class ReplaySession:
             self._keep_idmaps()
             self.info.status = result.status
             self.info.finished = _now()
-            self.info.results = {c.name: _results(c) for c in counters}
+            self.info.results = {c.name: c.to_results() for c in counters}
             if failures:
                 result.status = "failed"
                 self.info.status = "failed"
@@ -357,19 +357,6 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _results(counters: TargetCounters) -> dict[str, int]:
-    return {
-        "exchanges": counters.done,
-        "answered": counters.answered,
-        "errors": counters.errors,
-        "skipped": counters.skipped,
-        "unresolved": counters.unresolved,
-        "retries": counters.retries,
-        "idempotent_replayed": counters.idempotent_replayed,
-        "times_shifted": counters.times_shifted,
-    }
 
 
 def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
