@@ -39,6 +39,7 @@ from harness.formats.shards import (
     shard_files,
     shard_idmap_file,
     shard_results_file,
+    wait_for_writer,
 )
 from harness.replay.engine import UNREPEATABLE
 from harness.replay.gates import GateLayout
@@ -184,7 +185,10 @@ class ShardReplay:
                     transforms,
                 )
                 idmap.take()
-                earlier = replayed_results(*shard_files(run_dir, name, spec.shard))
+                files = shard_files(run_dir, name, spec.shard)
+                for path in files:
+                    wait_for_writer(path)  # what a dead worker handed on is all there
+                earlier = replayed_results(*files)
                 done = relearn(
                     scenario.recording,
                     self.plan,

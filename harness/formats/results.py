@@ -12,6 +12,7 @@ streamed as it is.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -75,6 +76,9 @@ class ResultWriter:
         if not fresh:
             _end_with_newline(path)
         self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        # Held until closed (or the writer dies): a reader that must see every line
+        # waits for it (harness.formats.shards.wait_for_writer).
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
         if fresh:
             self._write(header.to_json())
 

@@ -13,11 +13,13 @@ Lines are in completion order in either, and a reader takes the last line per se
 
 from __future__ import annotations
 
+import fcntl
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.errors import InfrastructureError
 from harness.formats.idmap import iter_idmap, write_idmap
 from harness.formats.recording import Header
 from harness.formats.results import ResultWriter, iter_results
@@ -68,6 +70,27 @@ def wait_until_quiet(run_dir: Path, quiet: float = SHARDS_STOP_WITHIN) -> None:
         if newest is None or time.time() - newest >= quiet:
             return
         time.sleep(min(quiet - (time.time() - newest), deadline - time.monotonic()) + 0.05)
+
+
+def wait_for_writer(path: Path, timeout: float = 60.0) -> None:
+    """Wait until no process writes `path` any more (the result writer of a shard's
+    earlier attempt, still writing what its dead worker handed it), so that reading it
+    sees every line. InfrastructureError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    with open(path, "rb") as file:
+        while True:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InfrastructureError(
+                        f"{path}: still written by another process after {timeout:g} s "
+                        "(an earlier attempt at this shard is alive)"
+                    ) from None
+                time.sleep(0.05)
+                continue
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+            return
 
 
 def fold_shards(run_dir: Path, target: str, header: Header) -> int:

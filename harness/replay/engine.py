@@ -320,11 +320,11 @@ class TargetReplay:
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
         with RecordingReader(self.recording) as reader:
-            for position, exchange in enumerate(reader):
+            # A shard parses its own exchanges only.
+            items = enumerate(reader) if self.mine is None else reader.positions(self.mine)
+            for position, exchange in items:
                 journey = plan.journey_of[position]
                 if self.completed is not None and self.completed[position]:
-                    continue
-                if self.mine is not None and not self.mine[position]:
                     continue
                 await self._window.acquire()
                 if self.remaining[journey] == 1:

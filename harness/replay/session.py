@@ -527,10 +527,10 @@ def relearn(
     those answers re-teach the id map and the transforms, in recorded order, and are
     counted. `learnt(position)` is called after each (a shard hands on what it learnt)."""
     completed = bytearray(1 if seq in replayed else 0 for seq in plan.seqs)
+    if not replayed:
+        return completed
     with RecordingReader(recording) as reader:
-        for position, recorded in enumerate(reader):
-            if not completed[position]:
-                continue
+        for position, recorded in reader.positions(completed):
             result = replayed[recorded.seq]
             idmap.learn_responses(recorded.response, result.response)
             if transforms is not None and result.response is not None:
