@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from bench.results import Figure, median
 from bench.scenarios import scenario
 from bench.synth import cached
 from bench.target import FastTarget
+from harness.distributed.cluster import connect
 from harness.replay.launch.process import free_port
 
 _BIN = Path(sys.executable).parent
@@ -140,6 +142,12 @@ def measure(work: Path, exchanges: int, repeats: int) -> list[Figure]:
                     split.setdefault(f"{name}.{part}", []).append(value)
             compares["single"].append(_compare(runs / "single", None).wall)
             compares["cluster"].append(_compare(runs / "single", address).wall)
+    starts = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        with connect("local:2"):
+            pass
+        starts.append(time.perf_counter() - begin)
     rate = {name: exchanges / median(values) for name, values in walls.items()}
     spent = {key: median(values) for key, values in split.items()}
 
@@ -167,7 +175,7 @@ def measure(work: Path, exchanges: int, repeats: int) -> list[Figure]:
             "exchanges/s",
             rate["single"],
             "one process",
-            note=where("local2"),
+            note=f"{where('local2')}; starting and stopping local:2 alone {median(starts):.1f} s",
         ),
         Figure(
             "distributed.replay_scheduler_2_workers",
@@ -200,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     repeats = int(args[1]) if len(args) > 1 else 1
     work = ROOT / "build" / "bench"
     work.mkdir(parents=True, exist_ok=True)
-    print(table(measure(work.resolve(), exchanges, repeats)))
+    figures = measure(work.resolve(), exchanges, repeats)
+    print(table(figures))
+    for figure in figures:
+        print(f"{figure.label}: {figure.note}")
     return 0
 
 

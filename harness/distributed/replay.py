@@ -231,6 +231,9 @@ class ShardReplay:
                         on_done=self._learnt(index, idmap),
                     )
                 )
+            for writer in self.writers:
+                # Nothing is sent before every result can outlive this worker.
+                await asyncio.to_thread(writer.wait_ready)
             await self._replay(replays)
         finally:
             for writer in self.writers:
