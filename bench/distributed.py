@@ -64,6 +64,8 @@ def dask_cluster(
                     [
                         *(str(_BIN / "dask"), "scheduler", "--host", "127.0.0.1"),
                         *("--port", str(port), "--no-dashboard"),
+                        # its HTTP server (health, metrics) listens even so: on loopback
+                        *("--dashboard-address", "127.0.0.1:0"),
                     ],
                     stderr=log,
                     **launched,  # type: ignore[call-overload]
@@ -76,6 +78,7 @@ def dask_cluster(
                         [
                             *(str(_BIN / "dask"), "worker", address, "--host", "127.0.0.1"),
                             *("--nthreads", "1", "--no-nanny", "--no-dashboard"),
+                            *("--dashboard-address", "127.0.0.1:0"),
                             *("--local-directory", str(folder / f"w{number}")),
                         ],
                         stderr=log,

@@ -62,6 +62,8 @@ def connect(value: str) -> Iterator[Client]:
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    # the scheduler serves HTTP (health, metrics) even so: any free port
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.CRITICAL,  # a shard's failure is ours to say
                 )
             )
