@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,8 +100,11 @@ def main(argv: list[str]) -> int:
     """Read JSON lines on stdin until it closes; append each, redacted, to argv[0]."""
     path, header = Path(argv[0]), Header.from_json(json.loads(argv[1]))
     with ResultWriter(path, header) as writer:
-        sys.stdout.buffer.write(b"+")  # opened and locked (ResultPipe.wait_ready)
-        sys.stdout.buffer.flush()
+        # Opened and locked (ResultPipe.wait_ready). The replay may be dead already (it
+        # was killed while this process started): then nobody reads, and the lines it
+        # handed over are written all the same.
+        with contextlib.suppress(OSError):
+            os.write(sys.stdout.fileno(), b"+")
         for line in sys.stdin.buffer:
             if not line.endswith(b"\n"):
                 break  # the replay died mid-line: that exchange was still in flight
