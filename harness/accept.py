@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from harness.compare.cause import UNPAIRED
 from harness.compare.rules import parse_compare_config
 from harness.errors import InputError, ScenarioError
 from harness.formats.atomic import write_text_atomically
@@ -35,13 +36,23 @@ class Accepted:
 
 
 def expect_rule(group: dict[str, Any], reason: str) -> dict[str, str]:
-    """The `expect` rule that matches exactly this group's signature."""
-    return {
-        "endpoint": str(group["endpoint"]),
-        "path": str(group["path"]),
-        "kind": str(group["kind"]),
-        "reason": reason.strip(),
-    }
+    """The `expect` rule that matches exactly this group's cause: its object type, field
+    and kind wherever it shows, or for a cause of no object its endpoint, path and kind."""
+    if group.get("object"):
+        where = {"object": str(group["object"]), "field": str(group.get("field") or "")}
+        if group.get("kind") == UNPAIRED:
+            where = {"object": str(group["object"])}
+    else:
+        where = {"endpoint": str(group["endpoint"]), "path": str(group["path"])}
+    return {**where, "kind": str(group["kind"]), "reason": reason.strip()}
+
+
+def _known_by(group: dict[str, Any], group_id: str) -> bool:
+    """A group is found by its id, or by the id one of its locations had as a group of
+    its own (summary.json version 1)."""
+    if group.get("id") == group_id:
+        return True
+    return any(group_id in location.get("ids", []) for location in group.get("locations", []))
 
 
 def find_group(
@@ -52,7 +63,7 @@ def find_group(
     candidates = []
     for name, candidate in summary.get("candidates", {}).items():
         for group in candidate.get("groups", []):
-            if group.get("id") == group_id:
+            if _known_by(group, group_id) and (found is None or found["id"] == group["id"]):
                 found = found or group
                 candidates.append(name)
     if found is None:
@@ -107,7 +118,7 @@ def _write(path: Path, yaml: YAML, document: Any) -> None:
 
 def _signature(rule: Any) -> tuple[Any, ...]:
     return (
-        tuple(rule.get(key) for key in ("endpoint", "path", "kind"))
+        tuple(rule.get(key) for key in ("endpoint", "path", "object", "field", "kind"))
         if isinstance(rule, dict)
         else ()
     )

@@ -1,9 +1,11 @@
 """The gate: a scenario's `gate:` section (or the command line) applied to a compared run's
 summary.json, giving a verdict per candidate with the reasons for it (docs/ci.md).
 
-A *regression* is a group (one cause: endpoint template, JSON path, kind) whose outcome
-is `difference` and whose severity is at or above `fail_on`, and, with a baseline
-summary, whose id that candidate's groups in the baseline do not hold as a difference.
+A *regression* is a group (one cause: an object type, field and kind, or for a field of
+no object an endpoint template, JSON path and kind) whose outcome is `difference` and
+whose severity is at or above `fail_on` at one of its endpoints, and, with a baseline
+summary, that the candidate's groups in the baseline do not hold as a difference (by the
+cause's id, or by a location's id as a version 1 summary knew it).
 Expected and noise groups never count. The error rate is error outcomes / exchanges.
 Pure: data in, data out.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from harness.errors import ScenarioProblem
+from harness.formats.summary import seen_in
 from harness.model import SEVERITIES, Severity
 from harness.stripe.globs import glob_match
 from harness.validation import error_message, model_at
@@ -113,14 +116,38 @@ def override(config: GateConfig, values: dict[str, Any]) -> GateConfig:
     return GateConfig.model_validate(merged)
 
 
+def group_ids(group: dict[str, Any]) -> set[str]:
+    """Every id a group is known by: its cause's, and each of its locations' as a group
+    of its own (summary.json version 1)."""
+    ids = {str(group["id"])}
+    for location in group.get("locations", []):
+        ids.update(location.get("ids", []))
+    return ids
+
+
 def known_groups(baseline: dict[str, Any] | None) -> dict[str, set[str]]:
     """Candidate → ids of the groups that were already differences in a baseline summary."""
     if baseline is None:
         return {}
     return {
-        name: {g["id"] for g in candidate.get("groups", []) if g.get("outcome") == "difference"}
+        name: {
+            known
+            for g in candidate.get("groups", [])
+            if g.get("outcome") == "difference"
+            for known in group_ids(g)
+        }
         for name, candidate in baseline.get("candidates", {}).items()
     }
+
+
+def _threshold(config: GateConfig, group: dict[str, Any]) -> tuple[int | None, Severity] | None:
+    """The endpoint rule (its index, or None for the gate's own) under which a group
+    counts: the first of its endpoints whose threshold it reaches; None when none."""
+    for endpoint in group.get("endpoints") or [group["endpoint"]]:
+        index, fail_on, _ = config.threshold_for(str(endpoint))
+        if SEVERITY_RANK.get(str(group["severity"]), 3) <= SEVERITY_RANK[fail_on]:
+            return index, fail_on
+    return None
 
 
 # --- the verdict ---------------------------------------------------------------------------
@@ -181,12 +208,8 @@ def _percent(rate: float) -> str:
 
 
 def group_line(group: dict[str, Any]) -> str:
-    """`[3f9a1c02be] critical error POST /v1/charges $ (3 exchanges)`."""
-    count = int(group.get("count", 0))
-    return (
-        f"[{group['id']}] {group['severity']} {group['kind']} {group['endpoint']} "
-        f"{group['path']} ({count} exchange{'s' if count != 1 else ''})"
-    )
+    """`[3f9a1c02be] high subscription.plan removed (18 exchanges, 7 endpoints)`."""
+    return f"[{group['id']}] {group['severity']} {group['cause']} ({seen_in(group)})"
 
 
 def _judge_candidate(
@@ -211,16 +234,23 @@ def _judge_candidate(
     for group in candidate.get("groups", []):
         if group.get("outcome") != "difference":
             continue
-        index, fail_on, _ = config.threshold_for(str(group["endpoint"]))
-        if SEVERITY_RANK.get(str(group["severity"]), 3) > SEVERITY_RANK[fail_on]:
+        counted = _threshold(config, group)
+        if counted is None:
             continue
-        if known is not None and group["id"] in known:
+        if known is not None and group_ids(group) & known:
             verdict.known.append(group)
             continue
         verdict.regressions.append(group)
-        buckets.setdefault(index, []).append(group)
+        buckets.setdefault(counted[0], []).append(group)
     for index, groups in sorted(buckets.items(), key=lambda item: (item[0] is not None, item[0])):
-        _, fail_on, allowed = config.threshold_for(str(groups[0]["endpoint"]))
+        if index is None:
+            fail_on, allowed = config.fail_on, config.max_regressions
+        else:
+            rule = config.endpoints[index]
+            fail_on = rule.fail_on or config.fail_on
+            allowed = (
+                config.max_regressions if rule.max_regressions is None else rule.max_regressions
+            )
         if len(groups) <= allowed:
             continue
         where = "" if index is None else f"{config.endpoints[index].endpoint}: "

@@ -54,9 +54,7 @@ class Headers(list[tuple[str, str]]):
         return out
 
     def __repr__(self) -> str:
-        shown = [
-            (key, _HIDDEN if self._secret(key, value) else value) for key, value in self
-        ]
+        shown = [(key, _HIDDEN if self._secret(key, value) else value) for key, value in self]
         return f"Headers({shown!r})"
 
     @staticmethod
@@ -285,6 +283,14 @@ class Difference:
     where a list was aligned by object id rather than by position. `outcome` says how
     compare classified it: a real "difference", "expected" (a rule with `reason` says
     so) or "noise".
+
+    `owner` is the type of the Stripe object holding the field and `field` its path
+    inside that object (`subscription`, `plan`); `owner` is None for a field of no
+    object (an error answer, a list's wrapper). `cause_kind` is set when the difference
+    is part of a larger change: `unpaired` (list items that are not the same object; the
+    field is then empty) or `renamed` (a field removed and one added with its value; the
+    field is then `old → new`). `excerpt` shows the object on each side around the
+    field. Together they make the difference's cause (harness.compare.cause).
     """
 
     endpoint: str
@@ -295,6 +301,10 @@ class Difference:
     severity: str = "medium"
     outcome: str = "difference"
     reason: str | None = None
+    owner: str | None = None
+    field: str | None = None
+    excerpt: dict[str, Any] | None = None
+    cause_kind: str | None = None
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -312,6 +322,13 @@ class Difference:
         }
         if self.reason is not None:
             data["reason"] = self.reason
+        if self.owner is not None:
+            data["owner"] = self.owner
+            data["field"] = self.field
+        if self.cause_kind is not None:
+            data["cause_kind"] = self.cause_kind
+        if self.excerpt is not None:
+            data["excerpt"] = self.excerpt
         return data
 
     @classmethod
@@ -325,6 +342,10 @@ class Difference:
             severity=data.get("severity", "medium"),
             outcome=data.get("outcome", "difference"),
             reason=data.get("reason"),
+            owner=data.get("owner"),
+            field=data.get("field"),
+            excerpt=data.get("excerpt"),
+            cause_kind=data.get("cause_kind"),
         )
 
 
@@ -367,4 +388,3 @@ class Outcome:
             differences=[Difference.from_json(d) for d in data.get("differences", [])],
             error=data.get("error"),
         )
-

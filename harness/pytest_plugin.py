@@ -288,7 +288,7 @@ def failing_exchanges(
 ) -> list[list[str]]:
     """The exchanges that fail a journey, each as lines: the exchange, then the
     differences the gate counts (or the error)."""
-    from harness.compare.group import group_id
+    from harness.compare.group import difference_ids
     from harness.report.phrasing import change_text
 
     failing = []
@@ -302,7 +302,7 @@ def failing_exchanges(
             for d in outcome.differences
             if d.outcome == "difference"
             and gate.counts(d.endpoint, d.severity)
-            and (known is None or group_id(d.endpoint, d.path, d.kind) not in known)
+            and (known is None or not known.intersection(difference_ids(d)))
         ]
         if counted:
             failing.append(

@@ -29,6 +29,7 @@ from harness.errors import InputError, NotRegistered, ScenarioError, ScenarioPro
 from harness.formats.rundir import NAME_PATTERN, target_name_problem
 from harness.formats.untrusted import YAMLLoader, yaml_problem
 from harness.registry import Registry
+from harness.stripe import is_account_id
 from harness.stripe.catalogue import resolve_version
 from harness.stripe.times import REQUEST_TIME_FIELDS
 from harness.target import check_headers, check_url
@@ -39,6 +40,7 @@ BASELINE_RECORDING = "recording"
 
 _NAME = NAME_PATTERN
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID_PREFIX = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_$")
 
 
 class _Strict(BaseModel):
@@ -131,6 +133,13 @@ class TargetSpec(_Strict):
     # A candidate on a newer API version than its baseline: differences the catalogue
     # diff explains are expected (docs/catalogue.md).
     expect_upgrade: bool = False
+    # The connected accounts a recorded Stripe-Account (or any acct_ id the traffic did
+    # not create) stands for on this target: `same` (the target is the same platform),
+    # a mapping recorded → target, or a mapping file (docs/replay.md, "Connect").
+    accounts: Literal["same"] | dict[str, str] | Path = "same"
+    # Id prefixes (`cus_`) of objects the traffic uses but did not create that exist on
+    # the target as recorded: sent unchanged instead of skipped as unresolved.
+    pass_through: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -166,6 +175,41 @@ class TargetSpec(_Strict):
     @classmethod
     def _id_map(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and value != "same":
+            if value.strip().lower() == "same":
+                return "same"
+            return _resolve(Path(value), info)
+        if isinstance(value, dict):
+            for recorded, target in value.items():
+                for side in (recorded, target):
+                    if not isinstance(side, str) or not is_account_id(side):
+                        raise ValueError(
+                            f"{side!r} is not a connected account id (acct_ and 8 or more "
+                            "letters or digits); map each recorded account to the target's, "
+                            "or say `same`"
+                        )
+        elif value is not None and not isinstance(value, str):
+            raise ValueError(
+                "expected `same`, a mapping {acct_recorded: acct_target}, or a mapping file"
+            )
+        return value
+
+    @field_validator("pass_through")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not _ID_PREFIX.match(prefix):
+                raise ValueError(
+                    f"{prefix!r} is not an id prefix (lower-case letters and digits ending "
+                    "in _, such as cus_ or sub_sched_)"
+                )
+            if prefix == "acct_":
+                raise ValueError("acct_: connected accounts are mapped by `accounts`")
+        return value
 
     @field_validator("transforms", mode="before")
     @classmethod

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from harness.demo.simulated_upgrade import forwarding_handler
+from harness.demo.simulated_upgrade import serve_changed
 from harness.replay.launch.localstripe import localstripe
 from harness.stripe import endpoint_template
 
@@ -56,19 +54,7 @@ def change(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-
-    def stop(*_: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    upstream = localstripe("changing-upstream")
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), forwarding_handler(upstream.url, change))
-        server.daemon_threads = True
-        server.serve_forever()
-    finally:
-        upstream.stop()
+    serve_changed(parser.parse_args().port, lambda: localstripe("changing-upstream"), change)
 
 
 if __name__ == "__main__":

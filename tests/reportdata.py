@@ -18,14 +18,15 @@ One exchange in 97 gets no answer from the candidate (an error).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.compare.group import Groups
 from harness.formats.recording import Header, RecordingWriter
+from harness.formats.summary import SUMMARY_VERSION
 from harness.model import SEVERITIES, Difference, Exchange, Outcome, Request, Response
 
 SCRIPT_TEXT = "<script>window.__shadowPwned = 'script'</script>"
@@ -181,6 +182,14 @@ def _candidate_answer(
                     endpoint, "$.amount_due", "value", 1500, 1490, "medium", "noise", NOISE_REASON
                 )
             )
+    for diff in diffs:
+        # Where compare.cause would find it: a field of the answer's own object.
+        if diff.path.startswith("$.") and diff.kind != "error":
+            diff.owner, diff.field = base["object"], diff.path[2:]
+            diff.excerpt = {
+                "baseline": {"id": base["id"], "object": base["object"]},
+                "candidate": {"id": body.get("id"), "object": body.get("object")},
+            }
     return 200, body, diffs
 
 
@@ -207,8 +216,7 @@ class _Tally:
         self.outcomes: Counter[str] = Counter()
         self.severities: Counter[str] = Counter()
         self.endpoints: dict[str, Counter[str]] = defaultdict(Counter)
-        self.groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.journeys: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+        self.groups = Groups(SAMPLES)
         self.errors: dict[str, dict[str, Any]] = {}
 
     def add(self, outcome: Outcome) -> None:
@@ -223,47 +231,9 @@ class _Tally:
             entry["count"] += 1
             if len(entry["samples"]) < SAMPLES:
                 entry["samples"].append(outcome.seq)
-        seen: set[tuple[str, str, str]] = set()
-        for d in outcome.differences:
-            signature = d.signature
-            group = self.groups.get(signature)
-            if group is None:
-                group = self.groups[signature] = {
-                    "id": hashlib.sha256("\x00".join(signature).encode()).hexdigest()[:10],
-                    "endpoint": d.endpoint,
-                    "path": d.path,
-                    "kind": d.kind,
-                    "severity": d.severity,
-                    "outcome": d.outcome,
-                    "count": 0,
-                    "occurrences": 0,
-                    "journeys": 0,
-                    "samples": [],
-                    "example": {
-                        "seq": outcome.seq,
-                        "baseline": d.baseline,
-                        "candidate": d.candidate,
-                    },
-                    "reason": d.reason,
-                    "noise": None,
-                }
-            group["occurrences"] += 1
-            if signature not in seen:
-                seen.add(signature)
-                group["count"] += 1
-                if len(group["samples"]) < SAMPLES:
-                    group["samples"].append(outcome.seq)
-            self.journeys[signature].add(outcome.journey)
+        self.groups.add(outcome)
 
     def summary(self, exchanges: int) -> dict[str, Any]:
-        order = {"difference": 0, "expected": 1, "noise": 2}
-        groups = []
-        for signature, group in self.groups.items():
-            group["journeys"] = len(self.journeys[signature])
-            groups.append(group)
-        groups.sort(
-            key=lambda g: (order[g["outcome"]], SEVERITIES.index(g["severity"]), -g["count"])
-        )
         errors = sorted(self.errors.values(), key=lambda e: -e["count"])
         return {
             "exchanges": exchanges,
@@ -271,7 +241,7 @@ class _Tally:
                 k: self.outcomes[k] for k in ("match", "noise", "expected", "difference", "error")
             },
             "severities": {s: self.severities[s] for s in SEVERITIES},
-            "groups": groups,
+            "groups": [group.to_json() for group in self.groups.sorted()],
             "errors": [e["message"] for e in errors][:5],
             "error_groups": errors,
             "endpoints": {e: dict(c) for e, c in sorted(self.endpoints.items())},
@@ -390,7 +360,7 @@ def build_run(
     }
     (run_dir / "run.json").write_text(json.dumps(run_json, indent=2))
     summary = {
-        "version": 1,
+        "version": SUMMARY_VERSION,
         "tool": "stripe-shadow 0.1.0",
         "compared": "2026-11-23T19:06:12+00:00",
         "run": run_json,

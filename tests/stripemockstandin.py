@@ -1,7 +1,8 @@
 """A stand-in for Stripe's `stripe-mock` binary, for the preset's tests: started as
-`stripe-mock -http-port N` (the only arguments the preset passes; anything else is an
-error), it serves Stripe-shaped JSON on 127.0.0.1:N the way stripe-mock does: a test key
-is required, every object says `created: 1234567890`, every answer `Request-Id: req_123`.
+`stripe-mock -http-addr HOST:PORT -https-addr HOST:PORT` (the only arguments the preset
+passes; anything else is an error), it listens on both addresses, as stripe-mock does,
+and serves Stripe-shaped JSON on the HTTP one the way stripe-mock does: a test key is
+required, every object says `created: 1234567890`, every answer `Request-Id: req_123`.
 Unlike stripe-mock it remembers the customers it creates.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import socket
 import string
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,12 +85,21 @@ class Handler(BaseHTTPRequestHandler):
         print(f"stripe-mock stand-in: {self.command} {self.path}", flush=True)
 
 
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="stripe-mock")
-    parser.add_argument("-http-port", dest="http_port", type=int, required=True)
-    port = parser.parse_args().http_port
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"Listening for HTTP on port: {port}", flush=True)
+    parser.add_argument("-http-addr", dest="http_addr", type=_address, required=True)
+    parser.add_argument("-https-addr", dest="https_addr", type=_address, required=True)
+    options = parser.parse_args()
+    server = ThreadingHTTPServer(options.http_addr, Handler)
+    # Where stripe-mock would serve HTTPS: listened on, as it does, never answered here.
+    https = socket.create_server(options.https_addr)
+    for protocol, bound in (("HTTP", server.server_address), ("HTTPS", https.getsockname())):
+        print(f"Listening for {protocol} at address: {bound[0]}:{bound[1]}", flush=True)
     server.serve_forever()
 
 

@@ -26,7 +26,7 @@ from harness.model import Exchange, Outcome, Request, Response
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "harness" / "schemas" / "summary-v2.schema.json").read_text())
 T0 = 1_760_000_000.0
 
 # --- writing run directories by hand ------------------------------------------------------
@@ -183,11 +183,16 @@ def test_one_row_per_cause_with_kinds_severities_journeys_and_samples(tmp_path: 
         "error": 0,
     }
     assert upgraded["severities"] == {"critical": 0, "high": 0, "medium": 2, "low": 1}
-    assert upgraded["groups"][0]["example"] == {
-        "seq": 0,
-        "baseline": "jenny@example.com",
-        "candidate": None,
-    }
+    example = upgraded["groups"][0]["example"]
+    assert (example["seq"], example["baseline"], example["candidate"]) == (
+        0,
+        "jenny@example.com",
+        None,
+    )
+    # The excerpt is the customer around its email, not the whole answer.
+    assert example["excerpt"]["baseline"]["email"] == "jenny@example.com"
+    assert example["excerpt"]["candidate"]["email"] is None
+    assert upgraded["groups"][0]["cause"] == "customer.email value changed"
     assert upgraded["endpoints"] == {"GET /v1/customers/{customer}": {"match": 1, "difference": 3}}
     seq0 = next(o for o in read_outcomes(run_dir) if o.seq == 0)
     assert sorted((d.path, d.kind) for d in seq0.differences) == [
@@ -265,7 +270,7 @@ def test_errors_are_outcomes_of_their_own(tmp_path: Path) -> None:
     }
     assert {e["message"] for e in upgraded["error_groups"]} == {
         "connection refused",
-        "skipped: unresolved ids <cus>",
+        "skipped: unresolved ids cus_…0009",  # the id cut, so a reader can find it
         "rate limited (429)",
         "upgraded has no result for this exchange",
     }
@@ -569,3 +574,34 @@ def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path
     }
     assert changed["severities"]["critical"] == 1
     assert changed["outcomes"]["difference"] == 9 + len(excused)
+
+
+@pytest.mark.e2e
+def test_a_target_that_renames_one_field_of_one_object_type_shows_one_cause(
+    tmp_path: Path,
+) -> None:
+    """tests/renamingproxy.py renames every customer's `email`: created, updated, listed,
+    read. Each endpoint and path shows it, twice (removed and added), and it is one
+    cause."""
+    scenario = tmp_path / "renaming.yaml"
+    scenario.write_text(
+        CHANGING_SCENARIO.format(
+            recording=ROOT / "recordings" / "demo.jsonl",
+            python=sys.executable,
+            proxy=ROOT / "tests" / "renamingproxy.py",
+        )
+    )
+    run_dir = replay(scenario, tmp_path / "run", {"SHADOW_TEST_CHANGING_KEY": LOCALSTRIPE_TEST_KEY})
+    compare_run(run_dir)
+    changed = summary_of(run_dir)["candidates"]["changed"]
+    excused = explained(run_dir, "control", "changed")
+    real = [
+        g
+        for g in changed["groups"]
+        if g["outcome"] == "difference" and not set(g["samples"]) <= excused
+    ]
+    assert [g["cause"] for g in real] == ["customer.email renamed to email_address"]
+    places = {(p["endpoint"], p["path"]) for p in real[0]["locations"]}
+    assert ("POST /v1/customers", "$.email") in places
+    assert ("POST /v1/customers", "$.email_address") in places
+    assert len(real[0]["endpoints"]) > 1

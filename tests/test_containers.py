@@ -28,13 +28,16 @@ from docker import DockerClient
 from docker.errors import DockerException, ImageNotFound
 from parts import missing, static_busybox
 from replayfixtures import exchange, recording
+from sockets import is_loopback, listening, listening_on_port
 
 from harness.errors import InfrastructureError
 from harness.formats.rundir import load_run
 from harness.model import Exchange
+from harness.replay.launch.base import LaunchContext
 from harness.replay.launch.docker import (
     LABEL_RUN,
     LABEL_TARGET,
+    ContainerTarget,
     DockerLaunch,
     choose_network,
     plan_container,
@@ -229,10 +232,11 @@ def test_the_stripe_mock_preset_is_the_official_image_serving_http_on_its_port()
     spec = StripeMockLaunch().container()
     assert spec.image == STRIPE_MOCK_IMAGE == "stripe/stripe-mock:latest"
     bridged = plan_container(spec, "bridge", 43123)
-    assert bridged.entrypoint == ["/bin/stripe-mock", "-http-port", "12111"]
+    https = ["-https-addr", "127.0.0.1:0"]
+    assert bridged.entrypoint == ["/bin/stripe-mock", "-http-addr", "0.0.0.0:12111", *https]
     assert bridged.published == (STRIPE_MOCK_PORT,) == (12111,)
     hosted = plan_container(spec, "host", 43123)
-    assert hosted.entrypoint == ["/bin/stripe-mock", "-http-port", "43123"]
+    assert hosted.entrypoint == ["/bin/stripe-mock", "-http-addr", "127.0.0.1:43123", *https]
 
 
 # --- a real engine ---------------------------------------------------------------------------
@@ -264,6 +268,40 @@ def test_a_container_target_answers_the_replay_and_is_gone_afterwards(
     compared = shadow("compare", str(out))
     assert compared.returncode == 0, compared.stderr
     assert "box vs recording: 5 exchanges: 5 match" in compared.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("network", ["host", "bridge"])
+def test_a_container_target_listens_on_loopback_only(
+    engine: DockerClient, server_image: str, network: str, request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    """With host networking the server is told `{host}`, 127.0.0.1, and listens there; on a
+    network of its own it listens on the container's addresses, and the engine publishes
+    its port on the machine's 127.0.0.1 only. Either way nothing else of the machine
+    listens on its port."""
+    name = str(request.getfixturevalue("bridge_network")) if network == "bridge" else "host"
+    spec = DockerLaunch(
+        image=server_image,
+        env={"PORT": "{port}", "HOST": "{host}"},
+        ports=[8080] if network == "bridge" else [],
+        network=name,
+        base_path="/cgi-bin/stripe",
+        ready_path="/v1/balance",
+    )
+    target = ContainerTarget(spec, LaunchContext("box", tmp_path, tmp_path / "box.log", "sockets"))
+    target.start()
+    try:
+        port = int(target.url.split(":")[2].split("/")[0])
+        on_port = listening_on_port(port)
+        assert on_port and all(is_loopback(host) for host, _ in on_port), on_port
+        container = engine.containers.get(target.container_name)
+        if network == "host":
+            # Every socket the container's processes listen on, whatever its port.
+            found = listening([int(container.attrs["State"]["Pid"])])
+            assert found == {("127.0.0.1", port)}, found
+    finally:
+        target.stop()
 
 
 @pytest.mark.docker

@@ -85,11 +85,17 @@ def candidate(
 
 def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> None:
     removed = [
-        {"endpoint": e, "path": p, "kind": "removed", "outcome": "difference"}
-        for e, p in (
-            ("POST /v1/customers", "$.account_balance"),
-            ("GET /v1/customers", "$.data[].account_balance"),
-            ("POST /v1/subscriptions", "$.plan"),
+        {
+            "endpoint": endpoints[0],
+            "endpoints": endpoints,
+            "cause": cause,
+            "kind": "removed",
+            "outcome": "difference",
+        }
+        for cause, endpoints in (
+            ("customer.account_balance removed", ["POST /v1/customers", "GET /v1/customers"]),
+            ("subscription.plan removed", ["POST /v1/subscriptions"]),
+            ("subscription.quantity removed", ["POST /v1/subscriptions"]),
         )
     ]
     expected = {"path": "$.charges", "kind": "removed", "outcome": "expected", "reason": "why"}
@@ -119,8 +125,10 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
     )
     assert "answered 45 of 85 exchanges differently" in text
     assert '5 exchanges only in ways the scenario expects ("why")' in text
-    assert "3 causes of real differences: account_balance removed (2 endpoints), " in text
-    assert "plan removed (1 endpoint)" in text
+    assert (
+        "3 causes of real differences: customer.account_balance removed (2 endpoints), "
+        "subscription.plan removed (1 endpoint), subscription.quantity removed (1 endpoint)."
+    ) in text
     assert "Gated at severity high and above, it fails." in text
     assert text.endswith(
         "In CI, `shadow run` would exit 1 on the first run (its gate failed: a cut-over waits "
@@ -199,19 +207,35 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     ) in paragraph
     assert "[medium] Deprecated API in use: Plans API, 3 calls" in paragraph
     assert "`shadow run` would exit 1 on the first run" in paragraph
+    # Three changes in the API, each one cause however many endpoints show it: the
+    # paragraph, the summary and the report say the same.
+    causes = (
+        "subscription.plan removed (7 endpoints), subscription.quantity removed (7 endpoints), "
+        "customer.account_balance removed (4 endpoints)"
+    )
+    assert f"3 causes of real differences: {causes}." in paragraph
     assert "and 0 on the second run (its gate passed)." in paragraph
 
     summary = json.loads((tmp_path / "demo" / "runs" / "api-upgrade" / "summary.json").read_text())
     twin, upgraded = summary["candidates"]["twin"], summary["candidates"]["upgraded"]
     assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0
     assert upgraded["outcomes"]["error"] == 0
-    # The real differences are exactly the simulated changes the scenario does not expect...
-    real = {
-        (g["path"].rsplit(".", 1)[-1], g["kind"])
-        for g in upgraded["groups"]
-        if g["outcome"] == "difference"
-    }
-    assert real == {("account_balance", "removed"), ("plan", "removed"), ("quantity", "removed")}
+    # The real differences are exactly the simulated changes the scenario does not expect,
+    # one cause each...
+    real = [g for g in upgraded["groups"] if g["outcome"] == "difference"]
+    assert sorted((g["cause"], len(g["endpoints"])) for g in real) == [
+        ("customer.account_balance removed", 4),
+        ("subscription.plan removed", 7),
+        ("subscription.quantity removed", 7),
+    ]
+    report = tmp_path / "demo" / "reports" / "api-upgrade"
+    shown = json.loads((report / "summary.json").read_text())["candidates"]["upgraded"]
+    assert [g["cause"] for g in shown["groups"] if g["outcome"] == "difference"] == [
+        g["cause"] for g in real
+    ]
+    page = (report / "index.html").read_text()
+    assert all(json.dumps(g["cause"]) in page for g in real)
+    assert "3 distinct causes" in page
     # ...the older ones it expects by rules show as expected, with the rules' reasons...
     expected = [g for g in upgraded["groups"] if g["outcome"] == "expected"]
     by_rule = {
@@ -222,19 +246,19 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     assert by_rule == {("charges", "removed", "2022-11-15"), ("balance", "added", "2019-10-17")}
     # ...and the basil changes are expected by the catalogue (`expect_upgrade: true`).
     by_catalogue = {
-        (g["endpoint"], g["path"], g["kind"]): g["reason"]
+        (g["object"], g["field"], g["kind"]): g["reason"]
         for g in expected
         if not g["reason"].startswith("API ")
     }
     changelog = "(Stripe changelog: https://docs.stripe.com/changelog/basil)"
     assert all(reason.endswith(changelog) for reason in by_catalogue.values())
-    assert by_catalogue[("POST /v1/invoices", "$.subscription", "removed")] == (
+    assert by_catalogue[("invoice", "subscription", "removed")] == (
         f"moved to parent.subscription_details.subscription in 2025-03-31.basil {changelog}"
     )
-    assert by_catalogue[("POST /v1/invoices", "$.charge", "removed")] == (
+    assert by_catalogue[("invoice", "charge", "removed")] == (
         f"removed in 2025-03-31.basil {changelog}"
     )
-    assert by_catalogue[("POST /v1/subscriptions", "$.items.data[].current_period_end", "added")]
+    assert by_catalogue[("subscription_item", "current_period_end", "added")]
     scenario = tmp_path / "demo" / "api-upgrade.yaml"
     assert scenario.read_text().startswith("# Written by `shadow demo`")
 

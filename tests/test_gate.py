@@ -55,6 +55,22 @@ def group(endpoint: str, path: str, kind: str, severity: str, outcome: str, coun
         "example": {"seq": 0, "baseline": 1, "candidate": 2},
         "reason": "a rule says so" if outcome != "difference" else None,
         "noise": None,
+        "cause": f"{endpoint} {path} {kind}",
+        "object": None,
+        "field": path,
+        "endpoints": [endpoint],
+        "locations": [
+            {
+                "endpoint": endpoint,
+                "path": path,
+                "ids": [group_id(endpoint, path, kind)],
+                "severity": severity,
+                "count": count,
+                "journeys": count,
+                "samples": list(range(count))[:5],
+                "example": None,
+            }
+        ],
     }
 
 
@@ -136,7 +152,7 @@ def test_fail_on_counts_the_groups_at_or_above_a_severity(fail_on: str, counted:
     assert reason.startswith(f"{len(counted)} regression")
     assert f"at or above {fail_on} (allowed 0)" in reason
     assert (
-        f"[{group_id(*CHARGES_ERROR[:3])}] critical error GET /v1/charges $ (1 exchange)" in reason
+        f"[{group_id(*CHARGES_ERROR[:3])}] critical GET /v1/charges $ error (1 exchange)" in reason
     )
 
 

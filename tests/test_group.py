@@ -121,9 +121,11 @@ def test_a_candidate_summary_counts_outcomes_severities_endpoints_and_errors() -
         CONFIRM: {"difference": 1},
         CUSTOMER: {"match": 1, "noise": 1, "error": 2},
     }
-    assert data["errors"] == ["skipped: unresolved <cus>"]
+    # One group for both ids; shown with the first one cut to its prefix and last
+    # characters, so a reader can find it.
+    assert data["errors"] == ["skipped: unresolved cus_…1234"]
     assert data["error_groups"] == [
-        {"message": "skipped: unresolved <cus>", "count": 2, "samples": [4]}
+        {"message": "skipped: unresolved cus_…1234", "count": 2, "samples": [4]}
     ]
     assert [(g["path"], g["outcome"]) for g in data["groups"]] == [
         ("$", "difference"),

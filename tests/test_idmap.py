@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from urllib.parse import quote
@@ -256,10 +257,31 @@ def test_ids_with_no_counterpart_are_listed_and_left_as_they_were() -> None:
         body="default_source=card_GONE000001&x=cus_REC0000001",
         headers=[("Stripe-Account", "acct_GONE000001")],
     )
-    sent = rewrite_request(request, 0, ids(KNOWN), TARGET)
+    mapped_accounts = dataclasses.replace(TARGET, same_accounts=False)
+    sent = rewrite_request(request, 0, ids(KNOWN), mapped_accounts)
     assert sent.unresolved == ["cus_GONE000001", "card_GONE000001", "acct_GONE000001"]
     assert sent.request.path == "/v1/customers/cus_GONE000001"
     assert sent.request.body == "default_source=card_GONE000001&x=cus_NEW0000001"
+
+
+def test_accounts_and_pass_through_ids_exist_on_the_target_as_recorded() -> None:
+    """`accounts: same` (the default): a connected account the map does not know is the
+    platform's own; an id with a pass-through prefix exists on the target as recorded, and
+    so does its client secret's object. The map still wins where it knows an id."""
+    request = Request(
+        "POST",
+        "/v1/transfers",
+        body=(
+            "destination=acct_PLAT000001&metadata[order]=7&customer=cus_OLD0000001"
+            "&source_transaction=ch_GONE000001&client_secret=pi_OLD0000001_secret_abc"
+        ),
+        headers=[("Stripe-Account", "acct_REC0000001")],
+    )
+    target = dataclasses.replace(TARGET, pass_through=("cus_", "pi_"))
+    sent = rewrite_request(request, 0, ids(KNOWN), target)
+    assert sent.unresolved == ["ch_GONE000001"]
+    assert sent.request.header("Stripe-Account") == "acct_NEW0000001"  # the map's
+    assert sent.request.body == request.body
 
 
 def test_user_chosen_ids_and_test_tokens_stay_as_they_are() -> None:

@@ -142,7 +142,7 @@ def test_the_classifier_reports_noise_with_its_rates_and_never_drops_it() -> Non
     assert by_path["$.nonce"].outcome == "noise"
     assert "secondary" in (by_path["$.nonce"].reason or "")
     assert by_path["$.name"].outcome == "difference"
-    verdict = classifier.verdict(EP, "$.nonce", "value")
+    verdict = classifier.verdict(Difference(EP, "$.nonce", "value"))
     assert (verdict.candidate_rate, verdict.secondary_rate) == (100.0, 100.0)
 
 

@@ -380,7 +380,9 @@ def test_a_replay_stopped_while_a_target_starts_says_interrupted_and_stops_it(
     # Never answers: the replay is still waiting for it to be ready when it is stopped.
     (tmp_path / "sleeper.py").write_text(
         "import os, pathlib, time\n"
-        "pathlib.Path('sleeper.pid').write_text(str(os.getpid()))\n"
+        # Written whole, then renamed: the test never reads a half-written pid.
+        "pathlib.Path('sleeper.tmp').write_text(str(os.getpid()))\n"
+        "os.replace('sleeper.tmp', 'sleeper.pid')\n"
         "time.sleep(120)\n"
     )
     command = f"{sys.executable} sleeper.py"  # run in the scenario's folder

@@ -35,7 +35,7 @@ from harness.report.phrasing import before_after, percent, verdict_line
 from harness.report.redaction import redact_tree
 
 SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v1.schema.json").read_text()
+    (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v2.schema.json").read_text()
 )
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")
 
@@ -99,7 +99,12 @@ def test_junit_has_a_case_per_group_and_fails_the_real_differences(tmp_path: Pat
     assert critical.result[0].message.startswith("critical: error changed in")
     assert "200 → 402" in critical.result[0].message
     assert "sample exchanges: #" in critical.result[0].text
-    expected = next(c for c in cases if "$.charges" in c.name)
+    # One case per cause, named as the report names it.
+    assert {c.name for c in failed} == {g["cause"] for g in real}
+    assert "seen at: POST /v1/customers $.account_balance (11)" in next(
+        c.result[0].text for c in failed if c.name == "customer.account_balance removed"
+    )
+    expected = next(c for c in cases if c.name == "payment_intent.charges removed (expected)")
     assert expected.is_passed
     assert EXPECTED_REASON in expected.system_out
     answered = next(c for c in cases if c.name == "every exchange was answered and compared")
@@ -123,7 +128,9 @@ def test_summary_md_is_short_and_names_the_causes(tmp_path: Path) -> None:
     md = report(run.path, tmp_path / "out")["summary.md"]
     assert len(md) < 4000
     assert "### FAIL upgraded compared with control: regressions found" in md
-    assert "| critical | `POST /v1/payment_intents/{payment_intent}/confirm` | `$` |" in md
+    confirm = "POST /v1/payment_intents/{payment_intent}/confirm"
+    assert f"| critical | `{confirm} $ error changed` |" in md
+    assert "| high | `customer.account_balance removed` | POST /v1/customers | 11 |" in md
     assert "Also in the full report: 1 expected group, 1 noise group." in md
     assert "Not compared: connection refused (1)" in md
 
@@ -224,6 +231,11 @@ def test_recording_as_baseline_shows_the_recorded_exchanges(tmp_path: Path) -> N
     assert data["baseline"] == "recording"
     assert data["sides"]["baseline"]["0"]["request"]["target"] == "/v1/customers"
     assert "compared with the recording" in html
+    # The answers were compared with what was recorded; nothing was sent to a recording.
+    lede = " ".join(html.split('<p class="lede">')[1].split("</p>")[0].split())
+    assert "compared with what Stripe answered when the calls were recorded" in lede
+    assert "recording</strong>" not in lede and "sent again to the recording" not in lede
+    assert "sent again to 1 candidate setup" in lede
 
 
 def test_a_missing_target_file_leaves_that_side_out_with_a_warning(tmp_path: Path) -> None:
@@ -254,6 +266,11 @@ def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None
     run_json["targets"][1]["api_key"] = "sk_test_" + "abcdefgh12345678"
     run_json["targets"][1]["headers"]["Authorization"] = "Bearer rk_test_" + "zzzz9999yyyy"
     run_json["targets"][1]["headers"]["X-Api-Token"] = "opaque-token-value"
+    run_json["targets"][1]["accounts"] = {"acct_1RecordedConnA": "acct_1TargetConnAA"}
+    run_json["targets"][1]["accounts_used"] = [
+        {"recorded": "acct_1RecordedConnA", "sent": "acct_1TargetConnAA", "requests": 4},
+        {"recorded": "acct_1RecordedConnB", "sent": None, "requests": 1},
+    ]
     summary = json.loads((run.path / "summary.json").read_text())
     summary["run"] = run_json
     (run.path / "summary.json").write_text(json.dumps(summary))
@@ -268,6 +285,10 @@ def test_facts_name_targets_and_redaction_but_never_keys(tmp_path: Path) -> None
         "Secrets were removed when the traffic was recorded (api keys, card numbers, cvc)" in html
     )
     assert "took 8.0 s" in html
+    assert (
+        "connected accounts used: acct_1RecordedConnA as acct_1TargetConnAA (4 requests), "
+        "acct_1RecordedConnB not sent (1 request)" in html
+    )
 
 
 # --- on a summary written by the real compare -------------------------------------------
@@ -341,10 +362,10 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     assert code == 2 and f"{summary}:3: not valid JSON" in output
 
     data = json.loads(text)
-    data["version"] = 2
+    data["version"] = 3
     summary.write_text(json.dumps(data))
     code, output = run_cli(str(run.path))
-    assert code == 2 and "version: 2 is not a summary version" in output
+    assert code == 2 and "version: 3 is not a summary version" in output
 
     data["version"] = 1
     del data["candidates"]["upgraded"]["groups"][0]["path"]

@@ -4,6 +4,7 @@ and proof that nothing from the content ran. Screenshots go to test-artifacts/."
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -76,9 +77,8 @@ def rows(page: Page, outcome: str) -> list[dict[str, str]]:
         f"#groups-{outcome} tr.group-row",
         """rows => rows.map(r => ({
             severity: r.cells[1].innerText, candidate: r.cells[2].innerText,
-            kind: r.cells[3].innerText, endpoint: r.cells[4].innerText,
-            path: r.cells[5].innerText, count: r.cells[6].innerText,
-            example: r.cells[8].innerText}))""",
+            cause: r.cells[3].innerText, seen: r.cells[4].innerText,
+            count: r.cells[5].innerText, example: r.cells[7].innerText}))""",
     )
 
 
@@ -146,11 +146,22 @@ def test_report_reads_in_order_and_a_click_opens_a_groups_samples(
     assert counts == sorted(counts)
 
     # A click on a group opens its sample exchanges, baseline and candidate side by side.
-    row = page.locator("#groups-difference tr.group-row", has_text="$.account_balance")
+    row = page.locator(
+        "#groups-difference tr.group-row", has_text="customer.account_balance removed"
+    )
     row.click()
     samples = page.locator("#groups-difference .samples")
     assert samples.is_visible()
-    group = next(g for g in differences if g["path"] == "$.account_balance")
+    group = next(g for g in differences if g["cause"] == "customer.account_balance removed")
+    # Where the cause was seen, with its sample pair side by side: the object around the
+    # field, not the whole answer.
+    places = samples.locator(".where-seen tbody tr")
+    assert places.count() == len(group["locations"])
+    assert "POST /v1/customers" in places.first.inner_text()
+    assert "$.account_balance" in places.first.inner_text()
+    excerpts = places.first.locator("pre.excerpt")
+    assert excerpts.count() == 2
+    assert '"object": "customer"' in excerpts.nth(0).inner_text()
     assert samples.locator(".sample").count() == len(group["samples"])
     first = samples.locator(".sample").first
     baseline_side = first.locator(".side.baseline")
@@ -187,7 +198,8 @@ def test_hostile_content_shows_as_text_and_never_runs(browser: Browser, tmp_path
     page = opened.page
 
     row = page.locator(
-        "#groups-difference tr.group-row[data-candidate=upgraded]", has_text="$.metadata.note"
+        "#groups-difference tr.group-row[data-candidate=upgraded]",
+        has_text="customer.metadata.note value changed",
     )
     row.click()
     samples = page.locator("#groups-difference .samples")
@@ -229,12 +241,14 @@ def test_a_100k_exchange_report_pages_its_tables(browser: Browser, tmp_path: Pat
     summary_path = run.path / "summary.json"
     summary = json.loads(summary_path.read_text())
     groups = summary["candidates"]["upgraded"]["groups"]
-    template = next(g for g in groups if g["path"] == "$.account_balance")
+    template = next(g for g in groups if g["cause"] == "customer.account_balance removed")
     for index in range(120):  # many causes, to page through
         groups.append(
             {
                 **template,
                 "id": f"{index:010x}",
+                "cause": f"customer.metadata.field_{index:03d} value changed",
+                "field": f"metadata.field_{index:03d}",
                 "path": f"$.metadata.field_{index:03d}",
                 "severity": "medium",
                 "kind": "value",
@@ -317,15 +331,15 @@ def test_report_of_the_demo_replayed_against_a_changing_target(
     )
     shown = rows(page, "difference")
     assert shown[0]["severity"] == "critical"
-    assert (shown[0]["endpoint"], shown[0]["path"], shown[0]["example"]) == (
+    assert (shown[0]["cause"], shown[0]["seen"], shown[0]["example"]) == (
+        "GET /v1/charges $ error changed",
         "GET /v1/charges",
-        "$",
         "200 → 402",
     )
-    assert any(r["path"] == "$.phone" and r["kind"] == "field removed" for r in shown)
-    assert any(r["path"] == "$.amount" and r["kind"] == "type changed" for r in shown)
+    assert any(r["cause"] == "customer.phone removed" for r in shown)
+    assert any(r["cause"] == "plan.amount type changed" for r in shown)
 
-    page.locator("#groups-difference tr.group-row", has_text="$.amount").click()
+    page.locator("#groups-difference tr.group-row", has_text="plan.amount type changed").click()
     sample = page.locator("#groups-difference .samples .sample").first
     baseline_line = sample.locator(".side.baseline .line.hl-main").inner_text().strip()
     candidate_line = sample.locator(".side.candidate .line.hl-main").inner_text().strip()
@@ -333,7 +347,7 @@ def test_report_of_the_demo_replayed_against_a_changing_target(
     assert candidate_line.startswith('"amount": "')
     assert sample.locator(".side.baseline .reqline").inner_text() == "POST /v1/plans"
 
-    page.locator("#groups-difference tr.group-row", has_text="GET /v1/charges").click()
+    page.locator("#groups-difference tr.group-row", has_text="$ error changed").click()
     declined = page.locator("#groups-difference .samples .sample").first
     assert declined.locator(".side.candidate .status.hl").inner_text() == "HTTP 402"
     assert "card_declined" in declined.locator(".side.candidate pre.json").inner_text()
@@ -386,3 +400,69 @@ def test_a_report_of_hostile_answers_draws_without_a_page_error(
     screenshot(page, "report-hostile.png")
     assert opened.errors == []
     assert [m for m in opened.console if m.startswith("error")] == []
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_the_cause_table_fits_a_laptop_and_breaks_only_between_steps(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    run = build_run(tmp_path, candidates=("upgraded", "account-b"))
+    index = write_report(run.path, tmp_path / "out")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(index.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator(
+        "#groups-difference tr.group-row", has_text="customer.account_balance removed"
+    ).first.click()
+    page.click("#groups-expected > summary")
+
+    # No sideways scroll: neither the page, nor a cause table, nor the places a cause
+    # was seen at, once a row is open.
+    overflow = """() => [document.documentElement,
+        ...document.querySelectorAll("table.groups, table.locations")]
+        .filter((e) => e.offsetParent !== null || e === document.documentElement)
+        .map((e) => [e.tagName + "." + e.className, e.scrollWidth, e.clientWidth])"""
+    for name, scroll, client in page.evaluate(overflow):
+        assert scroll <= client, f"{name} at {width} px: scroll width {scroll} > {client}"
+    # Endpoints, paths and causes break only after `/` and `.` (or before `[`): no cell
+    # holds a word wider than itself, and each line starts at a step.
+    cells = page.eval_on_selector_all(
+        "table.groups tr.group-row td.code, table.locations td.code",
+        "cells => cells.map(c => [c.innerText, c.scrollWidth, c.clientWidth])",
+    )
+    assert cells
+    for text, scroll, client in cells:
+        assert scroll <= client, f"{text!r} overflows its cell at {width} px"
+    per_cell = page.evaluate(
+        """() => [...document.querySelectorAll(".steps")].map((cell) => {
+          // The cell's text as the browser laid it out, one string per line.
+          const lines = [];
+          const range = document.createRange();
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          let node, text = "", top = null;
+          while ((node = walker.nextNode())) {
+            for (let i = 0; i < node.length; i++) {
+              range.setStart(node, i);
+              range.setEnd(node, i + 1);
+              const rect = range.getClientRects()[0];
+              if (!rect) continue;
+              if (top !== null && rect.top > top + 2) { lines.push(text); text = ""; }
+              top = rect.top;
+              text += node.data[i];
+            }
+          }
+          lines.push(text);
+          return lines;
+        })"""
+    )
+    assert per_cell
+    for lines in per_cell:
+        for line, following in itertools.pairwise(lines):
+            # Between words, or after a step of an endpoint or path: never inside a word.
+            assert line.endswith(("/", ".", " ")) or following.startswith(("[", " ")), (
+                width,
+                lines,
+            )
+    screenshot(page, f"report-causes-{width}.png")
+    context.close()

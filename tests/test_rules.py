@@ -41,7 +41,7 @@ def classify(config: dict, *differences: Difference):
             {"expect": [{"reason": "r", "kind": "changed"}]},
             "s.yaml: compare.expect[0].kind: input should be",
         ),
-        ({"ignore": [{"endpoint": "*"}]}, "s.yaml: compare.ignore[0].path: field required"),
+        ({"ignore": [{"endpoint": "*"}]}, "s.yaml: compare.ignore[0]: path: field required"),
         ({"ignore": ["$.a"]}, "s.yaml: compare.ignore[0]: expected a mapping"),
         (
             {"severity": [{"severity": "urgent"}]},

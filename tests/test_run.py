@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 import yaml
 from demoprefix import EXCHANGES, demo_prefix
 
+from harness.compare.cause import Cause
 from harness.compare.group import group_id
-from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe_command
 
 SHADOW = str(Path(sys.executable).parent / "shadow")
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +41,10 @@ CHANGED = {
     },
 }
 # The three causes tests/changingproxy.py introduces.
-PHONE = group_id("POST /v1/customers", "$.phone", "removed")
-AMOUNT = group_id("POST /v1/plans", "$.amount", "type")
+# The three causes tests/changingproxy.py makes, by id: two fields of objects and, for an
+# error answer, the endpoint's signature (whose id is the one it always had).
+PHONE = Cause("removed", "customer", "phone").id
+AMOUNT = Cause("type", "plan", "amount").id
 CHARGES = group_id("GET /v1/charges", "$", "error")
 
 
@@ -178,8 +182,10 @@ def test_exit_3_when_too_many_errors_to_judge(tmp_path: Path) -> None:
     keyless = {
         "name": "keyless",
         "launch": {
-            "command": f"{Path(sys.executable).parent / 'localstripe'} --port {{port}} "
-            "--from-scratch",
+            # The launcher's own command: on 127.0.0.1, with a store of its own.
+            "command": shlex.join(localstripe_command(0)).replace(
+                "--port 0", "--port {port}"
+            ),
             "url": "http://127.0.0.1:{port}",
             "ready_path": "/v1/balance",
         },

@@ -188,6 +188,27 @@ gate: {max_regressions: 0}
             "targets[0].headers: X-A: a header value may not hold a CR",
         ),
         (
+            "targets: [{name: control, launch: localstripe, accounts: {acct_1: acct_2}}]",
+            "targets[0].accounts: 'acct_1' is not a connected account id",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe, accounts: [acct_AAAAAAAA1]}]",
+            "targets[0].accounts: expected `same`, a mapping {acct_recorded: acct_target}, "
+            "or a mapping file",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe, accounts: ../accounts.csv}]",
+            "targets[0].accounts: no such file",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe, pass_through: [cus]}]",
+            "targets[0].pass_through: 'cus' is not an id prefix",
+        ),
+        (
+            "targets: [{name: control, launch: localstripe, pass_through: [acct_]}]",
+            "targets[0].pass_through: acct_: connected accounts are mapped by `accounts`",
+        ),
+        (
             "targets: [control]",
             "targets[0]: expected a mapping of keys (name, ",
         ),
@@ -346,6 +367,30 @@ def test_shadow_validate_checks_the_id_map_file(layout: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(write(layout, text))])
     assert result.exit_code == 2
     assert f"{layout / 'map.csv'}:2: expected old_id,new_id" in result.output
+
+
+def test_accounts_same_by_default_a_mapping_or_a_file_of_accounts_only(layout: Path) -> None:
+    text = MINIMAL.replace(
+        "{name: twin, launch: localstripe}",
+        "{name: twin, launch: localstripe, accounts: {acct_REC0000001: acct_NEW0000001}, "
+        "pass_through: [cus_, sub_sched_]}",
+    )
+    control, twin = load_scenario(write(layout, text)).targets
+    assert control.accounts == "same" and control.pass_through == []
+    assert twin.accounts == {"acct_REC0000001": "acct_NEW0000001"}
+    assert twin.pass_through == ["cus_", "sub_sched_"]
+
+    (layout / "accounts.csv").write_text("old_id,new_id\ncus_REC0000001,cus_NEW0000001\n")
+    text = MINIMAL.replace(
+        "{name: twin, launch: localstripe}",
+        "{name: twin, launch: localstripe, accounts: ../accounts.csv}",
+    )
+    result = CliRunner().invoke(main, ["validate", str(write(layout, text))])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"shadow: error: {layout / 'accounts.csv'}: cus_REC0000001 → cus_NEW0000001: not a "
+        "connected account id (acct_…); target twin's accounts file maps accounts only"
+    ]
 
 
 def test_validate_as_a_real_process_prints_no_traceback(layout: Path) -> None:

@@ -89,9 +89,11 @@ def test_a_stripe_mock_binary_on_path_is_the_target_and_its_fixed_values_are_noi
     run = load_run(out)
     url = run.target("mock").url
     assert url is not None and url.startswith("http://127.0.0.1:")
-    # The stand-in refuses anything but `-http-port N`, and requests without a test key.
+    # The stand-in refuses anything but `-http-addr A -https-addr B`, and requests without
+    # a test key.
     log = (out / "mock.log").read_text()
-    assert f"Listening for HTTP on port: {url.rsplit(':', 1)[1]}" in log
+    assert f"Listening for HTTP at address: {url.removeprefix('http://')}" in log
+    assert "Listening for HTTPS at address: 127.0.0.1:" in log
     replayed = run.exchanges("mock")
     assert {seq: e.response.status for seq, e in replayed.items() if e.response} == {
         0: 200,

@@ -92,3 +92,4 @@ def test_an_integer_past_64_bits_stays_an_integer() -> None:
         "amount": 123456789012345678901234567890
     }
     assert type(load_json(b"[18446744073709551616]")[0]) is int
+    assert load_json("[-9223372036854775809]") == [-9223372036854775809]

@@ -13,7 +13,7 @@ from typing import Any
 from harness.compare.diff import diff_responses
 from harness.compare.normalize import normalize_response
 from harness.compare.profile import STRIPE_PROFILE
-from harness.compare.upgrade import explain_upgrade, locate
+from harness.compare.upgrade import explain_upgrade
 from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange, Request, Response
 from harness.upgrade.check import upgrade_check
@@ -28,21 +28,6 @@ def _answer(body: Any, version: str) -> Response:
     return Response(
         200, [("Content-Type", "application/json"), ("Stripe-Version", version)], json.dumps(body)
     )
-
-
-def test_a_difference_is_located_in_the_innermost_object_that_names_its_type() -> None:
-    tree = {
-        "object": "list",
-        "data": {
-            "<in_1>": {"object": "invoice", "id": "<in_1>", "status_transitions": {"paid_at": 1}}
-        },
-    }
-    assert locate(tree, "$.data[].status_transitions.paid_at") == (
-        "invoice",
-        ("status_transitions", "paid_at"),
-    )
-    assert locate(tree, "$.data") == ("list", ("data",))
-    assert locate(tree, "headers.content-type") is None
 
 
 def test_an_expected_upgrade_explains_what_the_catalogue_knows_and_nothing_else() -> None:

@@ -252,7 +252,8 @@ def print_plan(recording: object, data: dict[str, Any]) -> None:
         click.echo(
             f"ids used but never created or listed in the recording: {unproduced['count']} "
             f"(e.g. {', '.join(unproduced['examples'][:3])}); a replay skips the requests "
-            "that use them unless on_unresolved: send or an id_map provides them"
+            "that use them unless on_unresolved: send, an id_map provides them, or the "
+            "target has them as recorded (accounts: same for acct_ ids, pass_through)"
         )
 
 
@@ -281,6 +282,8 @@ def print_replay(result: ReplayResult) -> None:
 
 def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
     """Per candidate: its outcomes, then one line per group of real differences."""
+    from harness.formats.summary import seen_in
+
     for name, candidate in summary["candidates"].items():
         counts = ", ".join(f"{n} {kind}" for kind, n in candidate["outcomes"].items())
         real = sum(1 for g in candidate["groups"] if g["outcome"] == "difference")
@@ -290,11 +293,7 @@ def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
         )
         for group in candidate["groups"]:
             if group["outcome"] == "difference":
-                count = group["count"]
-                click.echo(
-                    f"  {group['severity']:<8} {group['kind']:<7} {group['endpoint']} "
-                    f"{group['path']}  ({count} exchange{'s' if count != 1 else ''})"
-                )
+                click.echo(f"  {group['severity']:<8} {group['cause']}  ({seen_in(group)})")
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
 
@@ -330,10 +329,8 @@ def print_run(result: RunResult) -> None:
 
 
 def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
-    rule = accepted.rule
     click.echo(
-        f"accepted {group_id}: {rule['kind']} {rule['endpoint']} {rule['path']} "
-        f"(seen in {', '.join(accepted.candidates)})"
+        f"accepted {group_id}: {accepted.group['cause']} (seen in {', '.join(accepted.candidates)})"
     )
     if accepted.added:
         click.echo(f"wrote an expect rule to {accepted.file}")

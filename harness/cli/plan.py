@@ -24,7 +24,7 @@ def plan(source: str, as_json: bool) -> None:
     between journeys."""
     from pathlib import Path
 
-    from harness.replay.idmap import read_id_map_file
+    from harness.replay.idmap import target_seeds
     from harness.scenario import load_scenario
 
     recording = Path(source)
@@ -33,8 +33,7 @@ def plan(source: str, as_json: bool) -> None:
         scenario = load_scenario(recording)
         recording = scenario.recording
         for target in scenario.targets:
-            if target.id_map is not None:
-                known.update(read_id_map_file(target.id_map))
+            known.update(target_seeds(target))
     data = plan_figures(recording, known, details=as_json)
     if as_json:
         print_json(data)

@@ -17,11 +17,10 @@ def validate(scenario: str) -> None:
     Exit code 0 when valid; 2 with one line per mistake (`FILE: targets[1].url: not a
     URL`) otherwise.
     """
-    from harness.replay.idmap import read_id_map_file
+    from harness.replay.idmap import target_seeds
     from harness.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     for target in loaded.targets:
-        if target.id_map is not None:
-            read_id_map_file(target.id_map)
+        target_seeds(target)
     print_valid(scenario, loaded)

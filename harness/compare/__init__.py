@@ -5,6 +5,7 @@ The pure core is re-exported here; `harness.compare.pipeline.compare_run` is the
 that reads a run directory and writes outcomes.jsonl and summary.json.
 """
 
+from harness.compare.cause import Cause, cause_of
 from harness.compare.classify import DEFAULT_SEVERITY, Classifier
 from harness.compare.diff import diff_responses, diff_trees
 from harness.compare.group import Group, group_differences, group_id
@@ -16,6 +17,7 @@ from harness.compare.timemap import Moment, TimeMap
 __all__ = [
     "DEFAULT_SEVERITY",
     "ById",
+    "Cause",
     "Classifier",
     "CompareConfig",
     "FieldCounts",
@@ -23,6 +25,7 @@ __all__ = [
     "Moment",
     "Normalized",
     "TimeMap",
+    "cause_of",
     "diff_responses",
     "diff_trees",
     "group_differences",

@@ -27,7 +27,7 @@ _FIELD_KINDS = frozenset({"removed", "added", "type", "value"})
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a signature (endpoint, path, kind) is classified as."""
+    """What a difference (its signature and its cause) is classified as."""
 
     severity: str
     outcome: str
@@ -50,27 +50,36 @@ class Classifier:
     def __init__(self, config: CompareConfig, noise: NoiseCounts | None = None) -> None:
         self.config = config
         self.noise = noise
-        self._verdicts: dict[tuple[str, str, str], Verdict] = {}
+        self._verdicts: dict[tuple[str, str, str, str | None, str | None], Verdict] = {}
 
-    def verdict(self, endpoint: str, path: str, kind: str) -> Verdict:
-        key = (endpoint, path, kind)
+    def verdict(self, difference: Difference) -> Verdict:
+        """How a difference is classified: by its signature (endpoint, path, kind) and
+        its cause (the object type and field holding it), which rules can name."""
+        key = (
+            difference.endpoint,
+            difference.path,
+            difference.kind,
+            difference.owner,
+            difference.field,
+        )
         verdict = self._verdicts.get(key)
         if verdict is None:
-            verdict = self._judge(endpoint, path, kind)
+            verdict = self._judge(difference)
             self._verdicts[key] = verdict
         return verdict
 
-    def _judge(self, endpoint: str, path: str, kind: str) -> Verdict:
+    def _judge(self, difference: Difference) -> Verdict:
+        kind = difference.kind
         severity = DEFAULT_SEVERITY[kind]
         for override in self.config.severity:
-            if override.matches(endpoint, path, kind):
+            if override.matches(difference):
                 severity = override.severity
                 break
         rates: tuple[float | None, float | None] = (None, None)
         judged = None
         if self.noise is not None:
             judged = judge_noise(
-                Difference(endpoint, path, kind),
+                Difference(difference.endpoint, difference.path, kind),
                 self.noise.candidate,
                 self.noise.secondary,
                 self.config.noise.relative,
@@ -78,11 +87,11 @@ class Classifier:
             )
             rates = (round(judged.candidate_rate, 4), round(judged.secondary_rate, 4))
         for expect in self.config.expect:
-            if expect.matches(endpoint, path, kind):
+            if expect.matches(difference):
                 return Verdict(severity, "expected", expect.reason, *rates)
         if kind in _FIELD_KINDS:
             for index, ignore in enumerate(self.config.ignore):
-                if ignore.matches_signature(endpoint, path):
+                if ignore.matches_signature(difference):
                     why = f"ignored by compare.ignore[{index}]"
                     if ignore.reason:
                         why += f": {ignore.reason}"
@@ -92,7 +101,7 @@ class Classifier:
         return Verdict(severity, "difference", None, *rates)
 
     def classify(self, difference: Difference) -> Difference:
-        verdict = self.verdict(difference.endpoint, difference.path, difference.kind)
+        verdict = self.verdict(difference)
         if verdict.outcome == "difference" and difference.outcome == "expected":
             # Explained before classifying: an expected API upgrade (compare.upgrade).
             verdict = replace(verdict, outcome="expected", reason=difference.reason)

@@ -13,6 +13,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.operator import BaseOperator
 
+from harness.compare.cause import locate_cause, pair_renames
 from harness.compare.normalize import ById, Normalized, to_jsonable
 from harness.compare.timemap import Moment
 from harness.model import Difference
@@ -134,8 +135,22 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any) -> list[Difference]
             kind = _kind(report, old, new)
             if kind is None:
                 continue
-            path = json_path(level.path(output_format="list"), t1, t2)
-            differences.append(Difference(endpoint, path, kind, to_jsonable(old), to_jsonable(new)))
+            steps = level.path(output_format="list")
+            located = locate_cause(baseline, candidate, steps, kind)
+            differences.append(
+                Difference(
+                    endpoint,
+                    json_path(steps, t1, t2),
+                    kind,
+                    to_jsonable(old),
+                    to_jsonable(new),
+                    owner=located.owner,
+                    field=located.field,
+                    excerpt=located.excerpt,
+                    cause_kind=located.cause_kind,
+                )
+            )
+    pair_renames(differences)
     differences.sort(key=lambda d: (d.path, d.kind))
     return differences
 
@@ -160,7 +175,10 @@ def diff_responses(endpoint: str, baseline: Normalized, candidate: Normalized) -
     if baseline.is_json and candidate.is_json:
         differences.extend(diff_trees(endpoint, baseline.body, candidate.body))
         if baseline.is_error:
+            # A field of an error answer is the endpoint's, not an object's.
             for difference in differences:
+                difference.owner = difference.field = difference.excerpt = None
+                difference.cause_kind = None
                 if difference.path.startswith("$.error"):
                     difference.kind = "error"
     elif baseline.is_json != candidate.is_json:

@@ -509,8 +509,10 @@ def _classified(
 
 
 def _with_noise_rates(groups: list[Group], classifier: Classifier) -> list[Group]:
+    """Diffy's rates where the group was seen most (rates are per endpoint and path)."""
     for group in groups:
-        verdict = classifier.verdict(group.endpoint, group.path, group.kind)
+        first = group.first
+        verdict = classifier.verdict(Difference(first.endpoint, first.path, first.kinds[0]))
         if verdict.candidate_rate is not None and verdict.secondary_rate is not None:
             group.noise = {
                 "candidate_rate": verdict.candidate_rate,

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from harness.compare.cause import cause_of
 from harness.errors import ScenarioError
 from harness.formats.untrusted import load_yaml, yaml_problem
-from harness.model import DifferenceKind, Severity
+from harness.model import Difference, Severity
 from harness.stripe.globs import glob_match
 from harness.validation import field_path, known_fields
 
@@ -31,31 +39,74 @@ def _path_pattern(value: str) -> str:
 
 
 class _Rule(BaseModel):
+    """A rule matches differences in either of two forms, or both at once: by where they
+    were seen (`endpoint` and `path` globs) or by their cause (`object` and `field` globs:
+    `object: subscription, field: plan` matches a subscription's plan through every
+    endpoint that shows it). Left out, a glob matches anything."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint: str = Field("*", description="glob over endpoint templates: `POST /v1/customers*`")
     path: str = Field("*", description="glob over JSON paths: `$.sources*`, `metadata.*`")
+    object: str | None = Field(None, description="glob over object types: `subscription`")
+    field: str | None = Field(
+        None, description="glob over field paths inside the object: `plan`, `metadata.*`"
+    )
 
     @field_validator("path")
     @classmethod
     def _anchor(cls, value: str) -> str:
         return _path_pattern(value)
 
-    def matches_signature(self, endpoint: str, path: str) -> bool:
-        return glob_match(self.endpoint, endpoint) and glob_match(self.path, path)
+    def matches_signature(self, difference: Difference) -> bool:
+        """Whether the difference's endpoint, path, object type and field fit the globs."""
+        if not glob_match(self.endpoint, difference.endpoint):
+            return False
+        if not glob_match(self.path, difference.path):
+            return False
+        if self.object is None and self.field is None:
+            return True
+        cause = cause_of(difference)
+        if cause.object is None:
+            return False
+        return (self.object is None or glob_match(self.object, cause.object)) and (
+            self.field is None or glob_match(self.field, cause.field)
+        )
+
+
+# A difference kind, or a cause's: `unpaired` (list items that are not the same object)
+# or `renamed` (a field removed beside one added with its value).
+RuleKind = Literal[
+    "status", "error", "removed", "added", "type", "value", "unpaired", "renamed"
+]
+
+
+class _KindRule(_Rule):
+    kind: RuleKind | None = None
+
+    def matches(self, difference: Difference) -> bool:
+        if self.kind is None or self.kind == difference.kind:
+            return self.matches_signature(difference)
+        # `unpaired` and `renamed` name a cause, whatever its differences' kinds.
+        return self.kind == difference.cause_kind and self.matches_signature(difference)
 
 
 class IgnoreRule(_Rule):
-    """Differences at these paths are noise (reported as such, never dropped)."""
+    """Differences at these paths (or of these objects' fields) are noise (reported as
+    such, never dropped)."""
 
-    path: str = Field(..., description="glob over JSON paths")
     reason: str | None = None
 
+    @model_validator(mode="after")
+    def _names_something(self) -> IgnoreRule:
+        if "path" not in self.model_fields_set and self.object is None and self.field is None:
+            raise ValueError("path: field required (or name a cause: `object: customer`)")
+        return self
 
-class ExpectRule(_Rule):
+
+class ExpectRule(_KindRule):
     """A change the user expects (an API upgrade): shown as expected, not a regression."""
 
-    kind: DifferenceKind | None = None
     reason: str = Field(..., min_length=1)
 
     @field_validator("reason")
@@ -65,18 +116,11 @@ class ExpectRule(_Rule):
             raise ValueError("must say why the change is expected")
         return value.strip()
 
-    def matches(self, endpoint: str, path: str, kind: str) -> bool:
-        return (self.kind is None or self.kind == kind) and self.matches_signature(endpoint, path)
 
-
-class SeverityRule(_Rule):
+class SeverityRule(_KindRule):
     """Overrides the default severity of matching differences."""
 
-    kind: DifferenceKind | None = None
     severity: Severity
-
-    def matches(self, endpoint: str, path: str, kind: str) -> bool:
-        return (self.kind is None or self.kind == kind) and self.matches_signature(endpoint, path)
 
 
 class NoiseSettings(BaseModel):

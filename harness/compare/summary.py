@@ -3,6 +3,7 @@ groups, errors and per-endpoint outcomes, accumulated one outcome at a time."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +19,24 @@ from harness.stripe import ID_PATTERN, id_prefix
 TOP_ERRORS = 5
 
 
+# Characters of an id an error message keeps, after its prefix: enough to find it.
+ID_TAIL = 4
+
+
 def error_message(error: str) -> str:
     """An error message with ids replaced by their kind, so the same failure groups."""
     return ID_PATTERN.sub(lambda m: f"<{id_prefix(m.group(0))}>", error.strip())[:300]
+
+
+def shown_error(error: str) -> str:
+    """An error message as a reader sees it: each id cut to its prefix and last
+    characters (`evt_…X1b2`), enough to find it in the recording, not the whole id."""
+
+    def cut(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return f"{id_prefix(found)}_…{found[-ID_TAIL:]}"
+
+    return ID_PATTERN.sub(cut, error.strip())[:300]
 
 
 @dataclass(slots=True)
@@ -52,8 +68,9 @@ class CandidateSummary:
         if outcome.kind == "difference" and outcome.severity is not None:
             self.severities[outcome.severity] += 1
         if outcome.kind == "error":
-            message = error_message(outcome.error or "unknown error")
-            group = self.errors.setdefault(message, ErrorGroup(message))
+            error = outcome.error or "unknown error"
+            # Grouped without ids; shown with the first one's, cut (shown_error).
+            group = self.errors.setdefault(error_message(error), ErrorGroup(shown_error(error)))
             group.count += 1
             if len(group.samples) < self.samples:
                 group.samples.append(outcome.seq)

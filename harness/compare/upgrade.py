@@ -7,9 +7,6 @@ changelog page as its reason. One the catalogue does not explain stays a differe
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from harness.compare.normalize import Normalized
 from harness.model import Difference
 from harness.stripe.catalogue.changes import ADDED, REMOVED, RETYPED, VALUES, field_change
@@ -24,65 +21,11 @@ _EXPLAINED_BY = {
     "value": (VALUES, RETYPED),
 }
 
-_STEP = re.compile(r'\.([A-Za-z0-9_\-]+)|\[\]|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 
-
-def _steps(path: str) -> list[str | int | None] | None:
-    """`$.data[].items[0].price` → ["data", None, "items", 0, "price"] (None: any item of
-    a list keyed by id); None for a path that is not a body path."""
-    if not path.startswith("$"):
-        return None
-    steps: list[str | int | None] = []
-    position = 1
-    while position < len(path):
-        match = _STEP.match(path, position)
-        if match is None:
-            return None
-        name, index, quoted = match.groups()
-        if name is not None:
-            steps.append(name)
-        elif index is not None:
-            steps.append(int(index))
-        elif quoted is not None:
-            steps.append(quoted)
-        else:
-            steps.append(None)
-        position = match.end()
-    return steps
-
-
-def locate(tree: Any, path: str) -> tuple[str, tuple[str, ...]] | None:
-    """The object a difference sits in and the field's path inside it: `$.lines.data[].
-    period.end` in an invoice → ("line_item", ("period", "end")). None when the path
-    leaves the tree or crosses no object."""
-    steps = _steps(path)
-    if steps is None:
-        return None
-    node = tree
-    found: tuple[str, tuple[str, ...]] | None = None
-    inside: list[str] = []
-    object_type: str | None = None
-    for position, step in enumerate(steps):
-        if isinstance(node, dict) and isinstance(node.get("object"), str):
-            object_type, inside = node["object"], []
-        if isinstance(step, str):
-            inside.append(step)
-            if object_type is not None:
-                found = (object_type, tuple(inside))
-            node = node.get(step) if isinstance(node, dict) else None
-        elif isinstance(node, dict):  # a list keyed by id: the item that has the rest
-            following = steps[position + 1] if position + 1 < len(steps) else None
-            items = list(node.values())
-            node = next((i for i in items if isinstance(i, dict) and following in i), None)
-            if node is None and items:
-                node = items[0]
-        elif isinstance(node, list):
-            node = node[step] if isinstance(step, int) and step < len(node) else None
-        else:
-            node = None
-        if node is None and position + 1 < len(steps):
-            return None
-    return found
+def _field_steps(field: str) -> tuple[str, ...]:
+    """`period.end` → ("period", "end"); list steps (`tax_rates[].id`) are left out, as
+    the catalogue names a list's item fields after the list."""
+    return tuple(step for step in field.replace("[]", "").split(".") if step)
 
 
 def explain_upgrade(
@@ -98,11 +41,12 @@ def explain_upgrade(
         wanted = _EXPLAINED_BY.get(difference.kind)
         if wanted is None:
             continue
-        tree = candidate.body if difference.kind == "added" else baseline.body
-        located = locate(tree, difference.path)
-        if located is None:
+        # The object and field compare.cause located when the difference was diffed.
+        if difference.owner is None or not difference.field or difference.cause_kind:
             continue
-        change = field_change(located[0], located[1], from_version, to_version)
+        change = field_change(
+            difference.owner, _field_steps(difference.field), from_version, to_version
+        )
         if change is None or change.effect not in wanted:
             continue
         if change.effect == VALUES and not (

@@ -30,7 +30,6 @@ from harness.map.build import WrittenMap, default_settings, map_recordings, writ
 from harness.map.findings import Finding
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.progress import ProgressView
-from harness.report.phrasing import KIND_PHRASES
 from harness.run import RunResult, run_scenario
 from harness.scenario import load_scenario
 
@@ -190,16 +189,16 @@ def _plural(count: int, word: str) -> str:
 
 
 def _fields(groups: list[dict[str, Any]]) -> str:
-    """`account_balance removed (5 endpoints), plan removed (7 endpoints)`: the causes
-    by field, for a reader who wants the gist before the report's rows."""
-    endpoints: dict[tuple[str, str], set[str]] = {}
-    for group in groups:
-        field = str(group["path"]).rstrip("[]").rsplit(".", 1)[-1]
-        endpoints.setdefault((field, str(group["kind"])), set()).add(str(group["endpoint"]))
+    """`subscription.plan removed (7 endpoints), customer.account_balance removed (4
+    endpoints)`: the causes as the report's rows name them, for a reader who wants the
+    gist before the rows."""
+
+    def endpoints(group: dict[str, Any]) -> int:
+        return len(group.get("endpoints") or [group["endpoint"]])
+
     return ", ".join(
-        f"{field} {KIND_PHRASES.get(kind, kind).removeprefix('field ')} "
-        f"({_plural(len(where), 'endpoint')})"
-        for (field, kind), where in sorted(endpoints.items(), key=lambda item: -len(item[1]))
+        f"{group['cause']} ({_plural(endpoints(group), 'endpoint')})"
+        for group in sorted(groups, key=lambda g: (-endpoints(g), str(g["cause"])))
     )
 
 

@@ -152,23 +152,28 @@ def start_upstream() -> LocalProcess:
     return localstripe("simulated-upgrade-upstream", tied_to_parent=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+def serve_changed(port: int, start: Callable[[], LocalProcess], change: Change) -> None:
+    """Answer on 127.0.0.1:`port` with `change` applied to the answers of the upstream
+    `start` launches, until SIGTERM (what LocalProcess.stop sends), which ends the
+    upstream too."""
 
     def stop(*_: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    upstream = start_upstream()
+    upstream = start()
     try:
-        handler = forwarding_handler(upstream.url, _upgraded)
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), forwarding_handler(upstream.url, change))
         server.daemon_threads = True
         server.serve_forever()
     finally:
         upstream.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    serve_changed(parser.parse_args().port, start_upstream, _upgraded)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from harness.formats.shards import (
 )
 from harness.replay.engine import UNREPEATABLE
 from harness.replay.gates import GateLayout
-from harness.replay.idmap import IdMap, read_id_map_file
+from harness.replay.idmap import IdMap, target_seeds
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
 from harness.replay.resultwriter import ResultPipe
@@ -156,7 +156,7 @@ class ShardReplay:
 
         return report
 
-    async def run(self) -> dict[str, dict[str, int]]:
+    async def run(self) -> dict[str, TargetCounters]:
         spec, scenario = self.spec, self.scenario
         run_dir = Path(spec.run_dir)
         keys = target_keys(
@@ -170,8 +170,7 @@ class ShardReplay:
         try:
             for index, target in enumerate(scenario.targets):
                 name = target.name
-                seed = read_id_map_file(target.id_map) if target.id_map else {}
-                idmap = JournalIdMap(seed)
+                idmap = JournalIdMap(target_seeds(target))
                 transforms = transform_chain(target.transforms, name, idmap)
                 counters = TargetCounters(name, sum(self.mine))
                 # What the run did before a --resume (every shard learns it all), then
@@ -241,7 +240,7 @@ class ShardReplay:
             for path, idmap, target in zip(self.files, self.idmaps, scenario.targets, strict=False):
                 write_idmap(shard_idmap_file(path), target.name, idmap.ids)
                 idmap.close()
-        return {c.name: c.to_results() for c in self.counters}
+        return {c.name: c for c in self.counters}
 
     async def _replay(self, replays: list[Any]) -> None:
         stop = asyncio.Event()
@@ -285,7 +284,7 @@ class ShardReplay:
             await asyncio.sleep(INTERVAL)
 
 
-def replay_shard(spec: ShardSpec, plan: Plan, owner: Any) -> dict[str, dict[str, int]]:
+def replay_shard(spec: ShardSpec, plan: Plan, owner: Any) -> dict[str, TargetCounters]:
     """The task a worker runs for one shard; returns each target's counts."""
     from distributed import get_client, secede
 
@@ -448,7 +447,7 @@ class ClusterSession(ReplaySession):
                 continue
             counts = future.result()
             for c in counters:
-                c.add_results(counts[c.name])
+                c.add(counts[c.name])
 
     async def _coordinate(
         self,

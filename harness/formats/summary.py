@@ -1,7 +1,7 @@
 """summary.json (docs/summary-format.md): what compare found per candidate, read by the
 report, the gate, accept and the pytest plugin, and written once by compare. Every reader
 goes through `read_summary_file`, which checks the shape they rely on, one field at a
-time."""
+time, and reads a summary of an older version in the current shape."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ from harness.formats.untrusted import read_json_file
 from harness.model import OUTCOME_KINDS, SEVERITIES
 
 SUMMARY_FILE = "summary.json"
-SUMMARY_VERSION = 1
+# 2: a group is a cause (object type, field, kind) with the locations it was seen at.
+SUMMARY_VERSION = 2
+# Versions read: a version 1 summary's groups (one per endpoint, path and kind) are read
+# as causes of no object with one location (`as_current`).
+READABLE_VERSIONS = (1, 2)
 
 
 def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:
@@ -50,7 +54,7 @@ def read_summary_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         again="re-run `shadow compare` to write it again",
     )
     check_summary(data, str(file))
-    return data  # type: ignore[no-any-return]
+    return as_current(data)
 
 
 # No count in a summary comes near this: 2^53, the largest integer every JSON reader
@@ -93,10 +97,11 @@ def check_summary(data: Any, where: str) -> None:
     a time: types, counts that are counts, totals that add up."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a JSON object")
-    if type(data.get("version")) is not int or data.get("version") != SUMMARY_VERSION:
+    if type(data.get("version")) is not int or data.get("version") not in READABLE_VERSIONS:
         raise InputError(
             f"{where}: version: {str(data.get('version'))[:20]} is not a summary version "
-            f"this stripe-shadow reads ({SUMMARY_VERSION}); re-run `shadow compare`"
+            f"this stripe-shadow reads ({', '.join(map(str, READABLE_VERSIONS))}); "
+            "re-run `shadow compare`"
         )
     for key, kinds in (("baseline", (str,)), ("secondary", (str, type(None)))):
         if key in data and not isinstance(data[key], kinds):
@@ -145,6 +150,29 @@ def _check_group(group: Any, where: str, field: str) -> None:
     if group.get("outcome") is not None and group["outcome"] not in OUTCOME_KINDS:
         raise InputError(f"{where}: {field}.outcome: not one of {', '.join(OUTCOME_KINDS)}")
     _check_samples(group["samples"], where, field)
+    for key in ("cause", "object", "field"):
+        if group.get(key) is not None and not isinstance(group[key], str):
+            raise InputError(f"{where}: {field}.{key}: expected a string")
+    locations = group.get("locations", [])
+    if not isinstance(locations, list):
+        raise InputError(f"{where}: {field}.locations: expected a list")
+    for index, location in enumerate(locations):
+        _check_location(location, where, f"{field}.locations[{index}]")
+
+
+def _check_location(location: Any, where: str, field: str) -> None:
+    if not isinstance(location, dict):
+        raise InputError(f"{where}: {field}: expected an object")
+    for key in ("endpoint", "path"):
+        if not isinstance(location.get(key), str):
+            raise InputError(f"{where}: {field}.{key}: missing or not a string")
+    ids = location.get("ids", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise InputError(f"{where}: {field}.ids: expected a list of group ids")
+    for key in ("count", "journeys"):
+        if key in location:
+            _count(location[key], where, f"{field}.{key}")
+    _check_samples(location.get("samples", []), where, field)
 
 
 def _check_samples(samples: Any, where: str, field: str) -> None:
@@ -169,3 +197,42 @@ def _check_errors(candidate: dict[str, Any], where: str, field: str) -> None:
         _check_samples(group.get("samples", []), where, here)
 
 
+def as_current(data: dict[str, Any]) -> dict[str, Any]:
+    """A checked summary in the current version's shape: a version 1 group (endpoint,
+    path, kind) becomes a cause of no object seen at that one place, keeping its id, so
+    the gate and accept find it as they did. (A group of either version that lacks a
+    field of causes gets it the same way, so no reader meets a missing one.)"""
+    for candidate in data["candidates"].values():
+        for group in candidate["groups"]:
+            group.setdefault("cause", f"{group['endpoint']} {group['path']} {group['kind']}")
+            group.setdefault("object", None)
+            group.setdefault("field", group["path"])
+            group.setdefault("endpoints", [group["endpoint"]])
+            group.setdefault(
+                "locations",
+                [
+                    {
+                        "endpoint": group["endpoint"],
+                        "path": group["path"],
+                        "ids": [group["id"]],
+                        "severity": group["severity"],
+                        "count": group["count"],
+                        "journeys": group.get("journeys", 0),
+                        "samples": group["samples"],
+                        "example": group.get("example"),
+                    }
+                ],
+            )
+    return data
+
+
+def seen_in(group: dict[str, Any]) -> str:
+    """`18 exchanges, 7 endpoints`, `1 exchange, POST /v1/charges` for a cause seen at one
+    endpoint, `1 exchange` for a cause of no object (its words name the endpoint)."""
+    count = int(group.get("count", 0))
+    exchanges = f"{count} exchange{'s' if count != 1 else ''}"
+    if not group.get("object"):
+        return exchanges
+    endpoints = group.get("endpoints") or [group.get("endpoint", "")]
+    where = endpoints[0] if len(endpoints) == 1 else f"{len(endpoints)} endpoints"
+    return f"{exchanges}, {where}"

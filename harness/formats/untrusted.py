@@ -121,16 +121,17 @@ _UNIQUE_KEYS_DECODER = json.JSONDecoder(
 )
 
 
-# A number orjson would read as a float though JSON wrote an integer past 64 bits: twenty
-# digits in a row, found with every digit made a 9 (bytes.translate and `in` run at C
-# speed; a regular expression took six times as long as parsing).
+# A number orjson might read as a float though JSON wrote an integer past 64 bits (below
+# -2^63: nineteen digits; above 2^64 - 1: twenty): nineteen digits in a row, found with
+# every digit made a 9 (bytes.translate and `in` run at C speed; a regular expression
+# took six times as long as parsing).
 _DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
-_TWENTY_DIGITS = b"9" * 20
+_LONG_DIGITS = b"9" * 19
 
 
 def _has_long_integer(text: str | bytes) -> bool:
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    return _TWENTY_DIGITS in raw.translate(_DIGITS_AS_NINES)
+    return _LONG_DIGITS in raw.translate(_DIGITS_AS_NINES)
 
 
 def load_json(text: str | bytes, *, unique_keys: bool = False) -> Any:

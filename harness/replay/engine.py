@@ -27,6 +27,7 @@ from yarl import URL
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
 from harness.model import Exchange, Headers, Request, Response
+from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
@@ -371,7 +372,11 @@ class TargetReplay:
         del self._queues[journey]
 
     async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
-        rewritten = rewrite_request(recorded.request, recorded.seq, self.idmap, self.context)
+        status = recorded.response.status if recorded.response is not None else None
+        credential = recorded_credential(recorded.request, status)
+        rewritten = rewrite_request(
+            recorded.request, recorded.seq, self.idmap, self.context, credential
+        )
         extra: dict[str, Any] = {
             "journey": journey,
             "attempts": 0,
@@ -379,6 +384,9 @@ class TargetReplay:
             "skipped": False,
             "idempotent_replayed": False,
         }
+        if credential is not Credential.TARGET_KEY:
+            # Replayed as recorded: without a key, or with one every target refuses.
+            extra["credential"] = str(credential)
         if rewritten.unresolved and _answered_missing(recorded):
             # The recording itself was told these ids name nothing: asking the target
             # about them unchanged is the faithful replay, not an unresolved reference.
@@ -414,6 +422,12 @@ class TargetReplay:
                 )
             else:
                 outcome = await self._sender.send(request)
+        account = recorded.request.header("stripe-account")
+        if account:
+            # Which connected account the request acted for on the target (run.json
+            # tallies them per target: accounts_used).
+            sent = request.header("stripe-account") if outcome is not None else None
+            extra["stripe_account"] = {"recorded": account, "sent": sent}
         if outcome is None:
             extra["skipped"] = True
             result = Exchange(
@@ -492,3 +506,8 @@ def count(counters: TargetCounters, result: Exchange) -> None:
     shifted = extra.get("times_shifted")
     if shifted:
         counters.times_shifted += len(shifted)
+    account = extra.get("stripe_account")
+    if isinstance(account, dict) and isinstance(account.get("recorded"), str):
+        sent = account.get("sent")
+        pair = (account["recorded"], sent if isinstance(sent, str) else None)
+        counters.accounts[pair] = counters.accounts.get(pair, 0) + 1

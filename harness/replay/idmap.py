@@ -16,17 +16,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
 from harness.formats.mapping import read_mapping_file
 from harness.formats.untrusted import response_json
 from harness.model import Response
 from harness.pairstore import PairStore
 from harness.replay.rewrite import NOT_ID_FIELDS
+from harness.scenario import TargetSpec
 from harness.stripe import (
     ID_PREFIXES,
     NON_OBJECT_PREFIXES,
     TIMESTAMP_FIELDS,
     VOLATILE_FIELDS,
     id_prefix,
+    is_account_id,
     is_stripe_id,
 )
 from harness.stripe.times import is_calendar_time
@@ -264,3 +267,22 @@ def read_id_map_file(path: str | Path) -> dict[str, str]:
     (harness.formats.mapping: CSV `old_id,new_id[,type]`, JSON, an earlier run's id map).
     Mistakes are InputErrors naming FILE:LINE."""
     return read_mapping_file(path)
+
+
+def target_seeds(target: TargetSpec) -> dict[str, str]:
+    """What a target's id map starts from: its `id_map` file, then the connected accounts
+    it maps (`accounts:` as a mapping or a mapping file; nothing for `accounts: same`).
+    Mistakes are InputErrors naming the file."""
+    seeds = read_id_map_file(target.id_map) if target.id_map is not None else {}
+    if isinstance(target.accounts, dict):
+        seeds.update(target.accounts)
+    elif isinstance(target.accounts, Path):
+        accounts = read_id_map_file(target.accounts)
+        for recorded, sent in accounts.items():
+            if not (is_account_id(recorded) and is_account_id(sent)):
+                raise InputError(
+                    f"{target.accounts}: {recorded} → {sent}: not a connected account id "
+                    f"(acct_…); target {target.name}'s accounts file maps accounts only"
+                )
+        seeds.update(accounts)
+    return seeds

@@ -36,6 +36,8 @@ class TargetCounters:
     times_shifted: int = 0
     unresolved: int = 0
     answered: int = 0
+    # (recorded Stripe-Account, the one sent or None when not sent) → requests
+    accounts: dict[tuple[str, str | None], int] = field(default_factory=dict)
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -52,8 +54,14 @@ class TargetCounters:
             "times_shifted": self.times_shifted,
         }
 
+    def add(self, other: TargetCounters) -> None:
+        """Add the counts another replay of the same target made (a shard's)."""
+        self.add_results(other.to_results())
+        for pair, requests in other.accounts.items():
+            self.accounts[pair] = self.accounts.get(pair, 0) + requests
+
     def add_results(self, results: dict[str, int]) -> None:
-        """Add counts another replay of the same target made (a shard's, to_results)."""
+        """Add counts as to_results gives them."""
         self.done += results["exchanges"]
         self.answered += results["answered"]
         self.errors += results["errors"]

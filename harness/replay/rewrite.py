@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote_plus
 
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Headers, Request
+from harness.replay.credentials import INVALID_API_KEY, Credential
 from harness.stripe import (
     CLIENT_SECRET_PATTERN,
     CUSTOM_ID_COLLECTIONS,
@@ -30,6 +31,7 @@ from harness.stripe import (
     account_number_for_replay,
     form_key_path,
     iban_for_replay,
+    is_account_id,
     is_custom_id_segment,
     is_stripe_id,
     is_test_token,
@@ -345,6 +347,20 @@ class TargetContext:
     # (harness.stripe.times).
     time_shift: int | None = None
     time_fields: frozenset[str] = REQUEST_TIME_FIELDS
+    # Connected accounts the id map does not know are the target's own (`accounts: same`);
+    # False when the scenario maps them (the mapping seeds the id map). Ids with one of
+    # `pass_through`'s prefixes exist on the target as recorded.
+    same_accounts: bool = True
+    pass_through: tuple[str, ...] = ()
+
+    def standing_id(self, recorded: str) -> str | None:
+        """An id the id map does not know that the target has as it was recorded: one of
+        the platform's connected accounts, or an id with a pass-through prefix; else None."""
+        if self.same_accounts and is_account_id(recorded):
+            return recorded
+        if self.pass_through and recorded.startswith(self.pass_through):
+            return recorded
+        return None
 
 
 @dataclass(slots=True)
@@ -370,12 +386,20 @@ def idempotency_key(run_id: str, target: str, recorded: str) -> str:
     return f"shadow-{digest[:40]}"
 
 
-def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetContext) -> Rewritten:
+def rewrite_request(
+    recorded: Request,
+    seq: int,
+    ids: IdLookup,
+    target: TargetContext,
+    credential: Credential = Credential.TARGET_KEY,
+) -> Rewritten:
     """The request to send to `target` for a recorded one: every recorded id replaced by the
     target's (unknown ones listed as unresolved), every absolute time made the target's
     (the one its answer gave where the recording's answer showed it, else moved by the
-    time shift), test cards for redacted cards, the target's key and headers, and a
-    namespaced Idempotency-Key."""
+    time shift), test cards for redacted cards, the target's headers, a namespaced
+    Idempotency-Key, and the `credential` the recording implies
+    (harness.replay.credentials.recorded_credential): the target's key, none, or a key
+    every target refuses."""
     unresolved: list[str] = []
     notes: list[str] = []
     shifted: list[tuple[str, int, int, str]] = []
@@ -393,6 +417,8 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return str(moved)
         if kind in (ID, CURSOR):
             mapped = ids.get(value)
+            if mapped is None:
+                mapped = target.standing_id(value)
             if mapped is None and value not in unresolved:
                 unresolved.append(value)
             return mapped
@@ -402,10 +428,13 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
             return ids.get(value)
         if kind == SECRET:
             mapped = ids.secret(value)
-            if mapped is None:
-                owner = secret_owner(value)
-                if owner not in unresolved:
-                    unresolved.append(owner)
+            owner = secret_owner(value)
+            if mapped is None and target.standing_id(owner) is not None:
+                # Sent as recorded; a secret the recording redacted stays a marker, and
+                # the request is skipped for it (markers_left), never sent with it.
+                mapped = value
+            if mapped is None and owner not in unresolved:
+                unresolved.append(owner)
             return mapped
         if target.live:
             return None
@@ -445,7 +474,9 @@ def rewrite_request(recorded: Request, seq: int, ids: IdLookup, target: TargetCo
     overridden = {name.lower() for name, _ in target.headers}
     headers = Headers((k, v) for k, v in headers if k.lower() not in overridden)
     headers.extend(target.headers)
-    if target.api_key:
+    if credential is Credential.INVALID_KEY:
+        headers.append(("Authorization", f"Bearer {INVALID_API_KEY}"))
+    elif credential is Credential.TARGET_KEY and target.api_key:
         headers.append(("Authorization", f"Bearer {target.api_key}"))
     key = recorded.header("idempotency-key")
     if key is None and recorded.method.upper() == "POST":

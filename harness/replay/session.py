@@ -36,7 +36,7 @@ from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
 from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
 from harness.replay.gates import GateLayout
-from harness.replay.idmap import IdMap, read_id_map_file
+from harness.replay.idmap import IdMap, target_seeds
 from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
@@ -89,6 +89,10 @@ def _run_target(target: TargetSpec, concurrency: int) -> RunTarget:
         extra={
             **({"blueprint": target.blueprint} if target.blueprint else {}),
             **({"expect_upgrade": True} if target.expect_upgrade else {}),
+            "accounts": str(target.accounts)
+            if isinstance(target.accounts, Path)
+            else target.accounts,
+            **({"pass_through": list(target.pass_through)} if target.pass_through else {}),
         },
     )
 
@@ -149,6 +153,8 @@ def target_replay(
         port=parts.port,
         time_shift=time_shift,
         time_fields=scenario.time.field_names(),
+        same_accounts=target.accounts == "same",
+        pass_through=tuple(target.pass_through),
     )
     return TargetReplay(
         context=context,
@@ -232,6 +238,9 @@ class ReplaySession:
             self.info.status = result.status
             self.info.finished = _now()
             self.info.results = {c.name: c.to_results() for c in counters}
+            used = {c.name: _accounts_used(c) for c in counters}
+            for entry in self.info.targets:
+                entry.extra["accounts_used"] = used.get(entry.name, [])
             if failures:
                 result.status = "failed"
                 self.info.status = "failed"
@@ -359,6 +368,17 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _accounts_used(counters: TargetCounters) -> list[dict[str, Any]]:
+    """The connected accounts a target's requests acted for (run.json, per target): each
+    recorded Stripe-Account, the account sent in its place (None: not sent), how often."""
+    return [
+        {"recorded": recorded, "sent": sent, "requests": requests}
+        for (recorded, sent), requests in sorted(
+            counters.accounts.items(), key=lambda item: (item[0][0], item[0][1] or "")
+        )
+    ]
+
+
 def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     """How this run moves absolute times in requests (run.json `time`, docs/replay.md):
     by the replay's start less the recording's, in whole seconds, unless the scenario
@@ -396,7 +416,8 @@ def _keys(scenario: Scenario, allow_live: bool) -> dict[str, str | None]:
 
 
 def _seeds(scenario: Scenario) -> dict[str, dict[str, str]]:
-    return {t.name: read_id_map_file(t.id_map) if t.id_map else {} for t in scenario.targets}
+    """Per target, what its id map starts from: its `id_map` file, then its accounts."""
+    return {t.name: target_seeds(t) for t in scenario.targets}
 
 
 def _known_ids(seeds: dict[str, dict[str, str]]) -> set[str]:

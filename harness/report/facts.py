@@ -129,6 +129,27 @@ def time_statement(run: dict[str, Any]) -> str:
     )
 
 
+def accounts_statement(used: Any) -> str:
+    """The connected accounts a target's requests acted for (run.json `accounts_used`),
+    in words: `acct_A (12 requests), acct_B as acct_C (3), acct_D not sent (1)`."""
+    if not isinstance(used, list):
+        return ""
+    parts = []
+    for entry in used:
+        if not isinstance(entry, dict):
+            continue
+        recorded, sent, requests = entry.get("recorded"), entry.get("sent"), entry.get("requests")
+        if sent is None:
+            where = f"{recorded} not sent"
+        elif sent == recorded:
+            where = str(recorded)
+        else:
+            where = f"{recorded} as {sent}"
+        unit = "request" if requests == 1 else "requests"
+        parts.append(f"{where} ({requests} {unit})")
+    return ", ".join(parts)
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -147,8 +168,11 @@ def _target_facts(target: dict[str, Any]) -> TargetFacts:
     ]
     api_version = next((v for k, v in headers if k.lower() == "stripe-version"), "")
     env = target.get("api_key_env")
-    known = {"name", "role", "url", "headers", "launch", "api_key_env"}
+    known = {"name", "role", "url", "headers", "launch", "api_key_env", "accounts_used"}
     settings = [(str(k), _text(v)) for k, v in target.items() if k not in known]
+    used = accounts_statement(target.get("accounts_used"))
+    if used:
+        settings.append(("connected accounts used", used))
     return TargetFacts(
         name=str(target.get("name", "?")),
         role=str(target.get("role", "")),

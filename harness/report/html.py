@@ -103,6 +103,36 @@ def content_security_policy(style: str, script: str | None = None) -> str:
     )
 
 
+def where_seen(group: dict[str, Any], location: dict[str, Any]) -> dict[str, Any]:
+    """One place a cause was seen, as the page draws it: the endpoint and path, counts,
+    and its sample pair as the object around the field on each side."""
+    example = location.get("example") or {}
+    excerpt = example.get("excerpt") or {}
+    return {
+        "endpoint": location.get("endpoint"),
+        "path": _clipped(str(location.get("path"))),
+        "full_path": location.get("path"),
+        "count": location.get("count", 0),
+        "journeys": location.get("journeys", 0),
+        "seq": example.get("seq"),
+        "change": before_after({"kind": group.get("kind"), "example": example}),
+        "baseline": _excerpt_text(excerpt.get("baseline")),
+        "candidate": _excerpt_text(excerpt.get("candidate")),
+    }
+
+
+# Longest cause or path a table cell shows; a hostile answer's keys run to 100,000.
+_CELL_TEXT = 300
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _CELL_TEXT else text[:_CELL_TEXT] + "…"
+
+
+def _excerpt_text(excerpt: Any) -> str | None:
+    return None if excerpt is None else json.dumps(excerpt, indent=2, ensure_ascii=False)
+
+
 def page_data(report: Report) -> dict[str, Any]:
     """The data the page's script draws: group rows, endpoint and error rows, samples."""
     summary = report.summary
@@ -121,6 +151,9 @@ def page_data(report: Report) -> dict[str, Any]:
                     "outcome": group.get("outcome", "difference"),
                     "endpoint": group.get("endpoint"),
                     "path": group.get("path"),
+                    "cause": _clipped(str(group.get("cause"))),
+                    "endpoints": list(group.get("endpoints") or [group.get("endpoint")]),
+                    "locations": [where_seen(group, place) for place in group.get("locations", [])],
                     "count": group.get("count", 0),
                     "occurrences": group.get("occurrences"),
                     "journeys": group.get("journeys", 0),

@@ -42,9 +42,10 @@ def _one_line(text: str) -> str:
 
 
 def group_case_name(group: dict[str, Any]) -> str:
-    """`POST /v1/customers $.balance (field added)`."""
-    kind = kind_phrase(str(group.get("kind")))
-    return f"{group.get('endpoint', '')} {group.get('path', '')} ({kind})"
+    """`subscription.plan removed`: one test case per cause (`(expected)` or `(noise)`
+    after it when it is not a difference)."""
+    outcome = group.get("outcome", "difference")
+    return str(group.get("cause")) + ("" if outcome == "difference" else f" ({outcome})")
 
 
 def group_details(group: dict[str, Any], candidate: str, baseline: str) -> str:
@@ -54,7 +55,12 @@ def group_details(group: dict[str, Any], candidate: str, baseline: str) -> str:
     before = ABSENT if kind == "added" else short_value(example.get("baseline"), VALUE_LIMIT)
     after = ABSENT if kind == "removed" else short_value(example.get("candidate"), VALUE_LIMIT)
     lines = [
-        f"{kind_phrase(kind)} at {group.get('path')} of {group.get('endpoint')}",
+        f"{group.get('cause')}: {kind_phrase(kind)}",
+        "seen at: "
+        + "; ".join(
+            f"{place.get('endpoint')} {place.get('path')} ({place.get('count', 0)})"
+            for place in group.get("locations", [])
+        ),
         f"severity: {group.get('severity')}",
         f"affects {group_counts(group)}",
         f"baseline ({baseline}): {before}",

@@ -11,7 +11,6 @@ from harness.report.facts import time_statement
 from harness.report.phrasing import (
     before_after,
     escape_bidi,
-    kind_phrase,
     verdict,
     verdict_line,
     verdict_passed,
@@ -58,8 +57,8 @@ def _candidate_section(name: str, candidate: dict[str, Any], baseline: str) -> l
     real = [g for g in groups if g.get("outcome", "difference") == "difference"]
     if real:
         lines += [
-            "| severity | endpoint | field | change | exchanges | journeys | example |",
-            "|---|---|---|---|---:|---:|---|",
+            "| severity | cause | seen at | exchanges | journeys | example |",
+            "|---|---|---|---:|---:|---|",
         ]
         for group in real[:MAX_ROWS]:
             lines.append(
@@ -67,9 +66,8 @@ def _candidate_section(name: str, candidate: dict[str, Any], baseline: str) -> l
                 + " | ".join(
                     [
                         md_text(group.get("severity")),
-                        md_code(group.get("endpoint")),
-                        md_code(group.get("path")),
-                        md_text(kind_phrase(str(group.get("kind")))),
+                        md_code(group.get("cause")),
+                        md_text(places(group)),
                         str(int(group.get("count", 0))),
                         str(int(group.get("journeys", 0))),
                         md_code(before_after(group, 30)),
@@ -98,6 +96,12 @@ def _candidate_section(name: str, candidate: dict[str, Any], baseline: str) -> l
             shown.append(md_text(group.get("message"), 120) + count)
         lines += ["Not compared: " + "; ".join(shown), ""]
     return lines
+
+
+def places(group: dict[str, Any]) -> str:
+    """`POST /v1/subscriptions`, or `7 endpoints` for a cause seen at more than one."""
+    endpoints = group.get("endpoints") or [group.get("endpoint")]
+    return str(endpoints[0]) if len(endpoints) == 1 else f"{len(endpoints)} endpoints"
 
 
 def render_markdown(summary: dict[str, Any], html_name: str = "index.html") -> str:

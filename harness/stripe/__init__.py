@@ -143,6 +143,12 @@ def is_stripe_id(value: object) -> bool:
     )
 
 
+def is_account_id(value: object) -> bool:
+    """True when `value` is a connected account's id (`acct_…`): the account a Connect
+    request acts for (its Stripe-Account header) or names (`transfer_data[destination]`)."""
+    return is_stripe_id(value) and id_prefix(str(value)) == "acct"
+
+
 def id_prefix(value: str) -> str:
     """The prefix of an id (`sub_sched` for `sub_sched_123…`), without the underscore."""
     known = _PREFIX_PATTERN.match(value)

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 # In command, entrypoint and env: the port the server must listen on (with host
 # networking a free port of the machine, else the first of `ports`).
 PORT = "{port}"
+# ... and the address it must listen on: 127.0.0.1 with host networking, where the
+# container shares the machine's interfaces; every address of its own on a network of
+# its own, where only what the engine publishes on the machine's 127.0.0.1 reaches it.
+HOST = "{host}"
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -221,8 +225,9 @@ class ContainerPlan:
 
 def plan_container(spec: DockerLaunch, network: str, free: int) -> ContainerPlan:
     """Where the server listens and what it is told. With host networking it shares the
-    machine's ports, so it listens on `free` when it is told a port through `{port}`;
-    on a network of its own it listens on its first port, published on 127.0.0.1."""
+    machine's ports, so it listens on 127.0.0.1 (`{host}`) and on `free` when it is told a
+    port through `{port}`; on a network of its own it listens on its first port, published
+    on 127.0.0.1 only."""
     if network == "host":
         listen = free if spec.uses_port_placeholder() else spec.ports[0]
         published: tuple[int, ...] = ()
@@ -230,15 +235,20 @@ def plan_container(spec: DockerLaunch, network: str, free: int) -> ContainerPlan
         listen = spec.ports[0] if spec.ports else free
         published = tuple(dict.fromkeys([listen, *spec.ports]))
 
+    host = "127.0.0.1" if network == "host" else "0.0.0.0"
+
+    def placed(text: str) -> str:
+        return text.replace(PORT, str(listen)).replace(HOST, host)
+
     def fill(parts: list[str] | None) -> list[str] | None:
-        return None if parts is None else [part.replace(PORT, str(listen)) for part in parts]
+        return None if parts is None else [placed(part) for part in parts]
 
     return ContainerPlan(
         network=network,
         listen_port=listen,
         command=fill(spec.command_argv()),
         entrypoint=fill(spec.entrypoint_argv()),
-        env={name: value.replace(PORT, str(listen)) for name, value in spec.env.items()},
+        env={name: placed(value) for name, value in spec.env.items()},
         published=published,
     )
 

@@ -1,8 +1,10 @@
 """`launch: localstripe`: localstripe on a free port of 127.0.0.1 with a store of its own,
-until the replay ends (docs/scenario-format.md, STRIPE.md's facts about localstripe)."""
+until the replay ends (docs/scenario-format.md, STRIPE.md's facts about localstripe).
+localstripe (GPL-3) runs as a program of its own, never imported by the harness."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,9 +28,33 @@ class LocalstripeLaunch(LaunchOptions):
         return "localstripe"
 
 
+# Where localstripe writes its whole store after every change, whichever instance it is.
+SHARED_STORE = "/tmp/localstripe.pickle"
+# The wrapper it runs under (a script of the standard library only, never imported here).
+LOOPBACK_WRAPPER = Path(__file__).resolve().with_name("loopback.py")
+
+
+def _interpreter(script: str) -> str:
+    """The Python a console script names in its first line (its own environment's), else
+    this one."""
+    try:
+        with open(script, "rb") as file:
+            first = file.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return sys.executable
+    program = first[2:].strip().split(" ")[0] if first.startswith("#!") else ""
+    return program if program and os.access(program, os.X_OK) else sys.executable
+
+
 def localstripe_command(port: int) -> list[str]:
-    """localstripe on `port` with a fresh store. `--from-scratch` matters: without it the
-    process loads /tmp/localstripe.pickle, which every instance on the machine shares."""
+    """localstripe on 127.0.0.1:`port` with a store of its own, in memory only.
+
+    localstripe binds every interface (`::`) and has no option to say otherwise, and it
+    writes its store to SHARED_STORE, one file for every instance on the machine. So it
+    runs under harness/replay/launch/loopback.py, which turns its bind into a loopback
+    one and sends its writes of SHARED_STORE to the null device; `--from-scratch` keeps it
+    from reading the file, so nothing of another instance's store (or of an earlier
+    run's) is ever loaded."""
     script = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which(
         "localstripe"
     )
@@ -36,7 +62,17 @@ def localstripe_command(port: int) -> list[str]:
         raise InfrastructureError(
             "localstripe is not installed: install it with `pip install 'stripe-shadow[local]'`"
         )
-    return [script, "--port", str(port), "--from-scratch"]
+    return [
+        _interpreter(script),
+        str(LOOPBACK_WRAPPER),
+        "--discard",
+        SHARED_STORE,
+        "--",
+        script,
+        "--port",
+        str(port),
+        "--from-scratch",
+    ]
 
 
 def localstripe(
@@ -56,8 +92,7 @@ def localstripe(
 
 
 def launch_localstripe(spec: LocalstripeLaunch, context: LaunchContext) -> LocalProcess:
-    """localstripe on a free port with a store of its own (`--from-scratch`: nothing is
-    read from the pickle file that every instance on the machine writes)."""
+    """localstripe on a free port of 127.0.0.1 with a store of its own (localstripe_command)."""
     return localstripe(context.target, context.log_path, tied_to_parent=True)
 
 

@@ -1,6 +1,7 @@
 """`launch: stripe-mock`: Stripe's official emulator as a target. A `stripe-mock` binary on
-PATH runs as a local process on a free port; without one, the image runs as a container
-(harness.replay.launch.docker). Either way it serves plain HTTP only (`-http-port`).
+PATH runs as a local process on a free port of 127.0.0.1; without one, the image runs as a
+container (harness.replay.launch.docker). Either way the replay uses its plain HTTP
+listener, and its HTTPS one listens on a port of 127.0.0.1 the kernel picks.
 
 stripe-mock is stateless: it validates each request against Stripe's OpenAPI spec and
 answers a fixture with a random id, `created: 1234567890` and `Request-Id: req_123`
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launched, Launcher, LaunchOptions
-from harness.replay.launch.docker import PORT, ContainerTarget, DockerLaunch
+from harness.replay.launch.docker import HOST, PORT, ContainerTarget, DockerLaunch
 from harness.replay.launch.process import start_on_free_port
 
 BINARY = "stripe-mock"
@@ -38,10 +39,10 @@ class StripeMockLaunch(LaunchOptions):
 
     def container(self) -> DockerLaunch:
         """The container that runs it; the image's own entrypoint fixes both ports, so it
-        is replaced by one that serves plain HTTP on the port given."""
+        is replaced by one that serves plain HTTP on the address given."""
         return DockerLaunch(
             image=self.image,
-            entrypoint=["/bin/stripe-mock", "-http-port", PORT],
+            entrypoint=["/bin/stripe-mock", *_listen(f"{HOST}:{PORT}")],
             ports=[STRIPE_MOCK_PORT],
             network=self.network,
             ready_path="/v1/balance",
@@ -54,9 +55,16 @@ class StripeMockLaunch(LaunchOptions):
         return {"stripe-mock": options} if options else "stripe-mock"
 
 
+def _listen(http_address: str) -> list[str]:
+    """stripe-mock's options for HTTP on `http_address` and HTTPS on a port of 127.0.0.1
+    the kernel picks. Without an HTTPS address it listens for HTTPS on every interface on
+    12112 (`-http-addr` alone does not turn HTTPS off), which parallel instances share."""
+    return ["-http-addr", http_address, "-https-addr", "127.0.0.1:0"]
+
+
 def stripe_mock_command(binary: str, port: int) -> list[str]:
-    """Plain HTTP on `port` only (given a port, stripe-mock opens no HTTPS listener)."""
-    return [binary, "-http-port", str(port)]
+    """Plain HTTP on 127.0.0.1:`port`, HTTPS on a port of 127.0.0.1 nobody uses."""
+    return [binary, *_listen(f"127.0.0.1:{port}")]
 
 
 def launch_stripe_mock(spec: StripeMockLaunch, context: LaunchContext) -> Launched:

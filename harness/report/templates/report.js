@@ -98,9 +98,8 @@
   const GROUP_COLUMNS = [
     { key: "severity", label: "Severity", value: (g) => SEVERITY_RANK[g.severity] ?? 9 },
     { key: "candidate", label: "Candidate", value: (g) => g.candidate },
-    { key: "kind", label: "What changed", value: (g) => g.kind_text },
-    { key: "endpoint", label: "Endpoint", value: (g) => g.endpoint },
-    { key: "path", label: "Field", value: (g) => g.path },
+    { key: "cause", label: "Cause", value: (g) => g.cause },
+    { key: "endpoint", label: "Seen at", value: (g) => g.endpoints.length + "\u0000" + g.endpoint },
     { key: "count", label: "Exchanges", value: (g) => g.count, numeric: true },
     { key: "journeys", label: "Journeys", value: (g) => g.journeys, numeric: true },
     { key: "example", label: "Example (before \u2192 after)", value: (g) => g.example },
@@ -115,7 +114,8 @@
     if (state.candidate && group.candidate !== state.candidate) return false;
     if (state.severity && group.severity !== state.severity) return false;
     if (state.text) {
-      const haystack = (group.endpoint + " " + group.path + " " + group.kind_text).toLowerCase();
+      const places = group.locations.map((l) => l.endpoint + " " + l.path).join(" ");
+      const haystack = (group.cause + " " + places + " " + group.kind_text).toLowerCase();
       if (!haystack.includes(state.text)) return false;
     }
     return true;
@@ -181,12 +181,11 @@
         h("td", { class: "toggle" }, open ? "\u25be" : "\u25b8"),
         h("td", null, h("span", { class: "badge " + group.severity }, group.severity)),
         h("td", null, group.candidate),
-        h("td", null, group.kind_text),
-        h("td", { class: "code" }, group.endpoint),
-        h("td", { class: "code" }, group.path),
+        h("td", { class: "code cause" }, h("span", { class: "steps" }, breakable(group.cause))),
+        h("td", { class: "code" }, seenAt(group)),
         h("td", { class: "num" }, group.count),
         h("td", { class: "num" }, group.journeys),
-        h("td", { class: "code" }, group.example),
+        h("td", { class: "code example" }, group.example),
       ]);
       if (outcome !== "difference") row.append(h("td", null, group.reason || ""));
       const toggle = () => {
@@ -212,6 +211,66 @@
       renderGroupSections();
     }));
     return wrap;
+  }
+
+  function breakable(text) {
+    // A line may break after `/`, `.` and before `[` (an endpoint's or a path's steps),
+    // never inside a word: the table fits a laptop's width without sideways scrolling.
+    const out = [];
+    let word = "";
+    for (const ch of String(text == null ? "" : text)) {
+      if (ch === "[" && word) {
+        out.push(word, h("wbr"));
+        word = "";
+      }
+      word += ch;
+      if (ch === "/" || ch === ".") {
+        out.push(word, h("wbr"));
+        word = "";
+      }
+    }
+    if (word) out.push(word);
+    return out;
+  }
+
+  function seenAt(group) {
+    if (group.endpoints.length === 1) return h("span", { class: "steps" }, breakable(group.endpoints[0]));
+    return h("span", { title: group.endpoints.join("\n") }, plural(group.endpoints.length, "endpoint"));
+  }
+
+  function whereSeen(group) {
+    // Each place the cause was seen, with its counts and one sample pair side by side:
+    // the object around the field on each side, not the whole answer.
+    const table = h("table", { class: "locations" }, [
+      h("thead", null, h("tr", null, [
+        h("th", { scope: "col" }, "Endpoint and path"),
+        h("th", { scope: "col", class: "num" }, "Exchanges"),
+        h("th", { scope: "col", class: "num" }, "Journeys"),
+        h("th", { scope: "col" }, BASELINE_LABEL),
+        h("th", { scope: "col" }, "Candidate: " + group.candidate),
+      ])),
+    ]);
+    const body = h("tbody");
+    for (const place of group.locations) {
+      body.append(h("tr", null, [
+        h("td", { class: "code" }, [
+          h("div", { class: "steps" }, breakable(place.endpoint)),
+          h("div", { class: "steps" }, breakable(place.path)),
+          place.seq !== null && place.seq !== undefined ? h("div", { class: "muted" }, "exchange #" + place.seq + ": " + place.change) : "",
+        ]),
+        h("td", { class: "num" }, place.count),
+        h("td", { class: "num" }, place.journeys),
+        h("td", null, excerptView(place.baseline)),
+        h("td", null, excerptView(place.candidate)),
+      ]));
+    }
+    table.append(body);
+    return h("div", { class: "where-seen" }, [h("h4", null, "Where it was seen"), table]);
+  }
+
+  function excerptView(text) {
+    if (text === null || text === undefined) return h("p", { class: "missing" }, "(not on this side)");
+    return h("pre", { class: "json excerpt" }, text);
   }
 
   // --- samples --------------------------------------------------------------------------
@@ -271,6 +330,7 @@
   function samplesOf(group) {
     if (sampleCache.has(group.key)) return sampleCache.get(group.key);
     const wrap = h("div", { class: "samples", "data-samples-of": group.id });
+    wrap.append(whereSeen(group));
     wrap.append(h("p", { class: "explain" },
       sampleSentence(group.samples.length, group.count) +
       ". The baseline's side is on the left, the candidate's on the right."));
@@ -290,9 +350,10 @@
     const candidate = (DATA.sides.candidates[group.candidate] || {})[key];
     const outcome = (DATA.outcomes[group.candidate] || {})[key];
     const differences = outcome ? outcome.differences : [{ path: group.path, kind: group.kind, change: group.example }];
+    const paths = new Set(group.locations.map((l) => l.full_path));
     const marks = {
-      main: [pathMatcher(group.path)],
-      other: differences.filter((d) => d.path !== group.path).map((d) => pathMatcher(d.path)),
+      main: [...paths].map(pathMatcher),
+      other: differences.filter((d) => !paths.has(d.path)).map((d) => pathMatcher(d.path)),
       headers: new Set(differences.filter((d) => d.path.startsWith("headers.")).map((d) => d.path.slice(8).toLowerCase())),
       status: differences.some((d) => d.path === "$"),
     };
@@ -304,7 +365,7 @@
     ]);
     const list = h("ul", { class: "sample-diffs" });
     for (const d of differences) {
-      list.append(h("li", { class: d.path === group.path && d.kind === group.kind ? "this-group" : null }, [
+      list.append(h("li", { class: paths.has(d.path) ? "this-group" : null }, [
         h("span", { class: "code" }, d.path), " " + (d.kind || "") + (d.outcome && d.outcome !== "difference" ? " (" + d.outcome + ")" : "") + ": ",
         h("span", { class: "code" }, d.change || ""),
       ]));
