@@ -30,7 +30,6 @@ from bench.scenarios import scenario
 from bench.synth import cached
 from bench.target import FastTarget
 from harness.distributed.cluster import connect
-from harness.replay.launch.process import free_port
 
 _BIN = Path(sys.executable).parent
 
@@ -52,9 +51,11 @@ def dask_cluster(
     tests/test_distributed.py runs its cluster with this too."""
     from distributed import Client
 
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
     folder.mkdir(parents=True, exist_ok=True)
+    # The scheduler takes a free port itself and says which in this file: a port chosen
+    # here could be taken by another process before the scheduler binds it.
+    scheduler_file = folder / "scheduler.json"
+    scheduler_file.unlink(missing_ok=True)
     launched = {"env": {**os.environ, **(env or {})}, "stdout": subprocess.DEVNULL}
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -63,7 +64,8 @@ def dask_cluster(
                 subprocess.Popen(
                     [
                         *(str(_BIN / "dask"), "scheduler", "--host", "127.0.0.1"),
-                        *("--port", str(port), "--no-dashboard"),
+                        *("--port", "0", "--scheduler-file", str(scheduler_file)),
+                        "--no-dashboard",
                         # its HTTP server (health, metrics) listens even so: on loopback
                         *("--dashboard-address", "127.0.0.1:0"),
                     ],
@@ -71,12 +73,18 @@ def dask_cluster(
                     **launched,  # type: ignore[call-overload]
                 )
             )
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # written whole
+        address = json.loads(scheduler_file.read_text())["address"]
         for number in range(workers):
             with open(folder / f"worker{number}.log", "wb") as log:
                 processes.append(
                     subprocess.Popen(
                         [
-                            *(str(_BIN / "dask"), "worker", address, "--host", "127.0.0.1"),
+                            *(str(_BIN / "dask"), "worker", "--host", "127.0.0.1"),
+                            *("--scheduler-file", str(scheduler_file)),
                             *("--nthreads", "1", "--no-nanny", "--no-dashboard"),
                             *("--dashboard-address", "127.0.0.1:0"),
                             *("--local-directory", str(folder / f"w{number}")),
