@@ -124,7 +124,9 @@ def learn_firsts(job: PairJob, seqs: frozenset[int]) -> tuple[Firsts, Firsts]:
     """Round one, on a worker: the firsts of each side within one shard."""
     baseline, other, profile, projection = job.open(seqs)
     times = FirstTouches(baseline.origin), FirstTouches(other.origin)
-    items = compare_items(baseline, other, profile, projection, job.expect_upgrade, job.fast, times)
+    items = compare_items(
+        baseline, other, profile, projection, job.expect_upgrade, times=times, fast=job.fast
+    )
     for _ in items:
         pass
     return times[0].firsts(), times[1].firsts()
@@ -172,6 +174,7 @@ class ClusterComparer:
         projection: PairProjection | None = None,
         expect_upgrade: bool = False,
         fast: bool = True,
+        times: Any = None,
     ) -> Iterator[RawOutcome]:
         client = self.client
         job = PairJob(
