@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     compare,
+    distributed,
     fidelity,
     importer,
     integration_map,
@@ -44,6 +45,7 @@ MEASUREMENTS = (
     "import",
     "map",
     "reconcile",
+    "distributed",
 )
 
 
@@ -120,6 +122,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
     measure("import", lambda: importer.measure(work, sizes.imports))
     measure("map", lambda: integration_map.measure(work, sizes.memory))
     measure("reconcile", lambda: reconcile.measure(work, sizes.memory))
+    measure("distributed", lambda: distributed.measure(work, sizes.throughput, sizes.repeats))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

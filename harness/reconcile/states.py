@@ -24,8 +24,8 @@ from harness.compare.diff import diff_responses
 from harness.compare.normalize import NotComparable, normalize_response, to_jsonable
 from harness.compare.pipeline import (
     Side,
-    _load_side,
     counterparts,
+    load_side,
     profile_for,
     scenario_section,
 )
@@ -53,7 +53,7 @@ def learnt_times(side: Side, ids: Any, profile: Profile) -> TimeMap:
     for exchange in side.exchanges():
         if exchange.response is None or exchange.extra.get("skipped"):
             continue
-        times.note_request(exchange.request)
+        times.note_request(exchange.request, exchange.seq)
         version = profile.for_version(answer_version(exchange, side.default_version))
         try:
             normalize_response(
@@ -213,12 +213,12 @@ def compare_end_states(
     section, scenario_path = scenario_section(run)
     config = resolve_config(section, scenario_path, Path(rules) if rules is not None else None)
     profile = profile_for(config)
-    baseline = _load_side(run, run.baseline)
+    baseline = load_side(run, run.baseline)
     candidates = {}
     for target in run.by_role("candidate"):
         classifier = Classifier(config)
         candidates[target.name] = compare_candidate_states(
-            run.path, baseline, _load_side(run, target.name), profile, classifier
+            run.path, baseline, load_side(run, target.name), profile, classifier
         )
     found = {"version": SECTION_VERSION, "baseline": run.baseline, "candidates": candidates}
     summary = load_summary(run.path)

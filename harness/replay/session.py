@@ -33,8 +33,9 @@ from harness.formats.rundir import (
     new_run_dir,
     write_run_json,
 )
+from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
-from harness.replay.engine import TargetReplay, count
+from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, target_seeds
 from harness.replay.launch import LaunchContext, launch
@@ -62,6 +63,14 @@ class ReplayResult:
     def unreachable(self) -> list[str]:
         """Targets that were sent requests but answered none of them."""
         return [c.name for c in self.counters if c.answered == 0 and c.done - c.skipped > 0]
+
+
+def result_header(run: str, target: str) -> Header:
+    """The header line of a target's result file (docs/run-format.md)."""
+    return Header(
+        source={"kind": "replay", "run": run, "target": target},
+        redaction=SECRETS_ONLY.header_json(),
+    )
 
 
 def _now() -> str:
@@ -128,7 +137,72 @@ class RunningTarget:
 AfterReplay = Callable[[Path, list[RunningTarget]], None]
 
 
-class _Session:
+def target_replay(
+    scenario: Scenario,
+    target: TargetSpec,
+    url: str,
+    *,
+    plan: Plan,
+    layout: GateLayout,
+    key: str | None,
+    namespace: str,
+    time_shift: int | None,
+    idmap: IdMap,
+    counters: TargetCounters,
+    writer: ResultSink,
+    concurrency: int,
+    completed: bytearray | None,
+    transforms: TransformChain | None,
+    rate_limit: float | None,
+    marks_in_flight: bool,
+    mine: bytearray | None = None,
+    on_done: Callable[[int, Exchange], None] | None = None,
+    unrepeatable: frozenset[str] = UNREPEATABLE,
+) -> TargetReplay:
+    """The engine's replay of one target of a scenario (or of one shard of it: `mine`,
+    `on_done`, harness.distributed), sending `key` and Idempotency-Keys derived from
+    `namespace`."""
+    parts = urlsplit(url)
+    context = TargetContext(
+        name=target.name,
+        run_id=namespace,
+        api_key=key,
+        headers=tuple(target.headers.items()),
+        live=key is not None and is_live_key(key),
+        scheme=parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port,
+        time_shift=time_shift,
+        time_fields=scenario.time.field_names(),
+        same_accounts=target.accounts == "same",
+        pass_through=tuple(target.pass_through),
+    )
+    return TargetReplay(
+        context=context,
+        url=url,
+        plan=plan,
+        recording=scenario.recording,
+        idmap=idmap,
+        writer=writer,
+        counters=counters,
+        concurrency=concurrency,
+        retry=scenario.retry,
+        timeout=scenario.timeout,
+        rate_limit=rate_limit,
+        send_unresolved=scenario.on_unresolved == "send",
+        completed=completed,
+        transforms=transforms,
+        gates=layout,
+        marks_in_flight=marks_in_flight,
+        mine=mine,
+        on_done=on_done,
+        unrepeatable=unrepeatable,
+    )
+
+
+class ReplaySession:
+    """One replay's run directory, targets and engine, start to end."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -158,10 +232,9 @@ class _Session:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.info) or 0)
+        result = ReplayResult(self.run_dir, "failed", counters, time_shift_of(self.info) or 0)
         self.info.status = "running"
         write_run_json(self.run_dir, self.info)
-        replays: list[TargetReplay] = []
         writers: list[ResultPipe] = []
         try:
             with ExitStack() as stack:
@@ -169,19 +242,7 @@ class _Session:
                 for entry in self.info.targets:
                     entry.url = urls[entry.name]
                 write_run_json(self.run_dir, self.info)
-                for target in self.scenario.targets:
-                    writer = ResultPipe(
-                        self.run_dir / f"{target.name}.jsonl", self._header(target.name)
-                    )
-                    writers.append(writer)
-                    replays.append(self._target_replay(target, urls[target.name], writer))
-                reception = self._event_reception(urls)
-                try:
-                    asyncio.run(self._run_all(replays, counters, reception))
-                except asyncio.CancelledError:
-                    raise KeyboardInterrupt from None
-                if self.after_replay is not None:
-                    self.after_replay(self.run_dir, self._running(urls))
+                self._drive(urls, counters, writers)
                 result.status = "finished"
         except KeyboardInterrupt:
             result.status = "interrupted"
@@ -196,13 +257,10 @@ class _Session:
                     writer.close()
                 except ShadowError as exc:
                     failures.append(exc)
-            for target in self.scenario.targets:
-                idmap = self.states[target.name].idmap
-                write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
-                idmap.close()
+            self._keep_idmaps()
             self.info.status = result.status
             self.info.finished = _now()
-            self.info.results = {c.name: _results(c) for c in counters}
+            self.info.results = {c.name: c.to_results() for c in counters}
             used = {c.name: _accounts_used(c) for c in counters}
             for entry in self.info.targets:
                 entry.extra["accounts_used"] = used.get(entry.name, [])
@@ -228,11 +286,33 @@ class _Session:
             for t in self.scenario.targets
         ]
 
+    def _drive(
+        self, urls: dict[str, str], counters: list[TargetCounters], writers: list[ResultPipe]
+    ) -> None:
+        """Replay every target in this process (harness.distributed drives shards on a
+        cluster instead); the writers opened go to `writers`, closed by the caller."""
+        replays: list[TargetReplay] = []
+        for target in self.scenario.targets:
+            writer = ResultPipe(self.run_dir / f"{target.name}.jsonl", self._header(target.name))
+            writers.append(writer)
+            replays.append(self._target_replay(target, urls[target.name], writer))
+        reception = self._event_reception(urls)
+        try:
+            asyncio.run(self._run_all(replays, counters, reception))
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+        if self.after_replay is not None:
+            self.after_replay(self.run_dir, self._running(urls))
+
+    def _keep_idmaps(self) -> None:
+        """Write every target's id map into the run directory."""
+        for target in self.scenario.targets:
+            idmap = self.states[target.name].idmap
+            write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
+            idmap.close()
+
     def _header(self, target: str) -> Header:
-        return Header(
-            source={"kind": "replay", "run": self.info.name, "target": target},
-            redaction=SECRETS_ONLY.header_json(),
-        )
+        return result_header(self.info.name, target)
 
     def _start_targets(self, stack: ExitStack) -> dict[str, str]:
         urls: dict[str, str] = {}
@@ -253,39 +333,23 @@ class _Session:
         return urls
 
     def _target_replay(self, target: TargetSpec, url: str, writer: ResultPipe) -> TargetReplay:
-        key = self.keys[target.name]
-        parts = urlsplit(url)
-        context = TargetContext(
-            name=target.name,
-            run_id=self._idempotency_namespace(target),
-            api_key=key,
-            headers=tuple(target.headers.items()),
-            live=key is not None and is_live_key(key),
-            scheme=parts.scheme,
-            host=parts.hostname or "",
-            port=parts.port,
-            time_shift=_time_shift(self.info),
-            time_fields=self.scenario.time.field_names(),
-            same_accounts=target.accounts == "same",
-            pass_through=tuple(target.pass_through),
-        )
         state = self.states[target.name]
-        return TargetReplay(
-            context=context,
-            url=url,
+        return target_replay(
+            self.scenario,
+            target,
+            url,
             plan=self.plan,
-            recording=self.scenario.recording,
+            layout=self.gates,
+            key=self.keys[target.name],
+            namespace=self._idempotency_namespace(target),
+            time_shift=time_shift_of(self.info),
             idmap=state.idmap,
-            writer=writer,
             counters=state.counters,
+            writer=writer,
             concurrency=_concurrency(self.scenario, target, self.concurrency),
-            retry=self.scenario.retry,
-            timeout=self.scenario.timeout,
-            rate_limit=target.rate_limit,
-            send_unresolved=self.scenario.on_unresolved == "send",
             completed=state.completed,
             transforms=state.transforms,
-            gates=self.gates,
+            rate_limit=target.rate_limit,
             marks_in_flight=target.launch is None,
         )
 
@@ -427,19 +491,6 @@ def _accounts_used(counters: TargetCounters) -> list[dict[str, Any]]:
     ]
 
 
-def _results(counters: TargetCounters) -> dict[str, int]:
-    return {
-        "exchanges": counters.done,
-        "answered": counters.answered,
-        "errors": counters.errors,
-        "skipped": counters.skipped,
-        "unresolved": counters.unresolved,
-        "retries": counters.retries,
-        "idempotent_replayed": counters.idempotent_replayed,
-        "times_shifted": counters.times_shifted,
-    }
-
-
 def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     """How this run moves absolute times in requests (run.json `time`, docs/replay.md):
     by the replay's start less the recording's, in whole seconds, unless the scenario
@@ -458,7 +509,7 @@ def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     }
 
 
-def _time_shift(info: RunInfo) -> int | None:
+def time_shift_of(info: RunInfo) -> int | None:
     """The run's time shift, or None when it sends times as recorded (`time: keep`, or a
     run from before times were moved)."""
     time = info.time
@@ -497,9 +548,12 @@ def start_replay(
     allow_live: bool = False,
     progress: ProgressView | None = None,
     after_replay: AfterReplay | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
     """Replay a scenario's recording against all its targets into a new run directory;
-    `after_replay` is called once every target has answered, before any stops."""
+    `after_replay` is called once every target has answered, before any stops
+    (`session_type`: who drives the targets; harness.distributed shards them over a
+    cluster)."""
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -547,21 +601,22 @@ def start_replay(
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = _Session(
+    session = session_type(
         scenario, run_dir, info, plan, keys, states, concurrency, progress, after_replay
     )
     return session.execute()
 
 
-def _replayed(path: Path) -> dict[int, Exchange]:
-    """The last result per seq of a target file, without request bodies (resume needs the
-    answers only)."""
-    if not path.exists():
-        return {}
+def replayed_results(*paths: Path) -> dict[int, Exchange]:
+    """The last result per seq of target files read in turn, without request bodies
+    (resume needs the answers only)."""
     latest: dict[int, Exchange] = {}
-    for exchange in iter_results(path):
-        exchange.request.body = ""
-        latest[exchange.seq] = exchange
+    for path in paths:
+        if not path.exists():
+            continue
+        for exchange in iter_results(path):
+            exchange.request.body = ""
+            latest[exchange.seq] = exchange
     return latest
 
 
@@ -592,18 +647,35 @@ def _resumed_state(
         results.unlink(missing_ok=True)
         results.with_name(f"{name}.idmap.json").unlink(missing_ok=True)
         return _TargetState(idmap, counters, None, transforms)
-    replayed = _replayed(results)
+    completed = relearn(recording, plan, replayed_results(results), idmap, counters, transforms)
+    return _TargetState(idmap, counters, completed, transforms)
+
+
+def relearn(
+    recording: Path,
+    plan: Plan,
+    replayed: dict[int, Exchange],
+    idmap: IdMap,
+    counters: TargetCounters,
+    transforms: TransformChain | None,
+    learnt: Callable[[int], None] | None = None,
+) -> bytearray:
+    """Per position, 1 when `replayed` (the last result per seq) has its result already:
+    those answers re-teach the id map and the transforms, in recorded order, and are
+    counted. `learnt(position)` is called after each (a shard hands on what it learnt)."""
     completed = bytearray(1 if seq in replayed else 0 for seq in plan.seqs)
+    if not replayed:
+        return completed
     with RecordingReader(recording) as reader:
-        for position, recorded in enumerate(reader):
-            if not completed[position]:
-                continue
+        for position, recorded in reader.positions(completed):
             result = replayed[recorded.seq]
             idmap.learn_responses(recorded.response, result.response)
             if transforms is not None and result.response is not None:
                 transforms.learn(recorded, result.response)
             count(counters, result)
-    return _TargetState(idmap, counters, completed, transforms)
+            if learnt is not None:
+                learnt(position)
+    return completed
 
 
 def resume_replay(
@@ -612,6 +684,7 @@ def resume_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
     """Finish an interrupted run as if it had never stopped (see `_resumed_state`)."""
     run = load_run(run_dir)
@@ -631,6 +704,10 @@ def resume_replay(
             f"{run.scenario_path}: targets changed since the run started "
             f"(run: {', '.join(sorted(t.name for t in run.targets))}; now: {', '.join(names)})"
         )
+    # A run sharded over a cluster leaves its shards' files until it ends.
+    wait_until_quiet(run.path)
+    for name in names:
+        fold_shards(run.path, name, result_header(run.info.name, name))
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -648,5 +725,5 @@ def resume_replay(
     info = run.info
     info.resumed.append(_now())
     info.error = None
-    session = _Session(scenario, run.path, info, plan, keys, states, concurrency, progress)
+    session = session_type(scenario, run.path, info, plan, keys, states, concurrency, progress)
     return session.execute()
