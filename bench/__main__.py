@@ -20,10 +20,12 @@ from pathlib import Path
 
 from bench import (
     compare,
+    distributed,
     fidelity,
     importer,
     integration_map,
     memory,
+    reconcile,
     recorder,
     replay,
     report,
@@ -42,6 +44,8 @@ MEASUREMENTS = (
     "fidelity",
     "import",
     "map",
+    "reconcile",
+    "distributed",
 )
 
 
@@ -117,6 +121,8 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
     )
     measure("import", lambda: importer.measure(work, sizes.imports))
     measure("map", lambda: integration_map.measure(work, sizes.memory))
+    measure("reconcile", lambda: reconcile.measure(work, sizes.memory))
+    measure("distributed", lambda: distributed.measure(work, sizes.throughput, sizes.repeats))
     if only & {"memory", "report"}:
         runs: list[memory.SizeRun] = []
         for exchanges in sizes.memory:

@@ -56,6 +56,15 @@ class EndpointThreshold(_Strict):
     max_regressions: int | None = Field(default=None, ge=0)
 
 
+class EventGate(_Strict):
+    """Thresholds for event causes (summary.json `events`): a real cause at or above
+    `fail_on` (the gate's own when left out) is a regression; more than `max_causes` of
+    them fail the candidate."""
+
+    fail_on: Severity | None = None
+    max_causes: int = Field(default=0, ge=0)
+
+
 class GateConfig(_Strict):
     """What makes a run fail. Every field has a default: any real difference fails."""
 
@@ -64,6 +73,10 @@ class GateConfig(_Strict):
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
     endpoints: list[EndpointThreshold] = Field(default_factory=list)
     baseline_summary: Path | None = None
+    events: EventGate = Field(default_factory=EventGate)
+    # Objects whose end state differs from the baseline's, or that are missing, allowed
+    # per candidate when the run reconciled end states (summary.json `reconciliation`).
+    max_state_differences: int = Field(default=0, ge=0)
 
     @field_validator("max_error_rate", mode="before")
     @classmethod
@@ -268,20 +281,90 @@ def _judge_candidate(
     return verdict
 
 
+def _event_causes(summary: dict[str, Any] | None, name: str) -> list[dict[str, Any]]:
+    section = (summary or {}).get("events")
+    if not isinstance(section, dict):
+        return []
+    entry = (section.get("candidates") or {}).get(name) or {}
+    return [c for c in entry.get("causes") or [] if c.get("outcome") == "difference"]
+
+
+def _judge_events(
+    verdict: CandidateVerdict,
+    causes: list[dict[str, Any]],
+    config: GateConfig,
+    known: set[str] | None,
+) -> None:
+    """Add a candidate's event causes to its verdict (the gate's `events:` thresholds)."""
+    fail_on = config.events.fail_on or config.fail_on
+    counted = []
+    for cause in causes:
+        if SEVERITY_RANK.get(str(cause.get("severity")), 3) > SEVERITY_RANK[fail_on]:
+            continue
+        if known is not None and cause.get("id") in known:
+            verdict.known.append(cause)
+            continue
+        counted.append(cause)
+    verdict.regressions.extend(counted)
+    allowed = config.events.max_causes
+    if len(counted) <= allowed:
+        return
+    listed = "; ".join(
+        f"[{c.get('id')}] {c.get('severity')} {c.get('kind')} {c.get('type')} {c.get('path')} "
+        f"({c.get('count')} events)"
+        for c in counted[:LISTED]
+    )
+    if len(counted) > LISTED:
+        listed += f"; and {len(counted) - LISTED} more (the report lists them all)"
+    plural = "s" if len(counted) != 1 else ""
+    verdict.reasons.append(
+        f"events: {len(counted)} event cause{plural} at or above {fail_on} "
+        f"(allowed {allowed}): {listed}"
+    )
+    if verdict.status == PASSED:
+        verdict.status = FAILED
+
+
+def _judge_states(verdict: CandidateVerdict, states: dict[str, Any], config: GateConfig) -> None:
+    """End states that differ or are missing, beyond `max_state_differences`, fail."""
+    outcomes = states.get("outcomes") or {}
+    drifted = int(outcomes.get("state differs", 0)) + int(outcomes.get("missing object", 0))
+    if drifted <= config.max_state_differences:
+        return
+    causes = [c for c in states.get("causes", []) if c.get("outcome") == "difference"]
+    named = "; ".join(f"{c['object']} {c['field']} {c['kind']} ({c['count']})" for c in causes)
+    missing = int(outcomes.get("missing object", 0))
+    verdict.reasons.append(
+        f"{drifted} objects end in another state than the baseline's (allowed "
+        f"{config.max_state_differences})"
+        + (f": {named}" if named else "")
+        + (f"; {missing} missing" if missing else "")
+    )
+    if verdict.status == PASSED:
+        verdict.status = FAILED
+
+
 def apply_gate(
     summary: dict[str, Any], config: GateConfig, baseline: dict[str, Any] | None = None
 ) -> GateVerdict:
-    """Judge every candidate of a summary; with a baseline summary, only groups that were
-    not differences there count."""
+    """Judge every candidate of a summary; with a baseline summary, only groups (and
+    event causes) that were not differences there count. A run that reconciled end
+    states is judged on them too."""
     known = known_groups(baseline)
-    return GateVerdict(
-        [
-            _judge_candidate(
-                name, candidate, config, known.get(name, set()) if baseline is not None else None
-            )
-            for name, candidate in summary.get("candidates", {}).items()
-        ]
-    )
+    states = (summary.get("reconciliation") or {}).get("candidates") or {}
+    verdicts = []
+    for name, candidate in summary.get("candidates", {}).items():
+        judged = _judge_candidate(
+            name, candidate, config, known.get(name, set()) if baseline is not None else None
+        )
+        known_events = (
+            {c["id"] for c in _event_causes(baseline, name)} if baseline is not None else None
+        )
+        _judge_events(judged, _event_causes(summary, name), config, known_events)
+        if name in states:
+            _judge_states(judged, states[name], config)
+        verdicts.append(judged)
+    return GateVerdict(verdicts)
 
 
 def verdict_lines(verdict: GateVerdict, config: GateConfig) -> list[str]:

@@ -8,19 +8,30 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from harness.compare.pipeline import compare_run
+from harness.compare.pipeline import SideComparer, compare_run
 from harness.compare.rules import resolve_config
 from harness.errors import InfrastructureError, InputError, ShadowWarning
 from harness.formats.summary import read_summary_file
 from harness.gate import GateConfig, GateVerdict, apply_gate, override
+from harness.reconcile.endstates import end_state_step
+from harness.reconcile.states import compare_end_states
 from harness.replay.progress import ProgressView
-from harness.replay.session import ReplayResult, start_replay
+from harness.replay.session import ReplayResult, ReplaySession, start_replay
 from harness.report import WrittenReport, write_report
 from harness.report.phrasing import outcome_counts, percent, severity_counts
 from harness.scenario import Scenario, load_scenario
 from harness.upgrade.check import check_recording, write_upgrade_check
+
+
+class Cluster(Protocol):
+    """Where a run is sharded (harness.distributed.replay.ClusterRun): who drives the
+    replay's targets, and who compares two sides of the run."""
+
+    def sessions(self, *args: Any, **kwargs: Any) -> ReplaySession: ...
+
+    def sides(self, run_dir: Path, rules: str | None) -> SideComparer: ...
 
 
 @dataclass(slots=True)
@@ -88,10 +99,11 @@ def replay_and_compare(
     allow_live: bool = False,
     progress: ProgressView | None = None,
     runs_dir: Path = Path("runs"),
+    cluster: Cluster | None = None,
 ) -> tuple[ReplayResult, dict[str, Any]]:
     """Replay a scenario and compare the run; the compare rules are checked before any
     target starts, and a target that cannot be started or reached raises
-    InfrastructureError."""
+    InfrastructureError. With `cluster`, both are sharded over it (harness.distributed)."""
     resolve_config(scenario.compare, scenario.path, rules)
     check = None
     if scenario.upgrade_check is not None:
@@ -103,11 +115,21 @@ def replay_and_compare(
         concurrency=concurrency,
         allow_live=allow_live,
         progress=progress,
+        after_replay=end_state_step(scenario) if scenario.reconcile else None,
+        session_type=ReplaySession if cluster is None else cluster.sessions,
     )
     if check is not None:
         write_upgrade_check(replay.run_dir, check)
     check_reachable(replay)
-    return replay, compare_run(replay.run_dir, rules)
+    if cluster is None:
+        summary = compare_run(replay.run_dir, rules)
+    else:
+        sides = cluster.sides(replay.run_dir, str(rules) if rules is not None else None)
+        summary = compare_run(replay.run_dir, rules, workers=1, sides=sides)
+    if scenario.reconcile:
+        compare_end_states(replay.run_dir, rules)
+        summary = read_summary_file(replay.run_dir / "summary.json")
+    return replay, summary
 
 
 def run_scenario(
@@ -121,6 +143,7 @@ def run_scenario(
     allow_live: bool = False,
     progress: ProgressView | None = None,
     runs_dir: Path = Path("runs"),
+    cluster: Cluster | None = None,
 ) -> RunResult:
     """Replay, compare, report and gate. Every input is checked before a target starts."""
     config = gate_config(scenario.gate, gate_options or {})
@@ -133,6 +156,7 @@ def run_scenario(
         allow_live=allow_live,
         progress=progress,
         runs_dir=runs_dir,
+        cluster=cluster,
     )
     report = write_report(replay.run_dir, report_dir)
     return RunResult(replay, summary, report, config, apply_gate(summary, config, baseline))

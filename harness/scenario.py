@@ -114,6 +114,81 @@ class TimeSettings(_Strict):
         return REQUEST_TIME_FIELDS | frozenset(self.fields)
 
 
+class TargetEvents(_Strict):
+    """How a target's events reach the replay (docs/events.md): to a receiver listening
+    on `listen` (an endpoint the user set up on the target sends there, signed with the
+    secret in `webhook_secret_env`), or by paging `GET /v1/events` after the replay
+    (`poll`). A launched localstripe needs none: the replay subscribes it itself."""
+
+    mode: Literal["webhook", "poll", "off"] = "webhook"
+    webhook_secret_env: str | None = None
+    listen: str = "127.0.0.1:0"
+    # Each event received is signed again with the secret in `forward_secret_env` and
+    # sent on to the customer's handler at `forward_to` (its ids the recorded ones with
+    # `map_ids`), and the handler's status is kept with the event.
+    forward_to: str | None = None
+    forward_secret_env: str | None = None
+    map_ids: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _word(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"mode": value}
+        if value is False:
+            return {"mode": "off"}
+        return value
+
+    @field_validator("webhook_secret_env", "forward_secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("not an environment variable name (letters, digits, _)")
+        return value
+
+    @field_validator("forward_to")
+    @classmethod
+    def _forward_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8765 (port 0: any free one)")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_to_forward_with(self) -> TargetEvents:
+        if (self.forward_to is None) != (self.forward_secret_env is None):
+            raise ValueError(
+                "forward_to and forward_secret_env go together: the handler at forward_to "
+                "checks the signature made with the secret forward_secret_env names"
+            )
+        if self.map_ids and self.forward_to is None:
+            raise ValueError("map_ids applies to forwarded events: give forward_to too")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class EventSettings(_Strict):
+    """How long a replay waits for events once every request was answered: until no
+    target sent one for `quiet` seconds, at most `max_wait` seconds; `tolerance` is the
+    age a delivery's signed time may have (Stripe's libraries: 300 s)."""
+
+    quiet: float = Field(default=2.5, gt=0, le=600)
+    max_wait: float = Field(default=30.0, gt=0, le=3600)
+    tolerance: float = Field(default=300.0, gt=0, le=86400)
+
+
 class TargetSpec(_Strict):
     """One target: where requests go, with which key and headers, and how it is started."""
 
@@ -133,6 +208,9 @@ class TargetSpec(_Strict):
     # A candidate on a newer API version than its baseline: differences the catalogue
     # diff explains are expected (docs/catalogue.md).
     expect_upgrade: bool = False
+    # How the target's events arrive (None: a launched localstripe is subscribed, any
+    # other target sends none the replay hears).
+    events: TargetEvents | None = None
     # The connected accounts a recorded Stripe-Account (or any acct_ id the traffic did
     # not create) stands for on this target: `same` (the target is the same platform),
     # a mapping recorded → target, or a mapping file (docs/replay.md, "Connect").
@@ -232,6 +310,19 @@ class TargetSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> TargetSpec:
+        events = self.events
+        subscribed = self.launch is not None and bool(self.launch.sends_webhooks)
+        unsigned = events is not None and events.webhook_secret_env is None
+        if unsigned and events is not None and events.mode == "webhook" and not subscribed:
+            raise ScenarioProblem(
+                ("events", "webhook_secret_env"),
+                "required: name the environment variable holding the whsec_ secret of "
+                "the endpoint that sends this target's events (or say `events: poll`)",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _somewhere_to_send(self) -> TargetSpec:
         if self.url is None and self.launch is None:
             raise ValueError("needs a url or a launch")
@@ -272,6 +363,10 @@ class Scenario(_Strict):
     # `shadow run` checks the recording against this API version before replaying, and
     # the report shows what it found (docs/catalogue.md).
     upgrade_check: str | None = None
+    events: EventSettings = Field(default_factory=EventSettings)
+    # `shadow run` fetches every target's end states after the replay and compares them
+    # (harness.reconcile.states, docs/reconcile.md).
+    reconcile: bool = False
 
     _path: Path = PrivateAttr(default=Path("scenario.yaml"))
 

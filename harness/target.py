@@ -82,6 +82,20 @@ def target_key(target: KeyedTarget) -> str | None:
     return target.fixed_key
 
 
+def webhook_secret(target: str, env: str | None) -> str | None:
+    """The `whsec_` secret a target signs its events with, from the environment variable
+    its `events.webhook_secret_env` names (never from a file)."""
+    if env is None:
+        return None
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise InputError(
+            f"target {target}: events.webhook_secret_env: {env} is not set; export the "
+            "endpoint's signing secret (whsec_...) in it"
+        )
+    return value
+
+
 def target_keys(
     targets: Iterable[KeyedTarget], scenario: Path, *, scenario_allows: bool, allow_live: bool
 ) -> dict[str, str | None]:

@@ -78,3 +78,25 @@ def registry_allowed() -> None:
             "downloads a stripe release from PyPI (about 20 s): set SHADOW_TEST_REGISTRY=1 "
             "to run it (CI always does)"
         )
+
+
+# Where Debian's postgresql package puts its server programs (one directory per version).
+POSTGRES_DIRECTORIES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def postgres_bin() -> Path:
+    """The directory holding PostgreSQL's initdb, pg_ctl and postgres: on PATH, or from
+    Debian's postgresql package."""
+    on_path = shutil.which("initdb")
+    for directory in [
+        *([Path(on_path).resolve().parent] if on_path else []),
+        *POSTGRES_DIRECTORIES,
+    ]:
+        if all((directory / program).exists() for program in ("initdb", "pg_ctl", "postgres")):
+            return directory
+    missing(
+        "PostgreSQL's initdb/pg_ctl not found",
+        "the PostgreSQL reconciliation tests start a server of their own from Debian's "
+        "postgresql package (apt-get install postgresql)",
+    )
+    raise AssertionError("unreachable")

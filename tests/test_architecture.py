@@ -15,6 +15,7 @@ from harness.capture.importers.registry import FORMATS
 from harness.compare.correspondence import CORRESPONDENCES, Correspondence
 from harness.compare.profile import PROFILE_CONTRIBUTORS
 from harness.map.findings import FINDINGS, FindingRule
+from harness.reconcile.convert import CONVERSIONS
 from harness.registry import Registry
 from harness.replay.launch import LAUNCHERS, Launcher, LaunchOptions
 from harness.scenario import SECTIONS
@@ -33,6 +34,7 @@ STAGES = (
     "harness.report",
     "harness.upgrade",
     "harness.map",
+    "harness.reconcile",
     "harness.transforms",
     "harness.cli",
     "harness.gate",
@@ -148,6 +150,7 @@ REGISTRIES: list[tuple[Registry[object], type]] = [
     (SECTIONS, type(lambda: None)),
     (PROFILE_CONTRIBUTORS, type(lambda: None)),
     (FINDINGS, FindingRule),
+    (CONVERSIONS, type(lambda: None)),
 ]
 
 

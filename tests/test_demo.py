@@ -164,6 +164,25 @@ def test_the_reading_says_what_each_candidate_showed_and_what_ci_would_do() -> N
         "the most serious first: [high] A title: one, one in detail; [medium] A title: two, "
         "two in detail; [low] A title: three, three in detail; and 1 more on the page. In CI"
     ) in with_map
+    heard = {
+        **summary,
+        "events": {
+            "baseline": "control",
+            "targets": {
+                "control": {"received": 49, "late": 19, "refused": 0},
+                "twin": {"received": 49, "late": 17, "refused": 0},
+            },
+            "candidates": {
+                "twin": {"events": 49, "outcomes": {"match": 49}, "causes": []},
+            },
+        },
+    }
+    assert (
+        "Events: `control` sent 49 events (19 after its last answer, 0 refused); `twin` sent "
+        "49 events (17 after its last answer, 0 refused); `twin`'s events matched `control`'s "
+        "for 49 of 49 (0 event causes); `upgraded` sent no events the replay could hear. "
+    ) in reading([(heard, verdict, "high")])
+    assert "Events:" not in text  # a run that heard no events says nothing of them
     clean = WrittenMap(Path("m"), [], 1000, ["a.jsonl", "b.jsonl"])
     assert "The integration map of a.jsonl and b.jsonl" in reading([], clean)
     assert reading([], clean).endswith(
@@ -206,7 +225,25 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
         "46 requests in the second from 2026-11-23 19:24:59 UTC"
     ) in paragraph
     assert "[medium] Deprecated API in use: Plans API, 3 calls" in paragraph
+    # The demo app's own database against Stripe: exactly the three planted drifts.
+    assert "only in Stripe: customer x1: cus_RyNgKfDuwcBCOY" in lines
+    assert (
+        "field differs: subscription.status (value) x1 e.g. sub_nThErG2pf6n3W7: source "
+        '"ACTIVE", Stripe "canceled"'
+    ) in lines
+    assert (
+        "The app's own records (demo-app.sqlite) against the recording's last known states: "
+        "12 match and 3 drifted: invoice.amount_due differs on 1 row (e.g. in_nyUor0a4CPdyaO: "
+        "8.99 in the app, 900 in Stripe); subscription.status differs on 1 row (e.g. "
+        "sub_nThErG2pf6n3W7: ACTIVE in the app, canceled in Stripe); 1 customer only in Stripe "
+        "(cus_RyNgKfDuwcBCOY)."
+    ) in paragraph
+    reconciled = json.loads((tmp_path / "demo" / "reconcile" / "reconcile.json").read_text())
+    assert reconciled["drift"] == 3
+    assert (tmp_path / "demo" / "reconcile" / "index.html").is_file()
     assert "`shadow run` would exit 1 on the first run" in paragraph
+    # Two localstripes' events, compared: the twin sends what the control sends.
+    assert "`twin`'s events matched `control`'s for 49 of 49 (0 event causes)" in paragraph
     # Three changes in the API, each one cause however many endpoints show it: the
     # paragraph, the summary and the report say the same.
     causes = (
@@ -218,6 +255,7 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
 
     summary = json.loads((tmp_path / "demo" / "runs" / "api-upgrade" / "summary.json").read_text())
     twin, upgraded = summary["candidates"]["twin"], summary["candidates"]["upgraded"]
+    assert summary["events"]["candidates"]["twin"]["causes"] == []
     assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0
     assert upgraded["outcomes"]["error"] == 0
     # The real differences are exactly the simulated changes the scenario does not expect,
@@ -236,6 +274,7 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     page = (report / "index.html").read_text()
     assert all(json.dumps(g["cause"]) in page for g in real)
     assert "3 distinct causes" in page
+    assert '<section id="events">' in page
     # ...the older ones it expects by rules show as expected, with the rules' reasons...
     expected = [g for g in upgraded["groups"] if g["outcome"] == "expected"]
     by_rule = {

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from harness.compare.rules import load_rules_file
 from harness.errors import ShadowError
+from harness.formats.events import iter_events
 from harness.formats.idmap import load_idmap
 from harness.formats.recording import iter_exchanges
 from harness.formats.summary import read_summary_file
@@ -97,8 +98,36 @@ VALID = {
                     "error_groups": [],
                 }
             },
+            "events": {
+                "version": 1,
+                "baseline": "recording",
+                "targets": {"c": {"source": "webhook", "received": 1}},
+                "types": {"customer.created": {"recording": 1, "c": 1}},
+                "candidates": {
+                    "c": {
+                        "events": 1,
+                        "outcomes": {"match": 0, "missing": 1},
+                        "causes": [
+                            {
+                                "id": "0123456789",
+                                "type": "customer.created",
+                                "path": "$",
+                                "kind": "missing",
+                                "severity": "critical",
+                                "outcome": "difference",
+                                "count": 1,
+                            }
+                        ],
+                    }
+                },
+            },
         }
     ).encode(),
+    "events": (
+        b'{"format": "stripe-shadow-events", "version": 1, "target": "c", "source": "webhook"}\n'
+        b'{"received": 1700000000.5, "late": false, "event": {"id": "evt_1", "object": "event",'
+        b' "type": "customer.created", "data": {"object": {"id": "cus_A1b2C3d4"}}}}\n'
+    ),
 }
 
 
@@ -120,6 +149,7 @@ READERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     "run id map": ("c.idmap.json", load_idmap),
     "rules": ("rules.yaml", load_rules_file),
     "summary": ("summary.json", read_summary_file),
+    "events": ("c.events.jsonl", lambda path: list(iter_events(path))),
 }
 
 
@@ -188,8 +218,8 @@ _JSON_VALUES = st.recursive(
 def _structured(kind: str) -> st.SearchStrategy[bytes]:
     """JSON (or, for YAML readers, JSON, which YAML reads too) of any shape."""
     text = _JSON_VALUES.map(lambda value: json.dumps(value, allow_nan=True))
-    if kind in ("recording", "gzip recording"):
-        header = VALID["recording"].split(b"\n")[0] + b"\n"
+    if kind in ("recording", "gzip recording", "events"):
+        header = VALID["recording" if kind != "events" else kind].split(b"\n")[0] + b"\n"
         return text.map(lambda line: header + line.encode() + b"\n")
     return text.map(str.encode)
 
@@ -247,7 +277,7 @@ def _trees(kind: str) -> tuple[bytes, Any] | None:
         return header + b"\n", json.loads(line)
     if kind in ("scenario", "rules"):
         return b"", yaml.safe_load(VALID[kind])
-    if kind == "id map csv":
+    if kind in ("id map csv", "events"):
         return None
     return b"", json.loads(VALID[kind])
 

@@ -32,7 +32,7 @@ from harness.model import Exchange
 from harness.replay.plan import plan_recording
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((REPO / "harness/schemas/recording-v1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "harness/schemas/recording-v2.schema.json").read_text())
 
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 CARD = "4242424242424242"

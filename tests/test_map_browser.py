@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from playwright.sync_api import Browser, Locator
-from test_report_browser import open_page, screenshot
+from test_report_browser import assert_policy_blocks_scripts, open_page, screenshot
 
 from harness.cli import main
 from harness.formats.recording import Header, RecordingWriter
@@ -147,12 +147,4 @@ def test_recorded_markup_shows_as_text_and_nothing_runs(browser: Browser, tmp_pa
     screenshot(page, "map-hostile.png")
     assert opened.errors == [] and opened.console == []
     assert opened.requests == [(tmp_path / "map" / "index.html").as_uri()]
-    # The page's policy blocks a script even if one got in.
-    probe = """() => {
-        const script = document.createElement("script");
-        script.textContent = "window.__shadowProbe = 1";
-        document.body.append(script);
-        return typeof window.__shadowProbe;
-    }"""
-    assert page.evaluate(probe) == "undefined"
-    assert any("Content Security Policy" in message for message in opened.console)
+    assert_policy_blocks_scripts(opened)

@@ -30,7 +30,7 @@ from harness.formats.recording import (
 from harness.model import Exchange, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((REPO / "harness/schemas/recording-v1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "harness/schemas/recording-v2.schema.json").read_text())
 DEMO = REPO / "recordings/demo.jsonl"
 
 
@@ -216,9 +216,9 @@ def _with(data: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
             "header.format: expected 'stripe-shadow-recording'",
         ),
         (
-            _lines(_with(HEADER, 2, "version")),
+            _lines(_with(HEADER, 3, "version")),
             1,
-            "version 2 is newer than this stripe-shadow reads",
+            "version 3 is newer than this stripe-shadow reads",
         ),
         (_lines(_with(HEADER, "1", "version")), 1, "header.version: expected int, got str"),
         (_lines(_without(HEADER, "created")), 1, "header: missing field 'created'"),
@@ -332,7 +332,8 @@ def test_the_schema_and_the_reader_agree_on_written_lines(tmp_path: Path) -> Non
         _without(GOOD, "seq"),
         _with(GOOD, "v1", "request", "path"),
         _without(GOOD, "response"),
-        _with(HEADER, 2, "version"),
+        _with(HEADER, 3, "version"),
+        _with(GOOD, "sideways", "direction"),
     ],
 )
 def test_the_schema_rejects_what_the_reader_rejects(bad: dict[str, Any]) -> None:

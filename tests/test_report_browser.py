@@ -60,6 +60,19 @@ def open_report(browser: Browser, index: Path) -> Opened:
     return opened
 
 
+def assert_policy_blocks_scripts(opened: Opened) -> None:
+    """The page's policy blocks a script even if one got in: a script element added now
+    does not run, and the browser says why."""
+    probe = """() => {
+        const script = document.createElement("script");
+        script.textContent = "window.__shadowProbe = 1";
+        document.body.append(script);
+        return typeof window.__shadowProbe;
+    }"""
+    assert opened.page.evaluate(probe) == "undefined"
+    assert any("Content Security Policy" in message for message in opened.console)
+
+
 def write_report(run_dir: Path, out: Path) -> Path:
     result = CliRunner().invoke(main, ["report", str(run_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -225,15 +238,8 @@ def test_hostile_content_shows_as_text_and_never_runs(browser: Browser, tmp_path
     # A blocked inline script or handler would have left a Content Security Policy message.
     assert opened.console == []
     assert opened.requests == [(tmp_path / "out" / "index.html").as_uri()]
-    # And the page's policy does block one: a script element added now does not run.
-    probe = """() => {
-        const script = document.createElement("script");
-        script.textContent = "window.__shadowProbe = 1";
-        document.body.append(script);
-        return typeof window.__shadowProbe;
-    }"""
-    assert page.evaluate(probe) == "undefined"
-    assert any("Content Security Policy" in message for message in opened.console)
+    # And the page's policy does block one.
+    assert_policy_blocks_scripts(opened)
 
 
 def test_a_100k_exchange_report_pages_its_tables(browser: Browser, tmp_path: Path) -> None:

@@ -127,9 +127,11 @@ def test_a_time_the_request_set_is_counted_from_the_run_origin() -> None:
     assert recorded.answer(one, RECORDED + 3 * 3_600) != replayed.answer(
         other, RECORDED + shift + 1
     )
-    recorded.times.note_request(Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end}"))
+    recorded.times.note_request(
+        Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end}"), 1
+    )
     replayed.times.note_request(
-        Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end + shift}")
+        Request("POST", "/v1/subscriptions", body=f"trial_end={trial_end + shift}"), 1
     )
     assert recorded.answer(one, RECORDED + 3 * 3_600) == replayed.answer(
         other, RECORDED + shift + 1

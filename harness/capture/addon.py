@@ -192,8 +192,15 @@ class Recorder:
     def _record(self, flow: http.HTTPFlow) -> None:
         if self.writer is None or not self.captures(flow):
             return
-        exchange = redact_exchange(exchange_from_flow(flow, self.seq), self.policy)
-        self.writer.write(exchange)
+        self.record_exchange(exchange_from_flow(flow, self.seq))
+
+    def record_exchange(self, exchange: Exchange) -> None:
+        """Redact, number and append an exchange: a flow's, or a webhook delivery the
+        webhook capture saw (harness.capture.webhooks). Nothing while no file is open."""
+        if self.writer is None:
+            return
+        exchange.seq = self.seq
+        self.writer.write(redact_exchange(exchange, self.policy))
         self.seq += 1
 
     def response(self, flow: http.HTTPFlow) -> None:

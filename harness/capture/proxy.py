@@ -16,11 +16,14 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from harness.errors import InfrastructureError, InputError
 from harness.stripe import STRIPE_HOSTS
+
+if TYPE_CHECKING:
+    from harness.capture.webhooks import WebhookCapture
 
 MODES = ("reverse", "forward")
 DEFAULT_UPSTREAM = "https://api.stripe.com"
@@ -39,6 +42,12 @@ class RecorderSettings:
     pii: str = "keep"
     confdir: Path | None = None
     upstream_ca: Path | None = None
+    # In front of the customer's webhook handler too (docs/events.md): its URL, where to
+    # listen for Stripe's deliveries, and the endpoint's secret to check them with.
+    webhooks_upstream: str | None = None
+    webhooks_host: str = "127.0.0.1"
+    webhooks_port: int = 0
+    webhooks_secret: str | None = None
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -152,13 +161,20 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
         loop.default_exception_handler(context)
 
 
-async def record(settings: RecorderSettings, on_listening: Callable[[str, int], None]) -> int:
-    """Run the recording proxy until SIGINT or SIGTERM; returns the exchanges written."""
+async def record(
+    settings: RecorderSettings,
+    on_listening: Callable[[str, int], None],
+    on_webhooks: Callable[[WebhookCapture], None] | None = None,
+) -> int:
+    """Run the recording proxy until SIGINT or SIGTERM; returns the exchanges written.
+    With `webhooks_upstream`, the webhook capture runs beside it, into the same file;
+    `on_webhooks` is told once it listens, and again when it has stopped."""
     from mitmproxy import exceptions
     from mitmproxy.options import Options
     from mitmproxy.tools.dump import DumpMaster
 
     from harness.capture.addon import Recorder
+    from harness.capture.webhooks import WebhookCapture
 
     options = proxy_options(settings)
     master = DumpMaster(
@@ -185,9 +201,26 @@ async def record(settings: RecorderSettings, on_listening: Callable[[str, int], 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, master.shutdown)
+    webhooks = None
+    if settings.webhooks_upstream is not None:
+        webhooks = WebhookCapture(
+            check_upstream(settings.webhooks_upstream),
+            recorder.record_exchange,
+            host=settings.webhooks_host,
+            port=settings.webhooks_port,
+            secret=settings.webhooks_secret,
+        )
     try:
+        if webhooks is not None:
+            await webhooks.start()
+            if on_webhooks is not None:
+                on_webhooks(webhooks)
         await master.run()
     finally:
+        if webhooks is not None:
+            await webhooks.stop()
+            if on_webhooks is not None:
+                on_webhooks(webhooks)
         # Connections still open at shutdown are cancelled; that is the intended end.
         loop.set_exception_handler(_quiet_cancellation)
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -222,7 +255,11 @@ def check_settings(settings: RecorderSettings) -> None:
         raise InputError(f"--confdir: {settings.confdir} is not a directory")
 
 
-def run_recorder(settings: RecorderSettings, on_listening: Callable[[str, int], None]) -> int:
+def run_recorder(
+    settings: RecorderSettings,
+    on_listening: Callable[[str, int], None],
+    on_webhooks: Callable[[WebhookCapture], None] | None = None,
+) -> int:
     """Blocking entry point for the command line."""
     check_settings(settings)
-    return asyncio.run(record(settings, on_listening))
+    return asyncio.run(record(settings, on_listening, on_webhooks))

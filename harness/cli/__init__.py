@@ -19,6 +19,7 @@ from harness.cli import (  # noqa: F401
     inspect,
     map_,
     plan,
+    reconcile,
     record,
     replay,
     report,

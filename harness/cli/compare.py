@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from harness.cli.group import main
-from harness.cli.options import rules_option
+from harness.cli.options import cluster_option, rules_option
 from harness.cli.output import print_comparison, reports_errors
 
 
@@ -18,13 +18,19 @@ from harness.cli.output import print_comparison, reports_errors
     default=None,
     help="Processes for diffing when many exchanges differ (default: one per CPU).",
 )
+@cluster_option
 @reports_errors
-def compare(run_dir: str, rules: str | None, workers: int | None) -> None:
+def compare(run_dir: str, rules: str | None, workers: int | None, cluster: str | None) -> None:
     """Compare each candidate of a run with the baseline; write outcomes.jsonl and summary.json.
 
     Reads only the run directory, so it can be rerun with other rules without replaying.
     """
     from harness.compare.pipeline import compare_run
 
-    summary = compare_run(run_dir, rules, workers=workers)
+    if cluster is not None:
+        from harness.distributed.compare import compare_on_cluster
+
+        summary = compare_on_cluster(cluster, run_dir, rules)
+    else:
+        summary = compare_run(run_dir, rules, workers=workers)
     print_comparison(run_dir, summary)

@@ -26,16 +26,18 @@ def demo(out: str, no_progress: bool) -> None:
     recording against a baseline localstripe, a control candidate set up the same way and
     a simulated API upgrade; then the Charges → PaymentIntents rehearsal of
     scenarios/charges-to-payment-intents.yaml; then the integration map of the demo
-    recording. Prints each run's table, verdict and report, the map's findings, and a
+    recording, and the demo app's own database reconciled with the recording (three
+    planted drifts). Prints each run's table, verdict and report, the map's findings, and a
     paragraph that reads the result. Exits 0 when the demo ran, whatever the gates say
     (the upgrade is meant to fail its gate); 3 if a target could not start.
     """
     from pathlib import Path
 
-    from harness.demo.run import map_demo, reading, run_demo
+    from harness.demo.run import map_demo, reading, reconcile_demo, run_demo
     from harness.replay.progress import progress_view
 
     parts = run_demo(Path(out), None if no_progress else progress_view())
     mapped = map_demo(Path(out))
+    reconciled = reconcile_demo(Path(out))
     runs = [(p.result.summary, p.result.verdict, str(p.result.gate.fail_on)) for p in parts]
-    print_demo(parts, mapped, reading(runs, mapped))
+    print_demo(parts, mapped, reading(runs, mapped, reconciled), reconciled, out)

@@ -64,6 +64,13 @@ no_progress_option = click.option(
     "--no-progress", is_flag=True, help="Print no progress while replaying."
 )
 
+cluster_option = click.option(
+    "--cluster",
+    metavar="tcp://HOST:PORT|local:N",
+    help="Shard by journey over a Dask cluster: a running `dask scheduler`, or N local "
+    "worker processes (needs stripe-shadow[distributed]; docs/distributed.md).",
+)
+
 rules_option = click.option(
     "--rules",
     type=click.Path(dir_okay=False),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from harness.accept import Accepted
     from harness.capture.importers import ImportResult
+    from harness.capture.webhooks import WebhookCapture
     from harness.demo.run import DemoPart
     from harness.formats.recording import Header
     from harness.gate import GateConfig, GateVerdict
@@ -84,6 +85,21 @@ def announce_listening(host: str, port: int) -> None:
     for it, so it is flushed at once."""
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{port}")
+    sys.stdout.flush()
+
+
+def announce_webhooks(capture: WebhookCapture) -> None:
+    """`webhooks listening on http://HOST:PORT` once the webhook capture listens; its
+    counts once it has stopped."""
+    if not capture.listening:
+        refused = capture.counts.refused
+        why = f" ({'; '.join(capture.counts.refusals)})" if refused else ""
+        click.echo(
+            f"webhooks: {capture.counts.recorded} deliveries recorded, {refused} refused{why}",
+            err=True,
+        )
+        return
+    click.echo(f"webhooks listening on http://{capture.host}:{capture.port}")
     sys.stdout.flush()
 
 
@@ -294,6 +310,19 @@ def print_comparison(run_dir: str, summary: dict[str, Any]) -> None:
         for group in candidate["groups"]:
             if group["outcome"] == "difference":
                 click.echo(f"  {group['severity']:<8} {group['cause']}  ({seen_in(group)})")
+    events = summary.get("events") or {}
+    for name, entry in (events.get("candidates") or {}).items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in entry["outcomes"].items())
+        causes = [c for c in entry["causes"] if c["outcome"] == "difference"]
+        click.echo(
+            f"{name} vs {events['baseline']}: {entry['events']} events: {counts}; "
+            f"{len(causes)} event cause{'s' if len(causes) != 1 else ''}"
+        )
+        for cause in causes:
+            click.echo(
+                f"  {cause['severity']:<8} {cause['kind']:<10} {cause['type']} {cause['path']}"
+                f"  ({cause['count']} event{'s' if cause['count'] != 1 else ''})"
+            )
     click.echo(f"wrote {run_dir.rstrip('/')}/outcomes.jsonl and summary.json")
 
 
@@ -319,10 +348,14 @@ def print_verdict(verdict: GateVerdict, config: GateConfig) -> None:
 
 def print_run(result: RunResult) -> None:
     """A run's table of candidates, the gate's verdict, and where the run and report are."""
+    from harness.report.endstates import end_states, state_line
     from harness.run import summary_table
 
     for line in summary_table(result.summary, result.verdict):
         click.echo(line)
+    states = end_states(result.summary)
+    for name, found in (states or {}).get("candidates", {}).items():
+        click.echo(f"end states: {state_line(name, found)}")
     print_verdict(result.verdict, result.gate)
     click.echo(f"run: {result.run_dir}")
     click.echo(f"report: {result.report.directory / 'index.html'}")
@@ -339,9 +372,15 @@ def print_accepted(run_dir: str, group_id: str, accepted: Accepted) -> None:
     click.echo(f"the next compare shows it as expected: shadow compare {run_dir}")
 
 
-def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
-    """Each demo run as `shadow run` prints it, under its title, the map's findings, then
-    the reading."""
+def print_demo(
+    parts: list[DemoPart],
+    mapped: WrittenMap,
+    reading: str,
+    reconciled: dict[str, Any] | None = None,
+    out: str = "",
+) -> None:
+    """Each demo run as `shadow run` prints it, under its title, the map's findings, the
+    reconciliation, then the reading."""
     import textwrap
 
     for part in parts:
@@ -353,7 +392,12 @@ def print_demo(parts: list[DemoPart], mapped: WrittenMap, reading: str) -> None:
         click.echo(f"{item.severity:<8} {item.title}: {item.subject}")
     click.echo(f"map: {mapped.directory / 'index.html'}")
     click.echo("")
-    click.echo(textwrap.fill(reading, width=100))
+    if reconciled is not None:
+        click.echo("== The demo app's own records against Stripe")
+        print_reconciliation(reconciled, os.path.join(out, "reconcile"))
+        click.echo("")
+    # Words are never split (a path, `rate-limit`): a reader, or a script, finds them whole.
+    click.echo(textwrap.fill(reading, width=100, break_on_hyphens=False, break_long_words=False))
 
 
 def print_map(found: IntegrationMap, written: WrittenMap) -> None:
@@ -393,3 +437,74 @@ def print_map(found: IntegrationMap, written: WrittenMap) -> None:
         Text(f"wrote {written.directory}/: map.json, index.html ({size:,.0f} KiB)"),
         soft_wrap=True,
     )
+
+
+def print_reconciliation(document: dict[str, Any], out: str) -> None:
+    """`shadow reconcile --source`: a row per object type, the causes, where it went.
+    Values from the rows are printed as text, never as rich markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    table = Table(title="reconciliation", title_justify="left")
+    outcomes = list(document["totals"])
+    for column in ("object", "rows", "objects", *outcomes):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for kind, found in document["objects"].items():
+        table.add_row(
+            Text(kind),
+            f"{found['rows']:,}",
+            f"{found['objects']:,}",
+            *(f"{found['outcomes'][o]:,}" for o in outcomes),
+        )
+    console.print(table)
+    for cause in document["causes"]:
+        sample = cause["samples"][0] if cause["samples"] else {}
+        example = (
+            f" e.g. {sample.get('stripe_id')}: source {json.dumps(sample.get('source'))}, "
+            f"Stripe {json.dumps(sample.get('stripe'))}"
+            if sample
+            else ""
+        )
+        console.print(
+            Text(
+                f"field differs: {cause['object']}.{cause['field']} ({cause['kind']}) "
+                f"x{cause['count']:,}{example}"
+            ),
+            soft_wrap=True,
+        )
+    for kind, found in document["objects"].items():
+        for group in found["only_in_source"]:
+            ids = ", ".join(str(s.get("stripe_id") or s.get("key")) for s in group["samples"])
+            console.print(
+                Text(f"only in source: {kind} x{group['count']:,} ({group['why']}): {ids}"),
+                soft_wrap=True,
+            )
+        stripe_only = found["only_in_stripe"]
+        if stripe_only["count"]:
+            ids = ", ".join(s["stripe_id"] for s in stripe_only["samples"])
+            console.print(
+                Text(f"only in Stripe: {kind} x{stripe_only['count']:,}: {ids}"), soft_wrap=True
+            )
+    console.print(Text(f"wrote {out}/: reconcile.json, index.html"), soft_wrap=True)
+
+
+def print_end_states(section: dict[str, Any]) -> None:
+    """`shadow reconcile RUN_DIR`: a row per candidate, then its state causes."""
+    click.echo(f"end states against the baseline {section['baseline']}:")
+    for name, found in section["candidates"].items():
+        outcomes = found["outcomes"]
+        click.echo(
+            f"{name}: {found['objects']} objects: "
+            + ", ".join(f"{n} {o}" for o, n in outcomes.items())
+        )
+        for cause in found["causes"]:
+            click.echo(
+                f"  {cause['outcome']}: {cause['object']} {cause['field']} {cause['kind']} "
+                f"({cause['count']})"
+            )
+        for sample in found["missing"]["samples"]:
+            click.echo(
+                f"  missing: {sample['object']} {sample['recorded_id']} on {sample['missing_on']}"
+                f" ({sample['why']})"
+            )

@@ -59,6 +59,22 @@ def _print_addon_path(ctx: click.Context, _: click.Parameter, value: bool) -> No
     help="Trust only this CA (PEM) for upstream servers, e.g. a local test server.",
 )
 @click.option(
+    "--webhooks-upstream",
+    help="Also stand in front of your webhook handler: its base URL (e.g. "
+    "http://127.0.0.1:5000); each delivery is passed on and recorded as an inbound exchange.",
+)
+@click.option(
+    "--webhooks-listen",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="HOST:PORT where Stripe (or `stripe listen --forward-to`) delivers; 0 picks a port.",
+)
+@click.option(
+    "--webhooks-secret-env",
+    help="Environment variable holding the endpoint's whsec_ secret: deliveries whose "
+    "signature does not hold are refused and counted, never recorded.",
+)
+@click.option(
     "--addon-path",
     is_flag=True,
     expose_value=False,
@@ -76,6 +92,9 @@ def record(
     pii: str,
     confdir: str | None,
     upstream_ca: str | None,
+    webhooks_upstream: str | None,
+    webhooks_listen: str,
+    webhooks_secret_env: str | None,
 ) -> None:
     """Record Stripe traffic through mitmproxy into a redacted recording.
 
@@ -85,11 +104,14 @@ def record(
     from pathlib import Path
 
     from harness.capture.proxy import RecorderSettings, parse_listen, run_recorder
+    from harness.cli.output import announce_webhooks
     from harness.errors import InputError
+    from harness.target import webhook_secret
 
     if out is None:
         raise InputError("shadow record: --out FILE is required (the recording to write)")
     host, port = parse_listen(listen)
+    webhooks_host, webhooks_port = parse_listen(webhooks_listen)
     settings = RecorderSettings(
         out=Path(out),
         mode=mode,
@@ -100,7 +122,11 @@ def record(
         pii=pii,
         confdir=Path(confdir).expanduser() if confdir else None,
         upstream_ca=Path(upstream_ca) if upstream_ca else None,
+        webhooks_upstream=webhooks_upstream,
+        webhooks_host=webhooks_host,
+        webhooks_port=webhooks_port,
+        webhooks_secret=webhook_secret("--webhooks-secret-env", webhooks_secret_env),
     )
 
-    count = run_recorder(settings, announce_listening)
+    count = run_recorder(settings, announce_listening, announce_webhooks)
     print_recorded(count, out)

@@ -7,6 +7,7 @@ import click
 from harness.cli.group import main
 from harness.cli.options import (
     allow_live_option,
+    cluster_option,
     concurrency_option,
     no_progress_option,
     run_dir_out_option,
@@ -25,6 +26,7 @@ from harness.cli.output import print_replay, reports_errors
     help="Finish an interrupted run in RUN_DIR.",
 )
 @allow_live_option
+@cluster_option
 @no_progress_option
 @reports_errors
 def replay(
@@ -33,35 +35,44 @@ def replay(
     concurrency: int | None,
     resume_dir: str | None,
     allow_live: bool,
+    cluster: str | None,
     no_progress: bool,
 ) -> None:
     """Replay a scenario's recording against all its targets at once; prints the run
     directory. With --resume RUN_DIR, finish a run that was interrupted."""
     from pathlib import Path
 
+    from harness.distributed.replay import on_cluster_if
     from harness.errors import InputError
     from harness.replay.progress import progress_view
-    from harness.replay.session import resume_replay, start_replay
+    from harness.replay.session import ReplaySession, resume_replay, start_replay
     from harness.run import check_reachable
     from harness.scenario import load_scenario
 
     progress = None if no_progress else progress_view()
     if (scenario is None) == (resume_dir is None):
         raise InputError("give a SCENARIO to start a replay, or --resume RUN_DIR to finish one")
-    if resume_dir is not None:
-        if out is not None:
-            raise InputError("--out: a resumed run stays in its own directory")
-        result = resume_replay(
-            Path(resume_dir), concurrency=concurrency, allow_live=allow_live, progress=progress
-        )
-    else:
-        assert scenario is not None
-        result = start_replay(
-            load_scenario(scenario),
-            out=Path(out) if out else None,
-            concurrency=concurrency,
-            allow_live=allow_live,
-            progress=progress,
-        )
+    if resume_dir is not None and out is not None:
+        raise InputError("--out: a resumed run stays in its own directory")
+    with on_cluster_if(cluster, allow_live) as on:
+        session_type = ReplaySession if on is None else on.sessions
+        if resume_dir is not None:
+            result = resume_replay(
+                Path(resume_dir),
+                concurrency=concurrency,
+                allow_live=allow_live,
+                progress=progress,
+                session_type=session_type,
+            )
+        else:
+            assert scenario is not None
+            result = start_replay(
+                load_scenario(scenario),
+                out=Path(out) if out else None,
+                concurrency=concurrency,
+                allow_live=allow_live,
+                progress=progress,
+                session_type=session_type,
+            )
     print_replay(result)
     check_reachable(result)

@@ -11,6 +11,7 @@ from harness.cli.group import main
 from harness.cli.options import (
     GATE_HELP,
     allow_live_option,
+    cluster_option,
     concurrency_option,
     gate_options,
     gate_values,
@@ -33,6 +34,7 @@ from harness.cli.output import print_run, reports_errors
 @rules_option
 @concurrency_option
 @allow_live_option
+@cluster_option
 @no_progress_option
 @gate_options
 @reports_errors
@@ -43,6 +45,7 @@ def run(
     rules: str | None,
     concurrency: int | None,
     allow_live: bool,
+    cluster: str | None,
     no_progress: bool,
     **gate: Any,
 ) -> None:
@@ -54,19 +57,22 @@ def run(
     """
     from pathlib import Path
 
+    from harness.distributed.replay import on_cluster_if
     from harness.replay.progress import progress_view
     from harness.run import run_scenario
     from harness.scenario import load_scenario
 
-    result = run_scenario(
-        load_scenario(scenario),
-        out=Path(out) if out else None,
-        report_dir=Path(report_dir) if report_dir else None,
-        rules=Path(rules) if rules else None,
-        gate_options=gate_values(**gate),
-        concurrency=concurrency,
-        allow_live=allow_live,
-        progress=None if no_progress else progress_view(),
-    )
+    with on_cluster_if(cluster, allow_live) as on:
+        result = run_scenario(
+            load_scenario(scenario),
+            out=Path(out) if out else None,
+            report_dir=Path(report_dir) if report_dir else None,
+            rules=Path(rules) if rules else None,
+            gate_options=gate_values(**gate),
+            concurrency=concurrency,
+            allow_live=allow_live,
+            progress=None if no_progress else progress_view(),
+            cluster=on,
+        )
     print_run(result)
     sys.exit(result.verdict.exit_code)

@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ import yaml
 from harness.compare.classify import Classifier, NoiseCounts
 from harness.compare.correspondence import PairProjection, apply_blueprint
 from harness.compare.diff import diff_responses
+from harness.compare.eventrun import events_section, side_events
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
 from harness.compare.normalize import Answer, Normalized, NotComparable, proven_same
@@ -65,10 +66,12 @@ class Side:
     # The account's default API version (the recording's header), for answers to requests
     # that named none: each answer is normalised with its version's catalogue.
     default_version: str | None = None
+    # Only these seqs (a shard's, harness.distributed.compare), or all.
+    seqs: Container[int] | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
         """In ascending seq, the last result for each seq."""
-        return iter_in_seq_order(self.path)
+        return iter_in_seq_order(self.path, self.seqs)
 
 
 @dataclass(slots=True)
@@ -233,20 +236,23 @@ def _pairs(baseline: Side, other: Side) -> Iterator[tuple[int, Exchange | None, 
             b, c = next(ours, None), next(theirs, None)
 
 
-def _items(
+def compare_items(
     baseline: Side,
     other: Side,
     profile: Profile,
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
     fast: bool = True,
+    times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[_Item]:
     """Every exchange of either side, in seq order: decided (error or `==`) or pending.
     With `fast`, answers proven equal in one walk (normalize.proven_same) are decided
     without normalising them; the outcomes are the same without it."""
     base_ids, other_ids = counterparts(baseline.idmap, other.idmap or PairStore())
-    # Each side's time map, learnt in seq order from its own answers (compare.timemap).
-    base_times, other_times = TimeMap(baseline.origin), TimeMap(other.origin)
+    # Each side's time map, learnt in seq order from its own answers (compare.timemap);
+    # given by a caller that compares the sides' events with them afterwards, or that
+    # preloads a shard's with what the other shards saw first.
+    base_times, other_times = times or (TimeMap(baseline.origin), TimeMap(other.origin))
     for seq, b, c in _pairs(baseline, other):
         if projection is not None and b is not None and c is not None:
             b, c = projection(b, c)
@@ -276,8 +282,8 @@ def _items(
             yield RawOutcome(seq, journey, endpoint, [], f"baseline {baseline.name}: {failed}")
             continue
         assert b.response is not None and c.response is not None
-        base_times.note_request(b.request)
-        other_times.note_request(c.request)
+        base_times.note_request(b.request, seq)
+        other_times.note_request(c.request, seq)
         base_profile = profile.for_version(answer_version(b, baseline.default_version))
         other_profile = profile.for_version(answer_version(c, other.default_version))
         base_answer = Answer(
@@ -362,10 +368,12 @@ def compare_sides(
     projection: PairProjection | None = None,
     expect_upgrade: bool = False,
     fast: bool = True,
+    times: tuple[TimeMap, TimeMap] | None = None,
 ) -> Iterator[RawOutcome]:
     """Raw outcomes of `other` against `baseline`, in seq order; with `expect_upgrade`,
     differences the catalogue diff between the two answers' versions explains come
-    marked expected (harness.compare.upgrade).
+    marked expected (harness.compare.upgrade). `times`: the two sides' time maps
+    (default: new ones, learnt as the sides are read).
 
     Mismatches are diffed here until more than `parallel_threshold` have been seen, then
     in a process pool of `workers`, with at most two chunks per worker in flight.
@@ -377,7 +385,9 @@ def compare_sides(
     ] = deque()
     mismatches = 0
     try:
-        items = _items(baseline, other, profile, projection, expect_upgrade, fast)
+        items = compare_items(
+            baseline, other, profile, projection, expect_upgrade, fast=fast, times=times
+        )
         for chunk in _chunks(items, CHUNK_SIZE):
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
@@ -404,6 +414,10 @@ def compare_sides(
             pool.shutdown(cancel_futures=True)
 
 
+SideComparer = Callable[..., Iterator[RawOutcome]]
+"""compare_sides, or a function with its signature that compares elsewhere."""
+
+
 # --- reading the run --------------------------------------------------------------------
 
 
@@ -428,7 +442,7 @@ def account_version(run: Run) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def _load_side(run: Run, name: str) -> Side:
+def load_side(run: Run, name: str) -> Side:
     recorded_origin, replayed_origin = run_origins(run)
     default = account_version(run)
     if name == RECORDING:
@@ -524,12 +538,17 @@ def _compare_candidate(
     workers: int | None,
     parallel_threshold: int,
     fast: bool,
+    sides: SideComparer,
+    times: tuple[TimeMap, TimeMap] | None = None,
 ) -> dict[str, Any]:
-    """Write one candidate's outcomes to `out`; return its summary."""
-    side = _load_side(run, name)
+    """Write one candidate's outcomes to `out`; return its summary. `times`, when
+    given, are the two sides' time maps, left as the answers taught them."""
+    side = load_side(run, name)
     target = run.target(name)
     projection, config = apply_blueprint(target, config)
-    raw = compare_sides(
+    if times is not None:
+        times[0].origin, times[1].origin = baseline.origin, side.origin
+    raw = sides(
         baseline,
         side,
         profile,
@@ -537,6 +556,7 @@ def _compare_candidate(
         parallel_threshold=parallel_threshold,
         projection=projection,
         expect_upgrade=config.expect_upgrade or target.extra.get("expect_upgrade") is True,
+        times=times,
         fast=fast,
     )
     summary = CandidateSummary(samples=config.samples)
@@ -568,10 +588,12 @@ def compare_run(
     workers: int | None = None,
     parallel_threshold: int = PARALLEL_THRESHOLD,
     fast: bool = True,
+    sides: SideComparer = compare_sides,
 ) -> dict[str, Any]:
     """Compare every candidate of a run with its baseline; write outcomes.jsonl and
     summary.json into the run directory and return the summary. `fast` off normalises
-    every answer (the fast path's outcomes are the same; tests hold it to that)."""
+    every answer (the fast path's outcomes are the same; tests hold it to that). `sides`
+    compares two sides (harness.distributed.compare does it in shards on a cluster)."""
     run = load_run(run_dir)
     if run.status != "finished":
         warnings.warn(
@@ -588,14 +610,21 @@ def compare_run(
     secondaries = [t.name for t in run.by_role("secondary")]
     secondary = secondaries[0] if secondaries else None
 
-    baseline = _load_side(run, run.baseline)
+    if sides is not compare_sides and side_events(run, run.baseline) is not None:
+        # The events are compared with the time maps the answers taught, which stay on
+        # the workers of a sharded compare.
+        raise InputError(
+            f"{run.path}: the run heard webhook events, which a compare --cluster does not "
+            "compare yet; run shadow compare without --cluster"
+        )
+    baseline = load_side(run, run.baseline)
     secondary_counts: FieldCounts | None = None
     if secondary is not None:
         secondary_counts = FieldCounts()
         for _ in _field_counts(
-            compare_sides(
+            sides(
                 baseline,
-                _load_side(run, secondary),
+                load_side(run, secondary),
                 profile,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
@@ -605,6 +634,7 @@ def compare_run(
         ):
             pass
 
+    times = {name: (TimeMap(), TimeMap()) for name in candidates}
     with writing_outcomes(run.path) as out:
         summaries = {
             name: _compare_candidate(
@@ -617,12 +647,21 @@ def compare_run(
                 out,
                 workers=workers,
                 parallel_threshold=parallel_threshold,
+                times=times[name],
                 fast=fast,
+                sides=sides,
             )
             for name in candidates
         }
     document = build_summary(
         run.info.to_json(), run.baseline, secondary, config.settings_json(), summaries
     )
+    ids = {
+        name: counterparts(baseline.idmap, load_side(run, name).idmap or PairStore())
+        for name in candidates
+    }
+    events = events_section(run, baseline.name, ids, times, profile, config)
+    if events is not None:
+        document["events"] = events
     write_summary(run.path, document)
     return document

@@ -134,17 +134,20 @@ class TimeMap:
     first showed each time value (the first wins), and the side's origin. Kept in flat
     hash tables, a request's window packed in 64 bits: about 20 bytes an object or time."""
 
-    __slots__ = ("_births", "_sent", "_shown", "origin")
+    __slots__ = ("_births", "_sent", "_seq", "_shown", "origin")
 
     def __init__(self, origin: float | None = None) -> None:
         self.origin = origin
         self._births: HashTable[int] = HashTable("q")
         self._shown: HashTable[int] = HashTable("q")
-        self._sent: set[int] = set()
+        self._sent: dict[int, int] = {}  # a time sent -> the seq of the first request sending it
+        self._seq = 0  # the seq of the exchange being compared
 
-    def note_request(self, request: Request) -> None:
-        """Learn the Unix times this side's request wrote in its query or body: only those
-        are counted from the origin (the module docstring)."""
+    def note_request(self, request: Request, seq: int) -> None:
+        """Learn the Unix times this side's request (of exchange `seq`, the one compared
+        next) wrote in its query or body: only those are counted from the origin (the
+        module docstring)."""
+        self._seq = seq
         if self.origin is None:
             return
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
@@ -152,14 +155,39 @@ class TimeMap:
             for found in _SENT_TIME.findall(text):
                 value = int(found)
                 if value >= EARLIEST_TIME:
-                    self._sent.add(value)
+                    self._sent.setdefault(value, seq)
 
     def origin_of(self, value: float) -> float | None:
-        """The origin to count `value` from: the side's, when one of its requests sent
-        that time; otherwise none."""
+        """The origin to count `value` from: the side's, when one of its requests up to
+        the exchange compared sent that time; otherwise none."""
         if self.origin is None or not self._sent:
             return None
-        return self.origin if int(value) in self._sent else None
+        sent = self._sent.get(int(value))
+        return self.origin if sent is not None and sent <= self._seq else None
+
+    @property
+    def seq(self) -> int:
+        """The seq of the exchange being compared."""
+        return self._seq
+
+    def sent_firsts(self) -> dict[int, int]:
+        """Each time a request sent → the seq of the first request that sent it."""
+        return dict(self._sent)
+
+    def preload(
+        self, births: dict[str, int], shown: dict[float, int], sent: dict[int, int]
+    ) -> None:
+        """Take the firsts of the whole side, learnt apart (harness.distributed.compare):
+        the request that first named each object or showed each time (packed), and the
+        seq of the first request that sent each time. A shard of the side compared with
+        them gets what a comparison of the whole side in one process gets."""
+        for object_id, packed in births.items():
+            self._births.set(object_id, packed)
+        for value, packed in shown.items():
+            self._shown.set(value, packed)
+        for time, seq in sent.items():
+            if self._sent.get(time, seq) >= seq:
+                self._sent[time] = seq
 
     def name(self, object_id: str, request: int) -> int:
         """Note that the request (packed) names `object_id`; returns the (packed) request

@@ -8,7 +8,8 @@ runs (replay, compare, report, gate) against local targets:
    a Charges API integration replayed as PaymentIntents through its blueprint;
 
 then the integration map of the demo recording (what it does with Stripe, and its
-findings), and a paragraph that reads the result.
+findings), the demo app's own database reconciled with the recording (three planted
+drifts), and a paragraph that reads the result.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from harness.errors import InputError
 from harness.gate import PASSED, GateVerdict
 from harness.map.build import WrittenMap, default_settings, map_recordings, write_map
 from harness.map.findings import Finding
+from harness.reconcile.page import render_page
+from harness.reconcile.reconcile import StripeSide, reconcile, write_reconciliation
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.progress import ProgressView
 from harness.run import RunResult, run_scenario
@@ -39,6 +42,10 @@ MARKER = ".shadow-demo"
 
 # The shipped migration scenario the demo rehearses, relative to the repository.
 MIGRATION = Path("scenarios") / "charges-to-payment-intents.yaml"
+
+# What the demo app keeps beside Stripe (scenarios/demo/app_records.py), and its mapping.
+APP_DATABASE = Path("recordings") / "demo-app.sqlite"
+APP_MAPPING = Path("scenarios") / "demo" / "app-mapping.yaml"
 
 # What each candidate stands for, in the reading of the result.
 ROLES = {
@@ -181,6 +188,17 @@ def map_demo(out: Path) -> WrittenMap:
     return write_map(map_recordings([recording], default_settings()), out / "map")
 
 
+def reconcile_demo(out: Path) -> dict[str, Any]:
+    """The demo app's database against the demo recording's last known states, into
+    `out`/reconcile/; returns reconcile.json's content."""
+    recording = shipped(Path("recordings") / "demo.jsonl")
+    document = reconcile(
+        str(shipped(APP_DATABASE)), str(shipped(APP_MAPPING)), StripeSide(str(recording))
+    )
+    write_reconciliation(document, out / "reconcile", render_page(document))
+    return document
+
+
 # --- reading the result --------------------------------------------------------------------
 
 
@@ -236,6 +254,36 @@ def _candidate_sentence(name: str, candidate: dict[str, Any], status: str, fail_
     return "; ".join(parts) + f". Gated at severity {fail_on} and above, it {verdict}"
 
 
+def _events_sentence(summary: dict[str, Any]) -> str | None:
+    """`Events: control sent 49 (10 types, 49 after their request's answer); twin's 49
+    matched control's, 0 event causes`, or None for a run that heard no events."""
+    section = summary.get("events")
+    if not isinstance(section, dict):
+        return None
+    heard = section.get("targets") or {}
+    sent = [
+        f"`{name}` sent {_plural(int(counts.get('received', 0)), 'event')} "
+        f"({int(counts.get('late', 0))} after its last answer, "
+        f"{int(counts.get('refused', 0))} refused)"
+        for name, counts in heard.items()
+    ]
+    compared = []
+    for name, entry in (section.get("candidates") or {}).items():
+        outcomes = entry.get("outcomes") or {}
+        real = [c for c in entry.get("causes") or [] if c.get("outcome") == "difference"]
+        compared.append(
+            f"`{name}`'s events matched `{section.get('baseline')}`'s for "
+            f"{int(outcomes.get('match', 0))} of {int(entry.get('events', 0))} "
+            f"({_plural(len(real), 'event cause')})"
+        )
+    silent = [n for n in summary.get("candidates", {}) if n not in section.get("candidates", {})]
+    if silent:
+        compared.append(
+            f"{', '.join(f'`{n}`' for n in silent)} sent no events the replay could hear"
+        )
+    return "Events: " + "; ".join(sent + compared)
+
+
 def _run_sentence(summary: dict[str, Any]) -> str:
     """`demo.jsonl (85 exchanges in 18 journeys) was replayed against …`."""
     run = summary.get("run") or {}
@@ -270,19 +318,54 @@ def _map_sentence(written: WrittenMap) -> str:
     )
 
 
+def _reconcile_sentence(document: dict[str, Any]) -> str:
+    """`The app's own records (…) against the recording: 12 match and 3 drifted: …`."""
+    totals = document["totals"]
+    head = (
+        f"The app's own records ({Path(str(document['source'])).name}) against the "
+        f"recording's last known states: {totals['match']} match"
+    )
+    if not document["drift"]:
+        return head + " and none drifted"
+    drifts = []
+    for cause in document["causes"]:
+        sample = cause["samples"][0]
+        drifts.append(
+            f"{cause['object']}.{cause['field']} differs on {_plural(cause['count'], 'row')} "
+            f"(e.g. {sample['stripe_id']}: {sample['source']} in the app, {sample['stripe']} "
+            "in Stripe)"
+        )
+    for kind, found in document["objects"].items():
+        for group in found["only_in_source"]:
+            drifts.append(f"{_plural(group['count'], kind)} only in the app ({group['why']})")
+        only = found["only_in_stripe"]
+        if only["count"]:
+            ids = ", ".join(s["stripe_id"] for s in only["samples"])
+            drifts.append(f"{_plural(only['count'], kind)} only in Stripe ({ids})")
+    return f"{head} and {document['drift']} drifted: " + "; ".join(drifts)
+
+
 def reading(
-    parts: list[tuple[dict[str, Any], GateVerdict, str]], mapped: WrittenMap | None = None
+    parts: list[tuple[dict[str, Any], GateVerdict, str]],
+    mapped: WrittenMap | None = None,
+    reconciled: dict[str, Any] | None = None,
 ) -> str:
     """One paragraph on what the runs show, built from each one's summary, verdict and
-    gate severity, and on the top findings of the recording's map."""
+    gate severity, on the top findings of the recording's map, and on what reconciling
+    the app's records with Stripe found."""
     sentences = []
     for summary, verdict, fail_on in parts:
         statuses = {c.name: c.status for c in verdict.candidates}
         sentences.append(_run_sentence(summary))
         for name, candidate in summary.get("candidates", {}).items():
             sentences.append(_candidate_sentence(name, candidate, statuses.get(name, "-"), fail_on))
+        events = _events_sentence(summary)
+        if events is not None:
+            sentences.append(events)
     if mapped is not None:
         sentences.append(_map_sentence(mapped))
+    if reconciled is not None:
+        sentences.append(_reconcile_sentence(reconciled))
     codes = [verdict.exit_code for _, verdict, _ in parts]
     meaning = {
         0: "its gate passed",

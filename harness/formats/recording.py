@@ -1,7 +1,7 @@
 """Read, write and validate recordings: JSON Lines (optionally gzip), streaming both ways.
 
 Line 1 is a header object; every later line is one exchange (see
-docs/recording-format.md and harness/schemas/recording-v1.schema.json). Readers never
+docs/recording-format.md and harness/schemas/recording-v2.schema.json). Readers never
 hold more than one line in memory, so a recording of a million exchanges reads in
 constant memory. Every problem is reported as `FILE:LINE: what is wrong`.
 """
@@ -28,7 +28,11 @@ from harness.model import Exchange
 from harness.stripe.times import is_calendar_time
 
 FORMAT_NAME = "stripe-shadow-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# An exchange's `direction` (version 2): `outbound`, a call to Stripe's API (the default,
+# and every exchange of a version 1 recording), or `inbound`, a webhook delivery Stripe
+# made to the customer's handler, with the handler's answer (docs/events.md).
+DIRECTIONS = ("outbound", "inbound")
 
 # Seqs are written as 64-bit integers by the stages that index them.
 MAX_SEQ = (1 << 63) - 1
@@ -160,6 +164,9 @@ def validate_exchange(data: Any) -> None:
             f"exchange.duration: {_shown(duration)} is not a duration in seconds "
             f"(0 to {MAX_DURATION:g})"
         )
+    direction = data.get("direction", "outbound")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"exchange.direction: {_shown(direction)} is not one of outbound, inbound")
     request = _require(data, "request", dict, "exchange")
     _require(request, "method", str, "request")
     path = _require(request, "path", str, "request")
@@ -240,8 +247,12 @@ class RecordingReader:
         *,
         allow_truncated: bool = False,
         unique_seqs: bool = True,
+        direction: str | None = "outbound",
     ) -> None:
         self.path = Path(path)
+        # Which exchanges iterating yields: the API calls (every stage that replays,
+        # plans or compares answers), the webhook deliveries, or (None) all of them.
+        self.direction = direction
         self.allow_truncated = allow_truncated
         self.truncated = False
         self._max_line = max_line_chars()
@@ -341,7 +352,33 @@ class RecordingReader:
                 raise RecordingError(
                     path, number, f"seq {exchange.seq} appears twice; every exchange needs its own"
                 )
-            yield exchange
+            if self.direction is None or self.direction == data.get("direction", "outbound"):
+                yield exchange
+
+    def positions(self, wanted: bytearray | bytes) -> Iterator[tuple[int, Exchange]]:
+        """(position, exchange) for the positions `wanted` marks (1), in order; the other
+        lines are counted, not parsed (a shard of a plan made from this recording, which
+        checked them all)."""
+        path = str(self.path)
+        position = -1
+        for number, line in self._lines:
+            if not line.strip():
+                continue
+            position += 1
+            if position >= len(wanted) or not wanted[position]:
+                continue
+            if not line.endswith("\n"):
+                try:  # a last line cut off, as __iter__ tells it
+                    validate_exchange(load_json(line))
+                except ValueError:
+                    self._truncated_at(number)
+                    return
+            try:
+                data = self._parse(number, line)
+                validate_exchange(data)
+                yield position, Exchange.from_json(data)
+            except ValueError as exc:
+                raise RecordingError(path, number, str(exc)) from None
 
     def close(self) -> None:
         self._file.close()
@@ -369,10 +406,14 @@ def recording_start(path: str | os.PathLike[str]) -> float | None:
 
 
 def iter_exchanges(
-    path: str | os.PathLike[str], *, allow_truncated: bool = False
+    path: str | os.PathLike[str],
+    *,
+    allow_truncated: bool = False,
+    direction: str | None = "outbound",
 ) -> Iterator[Exchange]:
-    """Every exchange of a recording, in order, one at a time."""
-    with RecordingReader(path, allow_truncated=allow_truncated) as reader:
+    """Every exchange of a recording (of `direction`: its API calls unless asked
+    otherwise), in order, one at a time."""
+    with RecordingReader(path, allow_truncated=allow_truncated, direction=direction) as reader:
         yield from reader
 
 

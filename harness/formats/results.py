@@ -12,6 +12,7 @@ streamed as it is.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import struct
 import tempfile
 import warnings
 from array import array
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ class ResultWriter:
         if not fresh:
             _end_with_newline(path)
         self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        # Held until closed (or the writer dies): a reader that must see every line
+        # waits for it (harness.formats.shards.wait_for_writer).
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
         if fresh:
             self._write(header.to_json())
 
@@ -179,15 +183,21 @@ class SeqIndex:
 
     def offsets(self) -> Iterator[int]:
         """The offset of the line to read for each seq, in seq order."""
+        for _, offset in self.entries():
+            yield offset
+
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """(seq, the offset of its line to read), in seq order."""
         slots = self._slots.fileno()
         size = self._top * _SLOT.size
         for start in range(0, size, _CHUNK):
             chunk = array("q", os.pread(slots, min(_CHUNK, size - start), start))
-            for at in chunk:
+            first = start // _SLOT.size
+            for index, at in enumerate(chunk):
                 if at:
-                    yield at - 1
+                    yield first + index, at - 1
         for seq in sorted(self._beyond):
-            yield self._beyond[seq]
+            yield seq, self._beyond[seq]
 
     def close(self) -> None:
         self._slots.close()
@@ -208,13 +218,18 @@ def _exchange(path: Path, offset: int, line: bytes) -> Exchange:
         raise RecordingError(str(path), _line_number(path, offset), str(exc)) from None
 
 
-def iter_in_seq_order(path: str | os.PathLike[str]) -> Iterator[Exchange]:
+def iter_in_seq_order(
+    path: str | os.PathLike[str], seqs: Container[int] | None = None
+) -> Iterator[Exchange]:
     """The exchanges of a target file or recording in ascending seq, the last line for
     each seq winning; a truncated last line is skipped. A gzip recording must be in seq
-    order already (recordings are: seq is the position)."""
+    order already (recordings are: seq is the position). With `seqs`, only those (a
+    shard's: the other lines are not parsed, but in a gzip recording)."""
     file_path = Path(path)
     if file_path.suffix == ".gz":
-        yield from _ascending_gzip(file_path)
+        for exchange in _ascending_gzip(file_path):
+            if seqs is None or exchange.seq in seqs:
+                yield exchange
         return
     try:
         read_header(file_path)  # a wrong header is one clear error, before any work
@@ -224,13 +239,14 @@ def iter_in_seq_order(path: str | os.PathLike[str]) -> Iterator[Exchange]:
         raise
     index = SeqIndex(file_path)
     try:
-        if index.in_order:
+        if index.in_order and seqs is None:
             yield from iter_results(file_path)
             return
         with open(file_path, "rb") as file:
-            for offset in index.offsets():
-                file.seek(offset)
-                yield _exchange(file_path, offset, file.readline())
+            for seq, offset in index.entries():
+                if seqs is None or seq in seqs:
+                    file.seek(offset)
+                    yield _exchange(file_path, offset, file.readline())
     finally:
         index.close()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.formats.atomic import write_json_atomically
+from harness.formats.events import check_events_section
 from harness.formats.recording import MAX_SEQ
 from harness.formats.untrusted import read_json_file
 from harness.model import OUTCOME_KINDS, SEVERITIES
@@ -131,6 +132,8 @@ def check_summary(data: Any, where: str) -> None:
         for index, group in enumerate(candidate["groups"]):
             _check_group(group, where, f"{field}.groups[{index}]")
         _check_errors(candidate, where, field)
+    if "events" in data:
+        check_events_section(data["events"], where, SEVERITIES)
 
 
 def _check_group(group: Any, where: str, field: str) -> None:

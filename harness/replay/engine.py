@@ -16,6 +16,7 @@ import itertools
 import random
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -266,6 +267,9 @@ class TargetReplay:
         transforms: TransformChain | None = None,
         gates: GateLayout | None = None,
         marks_in_flight: bool = False,
+        mine: bytearray | None = None,
+        on_done: Callable[[int, Exchange], None] | None = None,
+        unrepeatable: frozenset[str] = UNREPEATABLE,
     ) -> None:
         self.context = context
         self.url = url
@@ -284,10 +288,17 @@ class TargetReplay:
         # an IN_DOUBT line before it is sent, which its result replaces; a resumed run
         # that finds the mark alone does not send it again.
         self.marks_in_flight = marks_in_flight
+        self.unrepeatable = unrepeatable  # the methods it marks (every write, without idempotency)
         # Per position, 1 when a resumed run has its result already (it is not sent
         # again); per journey, the exchanges left to send.
         self.completed = completed
         self.remaining = array("q", plan.sizes)
+        # A shard of a run sharded over several machines (harness.distributed): per
+        # position, 1 when this replay sends it. The others are sent elsewhere, and
+        # marked done in `gates` from outside when an exchange here waits for them;
+        # `on_done` hears of each exchange this replay finishes.
+        self.mine = mine
+        self.on_done = on_done
         self.gates = Gates(gates or plan)
         if completed is not None:
             for position, journey in enumerate(plan.journey_of):
@@ -310,7 +321,9 @@ class TargetReplay:
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
         with RecordingReader(self.recording) as reader:
-            for position, exchange in enumerate(reader):
+            # A shard parses its own exchanges only.
+            items = enumerate(reader) if self.mine is None else reader.positions(self.mine)
+            for position, exchange in items:
                 journey = plan.journey_of[position]
                 if self.completed is not None and self.completed[position]:
                     continue
@@ -401,7 +414,7 @@ class TargetReplay:
             )
         else:
             assert self._sender is not None
-            if self.marks_in_flight and request.method.upper() in UNREPEATABLE:
+            if self.marks_in_flight and request.method.upper() in self.unrepeatable:
                 self.writer.write(_in_doubt(recorded.seq, request, journey))
             if self.transforms is not None:
                 request, outcome, skipped = await self.transforms.send(
@@ -449,6 +462,8 @@ class TargetReplay:
     def _finish(self, position: int, result: Exchange) -> None:
         count(self.counters, result)
         self.writer.write(result)
+        if self.on_done is not None:
+            self.on_done(position, result)
         self.gates.done(position)
         self._window.release()
 

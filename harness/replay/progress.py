@@ -41,6 +41,36 @@ class TargetCounters:
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
+    def to_results(self) -> dict[str, int]:
+        """The counts as run.json's `results` holds them per target."""
+        return {
+            "exchanges": self.done,
+            "answered": self.answered,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "unresolved": self.unresolved,
+            "retries": self.retries,
+            "idempotent_replayed": self.idempotent_replayed,
+            "times_shifted": self.times_shifted,
+        }
+
+    def add(self, other: TargetCounters) -> None:
+        """Add the counts another replay of the same target made (a shard's)."""
+        self.add_results(other.to_results())
+        for pair, requests in other.accounts.items():
+            self.accounts[pair] = self.accounts.get(pair, 0) + requests
+
+    def add_results(self, results: dict[str, int]) -> None:
+        """Add counts as to_results gives them."""
+        self.done += results["exchanges"]
+        self.answered += results["answered"]
+        self.errors += results["errors"]
+        self.skipped += results["skipped"]
+        self.unresolved += results["unresolved"]
+        self.retries += results["retries"]
+        self.idempotent_replayed += results["idempotent_replayed"]
+        self.times_shifted += results["times_shifted"]
+
     @property
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started

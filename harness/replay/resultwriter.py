@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ class ResultPipe:
                 json.dumps(header.to_json()),
             ],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             bufsize=0,
         )
@@ -48,6 +50,14 @@ class ResultPipe:
         self._stdin = self._process.stdin
         with contextlib.suppress(OSError):
             fcntl.fcntl(self._stdin.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
+
+    def wait_ready(self) -> None:
+        """Wait until the writer has opened (and locked) its file: from then on, a reader
+        that waits for the lock sees every line handed over, even if this process dies
+        (harness.formats.shards.wait_for_writer)."""
+        assert self._process.stdout is not None
+        if not self._process.stdout.read(1):
+            self._failed()
 
     def write(self, exchange: Exchange) -> None:
         line = json.dumps(exchange.to_json(), ensure_ascii=False, separators=(",", ":"))
@@ -67,8 +77,9 @@ class ResultPipe:
             self._process.wait()
         if self._process.returncode != 0:
             self._failed()
-        if self._process.stderr is not None:
-            self._process.stderr.close()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
 
     def _failed(self) -> None:
         self._process.wait()
@@ -89,6 +100,11 @@ def main(argv: list[str]) -> int:
     """Read JSON lines on stdin until it closes; append each, redacted, to argv[0]."""
     path, header = Path(argv[0]), Header.from_json(json.loads(argv[1]))
     with ResultWriter(path, header) as writer:
+        # Opened and locked (ResultPipe.wait_ready). The replay may be dead already (it
+        # was killed while this process started): then nobody reads, and the lines it
+        # handed over are written all the same.
+        with contextlib.suppress(OSError):
+            os.write(sys.stdout.fileno(), b"+")
         for line in sys.stdin.buffer:
             if not line.endswith(b"\n"):
                 break  # the replay died mid-line: that exchange was still in flight

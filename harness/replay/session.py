@@ -11,10 +11,11 @@ import contextlib
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,18 +33,21 @@ from harness.formats.rundir import (
     new_run_dir,
     write_run_json,
 )
+from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
-from harness.replay.engine import TargetReplay, count
+from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, target_seeds
 from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
+from harness.replay.receiver import EventForwarder, EventReception, EventSource
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.rewrite import TargetContext
 from harness.scenario import Scenario, TargetSpec, load_scenario
 from harness.stripe import is_live_key
-from harness.target import target_keys
+from harness.stripe.signature import new_webhook_secret
+from harness.target import target_keys, webhook_secret
 from harness.transforms import TransformChain, transform_chain
 
 
@@ -59,6 +63,14 @@ class ReplayResult:
     def unreachable(self) -> list[str]:
         """Targets that were sent requests but answered none of them."""
         return [c.name for c in self.counters if c.answered == 0 and c.done - c.skipped > 0]
+
+
+def result_header(run: str, target: str) -> Header:
+    """The header line of a target's result file (docs/run-format.md)."""
+    return Header(
+        source={"kind": "replay", "run": run, "target": target},
+        redaction=SECRETS_ONLY.header_json(),
+    )
 
 
 def _now() -> str:
@@ -107,7 +119,90 @@ class _TargetState:
     transforms: TransformChain | None = None
 
 
-class _Session:
+@dataclass(frozen=True, slots=True)
+class RunningTarget:
+    """A target still running once its replay is done, for a step that reads it back
+    before it stops (end states: harness.reconcile.endstates)."""
+
+    name: str
+    url: str
+    api_key: str | None = field(repr=False)
+    headers: dict[str, str]
+    rate_limit: float | None
+    target_id: Callable[[str], str | None]  # the id map: recorded id → this target's
+
+
+# Called with the run directory and every target, after the replay and before launched
+# targets stop.
+AfterReplay = Callable[[Path, list[RunningTarget]], None]
+
+
+def target_replay(
+    scenario: Scenario,
+    target: TargetSpec,
+    url: str,
+    *,
+    plan: Plan,
+    layout: GateLayout,
+    key: str | None,
+    namespace: str,
+    time_shift: int | None,
+    idmap: IdMap,
+    counters: TargetCounters,
+    writer: ResultSink,
+    concurrency: int,
+    completed: bytearray | None,
+    transforms: TransformChain | None,
+    rate_limit: float | None,
+    marks_in_flight: bool,
+    mine: bytearray | None = None,
+    on_done: Callable[[int, Exchange], None] | None = None,
+    unrepeatable: frozenset[str] = UNREPEATABLE,
+) -> TargetReplay:
+    """The engine's replay of one target of a scenario (or of one shard of it: `mine`,
+    `on_done`, harness.distributed), sending `key` and Idempotency-Keys derived from
+    `namespace`."""
+    parts = urlsplit(url)
+    context = TargetContext(
+        name=target.name,
+        run_id=namespace,
+        api_key=key,
+        headers=tuple(target.headers.items()),
+        live=key is not None and is_live_key(key),
+        scheme=parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port,
+        time_shift=time_shift,
+        time_fields=scenario.time.field_names(),
+        same_accounts=target.accounts == "same",
+        pass_through=tuple(target.pass_through),
+    )
+    return TargetReplay(
+        context=context,
+        url=url,
+        plan=plan,
+        recording=scenario.recording,
+        idmap=idmap,
+        writer=writer,
+        counters=counters,
+        concurrency=concurrency,
+        retry=scenario.retry,
+        timeout=scenario.timeout,
+        rate_limit=rate_limit,
+        send_unresolved=scenario.on_unresolved == "send",
+        completed=completed,
+        transforms=transforms,
+        gates=layout,
+        marks_in_flight=marks_in_flight,
+        mine=mine,
+        on_done=on_done,
+        unrepeatable=unrepeatable,
+    )
+
+
+class ReplaySession:
+    """One replay's run directory, targets and engine, start to end."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -118,7 +213,9 @@ class _Session:
         states: dict[str, _TargetState],
         concurrency: int | None,
         progress: ProgressView | None,
+        after_replay: AfterReplay | None = None,
     ) -> None:
+        self.after_replay = after_replay
         self.scenario = scenario
         self.run_dir = run_dir
         self.info = info
@@ -135,10 +232,9 @@ class _Session:
 
     def _execute(self) -> ReplayResult:
         counters = [self.states[t.name].counters for t in self.scenario.targets]
-        result = ReplayResult(self.run_dir, "failed", counters, _time_shift(self.info) or 0)
+        result = ReplayResult(self.run_dir, "failed", counters, time_shift_of(self.info) or 0)
         self.info.status = "running"
         write_run_json(self.run_dir, self.info)
-        replays: list[TargetReplay] = []
         writers: list[ResultPipe] = []
         try:
             with ExitStack() as stack:
@@ -146,16 +242,7 @@ class _Session:
                 for entry in self.info.targets:
                     entry.url = urls[entry.name]
                 write_run_json(self.run_dir, self.info)
-                for target in self.scenario.targets:
-                    writer = ResultPipe(
-                        self.run_dir / f"{target.name}.jsonl", self._header(target.name)
-                    )
-                    writers.append(writer)
-                    replays.append(self._target_replay(target, urls[target.name], writer))
-                try:
-                    asyncio.run(self._run_all(replays, counters))
-                except asyncio.CancelledError:
-                    raise KeyboardInterrupt from None
+                self._drive(urls, counters, writers)
                 result.status = "finished"
         except KeyboardInterrupt:
             result.status = "interrupted"
@@ -170,13 +257,10 @@ class _Session:
                     writer.close()
                 except ShadowError as exc:
                     failures.append(exc)
-            for target in self.scenario.targets:
-                idmap = self.states[target.name].idmap
-                write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
-                idmap.close()
+            self._keep_idmaps()
             self.info.status = result.status
             self.info.finished = _now()
-            self.info.results = {c.name: _results(c) for c in counters}
+            self.info.results = {c.name: c.to_results() for c in counters}
             used = {c.name: _accounts_used(c) for c in counters}
             for entry in self.info.targets:
                 entry.extra["accounts_used"] = used.get(entry.name, [])
@@ -189,11 +273,46 @@ class _Session:
             raise failures[0]
         return result
 
+    def _running(self, urls: dict[str, str]) -> list[RunningTarget]:
+        return [
+            RunningTarget(
+                t.name,
+                urls[t.name],
+                self.keys[t.name],
+                dict(t.headers),
+                t.rate_limit,
+                self.states[t.name].idmap.get,
+            )
+            for t in self.scenario.targets
+        ]
+
+    def _drive(
+        self, urls: dict[str, str], counters: list[TargetCounters], writers: list[ResultPipe]
+    ) -> None:
+        """Replay every target in this process (harness.distributed drives shards on a
+        cluster instead); the writers opened go to `writers`, closed by the caller."""
+        replays: list[TargetReplay] = []
+        for target in self.scenario.targets:
+            writer = ResultPipe(self.run_dir / f"{target.name}.jsonl", self._header(target.name))
+            writers.append(writer)
+            replays.append(self._target_replay(target, urls[target.name], writer))
+        reception = self._event_reception(urls)
+        try:
+            asyncio.run(self._run_all(replays, counters, reception))
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+        if self.after_replay is not None:
+            self.after_replay(self.run_dir, self._running(urls))
+
+    def _keep_idmaps(self) -> None:
+        """Write every target's id map into the run directory."""
+        for target in self.scenario.targets:
+            idmap = self.states[target.name].idmap
+            write_idmap(self.run_dir / f"{target.name}.idmap.json", target.name, idmap.ids)
+            idmap.close()
+
     def _header(self, target: str) -> Header:
-        return Header(
-            source={"kind": "replay", "run": self.info.name, "target": target},
-            redaction=SECRETS_ONLY.header_json(),
-        )
+        return result_header(self.info.name, target)
 
     def _start_targets(self, stack: ExitStack) -> dict[str, str]:
         urls: dict[str, str] = {}
@@ -214,39 +333,23 @@ class _Session:
         return urls
 
     def _target_replay(self, target: TargetSpec, url: str, writer: ResultPipe) -> TargetReplay:
-        key = self.keys[target.name]
-        parts = urlsplit(url)
-        context = TargetContext(
-            name=target.name,
-            run_id=self._idempotency_namespace(target),
-            api_key=key,
-            headers=tuple(target.headers.items()),
-            live=key is not None and is_live_key(key),
-            scheme=parts.scheme,
-            host=parts.hostname or "",
-            port=parts.port,
-            time_shift=_time_shift(self.info),
-            time_fields=self.scenario.time.field_names(),
-            same_accounts=target.accounts == "same",
-            pass_through=tuple(target.pass_through),
-        )
         state = self.states[target.name]
-        return TargetReplay(
-            context=context,
-            url=url,
+        return target_replay(
+            self.scenario,
+            target,
+            url,
             plan=self.plan,
-            recording=self.scenario.recording,
+            layout=self.gates,
+            key=self.keys[target.name],
+            namespace=self._idempotency_namespace(target),
+            time_shift=time_shift_of(self.info),
             idmap=state.idmap,
-            writer=writer,
             counters=state.counters,
+            writer=writer,
             concurrency=_concurrency(self.scenario, target, self.concurrency),
-            retry=self.scenario.retry,
-            timeout=self.scenario.timeout,
-            rate_limit=target.rate_limit,
-            send_unresolved=self.scenario.on_unresolved == "send",
             completed=state.completed,
             transforms=state.transforms,
-            gates=self.gates,
+            rate_limit=target.rate_limit,
             marks_in_flight=target.launch is None,
         )
 
@@ -260,7 +363,75 @@ class _Session:
             return self.info.run_id
         return f"{self.info.run_id}.{resumed}"
 
-    async def _run_all(self, replays: list[TargetReplay], counters: list[TargetCounters]) -> None:
+    def _event_reception(self, urls: dict[str, str]) -> EventReception:
+        """Where each target's events come from (docs/events.md): a launched target that
+        can be subscribed (localstripe) sends them to a receiver with a secret made for
+        this run; a target whose `events:` says so, to a receiver or by being polled."""
+        sources: list[EventSource] = []
+        for target in self.scenario.targets:
+            url = urls[target.name]
+            spec = target.events
+            if spec is not None and spec.mode == "off":
+                continue
+            launch = target.launch
+            if spec is not None and spec.mode == "poll":
+                key = self.keys[target.name]
+                headers = dict(target.headers)
+                if key is not None:
+                    headers["Authorization"] = f"Bearer {key}"
+                sources.append(
+                    EventSource(
+                        target.name, "poll", url, headers=headers, forwarder=self._forwarder(target)
+                    )
+                )
+                continue
+            subscribable = launch is not None and launch.sends_webhooks
+            if spec is None and not subscribable:
+                continue
+            secret = webhook_secret(target.name, spec.webhook_secret_env) if spec else None
+            subscribe = partial(launch.subscribe_webhooks, url) if subscribable else None
+            forwarder = self._forwarder(target)
+            sources.append(
+                EventSource(
+                    target.name,
+                    "webhook",
+                    url,
+                    secret=secret or new_webhook_secret(),
+                    host=spec.host if spec else "127.0.0.1",
+                    port=spec.port if spec else 0,
+                    subscribe=subscribe,
+                    forwarder=forwarder,
+                )
+            )
+        settings = self.scenario.events
+        return EventReception(
+            self.run_dir,
+            sources,
+            quiet=settings.quiet,
+            max_wait=settings.max_wait,
+            tolerance=settings.tolerance,
+        )
+
+    def _forwarder(self, target: TargetSpec) -> EventForwarder | None:
+        """What sends a target's events on to the customer's handler, if it forwards."""
+        spec = target.events
+        if spec is None or spec.forward_to is None:
+            return None
+        secret = webhook_secret(target.name, spec.forward_secret_env)
+        assert secret is not None
+        ids = self.states[target.name].idmap.ids
+        return EventForwarder(spec.forward_to, secret, ids.key_of if spec.map_ids else None)
+
+    async def _replay_then_mark(self, replay: TargetReplay, reception: EventReception) -> None:
+        await replay.run()
+        reception.answered(replay.context.name)
+
+    async def _run_all(
+        self,
+        replays: list[TargetReplay],
+        counters: list[TargetCounters],
+        reception: EventReception,
+    ) -> None:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         previous = signal.getsignal(signal.SIGTERM)
@@ -272,10 +443,15 @@ class _Session:
         if self.progress is not None:
             watcher = asyncio.create_task(self.progress.watch(counters, stop))
         try:
+            await reception.start()
             async with asyncio.TaskGroup() as group:
                 for replay in replays:
-                    group.create_task(replay.run())
+                    group.create_task(self._replay_then_mark(replay, reception))
+            await reception.finish(int(datetime.fromisoformat(self.info.started).timestamp()))
         finally:
+            await reception.stop()
+            if reception.inboxes:
+                self.info.extra["events"] = reception.to_json()
             stop.set()
             if watcher is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -315,19 +491,6 @@ def _accounts_used(counters: TargetCounters) -> list[dict[str, Any]]:
     ]
 
 
-def _results(counters: TargetCounters) -> dict[str, int]:
-    return {
-        "exchanges": counters.done,
-        "answered": counters.answered,
-        "errors": counters.errors,
-        "skipped": counters.skipped,
-        "unresolved": counters.unresolved,
-        "retries": counters.retries,
-        "idempotent_replayed": counters.idempotent_replayed,
-        "times_shifted": counters.times_shifted,
-    }
-
-
 def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     """How this run moves absolute times in requests (run.json `time`, docs/replay.md):
     by the replay's start less the recording's, in whole seconds, unless the scenario
@@ -346,7 +509,7 @@ def _time(scenario: Scenario, started: datetime) -> dict[str, Any]:
     }
 
 
-def _time_shift(info: RunInfo) -> int | None:
+def time_shift_of(info: RunInfo) -> int | None:
     """The run's time shift, or None when it sends times as recorded (`time: keep`, or a
     run from before times were moved)."""
     time = info.time
@@ -384,8 +547,13 @@ def start_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    after_replay: AfterReplay | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
-    """Replay a scenario's recording against all its targets into a new run directory."""
+    """Replay a scenario's recording against all its targets into a new run directory;
+    `after_replay` is called once every target has answered, before any stops
+    (`session_type`: who drives the targets; harness.distributed shards them over a
+    cluster)."""
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -433,19 +601,22 @@ def start_replay(
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = _Session(scenario, run_dir, info, plan, keys, states, concurrency, progress)
+    session = session_type(
+        scenario, run_dir, info, plan, keys, states, concurrency, progress, after_replay
+    )
     return session.execute()
 
 
-def _replayed(path: Path) -> dict[int, Exchange]:
-    """The last result per seq of a target file, without request bodies (resume needs the
-    answers only)."""
-    if not path.exists():
-        return {}
+def replayed_results(*paths: Path) -> dict[int, Exchange]:
+    """The last result per seq of target files read in turn, without request bodies
+    (resume needs the answers only)."""
     latest: dict[int, Exchange] = {}
-    for exchange in iter_results(path):
-        exchange.request.body = ""
-        latest[exchange.seq] = exchange
+    for path in paths:
+        if not path.exists():
+            continue
+        for exchange in iter_results(path):
+            exchange.request.body = ""
+            latest[exchange.seq] = exchange
     return latest
 
 
@@ -476,18 +647,35 @@ def _resumed_state(
         results.unlink(missing_ok=True)
         results.with_name(f"{name}.idmap.json").unlink(missing_ok=True)
         return _TargetState(idmap, counters, None, transforms)
-    replayed = _replayed(results)
+    completed = relearn(recording, plan, replayed_results(results), idmap, counters, transforms)
+    return _TargetState(idmap, counters, completed, transforms)
+
+
+def relearn(
+    recording: Path,
+    plan: Plan,
+    replayed: dict[int, Exchange],
+    idmap: IdMap,
+    counters: TargetCounters,
+    transforms: TransformChain | None,
+    learnt: Callable[[int], None] | None = None,
+) -> bytearray:
+    """Per position, 1 when `replayed` (the last result per seq) has its result already:
+    those answers re-teach the id map and the transforms, in recorded order, and are
+    counted. `learnt(position)` is called after each (a shard hands on what it learnt)."""
     completed = bytearray(1 if seq in replayed else 0 for seq in plan.seqs)
+    if not replayed:
+        return completed
     with RecordingReader(recording) as reader:
-        for position, recorded in enumerate(reader):
-            if not completed[position]:
-                continue
+        for position, recorded in reader.positions(completed):
             result = replayed[recorded.seq]
             idmap.learn_responses(recorded.response, result.response)
             if transforms is not None and result.response is not None:
                 transforms.learn(recorded, result.response)
             count(counters, result)
-    return _TargetState(idmap, counters, completed, transforms)
+            if learnt is not None:
+                learnt(position)
+    return completed
 
 
 def resume_replay(
@@ -496,6 +684,7 @@ def resume_replay(
     concurrency: int | None = None,
     allow_live: bool = False,
     progress: ProgressView | None = None,
+    session_type: Callable[..., ReplaySession] = ReplaySession,
 ) -> ReplayResult:
     """Finish an interrupted run as if it had never stopped (see `_resumed_state`)."""
     run = load_run(run_dir)
@@ -515,6 +704,10 @@ def resume_replay(
             f"{run.scenario_path}: targets changed since the run started "
             f"(run: {', '.join(sorted(t.name for t in run.targets))}; now: {', '.join(names)})"
         )
+    # A run sharded over a cluster leaves its shards' files until it ends.
+    wait_until_quiet(run.path)
+    for name in names:
+        fold_shards(run.path, name, result_header(run.info.name, name))
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
@@ -532,5 +725,5 @@ def resume_replay(
     info = run.info
     info.resumed.append(_now())
     info.error = None
-    session = _Session(scenario, run.path, info, plan, keys, states, concurrency, progress)
+    session = session_type(scenario, run.path, info, plan, keys, states, concurrency, progress)
     return session.execute()

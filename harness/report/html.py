@@ -22,6 +22,8 @@ from markupsafe import Markup
 from harness import __version__
 from harness.model import SEVERITIES
 from harness.report.content import MAX_SAMPLES, Report, error_groups
+from harness.report.endstates import page_view as end_state_view
+from harness.report.events import events_view
 from harness.report.facts import run_facts
 from harness.report.phrasing import (
     before_after,
@@ -240,6 +242,8 @@ def render_html(report: Report, generated: datetime | None = None) -> str:
         severities=SEVERITIES,
         facts=run_facts(summary),
         upgrade_check=report.upgrade_check,
+        events=events_view(summary),
+        end_states=end_state_view(summary),
         max_samples=MAX_SAMPLES,
         version=__version__,
         generated=(generated or datetime.now(UTC)).isoformat(timespec="seconds"),

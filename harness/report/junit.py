@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from harness.report.content import as_object, error_groups
+from harness.report.endstates import junit_case
 from harness.report.phrasing import (
     ABSENT,
     before_after,
@@ -133,6 +134,18 @@ def _errors_case(suite: ET.Element, candidate_name: str, candidate: dict[str, An
 
 def render_junit(summary: dict[str, Any]) -> str:
     """junit.xml for a (redacted) summary."""
+    return junit_text(junit_tree(summary))
+
+
+def junit_text(root: ET.Element) -> str:
+    """A junit tree as the file's text."""
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def junit_tree(summary: dict[str, Any]) -> ET.Element:
+    """The test suites of a (redacted) summary's candidates, as a tree other sections
+    (harness.report.events) add theirs to."""
     run = as_object(summary.get("run"))
     run_name = str(run.get("name") or "run")
     baseline = str(summary.get("baseline", "baseline"))
@@ -155,6 +168,9 @@ def render_junit(summary: dict[str, Any]) -> str:
             ET.SubElement(properties, "property", name=key, value=xml_text(value))
         results = [_errors_case(suite, name, candidate)]
         results += [_group_case(suite, name, baseline, g) for g in candidate.get("groups", [])]
+        states = junit_case(suite, name, summary, xml_text)
+        if states is not None:
+            results.append(states)
         counts = {
             "tests": len(results),
             "failures": results.count("failure"),
@@ -167,5 +183,4 @@ def render_junit(summary: dict[str, Any]) -> str:
         suite.set("time", "0")
     for key, value in totals.items():
         root.set(key, str(value))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return root

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from harness.report.content import as_object, error_groups
+from harness.report.endstates import markdown_lines
 from harness.report.facts import time_statement
 from harness.report.phrasing import (
     before_after,
@@ -111,6 +112,7 @@ def render_markdown(summary: dict[str, Any], html_name: str = "index.html") -> s
     lines = [f"## Shadow test {md_text(run.get('name') or 'run')}", ""]
     for name, candidate in summary.get("candidates", {}).items():
         lines += _candidate_section(name, candidate, baseline)
+    lines += markdown_lines(summary, md_text)
     times = time_statement(run)
     if times != "-":
         lines += [md_text(times, 400), ""]

@@ -22,9 +22,10 @@ from harness.formats.summary import load_summary
 from harness.formats.untrusted import JSONProblem
 from harness.model import Exchange, Outcome
 from harness.report.content import Report, as_object, exchange_view, outcome_view, sample_seqs
+from harness.report.events import add_event_suites, events_markdown
 from harness.report.facts import without_secrets
 from harness.report.html import render_html
-from harness.report.junit import render_junit
+from harness.report.junit import junit_text, junit_tree
 from harness.report.markdown import render_markdown
 from harness.report.redaction import redact_tree
 from harness.upgrade.check import read_upgrade_check
@@ -149,6 +150,12 @@ def default_out_dir(report: Report) -> Path:
     return Path("reports") / name
 
 
+def _junit(summary: dict[str, Any]) -> str:
+    root = junit_tree(summary)
+    add_event_suites(root, summary)
+    return junit_text(root)
+
+
 def write_report(
     run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None
 ) -> WrittenReport:
@@ -167,8 +174,10 @@ def write_report(
     texts = {
         "index.html": html,
         "summary.json": json.dumps(report.summary, indent=2, ensure_ascii=False) + "\n",
-        "junit.xml": render_junit(report.summary),
-        "summary.md": render_markdown(report.summary),
+        "junit.xml": _junit(report.summary),
+        "summary.md": "\n".join(
+            [render_markdown(report.summary), *events_markdown(report.summary)]
+        ),
     }
     files = []
     for name in FILES:

@@ -2,6 +2,9 @@
 
     python -m scenarios.demo.make_recording recordings/demo.jsonl
 
+Beside it, the driver's app writes its own database (demo-app.sqlite, with its planted
+drifts: scenarios/demo/app_records.py) from the answers it received.
+
 localstripe starts from scratch on a free port, `shadow record` runs as a real
 subprocess in reverse mode in front of it, the driver talks to the recorder through the
 stripe SDK, and SIGINT stops the recorder so the file is complete.
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from harness.errors import InfrastructureError, ShadowError
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
+from scenarios.demo.app_records import app_states, write_app_database
 from scenarios.demo.driver import run
 
 STOP_TIMEOUT = 30.0  # seconds a recorder gets to finish its file
@@ -41,6 +45,8 @@ class RunningRecorder:
 
     url: str
     process: subprocess.Popen[str]
+    # Where the webhook capture listens, with --webhooks-upstream.
+    webhooks_url: str | None = None
 
 
 @contextmanager
@@ -72,11 +78,15 @@ def _running(out: Path, options: tuple[str, ...]) -> Iterator[RunningRecorder]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # ends at the first line, or when the process exits
+        webhooks = None
+        if line.startswith("webhooks listening on "):
+            webhooks = line.split()[-1]
+            line = process.stdout.readline()
         if not line.startswith("listening on "):
             process.kill()
             _, err = process.communicate(timeout=STOP_TIMEOUT)
             raise InfrastructureError(f"shadow record did not start: {line.strip()} {err.strip()}")
-        yield RunningRecorder(url=line.split()[-1], process=process)
+        yield RunningRecorder(url=line.split()[-1], process=process, webhooks_url=webhooks)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -102,8 +112,11 @@ def record_driver(out: Path, drive: Callable[[str, str], int], name: str = "demo
 
 
 def make_recording(out: Path) -> int:
-    """Record the demo into `out`; returns the number of SDK requests made."""
-    return record_driver(out, run, "demo")
+    """Record the demo into `out`, and the app's database beside it as demo-app.sqlite;
+    returns the number of SDK requests made."""
+    calls = record_driver(out, run, "demo")
+    write_app_database(out.with_name("demo-app.sqlite"), app_states(out))
+    return calls
 
 
 def record_main(

@@ -53,10 +53,17 @@ class LaunchOptions(BaseModel):
     # The one key an emulator launched this way accepts (it refuses requests without a
     # key), or None: the target's api_key_env says.
     fixed_key: ClassVar[str | None] = None
+    # Whether `subscribe_webhooks` can have a target launched this way send its events.
+    sends_webhooks: ClassVar[bool] = False
 
     def to_json(self) -> Any:
         """As run.json records the launch."""
         return self.model_dump()
+
+    def subscribe_webhooks(self, url: str, endpoint: str, secret: str) -> None:
+        """Have the target launched at `url` send its events to `endpoint`, signed with
+        `secret` (only kinds that say `sends_webhooks` can)."""
+        raise NotImplementedError(f"launch kind {self.kind} cannot subscribe webhooks")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import httpx
+
 from harness.errors import InfrastructureError
 from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
 from harness.replay.launch.process import LocalProcess, start_on_free_port
@@ -23,9 +25,26 @@ class LocalstripeLaunch(LaunchOptions):
     kind: Literal["localstripe"] = "localstripe"
     # localstripe accepts this one test-mode key and refuses requests without a key.
     fixed_key: ClassVar[str | None] = LOCALSTRIPE_TEST_KEY
+    sends_webhooks: ClassVar[bool] = True
 
     def to_json(self) -> Any:
         return "localstripe"
+
+    def subscribe_webhooks(self, url: str, endpoint: str, secret: str) -> None:
+        """localstripe's own webhook configuration (`POST /_config/webhooks/{id}`): it
+        signs every event it makes with `secret` and posts it to `endpoint`."""
+        try:
+            answer = httpx.post(
+                f"{url}/_config/webhooks/shadow", data={"url": endpoint, "secret": secret}
+            )
+        except httpx.HTTPError as exc:
+            raise InfrastructureError(
+                f"localstripe at {url}: cannot subscribe its webhooks ({exc})"
+            ) from None
+        if answer.status_code != 200:
+            raise InfrastructureError(
+                f"localstripe at {url}: POST /_config/webhooks answered {answer.status_code}"
+            )
 
 
 # Where localstripe writes its whole store after every change, whichever instance it is.
