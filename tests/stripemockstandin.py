@@ -4,12 +4,18 @@ passes; anything else is an error), it listens on both addresses, as stripe-mock
 and serves Stripe-shaped JSON on the HTTP one the way stripe-mock does: a test key is
 required, every object says `created: 1234567890`, every answer `Request-Id: req_123`.
 Unlike stripe-mock it remembers the customers it creates.
+
+`POST /v1/files` takes an upload as Stripe does: a multipart body whose parts are split by
+the boundary its Content-Type names, or a 400 saying what is wrong; the file object it
+answers has the sha256 of the file's bytes as `title`, so a test sees what arrived.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import secrets
 import socket
 import string
@@ -49,10 +55,60 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(401, _error("invalid_request_error", "You did not provide an API key."))
         return False
 
+    def _upload(self, body: bytes) -> None:
+        found = re.fullmatch(
+            r'multipart/form-data; *boundary="?([^";]+)"?', self.headers.get("Content-Type", "")
+        )
+        if found is None:
+            self._answer(
+                400,
+                _error("invalid_request_error", "request Content-Type isn't multipart/form-data"),
+            )
+            return
+        delimiter = b"--" + found.group(1).encode()
+        if not body.startswith(delimiter + b"\r\n") or not body.endswith(delimiter + b"--\r\n"):
+            self._answer(400, _error("invalid_request_error", "multipart body: bad boundary"))
+            return
+        fields: dict[str, str] = {}
+        file: tuple[str, bytes] | None = None
+        for part in body[len(delimiter) + 2 : -len(delimiter) - 6].split(
+            b"\r\n" + delimiter + b"\r\n"
+        ):
+            head, _, content = part.partition(b"\r\n\r\n")
+            name = re.search(rb'name="([^"]*)"', head)
+            filename = re.search(rb'filename="([^"]*)"', head)
+            if name is None:
+                self._answer(400, _error("invalid_request_error", "multipart part has no name"))
+                return
+            if filename is not None:
+                file = (filename.group(1).decode(), content)
+            else:
+                fields[name.group(1).decode()] = content.decode()
+        if file is None:
+            self._answer(400, _error("invalid_request_error", "Missing required param: file."))
+            return
+        self._answer(
+            200,
+            {
+                "id": _new_id("file_"),
+                "object": "file",
+                "created": FIXED_CREATED,
+                "filename": file[0],
+                "purpose": fields.get("purpose"),
+                "size": len(file[1]),
+                "title": hashlib.sha256(file[1]).hexdigest(),
+                "links": {"has_link": fields.get("file_link_data[create]") == "true"},
+            },
+        )
+
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if not self._authorized():
             return
+        if urlsplit(self.path).path == "/v1/files":
+            self._upload(raw)
+            return
+        body = raw.decode()
         if urlsplit(self.path).path != "/v1/customers":
             self._answer(404, _error("invalid_request_error", "Unrecognized request URL"))
             return

@@ -406,6 +406,18 @@ def test_redacted_account_numbers_become_stripes_test_account_and_routing_number
     assert sent_form("routing_number=021000021")["form"] == {"routing_number": "021000021"}
 
 
+def test_redacted_identity_and_routing_numbers_become_stripes_test_numbers() -> None:
+    sent = sent_form(
+        "individual[id_number]=<redacted:id_number>&individual[ssn_last_4]=<redacted:ssn_last_4>"
+        "&routing_number=<redacted:routing_number>"
+    )
+    assert sent["form"] == {
+        "individual": {"id_number": "000000000", "ssn_last_4": "0000"},
+        "routing_number": "110000000",
+    }
+    assert sent["notes"] == []
+
+
 def test_a_redacted_secret_the_replay_has_no_value_for_is_reported_never_sent() -> None:
     request = Request(
         "POST",

@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.capture.redact import fingerprint
 from harness.errors import InfrastructureError
 from harness.replay.launch.process import LocalProcess, free_port, start_on_free_port
+from harness.replay.launch.targetlog import LogLines, redact_log
 
 
 def test_a_missing_program_is_named_in_one_line(tmp_path: Path) -> None:
@@ -61,3 +63,64 @@ def test_free_ports_lie_below_the_range_outgoing_connections_use() -> None:
     low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     ports = [free_port() for _ in range(20)]
     assert all(10000 <= port < low for port in ports)
+
+
+# A server that prints every request's Authorization header and body, as a target's own
+# debug log might; and, on request, a line longer than a pipe's buffer with a key at its
+# end, and output with no line break at all.
+_LOGGING_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        print("auth:", self.headers.get("Authorization"), "body:", body, flush=True)
+        print("x" * 200000 + " " + self.headers.get("Authorization"), flush=True)
+        sys.stdout.write("no line break " + body)
+        sys.stdout.flush()
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_a_servers_own_output_reaches_its_log_redacted(tmp_path: Path) -> None:
+    log = tmp_path / "target.log"
+    key = "sk_test_" + "LoggedByTheTarget0001"
+    server = start_on_free_port(
+        "chatty",
+        lambda port: [sys.executable, "-c", _LOGGING_SERVER, str(port)],
+        log_path=log,
+        tied_to_parent=True,
+    )
+    with server:
+        answer = httpx.post(
+            server.url + "/v1/charges",
+            headers={"Authorization": f"Bearer {key}"},
+            content="card[number]=4242424242424242&card[cvc]=123",
+            trust_env=False,
+        )
+        assert answer.status_code == 204
+    text = log.read_text()
+    for secret in (key, "4242424242424242", "cvc]=123"):
+        assert secret not in text
+    marker = f"sk_test_<redacted:{fingerprint(key)}>"
+    assert text.count(marker) == 2  # the short line and the end of the long one
+    assert "card[number]=<redacted:card:4242>&card[cvc]=<redacted:cvc>" in text
+    assert text.endswith("no line break card[number]=<redacted:card:4242>&card[cvc]=<redacted:cvc>")
+
+
+def test_log_lines_are_redacted_whole_however_the_output_is_cut() -> None:
+    key = "sk_test_" + "SplitAcrossChunks0001"
+    output = f"first line\nBearer {key} and 4000 0566 5566 5556\nlast".encode()
+    for cut in range(1, len(output)):
+        lines = LogLines()
+        written = lines.feed(output[:cut]) + lines.feed(output[cut:]) + lines.flush()
+        assert written == redact_log(output)
+    assert key.encode() not in redact_log(output)
+    assert b"<redacted:card:5556>" in redact_log(output)

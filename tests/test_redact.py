@@ -109,7 +109,7 @@ def test_card_numbers(text: str, expected: str) -> None:
         (
             "bank_account[account_number]=000123456789&bank_account[routing_number]=110000000",
             "bank_account[account_number]=<redacted:bank_account:6789>"
-            "&bank_account[routing_number]=110000000",
+            "&bank_account[routing_number]=<redacted:routing_number>",
         ),
         # An IBAN keeps its country: a replay sends a test IBAN of the same country.
         ('{"iban": "DE89 3704 0044 0532 0130 00"}', '{"iban": "<redacted:iban:DE:3000>"}'),
@@ -140,8 +140,12 @@ def test_client_secrets_keep_the_object_id() -> None:
         "setup": "seti_1Mm8s8LkdIwHu7ix_secret_<redacted>",
         "source": "src_client_secret_<redacted>",
     }
-    # A client_secret field that is not in a known shape is dropped whole.
-    assert redact_text('{"client_secret": "cuss_secret_abc"}') == '{"client_secret": "<redacted>"}'
+    # A customer session's secret keeps its prefix; a client_secret field that is not in a
+    # known shape is dropped whole.
+    assert redact_text('{"client_secret": "cuss_secret_abc"}') == (
+        '{"client_secret": "cuss_secret_<redacted>"}'
+    )
+    assert redact_text('{"client_secret": "opaque"}') == '{"client_secret": "<redacted>"}'
 
 
 def test_redacted_form_bodies_still_parse() -> None:
@@ -253,9 +257,17 @@ def api_keys(draw: st.DrawFn) -> str:
 
 @st.composite
 def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
-    """(digits, as written): a Luhn-valid number of 13-19 digits, maybe grouped."""
-    length = draw(st.integers(13, 19))
-    head = draw(st.text(string.digits, min_size=length - 1, max_size=length - 1))
+    """(digits, as written): a number a card network could issue (13-19 digits starting
+    with 3 to 6, or a 16-digit Mastercard from 2221-2720) with a valid Luhn check digit,
+    maybe grouped."""
+    if draw(st.booleans()):
+        length = 16
+        start = str(draw(st.integers(2221, 2720)))
+    else:
+        length = draw(st.integers(13, 19))
+        start = draw(st.sampled_from("3456"))
+    size = length - 1 - len(start)
+    head = start + draw(st.text(string.digits, min_size=size, max_size=size))
     check = next(d for d in string.digits if luhn_valid(head + d))
     digits = head + check
     separator = draw(st.sampled_from(["", " ", "-"]))
@@ -390,6 +402,33 @@ _PIECES = st.sampled_from(
         "4000 0566 5566 5556",
         "c2tfdGVzdF9hYmNkZWZnaDEyMzQ1Njc4Og==",
         "basic c2tfdGVzdF9hYmNkZWZnaDEyMzQ1Njc4Og==",
+        # The rules issue 15 added: OAuth tokens, signatures, escapes, identity numbers,
+        # secret headers in free text, IBANs by shape, cards grouped with dots.
+        "rt_1GLpAbCdEfGhIjKl",
+        "ac_",
+        "v1=",
+        "5257a869e7ecebeda32affa62cdca3fa",
+        "\\u005f",
+        "sk\\u005ftest\\u005f",
+        "%5F",
+        "id_number",
+        "ssn_last_4",
+        "routing_number",
+        "Authorization: ",
+        "X-Api-Key: ",
+        "Bearer ",
+        "cuss_secret_",
+        "DE89370400440532013000",
+        "DE89 3704 0044 0532 0130 00",
+        "4242.4242.4242.4242",
+        "4242  4242",
+        "boundary=",
+        "amount=",
+        ".",
+        "{",
+        "[",
+        "--",
+        "\r\n",
     ]
 )
 

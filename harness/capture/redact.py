@@ -1,17 +1,30 @@
 """Redaction of secrets (and optionally personal data) before anything reaches disk.
 
 Applied by the recorder to every exchange, and again by the later stages to whatever they
-write. Every rule leaves a marker that later stages can parse (docs/recording-format.md):
+write (result files, launched targets' logs, reports). Every rule leaves a marker that
+later stages can parse (docs/recording-format.md):
 
     API key          sk_test_<redacted:1a2b3c4d>   (prefix, mode, sha256 fingerprint)
     webhook secret   whsec_<redacted:1a2b3c4d>
+    OAuth token      rt_<redacted:1a2b3c4d>, ac_<redacted:1a2b3c4d>
     Basic auth       Basic base64("sk_test_<redacted:1a2b3c4d>:")
     card number      <redacted:card:4242>          (last four digits)
     CVC              <redacted:cvc>
     bank account     <redacted:bank_account:6789>
     IBAN             <redacted:iban:DE:3000>        (country, last four)
+    routing number   <redacted:routing_number>
+    identity number  <redacted:id_number>, <redacted:ssn_last_4>, <redacted:ssn>
     client secret    pi_123_secret_<redacted>      (the object id is kept)
-    cookie           <redacted>
+    signature        t=1700000000,v1=<redacted>
+    anything else    <redacted>                    (cookies, tokens, unknown credentials)
+
+Texts are read leniently, the way Stripe's own parser reads a request: a form body with
+unencoded spaces, `+` or `%20`, duplicate keys, bracket or dotted nesting; JSON (escaped
+characters too); multipart bodies; URLs and query strings inside any of these; and free
+text (logs, error messages). A secret is found by the name of the field that holds it
+first, and by its shape second. A card number is a whole token (never digits inside a
+longer word or number), and a number in a field of a known non-secret kind (a multipart
+boundary, an amount, a time, an id) is never one.
 
 Redaction is idempotent and no marker looks like a key or a card number.
 """
@@ -29,12 +42,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from harness.capture.pii import PII_MODES, Pseudonymizer
 from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
-from harness.stripe import form_key_path
 
 SECRET_RULES = (
     "api_keys",
@@ -42,7 +54,10 @@ SECRET_RULES = (
     "card_numbers",
     "cvc",
     "bank_account_numbers",
+    "identity_numbers",
     "client_secrets",
+    "oauth_tokens",
+    "signatures",
     "cookies",
     "authorization",
 )
@@ -51,6 +66,10 @@ REDACTED = "<redacted>"
 CVC_MARKER = "<redacted:cvc>"
 
 FieldRule = Callable[[str], str]
+"""A field's rule: its value redacted, or the value itself when the rule does not apply."""
+
+# Nested encodings (a URL in a JSON string in a form value...) are read this deep.
+_MAX_DEPTH = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +103,11 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
 
 
-# --- API keys and client secrets -------------------------------------------------------
+def _is_marked(value: str) -> bool:
+    return "<redacted" in value
+
+
+# --- secrets found by their shape ------------------------------------------------------
 
 
 def _key_marker(match: re.Match[str]) -> str:
@@ -95,21 +118,44 @@ def _key_marker(match: re.Match[str]) -> str:
     return f"{prefix}_{mode}_<redacted:{fingerprint(key)}>"
 
 
-# Where a secret may start: not inside a longer word, but right after a percent escape
-# (`%22sk_test_…` in an encoded URL) too.
-_START = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"
+# API keys: secret, restricted, publishable and ephemeral keys, terminal connection
+# tokens; webhook secrets. Found even glued to a word before them (`xsk_test_…`): a
+# longer word is no reason to keep a key.
+API_KEY = re.compile(r"(?:(?:sk|rk|pk|ek|pst)_(?:test|live)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})")
 
-# API keys: secret, restricted, publishable and ephemeral keys; webhook secrets.
-API_KEY = re.compile(
-    _START + r"(?:(?:sk|rk|pk|ek)_(?:test|live)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})"
-)
+# Connect OAuth: an authorization code (`code=ac_…`) and a refresh token (`rt_…`).
+_OAUTH_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:ac|rt)_[A-Za-z0-9]{8,}")
 
-# Client secrets: `pi_X_secret_Y`, `seti_X_secret_Y`, `src_client_secret_Y`. The part up
-# to `_secret_` names the object and is kept, so a replay can map it.
+
+def _oauth_marker(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return f"{token[:2]}_<redacted:{fingerprint(token)}>"
+
+
+# Client secrets: `pi_X_secret_Y`, `seti_X_secret_Y`, `cs_test_X_secret_Y`,
+# `src_client_secret_Y`, `cuss_secret_Y`, and any other `<prefix>_secret_<random>`. The
+# part up to `_secret_` names the object and is kept, so a replay can map it.
 _CLIENT_SECRET = re.compile(
-    _START + r"((?:pi|seti|cs_test|cs_live)_[A-Za-z0-9]+_secret_|src_client_secret_)"
-    r"[A-Za-z0-9]+"
+    r"(?<![A-Za-z0-9])((?:[a-z]{2,8}_)(?:(?:test|live)_)?(?:[A-Za-z0-9]+_)?secret_)"
+    r"([A-Za-z0-9]+)"
 )
+# Prefixes of Stripe's own client secrets: their random part may be short. Any other
+# `<word>_secret_<word>` is one only when its random part looks random (long, with a
+# digit), so `top_secret_plan` stays as it is.
+_CLIENT_SECRET_PREFIXES = ("pi_", "seti_", "cs_", "src_", "cuss_", "fcsess_", "vs_", "cpi_")
+
+
+def _client_secret_marker(match: re.Match[str]) -> str:
+    prefix, random = match.group(1), match.group(2)
+    if prefix.startswith(_CLIENT_SECRET_PREFIXES) or (
+        len(random) >= 10 and any(char.isdigit() for char in random)
+    ):
+        return prefix + REDACTED
+    return match.group(0)
+
+
+# A webhook signature (`Stripe-Signature: t=…,v1=<64 hex>`): the time is kept.
+_SIGNATURE = re.compile(r"(?<![A-Za-z0-9])(v[0-9])=[0-9a-fA-F]{32,}")
 
 # `Basic <base64>`: the Python SDK and curl -u send `sk_…:` this way.
 _BASIC = re.compile(r"(\bBasic\s+)([A-Za-z0-9+/]{4,}={0,2})", re.IGNORECASE)
@@ -120,7 +166,7 @@ def _redact_basic(match: re.Match[str]) -> str:
         decoded = base64.b64decode(match.group(2), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return match.group(0)
-    redacted = _redact_secrets(decoded)
+    redacted = redact_text(decoded)
     if redacted == decoded:
         return match.group(0)
     return match.group(1) + base64.b64encode(redacted.encode("utf-8")).decode("ascii")
@@ -128,9 +174,14 @@ def _redact_basic(match: re.Match[str]) -> str:
 
 # --- card numbers ----------------------------------------------------------------------
 
-# Digits with single separators between them: a space, a dash, or a space as it appears
-# in a form body (`+`, `%20`). A run never starts inside a percent escape (`%20`, `%2B`).
-_DIGIT_RUN = re.compile(r"(?<!%)(?<!%[0-9A-Fa-f])[0-9](?:(?: |-|\+|%20)?[0-9])+")
+# Digits with separators between them: one or two spaces, a dash, a dot, or a space as
+# it appears in a form body (`+`, `%20`). A run is a whole token: it starts neither inside
+# a word, a longer number nor a percent escape (`%20`, `%2B`), though right after one
+# (`%204242…`), and it ends before any letter or digit.
+_DIGIT_RUN = re.compile(
+    r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])(?<![0-9][.,])|(?<=%[0-9A-Fa-f]{2}))"
+    r"[0-9](?:(?: {1,2}|-|\.|\+|%20)?[0-9])+(?![A-Za-z0-9_])(?![.,][0-9])"
+)
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 
 
@@ -147,21 +198,45 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def card_shaped(number: str) -> bool:
+    """13 to 19 digits that a card network issues and that pass the Luhn check.
+
+    Networks issue numbers starting with 2 (Mastercard's 2221-2720, 16 digits) to 6;
+    none starts with 1, so a Unix time in seconds, milliseconds or microseconds (all of
+    them start with 1 until 2033) is never taken for a card.
+    """
+    if not 13 <= len(number) <= 19 or not luhn_valid(number):
+        return False
+    if number[0] == "2":
+        return len(number) == 16 and 2221 <= int(number[:4]) <= 2720
+    return "3" <= number[0] <= "6"
+
+
 def _redact_card_run(match: re.Match[str]) -> str:
     """Replace each card number in a run of digit groups: consecutive whole groups
-    holding 13 to 19 digits that pass the Luhn check (so `4242 4242 4242 4242 12`
-    loses the card and keeps the `12`)."""
+    holding a card-shaped number (so `4242 4242 4242 4242 12` loses the card and keeps
+    the `12`). Groups split by dots are a card only in fours (`4242.4242.4242.4242`):
+    otherwise they are a decimal or a version."""
     run = match.group(0)
     groups = [(group.start(), group.end(), group.group(0)) for group in _DIGIT_GROUP.finditer(run)]
     if sum(len(digits) for _, _, digits in groups) < 13:
         return run
     out: list[str] = []
     copied = 0  # offset in `run` copied to `out` so far
-    first = 0
+    # The first group is the value of a field that never holds a card (`t=1700000000`):
+    # only the groups after it may be one.
+    first = 1 if _never_a_card_before(match.string, match.start()) else 0
     while first < len(groups):
         for last in range(len(groups), first, -1):
             number = "".join(digits for _, _, digits in groups[first:last])
-            if 13 <= len(number) <= 19 and luhn_valid(number):
+            dotted = "." in run[groups[first][1] : groups[last - 1][0]]
+            if dotted and any(len(digits) != 4 for _, _, digits in groups[first : last - 1]):
+                continue
+            before = run[groups[first - 1][1] : groups[first][0]] if first else ""
+            after = run[groups[last - 1][1] : groups[last][0]] if last < len(groups) else ""
+            if "." in before or "." in after:
+                continue  # a part of a decimal or a version
+            if card_shaped(number):
                 out.append(run[copied : groups[first][0]])
                 out.append(f"<redacted:card:{number[-4:]}>")
                 copied = groups[last - 1][1]
@@ -173,19 +248,44 @@ def _redact_card_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+_CARD_FIELD_VALUE = re.compile(r"[0-9](?:(?: {1,2}|[-.+])?[0-9])+")
+
+
+def _redact_card_field(value: str) -> str:
+    """A `number` field: a card number of any network (12 to 19 digits that pass the
+    Luhn check, however grouped). Any other number (an invoice's) is no card."""
+    if _is_marked(value) or _CARD_FIELD_VALUE.fullmatch(value.strip()) is None:
+        return value
+    digits = re.sub(r"[^0-9]", "", value)
+    if 12 <= len(digits) <= 19 and luhn_valid(digits):
+        return f"<redacted:card:{digits[-4:]}>"
+    return value
+
+
 # --- fields whose value is secret wherever they appear --------------------------------
 
 
 def _redact_cvc(value: str) -> str:
-    return value if value == CVC_MARKER or not value else CVC_MARKER
+    return value if not value or _is_marked(value) else CVC_MARKER
 
 
 # An IBAN: a country, two check digits, then 11 to 30 letters and digits.
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+# An IBAN in free text: a whole token, in groups of four or not.
+_IBAN_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
+)
+
+
+def iban_valid(iban: str) -> bool:
+    """The ISO 13616 check: the number read with its first four characters moved to the
+    end, letters as 10 to 35, is 1 modulo 97."""
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
 def _redact_bank_account(value: str) -> str:
-    if not value or value.startswith(("<redacted:bank_account:", "<redacted:iban:")):
+    if not value or _is_marked(value):
         return value
     plain = re.sub(r"[^A-Za-z0-9]", "", value)
     if _IBAN.fullmatch(plain.upper()):
@@ -194,137 +294,560 @@ def _redact_bank_account(value: str) -> str:
     return f"<redacted:bank_account:{plain[-4:]}>"
 
 
-def _redact_client_secret(value: str) -> str:
-    redacted = _CLIENT_SECRET.sub(r"\1<redacted>", value)
-    if redacted != value or not value or "<redacted" in value:
-        return redacted
-    return REDACTED
+def _redact_iban_token(match: re.Match[str]) -> str:
+    plain = match.group(0).replace(" ", "")
+    if 15 <= len(plain) <= 34 and iban_valid(plain):
+        return f"<redacted:iban:{plain[:2]}:{plain[-4:]}>"
+    return match.group(0)
+
+
+def _marker_named(name: str) -> FieldRule:
+    """A rule that replaces any value with `<redacted:NAME>`."""
+    marker = f"<redacted:{name}>"
+
+    def redact(value: str) -> str:
+        return value if not value or _is_marked(value) else marker
+
+    return redact
+
+
+def _redact_opaque(value: str) -> str:
+    """A value that is secret whatever it holds: its shape's marker, or `<redacted>`."""
+    if not value or _is_marked(value):
+        return value
+    redacted = _redact_shapes(value)
+    return redacted if _is_marked(redacted) else REDACTED
 
 
 SECRET_FIELDS: dict[str, FieldRule] = {
+    "number": _redact_card_field,
     "cvc": _redact_cvc,
     "cvv": _redact_cvc,
     "cvc2": _redact_cvc,
     "cvv2": _redact_cvc,
     "account_number": _redact_bank_account,
     "iban": _redact_bank_account,
-    "client_secret": _redact_client_secret,
+    "routing_number": _marker_named("routing_number"),
+    "id_number": _marker_named("id_number"),
+    "id_number_secondary": _marker_named("id_number"),
+    "personal_id_number": _marker_named("id_number"),
+    "ssn": _marker_named("ssn"),
+    "ssn_last_4": _marker_named("ssn_last_4"),
+    "client_secret": _redact_opaque,
+    "access_token": _redact_opaque,
+    "refresh_token": _redact_opaque,
+    "password": _redact_opaque,
+    "secret": _redact_opaque,
+    "api_key": _redact_opaque,
 }
+"""Field name → rule, for the fields whose value is secret in any encoding (form key
+`card[cvc]` or `card.cvc`, JSON member, multipart part, query parameter)."""
+
+# Fields whose value is a number of a known kind that is never a card: a multipart
+# boundary, an amount, a count, a time, an id.
+_NUMBER_FIELDS = frozenset(
+    {"boundary", "id", "created", "updated", "date", "time", "timestamp", "ts", "t"}
+    | {"amount", "quantity", "count", "total", "subtotal", "balance", "limit", "expires"}
+    | {"idempotency_key", "request_id", "livemode", "version", "content_length"}
+)
+_NUMBER_FIELD_PARTS = ("amount", "_at", "_date", "_time", "_timestamp", "_id", "_start", "_end")
 
 
-def _field_rules(policy: RedactionPolicy) -> dict[str, FieldRule]:
-    if policy.pii != "pseudonymize":
-        return SECRET_FIELDS
-    rules = dict(Pseudonymizer(policy.pii_key).field_rules())
-    rules.update(SECRET_FIELDS)
-    return rules
+def never_a_card(name: str) -> bool:
+    """Whether a number in the field `name` is of a kind that is never a card."""
+    name = name.lower().replace("-", "_")
+    if name in _NUMBER_FIELDS:
+        return True
+    return name.startswith("amount") or name.endswith(_NUMBER_FIELD_PARTS)
 
 
-# A JSON member whose value is a string or a number: `"cvc": "123"`, `"cvc": 123`.
-_JSON_MEMBER = re.compile(
-    r'"(?P<name>[A-Za-z0-9_]+)"(?P<colon>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?)'
+# A field name just before a value: `name=`, `name]=`, `"name": `, `name%5D%3D`.
+_NAME_BEFORE = re.compile(
+    r"([A-Za-z0-9_-]+)(?:\]|%5[Dd])?[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?(?:\"|%22)?$"
 )
 
 
-def _redact_json_members(text: str, rules: dict[str, FieldRule]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        rule = rules.get(match.group("name"))
-        if rule is None:
-            return match.group(0)
-        raw = match.group("value")
-        value = json.loads(raw) if raw.startswith('"') else raw
-        if not isinstance(value, str):
-            return match.group(0)
-        new = rule(value)
-        if new == value:
-            return match.group(0)
-        # `\ud800` alone in the text decodes to a lone surrogate, which UTF-8 cannot hold:
-        # written back as an escape, as it came.
-        dumped = json.dumps(new, ensure_ascii=lone_surrogate(new) is not None)
-        return f'"{match.group("name")}"{match.group("colon")}{dumped}'
-
-    return _JSON_MEMBER.sub(replace, text)
+def _never_a_card_before(text: str, start: int) -> bool:
+    """Whether the number at `start` is the value of a field that never holds a card."""
+    found = _NAME_BEFORE.search(text, max(0, start - 64), start)
+    return found is not None and never_a_card(found.group(1))
 
 
-# --- form bodies and query strings -----------------------------------------------------
+# --- headers ---------------------------------------------------------------------------
 
-_FORM_LIKE = re.compile(r"[^\s&=]+=[^\s&]*(?:&[^\s&]*)*")
+
+def _redact_authorization(value: str) -> str:
+    redacted = redact_text(value)
+    scheme, _, credentials = redacted.partition(" ")
+    if _is_marked(redacted):
+        return redacted
+    if scheme.lower() == "basic":
+        try:
+            if _is_marked(base64.b64decode(credentials).decode("utf-8", "replace")):
+                return redacted
+        except (binascii.Error, ValueError):
+            pass
+    # A credential we do not recognise: drop it rather than guess.
+    return f"{scheme} {REDACTED}" if credentials else REDACTED
+
+
+def _redact_signature(value: str) -> str:
+    """`Stripe-Signature: t=…,v1=…,v0=…`: the time is kept, every signature dropped."""
+    parts = []
+    for part in value.split(","):
+        name, equals, signed = part.partition("=")
+        keep = name.strip() == "t" or not equals or _is_marked(signed)
+        parts.append(part if keep else f"{name}={REDACTED}")
+    return ",".join(parts)
+
+
+def _drop(value: str) -> str:
+    return REDACTED if value else value
+
+
+HEADER_RULES: dict[str, FieldRule] = {
+    "authorization": _redact_authorization,
+    "proxy-authorization": _redact_authorization,
+    "cookie": _drop,
+    "set-cookie": _drop,
+    "stripe-signature": _redact_signature,
+}
+"""Header name (lower case) → rule, for headers whose value is secret as a whole."""
+
+# Any other header whose name says it holds a credential: `X-Api-Key`, `X-Auth-Token`.
+_SECRET_HEADER_NAME = re.compile(r"(?i)api-?key|token|secret|password|signature|credential")
+# Headers that hold ids, times and sizes, whose digits are never a card.
+_NUMBER_HEADERS = frozenset(
+    {"idempotency-key", "request-id", "x-request-id", "content-length", "date", "stripe-version"}
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _header_rule(name: str) -> FieldRule | None:
+    lower = name.lower()
+    rule = HEADER_RULES.get(lower)
+    # CORS headers name credentials without holding one (Stripe answers with
+    # `Access-Control-Allow-Credentials: true`).
+    cors = lower.startswith("access-control-")
+    if rule is None and not cors and _SECRET_HEADER_NAME.search(lower) is not None:
+        return _redact_opaque
+    return rule
+
+
+def _last_name(name: str) -> str:
+    """The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`."""
+    named = _KEY_NAME.search(name)
+    return (named.group(1) if named is not None else name).lower()
+
+
+# --- the encodings a text can be in ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _context(policy: RedactionPolicy) -> _Context:
+    return _Context(policy)
+
+
+class _Context:
+    """The field rules in force (secrets, and fakes for personal data when asked)."""
+
+    def __init__(self, policy: RedactionPolicy) -> None:
+        self.policy = policy
+        self.pseudonymizer = Pseudonymizer(policy.pii_key) if policy.pii == "pseudonymize" else None
+        rules = dict(self.pseudonymizer.field_rules()) if self.pseudonymizer else {}
+        rules.update(SECRET_FIELDS)
+        self.rules = rules
+
+
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _redact_value(value: str, name: str | None, context: _Context, depth: int) -> str:
+    """A field's decoded value: by the field's rule first, then as a text of its own."""
+    if name is not None:
+        lower = _last_name(name)
+        rule = context.rules.get(lower)
+        if rule is not None:
+            redacted = rule(value)
+            if redacted != value:
+                return redacted
+        if _PLAIN_NUMBER.fullmatch(value) and never_a_card(lower):
+            return value
+    return _redact(value, context, depth + 1)
+
+
+# JSON: a string (a member name when a colon follows) or a number. (The string's loop is
+# unrolled, which the regex engine runs many times faster than an alternation per
+# character; a number is taken wherever it starts, harmless inside a word of free text.)
+_JSON_TOKEN = re.compile(
+    r'"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"(?P<colon>[ \t\r\n]*:)?'
+    r"|(?P<number>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+)
+
+
+def _json_string(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    try:
+        decoded = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return decoded if isinstance(decoded, str) else raw
+
+
+def _json_dump(value: str) -> str:
+    # `\ud800` alone decodes to a lone surrogate, which UTF-8 cannot hold: written back
+    # as an escape, as it came.
+    return json.dumps(value, ensure_ascii=lone_surrogate(value) is not None)
+
+
+def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
+    """Each string and number of a JSON text (or of JSON inside free text), decoded; a
+    member's value by its member's name. Also says whether a hint of a secret lies
+    outside them (a Python dict's repr, a log line around a JSON value), which free
+    text's rules must then read.
+
+    One search over the whole text finds where a secret may be: only the tokens there,
+    and the values of members whose name is one, are decoded and read (every token when
+    personal data is pseudonymized)."""
+    hints = _hint_spans(text)
+    every = context.pseudonymizer is not None
+    out: list[str] = []
+    copied = 0
+    next_hint = 0
+    name: str | None = None
+    name_hinted = False
+    outside = False
+    for token in _JSON_TOKEN.finditer(text):
+        if next_hint == len(hints) and not name_hinted and not every:
+            break  # no token after the last hint needs a look
+        start, end = token.span()
+        while next_hint < len(hints) and hints[next_hint][0] < start:
+            outside = True  # a hint between tokens
+            next_hint += 1
+        hinted = False
+        while next_hint < len(hints) and hints[next_hint][0] < end:
+            hinted = True
+            outside = outside or hints[next_hint][1] > end  # across tokens: `4242 4242…`
+            next_hint += 1
+        raw = token.group("string")
+        if raw is not None and token.group("colon") is not None:
+            name, name_hinted = _json_string(raw), hinted
+            if hinted:
+                new_name = _redact(name, context, depth + 1)
+                if new_name != name:
+                    out.append(text[copied:start] + _json_dump(new_name))
+                    copied = token.end("string") + 1
+            continue
+        if hinted or name_hinted or every:
+            if name is None:  # a value outside JSON: `boundary="…"`, `amount=…`
+                before = _NAME_BEFORE.search(text, max(0, start - 64), start)
+                name = before.group(1) if before is not None else None
+            value = _json_string(raw) if raw is not None else token.group("number")
+            new = _redact_value(value, name, context, depth)
+            if new != value:
+                out.append(text[copied:start] + _json_dump(new))
+                copied = token.end("string") + 1 if raw is not None else end
+        name, name_hinted = None, False
+    out.append(text[copied:])
+    return "".join(out), outside or next_hint < len(hints)
+
+
+# A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
+_FORM_KEY = re.compile(r"[^\s\"'{}<>&=]+")
+# The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`.
+_KEY_NAME = re.compile(r"([A-Za-z0-9_-]+)\]*$")
 # Markers stay readable in a form body: `<`, `>` and `:` are left unescaped.
 _MARKER_SAFE = "<>:"
 
 
-def _redact_form(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy) -> str:
-    """Redact each `key=value` pair of a form body on its decoded value."""
+def _form_encoded(new: str, raw: str) -> str:
+    """A redacted value written back into a form: percent-encoded, unless it came with no
+    escape at all (a lenient body, bytes read as latin-1) and needs none."""
+    if "%" not in raw and "+" not in raw and not any(char in new for char in "&%+#"):
+        return new
+    return quote(new, safe=_MARKER_SAFE)
+
+
+def _is_form(text: str) -> bool:
+    """A form body or query string, read leniently: pairs joined by `&`, a value may hold
+    unencoded blanks; one line."""
+    body = text.rstrip("\r\n")
+    if "=" not in body or "\n" in body or "\r" in body:
+        return False
+    key = body.partition("=")[0]
+    return _FORM_KEY.fullmatch(key) is not None
+
+
+def _redact_form(text: str, context: _Context, depth: int) -> str:
+    """Each `key=value` pair on its decoded value, by the name its key files it under.
+
+    A pair with no hint of a secret (its key and value, decoded or not) is left as it is:
+    every secret field's name is a hint, and so is every value a rule would change."""
     parts = text.split("&")
+    every = context.pseudonymizer is not None
     for position, part in enumerate(parts):
-        key, equals, value = part.partition("=")
-        if not equals:
+        if not every and not _may_hold_secret(part):
             continue
+        key, equals, value = part.partition("=")
+        decoded_key = unquote_plus(key)
+        new_key = key
+        redacted_key = _redact_free(decoded_key, context, depth + 1)
+        if redacted_key != decoded_key:
+            new_key = quote(redacted_key, safe=_MARKER_SAFE + "[]/?.:_-")
+        if not equals:
+            parts[position] = new_key
+            continue
+        named = _KEY_NAME.search(decoded_key)
+        name = named.group(1) if named is not None else None
         decoded = unquote_plus(value)
-        name = form_key_path(unquote_plus(key))[-1]
-        rule = rules.get(name)
-        new = rule(decoded) if rule is not None else decoded
-        new = _redact_free(new, rules, policy)
+        new = _redact_value(decoded, name, context, depth)
         if new != decoded:
-            parts[position] = f"{key}={quote(new, safe=_MARKER_SAFE)}"
+            value = _form_encoded(new, value)
+        parts[position] = f"{new_key}={value}"
     return "&".join(parts)
 
 
-# --- putting it together ---------------------------------------------------------------
+_MULTIPART_START = re.compile(r"--([^\r\n]{1,200})\r?\n")
+_PART_NAME = re.compile(r'(?i)\bname="([^"]*)"')
+_PART_FILE = re.compile(r"(?i)\bfilename\*?=")
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
-# What each rule needs to find before it can match: each pattern above starts with a
-# lookbehind, which the regex engine tries at every position of a text, so a search for
-# a literal (or a short pattern without one) first skips most texts at a fraction of it.
-_BASIC_HINT = re.compile(r"(?i)basic")
-_CARD_HINT = re.compile(r"[0-9](?:(?: |-|\+|%20)?[0-9]){12}")  # 13 digits at least
+def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
+    """A multipart body, part by part: the delimiters are left exactly as they are (the
+    boundary is never a secret), each part's content is redacted by its field's name.
+    A file whose content is binary is kept byte for byte. None if `text` is not one."""
+    start = _MULTIPART_START.match(text)
+    if start is None:
+        return None
+    delimiter = "--" + start.group(1).rstrip()
+    pieces = text.split(delimiter)
+    if len(pieces) < 3:
+        return None
+    for position in range(1, len(pieces) - 1):
+        piece = pieces[position]
+        newline = "\r\n" if "\r\n\r\n" in piece else "\n"
+        head, blank, content = piece.partition(newline * 2)
+        if not blank:
+            continue
+        end = newline if content.endswith(newline) else ""
+        body = content[: len(content) - len(end)]
+        found = _PART_NAME.search(head)
+        name = found.group(1) if found is not None else None
+        if name is not None:
+            named = _KEY_NAME.search(name)
+            name = named.group(1) if named is not None else name
+        if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
+            new = body
+        else:
+            new = _redact_value(body, name, context, depth)
+        new_head = _redact_free(head, context, depth + 1) if _may_hold_secret(head) else head
+        pieces[position] = new_head + blank + new + end
+    return delimiter.join(pieces)
 
 
-@functools.lru_cache(maxsize=8)
-def _member_hint(names: frozenset[str]) -> re.Pattern[str]:
-    """A JSON member named by one of the field rules."""
-    alternatives = "|".join(re.escape(name) for name in sorted(names))
-    return re.compile(rf'"(?:{alternatives})"\s*:')
+# `name=value`, `name: value`, `"name": "value"`, `name%5D=value` in free text, for the
+# fields and headers whose value is secret; and `Name: value` header lines of a dump.
+_FREE_FIELD = re.compile(
+    r"(?:(?<![A-Za-z0-9_])|(?<=%5[Bb]))(?<!<redacted:)"
+    r"(?P<name>[A-Za-z0-9_-]*"
+    r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
+    r"credential)[A-Za-z0-9_-]*)"
+    r"(?P<sep>(?:\]|%5[Dd])?[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
+    r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
+)
+_LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
 
 
-def _redact_secrets(text: str) -> str:
+def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
+    """A secret field's rule, or a header's whose name says it holds a credential (with
+    a dash, as headers are named: a field called `token` holds a token's id)."""
+    lower = name.lower()
+    if lower in SECRET_FIELDS:
+        return context.rules[lower]
+    if lower in HEADER_RULES or "-" in lower:
+        return _header_rule(name)
+    return None
+
+
+def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        # Punctuation that ends a sentence is not part of the value.
+        value = match.group("value").rstrip(".)]:")
+        end = match.group("value")[len(value) :]
+        rule = _free_field_rule(match.group("name"), context)
+        if rule is None or not value or value in _LITERALS:
+            return match.group(0)
+        if rule is _redact_authorization and " " not in value:
+            return match.group(0)  # `authorization=Bearer` without its credential
+        new = rule(value)
+        if new == value:
+            return match.group(0)
+        return match.group("name") + match.group("sep") + new + end
+
+    return replace
+
+
+# Runs of characters that may hide a secret behind escapes: `sk%5Ftest%5F…`,
+# `sk\u005ftest…` (only the runs that hold an escape are decoded).
+_ESCAPED_RUN = re.compile(r"(?:[A-Za-z0-9_.\-]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\/)+")
+
+
+def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        run = match.group(0)
+        if "%" not in run and "\\u" not in run:
+            return run
+        decoded = unquote(_json_string(run) if "\\" in run else run)
+        if decoded == run or not _may_hold_secret(decoded):
+            return run
+        new = _redact_free(decoded, context, depth + 1)
+        if new == decoded:
+            return run
+        return quote(new, safe=_MARKER_SAFE + "_.-") if "%" in run else new
+
+    return replace
+
+
+def _redact_shapes(text: str) -> str:
+    """The secrets recognisable by their shape alone."""
     if "_test_" in text or "_live_" in text or "whsec_" in text:
         text = API_KEY.sub(_key_marker, text)
     if "_secret_" in text:
-        text = _CLIENT_SECRET.sub(r"\1<redacted>", text)
+        text = _CLIENT_SECRET.sub(_client_secret_marker, text)
+    if "rt_" in text or "ac_" in text:
+        text = _OAUTH_TOKEN.sub(_oauth_marker, text)
     return text
 
 
-def _redact_free(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy) -> str:
+def _redact_free(text: str, context: _Context, depth: int) -> str:
+    """Free text: a log line, an error message, a header value, a form value."""
+    if depth < _MAX_DEPTH and ("%" in text or "\\u" in text):
+        text = _ESCAPED_RUN.sub(_redact_escaped(context, depth), text)
     if _BASIC_HINT.search(text) is not None:
         text = _BASIC.sub(_redact_basic, text)
-    text = _redact_secrets(text)
+    text = _redact_shapes(text)
+    if "=" in text or ":" in text:
+        text = _FREE_FIELD.sub(_redact_free_field(context), text)
+    if "v0=" in text or "v1=" in text:
+        text = _SIGNATURE.sub(rf"\1={REDACTED}", text)
     if _CARD_HINT.search(text) is not None:
         text = _DIGIT_RUN.sub(_redact_card_run, text)
-    if '"' in text and _member_hint(frozenset(rules)).search(text) is not None:
-        text = _redact_json_members(text, rules)
-    if policy.pii == "pseudonymize" and "@" in text:
-        text = Pseudonymizer(policy.pii_key).emails_in(text)
+    if _IBAN_HINT.search(text) is not None:
+        text = _IBAN_TOKEN.sub(_redact_iban_token, text)
+    if context.pseudonymizer is not None and "@" in text:
+        text = context.pseudonymizer.emails_in(text)
     return text
 
 
-def _redact_once(text: str, rules: dict[str, FieldRule], policy: RedactionPolicy) -> str:
-    # A form body is ASCII (everything else is percent-encoded) without blanks.
-    if "=" in text and text.isascii() and _FORM_LIKE.fullmatch(text):
-        text = _redact_form(text, rules, policy)
-    return _redact_free(text, rules, policy)
+def _redact(text: str, context: _Context, depth: int) -> str:
+    """Any text, read as the encoding its shape says: JSON, multipart, form, free text."""
+    if depth > _MAX_DEPTH:
+        return _redact_free(text, context, depth)
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") or (stripped[:1] == '"' and stripped.rstrip()[-1:] == '"'):
+        redacted, outside = _redact_json(text, context, depth)
+        return _redact_free(redacted, context, depth) if outside else _redact_shapes(redacted)
+    if stripped.startswith("--"):
+        multipart = _redact_multipart(text, context, depth)
+        if multipart is not None:
+            return multipart
+    if _is_form(text):
+        body = text.rstrip("\r\n")
+        return _redact_form(body, context, depth) + text[len(body) :]
+    if '"' in text:
+        text = _redact_json(text, context, depth)[0]
+    return _redact_free(text, context, depth)
 
 
-# Something every rule above needs before it can change a text: a key's or a client
-# secret's prefix, `Basic`, a secret field's name as a whole word, or 13 digits with
-# single separators between them. Most texts (ids, times, amounts, SDK headers) hold
-# none of these, and one search proves it at a fraction of the cost of the rules.
-# (Each is a literal or starts with a character class, which the regex engine scans for
-# quickly; a leading lookbehind would be tried at every position.)
-_SECRET_LITERALS = ("_test_", "_live_", "whsec_", "_secret_")
-_SECRET_FIELD_NAME = re.compile(
-    r"(?:cvc2?|cvv2?|account_number|iban|client_secret)(?![A-Za-z0-9_])"
+# --- the quick check ---------------------------------------------------------------------
+
+# Something every rule above needs before it can change a text: a key's or a token's
+# prefix, a secret field's or header's name, `Basic`, an escaped ASCII character, 12
+# digits with separators between them, or the start of an IBAN. Most texts (ids, times,
+# amounts, SDK headers) hold none of these, and one search proves it at a fraction of the
+# cost of the rules. (Each alternative is a literal or starts with a character class,
+# which the regex engine scans for quickly; a leading lookbehind would be tried at every
+# position.)
+_BASIC_HINT = re.compile(r"(?i)basic")
+_CARD_HINT = re.compile(r"[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){12}")  # 13 digits at least
+_IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
+# Searched in the lower-cased text: a key's or a token's prefix, an escaped ASCII
+# character, a word a credential's header or field is named with, or a secret field's
+# whole name (`cvc` but not `cvc_check`, which every card answers with).
+_HINT_WORDS = (
+    r"_(?:test|live)_|whsec_|rt_|ac_|\\u00[2-7]|"
+    r"secret|token|password|api[-_]?key|signature|authorization|basic|cookie|credential|"
+    r"(?:cvc2?|cvv2?|iban|ssn(?:_last_4)?|(?:account|routing|id)_number(?:_secondary)?)"
+    r"(?![a-z0-9_])"
 )
+_HINT_WORD = re.compile(_HINT_WORDS)
+# Searched in the text as it is: 12 digits with separators between them, the start of an
+# IBAN, a signature.
+# (Digits glued to a word are never a card: `req_001000000026`.)
+_HINT_DIGITS = re.compile(r"(?<![A-Za-z_])[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){11}")
+_HINT_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
+_HINT_SIGNATURE = re.compile(r"v[0-9]=")
+
+
+def _lower(text: str) -> str:
+    """`text` in lower case, each character in its place (a few characters lower-case to
+    two, İ; those stay as they are)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
+
+
+def _hint_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` a hint of a secret may lie, in order: each literal's places (more
+    than the words: a place too many only costs a look), each percent escape (a form or
+    URL inside a JSON string may hide a field's name behind one), each shape."""
+    lower = _lower(text)
+    spans = []
+    for literal in _HINT_LITERALS:
+        at = lower.find(literal)
+        while at >= 0:
+            spans.append((at, at + len(literal)))
+            at = lower.find(literal, at + 1)
+    if "%" in text:
+        spans.extend(escape.span() for escape in _PERCENT_ESCAPE.finditer(text))
+    if _LOOSE_DIGITS.search(text) is not None:
+        spans.extend(shape.span() for shape in _HINT_DIGITS.finditer(text))
+    if _LOOSE_IBAN.search(text) is not None:
+        spans.extend(shape.span() for shape in _HINT_IBAN.finditer(text))
+    if "=" in text:
+        spans.extend(shape.span() for shape in _HINT_SIGNATURE.finditer(text))
+    return sorted(spans)
+
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+# Substrings of the words above, one of which every hint holds: a substring search per
+# literal rejects most texts faster than the regular expression can.
+_HINT_LITERALS = (
+    "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "password",
+    "api-key", "api_key", "apikey", "signature", "authorization", "basic", "cookie",
+    "credential", "cvc", "cvv", "iban", "ssn", "_number",
+)  # fmt: skip
+# Loose forms of the shapes, each many times faster to search for than the shape (one
+# pattern each: the regex engine skips fast to a character that can start it): most texts
+# with digits or capitals hold none, and only those that do are searched for the shape.
+_LOOSE_DIGITS = re.compile(r"[0-9][0-9 .+%-]{11}")
+_LOOSE_IBAN = re.compile(r"[A-Z][A-Z][0-9]")
+
+
+def _hints_secret(text: str) -> bool:
+    lower = text.lower()
+    if any(literal in lower for literal in _HINT_LITERALS) and _HINT_WORD.search(lower):
+        return True
+    if _LOOSE_DIGITS.search(text) is not None and _HINT_DIGITS.search(text) is not None:
+        return True
+    if _LOOSE_IBAN.search(text) is not None and _HINT_IBAN.search(text) is not None:
+        return True
+    return "=" in text and _HINT_SIGNATURE.search(text) is not None
 
 
 def _may_hold_secret(text: str) -> bool:
@@ -335,17 +858,9 @@ def _may_hold_secret(text: str) -> bool:
     return "%" in text and _hints_secret(unquote_plus(text))
 
 
-def _hints_secret(text: str) -> bool:
-    return (
-        any(literal in text for literal in _SECRET_LITERALS)
-        or _CARD_HINT.search(text) is not None
-        or _SECRET_FIELD_NAME.search(text) is not None
-        or _BASIC_HINT.search(text) is not None
-    )
-
-
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
-    """Redact secrets in any text: a body (form, JSON or other), a query, a header value."""
+    """Redact secrets in any text: a body (form, JSON, multipart or other), a query, a
+    header value, a log line."""
     if policy.pii == "keep" and not _may_hold_secret(text):
         return text
     return redact_every_rule(text, policy)
@@ -353,15 +868,23 @@ def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
 
 def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """`redact_text` without its quick check: every rule runs on every text."""
-    rules = _field_rules(policy)
-    # One pass can reveal more: a body that becomes form-shaped once a spaced card number
-    # is replaced. Repeat until nothing changes, so redacting twice changes nothing.
-    for _ in range(4):
-        redacted = _redact_once(text, rules, policy)
-        if redacted == text:
-            break
-        text = redacted
-    return text
+    # One pass: every rule reads the text as it came, and leaves markers no rule changes
+    # (the property tests check that redacting twice changes nothing).
+    return _redact(text, _context(policy), 0)
+
+
+def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
+    """The value of the field `name` (a JSON member, a form key's last name) redacted:
+    by the field's rule, then as a text of its own."""
+    if policy.pii == "keep" and not _may_hold_secret(value) and not is_secret_field(name):
+        return value
+    return _redact_value(value, name, _context(policy), 0)
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether `name` (`cvc`, `card[cvc]`, `card.cvc`) files its value under a field
+    whose value is secret whatever it holds."""
+    return _last_name(name) in SECRET_FIELDS
 
 
 def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
@@ -371,51 +894,29 @@ def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
     return redact_text(body.decode("latin-1"), policy).encode("latin-1")
 
 
-def _redact_authorization(value: str) -> str:
-    redacted = redact_text(value)
-    scheme, _, credentials = redacted.partition(" ")
-    if "<redacted" in redacted:
-        return redacted
-    if scheme.lower() == "basic":
-        try:
-            if "<redacted" in base64.b64decode(credentials).decode("utf-8", "replace"):
-                return redacted
-        except (binascii.Error, ValueError):
-            pass
-    # A credential we do not recognise: drop it rather than guess.
-    return f"{scheme} {REDACTED}" if credentials else REDACTED
-
-
-_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
-_SIGNATURE_HEADER = "stripe-signature"
-_SPECIAL_HEADERS = _COOKIE_HEADERS | _AUTH_HEADERS | {_SIGNATURE_HEADER}
-_SIGNATURE_PART = re.compile(r"\b(v[0-9]+)=[^,]*")
-
-
-def _redact_signature(value: str) -> str:
-    """A webhook delivery's `Stripe-Signature`: its time kept, every signature replaced
-    (an HMAC with the endpoint's secret is a credential for that one body)."""
-    return _SIGNATURE_PART.sub(rf"\1={REDACTED}", value)
+def redact_header(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
+    """One header's value: by the header's own rule, else as free text (the digits of
+    ids, times and sizes are never taken for a card)."""
+    rule = _header_rule(name)
+    if rule is not None:
+        return rule(value)
+    if name.lower() in _NUMBER_HEADERS and policy.pii == "keep":
+        return _redact_shapes(value)
+    return redact_text(value, policy)
 
 
 def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> Headers:
     # One quick check over every plain value at once (a line break joins them, which no
     # rule can match across): most exchanges have no header any rule would change.
     plain = policy.pii == "keep" and not _may_hold_secret(
-        "\n".join(value for name, value in headers if name.lower() not in _SPECIAL_HEADERS)
+        "\n".join(value for name, value in headers if _header_rule(name) is None)
     )
     out = Headers()
     for name, value in headers:
-        lower = name.lower()
-        if lower in _COOKIE_HEADERS:
-            out.append((name, REDACTED))
-        elif lower in _AUTH_HEADERS:
-            out.append((name, _redact_authorization(value)))
-        elif lower == _SIGNATURE_HEADER:
-            out.append((name, _redact_signature(value)))
+        if plain and _header_rule(name) is None:
+            out.append((name, value))
         else:
-            out.append((name, value if plain else redact_text(value, policy)))
+            out.append((name, redact_header(name, value, policy)))
     return out
 
 

@@ -27,6 +27,7 @@ from harness.stripe import (
     DEFAULT_TEST_CARD,
     TEST_CARDS,
     TEST_CVC,
+    TEST_IDENTITY_NUMBERS,
     TEST_ROUTING_NUMBER,
     account_number_for_replay,
     form_key_path,
@@ -46,7 +47,8 @@ CARD = "card"  # a redacted card number: <redacted:card:4242>
 CVC = "cvc"  # a redacted CVC
 IBAN = "iban"  # a redacted IBAN: <redacted:iban:DE:3000> (or an older marker in an iban field)
 ACCOUNT = "account"  # a redacted bank account number: <redacted:bank_account:6789>
-ROUTING = "routing"  # a routing number, sent with a redacted account number
+ROUTING = "routing"  # a routing number, sent with a redacted account number, or redacted
+IDENTITY = "identity"  # a redacted identity number: <redacted:id_number>, <redacted:ssn_last_4>
 CURSOR = "cursor"  # an id used as a page cursor (starting_after=cus_…): it scopes nothing
 TIME = "time"  # an absolute Unix time (trial_end=1795464128), visited only when asked for
 
@@ -90,6 +92,8 @@ _CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})>$")
 _CVC_MARKER = "<redacted:cvc>"
 _BANK_MARKER = re.compile(r"^<redacted:(?:iban:([A-Z]{2}):|bank_account:)([A-Za-z0-9]{0,4})>$")
 _ACCOUNT_MARKER = "<redacted:bank_account:"
+_ROUTING_MARKER = "<redacted:routing_number>"
+_IDENTITY_MARKER = re.compile(r"^<redacted:(id_number|ssn|ssn_last_4)>$")
 # Any redaction marker (harness.capture.redact) still in a request after rewriting.
 _MARKER = re.compile(r"<redacted(?::[^<>]*)?>")
 # A client secret as recorded: the object id is kept, the secret part may be redacted.
@@ -121,6 +125,8 @@ def _classify(field_name: str | None, value: str) -> str | None:
         bank = _BANK_MARKER.match(value)
         if bank is not None:
             return IBAN if bank.group(1) or field_name == "iban" else ACCOUNT
+        if _IDENTITY_MARKER.match(value):
+            return IDENTITY
     if field_name in CUSTOM_ID_FIELDS:
         return CUSTOM
     if field_name == "routing_number":
@@ -459,9 +465,13 @@ def rewrite_request(
             if note:
                 notes.append(note)
             return number
-        if kind == ROUTING and with_account:
+        if kind == ROUTING and (with_account or value == _ROUTING_MARKER):
             # Stripe's test account numbers go with its test routing number.
             return TEST_ROUTING_NUMBER
+        if kind == IDENTITY:
+            identity = _IDENTITY_MARKER.match(value)
+            assert identity is not None
+            return TEST_IDENTITY_NUMBERS[identity.group(1)]
         return None
 
     with_account = any(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.capture.redact import SECRET_FIELDS, redact_text
+from harness.capture.redact import redact_field, redact_text
 
 # Integers this long can be card numbers sent as JSON numbers; shorter ones never are.
 _CARD_DIGITS = 13
@@ -14,8 +14,8 @@ _CARD_DIGITS = 13
 def redact_tree(value: Any) -> Any:
     """A copy of a JSON value with every secret in every string (keys too) redacted.
 
-    Members named like a secret (`cvc`, `account_number`, `client_secret`) get that
-    field's rule; a Luhn-valid integer becomes its card marker, a string.
+    Members named like a secret (`cvc`, `account_number`, `client_secret`, `card[cvc]`)
+    get that field's rule; a card-shaped integer becomes its card marker, a string.
     """
     if isinstance(value, str):
         return redact_text(value)
@@ -30,12 +30,15 @@ def redact_tree(value: Any) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = redact_text(str(key))
-            rule = SECRET_FIELDS.get(name)
-            if rule is not None and isinstance(item, str | int) and not isinstance(item, bool):
-                out[name] = rule(str(item))
+            if isinstance(item, str):
+                out[name] = redact_field(str(key), item)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                redacted = redact_field(str(key), str(item))
+                out[name] = item if redacted == str(item) else redacted
             else:
                 out[name] = redact_tree(item)
         return out
     if isinstance(value, list | tuple):
         return [redact_tree(item) for item in value]
     return redact_text(str(value))
+

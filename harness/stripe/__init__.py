@@ -697,6 +697,9 @@ DEFAULT_IBAN_COUNTRY = "DE"
 # that succeeds first, then closed, no account, insufficient funds, debit not authorized,
 # invalid currency, microdeposits that fail.
 TEST_ROUTING_NUMBER = "110000000"
+# Identity numbers that verify in test mode (a redacted one is replayed as its field's):
+# a full US SSN or other id number, and the last four of an SSN.
+TEST_IDENTITY_NUMBERS = {"id_number": "000000000", "ssn": "000000000", "ssn_last_4": "0000"}
 TEST_ACCOUNT_NUMBERS = (
     "000123456789",
     "000111111113",

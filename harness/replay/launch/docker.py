@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 from harness.errors import InfrastructureError, InputError, ShadowWarning
 from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
 from harness.replay.launch.process import free_port
+from harness.replay.launch.targetlog import redact_log
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -307,11 +308,12 @@ def pull_image(image: str, timeout: float) -> None:
 
 
 def _container_logs(container: Container, tail: int | str = "all") -> str:
+    """The container's output, redacted (it may print the key the harness sent it)."""
     try:
         raw = container.logs(stdout=True, stderr=True, tail=tail)
     except ENGINE_ERRORS:
         return ""
-    return bytes(raw).decode("utf-8", errors="replace")
+    return redact_log(bytes(raw)).decode("utf-8", errors="replace")
 
 
 def _tail_of(container: Container) -> str:

@@ -24,10 +24,13 @@ from pydantic import Field, field_validator
 
 from harness.errors import InfrastructureError, InputError
 from harness.replay.launch.base import LAUNCHERS, LaunchContext, Launcher, LaunchOptions
+from harness.replay.launch.targetlog import RedactedLog
 from harness.target import check_url
 
 # Seconds a launched program's process group has between SIGTERM and SIGKILL.
 STOP_GRACE = 3.0
+# Seconds the last of a stopped program's output has to reach its log.
+_LOG_WAIT = 5.0
 
 # Runs a command under a small supervisor (Linux), the leader of the process group and
 # session the command and everything it starts live in. The supervisor asks the kernel
@@ -212,7 +215,7 @@ class LocalProcess:
         self.env = env
         self.cwd = cwd
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: object | None = None
+        self._log: RedactedLog | None = None
 
     def _check_program(self) -> None:
         """A missing program is named here, not hidden behind the wrapper that ties it to
@@ -232,16 +235,13 @@ class LocalProcess:
     def start(self) -> LocalProcess:
         self._check_program()
         command = supervised(self.command) if self.tied_to_parent else self.command
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
-        else:
-            log = open(os.devnull, "wb")  # noqa: SIM115 (closed in stop())
-        self._log_file = log
+        # The program's output goes to its log redacted: it may print the key it was sent.
+        log = RedactedLog(self.log_path) if self.log_path is not None else None
+        self._log = log
         try:
             self._process = subprocess.Popen(
                 command,
-                stdout=log,
+                stdout=log.fileno() if log is not None else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(self.env or {})},
@@ -249,10 +249,12 @@ class LocalProcess:
                 start_new_session=True,  # its own process group: stop() ends its children too
             )
         except OSError as exc:
-            log.close()
             raise InfrastructureError(
                 f"target {self.name}: cannot start {self.command[0]!r}: {exc.strerror}"
             ) from None
+        finally:
+            if log is not None:
+                log.started()
         try:
             self._wait_ready()
         except BaseException:  # Ctrl-C or SIGTERM while it starts: it must not outlive us
@@ -266,7 +268,9 @@ class LocalProcess:
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while True:
                 code = self._process.poll()
-                if code is not None:  # start() stops it (closes the log) on any raise
+                if code is not None:  # start() stops it on any raise
+                    if self._log is not None:
+                        self._log.wait(_LOG_WAIT)
                     tail = _tail(self.log_path)
                     raise InfrastructureError(
                         f"target {self.name}: {self.command[0]} exited with code {code} before it "
@@ -307,9 +311,8 @@ class LocalProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if self._log_file is not None:
-            self._log_file.close()  # type: ignore[attr-defined]
-            self._log_file = None
+        if self._log is not None and process is not None and process.poll() is not None:
+            self._log.wait(_LOG_WAIT)
 
     def __enter__(self) -> LocalProcess:
         """Start the process unless it is started already (start_on_free_port and

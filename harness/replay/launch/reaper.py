@@ -19,6 +19,7 @@ from docker.errors import NotFound
 
 from harness.errors import InfrastructureError
 from harness.replay.launch.docker import API_TIMEOUT, ENGINE_ERRORS, connect
+from harness.replay.launch.targetlog import LogLines
 
 _LOGS_WAIT = 10.0  # seconds for the last log lines once the container has stopped
 
@@ -33,10 +34,12 @@ def _follow_logs(container_id: str, log_path: Path, done: threading.Event) -> No
             if client.api.inspect_container(container_id)["State"]["Status"] != "created":
                 break
             time.sleep(0.05)
+        lines = LogLines()  # written redacted: it may print the key the harness sent it
         with open(log_path, "ab") as log:
             for chunk in client.api.logs(container_id, stream=True, follow=True):
-                log.write(chunk)
+                log.write(lines.feed(chunk))
                 log.flush()
+            log.write(lines.flush())
     except (*ENGINE_ERRORS, InfrastructureError, OSError):
         pass
 
