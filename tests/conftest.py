@@ -8,8 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from harness.replay.launch.localstripe import localstripe
+
+# No test is timed (performance is bench/'s): hypothesis's per-example deadline only
+# fails tests on a busy machine.
+settings.register_profile("shadow", deadline=None)
+settings.load_profile("shadow")
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
