@@ -7,11 +7,9 @@ difference whatever the bodies: a 402 body next to a 200 body is one cause, not 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-
-from deepdiff import DeepDiff
-from deepdiff.operator import BaseOperator
 
 from harness.compare.cause import locate_cause, pair_renames
 from harness.compare.normalize import ById, Normalized, to_jsonable
@@ -34,13 +32,21 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _TEXT_LIMIT = 200
 
 
-class _MomentOperator(BaseOperator):
-    """Let deepdiff compare times as Moments (anchors and tolerance), not field by field."""
+@functools.cache
+def _deepdiff() -> tuple[Any, Any]:
+    """deepdiff's DeepDiff and an operator that lets it compare times as Moments (anchors
+    and tolerance), not field by field. Imported when two answers first differ: a
+    compare whose answers all match never loads it (a fifth of its start-up)."""
+    from deepdiff import DeepDiff
+    from deepdiff.operator import BaseOperator
 
-    def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
-        if level.t1 != level.t2:
-            diff_instance.custom_report_result("values_changed", level)
-        return True
+    class MomentOperator(BaseOperator):  # type: ignore[misc]
+        def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
+            if level.t1 != level.t2:
+                diff_instance.custom_report_result("values_changed", level)
+            return True
+
+    return DeepDiff, MomentOperator(types=[Moment])
 
 
 def _is_number(value: object) -> bool:
@@ -120,13 +126,8 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any) -> list[Difference]
     if baseline == candidate:
         return []
     t1, t2 = _pruned(baseline, candidate)
-    result = DeepDiff(
-        t1,
-        t2,
-        view="tree",
-        threshold_to_diff_deeper=0,
-        custom_operators=[_MomentOperator(types=[Moment])],
-    )
+    deep_diff, moments = _deepdiff()
+    result = deep_diff(t1, t2, view="tree", threshold_to_diff_deeper=0, custom_operators=[moments])
     differences: list[Difference] = []
     for report, levels in result.items():
         for level in levels:
