@@ -17,11 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
+from harness.compare.eventrun import recorded_events
 from harness.compare.events import Placed, match_events, presence_verdict
 from harness.compare.pipeline import compare_run
 from harness.compare.rules import parse_compare_config
 from harness.formats.events import ReceivedEvent
+from harness.formats.recording import Header, write_recording
 from harness.gate import GateConfig, apply_gate
+from harness.model import Exchange, Request, Response
 from harness.replay.launch.process import free_port
 from harness.replay.session import start_replay
 from harness.report.write import write_report
@@ -208,3 +211,28 @@ def test_rules_name_events_by_type_for_missing_and_unexpected_ones() -> None:
         "localstripe sends none",
     )
     assert presence_verdict(config, "charge.refunded", "unexpected") == ("high", "difference", None)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_recording_of_api_calls_only_holds_no_events_and_one_delivery_makes_them(
+    tmp_path: Path, suffix: str
+) -> None:
+    call = Exchange(
+        0, 1_795_000_000.0, 0.1, Request("GET", "/v1/balance"), Response(200, body="{}")
+    )
+    plain = tmp_path / f"calls{suffix}"
+    write_recording(plain, Header(), [call])
+    assert recorded_events(plain) is None
+    event = {"id": "evt_1", "type": "customer.created", "data": {"object": {}}}
+    delivery = Exchange(
+        1,
+        1_795_000_001.0,
+        0.1,
+        Request("POST", "/webhooks", body=json.dumps(event)),
+        Response(200, body=""),
+        extra={"direction": "inbound"},
+    )
+    with_delivery = tmp_path / f"delivered{suffix}"
+    write_recording(with_delivery, Header(), [call, delivery])
+    found = recorded_events(with_delivery)
+    assert found is not None and [e.event["id"] for e in found] == ["evt_1"]

@@ -5,6 +5,7 @@ summary.json's `events` section (docs/summary-format.md) with harness.compare.ev
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from harness.formats.events import (
     events_file,
     iter_events,
 )
-from harness.formats.recording import iter_exchanges
+from harness.formats.recording import iter_exchanges, read_header
 from harness.formats.results import iter_results
 from harness.formats.rundir import Run
 from harness.formats.untrusted import JSONProblem, load_json
@@ -33,9 +34,36 @@ from harness.formats.untrusted import JSONProblem, load_json
 RECORDING = "recording"
 
 
+# Text an inbound delivery's line holds: its direction, or an escape that could spell it.
+_INBOUND_MARKS = (b"inbound", b"\\u")
+_CHUNK = 1 << 20
+
+
+def _may_hold_inbound(recording: Path) -> bool:
+    """False when the recording cannot hold an inbound delivery: format version 1 (before
+    webhook capture), or no line that says `inbound`, even escaped. Scanned as bytes, so
+    a recording of API calls only is not parsed a second time for its events."""
+    if read_header(recording).version < 2:
+        return False
+    opener = gzip.open if recording.suffix == ".gz" else open
+    try:
+        with opener(recording, "rb") as file:
+            tail = b""
+            while chunk := file.read(_CHUNK):
+                window = tail + chunk
+                if any(mark in window for mark in _INBOUND_MARKS):
+                    return True
+                tail = window[-16:]
+    except (EOFError, OSError):
+        return True  # a cut-off gzip stream: the reader says what it holds
+    return False
+
+
 def recorded_events(recording: Path) -> list[ReceivedEvent] | None:
     """The events a recording's inbound deliveries carried (each id once), or None when
     it holds no inbound delivery."""
+    if not _may_hold_inbound(recording):
+        return None
     found: list[ReceivedEvent] = []
     seen: set[str] = set()
     inbound = False
