@@ -17,6 +17,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from harness.capture.redact import redact_exchange
 from harness.errors import InfrastructureError
@@ -60,9 +63,16 @@ class ResultPipe:
             self._failed()
 
     def write(self, exchange: Exchange) -> None:
-        line = json.dumps(exchange.to_json(), ensure_ascii=False, separators=(",", ":"))
+        data = exchange.to_json()
         try:
-            self._stdin.write(line.encode("utf-8") + b"\n")
+            # orjson: a third of the standard library's time, on the engine's one core.
+            line = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            # What orjson refuses to write (an integer past 64 bits, in a transform's
+            # note): the standard library writes it.
+            line = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        try:
+            self._stdin.write(line)
         except BrokenPipeError:
             self._failed()
 
@@ -96,6 +106,20 @@ class ResultPipe:
         self.close()
 
 
+# Nineteen digits in a row (every digit made a 9 first): an integer orjson may read as a
+# float, past 64 bits, which ResultPipe wrote with the standard library.
+_DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_DIGITS = b"9" * 19
+
+
+def _parse(line: bytes) -> Any:
+    """A line ResultPipe wrote: orjson reads it, or the standard library when it may
+    hold an integer past 64 bits (orjson would read a float)."""
+    if _LONG_DIGITS in line.translate(_DIGITS_AS_NINES):
+        return json.loads(line)
+    return orjson.loads(line)
+
+
 def main(argv: list[str]) -> int:
     """Read JSON lines on stdin until it closes; append each, redacted, to argv[0]."""
     path, header = Path(argv[0]), Header.from_json(json.loads(argv[1]))
@@ -108,7 +132,7 @@ def main(argv: list[str]) -> int:
         for line in sys.stdin.buffer:
             if not line.endswith(b"\n"):
                 break  # the replay died mid-line: that exchange was still in flight
-            writer.write(redact_exchange(Exchange.from_json(json.loads(line))))
+            writer.write(redact_exchange(Exchange.from_json(_parse(line))))
     return 0
 
 
