@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -218,6 +220,51 @@ def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> 
             + f"; sending took {median([e['sending_seconds'] for e in found]):.2f} s"
         ),
     )
+
+
+def first_request(work: Path, exchanges: int, timeout: float = 600.0) -> list[Figure]:
+    """How long `shadow replay` of a large recording takes to send its first request: it
+    runs until the target sees one, then is stopped (SIGTERM, as Ctrl-C)."""
+    recording = cached(work, exchanges)
+    out = work / "runs" / "first-request"
+    shutil.rmtree(out, ignore_errors=True)
+    with FastTarget() as target:
+        scenario_file = scenario(work / "first-request.yaml", recording, {"fast": target.url})
+        target.take_first_request()
+        begin = time.time()
+        command = ["replay", str(scenario_file), "--out", str(out), "--no-progress"]
+        process = subprocess.Popen(
+            [str(_BIN / "shadow"), *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        first = None
+        try:
+            while first is None and process.poll() is None and time.time() - begin < timeout:
+                time.sleep(0.02)
+                first = target.take_first_request()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    shutil.rmtree(out, ignore_errors=True)
+    if first is None:
+        raise RuntimeError(f"shadow replay sent nothing within {timeout:g} s")
+    return [
+        Figure(
+            f"replay.first_request_{exchanges}",
+            f"replay: time to first request, {exchanges:,} exchanges",
+            first - begin,
+            "s",
+            0.5,
+            "issue 25's bound (s)",
+            target="<= 1.0",
+            note="from the command's start to the target's first request (planning included)",
+        )
+    ]
 
 
 def against_mitmproxy(work: Path, exchanges: int) -> list[Figure]:
