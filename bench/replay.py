@@ -200,12 +200,11 @@ def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> 
         )
 
     def waited(name: str) -> str:
-        seconds = median([e["waits"][name]["seconds"] for e in found])
-        count = median([e["waits"][name]["count"] for e in found])
+        seconds = median([e["waits"].get(name, {}).get("seconds", 0.0) for e in found])
+        count = median([e["waits"].get(name, {}).get("count", 0) for e in found])
         return f"{name} {seconds:.2f} s ({count:.0f} waits)"
 
     peak = max(e["in_flight_peak"] for e in found)
-    blocked = median([e["waits"].get("writer", {}).get("seconds", 0.0) for e in found])
     return Figure(
         f"replay.in_flight_{suffix}",
         f"replay: mean requests in flight, latency {suffix}",
@@ -215,8 +214,7 @@ def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> 
         "concurrency",
         note=(
             f"peak {peak}; journeys waited (summed over journeys): "
-            + ", ".join(waited(name) for name in ("barrier", "slot", "reader"))
-            + f"; the loop blocked {blocked:.2f} s handing results to the writer"
+            + ", ".join(waited(name) for name in ("barrier", "slot", "reader", "writer"))
             + f"; sending took {median([e['sending_seconds'] for e in found]):.2f} s"
         ),
     )

@@ -33,6 +33,7 @@ from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
+from harness.replay.resultwriter import ResultPipe
 from harness.replay.retry import RetryPolicy, next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
 from harness.transforms import TransformChain
@@ -321,6 +322,9 @@ class TargetReplay:
         self._slots = Slots(concurrency)
         self._window = asyncio.Semaphore(WINDOW)
         self._sender: Sender | None = None
+        # A result writer in a process of its own holds lines for it in memory: journeys
+        # wait when it falls far behind, and for an in-doubt mark to reach it.
+        self._pipe = writer if isinstance(writer, ResultPipe) else None
 
     async def run(self) -> None:
         async with client_session(self.concurrency, self.timeout) as client:
@@ -449,6 +453,8 @@ class TargetReplay:
             assert self._sender is not None
             if self.marks_in_flight and request.method.upper() in self.unrepeatable:
                 self.writer.write(_in_doubt(recorded.seq, request, journey))
+                if self._pipe is not None:
+                    await self._pipe.flushed()  # the mark is safe before the request leaves
             if self.transforms is not None:
                 request, outcome, skipped = await self.transforms.send(
                     self._sender.send, recorded, request, extra
@@ -491,13 +497,14 @@ class TargetReplay:
                 extra=extra,
             )
         self._finish(position, result)
+        if self._pipe is not None and self._pipe.full:
+            begin = time.perf_counter()
+            await self._pipe.room()  # the result writer is far behind: let it catch up
+            self.counters.writer_waits.add(time.perf_counter() - begin)
 
     def _finish(self, position: int, result: Exchange) -> None:
         count(self.counters, result)
-        begin = time.perf_counter()
         self.writer.write(result)
-        # A pipe the result writer has not emptied blocks the whole loop: timed.
-        self.counters.writer_waits.seconds += time.perf_counter() - begin
         if self.on_done is not None:
             self.on_done(position, result)
         self.gates.done(position)

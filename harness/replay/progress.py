@@ -82,14 +82,14 @@ class TargetCounters:
     accounts: dict[tuple[str, str | None], int] = field(default_factory=dict)
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
-    # What held concurrency back (run.json `engine`, per target): requests in flight, the
-    # time journeys waited for the plan's orderings, for a slot and for the reader, and
-    # the time the whole loop spent handing results to the result writer.
+    # What held concurrency back (run.json `engine`, per target): requests in flight, and
+    # the time journeys waited for the plan's orderings, for a slot, for the reader and
+    # for a result writer far behind.
     in_flight: Occupancy = field(default_factory=Occupancy)
     barrier_waits: Waits = field(default_factory=Waits)
     slot_waits: Waits = field(default_factory=Waits)
     reader_waits: Waits = field(default_factory=Waits)
-    writer_waits: Waits = field(default_factory=Waits)  # handing results over (seconds only)
+    writer_waits: Waits = field(default_factory=Waits)  # for a result writer far behind
 
     def to_results(self) -> dict[str, int]:
         """The counts as run.json's `results` holds them per target."""
