@@ -452,9 +452,11 @@ class TargetReplay:
         else:
             assert self._sender is not None
             if self.marks_in_flight and request.method.upper() in self.unrepeatable:
-                self.writer.write(_in_doubt(recorded.seq, request, journey))
+                mark = _in_doubt(recorded.seq, request, journey)
                 if self._pipe is not None:
-                    await self._pipe.flushed()  # the mark is safe before the request leaves
+                    await self._pipe.write_through(mark)  # safe before the request leaves
+                else:
+                    self.writer.write(mark)
             if self.transforms is not None:
                 request, outcome, skipped = await self.transforms.send(
                     self._sender.send, recorded, request, extra
