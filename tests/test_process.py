@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 
@@ -124,3 +125,13 @@ def test_log_lines_are_redacted_whole_however_the_output_is_cut() -> None:
         assert written == redact_log(output)
     assert key.encode() not in redact_log(output)
     assert b"<redacted:card:5556>" in redact_log(output)
+
+
+def test_ports_do_not_follow_the_random_module() -> None:
+    """Hypothesis seeds `random` alike in every process, for each example: ports drawn
+    from it matched in two test processes starting servers at once."""
+    drawn = []
+    for _ in range(2):
+        random.seed(0)
+        drawn.append([free_port() for _ in range(5)])
+    assert drawn[0] != drawn[1]

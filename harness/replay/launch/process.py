@@ -155,6 +155,13 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999  # Linux's default
 
 
+# Ports are drawn from the system's entropy, not from the `random` module: a property
+# test seeds that module alike in every process (Hypothesis does, for each example), and
+# two test processes starting servers at once then drew the same port, and one talked to
+# the other's server.
+_PORTS = random.SystemRandom()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now (the caller binds it soon after).
 
@@ -165,7 +172,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     low, _ = _ephemeral_range()
     if low > 20000:
         for _ in range(64):
-            port = random.randrange(10000, low)
+            port = _PORTS.randrange(10000, low)
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 try:
                     sock.bind((host, port))
