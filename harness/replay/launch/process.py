@@ -285,9 +285,14 @@ class LocalProcess:
                     )
                 try:
                     client.get(self.url + self.ready_path)
-                    return
                 except httpx.TransportError:
                     pass
+                else:
+                    # What answered is this process's server only if the process is
+                    # still there: one that lost the port to another exits.
+                    if self._process.poll() is None:
+                        return
+                    continue
                 if time.monotonic() > deadline:
                     raise InfrastructureError(
                         f"target {self.name}: {self.url}{self.ready_path} did not answer within "
