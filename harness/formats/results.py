@@ -30,8 +30,8 @@ from harness.formats.recording import (
     Header,
     RecordingReader,
     TruncatedRecordingWarning,
+    read_exchange,
     read_header,
-    validate_exchange,
 )
 from harness.formats.untrusted import line_limit_hint, load_json, max_line_chars
 from harness.model import Exchange
@@ -109,7 +109,6 @@ def _end_with_newline(path: Path) -> None:
             return
         keep = data.rfind(b"\n") + 1
         file.truncate(keep)
-
 
 
 # --- read in seq order ----------------------------------------------------------------
@@ -212,8 +211,7 @@ def _line_number(path: Path, offset: int) -> int:
 def _exchange(path: Path, offset: int, line: bytes) -> Exchange:
     try:
         data = load_json(line)
-        validate_exchange(data)
-        return Exchange.from_json(data)
+        return read_exchange(data)
     except ValueError as exc:
         raise RecordingError(str(path), _line_number(path, offset), str(exc)) from None
 
