@@ -12,7 +12,6 @@ most exchanges.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +68,7 @@ class IdNamer:
         self.request = pack(request)  # as the time map keeps it
         self.pattern = pattern  # the ids of the answer's API version (its catalogue's prefixes)
         self._placeholders: dict[str, str] = {}
-        self._counts: Counter[str] = Counter()
+        self._counts: dict[str, int] = {}  # placeholders given, by prefix
 
     def __call__(self, value: str) -> str:
         if self.times is not None:
@@ -80,8 +79,8 @@ class IdNamer:
         placeholder = self._placeholders.get(value)
         if placeholder is None:
             prefix = id_prefix(value)
-            self._counts[prefix] += 1
-            placeholder = f"<{prefix}_{self._counts[prefix]}>"
+            count = self._counts[prefix] = self._counts.get(prefix, 0) + 1
+            placeholder = f"<{prefix}_{count}>"
             self._placeholders[value] = placeholder
         return placeholder
 
