@@ -66,13 +66,14 @@ class Sizes:
     fidelity_requests: int = 300  # requests a seed records
     fidelity_large: int = 1500  # requests of the largest recording...
     fidelity_runs: int = 10  # ...replayed this many times
+    first_request: int = 100_000  # exchanges of the recording whose first request is timed
 
 
 FULL = Sizes(
     30_000, 10_000, 3, 5_000, 30_000, 500, 4, (10_000, 100_000, 1_000_000), (2_000, 100_000)
 )
 QUICK = Sizes(
-    5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), (1_000, 10_000), 4, 150, 500, 3
+    5_000, 2_000, 1, 1_000, 5_000, 200, 2, (2_000, 20_000), (1_000, 10_000), 4, 150, 500, 3, 20_000
 )
 
 
@@ -98,6 +99,7 @@ def run(work: Path, sizes: Sizes, only: set[str]) -> list[Figure]:
         lambda: (
             replay.throughput(work, sizes.throughput, sizes.repeats)
             + replay.throughput(work, sizes.throughput_slow, sizes.repeats, latency=0.005)
+            + replay.first_request(work, sizes.first_request)
         ),
     )
     measure("mitmproxy", lambda: replay.against_mitmproxy(work, sizes.mitmproxy))

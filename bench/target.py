@@ -18,6 +18,7 @@ import json
 import signal
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from bench.answers import VARIANTS, IdMint, answer
@@ -25,6 +26,9 @@ from harness.replay.launch.process import LocalProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 _REASONS = {200: b"OK", 400: b"Bad Request", 402: b"Payment Required", 404: b"Not Found"}
+READY_PATH = "/v1/ready"
+# Asked after a command ran: when its first request came (time to first request).
+FIRST_PATH = "/_bench/first_request"
 
 
 class _Connection(asyncio.Protocol):
@@ -59,7 +63,10 @@ class _Connection(asyncio.Protocol):
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
             method, target, _ = lines[0].split(" ", 2)
-            response = self.server.respond(method, target, body, version)
+            if target == FIRST_PATH:
+                response = self.server.take_first()
+            else:
+                response = self.server.respond(method, target, body, version)
             if self.server.latency > 0:
                 asyncio.get_running_loop().call_later(self.server.latency, self._send, response)
             else:
@@ -81,9 +88,23 @@ class FastTargetServer:
         self.variant = variant
         self.mint = IdMint()
         self.requests = 0
+        self.first: float | None = None  # when the first request since take_first came
+
+    def take_first(self) -> bytes:
+        """The answer to FIRST_PATH: when the first request since the last one came (the
+        Unix time, or null), and forget it."""
+        payload = json.dumps({"first": self.first}).encode("utf-8")
+        self.first = None
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode("latin-1")
+            + payload
+        )
 
     def respond(self, method: str, target: str, body: bytes, version: str) -> bytes:
         self.requests += 1
+        if self.first is None and target != READY_PATH:
+            self.first = time.time()
         path, _, query = target.partition("?")
         status, data = answer(
             method,
@@ -130,8 +151,15 @@ class FastTarget:
         if variant:
             command += ["--variant", variant]
         self._process = LocalProcess(
-            "fast-target", command, self.url, ready_path="/v1/ready", log_path=log, cwd=ROOT
+            "fast-target", command, self.url, ready_path=READY_PATH, log_path=log, cwd=ROOT
         )
+
+    def take_first_request(self) -> float | None:
+        """When the first request since the last call came (Unix time), if one did."""
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(self.url + FIRST_PATH, timeout=10) as answer:
+            first = json.load(answer)["first"]
+        return float(first) if first is not None else None
 
     def __enter__(self) -> FastTarget:
         self._process.start()

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from array import array
 from collections.abc import Iterator
@@ -139,6 +140,50 @@ def test_shard_files_fold_into_the_run_directory_format(tmp_path: Path) -> None:
         "cus_3": "cus_cc3",
     }
 
+
+# A shard of a killed coordinator, still ending in a process of its own: it writes one
+# result, says so, and only a while later its last result and its id map.
+_ENDING_SHARD = """
+import sys, time
+from pathlib import Path
+from harness.formats.idmap import write_idmap
+from harness.formats.recording import Header
+from harness.formats.results import ResultWriter
+from harness.model import Exchange, Request, Response
+
+path = Path(sys.argv[1])
+header = Header(source={"kind": "replay", "run": "r", "target": "t"})
+def exchange(seq):
+    request = Request(method="POST", path="/v1/customers")
+    response = Response(status=200, body="{}")
+    return Exchange(seq, 1_795_435_200.0 + seq, 0.1, request, response)
+with ResultWriter(path, header) as writer:
+    writer.write(exchange(0))
+    print("writing", flush=True)
+    time.sleep(1.0)
+    writer.write(exchange(1))
+    idmap = path.with_name(path.name.removesuffix(".jsonl") + ".idmap.json")
+    write_idmap(idmap, "t", {"cus_0": "cus_B"})
+"""
+
+
+def test_folding_waits_for_a_shard_that_is_still_ending(tmp_path: Path) -> None:
+    """A resume folds the shards of a killed run: a shard still ending has its last
+    result and its id map folded too, and leaves no file behind."""
+    header = Header(source={"kind": "replay", "run": "r", "target": "t"})
+    path = shard_results_file(tmp_path, "t", 0, "aa")
+    shard = subprocess.Popen(
+        [sys.executable, "-c", _ENDING_SHARD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert shard.stdout is not None and shard.stdout.readline() == "writing\n"
+        assert fold_shards(tmp_path, "t", header) == 2
+    finally:
+        shard.wait(timeout=30)
+    assert shard.returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.idmap.json", "t.jsonl"]
+    assert sorted(latest_exchanges(tmp_path / "t.jsonl")) == [0, 1]
+    assert load_idmap(tmp_path / "t.idmap.json") == {"cus_0": "cus_B"}
 
 @pytest.mark.parametrize("value", ["local:0", "local:x", "http://10.0.0.1:8786", "tcp://h", ""])
 def test_a_cluster_is_named_one_of_two_ways(value: str) -> None:

@@ -25,7 +25,7 @@ from harness.formats.rundir import Run, load_run
 from harness.model import Exchange, Request
 from harness.replay.engine import Sender, SendOutcome, client_session
 from harness.replay.launch.process import free_port
-from harness.replay.progress import PlainProgressView, TargetCounters
+from harness.replay.progress import Occupancy, PlainProgressView, TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.retry import backoff, next_delay, retry_after, should_retry
 from harness.replay.session import ReplayResult, start_replay
@@ -472,3 +472,33 @@ def test_an_answer_larger_than_a_result_line_may_be_is_not_kept(
         "answer not kept: its body is larger than 0.5 MB (half of SHADOW_MAX_LINE_MB, which "
         "raises it)"
     )
+
+
+def test_run_json_says_how_busy_the_engine_kept_each_target(tmp_path: Path, faults: str) -> None:
+    """Requests in flight never pass the concurrency; a journey that waits for a slot,
+    and a list that waits for the write before it (a barrier), are counted."""
+    exchanges = [exchange(i, "POST", f"/v1/hang/n{i}", query="times=1&hang=0.1") for i in range(9)]
+    exchanges.append(
+        exchange(9, "POST", "/v1/customers", form="name=x", answer={"id": "cus_Aa0Bb1Cc2Dd3Ee"})
+    )
+    exchanges.append(exchange(10, "GET", "/v1/customers", answer={"object": "list", "data": []}))
+    _, run = replay(tmp_path, faults, exchanges, concurrency=3)
+    engine = json.loads((run.path / "run.json").read_text())["targets"][0]["engine"]
+    assert engine["concurrency"] == 3
+    assert engine["in_flight_peak"] == 3
+    assert 0 < engine["in_flight_mean"] <= 3
+    assert engine["sending_seconds"] > 0
+    assert engine["waits"]["slot"]["count"] >= 1
+    assert engine["waits"]["barrier"]["count"] >= 1
+    assert set(engine["waits"]) == {"barrier", "slot", "reader", "writer"}
+
+
+def test_occupancy_is_the_time_weighted_mean_and_the_peak() -> None:
+    occupancy = Occupancy()
+    occupancy.change(1, 10.0)  # one in use from 10 to 12, two from 12 to 13, none after 14
+    occupancy.change(1, 12.0)
+    occupancy.change(-1, 13.0)
+    occupancy.change(-1, 14.0)
+    assert occupancy.peak == 2
+    assert occupancy.mean == pytest.approx((1 * 2 + 2 * 1 + 1 * 1) / 4)
+    assert Occupancy().mean == 0.0

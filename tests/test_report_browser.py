@@ -242,6 +242,7 @@ def test_hostile_content_shows_as_text_and_never_runs(browser: Browser, tmp_path
     assert_policy_blocks_scripts(opened)
 
 
+@pytest.mark.no_clock  # a run built from chosen data, drawn
 def test_a_100k_exchange_report_pages_its_tables(browser: Browser, tmp_path: Path) -> None:
     run = build_run(tmp_path, exchanges=100_000)
     summary_path = run.path / "summary.json"

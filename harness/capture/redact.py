@@ -434,10 +434,23 @@ def _header_rule(name: str) -> FieldRule | None:
     return rule
 
 
+def _key_name(key: str) -> str | None:
+    """The name at the end of a key, before any closing brackets: `card[cvc]`,
+    `card.cvc`, `…?cvc` → `cvc`; None when there is none (`a.`, `]`, `[]`).
+
+    Read from the end, in one pass whatever the key's length: a search for
+    `([A-Za-z0-9_-]+)\\]*$` from the start is quadratic on a long run of name
+    characters that ends in anything else (minutes for a key of 100,000)."""
+    reversed_key = key[::-1]
+    if reversed_key.startswith("\n"):  # `$` matches before a final newline too
+        reversed_key = reversed_key[1:]
+    named = _REVERSED_KEY_NAME.match(reversed_key)
+    return named.group(1)[::-1] if named is not None else None
+
+
 def _last_name(name: str) -> str:
     """The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`."""
-    named = _KEY_NAME.search(name)
-    return (named.group(1) if named is not None else name).lower()
+    return (_key_name(name) or name).lower()
 
 
 # --- the encodings a text can be in ------------------------------------------------------
@@ -556,7 +569,7 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
 # A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
 _FORM_KEY = re.compile(r"[^\s\"'{}<>&=]+")
 # The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`.
-_KEY_NAME = re.compile(r"([A-Za-z0-9_-]+)\]*$")
+_REVERSED_KEY_NAME = re.compile(r"\]*([A-Za-z0-9_-]+)")
 # Markers stay readable in a form body: `<`, `>` and `:` are left unescaped.
 _MARKER_SAFE = "<>:"
 
@@ -598,8 +611,7 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
         if not equals:
             parts[position] = new_key
             continue
-        named = _KEY_NAME.search(decoded_key)
-        name = named.group(1) if named is not None else None
+        name = _key_name(decoded_key)
         decoded = unquote_plus(value)
         new = _redact_value(decoded, name, context, depth)
         if new != decoded:
@@ -636,8 +648,7 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         found = _PART_NAME.search(head)
         name = found.group(1) if found is not None else None
         if name is not None:
-            named = _KEY_NAME.search(name)
-            name = named.group(1) if named is not None else name
+            name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
             new = body
         else:

@@ -235,11 +235,14 @@ class ShardReplay:
                 await asyncio.to_thread(writer.wait_ready)
             await self._replay(replays)
         finally:
-            for writer in self.writers:
-                writer.close()
+            # The id maps first: a results file's writer holds its lock until it closes,
+            # and whoever folds the shard waits for that lock (fold_shards), so it finds
+            # the id map written too.
             for path, idmap, target in zip(self.files, self.idmaps, scenario.targets, strict=False):
                 write_idmap(shard_idmap_file(path), target.name, idmap.ids)
                 idmap.close()
+            for writer in self.writers:
+                writer.close()
         return {c.name: c for c in self.counters}
 
     async def _replay(self, replays: list[Any]) -> None:

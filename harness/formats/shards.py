@@ -101,6 +101,11 @@ def fold_shards(run_dir: Path, target: str, header: Header) -> int:
     files = shard_files(run_dir, target)
     if not files:
         return 0
+    for path in files:
+        # A shard of a killed coordinator may still be ending (it stops within
+        # SHARDS_STOP_WITHIN of its last heartbeat, later on a busy machine): its last
+        # lines and its id map are on disk once its writer lets go of the file.
+        wait_for_writer(path)
     moved = 0
     main = run_dir / f"{target}.jsonl"
     with ResultWriter(main, header) as writer:

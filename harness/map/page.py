@@ -31,7 +31,7 @@ from harness.map.evidence import Example
 from harness.map.findings import FINDINGS, Finding
 from harness.map.flows import IDLE, Shape
 from harness.map.model import IntegrationMap
-from harness.report.html import content_security_policy, inline_asset, template_environment
+from harness.report.html import content_security_policy, page_style, template_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Flows the diagram draws, and the table lists.
@@ -217,7 +217,7 @@ def render_page(
     found: IntegrationMap, findings: list[Finding], generated: datetime | None = None
 ) -> str:
     """The whole page as one string."""
-    css = inline_asset(TEMPLATES, "map.css", "</style")
+    css = page_style(TEMPLATES, "map.css")
     template = template_environment(TEMPLATES).get_template("map.html.j2")
     return template.render(
         view=page_view(found, findings),

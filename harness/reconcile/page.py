@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from harness import __version__
 from harness.reconcile.match import OUTCOMES
-from harness.report.html import content_security_policy, inline_asset, template_environment
+from harness.report.html import content_security_policy, page_style, template_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -117,7 +117,7 @@ def page_view(document: dict[str, Any]) -> dict[str, Any]:
 
 def render_page(document: dict[str, Any], generated: datetime | None = None) -> str:
     """The whole page as one string."""
-    css = inline_asset(TEMPLATES, "reconcile.css", "</style")
+    css = page_style(TEMPLATES, "reconcile.css")
     template = template_environment(TEMPLATES).get_template("reconcile.html.j2")
     return template.render(
         view=page_view(document),

@@ -33,6 +33,7 @@ from harness.replay.idmap import IdMap
 from harness.replay.plan import Plan
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
+from harness.replay.resultwriter import ResultPipe
 from harness.replay.retry import RetryPolicy, next_delay, should_retry
 from harness.replay.rewrite import TargetContext, rewrite_request
 from harness.transforms import TransformChain
@@ -42,7 +43,7 @@ WINDOW = 4096
 
 # Response headers that describe the encoding of the bytes on the wire, which the client
 # has already decoded: kept, they would describe a body that is no longer there.
-_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding"})
+_WIRE_HEADERS = frozenset({b"content-encoding", b"transfer-encoding"})
 # Headers the HTTP client would add by itself: a body sent without a Content-Type (as
 # recorded) must not gain one.
 _NOT_ADDED = ("Content-Type",)
@@ -86,9 +87,11 @@ def client_session(concurrency: int, timeout: float) -> aiohttp.ClientSession:
 
 def _response(status: int, raw_headers: Any, content: bytes) -> Response:
     headers = Headers(
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in raw_headers
-        if name.decode("latin-1").lower() not in _WIRE_HEADERS
+        [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in raw_headers
+            if name.lower() not in _WIRE_HEADERS
+        ]
     )
     body: str | bytes
     try:
@@ -160,6 +163,8 @@ class Sender:
             started = time.time()
             oversized = False
             begin = time.perf_counter()
+            if self.counters is not None:
+                self.counters.in_flight.change(1, begin)
             try:
                 async with (
                     asyncio.timeout(self.timeout),
@@ -185,7 +190,10 @@ class Sender:
             except ValueError as exc:
                 # A recorded header the HTTP client refuses to send (a line break in it).
                 error = f"invalid request: {exc}"
-            latency = time.perf_counter() - begin
+            end = time.perf_counter()
+            latency = end - begin
+            if self.counters is not None:
+                self.counters.in_flight.change(-1, end)
             if response is not None and not should_retry(response.status, response.headers):
                 break
             if oversized:
@@ -222,6 +230,11 @@ class Slots:
         self._free = size
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+
+    @property
+    def free(self) -> bool:
+        """A slot can be taken without waiting."""
+        return self._free > 0 and not self._waiters
 
     async def acquire(self, priority: int) -> None:
         if self._free > 0 and not self._waiters:
@@ -309,6 +322,9 @@ class TargetReplay:
         self._slots = Slots(concurrency)
         self._window = asyncio.Semaphore(WINDOW)
         self._sender: Sender | None = None
+        # A result writer in a process of its own holds lines for it in memory: journeys
+        # wait when it falls far behind, and for an in-doubt mark to reach it.
+        self._pipe = writer if isinstance(writer, ResultPipe) else None
 
     async def run(self) -> None:
         async with client_session(self.concurrency, self.timeout) as client:
@@ -339,9 +355,25 @@ class TargetReplay:
                 if position % 32 == 0:
                     await asyncio.sleep(0)  # let the journeys run while reading ahead
 
-    async def _single(self, position: int, exchange: Exchange, journey: int) -> None:
+    async def _barrier(self, position: int) -> None:
+        """Wait until the plan's orderings let `position` go, timing the wait."""
+        begin = time.perf_counter()
         await self.gates.wait(position)
+        self.counters.barrier_waits.add(time.perf_counter() - begin)
+
+    async def _slot(self, position: int) -> None:
+        """Take a slot, timing the wait when none is free."""
+        if self._slots.free:
+            await self._slots.acquire(position)
+            return
+        begin = time.perf_counter()
         await self._slots.acquire(position)
+        self.counters.slot_waits.add(time.perf_counter() - begin)
+
+    async def _single(self, position: int, exchange: Exchange, journey: int) -> None:
+        if not self.gates.ready(position):
+            await self._barrier(position)
+        await self._slot(position)
         try:
             await self._exchange(position, exchange, journey)
         finally:
@@ -356,14 +388,19 @@ class TargetReplay:
                 if holding and queue.empty():
                     self._slots.release()
                     holding = False
-                position, exchange = await queue.get()
+                if queue.empty():
+                    begin = time.perf_counter()
+                    position, exchange = await queue.get()
+                    self.counters.reader_waits.add(time.perf_counter() - begin)
+                else:
+                    position, exchange = queue.get_nowait()
                 if not self.gates.ready(position):
                     if holding:
                         self._slots.release()
                         holding = False
-                    await self.gates.wait(position)
+                    await self._barrier(position)
                 if not holding:
-                    await self._slots.acquire(position)
+                    await self._slot(position)
                     holding = True
                 await self._exchange(position, exchange, journey)
         finally:
@@ -415,7 +452,11 @@ class TargetReplay:
         else:
             assert self._sender is not None
             if self.marks_in_flight and request.method.upper() in self.unrepeatable:
-                self.writer.write(_in_doubt(recorded.seq, request, journey))
+                mark = _in_doubt(recorded.seq, request, journey)
+                if self._pipe is not None:
+                    await self._pipe.write_through(mark)  # safe before the request leaves
+                else:
+                    self.writer.write(mark)
             if self.transforms is not None:
                 request, outcome, skipped = await self.transforms.send(
                     self._sender.send, recorded, request, extra
@@ -458,6 +499,10 @@ class TargetReplay:
                 extra=extra,
             )
         self._finish(position, result)
+        if self._pipe is not None and self._pipe.full:
+            begin = time.perf_counter()
+            await self._pipe.room()  # the result writer is far behind: let it catch up
+            self.counters.writer_waits.add(time.perf_counter() - begin)
 
     def _finish(self, position: int, result: Exchange) -> None:
         count(self.counters, result)

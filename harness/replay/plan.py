@@ -268,6 +268,14 @@ class PositionTuples(Mapping[int, tuple[int, ...]]):
             raise KeyError(position)
         return tuple(self._values[self._starts[index] : self._starts[index + 1]])
 
+    def get(self, position: int, default: Any = None) -> Any:  # type: ignore[override]
+        """The values of `position`, or `default`: the gates ask for every exchange, and
+        most have none (Mapping.get would raise and catch a KeyError each time)."""
+        index = bisect_left(self._positions, position)
+        if index == len(self._positions) or self._positions[index] != position:
+            return default
+        return tuple(self._values[self._starts[index] : self._starts[index + 1]])
+
     def __iter__(self) -> Iterator[int]:
         return iter(self._positions)
 

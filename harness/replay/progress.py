@@ -9,7 +9,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -20,6 +20,48 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+
+
+@dataclass(slots=True)
+class Occupancy:
+    """How many of something are in use over time (requests in flight): the peak, and the
+    time-weighted mean from the first change to the last, so a replay that keeps fewer
+    requests in flight than its concurrency allows shows it (docs/performance.md)."""
+
+    current: int = 0
+    peak: int = 0
+    area: float = 0.0  # the integral of `current` over time, in unit-seconds
+    first: float | None = None
+    last: float = 0.0
+
+    def change(self, delta: int, now: float) -> None:
+        """`delta` more in use at `now` (time.perf_counter)."""
+        if self.first is None:
+            self.first = now
+        else:
+            self.area += self.current * (now - self.last)
+        self.last = now
+        self.current += delta
+        if self.current > self.peak:
+            self.peak = self.current
+
+    @property
+    def mean(self) -> float:
+        span = self.last - self.first if self.first is not None else 0.0
+        return self.area / span if span > 0 else 0.0
+
+
+@dataclass(slots=True)
+class Waits:
+    """Time journeys spent waiting for one thing (a barrier, a slot): how often, and the
+    seconds summed over every journey that waited."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.seconds += seconds
 
 
 @dataclass(slots=True)
@@ -40,6 +82,14 @@ class TargetCounters:
     accounts: dict[tuple[str, str | None], int] = field(default_factory=dict)
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
+    # What held concurrency back (run.json `engine`, per target): requests in flight, and
+    # the time journeys waited for the plan's orderings, for a slot, for the reader and
+    # for a result writer far behind.
+    in_flight: Occupancy = field(default_factory=Occupancy)
+    barrier_waits: Waits = field(default_factory=Waits)
+    slot_waits: Waits = field(default_factory=Waits)
+    reader_waits: Waits = field(default_factory=Waits)
+    writer_waits: Waits = field(default_factory=Waits)  # for a result writer far behind
 
     def to_results(self) -> dict[str, int]:
         """The counts as run.json's `results` holds them per target."""
@@ -52,6 +102,26 @@ class TargetCounters:
             "retries": self.retries,
             "idempotent_replayed": self.idempotent_replayed,
             "times_shifted": self.times_shifted,
+        }
+
+    def engine(self, concurrency: int) -> dict[str, Any]:
+        """How busy the engine kept this target (run.json: a target's `engine`)."""
+        flight = self.in_flight
+        span = flight.last - flight.first if flight.first is not None else 0.0
+        return {
+            "concurrency": concurrency,
+            "in_flight_mean": round(flight.mean, 3),
+            "in_flight_peak": flight.peak,
+            "sending_seconds": round(span, 3),
+            "waits": {
+                name: {"count": waits.count, "seconds": round(waits.seconds, 3)}
+                for name, waits in (
+                    ("barrier", self.barrier_waits),
+                    ("slot", self.slot_waits),
+                    ("reader", self.reader_waits),
+                    ("writer", self.writer_waits),
+                )
+            },
         }
 
     def add(self, other: TargetCounters) -> None:

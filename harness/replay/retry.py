@@ -28,7 +28,8 @@ class RetryPolicy(Protocol):
 
 def should_retry(status: int, headers: Headers) -> bool:
     """Stripe's own advice when it gives one, else: 429 and 5xx are worth another try."""
-    advice = (Headers(headers).get("stripe-should-retry") or "").strip().lower()
+    found = headers if type(headers) is Headers else Headers(headers)
+    advice = (found.get("stripe-should-retry") or "").strip().lower()
     if advice == "true":
         return True
     if advice == "false":

@@ -264,6 +264,8 @@ class ReplaySession:
             used = {c.name: _accounts_used(c) for c in counters}
             for entry in self.info.targets:
                 entry.extra["accounts_used"] = used.get(entry.name, [])
+                state = self.states[entry.name]
+                entry.extra["engine"] = state.counters.engine(entry.concurrency or 0)
             if failures:
                 result.status = "failed"
                 self.info.status = "failed"

@@ -168,7 +168,7 @@ def _target_facts(target: dict[str, Any]) -> TargetFacts:
     ]
     api_version = next((v for k, v in headers if k.lower() == "stripe-version"), "")
     env = target.get("api_key_env")
-    known = {"name", "role", "url", "headers", "launch", "api_key_env", "accounts_used"}
+    known = {"name", "role", "url", "headers", "launch", "api_key_env", "accounts_used", "engine"}
     settings = [(str(k), _text(v)) for k, v in target.items() if k not in known]
     used = accounts_statement(target.get("accounts_used"))
     if used:

@@ -85,6 +85,11 @@ def inline_asset(folder: Path, name: str, closing: str) -> str:
     return text
 
 
+def page_style(folder: Path, name: str) -> str:
+    """A page's whole stylesheet: the rules every page shares (base.css), then its own."""
+    return inline_asset(TEMPLATES, "base.css", "</style") + inline_asset(folder, name, "</style")
+
+
 def _csp_hash(text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
@@ -228,7 +233,7 @@ def _verdicts(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(report: Report, generated: datetime | None = None) -> str:
     """The whole report page as one string."""
     summary = report.summary
-    css = inline_asset(TEMPLATES, "report.css", "</style")
+    css = page_style(TEMPLATES, "report.css")
     js = inline_asset(TEMPLATES, "report.js", "</script")
     csp = content_security_policy(css, js)
     baseline = str(summary.get("baseline", "baseline"))

@@ -1,0 +1,70 @@
+"""The replay's end of a result writer (harness.replay.resultwriter): lines handed over
+reach the target's file in order and redacted, however far the writer falls behind; a
+line written through is in the pipe before the replay goes on; a writer that died is a
+one-line error, not a hang."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InfrastructureError
+from harness.formats.results import iter_results
+from harness.model import Exchange, Request, Response
+from harness.replay.resultwriter import ResultPipe
+from harness.replay.session import result_header
+
+KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
+
+
+def result(seq: int, body: str = "") -> Exchange:
+    return Exchange(
+        seq=seq,
+        started=1_700_000_000.0 + seq,
+        duration=0.01,
+        request=Request("POST", "/v1/customers", headers=[("Authorization", f"Bearer {KEY}")]),
+        response=Response(200, [("Content-Type", "application/json")], body or "{}"),
+        extra={"journey": seq, "attempts": 1},
+    )
+
+
+def test_every_line_arrives_in_order_and_redacted_past_the_pipes_size(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    pipe = ResultPipe(path, result_header("run", "t"))
+    body = '{"note": "' + "x" * 2000 + '"}'  # 3,000 of these are several times the pipe
+    for seq in range(3000):
+        pipe.write(result(seq, body))
+    pipe.close()
+    lines = list(iter_results(path))
+    assert [line.seq for line in lines] == list(range(3000))
+    assert KEY not in path.read_text()
+    assert lines[-1].response is not None and lines[-1].response.text == body
+
+
+def test_a_line_written_through_comes_after_every_line_handed_over_before(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.jsonl"
+    pipe = ResultPipe(path, result_header("run", "t"))
+    for seq in range(500):
+        pipe.write(result(seq, "{}"))
+    asyncio.run(pipe.write_through(result(500)))  # pump busy: waits for it
+    asyncio.run(pipe.write_through(result(501)))  # pump idle, as usual: written at once
+    pipe.close()
+    assert [line.seq for line in iter_results(path)] == list(range(502))
+
+
+def test_a_writer_that_died_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    pipe = ResultPipe(path, result_header("run", "t"))
+    pipe.wait_ready()
+    pipe._process.kill()
+    with pytest.raises(InfrastructureError, match="result writer failed"):
+        for seq in range(100_000):  # bounded: the pump finds the pipe broken at once
+            pipe.write(result(seq))
+            if seq % 100 == 0:
+                asyncio.run(asyncio.sleep(0.001))
+    with pytest.raises(InfrastructureError, match="result writer failed"):
+        pipe.close()
