@@ -80,7 +80,7 @@ def _body_to_json(body: bytes | str) -> dict[str, str]:
         return {"body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
 
 
-def _body_from_json(data: dict[str, Any]) -> str | bytes:
+def body_from_json(data: dict[str, Any]) -> str | bytes:
     if data.get("body_encoding") == "base64":
         return base64.b64decode(data["body"])
     return str(data.get("body", ""))
@@ -148,7 +148,7 @@ class Request:
             path=data["path"],
             query=data.get("query", ""),
             headers=Headers((k, v) for k, v in data.get("headers", [])),
-            body=_body_from_json(data),
+            body=body_from_json(data),
         )
 
 
@@ -182,7 +182,7 @@ class Response:
         return cls(
             status=data["status"],
             headers=Headers((k, v) for k, v in data.get("headers", [])),
-            body=_body_from_json(data),
+            body=body_from_json(data),
         )
 
 

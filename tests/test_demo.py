@@ -301,12 +301,16 @@ def test_the_demo_shows_a_control_that_passes_an_upgrade_that_fails_and_a_migrat
     scenario = tmp_path / "demo" / "api-upgrade.yaml"
     assert scenario.read_text().startswith("# Written by `shadow demo`")
 
-    # Compare's fast path decides every exchange of both demo runs as normalising
-    # everything does: the same outcomes, line for line.
+    # Compare's fast paths (the fused walk, the own diff) decide every exchange of both
+    # demo runs as normalising everything and deepdiff do: the same outcomes, line for
+    # line, and the same summary (groups, samples, counts) but for when it was made.
     for part in ("api-upgrade", "charges-to-payment-intents"):
         run = tmp_path / "demo" / "runs" / part
         fast = (run / "outcomes.jsonl").read_text()
+        fast_summary = json.loads((run / "summary.json").read_text())
         slow = tmp_path / f"{part}-normalised"
         shutil.copytree(run, slow)
         compare_run(slow, fast=False)
         assert (slow / "outcomes.jsonl").read_text() == fast, part
+        slow_summary = json.loads((slow / "summary.json").read_text())
+        assert {**slow_summary, "compared": None} == {**fast_summary, "compared": None}, part

@@ -1,7 +1,12 @@
-"""Compare's fast path (normalize.proven_same) decides exactly what normalising both answers
-decides: never "equal" for answers whose normalised forms differ, and, over a whole side
-read in seq order, the same verdict on every exchange with the fast path on or off (the
-time maps learn the same either way)."""
+"""Compare's fast paths decide exactly what the slow ones decide.
+
+- normalize.proven_same: never "equal" for answers whose normalised forms differ, and,
+  over a whole side read in seq order, the same verdict on every exchange with the fast
+  path on or off (the time maps learn the same either way).
+- diff.own_reports: the same reports as deepdiff, in the same order, on any two
+  normalised trees it takes; the same Difference rows on the shipped recordings.
+- recording.read_exchange: the same exchange as validate_exchange and
+  Exchange.from_json, or the same one-line message."""
 
 from __future__ import annotations
 
@@ -16,10 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.compare.normalize import Answer, parse_body, proven_same
+from harness.compare.diff import deepdiff_reports, diff_responses, own_reports
+from harness.compare.normalize import Answer, ById, parse_body, proven_same
 from harness.compare.profile import stripe_profile
-from harness.compare.timemap import TimeMap
-from harness.formats.recording import iter_exchanges
+from harness.compare.timemap import Moment, TimeMap
+from harness.formats.recording import iter_exchanges, read_exchange, validate_exchange
 from harness.formats.untrusted import load_json
 from harness.model import Exchange, Response
 from harness.stripe import ID_PATTERN
@@ -181,3 +187,199 @@ def test_proven_same_never_calls_two_different_answers_equal(name: str, seed: in
         fresh_base = Answer(exchange.response, exchange.started, end, ids, PROFILE, TimeMap())
         fresh = Answer(other, start, start + exchange.duration, other_ids, PROFILE, TimeMap())
         assert fresh_base.normalize() == fresh.normalize()
+
+
+# --- the own diff against deepdiff ------------------------------------------------------
+
+_T0 = 1_700_000_000.0
+_KEYS = st.sampled_from(["id", "amount", "status", "data", "__private", "x", "<cus_1>"])
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([1.0, 2.5, -0.0]),
+    st.sampled_from(["", "a", "b", "<masked>", "cus_1"]),
+    st.builds(
+        lambda offset: Moment(_T0 + offset, (_T0, _T0), tolerance=5.0),
+        st.sampled_from([0, 3, 60, 86_400]),
+    ),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(_KEYS, inner, max_size=4),
+        st.dictionaries(_KEYS, inner, max_size=4).map(ById),
+    ),
+    max_leaves=12,
+)
+
+
+def _edited(tree: Any, data: st.DataObject) -> Any:
+    """`tree` with some of its nodes replaced, dropped or added: two trees that share
+    most of their shape, as two answers to one request do."""
+    if data.draw(st.integers(0, 5)) == 0:
+        return data.draw(_TREES)
+    if isinstance(tree, dict):
+        out = type(tree)()
+        for key, value in tree.items():
+            if data.draw(st.integers(0, 6)) != 0:
+                out[key] = _edited(value, data)
+        if data.draw(st.integers(0, 4)) == 0:
+            out[data.draw(_KEYS)] = data.draw(_TREES)
+        return out
+    if isinstance(tree, list):
+        return [_edited(value, data) for value in tree]
+    return tree
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TREES, st.data())
+def test_the_own_diff_reports_what_deepdiff_reports(tree: Any, data: st.DataObject) -> None:
+    other = _edited(tree, data)
+    own = own_reports(tree, other)
+    if own is not None:
+        assert own == deepdiff_reports(tree, other)
+
+
+def test_the_own_diff_leaves_differing_lists_to_deepdiff() -> None:
+    assert own_reports({"types": ["card"]}, {"types": ["card", "link"]}) is None
+    baseline = {"a": 1, "b": {"c": "x"}}
+    candidate = {"a": 2, "b": {"d": "x"}}
+    assert own_reports(baseline, candidate) == [
+        ("values_changed", ["a"], 1, 2),
+        ("dictionary_item_added", ["b", "d"], None, "x"),
+        ("dictionary_item_removed", ["b", "c"], "x", None),
+    ]
+
+
+def _normalised_pairs(name: str, seed: int) -> list[tuple[Any, Any, str]]:
+    """(baseline's, other's, endpoint) normalised answers of mutated twins."""
+    found = []
+    for exchange, other, started in _side_pairs(RECORDED[name], seed, mutations=1.0):
+        assert exchange.response is not None
+        ids = {i: i for i in ID_PATTERN.findall(exchange.response.text) if _known(i)}
+        other_ids = {_renamed(i): i for i in ids}
+        end = exchange.started + exchange.duration
+        base = Answer(exchange.response, exchange.started, end, ids, PROFILE, TimeMap())
+        theirs = Answer(other, started, started + exchange.duration, other_ids, PROFILE, TimeMap())
+        found.append((base.normalize(), theirs.normalize(), exchange.request.path))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_own_diff_finds_the_differences_deepdiff_finds(name: str, seed: int) -> None:
+    for baseline, other, endpoint in _normalised_pairs(name, seed):
+        own = diff_responses(endpoint, baseline, other, own=True)
+        assert own == diff_responses(endpoint, baseline, other, own=False)
+
+
+# --- reading an exchange in one pass ----------------------------------------------------
+
+_LINE = {
+    "seq": 3,
+    "started": 1_700_000_000.5,
+    "duration": 0.25,
+    "journey": 2,
+    "request": {
+        "method": "POST",
+        "scheme": "https",
+        "host": "api.stripe.com",
+        "port": 443,
+        "path": "/v1/customers",
+        "query": "",
+        "headers": [["Content-Type", "application/x-www-form-urlencoded"]],
+        "body": "email=a%40example.com",
+    },
+    "response": {"status": 200, "headers": [["Request-Id", "req_1"]], "body": "{}"},
+}
+_ODD_VALUES = st.sampled_from(
+    [
+        None,
+        True,
+        0,
+        -1,
+        1.5,
+        2**64,
+        float("inf"),
+        "",
+        "x",
+        "/",
+        "base64",
+        "utf-8",
+        "outbound",
+        "inbound",
+        [],
+        [["a", "b"]],
+        [["a"]],
+        [["a", 1]],
+        [1],
+        {},
+        {"status": 200},
+        "AAAA",
+        "!!",
+    ]
+)
+_FIELDS = [
+    ("seq",),
+    ("started",),
+    ("duration",),
+    ("direction",),
+    ("error",),
+    ("response",),
+    ("request",),
+    ("request", "method"),
+    ("request", "path"),
+    ("request", "query"),
+    ("request", "port"),
+    ("request", "headers"),
+    ("request", "body"),
+    ("request", "body_encoding"),
+    ("response", "status"),
+    ("response", "headers"),
+    ("response", "body"),
+    ("response", "body_encoding"),
+]
+
+
+def _slow_read(data: Any) -> Exchange | str:
+    try:
+        validate_exchange(data)
+        return Exchange.from_json(data)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _quick_read(data: Any) -> Exchange | str:
+    try:
+        return read_exchange(data)
+    except ValueError as exc:
+        return str(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_FIELDS), _ODD_VALUES, st.booleans()), max_size=3))
+def test_reading_in_one_pass_is_validating_then_building(
+    changes: list[tuple[tuple[str, ...], Any, bool]],
+) -> None:
+    data = copy.deepcopy(_LINE)
+    for path, value, drop in changes:
+        parent = data
+        for step in path[:-1]:
+            parent = parent.get(step) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            if drop:
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = copy.deepcopy(value)
+    assert _quick_read(data) == _slow_read(data)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_reading_in_one_pass_reads_the_shipped_recordings_alike(name: str) -> None:
+    with open(RECORDINGS / name, encoding="utf-8") as file:
+        next(file)
+        for line in file:
+            data = load_json(line)
+            assert read_exchange(data) == _slow_read(data)

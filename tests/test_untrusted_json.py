@@ -96,3 +96,24 @@ def test_an_integer_past_64_bits_stays_an_integer() -> None:
     }
     assert type(load_json(b"[18446744073709551616]")[0]) is int
     assert load_json("[-9223372036854775809]") == [-9223372036854775809]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890",
+        " \n\t-98765432109876543210",
+        '{"a":\n18446744073709551616}',
+        '{"a":[1,\t18446744073709551616]}',
+        '{"key": "shadow-ab714c0204e97057242249452764784efac76dee", "n": 18446744073709551616}',
+    ],
+)
+def test_a_long_integer_after_anything_that_may_precede_a_number_stays_an_integer(
+    text: str,
+) -> None:
+    assert _same(load_json(text), json.loads(text))
+
+
+def test_digits_inside_a_text_are_not_a_number() -> None:
+    text = '{"key": "shadow-3205940207584213422dfb47f43ee", "id": "x1234567890123456789012"}'
+    assert load_json(text) == json.loads(text)

@@ -16,7 +16,7 @@ from harness.cli.output import print_comparison, reports_errors
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes for diffing when many exchanges differ (default: one per CPU).",
+    help="Processes for diffing when many exchanges differ (default: 1, this one).",
 )
 @cluster_option
 @reports_errors

@@ -12,7 +12,6 @@ most exchanges.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +68,7 @@ class IdNamer:
         self.request = pack(request)  # as the time map keeps it
         self.pattern = pattern  # the ids of the answer's API version (its catalogue's prefixes)
         self._placeholders: dict[str, str] = {}
-        self._counts: Counter[str] = Counter()
+        self._counts: dict[str, int] = {}  # placeholders given, by prefix
 
     def __call__(self, value: str) -> str:
         if self.times is not None:
@@ -80,8 +79,8 @@ class IdNamer:
         placeholder = self._placeholders.get(value)
         if placeholder is None:
             prefix = id_prefix(value)
-            self._counts[prefix] += 1
-            placeholder = f"<{prefix}_{self._counts[prefix]}>"
+            count = self._counts[prefix] = self._counts.get(prefix, 0) + 1
+            placeholder = f"<{prefix}_{count}>"
             self._placeholders[value] = placeholder
         return placeholder
 
@@ -125,12 +124,68 @@ def _name_reference(text: str, name: IdNamer) -> str:
 # object first: ("billing_cycle_anchor", 1, (1795464128.0, 1795464128.0)). "birth" (the
 # request that first named the object on this side) ranks below every field.
 _Anchors = tuple[tuple[str, int, Window], ...]
-_ANCHOR_FIELDS = frozenset(ANCHOR_RANKS)
+# Looked up one by one, in this order, when an object has any: cheaper than a set made
+# of its keys.
+_ANCHOR_NAMES = frozenset(ANCHOR_RANKS)
+_ANCHOR_ITEMS = tuple(ANCHOR_RANKS.items())
 _BIRTH = "birth"
-# An object's anchors, the fields masked for its type, and the catalogue's type of it.
-_Context = tuple[_Anchors, "frozenset[str] | None", "ObjectType | None"]
+# An object's anchors, its fields' kinds, and the catalogue's type of it.
+_Context = tuple[_Anchors, "_KeyKinds", "ObjectType | None"]
 # How a field's value is normalised (_Normalizer.field_kind).
 _PLAIN, _MASKED, _TIME, _CONTAINER, _TEXT, _REFERENCE = range(6)
+
+
+# What a field's name says of how its value is normalised, in an object with given
+# masked fields and catalogue type: masked, a time when it holds a number from 1973 on,
+# an id when it holds a text (_KeyKinds).
+_KEY_MASKED, _KEY_TIME, _KEY_REFERENCE = 1, 2, 4
+
+
+class _KeyKinds(dict[str, int]):
+    """Field name → its _KEY_ flags, for the objects of one profile, masked fields and
+    catalogue type; each name worked out the first time it is asked for. The profile's
+    names decide for the fields the catalogue does not know (localstripe's extras,
+    versions it does not cover)."""
+
+    def __init__(
+        self, profile: Profile, by_object: frozenset[str] | None, described: ObjectType | None
+    ) -> None:
+        super().__init__()
+        self.profile, self.by_object, self.described = profile, by_object, described
+
+    def __missing__(self, key: str) -> int:
+        profile, described = self.profile, self.described
+        flags = 0
+        if key in profile.masked or (self.by_object is not None and key in self.by_object):
+            flags |= _KEY_MASKED
+        if key in profile.declared_timestamps or (
+            key in described.timestamps
+            if described is not None and key in described.fields
+            else key in profile.timestamps or key.endswith(TIMESTAMP_SUFFIX)
+        ):
+            flags |= _KEY_TIME
+        if described is not None and key in described.references:
+            flags |= _KEY_REFERENCE
+        self[key] = flags
+        return flags
+
+
+# (profile, masked fields, catalogue type) by their ids → their table; the entry holds
+# them, so an id is not reused while it is here.
+_KEY_KINDS: dict[tuple[int, int, int], _KeyKinds] = {}
+_KEY_KINDS_KEPT = 4096
+
+
+def _key_kinds(
+    profile: Profile, by_object: frozenset[str] | None, described: ObjectType | None
+) -> _KeyKinds:
+    found = _KEY_KINDS.get((id(profile), id(by_object), id(described)))
+    if found is None:
+        if len(_KEY_KINDS) >= _KEY_KINDS_KEPT:
+            _KEY_KINDS.clear()
+        found = _KeyKinds(profile, by_object, described)
+        _KEY_KINDS[(id(profile), id(by_object), id(described))] = found
+    return found
 
 
 class _Normalizer:
@@ -147,10 +202,10 @@ class _Normalizer:
         self.request = request
         self.packed = pack(request)
         self.name = name
+        self.profile = profile
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
         self.timestamps = profile.timestamps
-        self.declared = profile.declared_timestamps
         self.tolerance = profile.timestamp_tolerance
         self.times = times
         self.catalogue = profile.catalogue
@@ -173,10 +228,11 @@ class _Normalizer:
         identity = node.get("id")
         if self.times is not None and type(identity) is str and identity:
             own.append((_BIRTH, -1, self.times.born(identity, self.packed)))
-        for name in node.keys() & _ANCHOR_FIELDS:
-            item = node[name]
-            if (type(item) is int or type(item) is float) and item >= EARLIEST_TIMESTAMP:
-                own.append((name, ANCHOR_RANKS[name], (float(item), float(item))))
+        if not node.keys().isdisjoint(_ANCHOR_NAMES):  # most objects inside others have none
+            for name, rank in _ANCHOR_ITEMS:
+                item = node.get(name)
+                if (type(item) is int or type(item) is float) and item >= EARLIEST_TIMESTAMP:
+                    own.append((name, rank, (float(item), float(item))))
         if not own:
             return outer
         if not outer:
@@ -198,9 +254,10 @@ class _Normalizer:
     def context(
         self, node: dict[str, Any], outer: _Anchors, described: ObjectType | None
     ) -> _Context:
-        """What decides how each field of `node` is normalised: its anchors, the fields
-        masked for its object type, and the catalogue's type of it (`described`: the
-        type of an embedded object that names none itself)."""
+        """What decides how each field of `node` is normalised: its anchors, the table of
+        its fields' kinds (by the fields masked for its object type and the catalogue's
+        type of it), and that type (`described`: the type of an embedded object that
+        names none itself)."""
         anchors = self.anchors_of(node, outer)
         object_type = node.get("object")
         by_object = None
@@ -208,37 +265,24 @@ class _Normalizer:
             by_object = self.masked_by_object.get(object_type)
             if self.catalogue is not None:
                 described = self.catalogue.object_type(object_type)
-        return anchors, by_object, described
+        return anchors, _key_kinds(self.profile, by_object, described), described
 
-    def field_kind(
-        self, key: str, item: Any, by_object: frozenset[str] | None, described: ObjectType | None
-    ) -> int:
+    def field_kind(self, key: str, item: Any, kinds: _KeyKinds) -> int:
         """How the field `key` holding `item` is normalised: _PLAIN, _MASKED, _TIME,
-        _CONTAINER, _TEXT or _REFERENCE. The catalogue of the answer's API version decides
-        for the fields it knows; the profile's names for the rest (localstripe's extras,
-        versions it does not cover)."""
+        _CONTAINER, _TEXT or _REFERENCE, by what `kinds` (its object's) says of the key
+        and by the value's type."""
         if item is None:
             return _PLAIN
-        if key in self.masked or (by_object is not None and key in by_object):
+        flags = kinds[key]
+        if flags & _KEY_MASKED:
             return _MASKED
         kind = type(item)
         if kind is int or kind is float:
-            if item >= EARLIEST_TIMESTAMP and (
-                key in self.declared
-                or (
-                    key in described.timestamps
-                    if described is not None and key in described.fields
-                    else key in self.timestamps or key.endswith(TIMESTAMP_SUFFIX)
-                )
-            ):
-                return _TIME
-            return _PLAIN
+            return _TIME if flags & _KEY_TIME and item >= EARLIEST_TIMESTAMP else _PLAIN
         if kind is dict or kind is list:
             return _CONTAINER
         if kind is str:
-            if described is not None and key in described.references:
-                return _REFERENCE
-            return _TEXT
+            return _REFERENCE if flags & _KEY_REFERENCE else _TEXT
         return _PLAIN
 
     def embedded(self, key: str, described: ObjectType | None) -> ObjectType | None:
@@ -255,13 +299,13 @@ class _Normalizer:
         self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None
     ) -> dict[str, Any]:
         """`described`: the catalogue's type of an embedded object that names none itself."""
-        anchors, by_object, described = self.context(node, outer, described)
+        anchors, kinds, described = self.context(node, outer, described)
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
         # does not change.
         for key in sorted(node):
             item = node[key]
-            how = self.field_kind(key, item, by_object, described)
+            how = self.field_kind(key, item, kinds)
             if how == _PLAIN:
                 out[key] = item
             elif how == _MASKED:
@@ -519,14 +563,14 @@ class _FusedWalk:
         if one.keys() != other.keys():
             return False
         mine, theirs = self.mine, self.theirs
-        anchors, by_object, described = mine.context(one, outer, described)
-        other_anchors, other_by_object, other_described = theirs.context(
+        anchors, kinds, described = mine.context(one, outer, described)
+        other_anchors, other_kinds, other_described = theirs.context(
             other, other_outer, other_described
         )
         # Whether theirs' field is normalised as mine is, for fields of one type: told by
         # the same masked fields and catalogue type, unless numbers differ (a time is a
         # number from 1973 on).
-        alike = by_object is other_by_object and described is other_described
+        alike = kinds is other_kinds
         field_kind, other_field_kind = mine.field_kind, theirs.field_kind
         name, other_name = mine.name, theirs.name
         # In the first answer's key order, not sorted as mapping() walks: placeholders
@@ -534,12 +578,12 @@ class _FusedWalk:
         for key, item in one.items():
             other_item = other[key]
             kind = type(item)
-            how = field_kind(key, item, by_object, described)
+            how = field_kind(key, item, kinds)
             if not (
                 alike
                 and kind is type(other_item)
                 and ((kind is not int and kind is not float) or item == other_item)
-            ) and how != other_field_kind(key, other_item, other_by_object, other_described):
+            ) and how != other_field_kind(key, other_item, other_kinds):
                 return False
             if how == _PLAIN:
                 if item != other_item:

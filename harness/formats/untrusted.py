@@ -122,16 +122,21 @@ _UNIQUE_KEYS_DECODER = json.JSONDecoder(
 
 
 # A number orjson might read as a float though JSON wrote an integer past 64 bits (below
-# -2^63: nineteen digits; above 2^64 - 1: twenty): nineteen digits in a row, found with
-# every digit made a 9 (bytes.translate and `in` run at C speed; a regular expression
-# took six times as long as parsing).
-_DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+# -2^63: nineteen digits; above 2^64 - 1: twenty): nineteen digits in a row right after
+# what may stand before a number (`:`, `[`, `,`, `-`, a blank) or at the very start. Found
+# with every digit made a 9 and each of those a `:` (bytes.translate and `in` run at C
+# speed; a regular expression took six times as long as parsing). Digits inside a text
+# (a hex Idempotency-Key holds runs of them) follow a letter or a quote and do not
+# count: a text is never a number.
+_NUMBER_MARKS = bytes.maketrans(b"0123456789[,- \t\n\r", b"9999999999:::::::")
 _LONG_DIGITS = b"9" * 19
+_LONG_NUMBER = b":" + _LONG_DIGITS
 
 
 def _has_long_integer(text: str | bytes) -> bool:
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    return _LONG_DIGITS in raw.translate(_DIGITS_AS_NINES)
+    marked = raw.translate(_NUMBER_MARKS)
+    return _LONG_NUMBER in marked or marked.lstrip(b":").startswith(_LONG_DIGITS)
 
 
 def load_json(text: str | bytes, *, unique_keys: bool = False) -> Any:
