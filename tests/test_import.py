@@ -34,6 +34,9 @@ from harness.replay.plan import plan_recording
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "harness/schemas/recording-v2.schema.json").read_text())
 
+# Secrets as importers meet them in public cassettes: Stripe's documented test-mode key
+# and test card, and the signing secret spree's cassette holds
+# (corpora/spree__spree_stripe/spec/vcr/create_gateway_webhooks.yml).
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 CARD = "4242424242424242"
 WEBHOOK_SECRET = "whsec_h7DhFWZvkyBCNYRHbvAedhfCyPTN"
