@@ -189,6 +189,96 @@ def test_proven_same_never_calls_two_different_answers_equal(name: str, seed: in
         assert fresh_base.normalize() == fresh.normalize()
 
 
+# Answers made of the values the walk's shortcuts decide alone: texts without a `_` that
+# an id map may know all the same (a plan called gold), booleans, nulls, and times a few
+# seconds or a day apart, in objects with and without a type.
+_WALK_VALUES = st.sampled_from(
+    [
+        "gold",
+        "silver",
+        "usd",
+        "cus_Abcdefgh1234",
+        "in_progress",
+        None,
+        True,
+        False,
+        7,
+        1_795_435_200,
+        1_795_435_203,
+        1_795_521_600,
+    ]
+)
+_WALK_KEYS = ["plan", "currency", "livemode", "created", "customer", "status", "amount"]
+_WALK_OBJECTS = st.fixed_dictionaries(
+    {"object": st.sampled_from(["customer", "plan", "price_of_nothing"])},
+    optional={key: _WALK_VALUES for key in _WALK_KEYS},
+)
+_WALK_TREES = st.one_of(
+    _WALK_OBJECTS,
+    st.builds(lambda inner, outer: {**outer, "items": [inner]}, _WALK_OBJECTS, _WALK_OBJECTS),
+    st.builds(lambda inner, outer: {**outer, "nested": inner}, _WALK_OBJECTS, _WALK_OBJECTS),
+)
+_USER_IDS = st.dictionaries(
+    st.sampled_from(["gold", "silver", "usd", "cus_Abcdefgh1234"]),
+    st.sampled_from(["gold", "silver", "cus_Recorded0001"]),
+    max_size=3,
+)
+
+
+def _walked(tree: Any, data: st.DataObject) -> Any:
+    """The other side's answer: each value kept, or replaced by another of _WALK_VALUES."""
+    if isinstance(tree, dict):
+        return {key: _walked(value, data) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_walked(value, data) for value in tree]
+    return data.draw(_WALK_VALUES) if data.draw(st.integers(0, 3)) == 0 else tree
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_WALK_TREES, min_size=1, max_size=3),
+    _USER_IDS,
+    _USER_IDS,
+    st.sampled_from([0.0, 3.0, 86_400.0]),
+    st.data(),
+)
+def test_the_walks_shortcuts_decide_what_normalising_decides(
+    trees: list[Any],
+    ids: dict[str, str],
+    other_ids: dict[str, str],
+    shift: float,
+    data: st.DataObject,
+) -> None:
+    """Equal texts without a `_` (unless an id map knows them), equal booleans and nulls,
+    and times as far from their own request on both sides are decided without normalising;
+    over a side's answers in order, the verdicts and what the time maps learn are those
+    of normalising both."""
+    like = Response(200, [("Content-Type", "application/json")], "{}")
+    answers = [(tree, _walked(tree, data)) for tree in trees]
+    outcomes = []
+    for fast in (True, False):
+        base_times, other_times = TimeMap(), TimeMap()
+        verdicts = []
+        for index, (tree, other_tree) in enumerate(answers):
+            started = 1_795_435_200.0 + 60 * index
+            base = Answer(_response(tree, like), started, started, ids, PROFILE, base_times)
+            other = _response(other_tree, like)
+            moved = started + shift
+            theirs = Answer(other, moved, moved, other_ids, PROFILE, other_times)
+            same = False
+            if fast:
+                same, _, _ = proven_same(base, theirs)
+            verdicts.append(same or base.normalize() == theirs.normalize())
+        learnt = [
+            (times.born(name, 1), times.first_shown(value, 1))
+            for times in (base_times, other_times)
+            for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001")
+            for value in (1_795_435_200, 1_795_435_203, 1_795_521_600)
+        ]
+        outcomes.append((verdicts, learnt))
+    assert outcomes[0] == outcomes[1]
+
+
 # --- the own diff against deepdiff ------------------------------------------------------
 
 _T0 = 1_700_000_000.0
