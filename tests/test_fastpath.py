@@ -25,9 +25,10 @@ from harness.compare.diff import deepdiff_reports, diff_responses, own_reports
 from harness.compare.normalize import Answer, ById, parse_body, proven_same
 from harness.compare.profile import stripe_profile
 from harness.compare.timemap import Moment, TimeMap
+from harness.formats.outcomes import outcome_line
 from harness.formats.recording import iter_exchanges, read_exchange, validate_exchange
 from harness.formats.untrusted import load_json
-from harness.model import Exchange, Response
+from harness.model import DifferenceKind, Exchange, OutcomeKind, Response, Severity
 from harness.stripe import ID_PATTERN
 
 RECORDINGS = Path(__file__).parent.parent / "recordings"
@@ -473,3 +474,25 @@ def test_reading_in_one_pass_reads_the_shipped_recordings_alike(name: str) -> No
         for line in file:
             data = load_json(line)
             assert read_exchange(data) == _slow_read(data)
+
+
+# --- outcome lines ------------------------------------------------------------------------
+
+_LINE_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),  # past 64 bits too
+        st.floats(allow_nan=False, allow_infinity=False),  # below 1e-4 too
+        st.text(),
+        st.sampled_from([*OutcomeKind, *Severity, *DifferenceKind]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(), inner)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(), _LINE_VALUES, max_size=6))
+def test_an_outcome_line_is_what_json_dumps_writes(data: dict[str, Any]) -> None:
+    assert outcome_line(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
