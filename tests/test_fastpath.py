@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ from harness.compare.diff import deepdiff_reports, diff_responses, own_reports
 from harness.compare.normalize import Answer, ById, parse_body, proven_same
 from harness.compare.profile import stripe_profile
 from harness.compare.timemap import Moment, TimeMap
+from harness.errors import InputError
+from harness.formats.idmap import iter_idmap, load_idmap, write_idmap
 from harness.formats.outcomes import outcome_line
 from harness.formats.recording import iter_exchanges, read_exchange, validate_exchange
 from harness.formats.untrusted import load_json
-from harness.model import DifferenceKind, Exchange, OutcomeKind, Response, Severity
+from harness.model import DifferenceKind, Exchange, Headers, OutcomeKind, Response, Severity
 from harness.stripe import ID_PATTERN
 
 RECORDINGS = Path(__file__).parent.parent / "recordings"
@@ -254,7 +257,7 @@ def test_the_walks_shortcuts_decide_what_normalising_decides(
     and times as far from their own request on both sides are decided without normalising;
     over a side's answers in order, the verdicts and what the time maps learn are those
     of normalising both."""
-    like = Response(200, [("Content-Type", "application/json")], "{}")
+    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
     answers = [(tree, _walked(tree, data)) for tree in trees]
     outcomes = []
     for fast in (True, False):
@@ -496,3 +499,35 @@ _LINE_VALUES = st.recursive(
 @given(st.dictionaries(st.text(), _LINE_VALUES, max_size=6))
 def test_an_outcome_line_is_what_json_dumps_writes(data: dict[str, Any]) -> None:
     assert outcome_line(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+# --- id map lines -------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), st.text(), max_size=8), st.sampled_from(["", "\\ud800"]))
+def test_an_id_map_read_line_by_line_holds_what_parsing_it_whole_holds(
+    ids: dict[str, str], lone: str
+) -> None:
+    """Each pair line is parsed by orjson, and what it refuses by load_json: the pairs
+    are those of the whole file parsed at once, or the message is load_json's."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "t.idmap.json"
+        write_idmap(path, "t", ids)
+        if lone and ids:  # a lone surrogate, escaped as a hand-edited file may hold it
+            text = path.read_text(encoding="utf-8")
+            first = '"ids": {\n  '
+            path.write_text(text.replace(first, first + '"a": "' + lone + '",\n  ', 1))
+        try:
+            read: dict[str, str] | str = dict(iter_idmap(path))
+        except InputError as exc:
+            read = str(exc)
+        try:
+            whole: dict[str, str] | str = load_idmap(path)
+        except InputError as exc:
+            whole = str(exc)
+        if isinstance(whole, str):
+            assert isinstance(read, str)
+            assert "surrogate" in read and "surrogate" in whole
+        else:
+            assert read == whole
