@@ -2,6 +2,10 @@
 aiohttp client session, journeys in parallel up to its concurrency, a token bucket,
 retries, and a result line appended per exchange as it completes (docs/replay.md).
 
+A replay that starts while its plan is still being made sends the head of the recording
+first, one exchange at a time in recorded order, and hands over to the planned replay
+once the plan arrives (`TargetReplay._head`, docs/replay.md "Sending while planning").
+
 Per target, a reader streams the recording and hands each exchange to its journey's task
 (at most `WINDOW` exchanges read ahead); a journey sends its exchanges one after the
 other, each once the plan's barriers allow (harness.replay.gates), rewriting the request
@@ -30,7 +34,7 @@ from harness.model import Exchange, Headers, Request, Response
 from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
-from harness.replay.plan import Plan
+from harness.replay.plan import Plan, PlanInProgress
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.resultwriter import ResultPipe
@@ -40,6 +44,11 @@ from harness.transforms import TransformChain
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096
+# Results of the head a target holds until the plan says their journeys: once this many
+# are held, the head waits for the plan.
+HEAD_HELD = WINDOW
+# How often a head waiting for the planner looks again (s).
+HEAD_POLL = 0.002
 
 # Response headers that describe the encoding of the bytes on the wire, which the client
 # has already decoded: kept, they would describe a body that is no longer there.
@@ -258,15 +267,80 @@ class Slots:
         self._free += 1
 
 
+class InRecordedOrder:
+    """The orderings of a head (see TargetReplay._head): it sends one exchange at a time
+    in recorded order, as a replay with concurrency 1 does, so every ordering of the plan
+    holds by itself and nothing is left to wait for."""
+
+    def ready(self, position: int) -> bool:
+        return True
+
+    async def wait(self, position: int) -> None:
+        return None
+
+    def done(self, position: int) -> None:
+        return None
+
+
+class HeldResults:
+    """Where a head's results wait until the plan says their journeys (TargetReplay._head)."""
+
+    def __init__(self) -> None:
+        self.results: list[Exchange] = []
+
+    def write(self, exchange: Exchange) -> None:
+        self.results.append(exchange)
+
+
+class PlanArrival:
+    """The plan of a replay that sends while it plans, shared by its targets: how far the
+    planner has read, and the plan with its gate layout once made (the layout is computed
+    once, for every target). `arrived(plan, layout)` is called first (the session writes
+    the plan's figures into run.json)."""
+
+    def __init__(
+        self, planning: PlanInProgress, arrived: Callable[[Plan, GateLayout], None]
+    ) -> None:
+        self.planning = planning
+        self._arrived = arrived
+        self._future: asyncio.Future[tuple[Plan, GateLayout]] | None = None
+        self.heads: dict[str, int] = {}  # per target, the exchanges its head sent
+
+    @property
+    def read(self) -> int:
+        """How many exchanges, from the first, the planner has accepted so far."""
+        return self.planning.read
+
+    def future(self) -> asyncio.Future[tuple[Plan, GateLayout]]:
+        """Done once the plan is there (or planning failed); the same for every target.
+        Wait for it with asyncio.wait: awaited directly, a cancelled target would cancel
+        it for the others."""
+        if self._future is None:
+            self._future = asyncio.ensure_future(self._arrive())
+        return self._future
+
+    async def _arrive(self) -> tuple[Plan, GateLayout]:
+        try:
+            plan = await asyncio.to_thread(self.planning.wait)
+        except asyncio.CancelledError:
+            # The replay was stopped: stop the planner, which ends the thread waiting for it.
+            self.planning.close()
+            raise
+        layout = GateLayout(plan)
+        self._arrived(plan, layout)
+        return plan, layout
+
+
 class TargetReplay:
-    """Replays a planned recording against one target, appending to its result file."""
+    """Replays a planned recording against one target, appending to its result file;
+    given `planning` instead of a plan, it sends the head of the recording first."""
 
     def __init__(
         self,
         *,
         context: TargetContext,
         url: str,
-        plan: Plan,
+        plan: Plan | None,
         recording: Path,
         idmap: IdMap,
         writer: ResultSink,
@@ -283,10 +357,11 @@ class TargetReplay:
         mine: bytearray | None = None,
         on_done: Callable[[int, Exchange], None] | None = None,
         unrepeatable: frozenset[str] = UNREPEATABLE,
+        planning: PlanArrival | None = None,
     ) -> None:
         self.context = context
         self.url = url
-        self.plan = plan
+        self.planning = planning
         self.recording = recording
         self.idmap = idmap
         self.writer = writer
@@ -302,37 +377,98 @@ class TargetReplay:
         # that finds the mark alone does not send it again.
         self.marks_in_flight = marks_in_flight
         self.unrepeatable = unrepeatable  # the methods it marks (every write, without idempotency)
-        # Per position, 1 when a resumed run has its result already (it is not sent
-        # again); per journey, the exchanges left to send.
-        self.completed = completed
-        self.remaining = array("q", plan.sizes)
         # A shard of a run sharded over several machines (harness.distributed): per
         # position, 1 when this replay sends it. The others are sent elsewhere, and
         # marked done in `gates` from outside when an exchange here waits for them;
         # `on_done` hears of each exchange this replay finishes.
         self.mine = mine
         self.on_done = on_done
-        self.gates = Gates(gates or plan)
-        if completed is not None:
-            for position, journey in enumerate(plan.journey_of):
-                if completed[position]:
-                    self.remaining[journey] -= 1
-                    self.gates.done(position)
+        self.gates: Gates | InRecordedOrder = InRecordedOrder()
+        if plan is not None:
+            self._take_plan(plan, gates, completed)
+        elif planning is None or completed is not None or mine is not None:
+            raise ValueError("a replay without a plan sends a head: give it planning alone")
         self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
         self._slots = Slots(concurrency)
         self._window = asyncio.Semaphore(WINDOW)
         self._sender: Sender | None = None
         # A result writer in a process of its own holds lines for it in memory: journeys
-        # wait when it falls far behind, and for an in-doubt mark to reach it.
+        # wait when it falls far behind, and for an in-doubt mark to reach it (at once,
+        # even while a head holds its results).
         self._pipe = writer if isinstance(writer, ResultPipe) else None
+
+    def _take_plan(
+        self, plan: Plan, layout: GateLayout | None, completed: bytearray | None
+    ) -> None:
+        self.plan = plan
+        # Per position, 1 when its result is there already (a resumed run's, or the
+        # head's): it is not sent again; per journey, the exchanges left to send.
+        self.completed = completed
+        self.remaining = array("q", plan.sizes)
+        self.gates = Gates(layout or plan)
+        if completed is not None:
+            for position, journey in enumerate(plan.journey_of):
+                if completed[position]:
+                    self.remaining[journey] -= 1
+                    self.gates.done(position)
 
     async def run(self) -> None:
         async with client_session(self.concurrency, self.timeout) as client:
             self._sender = Sender(
                 client, self.url, self.retry, self.timeout, self.bucket, self.counters
             )
+            if self.planning is not None:
+                await self._head(self.planning)
             async with asyncio.TaskGroup() as group:
                 await self._read(group)
+
+    async def _head(self, planning: PlanArrival) -> None:
+        """Send the first exchanges of the recording one at a time, in recorded order,
+        while the plan is being made; once it is there, let the exchange in flight finish
+        and take the plan with the head's exchanges done (as a resumed run takes what it
+        finds done).
+
+        One at a time in recorded order is what a replay with concurrency 1 does: every
+        ordering of the plan holds by itself, whatever later exchanges reveal. Only
+        exchanges the planner has accepted are sent. The head's results are held until
+        the plan says their journeys (at most HEAD_HELD), then written; a replay stopped
+        before writes them without one, and a resumed run adds it (docs/replay.md).
+        """
+        arrival = planning.future()
+        writer, held = self.writer, HeldResults()
+        self.writer = held
+        sent = 0
+        try:
+            with RecordingReader(self.recording) as reader:
+                for position, exchange in enumerate(reader):
+                    while not arrival.done() and (
+                        planning.read <= position or len(held.results) >= HEAD_HELD
+                    ):
+                        await asyncio.wait({arrival}, timeout=HEAD_POLL)
+                    if arrival.done():
+                        break
+                    await self._window.acquire()
+                    await self._exchange(position, exchange, None)
+                    sent = position + 1
+            if not arrival.done():
+                await asyncio.wait({arrival})  # the head sent every exchange
+            plan, layout = arrival.result()
+        except BaseException:
+            for result in held.results:  # written as they are, for a resumed run to find
+                writer.write(result)
+            raise
+        finally:
+            self.writer = writer
+        planning.heads[self.context.name] = sent
+        completed = bytearray(plan.exchanges)
+        completed[:sent] = bytes([1]) * sent
+        self._take_plan(plan, layout, completed)
+        position_of = {plan.seqs[position]: position for position in range(sent)}
+        for result in held.results:
+            result.extra["journey"] = plan.journey_of[position_of[result.seq]]
+            writer.write(result)
+        if self._pipe is not None and self._pipe.full:
+            await self._pipe.room()
 
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
@@ -408,7 +544,7 @@ class TargetReplay:
                 self._slots.release()
         del self._queues[journey]
 
-    async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
+    async def _exchange(self, position: int, recorded: Exchange, journey: int | None) -> None:
         status = recorded.response.status if recorded.response is not None else None
         credential = recorded_credential(recorded.request, status)
         rewritten = rewrite_request(
@@ -513,7 +649,7 @@ class TargetReplay:
         self._window.release()
 
 
-def _in_doubt(seq: int, request: Request, journey: int) -> Exchange:
+def _in_doubt(seq: int, request: Request, journey: int | None) -> Exchange:
     """The line written before an unrepeatable write is sent (see TargetReplay)."""
     return Exchange(
         seq=seq,
