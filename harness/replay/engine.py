@@ -28,7 +28,9 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from harness.formats.recording import RecordingReader
+from harness.capture.redact import redact_exchange
+from harness.formats.recording import Header, RecordingReader
+from harness.formats.results import ResultWriter
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
 from harness.model import Exchange, Headers, Request, Response
 from harness.replay.credentials import Credential, recorded_credential
@@ -282,14 +284,24 @@ class InRecordedOrder:
         return None
 
 
-class HeldResults:
-    """Where a head's results wait until the plan says their journeys (TargetReplay._head)."""
+class HeadJournal:
+    """Where a head writes its lines (TargetReplay._head) until the plan says their
+    journeys: redacted, into a file of its own (`<target>.head.jsonl`) at once, so that a
+    replay killed during the head loses none of them (a resumed run folds them into the
+    target's file, harness.replay.session.fold_head); and held in memory, to be written
+    into the target's file with their journeys when the plan arrives."""
 
-    def __init__(self) -> None:
-        self.results: list[Exchange] = []
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        self.lines: list[Exchange] = []
+        self._file = ResultWriter(path, header)
 
     def write(self, exchange: Exchange) -> None:
-        self.results.append(exchange)
+        self._file.write(redact_exchange(exchange))
+        self.lines.append(exchange)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class PlanArrival:
@@ -358,10 +370,12 @@ class TargetReplay:
         on_done: Callable[[int, Exchange], None] | None = None,
         unrepeatable: frozenset[str] = UNREPEATABLE,
         planning: PlanArrival | None = None,
+        journal: HeadJournal | None = None,
     ) -> None:
         self.context = context
         self.url = url
         self.planning = planning
+        self.journal = journal  # where the head's lines go until the plan is there
         self.recording = recording
         self.idmap = idmap
         self.writer = writer
@@ -430,19 +444,21 @@ class TargetReplay:
 
         One at a time in recorded order is what a replay with concurrency 1 does: every
         ordering of the plan holds by itself, whatever later exchanges reveal. Only
-        exchanges the planner has accepted are sent. The head's results are held until
-        the plan says their journeys (at most HEAD_HELD), then written; a replay stopped
-        before writes them without one, and a resumed run adds it (docs/replay.md).
+        exchanges the planner has accepted are sent. Its lines go to `journal` until the
+        plan says their journeys (at most HEAD_HELD of them), then into the result file.
         """
         arrival = planning.future()
-        writer, held = self.writer, HeldResults()
-        self.writer = held
+        journal = self.journal
+        assert journal is not None, "a head needs a journal"
+        # Its lines (results and in-doubt marks alike) go to the journal, at once.
+        writer, pipe = self.writer, self._pipe
+        self.writer, self._pipe = journal, None
         sent = 0
         try:
             with RecordingReader(self.recording) as reader:
                 for position, exchange in enumerate(reader):
                     while not arrival.done() and (
-                        planning.read <= position or len(held.results) >= HEAD_HELD
+                        planning.read <= position or len(journal.lines) >= HEAD_HELD
                     ):
                         await asyncio.wait({arrival}, timeout=HEAD_POLL)
                     if arrival.done():
@@ -453,20 +469,17 @@ class TargetReplay:
             if not arrival.done():
                 await asyncio.wait({arrival})  # the head sent every exchange
             plan, layout = arrival.result()
-        except BaseException:
-            for result in held.results:  # written as they are, for a resumed run to find
-                writer.write(result)
-            raise
         finally:
-            self.writer = writer
-        planning.heads[self.context.name] = sent
+            self.writer, self._pipe = writer, pipe
+            journal.close()
         completed = bytearray(plan.exchanges)
         completed[:sent] = bytes([1]) * sent
         self._take_plan(plan, layout, completed)
         position_of = {plan.seqs[position]: position for position in range(sent)}
-        for result in held.results:
-            result.extra["journey"] = plan.journey_of[position_of[result.seq]]
-            writer.write(result)
+        for line in journal.lines:
+            line.extra["journey"] = plan.journey_of[position_of[line.seq]]
+            writer.write(line)
+        planning.heads[self.context.name] = sent
         if self._pipe is not None and self._pipe.full:
             await self._pipe.room()
 

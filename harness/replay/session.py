@@ -35,10 +35,16 @@ from harness.formats.rundir import (
 )
 from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
-from harness.replay.engine import UNREPEATABLE, PlanArrival, ResultSink, TargetReplay, count
+from harness.replay.engine import (
+    UNREPEATABLE,
+    HeadJournal,
+    PlanArrival,
+    ResultSink,
+    TargetReplay,
+    count,
+)
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, target_seeds
-from harness.replay.launch import LaunchContext, launch
 from harness.replay.plan import Plan, PlanInProgress, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.receiver import EventForwarder, EventReception, EventSource
@@ -159,6 +165,7 @@ def target_replay(
     on_done: Callable[[int, Exchange], None] | None = None,
     unrepeatable: frozenset[str] = UNREPEATABLE,
     planning: PlanArrival | None = None,
+    journal: HeadJournal | None = None,
 ) -> TargetReplay:
     """The engine's replay of one target of a scenario (or of one shard of it: `mine`,
     `on_done`, harness.distributed), sending `key` and Idempotency-Keys derived from
@@ -199,6 +206,7 @@ def target_replay(
         on_done=on_done,
         unrepeatable=unrepeatable,
         planning=planning,
+        journal=journal,
     )
 
 
@@ -310,6 +318,11 @@ class ReplaySession:
                 result.status = "failed"
                 self.info.status = "failed"
                 self.info.error = str(failures[0])
+            elif self.arrival is not None:
+                # A head's lines are in the target's file now (a head that never handed
+                # over keeps its file, for a resumed run: fold_head).
+                for name in self.arrival.heads:
+                    head_file(self.run_dir / f"{name}.jsonl").unlink(missing_ok=True)
             write_run_json(self.run_dir, self.info)
         if failures:
             raise failures[0]
@@ -369,6 +382,9 @@ class ReplaySession:
                 assert target.url is not None
                 urls[target.name] = target.url
                 continue
+            # Imported only to launch: Docker's client alone takes a tenth of a second.
+            from harness.replay.launch import LaunchContext, launch
+
             context = LaunchContext(
                 target.name,
                 self.scenario.path.parent,
@@ -401,6 +417,9 @@ class ReplaySession:
             rate_limit=target.rate_limit,
             marks_in_flight=target.launch is None,
             planning=self.arrival,
+            journal=None
+            if planned
+            else HeadJournal(head_file(writer.path), self._header(target.name)),
         )
 
     def _idempotency_namespace(self, target: TargetSpec) -> str:
@@ -730,8 +749,8 @@ def _resumed_state(
     taught is void (ids, idempotency, results) and every exchange is sent again, into a
     result file of its own.
 
-    Results of a head whose plan never came (the run was stopped while planning) are
-    written again with their journeys, as the head would have once it had the plan.
+    What a head wrote before its plan came (the run was stopped while planning) is
+    folded into the target's file first (fold_head).
     """
     name = target.name
     idmap = IdMap(seed)
@@ -739,33 +758,43 @@ def _resumed_state(
     transforms = transform_chain(target.transforms, name, idmap)
     if target.launch is not None:
         results.unlink(missing_ok=True)
+        head_file(results).unlink(missing_ok=True)
         results.with_name(f"{name}.idmap.json").unlink(missing_ok=True)
         return _TargetState(idmap, counters, None, transforms)
-    replayed = replayed_results(results)
-    completed = relearn(recording, plan, replayed, idmap, counters, transforms)
-    unstamped = {seq for seq, e in replayed.items() if not isinstance(e.extra.get("journey"), int)}
-    if unstamped:
-        stamp_journeys(results, plan, unstamped, header)
+    fold_head(results, plan, header)
+    completed = relearn(recording, plan, replayed_results(results), idmap, counters, transforms)
     return _TargetState(idmap, counters, completed, transforms)
 
 
-def stamp_journeys(results: Path, plan: Plan, seqs: set[int], header: Header) -> None:
-    """Append the last line of each of `seqs` (results of a head, which have no journey)
-    again, with the journey the plan gives it."""
-    latest: dict[int, Exchange] = {}
-    for exchange in iter_results(results):
-        if exchange.seq in seqs:
-            latest[exchange.seq] = exchange
-    journeys = {
-        seq: plan.journey_of[position] for position, seq in enumerate(plan.seqs) if seq in latest
-    }
-    writer = ResultWriter(results, header)
-    try:
-        for seq, exchange in sorted(latest.items()):
-            exchange.extra["journey"] = journeys.get(seq)
-            writer.write(exchange)
-    finally:
-        writer.close()
+def head_file(results: Path) -> Path:
+    """Where a target's head writes its lines until the plan arrives (HeadJournal)."""
+    return results.with_name(results.name.removesuffix(".jsonl") + ".head.jsonl")
+
+
+def fold_head(results: Path, plan: Plan, header: Header) -> None:
+    """Append to a target's file, with their journeys, the lines its head wrote and the
+    file does not have (the replay was killed before they reached it), then remove the
+    head's file."""
+    journal = head_file(results)
+    if not journal.exists():
+        return
+    present = {e.seq for e in iter_results(results)} if results.exists() else set()
+    missing = [e for e in iter_results(journal) if e.seq not in present]
+    if missing:
+        wanted = {e.seq for e in missing}
+        journeys = {
+            seq: plan.journey_of[position]
+            for position, seq in enumerate(plan.seqs)
+            if seq in wanted
+        }
+        writer = ResultWriter(results, header)
+        try:
+            for exchange in missing:
+                exchange.extra["journey"] = journeys.get(exchange.seq)
+                writer.write(exchange)
+        finally:
+            writer.close()
+    journal.unlink()
 
 
 def relearn(
