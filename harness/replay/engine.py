@@ -317,6 +317,7 @@ class PlanArrival:
         self._arrived = arrived
         self._future: asyncio.Future[tuple[Plan, GateLayout]] | None = None
         self.heads: dict[str, int] = {}  # per target, the exchanges its head sent
+        self.handed_over: set[str] = set()  # the targets whose head has the plan
 
     @property
     def read(self) -> int:
@@ -465,7 +466,7 @@ class TargetReplay:
                         break
                     await self._window.acquire()
                     await self._exchange(position, exchange, None)
-                    sent = position + 1
+                    sent = planning.heads[self.context.name] = position + 1
             if not arrival.done():
                 await asyncio.wait({arrival})  # the head sent every exchange
             plan, layout = arrival.result()
@@ -479,7 +480,7 @@ class TargetReplay:
         for line in journal.lines:
             line.extra["journey"] = plan.journey_of[position_of[line.seq]]
             writer.write(line)
-        planning.heads[self.context.name] = sent
+        planning.handed_over.add(self.context.name)
         if self._pipe is not None and self._pipe.full:
             await self._pipe.room()
 

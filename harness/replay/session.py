@@ -321,7 +321,7 @@ class ReplaySession:
             elif self.arrival is not None:
                 # A head's lines are in the target's file now (a head that never handed
                 # over keeps its file, for a resumed run: fold_head).
-                for name in self.arrival.heads:
+                for name in self.arrival.handed_over:
                     head_file(self.run_dir / f"{name}.jsonl").unlink(missing_ok=True)
             write_run_json(self.run_dir, self.info)
         if failures:
