@@ -38,7 +38,7 @@ from harness.replay.plan import Plan, plan_journeys, plan_recording
 from harness.run import replay_and_compare
 from harness.scenario import load_scenario
 from scenarios.traffic.make_recording import make_recording
-from tests.test_resume import KEY_ENV, SHADOW, Kept, kept_target
+from tests.test_resume import KEY_ENV, SHADOW, Kept, kept_target, outcomes
 
 REPO = Path(__file__).resolve().parent.parent
 GIANTS = 3  # reads slow to plan, one after the other
@@ -141,29 +141,6 @@ def test_the_head_reaches_a_real_target_before_planning_ends_and_a_twin_stays_cl
     }
 
 
-def outcomes(run: Path) -> dict[int, tuple[Any, ...]]:
-    """Per seq: the kept target's answer (its status, or why it has none) and the status
-    and error differences from the recording (see tests/test_resume.py `outcomes`)."""
-    compare = subprocess.run(
-        [SHADOW, "compare", str(run)], capture_output=True, text=True, timeout=300
-    )
-    assert compare.returncode == 0, compare.stderr
-    answered = {
-        seq: e.response.status if e.response is not None else e.error
-        for seq, e in latest_exchanges(run / "kept.jsonl").items()
-    }
-    found: dict[int, tuple[Any, ...]] = {}
-    for line in (run / "outcomes.jsonl").read_text().splitlines():
-        outcome = json.loads(line)
-        critical = sorted(
-            (d["path"], d["kind"], d["baseline"], d["candidate"])
-            for d in outcome["differences"]
-            if d["kind"] in ("status", "error")
-        )
-        found[outcome["seq"]] = (answered.get(outcome["seq"]), outcome.get("error"), critical)
-    return found
-
-
 def replay(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [SHADOW, "replay", *args, "--no-progress"],
@@ -189,7 +166,7 @@ def slow_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(
     tmp_path_factory: pytest.TempPathFactory, slow_demo: Path
-) -> tuple[dict[int, tuple[Any, ...]], int]:
+) -> tuple[dict[tuple[str, int], tuple[Any, ...]], int]:
     """The outcomes of the slow demo replayed without interruption, and the objects it
     created on the kept target."""
     folder = tmp_path_factory.mktemp("uninterrupted-head")
@@ -197,7 +174,7 @@ def uninterrupted(
         run = folder / "run"
         scenario = url_scenario(folder / "kept.yaml", slow_demo, "recording", {"kept": kept.url})
         finished(replay(str(scenario), "--out", str(run)))
-        return outcomes(run), kept.stats()["posts"]
+        return outcomes(run, ("kept",)), kept.stats()["posts"]
 
 
 def killed_in_the_head(folder: Path, kept: Kept, recording: Path, lines: int) -> Path:
@@ -233,7 +210,7 @@ def killed_in_the_head(folder: Path, kept: Kept, recording: Path, lines: int) ->
 def test_a_replay_killed_in_its_head_then_resumed_is_exact(
     tmp_path_factory: pytest.TempPathFactory,
     slow_demo: Path,
-    uninterrupted: tuple[dict[int, tuple[Any, ...]], int],
+    uninterrupted: tuple[dict[tuple[str, int], tuple[Any, ...]], int],
     lines: int,
 ) -> None:
     reference, creations = uninterrupted
@@ -244,16 +221,16 @@ def test_a_replay_killed_in_its_head_then_resumed_is_exact(
         assert load_run(run).status == "finished"
         assert not (run / "kept.head.jsonl").exists()
         journeys_as_planned(run, "kept", plan_recording(slow_demo))
-        found = outcomes(run)
+        found = outcomes(run, ("kept",))
         doubtful = {
-            seq
+            ("kept", seq)
             for seq, e in latest_exchanges(run / "kept.jsonl").items()
             if e.extra.get("in_doubt")
         }
         changed = {
-            seq: (reference.get(seq), found.get(seq))
-            for seq in reference.keys() | found.keys()
-            if reference.get(seq) != found.get(seq) and seq not in doubtful
+            key: (reference.get(key), found.get(key))
+            for key in reference.keys() | found.keys()
+            if reference.get(key) != found.get(key) and key not in doubtful
         }
         assert changed == {}, f"after a kill at {lines} head results"
         stats = kept.stats()
