@@ -30,11 +30,13 @@ from hypothesis import strategies as st
 
 from bench.synth import exchanges as synthetic_exchanges
 from harness.formats.recording import iter_exchanges
-from harness.formats.results import iter_results, latest_exchanges
+from harness.formats.results import ResultWriter, iter_results, latest_exchanges
 from harness.formats.rundir import load_run
+from harness.model import Exchange, Request, Response
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
 from harness.replay.plan import Plan, plan_journeys, plan_recording
+from harness.replay.session import fold_head, head_file, result_header
 from harness.run import replay_and_compare
 from harness.scenario import load_scenario
 from scenarios.traffic.make_recording import make_recording
@@ -236,6 +238,41 @@ def test_a_replay_killed_in_its_head_then_resumed_is_exact(
         stats = kept.stats()
         assert all(count == 1 for count in stats["forwarded"].values())  # no key sent twice
         assert stats["posts"] == creations  # and no new key for an old request
+
+
+def test_a_head_file_fills_in_what_the_target_file_lacks_with_journeys(tmp_path: Path) -> None:
+    """A head killed before its lines all reached the target's file (fold_head)."""
+    plan = plan_journeys(synthetic_exchanges(8, 1))
+    results = tmp_path / "kept.jsonl"
+    header = result_header("run", "kept")
+
+    def line(seq: int, answered: bool, journey: int | None = None) -> Exchange:
+        return Exchange(
+            seq=seq,
+            started=1_790_000_000.0,
+            duration=0.0,
+            request=Request("DELETE", f"/v1/customers/cus_fold{seq}"),
+            response=Response(200, [], "{}") if answered else None,
+            error=None if answered else "in doubt: ...",
+            extra={"journey": journey, "in_doubt": not answered},
+        )
+
+    head = ResultWriter(head_file(results), header)
+    for seq, answered in ((0, True), (1, True), (2, False), (2, True), (3, False)):
+        head.write(line(seq, answered))
+    head.close()
+    main = ResultWriter(results, header)
+    main.write(line(0, True, plan.journey_of[0]))  # it reached the target's file
+    main.write(line(2, False, plan.journey_of[2]))  # its mark did, its answer did not
+    main.close()
+
+    fold_head(results, plan, header)
+
+    assert not head_file(results).exists()
+    assert [e.seq for e in iter_results(results)] == [0, 2, 1, 2, 3]  # appended once each
+    latest = latest_exchanges(results)
+    assert [latest[seq].response is not None for seq in range(4)] == [True, True, True, False]
+    assert all(latest[seq].extra["journey"] == plan.journey_of[seq] for seq in range(4))
 
 
 # --- the property: a head handed over anywhere keeps every ordering of the plan ---------

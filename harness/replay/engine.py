@@ -46,8 +46,8 @@ from harness.transforms import TransformChain
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096
-# Results of the head a target holds until the plan says their journeys: once this many
-# are held, the head waits for the plan.
+# Lines a target's head holds until the plan says their journeys: once this many are
+# held, the head waits for the plan.
 HEAD_HELD = WINDOW
 # How often a head waiting for the planner looks again (s).
 HEAD_POLL = 0.002

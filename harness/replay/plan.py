@@ -745,21 +745,19 @@ class PlanInProgress:
         if self._plan is None and self._error is None:
             try:
                 kind, value = self._answer.recv()
-            except EOFError:
-                self._process.join()
-                kind, value = (
-                    "error",
-                    InfrastructureError(
-                        f"{self.path}: the planning process ended without a plan "
-                        f"(exit code {self._process.exitcode}); run the replay again"
-                    ),
-                )
+            except EOFError:  # it died (or was stopped: close) before it could answer
+                kind, value = "ended", None
             self._process.join()
             self._answer.close()
             if kind == "plan":
                 self._plan = value
-            else:
+            elif kind == "error":
                 self._error = value
+            else:
+                self._error = InfrastructureError(
+                    f"{self.path}: the planning process ended without a plan "
+                    f"(exit code {self._process.exitcode}); run the replay again"
+                )
         if self._error is not None:
             raise self._error
         assert self._plan is not None

@@ -25,7 +25,7 @@ from harness.capture.redact import SECRETS_ONLY
 from harness.errors import InputError, ShadowError
 from harness.formats.idmap import write_idmap
 from harness.formats.recording import Header, RecordingReader, read_header, recording_start
-from harness.formats.results import ResultWriter, iter_results
+from harness.formats.results import ResultWriter, iter_results, latest_exchanges
 from harness.formats.rundir import (
     RunInfo,
     RunTarget,
@@ -668,7 +668,8 @@ def _new_session(
     after_replay: AfterReplay | None,
     session_type: Callable[..., ReplaySession],
 ) -> ReplaySession:
-    """A new run's directory, run.json and session (the plan's figures come with it)."""
+    """A new run's directory, run.json and session (the plan's figures are added to
+    run.json when it arrives)."""
     started = datetime.now(UTC)
     run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
     try:
@@ -772,16 +773,22 @@ def head_file(results: Path) -> Path:
 
 
 def fold_head(results: Path, plan: Plan, header: Header) -> None:
-    """Append to a target's file, with their journeys, the lines its head wrote and the
-    file does not have (the replay was killed before they reached it), then remove the
-    head's file."""
+    """Append to a target's file, with its journey, the last line the head wrote of each
+    exchange where the file has none, or only the in-doubt mark the head's file has the
+    answer to (the replay was killed before they reached it); then remove the head's
+    file."""
     journal = head_file(results)
     if not journal.exists():
         return
-    present = {e.seq for e in iter_results(results)} if results.exists() else set()
-    missing = [e for e in iter_results(journal) if e.seq not in present]
+    present = latest_exchanges(results) if results.exists() else {}
+    missing = [
+        line
+        for seq, line in sorted(latest_exchanges(journal).items())
+        if seq not in present
+        or (present[seq].extra.get("in_doubt") and not line.extra.get("in_doubt"))
+    ]
     if missing:
-        wanted = {e.seq for e in missing}
+        wanted = {line.seq for line in missing}
         journeys = {
             seq: plan.journey_of[position]
             for position, seq in enumerate(plan.seqs)
@@ -789,9 +796,9 @@ def fold_head(results: Path, plan: Plan, header: Header) -> None:
         }
         writer = ResultWriter(results, header)
         try:
-            for exchange in missing:
-                exchange.extra["journey"] = journeys.get(exchange.seq)
-                writer.write(exchange)
+            for line in missing:
+                line.extra["journey"] = journeys.get(line.seq)
+                writer.write(line)
         finally:
             writer.close()
     journal.unlink()
