@@ -11,6 +11,7 @@ run directory included); the two take turns, `repeats` times, and medians are co
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.flows import write_flows
-from bench.measure import Measured, run_measured
+from bench.measure import ROOT, Measured, run_measured
 from bench.results import Figure, median
 from bench.scenarios import scenario
 from bench.synth import cached
@@ -237,6 +238,8 @@ def first_request(work: Path, exchanges: int, timeout: float = 600.0) -> list[Fi
             [str(_BIN / "shadow"), *command],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # This tree's harness, as run_measured gives it: the venv's own may be another.
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         first = None
         try:
