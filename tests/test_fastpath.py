@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from harness.compare.diff import deepdiff_reports, diff_responses, own_reports
 from harness.compare.normalize import Answer, ById, parse_body, proven_same
 from harness.compare.profile import stripe_profile
 from harness.compare.timemap import Moment, TimeMap
+from harness.errors import InputError
+from harness.formats.idmap import iter_idmap, load_idmap, write_idmap
+from harness.formats.outcomes import outcome_line
 from harness.formats.recording import iter_exchanges, read_exchange, validate_exchange
 from harness.formats.untrusted import load_json
-from harness.model import Exchange, Response
+from harness.model import DifferenceKind, Exchange, Headers, OutcomeKind, Response, Severity
 from harness.stripe import ID_PATTERN
 
 RECORDINGS = Path(__file__).parent.parent / "recordings"
@@ -187,6 +191,96 @@ def test_proven_same_never_calls_two_different_answers_equal(name: str, seed: in
         fresh_base = Answer(exchange.response, exchange.started, end, ids, PROFILE, TimeMap())
         fresh = Answer(other, start, start + exchange.duration, other_ids, PROFILE, TimeMap())
         assert fresh_base.normalize() == fresh.normalize()
+
+
+# Answers made of the values the walk's shortcuts decide alone: texts without a `_` that
+# an id map may know all the same (a plan called gold), booleans, nulls, and times a few
+# seconds or a day apart, in objects with and without a type.
+_WALK_VALUES = st.sampled_from(
+    [
+        "gold",
+        "silver",
+        "usd",
+        "cus_Abcdefgh1234",
+        "in_progress",
+        None,
+        True,
+        False,
+        7,
+        1_795_435_200,
+        1_795_435_203,
+        1_795_521_600,
+    ]
+)
+_WALK_KEYS = ["plan", "currency", "livemode", "created", "customer", "status", "amount"]
+_WALK_OBJECTS = st.fixed_dictionaries(
+    {"object": st.sampled_from(["customer", "plan", "price_of_nothing"])},
+    optional={key: _WALK_VALUES for key in _WALK_KEYS},
+)
+_WALK_TREES = st.one_of(
+    _WALK_OBJECTS,
+    st.builds(lambda inner, outer: {**outer, "items": [inner]}, _WALK_OBJECTS, _WALK_OBJECTS),
+    st.builds(lambda inner, outer: {**outer, "nested": inner}, _WALK_OBJECTS, _WALK_OBJECTS),
+)
+_USER_IDS = st.dictionaries(
+    st.sampled_from(["gold", "silver", "usd", "cus_Abcdefgh1234"]),
+    st.sampled_from(["gold", "silver", "cus_Recorded0001"]),
+    max_size=3,
+)
+
+
+def _walked(tree: Any, data: st.DataObject) -> Any:
+    """The other side's answer: each value kept, or replaced by another of _WALK_VALUES."""
+    if isinstance(tree, dict):
+        return {key: _walked(value, data) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_walked(value, data) for value in tree]
+    return data.draw(_WALK_VALUES) if data.draw(st.integers(0, 3)) == 0 else tree
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_WALK_TREES, min_size=1, max_size=3),
+    _USER_IDS,
+    _USER_IDS,
+    st.sampled_from([0.0, 3.0, 86_400.0]),
+    st.data(),
+)
+def test_the_walks_shortcuts_decide_what_normalising_decides(
+    trees: list[Any],
+    ids: dict[str, str],
+    other_ids: dict[str, str],
+    shift: float,
+    data: st.DataObject,
+) -> None:
+    """Equal texts without a `_` (unless an id map knows them), equal booleans and nulls,
+    and times as far from their own request on both sides are decided without normalising;
+    over a side's answers in order, the verdicts and what the time maps learn are those
+    of normalising both."""
+    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
+    answers = [(tree, _walked(tree, data)) for tree in trees]
+    outcomes = []
+    for fast in (True, False):
+        base_times, other_times = TimeMap(), TimeMap()
+        verdicts = []
+        for index, (tree, other_tree) in enumerate(answers):
+            started = 1_795_435_200.0 + 60 * index
+            base = Answer(_response(tree, like), started, started, ids, PROFILE, base_times)
+            other = _response(other_tree, like)
+            moved = started + shift
+            theirs = Answer(other, moved, moved, other_ids, PROFILE, other_times)
+            same = False
+            if fast:
+                same, _, _ = proven_same(base, theirs)
+            verdicts.append(same or base.normalize() == theirs.normalize())
+        learnt = [
+            (times.born(name, 1), times.first_shown(value, 1))
+            for times in (base_times, other_times)
+            for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001")
+            for value in (1_795_435_200, 1_795_435_203, 1_795_521_600)
+        ]
+        outcomes.append((verdicts, learnt))
+    assert outcomes[0] == outcomes[1]
 
 
 # --- the own diff against deepdiff ------------------------------------------------------
@@ -383,3 +477,57 @@ def test_reading_in_one_pass_reads_the_shipped_recordings_alike(name: str) -> No
         for line in file:
             data = load_json(line)
             assert read_exchange(data) == _slow_read(data)
+
+
+# --- outcome lines ------------------------------------------------------------------------
+
+_LINE_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),  # past 64 bits too
+        st.floats(allow_nan=False, allow_infinity=False),  # below 1e-4 too
+        st.text(),
+        st.sampled_from([*OutcomeKind, *Severity, *DifferenceKind]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(), inner)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(), _LINE_VALUES, max_size=6))
+def test_an_outcome_line_is_what_json_dumps_writes(data: dict[str, Any]) -> None:
+    assert outcome_line(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+# --- id map lines -------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), st.text(), max_size=8), st.sampled_from(["", "\\ud800"]))
+def test_an_id_map_read_line_by_line_holds_what_parsing_it_whole_holds(
+    ids: dict[str, str], lone: str
+) -> None:
+    """Each pair line is parsed by orjson, and what it refuses by load_json: the pairs
+    are those of the whole file parsed at once, or the message is load_json's."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "t.idmap.json"
+        write_idmap(path, "t", ids)
+        if lone and ids:  # a lone surrogate, escaped as a hand-edited file may hold it
+            text = path.read_text(encoding="utf-8")
+            first = '"ids": {\n  '
+            path.write_text(text.replace(first, first + '"a": "' + lone + '",\n  ', 1))
+        try:
+            read: dict[str, str] | str = dict(iter_idmap(path))
+        except InputError as exc:
+            read = str(exc)
+        try:
+            whole: dict[str, str] | str = load_idmap(path)
+        except InputError as exc:
+            whole = str(exc)
+        if isinstance(whole, str):
+            assert isinstance(read, str)
+            assert "surrogate" in read and "surrogate" in whole
+        else:
+            assert read == whole

@@ -175,6 +175,23 @@ class _KeyKinds(dict[str, int]):
 _KEY_KINDS: dict[tuple[int, int, int], _KeyKinds] = {}
 _KEY_KINDS_KEPT = 4096
 
+# What _Normalizer.context decides from an object's type alone: its fields' kinds and its
+# catalogue type, by the type the object names (a text) or, for one that names none, by
+# the id of the catalogue type it is embedded as (an int; the catalogue keeps its types).
+_TypeContexts = dict[str | int, tuple[_KeyKinds, "ObjectType | None"]]
+# Per profile, by its id; the entry holds the profile, so the id is not reused.
+_TYPE_CONTEXTS: dict[int, tuple[Profile, _TypeContexts]] = {}
+_PROFILES_KEPT = 64
+
+
+def _type_contexts(profile: Profile) -> _TypeContexts:
+    found = _TYPE_CONTEXTS.get(id(profile))
+    if found is None:
+        if len(_TYPE_CONTEXTS) >= _PROFILES_KEPT:
+            _TYPE_CONTEXTS.clear()
+        found = _TYPE_CONTEXTS[id(profile)] = (profile, {})
+    return found[1]
+
 
 def _key_kinds(
     profile: Profile, by_object: frozenset[str] | None, described: ObjectType | None
@@ -210,6 +227,7 @@ class _Normalizer:
         self.times = times
         self.catalogue = profile.catalogue
         self.fixed_times = profile.fixed_times
+        self.type_contexts = _type_contexts(profile)
 
     def value(self, node: Any, anchors: _Anchors = (), described: ObjectType | None = None) -> Any:
         kind = type(node)
@@ -260,12 +278,20 @@ class _Normalizer:
         names none itself)."""
         anchors = self.anchors_of(node, outer)
         object_type = node.get("object")
-        by_object = None
-        if type(object_type) is str:
-            by_object = self.masked_by_object.get(object_type)
-            if self.catalogue is not None:
-                described = self.catalogue.object_type(object_type)
-        return anchors, _key_kinds(self.profile, by_object, described), described
+        # Worked out once per type and profile: a run has a few dozen types.
+        key = object_type if type(object_type) is str else id(described)
+        found = self.type_contexts.get(key)
+        if found is None:
+            by_object = None
+            if type(object_type) is str:
+                by_object = self.masked_by_object.get(object_type)
+                if self.catalogue is not None:
+                    described = self.catalogue.object_type(object_type)
+            found = self.type_contexts[key] = (
+                _key_kinds(self.profile, by_object, described),
+                described,
+            )
+        return anchors, found[0], found[1]
 
     def field_kind(self, key: str, item: Any, kinds: _KeyKinds) -> int:
         """How the field `key` holding `item` is normalised: _PLAIN, _MASKED, _TIME,
@@ -573,11 +599,27 @@ class _FusedWalk:
         alike = kinds is other_kinds
         field_kind, other_field_kind = mine.field_kind, theirs.field_kind
         name, other_name = mine.name, theirs.name
+        ids, other_ids = name.counterparts, other_name.counterparts
         # In the first answer's key order, not sorted as mapping() walks: placeholders
         # are numbered alike on both sides either way, so their equality is the same.
         for key, item in one.items():
             other_item = other[key]
             kind = type(item)
+            if alike and kind is type(other_item):
+                # Fields of one kind holding one value normalise alike when the value is
+                # not a number (a time is counted from its own side's moments) and holds
+                # no id: no `_` (generated ids have one) and no id map knows it (a
+                # user-chosen id, `gold`, has none).
+                if kind is str:
+                    if (
+                        item == other_item
+                        and "_" not in item
+                        and ids.get(item) is None
+                        and other_ids.get(item) is None
+                    ):
+                        continue
+                elif (item is None or kind is bool) and item == other_item:
+                    continue
             how = field_kind(key, item, kinds)
             if not (
                 alike
@@ -602,13 +644,31 @@ class _FusedWalk:
                 ):
                     return False
             elif how == _TIME:
-                if mine.time(key, item, anchors) != theirs.time(key, other_item, other_anchors):
+                if not self.times(key, item, other_item, anchors, other_anchors):
                     return False
             elif how == _REFERENCE and _name_reference(item, name) != _name_reference(
                 other_item, other_name
             ):
                 return False
         return True
+
+    def times(
+        self, key: str, item: float, other_item: float, anchors: _Anchors, other_anchors: _Anchors
+    ) -> bool:
+        """Whether two times normalise to equal Moments. Most lie as far from their own
+        request's start on both sides, the first test of Moment.__eq__: that one is made
+        here, without making the Moments, and the time maps learn what making them
+        teaches (moment(): the request that first showed each time)."""
+        mine, theirs = self.mine, self.theirs
+        if item not in mine.fixed_times and other_item not in theirs.fixed_times:
+            tolerance = max(mine.tolerance, theirs.tolerance)
+            if abs((item - other_item) - (mine.request[0] - theirs.request[0])) <= tolerance:
+                if mine.times is not None:
+                    mine.times.first_shown(item, mine.packed)
+                if theirs.times is not None:
+                    theirs.times.first_shown(other_item, theirs.packed)
+                return True
+        return bool(mine.time(key, item, anchors) == theirs.time(key, other_item, other_anchors))
 
     def sequences(
         self,

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import orjson
+
 from harness.errors import InputError
 from harness.formats.atomic import atomic_file
 from harness.formats.untrusted import JSONProblem, load_json, max_line_chars
@@ -63,10 +65,17 @@ def iter_idmap(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
                         if line.strip() in ("}", "}}", ""):
                             continue
                         break  # not our layout after all: parse the whole file
+                    pair = "{" + match.group(1) + "}"
                     try:
-                        key, value = load_json("{" + match.group(1) + "}").popitem()
-                    except JSONProblem as exc:
-                        raise InputError(f"{path}: {exc.problem}") from None
+                        # Two JSON texts and nothing else (the pattern says so): no number,
+                        # no depth for load_json to bound. What orjson refuses (a lone
+                        # surrogate) load_json refuses with its message.
+                        key, value = orjson.loads(pair).popitem()
+                    except orjson.JSONDecodeError:
+                        try:
+                            key, value = load_json(pair).popitem()
+                        except JSONProblem as exc:
+                            raise InputError(f"{path}: {exc.problem}") from None
                     yield key, value
                 else:
                     return

@@ -9,7 +9,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import orjson
 
 from harness.formats.atomic import atomic_file
 from harness.formats.untrusted import load_json
@@ -25,9 +27,23 @@ class OutcomeWriter:
         self._file = file
 
     def write(self, outcome: Outcome) -> None:
-        self._file.write(
-            json.dumps(outcome.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
-        )
+        self._file.write(outcome_line(outcome.to_json()))
+
+
+def outcome_line(data: dict[str, Any]) -> str:
+    """One line of outcomes.jsonl: what `json.dumps(data, ensure_ascii=False,
+    separators=(",", ":"))` writes, byte for byte, made by orjson (a fifth of the time)
+    where the two agree. They differ only where orjson refuses (an integer past 64 bits,
+    a lone surrogate) and on floats below 1e-4, which orjson writes in full
+    (0.00001) and json with an exponent (1e-05): a line that may hold one (`0.0000` or
+    `e-` anywhere in it) is written by json."""
+    try:
+        line = orjson.dumps(data)
+    except TypeError:
+        line = b"e-"
+    if b"e-" in line or b"0.0000" in line:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return line.decode("utf-8") + "\n"
 
 
 @contextmanager
