@@ -161,8 +161,8 @@ class IdMap:
                 self._ids(recorded, replayed["id"], "id")
 
     def _ids(self, recorded: str, replayed: str, key: str | None) -> None:
-        if not recorded or not replayed:
-            return
+        if not recorded or not replayed or self.ids.get(recorded) is not None:
+            return  # nothing to pair, or paired already (the first pairing wins)
         if key == "id":
             # An id field pairs whatever it holds, user-chosen ids (a plan called gold) too.
             if id_prefix(recorded) not in NON_OBJECT_PREFIXES:
