@@ -476,14 +476,15 @@ def few_collections() -> Iterator[None]:
     """Fewer garbage collections while the engine runs: what start-up made (modules, the
     plan, the scenario) is frozen out of them, and the youngest generation is collected
     less often. An exchange's objects rarely form cycles; they are freed as it ends."""
-    thresholds = gc.get_threshold()
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
     gc.freeze()
     gc.set_threshold(_YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if not frozen:  # (what someone else froze stays so)
+            gc.unfreeze()
 
 
 @contextlib.contextmanager
