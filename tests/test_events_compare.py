@@ -9,6 +9,7 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -18,8 +19,14 @@ from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.compare.eventrun import recorded_events
-from harness.compare.events import Placed, match_events, presence_verdict
-from harness.compare.pipeline import compare_run
+from harness.compare.events import (
+    EventSide,
+    Placed,
+    compare_events,
+    match_events,
+    presence_verdict,
+)
+from harness.compare.pipeline import compare_run, profile_for
 from harness.compare.rules import parse_compare_config
 from harness.formats.events import ReceivedEvent
 from harness.formats.recording import Header, write_recording
@@ -163,6 +170,114 @@ def test_events_pair_within_journey_and_type_by_object_then_by_order() -> None:
     ]
     assert [m.received.id for m in missing] == ["b4"]
     assert [u.received.id for u in unexpected] == ["c5"]
+
+
+def _payment(event_id: str, customer: str, amount: int, note: str) -> ReceivedEvent:
+    """A payment_intent.succeeded of the same second about a payment the target made itself
+    (for an invoice): no id map knows it or its charge."""
+    payment = {
+        "id": "pi_" + event_id[4:],
+        "object": "payment_intent",
+        "amount": amount,
+        "customer": customer,
+        "description": note,
+        "latest_charge": "ch_" + event_id[4:],
+        "created": 1_796_648_757,
+    }
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": 1_796_648_757,
+        "data": {"object": payment},
+    }
+    return ReceivedEvent(event, 1_796_648_757.0)
+
+
+def test_leftover_events_of_one_second_pair_by_fewest_differences_not_by_random_ids() -> None:
+    # Two payments of one customer in one second, each with its description changed. The
+    # candidate's random event ids sort the other way round than the baseline's: paired in
+    # order they would cross and differ in amount, charge and id as well.
+    baseline = [
+        _payment("evt_A9000000000000", "cus_known1", 900, "first"),
+        _payment("evt_B3200000000000", "cus_known1", 3200, "second"),
+    ]
+    candidate = [
+        _payment("evt_Z9000000000000", "cus_known2", 900, "first, changed"),
+        _payment("evt_Y3200000000000", "cus_known2", 3200, "second, changed"),
+    ]
+    config = parse_compare_config({}, "scenario.yaml")
+    summary = compare_events(
+        EventSide("control", baseline, {"cus_known1": "cus_recorded"}),
+        EventSide("changed", candidate, {"cus_known2": "cus_recorded"}),
+        {"cus_recorded": 3},
+        profile_for(config),
+        config,
+    )
+    causes = [(c["path"], c["kind"], c["count"]) for c in summary["causes"]]
+    assert causes == [("$.data.object.description", "value", 2)]
+    assert summary["outcomes"]["differs"] == 2
+
+
+_PAYMENTS = st.lists(
+    st.tuples(st.sampled_from([900, 3200]), st.sampled_from(["a", "b", "c"]), st.booleans()),
+    min_size=1,
+    max_size=6,
+)
+_EVENT_ID = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=14, max_size=14)
+
+
+@given(_PAYMENTS, st.lists(_EVENT_ID, min_size=12, max_size=12, unique=True))
+def test_an_events_verdict_does_not_hang_on_its_random_event_ids(
+    payments: list[tuple[int, str, bool]], shuffled: list[str]
+) -> None:
+    # The same events under other random event ids (which order events of one second)
+    # come to the same causes and outcomes.
+    config = parse_compare_config({}, "scenario.yaml")
+
+    def summary(ids: list[str]) -> dict[str, Any]:
+        baseline = [
+            _payment(f"evt_{ids[i]}", "cus_known1", amount, note)
+            for i, (amount, note, _) in enumerate(payments)
+        ]
+        candidate = [
+            _payment(f"evt_{ids[6 + i]}", "cus_known2", amount, note + "!" * changed)
+            for i, (amount, note, changed) in enumerate(payments)
+        ]
+        found = compare_events(
+            EventSide("control", baseline, {"cus_known1": "cus_recorded"}),
+            EventSide("changed", candidate, {"cus_known2": "cus_recorded"}),
+            {"cus_recorded": 3},
+            profile_for(config),
+            config,
+        )
+        for cause in found["causes"]:
+            del cause["samples"], cause["example"]  # which event is shown first
+        return found
+
+    ordered = sorted(shuffled)
+    assert summary(shuffled) == summary(ordered) == summary(ordered[::-1])
+
+
+def test_leftovers_pair_in_order_of_creation_when_no_distance_is_given() -> None:
+    baseline = [
+        _placed("b1", "invoice.paid", 1, None, 10),
+        _placed("b2", "invoice.paid", 1, None, 11),
+    ]
+    candidate = [
+        _placed("c1", "invoice.paid", 1, None, 12),
+        _placed("c2", "invoice.paid", 1, None, 13),
+    ]
+    amounts = {"b1": 900, "b2": 3200, "c1": 3200, "c2": 900}
+
+    def distance(ours: Placed, theirs: Placed) -> int:
+        return int(amounts[ours.received.id] != amounts[theirs.received.id])
+
+    def ids(pairs: list[tuple[Placed, Placed]]) -> list[tuple[str, str]]:
+        return sorted((b.received.id, c.received.id) for b, c in pairs)
+
+    assert ids(match_events(baseline, candidate)[0]) == [("b1", "c1"), ("b2", "c2")]
+    assert ids(match_events(baseline, candidate, None, distance)[0]) == [("b1", "c2"), ("b2", "c1")]
 
 
 _EVENTS = st.lists(

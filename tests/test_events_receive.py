@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from parts import faketime_library
 
 from harness.errors import ScenarioError
 from harness.formats.events import events_file, iter_events
+from harness.replay.launch.localstripe import localstripe_command
+from harness.replay.launch.process import start_on_free_port
 from harness.replay.receiver import Inbox, WebhookReceiver
 from harness.replay.session import start_replay
 from harness.scenario import load_scenario, parse_scenario
@@ -95,6 +99,46 @@ def test_a_url_target_with_events_poll_is_paged_after_the_replay(
     polled = types(events_file(out, "polled"))
     assert "customer.created" in polled and "invoice.payment_succeeded" in polled
     assert counts["polled"]["received"] == len(polled)
+
+
+def test_a_polled_target_whose_clock_is_behind_still_gives_its_first_events(
+    tmp_path: Path,
+) -> None:
+    # localstripe's clock runs two minutes behind this process's (whatever date that is):
+    # every event it makes is stamped before the replay's start by this machine's clock.
+    # Its clock starts at `behind` as its process starts (no FAKETIME_DONT_RESET: under a
+    # faked clock of the tests' own, it would start at this process's start instead).
+    behind = datetime.fromtimestamp(time.time() - 120, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    env = {"LD_PRELOAD": str(faketime_library()), "FAKETIME": f"@{behind}", "TZ": "UTC"}
+    with start_on_free_port(
+        "localstripe",
+        localstripe_command,
+        ready_path="/v1/balance",
+        log_path=tmp_path / "localstripe.log",
+        env=env,
+    ) as server:
+        scenario = load_scenario(
+            scenario_file(
+                tmp_path,
+                "  - {name: control, launch: localstripe, events: off}\n"
+                f"  - {{name: polled, url: '{server.url}', api_key_env: LS_KEY, events: poll}}\n",
+                extra="events: {quiet: 0.5, max_wait: 10}\n",
+            )
+        )
+        out = tmp_path / "run"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LS_KEY", "sk_test_shadowlocalstripe0000")
+            start_replay(scenario, out=out)
+        listed = httpx.get(
+            f"{server.url}/v1/events",
+            params={"limit": "100"},
+            headers={"Authorization": "Bearer sk_test_shadowlocalstripe0000"},
+        ).json()
+    polled = types(events_file(out, "polled"))
+    assert "customer.created" in polled and "invoice.payment_succeeded" in polled
+    assert not listed["has_more"] and len(polled) == len(listed["data"])
+    counts = json.loads((out / "run.json").read_text())["events"]["targets"]["polled"]
+    assert -125 <= counts["clock_offset"] <= -118
 
 
 def _deliver(url: str, body: bytes, signature: str) -> int:

@@ -163,12 +163,16 @@ def match_events(
     baseline: list[Placed],
     candidate: list[Placed],
     alike: Callable[[Placed, Placed], bool] | None = None,
+    distance: Callable[[Placed, Placed], int] | None = None,
 ) -> tuple[list[tuple[Placed, Placed]], list[Placed], list[Placed]]:
     """(pairs, missing, unexpected): within each (journey, type), an event pairs with one
     about the same recorded object whose payload is `alike` (when given), else with the
-    first about the same object, and what is left pairs in order of creation. Several
-    events about one object in one second (a customer updated twice) are told apart by
-    their payloads, not by their order, which a second does not fix."""
+    first about the same object. What is left pairs by fewest differences (`distance`,
+    when given and the bucket is small enough), else in order of creation. Several
+    events about one object in one second (a customer updated twice), or about objects
+    no id map knows (an invoice's payment made by the target itself), are told apart by
+    their payloads, not by their order: a second does not fix it, and event ids are
+    random."""
     buckets: dict[tuple[int, str], tuple[list[Placed], list[Placed]]] = defaultdict(
         lambda: ([], [])
     )
@@ -200,10 +204,47 @@ def match_events(
                     left.remove(item)
                     theirs.remove(partner)
                     pairs.append((item, partner))
-        pairs.extend(zip(left, theirs, strict=False))
-        missing.extend(left[len(theirs) :])
-        unexpected.extend(theirs[len(left) :])
+        if distance is not None and 0 < len(left) * len(theirs) <= CLOSEST_PAIRS_TRIED:
+            left, theirs = _pair_closest(left, theirs, distance, pairs)
+        else:
+            pairs.extend(zip(left, theirs, strict=False))
+            left, theirs = left[len(theirs) :], theirs[len(left) :]
+        missing.extend(left)
+        unexpected.extend(theirs)
     return pairs, missing, unexpected
+
+
+# Pairs of leftover events a bucket may weigh by their differences: beyond it (thousands of
+# events of one type about objects nobody knows) they pair in order of creation.
+CLOSEST_PAIRS_TRIED = 2_500
+
+
+def _pair_closest(
+    ours: list[Placed],
+    theirs: list[Placed],
+    distance: Callable[[Placed, Placed], int],
+    pairs: list[tuple[Placed, Placed]],
+) -> tuple[list[Placed], list[Placed]]:
+    """Pair leftovers fewest differences first (ties in order of creation), appending to
+    `pairs`; returns what neither side paired. Pairing in order instead would cross two
+    events of one second whose payloads differ in one field each, and show differences
+    in every field."""
+    weighed = sorted(
+        (distance(mine, other), i, j)
+        for i, mine in enumerate(ours)
+        for j, other in enumerate(theirs)
+    )
+    taken_ours: set[int] = set()
+    taken_theirs: set[int] = set()
+    for _, i, j in weighed:
+        if i not in taken_ours and j not in taken_theirs:
+            taken_ours.add(i)
+            taken_theirs.add(j)
+            pairs.append((ours[i], theirs[j]))
+    return (
+        [item for i, item in enumerate(ours) if i not in taken_ours],
+        [item for j, item in enumerate(theirs) if j not in taken_theirs],
+    )
 
 
 def _order(item: Placed) -> tuple[float, str]:
@@ -390,8 +431,20 @@ def compare_events(
     def alike(ours: Placed, theirs: Placed) -> bool:
         return bool(comparable(baseline, ours) == comparable(candidate, theirs))
 
+    def differences(ours: Placed, theirs: Placed) -> list[Difference]:
+        return diff_trees(
+            event_endpoint(ours.type), comparable(baseline, ours), comparable(candidate, theirs)
+        )
+
+    base_events, other_events = place(baseline, journeys), place(candidate, journeys)
+    for side, placed in ((baseline, base_events), (candidate, other_events)):
+        # Normalised in order of creation before any is matched: normalising notes births
+        # and first showings in the side's time map, which must not depend on the order
+        # in which matching happens to reach the events.
+        for item in sorted(placed, key=_order):
+            comparable(side, item)
     pairs, missing, unexpected = match_events(
-        place(baseline, journeys), place(candidate, journeys), alike
+        base_events, other_events, alike, lambda ours, theirs: len(differences(ours, theirs))
     )
     summary = EventSummary(config.samples)
     classifier = Classifier(config)
@@ -400,10 +453,7 @@ def compare_events(
     for item in unexpected:
         summary.presence("unexpected", item, config)
     for ours, theirs in pairs:
-        differences = diff_trees(
-            event_endpoint(ours.type), comparable(baseline, ours), comparable(candidate, theirs)
-        )
-        summary.pair(ours, differences, classifier)
+        summary.pair(ours, differences(ours, theirs), classifier)
     return summary.to_json()
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ class InboxCounts:
     refused: int = 0
     refusals: list[str] = field(default_factory=list)
     polled_pages: int = 0
+    # Polled: seconds the target's clock read ahead of this machine's (negative: behind).
+    clock_offset: int = 0
     settled: bool = True
     # With forwarding: the handler's answers, by status (`error` when it gave none).
     forwarded: dict[str, int] = field(default_factory=dict)
@@ -57,7 +62,11 @@ class InboxCounts:
             "refused": self.refused,
             "refusals": self.refusals,
             "settled": self.settled,
-            **({"polled_pages": self.polled_pages} if self.source == "poll" else {}),
+            **(
+                {"polled_pages": self.polled_pages, "clock_offset": self.clock_offset}
+                if self.source == "poll"
+                else {}
+            ),
             **({"forwarded": self.forwarded} if self.forwarded else {}),
         }
 
@@ -256,10 +265,17 @@ async def poll_events(
 ) -> None:
     """Page `GET /v1/events?created[gte]=since` into the inbox, again every `quiet`
     seconds while new events keep coming, until a round brings none or `max_wait`
-    seconds have passed; each event once, by id. Bounded in pages and time."""
+    seconds have passed; each event once, by id. Bounded in pages and time.
+
+    `since` is this machine's time; the target stamps `created` by its own clock, so
+    `since` is first moved by how far the target's clock reads from this machine's
+    (`clock_offset`): a target a few seconds behind would otherwise keep its first
+    events out of the poll, and they would read as missing."""
     deadline = time.monotonic() + max_wait
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        inbox.counts.clock_offset = await clock_offset(inbox, session, url, headers)
+        since += inbox.counts.clock_offset
         while True:
             before = inbox.counts.received
             await _poll_round(inbox, session, url, headers, since)
@@ -269,6 +285,35 @@ async def poll_events(
                 inbox.counts.settled = False
                 return
             await asyncio.sleep(quiet)
+
+
+async def clock_offset(
+    inbox: Inbox, session: aiohttp.ClientSession, url: str, headers: Mapping[str, str]
+) -> int:
+    """Whole seconds the target's clock reads ahead of this machine's, at least (negative:
+    behind), from the `Date` of its answer to `GET /v1/events?limit=1`; 0 when it gives
+    none. `Date` counts whole seconds and the answer takes a while, so the figure is the
+    least the offset can be: a `since` moved by it lets no event of the replay out."""
+    try:
+        async with session.get(
+            f"{url}/v1/events", params={"limit": "1"}, headers=headers
+        ) as answer:
+            stamped = answer.headers.get("Date")
+            await answer.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise InfrastructureError(
+            f"target {inbox.target}: events: poll: GET /v1/events failed ({exc})"
+        ) from None
+    received = time.time()
+    try:
+        moment = parsedate_to_datetime(stamped) if stamped else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        moment = None
+    if moment is None:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # HTTP dates are in GMT
+    return math.floor(moment.timestamp() - received)
 
 
 async def _poll_round(
