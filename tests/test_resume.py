@@ -153,8 +153,10 @@ def in_doubt(run: Path) -> dict[int, str]:
     }
 
 
-def outcomes(run: Path) -> dict[tuple[str, int], tuple[Any, ...]]:
-    """Per target and seq: what the target answered (its status, or why it has none) and
+def outcomes(
+    run: Path, names: tuple[str, ...] = ("fresh", "kept")
+) -> dict[tuple[str, int], tuple[Any, ...]]:
+    """Per target of `names` and seq: what the target answered (its status, or why it has none) and
     the outcome's status and error differences.
 
     Value differences are left out: localstripe orders items made within one second as
@@ -170,7 +172,7 @@ def outcomes(run: Path) -> dict[tuple[str, int], tuple[Any, ...]]:
             seq: e.response.status if e.response is not None else e.error
             for seq, e in latest_exchanges(run / f"{name}.jsonl").items()
         }
-        for name in ("fresh", "kept")
+        for name in names
     }
     found: dict[tuple[str, int], tuple[Any, ...]] = {}
     for line in (run / "outcomes.jsonl").read_text().splitlines():

@@ -352,6 +352,8 @@ def _stop(hub: Hub, futures: list[Any]) -> None:
 class ClusterSession(ReplaySession):
     """A replay whose targets are driven by shards on a Dask cluster."""
 
+    sends_while_planning = False  # shards are assigned journeys, which need the plan
+
     def __init__(self, *args: Any, client: Client, allow_live: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if self.after_replay is not None:

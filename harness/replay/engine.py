@@ -2,6 +2,10 @@
 aiohttp client session, journeys in parallel up to its concurrency, a token bucket,
 retries, and a result line appended per exchange as it completes (docs/replay.md).
 
+A replay that starts while its plan is still being made sends the head of the recording
+first, one exchange at a time in recorded order, and hands over to the planned replay
+once the plan arrives (`TargetReplay._head`, docs/replay.md "Sending while planning").
+
 Per target, a reader streams the recording and hands each exchange to its journey's task
 (at most `WINDOW` exchanges read ahead); a journey sends its exchanges one after the
 other, each once the plan's barriers allow (harness.replay.gates), rewriting the request
@@ -24,13 +28,15 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from harness.formats.recording import RecordingReader
+from harness.capture.redact import redact_exchange
+from harness.formats.recording import Header, RecordingReader
+from harness.formats.results import ResultWriter
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
 from harness.model import Exchange, Headers, Request, Response
 from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.gates import GateLayout, Gates
 from harness.replay.idmap import IdMap
-from harness.replay.plan import Plan
+from harness.replay.plan import Plan, PlanInProgress
 from harness.replay.progress import TargetCounters
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.resultwriter import ResultPipe
@@ -40,6 +46,11 @@ from harness.transforms import TransformChain
 
 # Exchanges a target's reader may hold in memory ahead of the journeys that send them.
 WINDOW = 4096
+# Lines a target's head holds until the plan says their journeys: once this many are
+# held, the head waits for the plan.
+HEAD_HELD = WINDOW
+# How often a head waiting for the planner looks again (s).
+HEAD_POLL = 0.002
 
 # Response headers that describe the encoding of the bytes on the wire, which the client
 # has already decoded: kept, they would describe a body that is no longer there.
@@ -256,15 +267,91 @@ class Slots:
         self._free += 1
 
 
+class InRecordedOrder:
+    """The orderings of a head (see TargetReplay._head): it sends one exchange at a time
+    in recorded order, as a replay with concurrency 1 does, so every ordering of the plan
+    holds by itself and nothing is left to wait for."""
+
+    def ready(self, position: int) -> bool:
+        return True
+
+    async def wait(self, position: int) -> None:
+        return None
+
+    def done(self, position: int) -> None:
+        return None
+
+
+class HeadJournal:
+    """Where a head writes its lines (TargetReplay._head) until the plan says their
+    journeys: redacted, into a file of its own (`<target>.head.jsonl`) at once, so that a
+    replay killed during the head loses none of them (a resumed run folds them into the
+    target's file, harness.replay.session.fold_head); and held in memory, to be written
+    into the target's file with their journeys when the plan arrives."""
+
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        self.lines: list[Exchange] = []
+        self._file = ResultWriter(path, header)
+
+    def write(self, exchange: Exchange) -> None:
+        self._file.write(redact_exchange(exchange))
+        self.lines.append(exchange)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PlanArrival:
+    """The plan of a replay that sends while it plans, shared by its targets: how far the
+    planner has read, and the plan with its gate layout once made (the layout is computed
+    once, for every target). `arrived(plan, layout)` is called first (the session writes
+    the plan's figures into run.json)."""
+
+    def __init__(
+        self, planning: PlanInProgress, arrived: Callable[[Plan, GateLayout], None]
+    ) -> None:
+        self.planning = planning
+        self._arrived = arrived
+        self._future: asyncio.Future[tuple[Plan, GateLayout]] | None = None
+        self.heads: dict[str, int] = {}  # per target, the exchanges its head sent
+        self.handed_over: set[str] = set()  # the targets whose head has the plan
+
+    @property
+    def read(self) -> int:
+        """How many exchanges, from the first, the planner has accepted so far."""
+        return self.planning.read
+
+    def future(self) -> asyncio.Future[tuple[Plan, GateLayout]]:
+        """Done once the plan is there (or planning failed); the same for every target.
+        Wait for it with asyncio.wait: awaited directly, a cancelled target would cancel
+        it for the others."""
+        if self._future is None:
+            self._future = asyncio.ensure_future(self._arrive())
+        return self._future
+
+    async def _arrive(self) -> tuple[Plan, GateLayout]:
+        try:
+            plan = await asyncio.to_thread(self.planning.wait)
+        except asyncio.CancelledError:
+            # The replay was stopped: stop the planner, which ends the thread waiting for it.
+            self.planning.close()
+            raise
+        layout = GateLayout(plan)
+        self._arrived(plan, layout)
+        return plan, layout
+
+
 class TargetReplay:
-    """Replays a planned recording against one target, appending to its result file."""
+    """Replays a planned recording against one target, appending to its result file;
+    given `planning` instead of a plan, it sends the head of the recording first."""
 
     def __init__(
         self,
         *,
         context: TargetContext,
         url: str,
-        plan: Plan,
+        plan: Plan | None,
         recording: Path,
         idmap: IdMap,
         writer: ResultSink,
@@ -281,10 +368,13 @@ class TargetReplay:
         mine: bytearray | None = None,
         on_done: Callable[[int, Exchange], None] | None = None,
         unrepeatable: frozenset[str] = UNREPEATABLE,
+        planning: PlanArrival | None = None,
+        journal: HeadJournal | None = None,
     ) -> None:
         self.context = context
         self.url = url
-        self.plan = plan
+        self.planning = planning
+        self.journal = journal  # where the head's lines go until the plan is there
         self.recording = recording
         self.idmap = idmap
         self.writer = writer
@@ -300,37 +390,97 @@ class TargetReplay:
         # that finds the mark alone does not send it again.
         self.marks_in_flight = marks_in_flight
         self.unrepeatable = unrepeatable  # the methods it marks (every write, without idempotency)
-        # Per position, 1 when a resumed run has its result already (it is not sent
-        # again); per journey, the exchanges left to send.
-        self.completed = completed
-        self.remaining = array("q", plan.sizes)
         # A shard of a run sharded over several machines (harness.distributed): per
         # position, 1 when this replay sends it. The others are sent elsewhere, and
         # marked done in `gates` from outside when an exchange here waits for them;
         # `on_done` hears of each exchange this replay finishes.
         self.mine = mine
         self.on_done = on_done
-        self.gates = Gates(gates or plan)
-        if completed is not None:
-            for position, journey in enumerate(plan.journey_of):
-                if completed[position]:
-                    self.remaining[journey] -= 1
-                    self.gates.done(position)
+        self.gates: Gates | InRecordedOrder = InRecordedOrder()
+        if plan is not None:
+            self._take_plan(plan, gates, completed)
+        elif planning is None or completed is not None or mine is not None:
+            raise ValueError("a replay without a plan sends a head: give it planning alone")
         self._queues: dict[int, asyncio.Queue[tuple[int, Exchange]]] = {}
         self._slots = Slots(concurrency)
         self._window = asyncio.Semaphore(WINDOW)
         self._sender: Sender | None = None
         # A result writer in a process of its own holds lines for it in memory: journeys
-        # wait when it falls far behind, and for an in-doubt mark to reach it.
+        # wait when it falls far behind, and for an in-doubt mark to reach it (at once,
+        # even while a head holds its results).
         self._pipe = writer if isinstance(writer, ResultPipe) else None
+
+    def _take_plan(
+        self, plan: Plan, layout: GateLayout | None, completed: bytearray | None
+    ) -> None:
+        self.plan = plan
+        # Per position, 1 when its result is there already (a resumed run's, or the
+        # head's): it is not sent again; per journey, the exchanges left to send.
+        self.completed = completed
+        self.remaining = array("q", plan.sizes)
+        self.gates = Gates(layout or plan)
+        if completed is not None:
+            for position, journey in enumerate(plan.journey_of):
+                if completed[position]:
+                    self.remaining[journey] -= 1
+                    self.gates.done(position)
 
     async def run(self) -> None:
         async with client_session(self.concurrency, self.timeout) as client:
             self._sender = Sender(
                 client, self.url, self.retry, self.timeout, self.bucket, self.counters
             )
+            if self.planning is not None:
+                await self._head(self.planning)
             async with asyncio.TaskGroup() as group:
                 await self._read(group)
+
+    async def _head(self, planning: PlanArrival) -> None:
+        """Send the first exchanges of the recording one at a time, in recorded order,
+        while the plan is being made; once it is there, let the exchange in flight finish
+        and take the plan with the head's exchanges done (as a resumed run takes what it
+        finds done).
+
+        One at a time in recorded order is what a replay with concurrency 1 does: every
+        ordering of the plan holds by itself, whatever later exchanges reveal. Only
+        exchanges the planner has accepted are sent. Its lines go to `journal` until the
+        plan says their journeys (at most HEAD_HELD of them), then into the result file.
+        """
+        arrival = planning.future()
+        journal = self.journal
+        assert journal is not None, "a head needs a journal"
+        # Its lines (results and in-doubt marks alike) go to the journal, at once.
+        writer, pipe = self.writer, self._pipe
+        self.writer, self._pipe = journal, None
+        sent = 0
+        try:
+            with RecordingReader(self.recording) as reader:
+                for position, exchange in enumerate(reader):
+                    while not arrival.done() and (
+                        planning.read <= position or len(journal.lines) >= HEAD_HELD
+                    ):
+                        await asyncio.wait({arrival}, timeout=HEAD_POLL)
+                    if arrival.done():
+                        break
+                    await self._window.acquire()
+                    await self._exchange(position, exchange, None)
+                    sent = planning.heads[self.context.name] = position + 1
+            if not arrival.done():
+                await asyncio.wait({arrival})  # the head sent every exchange
+            plan, layout = arrival.result()
+        finally:
+            self.writer, self._pipe = writer, pipe
+            journal.close()
+        completed = bytearray(plan.exchanges)
+        completed[:sent] = bytes([1]) * sent
+        self._take_plan(plan, layout, completed)
+        position_of = {plan.seqs[position]: position for position in range(sent)}
+        for line in journal.lines:
+            line.extra["journey"] = plan.journey_of[position_of[line.seq]]
+            writer.write(line)
+        planning.handed_over.add(self.context.name)
+        if self._pipe is not None and self._pipe.full:
+            await self._pipe.room()
 
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
@@ -406,7 +556,7 @@ class TargetReplay:
                 self._slots.release()
         del self._queues[journey]
 
-    async def _exchange(self, position: int, recorded: Exchange, journey: int) -> None:
+    async def _exchange(self, position: int, recorded: Exchange, journey: int | None) -> None:
         status = recorded.response.status if recorded.response is not None else None
         credential = recorded_credential(recorded.request, status)
         rewritten = rewrite_request(
@@ -511,7 +661,7 @@ class TargetReplay:
         self._window.release()
 
 
-def _in_doubt(seq: int, request: Request, journey: int) -> Exchange:
+def _in_doubt(seq: int, request: Request, journey: int | None) -> Exchange:
     """The line written before an unrepeatable write is sent (see TargetReplay)."""
     return Exchange(
         seq=seq,

@@ -42,12 +42,11 @@ import multiprocessing
 import os
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import RecordingError
+from harness.errors import InfrastructureError, RecordingError
 from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import response_json
 from harness.hashtable import HashTable
@@ -693,15 +692,111 @@ def plan_apart(path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> P
     Planned apart, all of it goes when the child exits; only the plan (a few bytes per
     exchange) comes back.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return plan_recording(path, known_ids)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(plan_recording, path, list(known_ids)).result()
+    planning = PlanInProgress(path, known_ids)
+    try:
+        return planning.wait()
+    finally:
+        planning.close()
 
 
-def plan_recording(path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> Plan:
-    """Plan a recording file in one streaming pass."""
+class PlanInProgress:
+    """A plan being made in a forked process (see plan_apart) while the replay goes on:
+    how many exchanges the planner has read so far, and the plan once it is made.
+
+    A replay sends the head of the recording while it plans (docs/replay.md, "Sending
+    while planning"), and only exchanges the planner has read: each of those is a valid
+    line with a seq of its own, so a recording that is bad further on stops the replay
+    before it sends anything the planner would have refused.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> None:
+        self.path = path
+        self._plan: Plan | None = None
+        self._error: BaseException | None = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            # Planned here and now: the head is empty and the replay is planned first.
+            try:
+                self._plan = plan_recording(path, known_ids)
+            except Exception as exc:  # kept for wait(), as a forked planner's would be
+                self._error = exc
+            self._read: Any = None
+            return
+        context = multiprocessing.get_context("fork")
+        self._read = context.RawValue("q", 0)
+        self._answer, child_end = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_plan_and_send,
+            args=(path, list(known_ids), child_end, self._read),
+            name="shadow-planner",
+            daemon=True,
+        )
+        self._process.start()
+        child_end.close()
+
+    @property
+    def read(self) -> int:
+        """How many exchanges, from the first, the planner has read and accepted."""
+        if self._read is None:
+            return self._plan.exchanges if self._plan is not None else 0
+        return int(self._read.value)
+
+    def wait(self) -> Plan:
+        """The plan, once made (blocks); raises what planning raised (RecordingError)."""
+        if self._plan is None and self._error is None:
+            try:
+                kind, value = self._answer.recv()
+            except EOFError:  # it died (or was stopped: close) before it could answer
+                kind, value = "ended", None
+            self._process.join()
+            self._answer.close()
+            if kind == "plan":
+                self._plan = value
+            elif kind == "error":
+                self._error = value
+            else:
+                self._error = InfrastructureError(
+                    f"{self.path}: the planning process ended without a plan "
+                    f"(exit code {self._process.exitcode}); run the replay again"
+                )
+        if self._error is not None:
+            raise self._error
+        assert self._plan is not None
+        return self._plan
+
+    def close(self) -> None:
+        """Stop the planning process if it is still running (the replay was stopped)."""
+        if self._read is None:
+            return
+        if self._process.is_alive():
+            self._process.terminate()  # a wait() in another thread then ends with EOFError
+        self._process.join()
+
+
+def _plan_and_send(path: str, known_ids: list[str], answer: Any, read: Any) -> None:
+    """The planning process: plan `path`, counting into `read` the exchanges accepted,
+    and send the plan (or the error that stopped it) through `answer`."""
+
+    def accepted(count: int) -> None:
+        read.value = count
+
+    try:
+        message: tuple[str, Any] = ("plan", plan_recording(path, known_ids, accepted))
+    except Exception as exc:  # sent to the replay, which raises it there
+        message = ("error", exc)
+    try:
+        answer.send(message)
+    except Exception as exc:  # an error that cannot be pickled: its message goes instead
+        answer.send(("error", InfrastructureError(f"{path}: planning failed: {exc}")))
+    answer.close()
+
+
+def plan_recording(
+    path: str | os.PathLike[str],
+    known_ids: Iterable[str] = (),
+    accepted: Callable[[int], None] | None = None,
+) -> Plan:
+    """Plan a recording file in one streaming pass; `accepted(n)` is told after each
+    exchange how many the planner has taken so far."""
     planner = Planner(known_ids)
     with RecordingReader(path) as reader:
         for position, exchange in enumerate(reader):
@@ -709,4 +804,6 @@ def plan_recording(path: str | os.PathLike[str], known_ids: Iterable[str] = ()) 
                 planner.add(exchange)
             except ValueError as exc:
                 raise RecordingError(str(path), position + 2, str(exc)) from None
+            if accepted is not None:
+                accepted(position + 1)
     return planner.plan()

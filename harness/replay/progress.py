@@ -9,17 +9,13 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is imported where bars are drawn: a replay without them (--no-progress, the
+# counters alone) starts sending sooner (docs/performance.md).
 
 
 @dataclass(slots=True)
@@ -158,6 +154,15 @@ class RichProgressView:
         self.console = console
 
     async def watch(self, counters: list[TargetCounters], stop: asyncio.Event) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -169,12 +174,20 @@ class RichProgressView:
             transient=False,
         )
         tasks: dict[str, TaskID] = {
-            c.name: progress.add_task(c.name, total=c.total, rate=0.0, errors=0) for c in counters
+            c.name: progress.add_task(c.name, total=c.total or None, rate=0.0, errors=0)
+            for c in counters
         }
         with progress:
             while True:
                 for c in counters:
-                    progress.update(tasks[c.name], completed=c.done, rate=c.rate, errors=c.errors)
+                    # The total is known once the plan is (a replay sends while planning).
+                    progress.update(
+                        tasks[c.name],
+                        total=c.total or None,
+                        completed=c.done,
+                        rate=c.rate,
+                        errors=c.errors,
+                    )
                 if stop.is_set():
                     break
                 with contextlib.suppress(TimeoutError):
@@ -191,7 +204,7 @@ class PlainProgressView:
     def _print(self, counters: list[TargetCounters]) -> None:
         for c in counters:
             print(
-                f"replay: {c.name}: {c.done}/{c.total} done, {c.rate:.1f}/s, "
+                f"replay: {c.name}: {c.done}/{c.total or '?'} done, {c.rate:.1f}/s, "
                 f"{c.errors} errors, {c.skipped} skipped",
                 file=self.stream,
                 flush=True,
@@ -208,6 +221,8 @@ class PlainProgressView:
 
 def progress_view(stream: IO[str] | None = None) -> ProgressView:
     """Bars on a terminal, lines otherwise."""
+    from rich.console import Console
+
     console = Console(file=stream or sys.stderr)
     if console.is_terminal:
         return RichProgressView(console)

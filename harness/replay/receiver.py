@@ -19,18 +19,22 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from aiohttp import web
 
 from harness.capture.redact import redact_text
-from harness.capture.webhooks import serve_deliveries
 from harness.errors import InfrastructureError
 from harness.formats.events import EventWriter, ReceivedEvent, events_file
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.stripe import ID_PATTERN
 from harness.stripe.signature import SIGNATURE_HEADER, sign_payload, signature_problem
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+# aiohttp's server and harness.capture.webhooks are imported where a receiver starts: a
+# replay whose targets send no events starts sending sooner (docs/performance.md).
 
 # Refusal reasons kept per target in run.json, beyond the count.
 _REASONS_KEPT = 5
@@ -211,6 +215,8 @@ class WebhookReceiver:
         return f"http://{self.host}:{self.port}/webhooks"
 
     async def start(self) -> None:
+        from harness.capture.webhooks import serve_deliveries
+
         self._runner, self.port = await serve_deliveries(
             self._deliver, self.host, self.port, f"target {self.inbox.target}: events.listen"
         )
@@ -221,6 +227,8 @@ class WebhookReceiver:
             self._runner = None
 
     async def _deliver(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         try:
             payload = await request.read()
         except web.HTTPRequestEntityTooLarge:

@@ -26,7 +26,7 @@ from harness.capture.redact import SECRETS_ONLY
 from harness.errors import InputError, ShadowError
 from harness.formats.idmap import write_idmap
 from harness.formats.recording import Header, RecordingReader, read_header, recording_start
-from harness.formats.results import iter_results
+from harness.formats.results import ResultWriter, iter_results, latest_exchanges
 from harness.formats.rundir import (
     RunInfo,
     RunTarget,
@@ -36,11 +36,17 @@ from harness.formats.rundir import (
 )
 from harness.formats.shards import fold_shards, wait_until_quiet
 from harness.model import Exchange
-from harness.replay.engine import UNREPEATABLE, ResultSink, TargetReplay, count
+from harness.replay.engine import (
+    UNREPEATABLE,
+    HeadJournal,
+    PlanArrival,
+    ResultSink,
+    TargetReplay,
+    count,
+)
 from harness.replay.gates import GateLayout
 from harness.replay.idmap import IdMap, target_seeds
-from harness.replay.launch import LaunchContext, launch
-from harness.replay.plan import Plan, plan_apart
+from harness.replay.plan import Plan, PlanInProgress, plan_apart
 from harness.replay.progress import ProgressView, TargetCounters
 from harness.replay.receiver import EventForwarder, EventReception, EventSource
 from harness.replay.resultwriter import ResultPipe
@@ -143,8 +149,8 @@ def target_replay(
     target: TargetSpec,
     url: str,
     *,
-    plan: Plan,
-    layout: GateLayout,
+    plan: Plan | None,
+    layout: GateLayout | None,
     key: str | None,
     namespace: str,
     time_shift: int | None,
@@ -159,10 +165,12 @@ def target_replay(
     mine: bytearray | None = None,
     on_done: Callable[[int, Exchange], None] | None = None,
     unrepeatable: frozenset[str] = UNREPEATABLE,
+    planning: PlanArrival | None = None,
+    journal: HeadJournal | None = None,
 ) -> TargetReplay:
     """The engine's replay of one target of a scenario (or of one shard of it: `mine`,
     `on_done`, harness.distributed), sending `key` and Idempotency-Keys derived from
-    `namespace`."""
+    `namespace`; without a plan, it sends the head of the recording while `planning`."""
     parts = urlsplit(url)
     context = TargetContext(
         name=target.name,
@@ -198,18 +206,30 @@ def target_replay(
         mine=mine,
         on_done=on_done,
         unrepeatable=unrepeatable,
+        planning=planning,
+        journal=journal,
     )
 
 
 class ReplaySession:
-    """One replay's run directory, targets and engine, start to end."""
+    """One replay's run directory, targets and engine, start to end.
+
+    Given a plan still being made, it sends the head of the recording meanwhile
+    (docs/replay.md, "Sending while planning"); a session that cannot (one that shards
+    the replay) says `sends_while_planning = False` and waits for the plan first.
+    """
+
+    sends_while_planning = True
+    # Set once the plan is there: at once, or when it arrives (_planned).
+    plan: Plan
+    gates: GateLayout  # one for every target
 
     def __init__(
         self,
         scenario: Scenario,
         run_dir: Path,
         info: RunInfo,
-        plan: Plan,
+        plan: Plan | PlanInProgress,
         keys: dict[str, str | None],
         states: dict[str, _TargetState],
         concurrency: int | None,
@@ -220,12 +240,33 @@ class ReplaySession:
         self.scenario = scenario
         self.run_dir = run_dir
         self.info = info
-        self.plan = plan
-        self.gates = GateLayout(plan)  # one for every target
         self.keys = keys
         self.states = states
         self.concurrency = concurrency
         self.progress = progress
+        self.planning: PlanInProgress | None = None
+        self.arrival: PlanArrival | None = None
+        if isinstance(plan, PlanInProgress):
+            self.planning = plan
+        else:
+            self._planned(plan, GateLayout(plan))
+
+    def _planned(self, plan: Plan, layout: GateLayout) -> None:
+        """Take the plan: its figures go into run.json, its size into the counters."""
+        self.plan, self.gates = plan, layout
+        self.info.recording["exchanges"] = plan.exchanges
+        self.info.journeys = plan.journeys
+        self.info.plan = plan.to_json()
+        for state in self.states.values():
+            state.counters.total = plan.exchanges
+        if self.info.status == "running":
+            write_run_json(self.run_dir, self.info)
+
+    def _await_plan(self) -> None:
+        """Wait for a plan still being made, for a session that does not send meanwhile."""
+        if self.planning is not None and not hasattr(self, "plan"):
+            plan = self.planning.wait()
+            self._planned(plan, GateLayout(plan))
 
     def execute(self) -> ReplayResult:
         with _sigterm_interrupts():
@@ -243,6 +284,8 @@ class ReplaySession:
                 for entry in self.info.targets:
                     entry.url = urls[entry.name]
                 write_run_json(self.run_dir, self.info)
+                if not self.sends_while_planning:
+                    self._await_plan()
                 self._drive(urls, counters, writers)
                 result.status = "finished"
         except KeyboardInterrupt:
@@ -252,6 +295,8 @@ class ReplaySession:
             self.info.error = str(exc)
             raise
         finally:
+            if self.planning is not None:
+                self.planning.close()
             failures: list[ShadowError] = []
             for writer in writers:
                 try:
@@ -267,10 +312,18 @@ class ReplaySession:
                 entry.extra["accounts_used"] = used.get(entry.name, [])
                 state = self.states[entry.name]
                 entry.extra["engine"] = state.counters.engine(entry.concurrency or 0)
+                if self.arrival is not None:
+                    # How many exchanges it sent in recorded order while planning went on.
+                    entry.extra["head"] = self.arrival.heads.get(entry.name, 0)
             if failures:
                 result.status = "failed"
                 self.info.status = "failed"
                 self.info.error = str(failures[0])
+            elif self.arrival is not None:
+                # A head's lines are in the target's file now (a head that never handed
+                # over keeps its file, for a resumed run: fold_head).
+                for name in self.arrival.handed_over:
+                    head_file(self.run_dir / f"{name}.jsonl").unlink(missing_ok=True)
             write_run_json(self.run_dir, self.info)
         if failures:
             raise failures[0]
@@ -295,6 +348,8 @@ class ReplaySession:
         """Replay every target in this process (harness.distributed drives shards on a
         cluster instead); the writers opened go to `writers`, closed by the caller."""
         replays: list[TargetReplay] = []
+        if self.planning is not None and not hasattr(self, "plan"):
+            self.arrival = PlanArrival(self.planning, self._planned)
         for target in self.scenario.targets:
             writer = ResultPipe(self.run_dir / f"{target.name}.jsonl", self._header(target.name))
             writers.append(writer)
@@ -305,6 +360,10 @@ class ReplaySession:
                 asyncio.run(self._run_all(replays, counters, reception))
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
+        except ExceptionGroup as group:
+            # An error several targets' replays raised alike (the recording's, found while
+            # planning): said once, as any other.
+            raise _first_shadow_error(group) from None
         if self.after_replay is not None:
             self.after_replay(self.run_dir, self._running(urls))
 
@@ -325,6 +384,9 @@ class ReplaySession:
                 assert target.url is not None
                 urls[target.name] = target.url
                 continue
+            # Imported only to launch: Docker's client alone takes a tenth of a second.
+            from harness.replay.launch import LaunchContext, launch
+
             context = LaunchContext(
                 target.name,
                 self.scenario.path.parent,
@@ -338,12 +400,13 @@ class ReplaySession:
 
     def _target_replay(self, target: TargetSpec, url: str, writer: ResultPipe) -> TargetReplay:
         state = self.states[target.name]
+        planned = self.arrival is None
         return target_replay(
             self.scenario,
             target,
             url,
-            plan=self.plan,
-            layout=self.gates,
+            plan=self.plan if planned else None,
+            layout=self.gates if planned else None,
             key=self.keys[target.name],
             namespace=self._idempotency_namespace(target),
             time_shift=time_shift_of(self.info),
@@ -355,6 +418,10 @@ class ReplaySession:
             transforms=state.transforms,
             rate_limit=target.rate_limit,
             marks_in_flight=target.launch is None,
+            planning=self.arrival,
+            journal=None
+            if planned
+            else HeadJournal(head_file(writer.path), self._header(target.name)),
         )
 
     def _idempotency_namespace(self, target: TargetSpec) -> str:
@@ -487,6 +554,16 @@ def few_collections() -> Iterator[None]:
             gc.unfreeze()
 
 
+def _first_shadow_error(group: ExceptionGroup[Exception]) -> Exception:
+    """The first error of a group the user can act on, or the group when it has none."""
+    for error in group.exceptions:
+        if isinstance(error, ExceptionGroup):
+            error = _first_shadow_error(error)
+        if isinstance(error, ShadowError):
+            return error
+    return group
+
+
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM interrupts like Ctrl-C for the whole replay, targets' start included, so
@@ -582,7 +659,41 @@ def start_replay(
     cluster)."""
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
-    plan = plan_apart(scenario.recording, _known_ids(seeds))
+    # Planned in a process of its own while the replay starts, and sends (ReplaySession).
+    planning = PlanInProgress(scenario.recording, _known_ids(seeds))
+    try:
+        session = _new_session(
+            scenario,
+            planning,
+            keys,
+            seeds,
+            out,
+            runs_dir,
+            concurrency,
+            progress,
+            after_replay,
+            session_type,
+        )
+    except BaseException:
+        planning.close()
+        raise
+    return session.execute()
+
+
+def _new_session(
+    scenario: Scenario,
+    planning: PlanInProgress,
+    keys: dict[str, str | None],
+    seeds: dict[str, dict[str, str]],
+    out: Path | None,
+    runs_dir: Path,
+    concurrency: int | None,
+    progress: ProgressView | None,
+    after_replay: AfterReplay | None,
+    session_type: Callable[..., ReplaySession],
+) -> ReplaySession:
+    """A new run's directory, run.json and session (the plan's figures are added to
+    run.json when it arrives)."""
     started = datetime.now(UTC)
     run_dir = out if out is not None else new_run_dir(runs_dir, scenario.name, started)
     try:
@@ -604,12 +715,10 @@ def start_replay(
         recording={
             "path": str(scenario.recording),
             "header": read_header(scenario.recording).to_json(),
-            "exchanges": plan.exchanges,
+            "exchanges": None,  # with the plan's other figures once it is made
         },
         baseline=scenario.baseline,
         targets=[_run_target(t, _concurrency(scenario, t, concurrency)) for t in scenario.targets],
-        journeys=plan.journeys,
-        plan=plan.to_json(),
         time=_time(scenario, started),
         settings={
             "on_unresolved": scenario.on_unresolved,
@@ -621,16 +730,15 @@ def start_replay(
         started=started.isoformat(timespec="seconds"),
     )
     states = {
-        t.name: _TargetState(IdMap(seeds[t.name]), TargetCounters(t.name, plan.exchanges))
+        t.name: _TargetState(IdMap(seeds[t.name]), TargetCounters(t.name, 0))
         for t in scenario.targets
     }
     for target in scenario.targets:
         state = states[target.name]
         state.transforms = transform_chain(target.transforms, target.name, state.idmap)
-    session = session_type(
-        scenario, run_dir, info, plan, keys, states, concurrency, progress, after_replay
+    return session_type(
+        scenario, run_dir, info, planning, keys, states, concurrency, progress, after_replay
     )
-    return session.execute()
 
 
 def replayed_results(*paths: Path) -> dict[int, Exchange]:
@@ -652,6 +760,7 @@ def _resumed_state(
     plan: Plan,
     results: Path,
     seed: dict[str, str],
+    header: Header,
 ) -> _TargetState:
     """Where a target's replay resumes from.
 
@@ -664,6 +773,9 @@ def _resumed_state(
     A launched target starts afresh, with an empty store: what its killed instance
     taught is void (ids, idempotency, results) and every exchange is sent again, into a
     result file of its own.
+
+    What a head wrote before its plan came (the run was stopped while planning) is
+    folded into the target's file first (fold_head).
     """
     name = target.name
     idmap = IdMap(seed)
@@ -671,10 +783,49 @@ def _resumed_state(
     transforms = transform_chain(target.transforms, name, idmap)
     if target.launch is not None:
         results.unlink(missing_ok=True)
+        head_file(results).unlink(missing_ok=True)
         results.with_name(f"{name}.idmap.json").unlink(missing_ok=True)
         return _TargetState(idmap, counters, None, transforms)
+    fold_head(results, plan, header)
     completed = relearn(recording, plan, replayed_results(results), idmap, counters, transforms)
     return _TargetState(idmap, counters, completed, transforms)
+
+
+def head_file(results: Path) -> Path:
+    """Where a target's head writes its lines until the plan arrives (HeadJournal)."""
+    return results.with_name(results.name.removesuffix(".jsonl") + ".head.jsonl")
+
+
+def fold_head(results: Path, plan: Plan, header: Header) -> None:
+    """Append to a target's file, with its journey, the last line the head wrote of each
+    exchange where the file has none, or only the in-doubt mark the head's file has the
+    answer to (the replay was killed before they reached it); then remove the head's
+    file."""
+    journal = head_file(results)
+    if not journal.exists():
+        return
+    present = latest_exchanges(results) if results.exists() else {}
+    missing = [
+        line
+        for seq, line in sorted(latest_exchanges(journal).items())
+        if seq not in present
+        or (present[seq].extra.get("in_doubt") and not line.extra.get("in_doubt"))
+    ]
+    if missing:
+        wanted = {line.seq for line in missing}
+        journeys = {
+            seq: plan.journey_of[position]
+            for position, seq in enumerate(plan.seqs)
+            if seq in wanted
+        }
+        writer = ResultWriter(results, header)
+        try:
+            for line in missing:
+                line.extra["journey"] = journeys.get(line.seq)
+                writer.write(line)
+        finally:
+            writer.close()
+    journal.unlink()
 
 
 def relearn(
@@ -737,13 +888,21 @@ def resume_replay(
     keys = _keys(scenario, allow_live)
     seeds = _seeds(scenario)
     plan = plan_apart(scenario.recording, _known_ids(seeds))
-    if plan.exchanges != run.info.recording.get("exchanges"):
+    replayed = run.info.recording.get("exchanges")  # None: stopped before its plan was made
+    if replayed is not None and plan.exchanges != replayed:
         raise InputError(
             f"{scenario.recording}: has {plan.exchanges} exchanges, the run replayed "
             f"{run.info.recording.get('exchanges')}; resume needs the same recording"
         )
     states = {
-        t.name: _resumed_state(t, scenario.recording, plan, run.target_file(t.name), seeds[t.name])
+        t.name: _resumed_state(
+            t,
+            scenario.recording,
+            plan,
+            run.target_file(t.name),
+            seeds[t.name],
+            result_header(run.info.name, t.name),
+        )
         for t in scenario.targets
     }
     if concurrency is None:
