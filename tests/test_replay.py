@@ -3,6 +3,7 @@ seeded migration, resume after SIGKILL, and launched targets stopped whatever ha
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from harness.formats.results import latest_exchanges
 from harness.formats.rundir import load_run
 from harness.model import Exchange
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY, localstripe
-from harness.replay.session import start_replay
+from harness.replay.session import few_collections, start_replay
 from harness.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -430,3 +431,16 @@ def test_a_target_that_cannot_start_is_exit_code_3_and_nothing_is_left_running(
     assert run.status == "failed" and "exited with code 3" in run.info.error
     local = run.target("local").url
     assert local is None or not answers(f"{local}/v1/balance")
+
+
+def test_the_garbage_collector_is_left_as_it_was_after_the_engine_ran() -> None:
+    """While the engine runs, start-up's objects are frozen out of collections and the
+    youngest generation is collected less often; afterwards (even after an error) the
+    process collects as it did (a test run, a cluster worker go on in it)."""
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with pytest.raises(RuntimeError), few_collections():
+        assert gc.get_threshold()[0] > thresholds[0]
+        assert gc.get_freeze_count() > frozen
+        raise RuntimeError("the replay failed")
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == frozen or frozen > 0  # another's freeze stays

@@ -1,11 +1,14 @@
 """The replay's end of a result writer (harness.replay.resultwriter): lines handed over
-reach the target's file in order and redacted, however far the writer falls behind; a
-line written through is in the pipe before the replay goes on; a writer that died is a
-one-line error, not a hang."""
+reach the target's file in order and redacted, however far the writer falls behind, and
+a writer that reads nothing never stops the event loop; a line written through is in the
+pipe before the replay goes on; a writer that died is a one-line error, not a hang."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,37 @@ def test_every_line_arrives_in_order_and_redacted_past_the_pipes_size(tmp_path: 
     assert lines[-1].response is not None and lines[-1].response.text == body
 
 
+def test_the_event_loop_goes_on_while_the_writer_reads_nothing(tmp_path: Path) -> None:
+    """With the writer stopped (SIGSTOP), lines several times the pipe's size are handed
+    over from the event loop: they wait in memory, and reach the file in order once it
+    reads again. (Were a write to block, the writer is let go after 20 s and the lines
+    would not have waited: the test fails rather than hangs.)"""
+    path = tmp_path / "t.jsonl"
+    pipe = ResultPipe(path, result_header("run", "t"))
+    pipe.wait_ready()
+    body = '{"note": "' + "x" * 2000 + '"}'  # 2,000 of these: several times the pipe
+    pid = pipe._process.pid
+    os.kill(pid, signal.SIGSTOP)
+    let_go = threading.Timer(20.0, os.kill, (pid, signal.SIGCONT))
+    let_go.start()
+
+    async def hand_over() -> int:
+        for seq in range(2000):
+            pipe.write(result(seq, body))
+            if seq % 100 == 0:
+                await asyncio.sleep(0.01)  # the loop's turns: flushes are due
+        return pipe._held
+
+    try:
+        held = asyncio.run(hand_over())
+    finally:
+        let_go.cancel()
+        os.kill(pid, signal.SIGCONT)
+    assert held > 1 << 20  # more than the pipe takes waited in memory
+    pipe.close()
+    assert [line.seq for line in iter_results(path)] == list(range(2000))
+
+
 def test_a_line_written_through_comes_after_every_line_handed_over_before(
     tmp_path: Path,
 ) -> None:
@@ -50,8 +84,8 @@ def test_a_line_written_through_comes_after_every_line_handed_over_before(
     pipe = ResultPipe(path, result_header("run", "t"))
     for seq in range(500):
         pipe.write(result(seq, "{}"))
-    asyncio.run(pipe.write_through(result(500)))  # pump busy: waits for it
-    asyncio.run(pipe.write_through(result(501)))  # pump idle, as usual: written at once
+    asyncio.run(pipe.write_through(result(500)))  # lines before it wait: so does it
+    asyncio.run(pipe.write_through(result(501)))  # nothing waits, as usual: written at once
     pipe.close()
     assert [line.seq for line in iter_results(path)] == list(range(502))
 

@@ -120,15 +120,31 @@ class IdMap:
                 if kind is not None and other is not None and kind != other:
                     return  # not the same thing: nothing in it pairs up
                 for name, value in recorded.items():
-                    if type(value) is int and (name in TIMESTAMP_FIELDS or name.endswith("_at")):
+                    kind = type(value)
+                    if kind is str:
+                        # Most fields: a text beside a text is looked at here, not walked.
+                        if name in NOT_ID_FIELDS:
+                            continue
+                        other = replayed.get(name)
+                        if type(other) is str:
+                            if name == "client_secret":
+                                self._keep_secret(value, other)
+                            elif value and other and (name == "id" or "_" in value):
+                                self._ids(value, other, name)
+                        elif other is not None:
+                            self._walk(value, other, name)
+                        continue
+                    if kind is int and (name in TIMESTAMP_FIELDS or name.endswith("_at")):
                         other = replayed.get(name)
                         if type(other) is int and is_calendar_time(value):
                             _keep_latest(self._times, value, other, TIMES_KEPT)
                         continue
-                    if value is None or type(value) in _SCALARS:
+                    if value is None or kind in _SCALARS:
                         continue  # no id in a number, a boolean or a null
-                    if name in replayed and name not in NOT_ID_FIELDS:
-                        self._walk(value, replayed[name], name)
+                    if name not in NOT_ID_FIELDS:
+                        other = replayed.get(name)
+                        if other is not None:  # nothing pairs with a null
+                            self._walk(value, other, name)
             elif isinstance(replayed, str) and isinstance(recorded.get("id"), str):
                 self._ids(recorded["id"], replayed, "id")  # expanded in one, an id in the other
         elif isinstance(recorded, list):
@@ -145,8 +161,8 @@ class IdMap:
                 self._ids(recorded, replayed["id"], "id")
 
     def _ids(self, recorded: str, replayed: str, key: str | None) -> None:
-        if not recorded or not replayed:
-            return
+        if not recorded or not replayed or self.ids.get(recorded) is not None:
+            return  # nothing to pair, or paired already (the first pairing wins)
         if key == "id":
             # An id field pairs whatever it holds, user-chosen ids (a plan called gold) too.
             if id_prefix(recorded) not in NON_OBJECT_PREFIXES:

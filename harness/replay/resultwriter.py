@@ -7,14 +7,17 @@ to `python -m harness.replay.resultwriter FILE`, which redacts it and appends it
 target's file. When the pipe closes — the replay ended, or was killed, even with SIGKILL —
 it writes everything it received and exits.
 
-A thread of the replay's process writes into the pipe, so that a writer that falls
-behind (on a busy machine it gets less of a core than the replay) no longer stops the
-event loop in a blocking write: lines wait in memory (at most `BACKLOG` bytes; beyond
-that, the journeys that finish wait, ResultPipe.room). A line that must be in the pipe
-before the replay goes on (an in-doubt mark, written before an unrepeatable request is
-sent) is waited for (ResultPipe.flushed). What is still in memory when the replay is
-killed with SIGKILL is lost, as an answer still on the wire would be: a resumed run sends
-those exchanges again, with the Idempotency-Keys it sent them with.
+The replay's event loop writes into the pipe itself, without blocking: the lines that
+finish within a few milliseconds go in one write, and what the pipe has no room for waits
+in memory until the loop sees it writable again. A writer that falls behind (on a busy
+machine it gets less of a core than the replay) therefore never stops the event loop:
+lines wait in memory (at most `BACKLOG` bytes; beyond that, the journeys that finish
+wait, ResultPipe.room). No thread: one writing beside the event loop cost the replay
+more CPU in handing over the GIL than the writes themselves. A line that must be in
+the pipe before the replay goes on (an in-doubt mark, written before an unrepeatable
+request is sent) is waited for (ResultPipe.write_through). What is still in memory when
+the replay is killed with SIGKILL is lost, as an answer still on the wire would be: a
+resumed run sends those exchanges again, with the Idempotency-Keys it sent them with.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ import contextlib
 import fcntl
 import json
 import os
-import queue
+import select
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,12 @@ _F_SETPIPE_SZ = 1031  # Linux
 BACKLOG = 16 << 20
 # How often a journey that waits for the writer looks again (seconds).
 _POLL = 0.002
+# Lines go into the pipe together: those finished within this many seconds, or once
+# they come to this many bytes (a system call per line was a tenth of the event loop).
+_FLUSH_AFTER = 0.005
+_FLUSH_BYTES = 1 << 16
+# How long closing waits for a writer to read what is left and finish (seconds).
+_CLOSE_WAIT = 120.0
 
 
 class ResultPipe:
@@ -67,27 +76,18 @@ class ResultPipe:
         )
         assert self._process.stdin is not None
         self._stdin = self._process.stdin
+        self._fd = self._stdin.fileno()
         with contextlib.suppress(OSError):
-            fcntl.fcntl(self._stdin.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
-        # Lines handed over and not yet in the pipe: the pump thread writes them in order.
-        self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        # Lines and bytes handed over (counted by the replay's thread) and written into
-        # the pipe (by the pump): each counter has one thread that changes it.
-        self._handed = self._handed_bytes = 0
-        self._written = self._written_bytes = 0
+            fcntl.fcntl(self._fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        os.set_blocking(self._fd, False)
+        # Lines handed over and not yet in the pipe, in order (the first may be the rest
+        # of one the pipe took part of), and their bytes.
+        self._pending: list[bytes | memoryview] = []
+        self._held = 0
+        # The event loop a flush is due on, when one is.
+        self._scheduled: asyncio.AbstractEventLoop | None = None
+        self._watching: asyncio.AbstractEventLoop | None = None  # waits for room in the pipe
         self._broken = False
-        self._pump = threading.Thread(target=self._write_lines, name="result-pipe", daemon=True)
-        self._pump.start()
-
-    def _write_lines(self) -> None:
-        while (line := self._lines.get()) is not None:
-            try:
-                self._stdin.write(line)
-            except (OSError, ValueError):
-                self._broken = True  # the writer died: write() says so in the replay
-                return
-            self._written_bytes += len(line)
-            self._written += 1
 
     def wait_ready(self) -> None:
         """Wait until the writer has opened (and locked) its file: from then on, a reader
@@ -98,31 +98,37 @@ class ResultPipe:
             self._failed()
 
     def write(self, exchange: Exchange) -> None:
-        """Hand a result over; the pump writes it into the pipe."""
-        line = _line(exchange)
+        """Hand a result over: it goes into the pipe with the others finished within
+        `_FLUSH_AFTER` seconds, or once they come to `_FLUSH_BYTES` (at once, outside an
+        event loop)."""
         if self._broken:
             self._failed()
-        self._handed_bytes += len(line)
-        self._handed += 1
-        self._lines.put(line)
+        line = _line(exchange)
+        self._pending.append(line)
+        self._held += len(line)
+        if self._held >= _FLUSH_BYTES:
+            self._flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        if self._scheduled is not loop:
+            self._scheduled = loop
+            loop.call_later(_FLUSH_AFTER, self._flush)
 
     async def write_through(self, exchange: Exchange) -> None:
         """Hand a result over and return once it is in the pipe (the writer has it even
-        if this process dies now): written here when the pump has nothing left to write,
-        as is usual, else after everything handed over before it."""
-        if self._written < self._handed:
-            self.write(exchange)
-            await self.flushed()
-            return
-        try:
-            self._stdin.write(_line(exchange))  # the pump is idle: no other writer
-        except (OSError, ValueError):
-            self._failed()
+        if this process dies now), after every line handed over before it."""
+        self.write(exchange)
+        self._flush()
+        await self.flushed()
 
     @property
     def full(self) -> bool:
         """More than BACKLOG bytes wait for the pipe: the replay should wait (room)."""
-        return self._handed_bytes - self._written_bytes > BACKLOG
+        return self._held > BACKLOG
 
     async def room(self) -> None:
         """Wait until the lines held for the writer are within BACKLOG."""
@@ -134,23 +140,70 @@ class ResultPipe:
     async def flushed(self) -> None:
         """Wait until every line handed over is in the pipe (the writer has it even if
         this process dies now)."""
-        while self._written < self._handed and not self._broken:
+        while self._pending and not self._broken:
             await asyncio.sleep(_POLL)
         if self._broken:
             self._failed()
 
+    def _flush(self) -> None:
+        """Write what the pipe takes without blocking; when some is left, have the event
+        loop (if one runs) call again once the pipe has room."""
+        self._scheduled = None
+        while self._pending and not self._broken:
+            first = self._pending[0]
+            # The rest of a line the pipe took part of goes alone: joined with the lines
+            # after it, a writer far behind would have it copied once a write.
+            data = first if isinstance(first, memoryview) else b"".join(self._pending)
+            count = len(self._pending) if isinstance(data, bytes) else 1
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._broken = True  # the writer died: write() says so
+                break
+            self._held -= written
+            if written < len(data):
+                del self._pending[:count]
+                self._pending.insert(0, memoryview(data)[written:])
+                break
+            del self._pending[:count]
+        self._watch(bool(self._pending) and not self._broken)
+
+    def _watch(self, wanted: bool) -> None:
+        """Have the running event loop call _flush when the pipe has room, or no more."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._watching is not None and (not wanted or self._watching is not loop):
+            if not self._watching.is_closed():
+                self._watching.remove_writer(self._fd)
+            self._watching = None
+        if wanted and loop is not None and self._watching is None:
+            loop.add_writer(self._fd, self._flush)
+            self._watching = loop
+
     def close(self) -> None:
-        if self._pump.is_alive():
-            self._lines.put(None)  # after every line handed over
-            self._pump.join(timeout=120)
-            if self._pump.is_alive():  # a writer that reads nothing more
-                self._process.kill()
-                self._pump.join()
+        """Write every line held into the pipe, close it and wait for the writer (a
+        writer that reads nothing more for `_CLOSE_WAIT` seconds is killed)."""
+        deadline = time.monotonic() + _CLOSE_WAIT
         if not self._stdin.closed:
+            self._watch(False)
+            self._flush()
+            room = select.poll()
+            room.register(self._fd, select.POLLOUT)
+            while self._pending and not self._broken:
+                left = deadline - time.monotonic()
+                if left <= 0 or not room.poll(left * 1000):
+                    self._process.kill()  # it reads nothing more
+                    break
+                self._flush()
+            self._watch(False)
             with contextlib.suppress(BrokenPipeError):
                 self._stdin.close()
         try:
-            self._process.wait(timeout=120)
+            self._process.wait(timeout=max(deadline - time.monotonic(), 1.0))
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()

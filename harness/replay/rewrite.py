@@ -480,9 +480,10 @@ def rewrite_request(
     )
     times = target.time_fields if target.time_shift is not None else None
     request = walk_request(recorded, replace, times=times)
-    headers = Headers((k, v) for k, v in request.headers if k.lower() not in _DROPPED_HEADERS)
-    overridden = {name.lower() for name, _ in target.headers}
-    headers = Headers((k, v) for k, v in headers if k.lower() not in overridden)
+    dropped = _DROPPED_HEADERS
+    if target.headers:  # the target's own headers replace the recorded ones
+        dropped = dropped | {name.lower() for name, _ in target.headers}
+    headers = Headers([(k, v) for k, v in request.headers if k.lower() not in dropped])
     headers.extend(target.headers)
     if credential is Credential.INVALID_KEY:
         headers.append(("Authorization", f"Bearer {INVALID_API_KEY}"))
