@@ -24,6 +24,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests scenarios bench
+	$(VENV)/bin/ruff format --check harness tests scenarios bench
 	$(VENV)/bin/mypy
 
 # Regenerates recordings/demo.jsonl: localstripe behind `shadow record`, driven by the demo driver.

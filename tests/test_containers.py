@@ -273,7 +273,10 @@ def test_a_container_target_answers_the_replay_and_is_gone_afterwards(
 @pytest.mark.docker
 @pytest.mark.parametrize("network", ["host", "bridge"])
 def test_a_container_target_listens_on_loopback_only(
-    engine: DockerClient, server_image: str, network: str, request: pytest.FixtureRequest,
+    engine: DockerClient,
+    server_image: str,
+    network: str,
+    request: pytest.FixtureRequest,
     tmp_path: Path,
 ) -> None:
     """With host networking the server is told `{host}`, 127.0.0.1, and listens there; on a

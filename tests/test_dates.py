@@ -116,9 +116,7 @@ def test_a_month_end_recording_replays_on_another_month_end_without_differences(
     )
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     candidate = summary["candidates"]["replayed"]
-    shown = [
-        (g["endpoint"], g["path"], g["kind"], g.get("values")) for g in candidate["groups"]
-    ]
+    shown = [(g["endpoint"], g["path"], g["kind"], g.get("values")) for g in candidate["groups"]]
     assert result.returncode == 0, (result.stdout, result.stderr[-2000:], shown)
     assert candidate["outcomes"]["error"] == 0
     assert candidate["outcomes"]["match"] == candidate["exchanges"], shown

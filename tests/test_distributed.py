@@ -185,6 +185,7 @@ def test_folding_waits_for_a_shard_that_is_still_ending(tmp_path: Path) -> None:
     assert sorted(latest_exchanges(tmp_path / "t.jsonl")) == [0, 1]
     assert load_idmap(tmp_path / "t.idmap.json") == {"cus_0": "cus_B"}
 
+
 @pytest.mark.parametrize("value", ["local:0", "local:x", "http://10.0.0.1:8786", "tcp://h", ""])
 def test_a_cluster_is_named_one_of_two_ways(value: str) -> None:
     with pytest.raises(InputError, match="expected tcp://HOST:PORT"):

@@ -438,9 +438,7 @@ def test_a_time_known_only_to_the_catalogue_compares_as_a_time() -> None:
     later = T0 + 40 * _DAY
     recorded, replayed = answers(T0), answers(later)
     assert normalize_tree(recorded, T0, {}) != normalize_tree(replayed, later, {})
-    assert normalize_tree(recorded, T0, {}, BASIL) == normalize_tree(
-        replayed, later, {}, BASIL
-    )
+    assert normalize_tree(recorded, T0, {}, BASIL) == normalize_tree(replayed, later, {}, BASIL)
 
 
 def test_a_reference_and_an_id_of_prefixes_no_table_lists_are_named_as_ids() -> None:

@@ -183,9 +183,7 @@ def test_exit_3_when_too_many_errors_to_judge(tmp_path: Path) -> None:
         "name": "keyless",
         "launch": {
             # The launcher's own command: on 127.0.0.1, with a store of its own.
-            "command": shlex.join(localstripe_command(0)).replace(
-                "--port 0", "--port {port}"
-            ),
+            "command": shlex.join(localstripe_command(0)).replace("--port 0", "--port {port}"),
             "url": "http://127.0.0.1:{port}",
             "ready_path": "/v1/balance",
         },

@@ -50,8 +50,7 @@ def test_query_filters_in_either_bracket_encoding_move() -> None:
     query = f"created%5Bgte%5D={T}&created[lte]={T + 60}&limit=10&due_date={T}"
     request, shifted = sent(Request("GET", "/v1/invoices", query=query))
     assert request.query == (
-        f"created%5Bgte%5D={T + SHIFT}&created[lte]={T + 60 + SHIFT}&limit=10"
-        f"&due_date={T + SHIFT}"
+        f"created%5Bgte%5D={T + SHIFT}&created[lte]={T + 60 + SHIFT}&limit=10&due_date={T + SHIFT}"
     )
     assert [where for where, _, _, _ in shifted] == [
         "query:created[gte]",

@@ -76,9 +76,7 @@ class _Rule(BaseModel):
 
 # A difference kind, or a cause's: `unpaired` (list items that are not the same object)
 # or `renamed` (a field removed beside one added with its value).
-RuleKind = Literal[
-    "status", "error", "removed", "added", "type", "value", "unpaired", "renamed"
-]
+RuleKind = Literal["status", "error", "removed", "added", "type", "value", "unpaired", "renamed"]
 
 
 class _KindRule(_Rule):

@@ -41,4 +41,3 @@ def redact_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_tree(item) for item in value]
     return redact_text(str(value))
-

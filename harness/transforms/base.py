@@ -237,5 +237,3 @@ def parameters(spec: TransformSpec) -> Any:
     """A spec's parameters as its transform's model (or the plain dict)."""
     model = spec.transform.params
     return model.model_validate(spec.params) if model is not None else spec.params
-
-

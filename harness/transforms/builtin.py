@@ -89,5 +89,3 @@ def remove_param(request: Request, context: TransformContext) -> Request:
     """Remove a parameter and everything under it (`metadata` removes `metadata[k]`)."""
     params: ParamParams = context.params
     return edit_param(request, params.param, None, params.where, remove=True)
-
-

@@ -159,5 +159,3 @@ def _requests(result: TransformResult, name: str) -> list[Request]:
 def transform_chain(specs: list[TransformSpec], target: str, ids: Ids) -> TransformChain | None:
     """A target's chain, or None when it has no transforms (the engine's fast path)."""
     return TransformChain(specs, target, ids) if specs else None
-
-

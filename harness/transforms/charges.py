@@ -109,9 +109,7 @@ def _learn_payment_intent(answer: Response, context: TransformContext) -> None:
             context.ids.pair(charge["id"], latest_id)
 
 
-@builtin(
-    CHARGES_TO_PAYMENT_INTENTS, ChargesToPaymentIntentsParams, learn=_learn_payment_intent
-)
+@builtin(CHARGES_TO_PAYMENT_INTENTS, ChargesToPaymentIntentsParams, learn=_learn_payment_intent)
 def charges_to_payment_intents(request: Request, context: TransformContext) -> Request:
     """Send a recorded `POST /v1/charges` as a confirmed `POST /v1/payment_intents`, and a
     charge's capture as its PaymentIntent's."""

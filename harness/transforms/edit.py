@@ -97,5 +97,3 @@ def edit_param(request: Request, param: str, value: Any, where: Where, *, remove
         else:
             body = encoded
     return replace(request, query=query, body=body)
-
-

@@ -42,9 +42,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 
 def main() -> None:
-    record_main(
-        make_recording, __doc__.splitlines()[0], "recordings/month-end.jsonl", _options
-    )
+    record_main(make_recording, __doc__.splitlines()[0], "recordings/month-end.jsonl", _options)
 
 
 if __name__ == "__main__":

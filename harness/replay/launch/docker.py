@@ -145,7 +145,6 @@ class DockerLaunch(LaunchOptions):
         return {"docker": self.model_dump(exclude={"kind"})}
 
 
-
 LABEL_RUN = "stripe-shadow.run"
 LABEL_TARGET = "stripe-shadow.target"
 
