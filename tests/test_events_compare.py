@@ -194,6 +194,21 @@ def _payment(event_id: str, customer: str, amount: int, note: str) -> ReceivedEv
     return ReceivedEvent(event, 1_796_648_757.0)
 
 
+def compare_payments(
+    baseline: list[ReceivedEvent], candidate: list[ReceivedEvent]
+) -> dict[str, Any]:
+    """The events summary of two sides whose one customer each map knows (the recorded
+    `cus_recorded`, in journey 3), under the default rules."""
+    config = parse_compare_config({}, "scenario.yaml")
+    return compare_events(
+        EventSide("control", baseline, {"cus_known1": "cus_recorded"}),
+        EventSide("changed", candidate, {"cus_known2": "cus_recorded"}),
+        {"cus_recorded": 3},
+        profile_for(config),
+        config,
+    )
+
+
 def test_leftover_events_of_one_second_pair_by_fewest_differences_not_by_random_ids() -> None:
     # Two payments of one customer in one second, each with its description changed. The
     # candidate's random event ids sort the other way round than the baseline's: paired in
@@ -206,14 +221,7 @@ def test_leftover_events_of_one_second_pair_by_fewest_differences_not_by_random_
         _payment("evt_Z9000000000000", "cus_known2", 900, "first, changed"),
         _payment("evt_Y3200000000000", "cus_known2", 3200, "second, changed"),
     ]
-    config = parse_compare_config({}, "scenario.yaml")
-    summary = compare_events(
-        EventSide("control", baseline, {"cus_known1": "cus_recorded"}),
-        EventSide("changed", candidate, {"cus_known2": "cus_recorded"}),
-        {"cus_recorded": 3},
-        profile_for(config),
-        config,
-    )
+    summary = compare_payments(baseline, candidate)
     causes = [(c["path"], c["kind"], c["count"]) for c in summary["causes"]]
     assert causes == [("$.data.object.description", "value", 2)]
     assert summary["outcomes"]["differs"] == 2
@@ -233,7 +241,6 @@ def test_an_events_verdict_does_not_hang_on_its_random_event_ids(
 ) -> None:
     # The same events under other random event ids (which order events of one second)
     # come to the same causes and outcomes.
-    config = parse_compare_config({}, "scenario.yaml")
 
     def summary(ids: list[str]) -> dict[str, Any]:
         baseline = [
@@ -244,13 +251,7 @@ def test_an_events_verdict_does_not_hang_on_its_random_event_ids(
             _payment(f"evt_{ids[6 + i]}", "cus_known2", amount, note + "!" * changed)
             for i, (amount, note, changed) in enumerate(payments)
         ]
-        found = compare_events(
-            EventSide("control", baseline, {"cus_known1": "cus_recorded"}),
-            EventSide("changed", candidate, {"cus_known2": "cus_recorded"}),
-            {"cus_recorded": 3},
-            profile_for(config),
-            config,
-        )
+        found = compare_payments(baseline, candidate)
         for cause in found["causes"]:
             del cause["samples"], cause["example"]  # which event is shown first
         return found

@@ -77,15 +77,14 @@ def test_launched_localstripes_deliver_signed_events_to_their_own_receivers(
         assert "whsec_" not in path.read_text(errors="replace"), path
 
 
-@pytest.mark.e2e
-def test_a_url_target_with_events_poll_is_paged_after_the_replay(
-    tmp_path: Path, localstripe_url: str
-) -> None:
+def replay_polling(tmp_path: Path, url: str) -> Path:
+    """The demo replayed against a launched localstripe (events off) and the localstripe at
+    `url`, whose events are polled after the replay; returns the run directory."""
     scenario = load_scenario(
         scenario_file(
             tmp_path,
             "  - {name: control, launch: localstripe, events: off}\n"
-            f"  - {{name: polled, url: '{localstripe_url}', api_key_env: LS_KEY, events: poll}}\n",
+            f"  - {{name: polled, url: '{url}', api_key_env: LS_KEY, events: poll}}\n",
             extra="events: {quiet: 0.5, max_wait: 10}\n",
         )
     )
@@ -93,6 +92,14 @@ def test_a_url_target_with_events_poll_is_paged_after_the_replay(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LS_KEY", "sk_test_shadowlocalstripe0000")
         start_replay(scenario, out=out)
+    return out
+
+
+@pytest.mark.e2e
+def test_a_url_target_with_events_poll_is_paged_after_the_replay(
+    tmp_path: Path, localstripe_url: str
+) -> None:
+    out = replay_polling(tmp_path, localstripe_url)
     counts = json.loads((out / "run.json").read_text())["events"]["targets"]
     assert "control" not in counts
     assert counts["polled"]["source"] == "poll" and counts["polled"]["polled_pages"] >= 1
@@ -101,6 +108,7 @@ def test_a_url_target_with_events_poll_is_paged_after_the_replay(
     assert counts["polled"]["received"] == len(polled)
 
 
+@pytest.mark.e2e
 def test_a_polled_target_whose_clock_is_behind_still_gives_its_first_events(
     tmp_path: Path,
 ) -> None:
@@ -117,18 +125,7 @@ def test_a_polled_target_whose_clock_is_behind_still_gives_its_first_events(
         log_path=tmp_path / "localstripe.log",
         env=env,
     ) as server:
-        scenario = load_scenario(
-            scenario_file(
-                tmp_path,
-                "  - {name: control, launch: localstripe, events: off}\n"
-                f"  - {{name: polled, url: '{server.url}', api_key_env: LS_KEY, events: poll}}\n",
-                extra="events: {quiet: 0.5, max_wait: 10}\n",
-            )
-        )
-        out = tmp_path / "run"
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("LS_KEY", "sk_test_shadowlocalstripe0000")
-            start_replay(scenario, out=out)
+        out = replay_polling(tmp_path, server.url)
         listed = httpx.get(
             f"{server.url}/v1/events",
             params={"limit": "100"},
