@@ -16,8 +16,6 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +27,7 @@ from harness.formats.events import EventWriter, ReceivedEvent, events_file
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.stripe import ID_PATTERN
 from harness.stripe.signature import SIGNATURE_HEADER, sign_payload, signature_problem
+from harness.stripe.times import http_date
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -302,26 +301,27 @@ async def clock_offset(
     behind), from the `Date` of its answer to `GET /v1/events?limit=1`; 0 when it gives
     none. `Date` counts whole seconds and the answer takes a while, so the figure is the
     least the offset can be: a `since` moved by it lets no event of the replay out."""
+    _, stamped, _ = await _list_events(inbox, session, url, headers, {"limit": "1"})
+    received = time.time()
+    target_time = http_date(stamped)
+    return 0 if target_time is None else math.floor(target_time - received)
+
+
+async def _list_events(
+    inbox: Inbox,
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    params: Mapping[str, str],
+) -> tuple[int, str | None, str]:
+    """One `GET /v1/events`: its status, `Date` and text."""
     try:
-        async with session.get(
-            f"{url}/v1/events", params={"limit": "1"}, headers=headers
-        ) as answer:
-            stamped = answer.headers.get("Date")
-            await answer.read()
+        async with session.get(f"{url}/v1/events", params=params, headers=headers) as answer:
+            return answer.status, answer.headers.get("Date"), await answer.text()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise InfrastructureError(
             f"target {inbox.target}: events: poll: GET /v1/events failed ({exc})"
         ) from None
-    received = time.time()
-    try:
-        moment = parsedate_to_datetime(stamped) if stamped else None
-    except (TypeError, ValueError, IndexError, OverflowError):
-        moment = None
-    if moment is None:
-        return 0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # HTTP dates are in GMT
-    return math.floor(moment.timestamp() - received)
 
 
 async def _poll_round(
@@ -336,14 +336,7 @@ async def _poll_round(
         params = {"created[gte]": str(since), "limit": "100"}
         if starting_after is not None:
             params["starting_after"] = starting_after
-        try:
-            async with session.get(f"{url}/v1/events", params=params, headers=headers) as answer:
-                text = await answer.text()
-                status = answer.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise InfrastructureError(
-                f"target {inbox.target}: events: poll: GET /v1/events failed ({exc})"
-            ) from None
+        status, _, text = await _list_events(inbox, session, url, headers, params)
         inbox.counts.polled_pages += 1
         if status != 200:
             raise InfrastructureError(

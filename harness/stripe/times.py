@@ -1,5 +1,6 @@
 """Stripe's time rules: calendar months from an anchor, which fields anchor which, and
-which request parameters hold an absolute time (pure functions and tables).
+which request parameters hold an absolute time (pure functions and tables); and times
+written as text, an answer's HTTP `Date` or a cassette's ISO 8601 time, read as Unix time.
 
 Stripe bills in calendar months from an anchor day, in UTC: an anchor on Jan 31 bills
 on Feb 28 (29 in a leap year), then Mar 31, then Apr 30 — each date is counted from the
@@ -15,6 +16,7 @@ import calendar
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 # Unix times before this are durations or counts that happen to sit in a time-named field
 # (a usage record's `start` can be 0), not times.
@@ -214,3 +216,42 @@ def shiftable_time(value: str) -> int | None:
         return None
     number = int(value)
     return number if EARLIEST_TIME <= number < 10_000_000_000 else None
+
+
+# --- times written as text: an HTTP `Date`, an ISO 8601 time ---------------------------
+
+
+def http_date(value: str | None) -> float | None:
+    """An HTTP date or a Ruby VCR `recorded_at` (`Sat, 10 Aug 2024 16:21:56 GMT`) as Unix
+    time; None when it is not one."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return iso_time(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _timestamp(moment)
+
+
+def iso_time(value: str | None) -> float | None:
+    """An ISO 8601 time (HAR's `startedDateTime`: `2023-12-13T14:32:05.123Z`) as Unix time."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _timestamp(moment)
+
+
+def _timestamp(moment: datetime) -> float | None:
+    """Unix time, or None for a moment a recording cannot hold: one before 1970."""
+    try:
+        stamp = moment.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return stamp if stamp >= 0 else None

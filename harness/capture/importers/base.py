@@ -13,8 +13,6 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -235,42 +233,3 @@ def exchange_from(
         response=response,
         error=error,
     )
-
-
-# --- times -------------------------------------------------------------------------------
-
-
-def http_date(value: str | None) -> float | None:
-    """An HTTP date or a Ruby VCR `recorded_at` (`Sat, 10 Aug 2024 16:21:56 GMT`) as Unix
-    time; None when it is not one."""
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return iso_time(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _timestamp(moment)
-
-
-def iso_time(value: str | None) -> float | None:
-    """An ISO 8601 time (HAR's `startedDateTime`: `2023-12-13T14:32:05.123Z`) as Unix time."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _timestamp(moment)
-
-
-def _timestamp(moment: datetime) -> float | None:
-    """Unix time, or None for a moment a recording cannot hold: one before 1970."""
-    try:
-        stamp = moment.timestamp()
-    except (OverflowError, OSError, ValueError):
-        return None
-    return stamp if stamp >= 0 else None

@@ -32,7 +32,6 @@ from harness.capture.importers.base import (
     entries,
     exchange_from,
     headers_from,
-    iso_time,
     mapping,
     request_from,
     scalar_text,
@@ -41,6 +40,7 @@ from harness.capture.importers.base import (
 )
 from harness.capture.importers.streams import json_items
 from harness.model import Exchange, Response
+from harness.stripe.times import iso_time
 
 
 def sniff(shape: Shape) -> bool:

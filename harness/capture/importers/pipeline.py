@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import __version__
-from harness.capture.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format, http_date
+from harness.capture.importers.base import ENTRY_ERRORS, Entry, FileProblem, Format
 from harness.capture.importers.bodies import decode_bodies
 from harness.capture.importers.placeholders import (
     Placeholders,
@@ -45,6 +45,7 @@ from harness.formats.atomic import replacing
 from harness.formats.recording import Header, RecordingWriter
 from harness.model import Exchange
 from harness.stripe import STRIPE_HOSTS
+from harness.stripe.times import http_date
 
 # What reading a file can raise besides FileProblem, for input nobody checked: each ends
 # that file with a one-line reason, never a traceback.

@@ -33,7 +33,6 @@ from harness.capture.importers.base import (
     entries,
     exchange_from,
     headers_from,
-    http_date,
     mapping,
     request_from,
     scalar_text,
@@ -42,6 +41,7 @@ from harness.capture.importers.base import (
 )
 from harness.capture.importers.streams import list_items
 from harness.model import Exchange, Response
+from harness.stripe.times import http_date
 
 LIST = "http_interactions"
 _BINARY_ENCODINGS = frozenset({"ASCII-8BIT", "BINARY"})
