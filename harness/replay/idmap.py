@@ -116,8 +116,8 @@ class IdMap:
     def _walk(self, recorded: Any, replayed: Any, key: str | None) -> None:
         if isinstance(recorded, dict):
             if isinstance(replayed, dict):
-                kind, other = recorded.get("object"), replayed.get("object")
-                if kind is not None and other is not None and kind != other:
+                object_type, other_type = recorded.get("object"), replayed.get("object")
+                if object_type is not None and other_type is not None and object_type != other_type:
                     return  # not the same thing: nothing in it pairs up
                 for name, value in recorded.items():
                     kind = type(value)
