@@ -818,7 +818,7 @@ class _FusedWalk:
                 if not item and not other_item and kind is type(other_item):
                     continue  # {} or [] on both sides: nothing to name, time or learn
                 embedded, other_embedded = kinds.children[key], other_kinds.children[key]
-                if kind is dict:
+                if kind is dict and type(other_item) is dict:
                     if not self.mappings(
                         item, other_item, anchors, other_anchors, embedded, other_embedded
                     ):
