@@ -297,9 +297,10 @@ class _Normalizer:
         name: IdNamer,
         profile: Profile,
         times: TimeMap | None = None,
+        packed: int | None = None,
     ) -> None:
         self.request = request
-        self.packed = pack(request)
+        self.packed = pack(request) if packed is None else packed  # `request` packed
         self.name = name
         self.profile = profile
         self.masked = profile.masked
@@ -599,7 +600,7 @@ class Answer:
         window = (self.started, self.finished)
         pattern = _pattern(self.profile.catalogue)
         name = IdNamer(self.counterparts, self.times, window, pattern)
-        return _Normalizer(window, name, self.profile, self.times)
+        return _Normalizer(window, name, self.profile, self.times, name.request)
 
     def normalize(self, parsed: tuple[Any, bool] | None = None) -> Normalized:
         return normalize_response(
