@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import string
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given, settings
@@ -369,6 +369,26 @@ def test_redaction_is_idempotent_and_markers_look_like_no_secret(
     assert redact_text(marked) == marked
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    key=api_keys(),
+    levels=st.integers(min_value=1, max_value=4),
+    before=st.text(ALNUM + "/?=&", max_size=12),
+)
+def test_no_key_survives_percent_encoding_however_often(key: str, levels: int, before: str) -> None:
+    # A URL in a query in a form's value, each level encoded once more by whoever built
+    # it (the first by a client that escapes every character but letters and digits):
+    # the key must not be found however far the text is decoded.
+    encoded = "".join(char if char.isalnum() else f"%{ord(char):02X}" for char in key)
+    for _ in range(levels - 1):
+        encoded = quote(encoded, safe="")
+    for text in (encoded, f"next={before}{encoded}", json.dumps({"url": before + encoded})):
+        redacted = redact_text(text)
+        for _ in range(levels + 1):
+            assert API_KEY_PATTERN.search(redacted) is None, (text, redacted)
+            redacted = unquote(redacted)
+
+
 # Pieces a secret or its context is made of, glued in any order: the quick check that
 # lets most texts skip the rules must never skip one a rule would change.
 _PIECES = st.sampled_from(
@@ -417,6 +437,9 @@ _PIECES = st.sampled_from(
         "\\u005f",
         "sk\\u005ftest\\u005f",
         "%5F",
+        "%25",
+        "%255F",
+        "sk%255Ftest%255F4eC39HqLyjWDarjtT1zdp7dc",
         "id_number",
         "ssn_last_4",
         "routing_number",

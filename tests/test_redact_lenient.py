@@ -127,6 +127,23 @@ def test_form_bodies_are_read_as_leniently_as_stripe_reads_them(text: str, expec
             "Stripe-Signature: t=1700000000,v1=" + "5257a869" * 8,
             "Stripe-Signature: t=1700000000,v1=<redacted>",
         ),
+        # A webhook signature in a JSON string, alone, and as a form's value: its `v1=`
+        # reads as a form's key.
+        (
+            '{"stripe_signature": "t=1700000000,v1=' + "5257a869" * 8 + '"}',
+            '{"stripe_signature": "t=1700000000,v1=<redacted>"}',
+        ),
+        ("t=1700000000,v1=" + "5257a869" * 8, "t=1700000000,v1=<redacted>"),
+        (
+            "sig=t%3D1700000000%2Cv1%3D" + "5257a869" * 8 + "&a=1",
+            "sig=t%3D1700000000%2Cv1%3D<redacted>&a=1",
+        ),
+        # A key percent-encoded twice: a URL with a query, inside a form's value.
+        (
+            "next=%2Fcb%3Fkey%3Dsk%255Ftest%255F4eC39HqLyjWDarjtT1zdp7dc",
+            f"next=%2Fcb%3Fkey%3D{KEY_MARKER}",
+        ),
+        (f'{{"url": "{quote(quote(KEY, safe=""), safe="")}"}}', f'{{"url": "{KEY_MARKER}"}}'),
         # An IBAN by its shape (it carries a check) in an error message.
         (
             "No such IBAN: DE89370400440532013000.",

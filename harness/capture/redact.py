@@ -766,7 +766,12 @@ def _redact(text: str, context: _Context, depth: int) -> str:
             return multipart
     if _is_form(text):
         body = text.rstrip("\r\n")
-        return _redact_form(body, context, depth) + text[len(body) :]
+        redacted = _redact_form(body, context, depth)
+        if "v0=" in redacted or "v1=" in redacted:
+            # A signature's `v1=` reads as a form's key: `t=1700000000,v1=5257…` is the
+            # pair `t` and `1700000000,v1=5257…`, neither of which holds all of it.
+            redacted = _SIGNATURE.sub(rf"\1={REDACTED}", redacted)
+        return redacted + text[len(body) :]
     if '"' in text:
         text = _redact_json(text, context, depth)[0]
     return _redact_free(text, context, depth)
@@ -862,11 +867,19 @@ def _hints_secret(text: str) -> bool:
 
 
 def _may_hold_secret(text: str) -> bool:
-    """False only when no secret rule can match `text`, percent-decoded or not (a form
-    body is redacted on its decoded keys and values)."""
-    if _hints_secret(text):
-        return True
-    return "%" in text and _hints_secret(unquote_plus(text))
+    """False only when no secret rule can match `text`, percent-decoded as many times as
+    the rules decode it (a form body is redacted on its decoded keys and values, and an
+    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`)."""
+    for _ in range(_MAX_DEPTH):
+        if _hints_secret(text):
+            return True
+        if "%" not in text:
+            return False
+        decoded = unquote_plus(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True
 
 
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
