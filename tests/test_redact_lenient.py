@@ -64,7 +64,7 @@ PSEUDONYMIZE = RedactionPolicy(pii="pseudonymize", pii_key=b"k" * 32)
             "card.cvc=123&sepa_debit.iban=DE89 3704 0044 0532 0130 00",
             "card.cvc=<redacted:cvc>&sepa_debit.iban=<redacted:iban:DE:3000>",
         ),
-        ("card.number=4242 4242 4242 4242", "card.number=<redacted:card:4242>"),
+        ("card.number=4242 4242 4242 4242", "card.number=<redacted:card:4242:nnnn_nnnn_nnnn_nnnn>"),
         # A key percent-encoded letter by letter.
         ("card%5B%63vc%5D=123", "card%5B%63vc%5D=<redacted:cvc>"),
         # A trailing line break (curl --data-binary @file).
