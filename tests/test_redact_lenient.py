@@ -138,6 +138,16 @@ def test_form_bodies_are_read_as_leniently_as_stripe_reads_them(text: str, expec
             "sig=t%3D1700000000%2Cv1%3D" + "5257a869" * 8 + "&a=1",
             "sig=t%3D1700000000%2Cv1%3D<redacted>&a=1",
         ),
+        # A multipart part named with percent escapes, or without quotes.
+        (
+            '--b\r\nContent-Disposition: form-data; name="card%5Bcvc%5D"\r\n\r\n123\r\n--b--',
+            '--b\r\nContent-Disposition: form-data; name="card%5Bcvc%5D"\r\n\r\n'
+            "<redacted:cvc>\r\n--b--",
+        ),
+        (
+            "--b\r\nContent-Disposition: form-data; name=card[cvc]\r\n\r\n123\r\n--b--",
+            "--b\r\nContent-Disposition: form-data; name=card[cvc]\r\n\r\n<redacted:cvc>\r\n--b--",
+        ),
         # A key percent-encoded twice: a URL with a query, inside a form's value.
         (
             "next=%2Fcb%3Fkey%3Dsk%255Ftest%255F4eC39HqLyjWDarjtT1zdp7dc",

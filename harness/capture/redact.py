@@ -642,7 +642,8 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
 
 
 _MULTIPART_START = re.compile(r"--([^\r\n]{1,200})\r?\n")
-_PART_NAME = re.compile(r'(?i)\bname="([^"]*)"')
+# A part's field name, quoted as RFC 7578 says or bare as lenient clients write it.
+_PART_NAME = re.compile(r'(?i)\bname=(?:"([^"]*)"|([^";\s]+))')
 _PART_FILE = re.compile(r"(?i)\bfilename\*?=")
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
@@ -667,8 +668,10 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         end = newline if content.endswith(newline) else ""
         body = content[: len(content) - len(end)]
         found = _PART_NAME.search(head)
-        name = found.group(1) if found is not None else None
+        name = found.group(1) or found.group(2) if found is not None else None
         if name is not None:
+            if "%" in name:  # a client that percent-encodes names: `card%5Bcvc%5D`
+                name = unquote(name)
             name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
             new = body
