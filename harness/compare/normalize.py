@@ -669,6 +669,29 @@ def _resolved(anchors: _Anchors | _LazyAnchors) -> _Anchors:
 _SomeAnchors = _Anchors | _LazyAnchors
 
 
+class _Learnt:
+    """What one side's time map learns from one answer: the objects it names and the
+    times it shows, each taught once (within one answer the first request is the same,
+    so teaching it again would teach nothing)."""
+
+    __slots__ = ("named", "packed", "shown", "times")
+
+    def __init__(self, times: TimeMap, packed: int) -> None:
+        self.times, self.packed = times, packed
+        self.named: set[str] = set()
+        self.shown: set[float] = set()
+
+    def name(self, object_id: str) -> None:
+        if object_id not in self.named:
+            self.named.add(object_id)
+            self.times.name(object_id, self.packed)
+
+    def show(self, value: float) -> None:
+        if value not in self.shown:
+            self.shown.add(value)
+            self.times.first_shown(value, self.packed)
+
+
 class _FusedWalk:
     """Two normalisers walking two raw trees in step, each field normalised as
     _Normalizer.mapping would and compared at once; the first difference, or anything
@@ -678,24 +701,21 @@ class _FusedWalk:
 
     __slots__ = (
         "known",
+        "learnt",
         "mine",
-        "named",
         "other_known",
-        "other_named",
+        "other_learnt",
         "other_pattern",
-        "other_shown",
         "pattern",
-        "shown",
         "theirs",
     )
 
     def __init__(self, mine: _Normalizer, theirs: _Normalizer) -> None:
         self.mine, self.theirs = mine, theirs
-        # The ids and times each side's time map has learnt from this answer.
-        self.named: set[str] = set()
-        self.other_named: set[str] = set()
-        self.shown: set[float] = set()
-        self.other_shown: set[float] = set()
+        self.learnt = _Learnt(mine.times, mine.packed) if mine.times is not None else None
+        self.other_learnt = (
+            _Learnt(theirs.times, theirs.packed) if theirs.times is not None else None
+        )
         self.known, self.other_known = mine.name.known, theirs.name.known
         self.pattern, self.other_pattern = mine.name.pattern, theirs.name.pattern
 
@@ -726,14 +746,10 @@ class _FusedWalk:
         known, other_known = self.known, self.other_known
         recorded, other_recorded = known[one], other_known[other]
         if recorded is not NO_COUNTERPART and other_recorded is not NO_COUNTERPART:
-            # Each id learnt once per answer (the time map's first request wins anyway).
-            mine, theirs = self.mine, self.theirs
-            if mine.times is not None and one not in self.named:
-                self.named.add(one)
-                mine.times.name(one, mine.packed)
-            if theirs.times is not None and other not in self.other_named:
-                self.other_named.add(other)
-                theirs.times.name(other, theirs.packed)
+            if self.learnt is not None:
+                self.learnt.name(one)
+            if self.other_learnt is not None:
+                self.other_learnt.name(other)
             return recorded == other_recorded
         if (
             one == other
@@ -764,8 +780,8 @@ class _FusedWalk:
         mine, theirs = self.mine, self.theirs
         kinds, described = mine.kinds_of(one, described)
         other_kinds, other_described = theirs.kinds_of(other, other_described)
-        anchors = self.anchors(mine, one, outer, self.named)
-        other_anchors = self.anchors(theirs, other, other_outer, self.other_named)
+        anchors = self.anchors(mine, one, outer, self.learnt)
+        other_anchors = self.anchors(theirs, other, other_outer, self.other_learnt)
         # Whether theirs' fields are normalised as mine are: told by the same masked
         # fields and catalogue type.
         alike = kinds is other_kinds
@@ -837,15 +853,17 @@ class _FusedWalk:
 
     @staticmethod
     def anchors(
-        normalizer: _Normalizer, node: dict[str, Any], outer: _SomeAnchors, named: set[str]
+        normalizer: _Normalizer,
+        node: dict[str, Any],
+        outer: _SomeAnchors,
+        learnt: _Learnt | None,
     ) -> _SomeAnchors:
         """What anchors_of would give for `node`, worked out when first needed; its birth
         (the request that first named it) is learnt now, as anchors_of learns it."""
         identity = node.get("id")
         if type(identity) is str and identity:
-            if normalizer.times is not None and identity not in named:
-                named.add(identity)
-                normalizer.times.name(identity, normalizer.packed)
+            if learnt is not None:
+                learnt.name(identity)
         elif node.keys().isdisjoint(_ANCHOR_NAMES):
             return outer  # no anchor of its own: anchors_of gives the outer ones
         return _LazyAnchors(normalizer, node, outer)
@@ -874,13 +892,10 @@ class _FusedWalk:
         if item not in mine.fixed_times and other_item not in theirs.fixed_times:
             tolerance = max(mine.tolerance, theirs.tolerance)
             if abs((item - other_item) - (mine.request[0] - theirs.request[0])) <= tolerance:
-                # Each time learnt once per answer (the first request wins anyway).
-                if mine.times is not None and item not in self.shown:
-                    self.shown.add(item)
-                    mine.times.first_shown(item, mine.packed)
-                if theirs.times is not None and other_item not in self.other_shown:
-                    self.other_shown.add(other_item)
-                    theirs.times.first_shown(other_item, theirs.packed)
+                if self.learnt is not None:
+                    self.learnt.show(item)
+                if self.other_learnt is not None:
+                    self.other_learnt.show(other_item)
                 return True
         return bool(
             mine.time(key, item, _resolved(anchors))
