@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from annotated_types import Ge, Le, MinLen
 
 from harness.compare.cause import cause_of
 from harness.errors import ScenarioError
@@ -32,6 +31,19 @@ if TYPE_CHECKING:
 
 # What every rule and the settings refuse: a field they do not have.
 _FORBID_EXTRA = {"extra": "forbid"}
+
+
+class _Limits:
+    """An annotation: bounds pydantic checks (as `Field(ge=0, le=100)` would), set on the
+    schema it builds for the type, with pydantic's own messages."""
+
+    def __init__(self, **limits: float) -> None:
+        self.limits = limits
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return {**handler(source), **self.limits}  # type: ignore[return-value]
 
 
 class _After:
@@ -152,7 +164,7 @@ def _not_blank(value: str) -> str:
 class ExpectRule(_KindRule):
     """A change the user expects (an API upgrade): shown as expected, not a regression."""
 
-    reason: Annotated[str, MinLen(1), _After(_not_blank)]
+    reason: Annotated[str, _Limits(min_length=1), _After(_not_blank)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,8 +182,8 @@ class NoiseSettings:
 
     __pydantic_config__ = _FORBID_EXTRA
 
-    relative: Annotated[float, Ge(0), Le(100)] = 20.0
-    absolute: Annotated[float, Ge(0), Le(100)] = 0.03
+    relative: Annotated[float, _Limits(ge=0, le=100)] = 20.0
+    absolute: Annotated[float, _Limits(ge=0, le=100)] = 0.03
 
 
 def _lower(value: list[str]) -> list[str]:
@@ -191,9 +203,9 @@ class CompareConfig:
     headers: Annotated[list[str], _After(_lower)] = field(default_factory=lambda: ["content-type"])
     mask: list[str] = field(default_factory=list)
     timestamps: list[str] = field(default_factory=list)
-    timestamp_tolerance: Annotated[float, Ge(0)] = 5.0
+    timestamp_tolerance: Annotated[float, _Limits(ge=0)] = 5.0
     noise: NoiseSettings = field(default_factory=NoiseSettings)
-    samples: Annotated[int, Ge(0), Le(1000)] = 5
+    samples: Annotated[int, _Limits(ge=0, le=1000)] = 5
     # Every candidate expects an API upgrade: differences the catalogue diff between the
     # baseline's and the candidate's versions explains are expected (docs/catalogue.md).
     expect_upgrade: bool = False
