@@ -323,7 +323,9 @@ def _quick_exchange(data: dict[str, Any]) -> Exchange | None:
     if response is not None:
         assert answer_headers is not None
         answer = Response(response["status"], answer_headers, body_from_json(response))
-    extra = {key: value for key, value in data.items() if key not in _EXCHANGE_FIELDS}
+    extra = data.copy()  # and the fields it has taken out: a copy costs less than a filter
+    for key in _EXCHANGE_FIELDS:
+        extra.pop(key, None)
     return Exchange(seq, started, duration, sent, answer, error, extra)
 
 
