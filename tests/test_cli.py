@@ -50,38 +50,35 @@ def test_every_command_module_adds_exactly_its_command() -> None:
     assert set(main.commands) == set(COMMAND_MODULES)
 
 
-def test_a_command_loads_only_its_own_module() -> None:
+def _shadow_in_a_fresh_process(args: list[str]) -> tuple[str, set[str]]:
+    """What `shadow ARGS` prints in a fresh interpreter, and the modules it imported."""
     listing = (
         "import json, sys\n"
         "from harness.cli import main\n"
         "try:\n"
-        "    main(['compare', '--help'])\n"
+        f"    main({args!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('harness.cli.'))))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
     shown = subprocess.run(
         [sys.executable, "-c", listing], capture_output=True, text=True, check=True, timeout=60
     )
-    loaded = set(json.loads(shown.stdout.splitlines()[-1]))
-    assert loaded == {"harness.cli.compare", "harness.cli.group", "harness.cli.options"} | {
-        "harness.cli.output"
+    return shown.stdout, set(json.loads(shown.stdout.splitlines()[-1]))
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    _, modules = _shadow_in_a_fresh_process(["compare", "--help"])
+    assert {m for m in modules if m.startswith("harness.cli.")} == {
+        "harness.cli.compare",
+        "harness.cli.group",
+        "harness.cli.options",
+        "harness.cli.output",
     }
 
 
 def test_help_imports_no_stage() -> None:
-    listing = (
-        "import json, sys\n"
-        "from harness.cli import main\n"
-        "try:\n"
-        "    main(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
-    )
-    shown = subprocess.run(
-        [sys.executable, "-c", listing], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert "Commands:" in shown.stdout
-    loaded = set(json.loads(shown.stdout.splitlines()[-1]))
+    shown, modules = _shadow_in_a_fresh_process(["--help"])
+    assert "Commands:" in shown
+    loaded = {m.split(".")[0] for m in modules}
     assert loaded.isdisjoint(STAGE_LIBRARIES), sorted(loaded & set(STAGE_LIBRARIES))
