@@ -236,8 +236,9 @@ class _KeyKinds(dict[str, int]):
 
 
 class _Children(dict[str, "ObjectType | None"]):
-    """Field name → the catalogue's type of the object it holds, when the catalogue says
-    (_Normalizer.embedded), for the objects of one catalogue type; worked out once."""
+    """Field name → the catalogue's type of the object it holds, when the catalogue says,
+    for the objects of one catalogue type (an embedded object that names no type of its
+    own is normalised as that one); each name worked out once."""
 
     def __init__(self, catalogue: Catalogue | None, described: ObjectType | None) -> None:
         super().__init__()
@@ -400,13 +401,6 @@ class _Normalizer:
             return _REFERENCE if flags & _KEY_REFERENCE else _TEXT
         return _PLAIN
 
-    def embedded(self, key: str, described: ObjectType | None) -> ObjectType | None:
-        """The catalogue's type of the object the field `key` holds, when it says."""
-        if described is None or self.catalogue is None:
-            return None
-        inner = described.children.get(key)
-        return self.catalogue.object_type(inner) if inner is not None else None
-
     def time(self, key: str, item: float, anchors: _Anchors) -> Any:
         return FIXED_BY_EMULATOR if item in self.fixed_times else self.moment(key, item, anchors)
 
@@ -414,7 +408,7 @@ class _Normalizer:
         self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None
     ) -> dict[str, Any]:
         """`described`: the catalogue's type of an embedded object that names none itself."""
-        anchors, kinds, described = self.context(node, outer, described)
+        anchors, kinds, _ = self.context(node, outer, described)
         name = self.name
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
