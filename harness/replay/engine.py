@@ -487,7 +487,9 @@ class TargetReplay:
 
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
-        with RecordingReader(self.recording) as reader:
+        # The planner of this run read and checked every line (a shard's plan was made
+        # elsewhere): the lines are parsed by orjson alone.
+        with RecordingReader(self.recording, checked=self.mine is None) as reader:
             # A shard parses its own exchanges only.
             items = enumerate(reader) if self.mine is None else reader.positions(self.mine)
             for position, exchange in items:
