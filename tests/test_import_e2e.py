@@ -146,6 +146,42 @@ def test_a_corpus_imports_redacted_plans_and_replays(tmp_path: Path, source: Cor
     )
 
 
+@pytest.mark.parametrize("source", CORPUS_LIST, ids=lambda c: c.name)
+def test_a_corpus_replayed_against_two_twins_shows_no_difference(
+    tmp_path: Path, source: Corpus
+) -> None:
+    """Traffic nobody here wrote, replayed against two unchanged localstripes at
+    concurrency 8: every exchange either matches or was skipped on both alike."""
+    out = tmp_path / "imported.jsonl"
+    placeholders = [arg for spec in source.placeholders for arg in ("--placeholder", spec)]
+    imported = CliRunner().invoke(
+        main, ["import", str(corpus(source.name)), "--out", str(out), *placeholders]
+    )
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    subset = tmp_path / "self-contained.jsonl"
+    count = self_contained(out, subset)
+    scenario = tmp_path / "twins.yaml"
+    scenario.write_text(
+        f"name: twins\nrecording: {subset}\nbaseline: a\nconcurrency: 8\n"
+        "targets:\n  - {name: a, launch: localstripe}\n  - {name: b, launch: localstripe}\n"
+    )
+    replayed = start_replay(load_scenario(scenario), out=tmp_path / "run")
+    summary = compare_run(replayed.run_dir, None, workers=1)["candidates"]["b"]
+    outcomes = summary["outcomes"]
+    assert sum(outcomes.values()) == count
+    assert outcomes["match"] > 0
+    assert outcomes["difference"] == outcomes["noise"] == outcomes["expected"] == 0, summary
+    assert summary["groups"] == []
+    # What was not compared was skipped on both twins, for the same reason.
+    skipped = {name: {} for name in ("a", "b")}
+    for name in skipped:
+        for exchange in iter_exchanges(replayed.run_dir / f"{name}.jsonl"):
+            if exchange.response is None:
+                skipped[name][exchange.seq] = exchange.error
+    assert skipped["a"] == skipped["b"]
+    assert len(skipped["b"]) == outcomes["error"]
+
+
 def test_pay_without_its_placeholders_refuses_what_they_broke(tmp_path: Path) -> None:
     """Its filters broke keys and client secrets into pieces redaction cannot see: the
     cassettes they reach are refused, the older unfiltered ones imported."""

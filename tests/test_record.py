@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,13 +21,17 @@ from click.testing import CliRunner
 from harness.capture.addon import addon_path
 from harness.capture.redact import fingerprint, redact_text
 from harness.cli import main
+from harness.compare.pipeline import compare_run
 from harness.errors import RecordingError
 from harness.formats.recording import RecordingReader, TruncatedRecordingWarning, iter_exchanges
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 from harness.replay.launch.process import LocalProcess, free_port
+from harness.replay.session import start_replay
+from harness.scenario import load_scenario
 from harness.stripe import parse_form_pairs
 from scenarios.demo import driver
 from scenarios.demo.make_recording import recorder, shadow_command
+from tests.parts import missing
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +258,105 @@ def test_addon_path_points_at_the_addon() -> None:
     assert result.exit_code == 0
     path = Path(result.stdout.strip())
     assert path.name == "addon.py" and "addons = [Recorder()]" in path.read_text()
+
+
+# --- a curl suite ---------------------------------------------------------------------
+
+
+class CurlScript:
+    """A hand-written integration script's calls, each one run of curl: the key as `-u`
+    sends it (Basic), forms as `-d` and `--data-urlencode` send them, no Idempotency-Key,
+    no pinned API version."""
+
+    def __init__(self, base: str) -> None:
+        curl = shutil.which("curl")
+        if curl is None:
+            missing("curl not found", "the curl suite needs curl (apt-get install curl)")
+        self.curl, self.base, self.calls = str(curl), base, 0
+
+    def __call__(self, path: str, *args: str) -> dict[str, Any]:
+        self.calls += 1
+        done = subprocess.run(
+            [self.curl, "-sS", "-u", f"{LOCALSTRIPE_TEST_KEY}:", *args, self.base + path],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        answer: dict[str, Any] = json.loads(done.stdout)
+        return answer
+
+
+def _curl_suite(curl: CurlScript) -> None:
+    """Customers, a card, a payment and its refund, a subscription, lists and pages,
+    deletes, and the errors a script meets (an unknown id, a bad amount, a declined
+    card's token)."""
+    card = ["-d", "card[exp_month]=12", "-d", "card[exp_year]=2034", "-d", "card[cvc]=123"]
+    customer = curl("/v1/customers", "-d", "email=a@example.com", "-d", "name=Ann Example")["id"]
+    other = curl("/v1/customers", "-d", "email=b@example.com")["id"]
+    curl(f"/v1/customers/{customer}")
+    curl(f"/v1/customers/{customer}", "-d", "description=first", "-d", "metadata[order]=2")
+    curl("/v1/customers", "-G", "-d", "limit=1")
+    curl("/v1/customers", "-G", "-d", "limit=1", "-d", f"starting_after={other}")
+    curl("/v1/customers", "-G", "--data-urlencode", "email=a@example.com")
+    method = curl(
+        "/v1/payment_methods", "-d", "type=card", "-d", "card[number]=4242424242424242", *card
+    )["id"]
+    curl(f"/v1/payment_methods/{method}/attach", "-d", f"customer={customer}")
+    curl("/v1/payment_methods", "-G", "-d", f"customer={customer}", "-d", "type=card")
+    curl(f"/v1/customers/{customer}", "-d", f"invoice_settings[default_payment_method]={method}")
+    intent = curl(
+        "/v1/payment_intents",
+        *("-d", "amount=2000", "-d", "currency=usd", "-d", f"customer={customer}"),
+        *("-d", f"payment_method={method}", "-d", "payment_method_types[]=card"),
+    )["id"]
+    curl(f"/v1/payment_intents/{intent}/confirm", "-X", "POST")
+    curl(f"/v1/payment_intents/{intent}", "-G", "-d", "expand[]=customer")
+    curl("/v1/refunds", "-d", f"payment_intent={intent}", "-d", "amount=500")
+    curl("/v1/refunds", "-G", "-d", "limit=3")
+    plan = curl(
+        "/v1/plans",
+        *("-d", "amount=1500", "-d", "currency=usd", "-d", "interval=month"),
+        *("-d", "product[name]=Gold"),
+    )["id"]
+    subscription = curl(
+        "/v1/subscriptions", "-d", f"customer={customer}", "-d", f"items[0][plan]={plan}"
+    )["id"]
+    curl(f"/v1/subscriptions/{subscription}")
+    curl("/v1/invoices", "-G", "-d", f"customer={customer}")
+    curl(f"/v1/subscriptions/{subscription}", "-X", "DELETE")
+    curl("/v1/customers/cus_doesnotexist")
+    curl("/v1/payment_intents", "-d", "amount=-5", "-d", "currency=usd")
+    curl(f"/v1/customers/{other}", "-X", "DELETE")
+    curl(f"/v1/customers/{other}")
+    curl("/v1/tokens", "-d", "card[number]=4000 0000 0000 0002", *card)
+
+
+def test_a_curl_suite_recorded_then_replayed_against_twins_matches(
+    tmp_path: Path, localstripe_url: str
+) -> None:
+    """Traffic a curl script made (Basic auth, no idempotency keys, no pinned version),
+    recorded in front of localstripe, then replayed against two fresh localstripes at
+    concurrency 8: both answer as the recording did, and no secret is written."""
+    out = tmp_path / "curl.jsonl"
+    with recorder(out, "--upstream", localstripe_url) as proxy:
+        curl = CurlScript(proxy.url)
+        _curl_suite(curl)
+    calls = curl.calls
+    exchanges = list(iter_exchanges(out))
+    assert len(exchanges) == calls
+    assert {e.response.status for e in exchanges if e.response} >= {200, 400, 404}
+    scenario = tmp_path / "twins.yaml"
+    scenario.write_text(
+        f"name: curl\nrecording: {out}\nbaseline: recording\nconcurrency: 8\n"
+        "targets:\n  - {name: a, launch: localstripe}\n  - {name: b, launch: localstripe}\n"
+    )
+    replayed = start_replay(load_scenario(scenario), out=tmp_path / "run")
+    summary = compare_run(replayed.run_dir, None, workers=1)
+    for name in ("a", "b"):
+        assert summary["candidates"][name]["outcomes"]["match"] == calls, summary
+    written = [out, *(p for p in replayed.run_dir.rglob("*") if p.is_file())]
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert LOCALSTRIPE_TEST_KEY not in text, path
+        assert "4242424242424242" not in text and "4000 0000 0000 0002" not in text, path
+        assert "card[cvc]=123" not in text and "card%5Bcvc%5D=123" not in text, path

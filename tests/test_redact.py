@@ -6,10 +6,10 @@ import base64
 import json
 import re
 import string
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from harness.capture.redact import (
@@ -18,6 +18,7 @@ from harness.capture.redact import (
     fingerprint,
     is_secret_field,
     luhn_valid,
+    never_a_card,
     redact_every_rule,
     redact_exchange,
     redact_headers,
@@ -92,8 +93,15 @@ def test_cookies_are_dropped() -> None:
     [
         ("card[number]=4242424242424242", "card[number]=<redacted:card:4242>"),
         ("card%5Bnumber%5D=4000000000000002", "card%5Bnumber%5D=<redacted:card:0002>"),
-        ("card[number]=4242+4242+4242+4242", "card[number]=<redacted:card:4242>"),
-        ('{"number": "5555-5555-5555-4444"}', '{"number": "<redacted:card:4444>"}'),
+        # A value that is the card alone keeps how it was written (`n` a digit, `_` a blank).
+        (
+            "card[number]=4242+4242+4242+4242",
+            "card[number]=<redacted:card:4242:nnnn_nnnn_nnnn_nnnn>",
+        ),
+        (
+            '{"number": "5555-5555-5555-4444"}',
+            '{"number": "<redacted:card:4444:nnnn-nnnn-nnnn-nnnn>"}',
+        ),
         ("paid with 4000 0027 6000 3184 today", "paid with <redacted:card:3184> today"),
         ("note=card%204242424242424242", "note=card%20<redacted:card:4242>"),
         ("amount=4242424242424241", "amount=4242424242424241"),  # fails Luhn: not a card
@@ -160,7 +168,7 @@ def test_redacted_form_bodies_still_parse() -> None:
     )
     pairs = dict(parse_form_pairs(redact_text(body)))
     assert pairs == {
-        "card[number]": "<redacted:card:4242>",
+        "card[number]": "<redacted:card:4242:nnnn_nnnn_nnnn_nnnn>",
         "card[cvc]": "<redacted:cvc>",
         "metadata[a b]": "x&y",
     }
@@ -276,7 +284,7 @@ def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
     head = start + draw(st.text(string.digits, min_size=size, max_size=size))
     check = next(d for d in string.digits if luhn_valid(head + d))
     digits = head + check
-    separator = draw(st.sampled_from(["", " ", "-"]))
+    separator = draw(st.sampled_from(["", " ", "  ", "-", "."]))
     written = separator.join(digits[i : i + 4] for i in range(0, len(digits), 4))
     return digits, written
 
@@ -329,10 +337,17 @@ def test_no_generated_key_survives(key: str, before: str, after: str) -> None:
 @given(card=card_numbers(), before=filler, after=filler)
 def test_no_generated_card_number_survives(card: tuple[str, str], before: str, after: str) -> None:
     digits, written = card
+    # The digits of an id, an amount, a count or a time are no card (never_a_card).
+    named = re.search(r"([A-Za-z0-9_-]+)[\]\"']?[ \t]*[=:][ \t]*[\"']?$", before)
+    assume(named is None or not never_a_card(named.group(1)))
+    separator = written != digits
     for exchange in _placements(written, before, after):
         line = json.dumps(redact_exchange(exchange).to_json())
         assert written not in line and digits not in line
-        assert f"<redacted:card:{digits[-4:]}>" in line
+        assert f"<redacted:card:{digits[-4:]}>" in line  # in free text
+        # A value that is the card alone keeps how it was written.
+        layout = written.replace(" ", "_").translate(str.maketrans(string.digits, "n" * 10))
+        assert f"<redacted:card:{digits[-4:]}{':' + layout if separator else ''}>" in line
 
 
 @settings(max_examples=100, deadline=None)
@@ -367,6 +382,26 @@ def test_redaction_is_idempotent_and_markers_look_like_no_secret(
     marked = redact_text(f"{key} {card[1]}")
     assert API_KEY_PATTERN.search(marked) is None
     assert redact_text(marked) == marked
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    key=api_keys(),
+    levels=st.integers(min_value=1, max_value=4),
+    before=st.text(ALNUM + "/?=&", max_size=12),
+)
+def test_no_key_survives_percent_encoding_however_often(key: str, levels: int, before: str) -> None:
+    # A URL in a query in a form's value, each level encoded once more by whoever built
+    # it (the first by a client that escapes every character but letters and digits):
+    # the key must not be found however far the text is decoded.
+    encoded = "".join(char if char.isalnum() else f"%{ord(char):02X}" for char in key)
+    for _ in range(levels - 1):
+        encoded = quote(encoded, safe="")
+    for text in (encoded, f"next={before}{encoded}", json.dumps({"url": before + encoded})):
+        redacted = redact_text(text)
+        for _ in range(levels + 1):
+            assert API_KEY_PATTERN.search(redacted) is None, (text, redacted)
+            redacted = unquote(redacted)
 
 
 # Pieces a secret or its context is made of, glued in any order: the quick check that
@@ -417,6 +452,9 @@ _PIECES = st.sampled_from(
         "\\u005f",
         "sk\\u005ftest\\u005f",
         "%5F",
+        "%25",
+        "%255F",
+        "sk%255Ftest%255F4eC39HqLyjWDarjtT1zdp7dc",
         "id_number",
         "ssn_last_4",
         "routing_number",

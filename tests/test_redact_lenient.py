@@ -64,7 +64,7 @@ PSEUDONYMIZE = RedactionPolicy(pii="pseudonymize", pii_key=b"k" * 32)
             "card.cvc=123&sepa_debit.iban=DE89 3704 0044 0532 0130 00",
             "card.cvc=<redacted:cvc>&sepa_debit.iban=<redacted:iban:DE:3000>",
         ),
-        ("card.number=4242 4242 4242 4242", "card.number=<redacted:card:4242>"),
+        ("card.number=4242 4242 4242 4242", "card.number=<redacted:card:4242:nnnn_nnnn_nnnn_nnnn>"),
         # A key percent-encoded letter by letter.
         ("card%5B%63vc%5D=123", "card%5B%63vc%5D=<redacted:cvc>"),
         # A trailing line break (curl --data-binary @file).
@@ -127,6 +127,33 @@ def test_form_bodies_are_read_as_leniently_as_stripe_reads_them(text: str, expec
             "Stripe-Signature: t=1700000000,v1=" + "5257a869" * 8,
             "Stripe-Signature: t=1700000000,v1=<redacted>",
         ),
+        # A webhook signature in a JSON string, alone, and as a form's value: its `v1=`
+        # reads as a form's key.
+        (
+            '{"stripe_signature": "t=1700000000,v1=' + "5257a869" * 8 + '"}',
+            '{"stripe_signature": "t=1700000000,v1=<redacted>"}',
+        ),
+        ("t=1700000000,v1=" + "5257a869" * 8, "t=1700000000,v1=<redacted>"),
+        (
+            "sig=t%3D1700000000%2Cv1%3D" + "5257a869" * 8 + "&a=1",
+            "sig=t%3D1700000000%2Cv1%3D<redacted>&a=1",
+        ),
+        # A multipart part named with percent escapes, or without quotes.
+        (
+            '--b\r\nContent-Disposition: form-data; name="card%5Bcvc%5D"\r\n\r\n123\r\n--b--',
+            '--b\r\nContent-Disposition: form-data; name="card%5Bcvc%5D"\r\n\r\n'
+            "<redacted:cvc>\r\n--b--",
+        ),
+        (
+            "--b\r\nContent-Disposition: form-data; name=card[cvc]\r\n\r\n123\r\n--b--",
+            "--b\r\nContent-Disposition: form-data; name=card[cvc]\r\n\r\n<redacted:cvc>\r\n--b--",
+        ),
+        # A key percent-encoded twice: a URL with a query, inside a form's value.
+        (
+            "next=%2Fcb%3Fkey%3Dsk%255Ftest%255F4eC39HqLyjWDarjtT1zdp7dc",
+            f"next=%2Fcb%3Fkey%3D{KEY_MARKER}",
+        ),
+        (f'{{"url": "{quote(quote(KEY, safe=""), safe="")}"}}', f'{{"url": "{KEY_MARKER}"}}'),
         # An IBAN by its shape (it carries a check) in an error message.
         (
             "No such IBAN: DE89370400440532013000.",

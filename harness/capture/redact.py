@@ -178,9 +178,12 @@ def _redact_basic(match: re.Match[str]) -> str:
 # it appears in a form body (`+`, `%20`). A run is a whole token: it starts neither inside
 # a word, a longer number nor a percent escape (`%20`, `%2B`), though right after one
 # (`%204242…`), and it ends before any letter or digit.
+# What may stand between two digits of a card number: one or two blanks (also as a
+# form writes them: `+`, `%20`, `++`), a dash or a dot.
+_CARD_SEPARATOR = r"(?: {1,2}|[-.]|(?:\+|%20){1,2})"
 _DIGIT_RUN = re.compile(
     r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])(?<![0-9][.,])|(?<=%[0-9A-Fa-f]{2}))"
-    r"[0-9](?:(?: {1,2}|-|\.|\+|%20)?[0-9])+(?![A-Za-z0-9_])(?![.,][0-9])"
+    rf"[0-9](?:{_CARD_SEPARATOR}?[0-9])+(?![A-Za-z0-9_])(?![.,][0-9])"
 )
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 
@@ -237,8 +240,10 @@ def _redact_card_run(match: re.Match[str]) -> str:
             if "." in before or "." in after:
                 continue  # a part of a decimal or a version
             if card_shaped(number):
-                out.append(run[copied : groups[first][0]])
-                out.append(f"<redacted:card:{number[-4:]}>")
+                start, end = groups[first][0], groups[last - 1][1]
+                whole = start == 0 and end == len(run) == len(match.string)
+                out.append(run[copied:start])
+                out.append(card_marker(number, run if whole else None))
                 copied = groups[last - 1][1]
                 first = last
                 break
@@ -258,8 +263,24 @@ def _redact_card_field(value: str) -> str:
         return value
     digits = re.sub(r"[^0-9]", "", value)
     if 12 <= len(digits) <= 19 and luhn_valid(digits):
-        return f"<redacted:card:{digits[-4:]}>"
+        return card_marker(digits, value.strip())
     return value
+
+
+# How a card number was written, for its marker: `n` a digit, `_` a blank; dashes and
+# dots as they were. None of them needs escaping in a form, a URL or JSON.
+_LAYOUT = str.maketrans("0123456789 ", "nnnnnnnnnn_")
+_LAID_OUT = re.compile(r"[0-9]+(?:(?: {1,2}|[-.])[0-9]+)+")
+
+
+def card_marker(digits: str, written: str | None = None) -> str:
+    """`<redacted:card:LAST4>`. A value that is a card number written in groups keeps
+    how (`4000 0000 0000 0002`: `<redacted:card:0002:nnnn_nnnn_nnnn_nnnn>`): a replay
+    then sends its test card written the same way, and a target that refuses the blanks
+    (or takes them) answers as it did when recorded."""
+    if written is None or _LAID_OUT.fullmatch(written) is None:
+        return f"<redacted:card:{digits[-4:]}>"
+    return f"<redacted:card:{digits[-4:]}:{written.translate(_LAYOUT)}>"
 
 
 # --- fields whose value is secret wherever they appear --------------------------------
@@ -621,7 +642,8 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
 
 
 _MULTIPART_START = re.compile(r"--([^\r\n]{1,200})\r?\n")
-_PART_NAME = re.compile(r'(?i)\bname="([^"]*)"')
+# A part's field name, quoted as RFC 7578 says or bare as lenient clients write it.
+_PART_NAME = re.compile(r'(?i)\bname=(?:"([^"]*)"|([^";\s]+))')
 _PART_FILE = re.compile(r"(?i)\bfilename\*?=")
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
@@ -646,8 +668,10 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         end = newline if content.endswith(newline) else ""
         body = content[: len(content) - len(end)]
         found = _PART_NAME.search(head)
-        name = found.group(1) if found is not None else None
+        name = found.group(1) or found.group(2) if found is not None else None
         if name is not None:
+            if "%" in name:  # a client that percent-encodes names: `card%5Bcvc%5D`
+                name = unquote(name)
             name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
             new = body
@@ -766,7 +790,12 @@ def _redact(text: str, context: _Context, depth: int) -> str:
             return multipart
     if _is_form(text):
         body = text.rstrip("\r\n")
-        return _redact_form(body, context, depth) + text[len(body) :]
+        redacted = _redact_form(body, context, depth)
+        if "v0=" in redacted or "v1=" in redacted:
+            # A signature's `v1=` reads as a form's key: `t=1700000000,v1=5257…` is the
+            # pair `t` and `1700000000,v1=5257…`, neither of which holds all of it.
+            redacted = _SIGNATURE.sub(rf"\1={REDACTED}", redacted)
+        return redacted + text[len(body) :]
     if '"' in text:
         text = _redact_json(text, context, depth)[0]
     return _redact_free(text, context, depth)
@@ -782,7 +811,7 @@ def _redact(text: str, context: _Context, depth: int) -> str:
 # which the regex engine scans for quickly; a leading lookbehind would be tried at every
 # position.)
 _BASIC_HINT = re.compile(r"(?i)basic")
-_CARD_HINT = re.compile(r"[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){12}")  # 13 digits at least
+_CARD_HINT = re.compile(rf"[0-9](?:{_CARD_SEPARATOR}?[0-9]){{12}}")  # 13 digits at least
 _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 # Searched in the lower-cased text: a key's or a token's prefix, an escaped ASCII
 # character, a word a credential's header or field is named with, or a secret field's
@@ -797,7 +826,7 @@ _HINT_WORD = re.compile(_HINT_WORDS)
 # Searched in the text as it is: 12 digits with separators between them, the start of an
 # IBAN, a signature.
 # (Digits glued to a word are never a card: `req_001000000026`.)
-_HINT_DIGITS = re.compile(r"(?<![A-Za-z_])[0-9](?:(?: {1,2}|[-.+]|%20)?[0-9]){11}")
+_HINT_DIGITS = re.compile(rf"(?<![A-Za-z_])[0-9](?:{_CARD_SEPARATOR}?[0-9]){{11}}")
 _HINT_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 _HINT_SIGNATURE = re.compile(r"v[0-9]=")
 
@@ -862,11 +891,19 @@ def _hints_secret(text: str) -> bool:
 
 
 def _may_hold_secret(text: str) -> bool:
-    """False only when no secret rule can match `text`, percent-decoded or not (a form
-    body is redacted on its decoded keys and values)."""
-    if _hints_secret(text):
-        return True
-    return "%" in text and _hints_secret(unquote_plus(text))
+    """False only when no secret rule can match `text`, percent-decoded as many times as
+    the rules decode it (a form body is redacted on its decoded keys and values, and an
+    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`)."""
+    for _ in range(_MAX_DEPTH):
+        if _hints_secret(text):
+            return True
+        if "%" not in text:
+            return False
+        decoded = unquote_plus(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True
 
 
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:

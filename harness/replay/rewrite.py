@@ -89,7 +89,9 @@ NOT_ID_FIELDS = frozenset(
     }
 )
 
-_CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})>$")
+# The last four digits, and how the number was written when in groups (`nnnn_nnnn…`:
+# `n` a digit, `_` a blank; harness.capture.redact.card_marker).
+_CARD_MARKER = re.compile(r"^<redacted:card:(\d{4})(?::([n_.-]+))?>$")
 _CVC_MARKER = "<redacted:cvc>"
 _BANK_MARKER = re.compile(r"^<redacted:(?:iban:([A-Z]{2}):|bank_account:)([A-Za-z0-9]{0,4})>$")
 _ACCOUNT_MARKER = "<redacted:bank_account:"
@@ -318,6 +320,15 @@ def request_references(
 # --- turning a recorded request into the one a target is sent ----------------------------
 
 
+def _written_as(number: str, written: str | None) -> str:
+    """`number` laid into how the recorded card was written (`n` a digit, `_` a blank),
+    when that has as many digits; else as it is."""
+    if written is None or written.count("n") != len(number):
+        return number
+    digits = iter(number)
+    return "".join(next(digits) if char == "n" else char for char in written.replace("_", " "))
+
+
 class IdLookup(Protocol):
     def get(self, recorded: str) -> str | None: ...
 
@@ -456,12 +467,14 @@ def rewrite_request(
         if target.live:
             return None
         if kind == CARD:
-            last4 = value[-5:-1]
+            card = _CARD_MARKER.match(value)
+            assert card is not None
+            last4, written = card.groups()
             number = TEST_CARDS.get(last4)
             if number is None:
                 notes.append(f"card ending {last4} has no test card; sent {DEFAULT_TEST_CARD}")
                 number = DEFAULT_TEST_CARD
-            return number
+            return _written_as(number, written)
         if kind == CVC:
             return TEST_CVC
         if kind == IBAN:
