@@ -1,10 +1,7 @@
 """stripe-shadow: record Stripe traffic, replay it against other setups, compare, report."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("stripe-shadow")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (setuptools'
+# `attr:`), so no command pays for importlib.metadata to learn it.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

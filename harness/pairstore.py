@@ -12,7 +12,6 @@ harness.replay.idmap).
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -90,6 +89,8 @@ class _File:
     """The pairs on file: a table with both columns unique, and what stands before it."""
 
     def __init__(self, cache_size: int) -> None:
+        import sqlite3  # only a map past IN_MEMORY pairs needs it
+
         self.directory = tempfile.TemporaryDirectory(prefix="shadow-pairs-")
         self.db = sqlite3.connect(Path(self.directory.name) / "pairs.sqlite")
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1024"):

@@ -4,6 +4,7 @@ come back as expected, with their reasons, in the next run's report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -48,7 +49,11 @@ def rules_of(scenario: Path) -> list[dict[str, Any]]:
     """The expect rules compare will apply for this scenario, read the way compare reads."""
     loaded = load_scenario(scenario)
     return [
-        r.model_dump(exclude_defaults=True)
+        {
+            f.name: getattr(r, f.name)
+            for f in dataclasses.fields(r)
+            if getattr(r, f.name) != f.default
+        }
         for r in resolve_config(loaded.compare, scenario, None).expect
     ]
 

@@ -10,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+
 import harness.cli
 from harness.cli import main
+from harness.cli.group import COMMAND_MODULES
 
 SHARED_MODULES = {"__init__", "group", "options", "output"}
 # The libraries the stages need; `shadow --help` must not pay for importing them.
@@ -35,27 +38,47 @@ def test_every_command_module_adds_exactly_its_command() -> None:
     command_modules = {f"harness.cli.{p.stem}" for p in package.glob("*.py")} - {
         f"harness.cli.{name}" for name in SHARED_MODULES
     }
+    context = click.Context(main)
     by_module: dict[str, list[str]] = {}
-    for name, command in main.commands.items():
-        assert command.callback is not None
+    for name in main.list_commands(context):
+        command = main.get_command(context, name)
+        assert command is not None and command.callback is not None, name
         by_module.setdefault(command.callback.__module__, []).append(name)
+        assert command.callback.__module__ == f"harness.cli.{COMMAND_MODULES[name]}"
     assert set(by_module) == command_modules
     assert all(len(names) == 1 for names in by_module.values()), by_module
+    assert set(main.commands) == set(COMMAND_MODULES)
 
 
-def test_help_imports_no_stage() -> None:
+def _shadow_in_a_fresh_process(args: list[str]) -> tuple[str, set[str]]:
+    """What `shadow ARGS` prints in a fresh interpreter, and the modules it imported."""
     listing = (
         "import json, sys\n"
         "from harness.cli import main\n"
         "try:\n"
-        "    main(['--help'])\n"
+        f"    main({args!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
     shown = subprocess.run(
         [sys.executable, "-c", listing], capture_output=True, text=True, check=True, timeout=60
     )
-    assert "Commands:" in shown.stdout
-    loaded = set(json.loads(shown.stdout.splitlines()[-1]))
+    return shown.stdout, set(json.loads(shown.stdout.splitlines()[-1]))
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    _, modules = _shadow_in_a_fresh_process(["compare", "--help"])
+    assert {m for m in modules if m.startswith("harness.cli.")} == {
+        "harness.cli.compare",
+        "harness.cli.group",
+        "harness.cli.options",
+        "harness.cli.output",
+    }
+
+
+def test_help_imports_no_stage() -> None:
+    shown, modules = _shadow_in_a_fresh_process(["--help"])
+    assert "Commands:" in shown
+    loaded = {m.split(".")[0] for m in modules}
     assert loaded.isdisjoint(STAGE_LIBRARIES), sorted(loaded & set(STAGE_LIBRARIES))

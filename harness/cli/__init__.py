@@ -6,27 +6,10 @@ Exit codes: 0 success (or gate passed), 1 gate failed, 2 bad input or usage,
 3 infrastructure failure (a target could not be started or reached).
 
 To add a command: write its module (`@main.command()` from group.py, `@reports_errors`
-from output.py) and import it below.
+from output.py) and name it in group.COMMAND_MODULES, which imports it only when its
+command is run (or `shadow --help` lists them all).
 """
 
-# Each module imported here adds its command to `main`.
-from harness.cli import (  # noqa: F401
-    accept,
-    compare,
-    demo,
-    gate,
-    import_,
-    inspect,
-    map_,
-    plan,
-    reconcile,
-    record,
-    replay,
-    report,
-    run,
-    upgrade_check,
-    validate,
-)
 from harness.cli.group import main
 
 __all__ = ["main"]

@@ -1,11 +1,15 @@
-"""The `shadow` group: its help, its version, and how warnings are shown.
+"""The `shadow` group: its help, its version, how warnings are shown, and which module
+adds each command.
 
-Each command module adds its command with `@main.command()`; harness/cli/__init__.py
-imports them all.
+Each command module adds its command with `@main.command()`. The group imports a
+module only when its command is asked for: `shadow compare` loads harness.cli.compare
+and what it needs, never the proxy of `shadow record` or the engine of `shadow replay`.
+`shadow --help` asks for every command, so it still lists them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import click
@@ -13,8 +17,41 @@ import click
 from harness import __version__
 from harness.cli.output import show_warning
 
+# Command name → the module of harness.cli that adds it (a new command gets a line here).
+COMMAND_MODULES = {
+    "accept": "accept",
+    "compare": "compare",
+    "demo": "demo",
+    "gate": "gate",
+    "import": "import_",
+    "inspect": "inspect",
+    "map": "map_",
+    "plan": "plan",
+    "reconcile": "reconcile",
+    "record": "record",
+    "replay": "replay",
+    "report": "report",
+    "run": "run",
+    "upgrade-check": "upgrade_check",
+    "validate": "validate",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are added when first asked for, by importing their
+    module (click's "lazy loading of subcommands" pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"harness.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="shadow")
 def main() -> None:
     """stripe-shadow: record Stripe traffic, replay it against other setups, compare, report.

@@ -13,10 +13,10 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -43,6 +43,9 @@ from harness.model import Difference, Exchange
 from harness.pairstore import PairStore
 from harness.stripe import endpoint_template
 from harness.stripe.catalogue import answer_version
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 RECORDING = "recording"
 
@@ -397,6 +400,8 @@ def compare_sides(
             pending = [item for item in chunk if isinstance(item, _Pending)]
             mismatches += len(pending)
             if pool is None and workers > 1 and mismatches > parallel_threshold:
+                from concurrent.futures import ProcessPoolExecutor
+
                 pool = ProcessPoolExecutor(max_workers=workers)
             if pool is not None and pending:
                 in_flight.append((chunk, pool.submit(_diff_pending, pending, fast)))

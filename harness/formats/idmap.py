@@ -59,29 +59,73 @@ def iter_idmap(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
                 opening[2].strip(),
                 '"ids": {',
             ] and opening[2].strip().startswith('"target":'):
-                while line := file.readline(limit):
-                    match = _PAIR_LINE.match(line)
-                    if match is None:
-                        if line.strip() in ("}", "}}", ""):
-                            continue
-                        break  # not our layout after all: parse the whole file
-                    pair = "{" + match.group(1) + "}"
-                    try:
-                        # Two JSON texts and nothing else (the pattern says so): no number,
-                        # no depth for load_json to bound. What orjson refuses (a lone
-                        # surrogate) load_json refuses with its message.
-                        key, value = orjson.loads(pair).popitem()
-                    except orjson.JSONDecodeError:
-                        try:
-                            key, value = load_json(pair).popitem()
-                        except JSONProblem as exc:
-                            raise InputError(f"{path}: {exc.problem}") from None
-                    yield key, value
+                while lines := file.readlines(_BATCH_CHARS):
+                    pairs = len(lines)
+                    while pairs and lines[pairs - 1].strip() in _CLOSING:
+                        pairs -= 1  # the end of the file: nothing to read in them
+                    batch = _batch_pairs(lines[:pairs]) if pairs else []
+                    if batch is not None:
+                        yield from batch
+                        continue
+                    for line in lines:
+                        if len(line) >= limit:
+                            break  # a line past the limit: parse the whole file
+                        match = _PAIR_LINE.match(line)
+                        if match is None:
+                            if line.strip() in _CLOSING:
+                                continue
+                            break  # not our layout after all: parse the whole file
+                        yield _pair(path, "{" + match.group(1) + "}")
+                    else:
+                        continue
+                    break
                 else:
                     return
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text; an id map is JSON") from None
     yield from load_idmap(file_path).items()
+
+
+# What stands after the pairs (and may stand between them): no pair.
+_CLOSING = ("}", "}}", "")
+# The pair lines read and parsed at a time: a few thousand pairs.
+_BATCH_CHARS = 1 << 18
+
+
+def _batch_pairs(lines: list[str]) -> list[tuple[str, str]] | None:
+    """The pairs of lines that each hold one pair as write_idmap writes it (`"a": "b",`),
+    parsed as one object by orjson; None when the lines are anything else (the closing
+    braces, another layout, a key given twice, a value that is not a string, what orjson
+    refuses): they are then read one by one."""
+    text = "".join(lines).rstrip()
+    if not text.endswith('"'):
+        text = text.removesuffix(",")
+    try:
+        parsed = orjson.loads("{" + text + "}")
+    except orjson.JSONDecodeError:
+        return None
+    if (
+        type(parsed) is not dict
+        or len(parsed) != len(lines)
+        or text.count('",\n') != len(lines) - 1  # each line but the last ends `",`
+        or not all(type(value) is str for value in parsed.values())
+    ):
+        return None
+    return list(parsed.items())
+
+
+def _pair(path: str | os.PathLike[str], pair: str) -> tuple[str, str]:
+    """The one pair of `{"a": "b"}`. Two JSON texts and nothing else (_PAIR_LINE says
+    so): no number, no depth for load_json to bound. What orjson refuses (a lone
+    surrogate) load_json refuses with its message."""
+    try:
+        key, value = orjson.loads(pair).popitem()
+    except orjson.JSONDecodeError:
+        try:
+            key, value = load_json(pair).popitem()
+        except JSONProblem as exc:
+            raise InputError(f"{path}: {exc.problem}") from None
+    return key, value
 
 
 def load_idmap(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -31,8 +31,8 @@ from harness.formats.recording import (
     Header,
     RecordingReader,
     TruncatedRecordingWarning,
-    read_exchange,
     read_header,
+    read_line,
 )
 from harness.formats.untrusted import line_limit_hint, load_json, max_line_chars
 from harness.model import Exchange
@@ -143,6 +143,12 @@ class SeqIndex:
     The offsets go to a temporary file, 8 bytes at the position of their seq (a seq
     beyond DENSE_SEQS, in a dict), so the index costs disk and page cache, never the
     reader's own memory: a million results are read in seq order in constant memory.
+
+    The file is scanned in its map, a line's seq read from the prefix our writers give
+    it (`{"seq":N,`); a line that starts otherwise is parsed. The slots are written only
+    once a seq is seen that is not above the one before: a file in seq order (a
+    recording, as a rule) is scanned once and streamed as it is, with no index at all
+    unless `entries` is asked for.
     """
 
     def __init__(self, path: Path) -> None:
@@ -152,35 +158,75 @@ class SeqIndex:
         self._slots = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._top = 0  # one past the highest seq in the file
         self._beyond: dict[int, int] = {}
-        slots = _SlotWindow(self._slots.fileno())
-        limit = max_line_chars()
-        with open(path, "rb") as file:
-            offset = len(file.readline(limit + 1))  # the header
-            previous = -1
-            while line := file.readline(limit + 1):
-                if len(line) > limit:
-                    number = _line_number(path, offset)
-                    raise RecordingError(str(path), number, f"line {line_limit_hint()}")
-                if not line.endswith(b"\n"):
-                    break  # cut off by a killed writer: that exchange is redone on resume
-                if line.strip():
-                    seq = _seq_of(line)
-                    if seq is None:
-                        raise RecordingError(
-                            str(path), _line_number(path, offset), "no integer seq"
-                        )
-                    if seq <= previous:
-                        self.in_order = False
-                    previous = seq
-                    self.count += 1
-                    if seq < DENSE_SEQS:
-                        # offset + 1: a hole in the file reads as 0, "no line".
-                        slots.put(seq, offset + 1)
-                        self._top = max(self._top, seq + 1)
-                    else:
-                        self._beyond[seq] = offset
-                offset += len(line)
-        slots.flush()
+        self._indexed = False
+        self._limit = max_line_chars()
+        if not self._scan(indexing=False):
+            self.in_order = False
+            self._scan(indexing=True)
+
+    def _scan(self, indexing: bool) -> bool:
+        """One pass over the exchange lines; with `indexing`, their slots are written,
+        else it stops (False) at the first seq not above the one before."""
+        limit = self._limit
+        with open(self.path, "rb") as file:
+            start = len(file.readline(limit + 1))  # the header
+            end = os.fstat(file.fileno()).st_size
+            if start >= end:
+                self._indexed = indexing
+                return True
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return self._scan_lines(mapped, start, end, indexing)
+
+    def _scan_lines(self, mapped: mmap.mmap, offset: int, end: int, indexing: bool) -> bool:
+        limit = self._limit
+        find, prefix = mapped.find, _SEQ_PREFIX.match
+        slots = _SlotWindow(self._slots.fileno()) if indexing else None
+        previous, count = -1, 0
+        while offset < end:
+            stop = find(b"\n", offset) + 1
+            if stop == 0:  # cut off by a killed writer: that exchange is redone on resume
+                if end - offset > limit:
+                    self._too_long(offset)
+                break
+            if stop - offset > limit:
+                self._too_long(offset)
+            found = prefix(mapped, offset, stop)
+            if found is not None and len(found.group(1)) < 19:
+                seq: int | None = int(found.group(1))
+            else:
+                line = mapped[offset:stop]
+                if not line.strip():
+                    offset = stop
+                    continue
+                seq = _seq_of(line)
+                if seq is None:
+                    raise RecordingError(
+                        str(self.path), _line_number(self.path, offset), "no integer seq"
+                    )
+            assert seq is not None
+            if seq <= previous:
+                if slots is None:
+                    return False
+                self.in_order = False
+            previous = seq
+            count += 1
+            if slots is not None:
+                if seq < DENSE_SEQS:
+                    # offset + 1: a hole in the file reads as 0, "no line".
+                    slots.put(seq, offset + 1)
+                    self._top = max(self._top, seq + 1)
+                else:
+                    self._beyond[seq] = offset
+            offset = stop
+        if slots is not None:
+            slots.flush()
+            self._indexed = True
+        self.count = count
+        return True
+
+    def _too_long(self, offset: int) -> None:
+        number = _line_number(self.path, offset)
+        raise RecordingError(str(self.path), number, f"line {line_limit_hint()}")
 
     def offsets(self) -> Iterator[int]:
         """The offset of the line to read for each seq, in seq order."""
@@ -189,6 +235,8 @@ class SeqIndex:
 
     def entries(self) -> Iterator[tuple[int, int]]:
         """(seq, the offset of its line to read), in seq order."""
+        if not self._indexed:
+            self._scan(indexing=True)
         slots = self._slots.fileno()
         size = self._top * _SLOT.size
         for start in range(0, size, _CHUNK):
@@ -239,8 +287,7 @@ def _line_number(path: Path, offset: int) -> int:
 
 def _exchange(path: Path, offset: int, line: bytes) -> Exchange:
     try:
-        data = load_json(line)
-        return read_exchange(data)
+        return read_line(line)
     except ValueError as exc:
         raise RecordingError(str(path), _line_number(path, offset), str(exc)) from None
 
