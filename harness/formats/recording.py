@@ -408,14 +408,8 @@ class RecordingReader:
         allow_truncated: bool = False,
         unique_seqs: bool = True,
         direction: str | None = "outbound",
-        checked: bool = False,
     ) -> None:
         self.path = Path(path)
-        # Every line was read and checked in this run already (by the replay's planner):
-        # parsed by orjson alone, without load_json's look for integers past 64 bits and
-        # for depth. A line changed since is still checked as read_exchange checks any,
-        # and one orjson refuses goes to load_json for what is wrong with it.
-        self._checked = checked
         # Which exchanges iterating yields: the API calls (every stage that replays,
         # plans or compares answers), the webhook deliveries, or (None) all of them.
         self.direction = direction
@@ -488,11 +482,6 @@ class RecordingReader:
         return Header.from_json(data)
 
     def _parse(self, number: int, line: str) -> Any:
-        if self._checked:
-            try:
-                return orjson.loads(line)
-            except orjson.JSONDecodeError:
-                pass  # load_json says what is wrong
         try:
             return load_json(line)
         except JSONProblem as exc:

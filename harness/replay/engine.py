@@ -487,9 +487,7 @@ class TargetReplay:
 
     async def _read(self, group: asyncio.TaskGroup) -> None:
         plan = self.plan
-        # The planner of this run read and checked every line (a shard's plan was made
-        # elsewhere): the lines are parsed by orjson alone.
-        with RecordingReader(self.recording, checked=self.mine is None) as reader:
+        with RecordingReader(self.recording) as reader:
             # A shard parses its own exchanges only.
             items = enumerate(reader) if self.mine is None else reader.positions(self.mine)
             for position, exchange in items:
