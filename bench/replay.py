@@ -40,6 +40,7 @@ class ShadowRun:
     engine_cpu: float  # seconds, the engine process alone
     first_request: float | None  # seconds from the command's start
     engine: dict[str, Any]  # run.json: the target's `engine` ({} from a harness without it)
+    head: int | None = None  # run.json: exchanges sent one at a time while planning
 
 
 def _shadow_replay(
@@ -72,8 +73,11 @@ def _shadow_replay(
     cpu_file.unlink()
     run = json.loads((out / "run.json").read_text())
     engine = run["targets"][0].get("engine") or {}
+    head = run["targets"][0].get("head")
     shutil.rmtree(out, ignore_errors=True)
-    return ShadowRun(measured, engine_cpu, first - begin if first is not None else None, engine)
+    return ShadowRun(
+        measured, engine_cpu, first - begin if first is not None else None, engine, head
+    )
 
 
 def _raw(recording: Path, url: str, concurrency: int, client: str) -> Measured:
@@ -183,14 +187,16 @@ def throughput(
             "s",
             note=f"from the command's start to the target's first request; {exchanges} exchanges",
         ),
-        _held_back(suffix, concurrency, [s.engine for s in shadows]),
+        _held_back(suffix, concurrency, shadows),
     ]
 
 
-def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> Figure:
-    """Requests in flight against the concurrency allowed, and the waits that explain a
-    gap (run.json: the target's `engine`; medians over the repeats)."""
-    found = [e for e in engines if e]
+def _held_back(suffix: str, concurrency: int, shadows: list[ShadowRun]) -> Figure:
+    """Requests in flight against the concurrency allowed (the slots in use), the waits
+    that explain a gap (run.json: the target's `engine`; medians over the repeats), and
+    the command's time around its sending: before the first request, the exchanges sent
+    one at a time while planning (the head), and after the last answer."""
+    found = [s.engine for s in shadows if s.engine]
     if not found:
         return Figure(
             f"replay.in_flight_{suffix}",
@@ -206,6 +212,18 @@ def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> 
         return f"{name} {seconds:.2f} s ({count:.0f} waits)"
 
     peak = max(e["in_flight_peak"] for e in found)
+    around = [
+        (s.first_request, s.measured.wall - s.first_request - s.engine["sending_seconds"])
+        for s in shadows
+        if s.engine and s.first_request is not None
+    ]
+    heads = [s.head for s in shadows if s.head is not None]
+    outside = (
+        f"; before the first request {median([b for b, _ in around]):.2f} s, after the "
+        f"last answer {median([a for _, a in around]):.2f} s"
+        if around
+        else ""
+    ) + (f"; head {median(heads):.0f} exchanges" if heads else "")
     return Figure(
         f"replay.in_flight_{suffix}",
         f"replay: mean requests in flight, latency {suffix}",
@@ -217,6 +235,7 @@ def _held_back(suffix: str, concurrency: int, engines: list[dict[str, Any]]) -> 
             f"peak {peak}; journeys waited (summed over journeys): "
             + ", ".join(waited(name) for name in ("barrier", "slot", "reader", "writer"))
             + f"; sending took {median([e['sending_seconds'] for e in found]):.2f} s"
+            + outside
         ),
     )
 

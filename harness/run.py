@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 from harness.compare.pipeline import SideComparer, compare_run
 from harness.compare.rules import resolve_config
-from harness.errors import InfrastructureError, InputError, ShadowWarning
+from harness.errors import InputError, ShadowWarning
 from harness.formats.summary import read_summary_file
 from harness.gate import GateConfig, GateVerdict, apply_gate, override
 from harness.reconcile.endstates import end_state_step
 from harness.reconcile.states import compare_end_states
 from harness.replay.progress import ProgressView
-from harness.replay.session import ReplayResult, ReplaySession, start_replay
+from harness.replay.session import ReplayResult, ReplaySession, check_reachable, start_replay
 from harness.report import WrittenReport, write_report
 from harness.report.phrasing import outcome_counts, percent, severity_counts
 from harness.scenario import Scenario, load_scenario
@@ -47,18 +47,6 @@ class RunResult:
     @property
     def run_dir(self) -> Path:
         return self.replay.run_dir
-
-
-def check_reachable(result: ReplayResult) -> None:
-    """A target that answered none of its requests is an infrastructure failure (exit 3),
-    not a candidate full of differences."""
-    unreachable = [c for c in result.counters if c.name in result.unreachable()]
-    if unreachable:
-        first = unreachable[0]
-        raise InfrastructureError(
-            f"target {first.name} answered none of its requests ({first.first_error}); "
-            f"results are in {result.run_dir}"
-        )
 
 
 def gate_config(section: GateConfig | None, options: dict[str, Any]) -> GateConfig:

@@ -45,7 +45,12 @@ def replay(
     from harness.distributed.replay import on_cluster_if
     from harness.errors import InputError
     from harness.replay.progress import progress_view
-    from harness.replay.session import ReplaySession, resume_replay, start_replay
+    from harness.replay.session import (
+        ReplaySession,
+        check_reachable,
+        resume_replay,
+        start_replay,
+    )
     from harness.scenario import load_scenario
 
     progress = None if no_progress else progress_view()
@@ -74,8 +79,4 @@ def replay(
                 session_type=session_type,
             )
     print_replay(result)
-    # Imported once the replay is done: what compare and report need is not needed to
-    # start sending (docs/performance.md, "Sending while planning").
-    from harness.run import check_reachable
-
     check_reachable(result)

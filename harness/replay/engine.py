@@ -31,7 +31,7 @@ from yarl import URL
 from harness.capture.redact import redact_exchange
 from harness.formats.recording import Header, RecordingReader
 from harness.formats.results import ResultWriter
-from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars, response_json
+from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars
 from harness.model import Exchange, Headers, Request, Response
 from harness.replay.credentials import Credential, recorded_credential
 from harness.replay.gates import GateLayout, Gates
@@ -414,6 +414,9 @@ class TargetReplay:
         self, plan: Plan, layout: GateLayout | None, completed: bytearray | None
     ) -> None:
         self.plan = plan
+        # Only the times a request holds are worth learning (IdMap.teaches then lets most
+        # answers go unwalked).
+        self.idmap.only_times(plan.times)
         # Per position, 1 when its result is there already (a resumed run's, or the
         # head's): it is not sent again; per journey, the exchanges left to send.
         self.completed = completed
@@ -630,7 +633,7 @@ class TargetReplay:
         else:
             extra["attempts"] = outcome.attempts
             if outcome.response is not None:
-                self.idmap.learn(response_json(recorded.response), response_json(outcome.response))
+                self.idmap.learn_responses(recorded.response, outcome.response)
                 if self.transforms is not None:
                     notes = self.transforms.learn(recorded, outcome.response)
                     if notes:

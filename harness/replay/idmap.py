@@ -21,7 +21,7 @@ from harness.formats.mapping import read_mapping_file
 from harness.formats.untrusted import response_json
 from harness.model import Response
 from harness.pairstore import PairStore
-from harness.replay.rewrite import NOT_ID_FIELDS
+from harness.replay.rewrite import CUSTOM_ID_FIELDS, NOT_ID_FIELDS
 from harness.scenario import TargetSpec
 from harness.stripe import (
     ID_PREFIXES,
@@ -68,6 +68,8 @@ class IdMap:
         self.ids = PairStore((seeds or {}).items())
         self._secrets: dict[str, str] = {}
         self._times: dict[int, int] = {}
+        # The recorded times worth learning (those a request holds: Plan.times); None: all.
+        self._wanted_times: frozenset[int] | None = None
         self.learnt = 0
 
     def get(self, recorded: str) -> str | None:
@@ -80,6 +82,15 @@ class IdMap:
         """The target's time for a time the recording showed in an answer at the same place
         (the latest such answer), if one was learnt."""
         return self._times.get(recorded)
+
+    def only_times(self, wanted: frozenset[int] | None) -> None:
+        """Learn from now on only the times in `wanted` (None: every time), and forget
+        the others learnt so far. Given the times the recording's requests hold (a plan's
+        `times`), this changes no request: a time is looked up only where a request
+        holds it. It keeps fewer times, and lets `teaches` pass over most answers."""
+        self._wanted_times = wanted
+        if wanted is not None:
+            self._times = {key: value for key, value in self._times.items() if key in wanted}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -103,8 +114,13 @@ class IdMap:
         self.ids.close()
 
     def learn_responses(self, recorded: Response | None, replayed: Response | None) -> int:
-        """Learn from a recorded response and the target's answer to the same request."""
-        return self.learn(response_json(recorded), response_json(replayed))
+        """Learn from a recorded response and the target's answer to the same request.
+        The target's answer is parsed and walked only when the recorded one `teaches`
+        something: most answers name ids paired already and no time a request holds."""
+        tree = response_json(recorded)
+        if tree is None or not self.teaches(tree):
+            return 0
+        return self.learn(tree, response_json(replayed))
 
     def learn(self, recorded: Any, replayed: Any) -> int:
         """Walk two parsed JSON bodies together; returns how many ids were learnt."""
@@ -112,6 +128,59 @@ class IdMap:
         if recorded is not None and replayed is not None:
             self._walk(recorded, replayed, None)
         return self.learnt - before
+
+    def teaches(self, recorded: Any) -> bool:
+        """False when walking the parsed recorded answer `recorded` beside any answer at
+        all would change nothing here (no pair, secret or time learnt): what `_walk`
+        could pair is paired already, every client secret is kept, and no time in it is
+        one worth learning. It looks at the recorded side alone, as `_walk` goes through
+        it (tests/test_idmap_teaches.py holds the two to each other)."""
+        kind = type(recorded)
+        if kind is dict:
+            for name, value in recorded.items():
+                kind = type(value)
+                if kind is str:
+                    if name not in NOT_ID_FIELDS and self._may_learn(value, name):
+                        return True
+                elif kind is int:
+                    if (name in TIMESTAMP_FIELDS or name.endswith("_at")) and self._wants_time(
+                        value
+                    ):
+                        return True
+                elif (
+                    value is not None
+                    and kind not in _SCALARS
+                    and name not in NOT_ID_FIELDS
+                    and self._teaches_under(value, name)
+                ):
+                    return True
+            return False
+        return self._teaches_under(recorded, None)
+
+    def _teaches_under(self, recorded: Any, key: str | None) -> bool:
+        """`teaches` for a value found under `key` (lists keep their field's name)."""
+        if type(recorded) is dict:
+            return self.teaches(recorded)
+        if type(recorded) is list:
+            return any(self._teaches_under(item, key) for item in recorded)
+        if type(recorded) is str:
+            return self._may_learn(recorded, key)
+        return False
+
+    def _may_learn(self, recorded: str, key: str | None) -> bool:
+        """Whether `_walk` could learn from the text `recorded` found under `key`: keep it
+        as a client secret, or pair it (by `_ids`, beside a text or an expanded object)."""
+        if key == "client_secret":
+            return recorded not in self._secrets
+        if not recorded or self.ids.get(recorded) is not None:
+            return False  # _ids lets it go at once
+        if key == "id" or "_" in recorded or key in CUSTOM_ID_FIELDS:
+            return id_prefix(recorded) not in NON_OBJECT_PREFIXES
+        return False  # neither _ids nor an expansion pairs it
+
+    def _wants_time(self, recorded: int) -> bool:
+        wanted = self._wanted_times
+        return (wanted is None or recorded in wanted) and is_calendar_time(recorded)
 
     def _walk(self, recorded: Any, replayed: Any, key: str | None) -> None:
         if isinstance(recorded, dict):
@@ -136,7 +205,7 @@ class IdMap:
                         continue
                     if kind is int and (name in TIMESTAMP_FIELDS or name.endswith("_at")):
                         other = replayed.get(name)
-                        if type(other) is int and is_calendar_time(value):
+                        if type(other) is int and self._wants_time(value):
                             _keep_latest(self._times, value, other, TIMES_KEPT)
                         continue
                     if value is None or kind in _SCALARS:
@@ -152,12 +221,18 @@ class IdMap:
                 for one, other in _align(recorded, replayed, self.ids):
                     self._walk(one, other, key)
         elif isinstance(recorded, str):
-            if isinstance(replayed, str):
-                if key == "client_secret":
+            if key == "client_secret":
+                if isinstance(replayed, str):
                     self._keep_secret(recorded, replayed)
-                else:
-                    self._ids(recorded, replayed, key)
-            elif isinstance(replayed, dict) and isinstance(replayed.get("id"), str):
+            elif isinstance(replayed, str):
+                self._ids(recorded, replayed, key)
+            elif (
+                isinstance(replayed, dict)
+                and isinstance(replayed.get("id"), str)
+                # A text that may be an id (an expanded object beside it): one with a
+                # prefix, or in a field of user-chosen ids; not a name or a description.
+                and (key == "id" or "_" in recorded or key in CUSTOM_ID_FIELDS)
+            ):
                 self._ids(recorded, replayed["id"], "id")
 
     def _ids(self, recorded: str, replayed: str, key: str | None) -> None:

@@ -58,6 +58,7 @@ from harness.replay.rewrite import (
     NOT_ID_FIELDS,
     PATH,
     SECRET,
+    TIME,
     request_references,
     secret_owner,
 )
@@ -117,6 +118,9 @@ class Footprint:
     started: float = 0.0
     reads: frozenset[str] = frozenset()  # what an id-less read shows (harness.stripe)
     effect: Effect | None = None  # what it changes: a write, or a read with a side effect
+    # The absolute times its request holds (by the planner's time fields): the times an
+    # answer's walk may have to learn for a later request (IdMap.only_times).
+    times: tuple[int, ...] = ()
 
     @property
     def role(self) -> int:
@@ -172,15 +176,23 @@ def _page_of(body: Any, paged: bool) -> tuple[tuple[str, float | None], ...] | N
     return tuple(items)
 
 
-def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozenset()) -> Footprint:
+def footprint(
+    exchange: Exchange,
+    custom_ids: set[str] | frozenset[str] = frozenset(),
+    time_fields: frozenset[str] | None = None,
+) -> Footprint:
     """The ids an exchange joins on and the catalogue ids it refers to. `custom_ids` are the
     user-chosen ids named by earlier answers: `plan=gold` refers to an object only if one
-    has been seen."""
+    has been seen. With `time_fields`, the absolute times its request holds by them too."""
     request = exchange.request
     used: dict[str, None] = {}
     acted: set[str] = set()
     cursors: set[str] = set()
-    for kind, value, where in request_references(request):
+    times: list[int] = []
+    for kind, value, where in request_references(request, times=time_fields):
+        if kind == TIME:
+            times.append(int(value))
+            continue
         if kind == SECRET:
             value = secret_owner(value)
         elif kind == CUSTOM and value not in custom_ids:
@@ -238,6 +250,7 @@ def footprint(exchange: Exchange, custom_ids: set[str] | frozenset[str] = frozen
         window=window,
         reads=reads,
         effect=effect,
+        times=tuple(times),
         started=exchange.started,
     )
 
@@ -336,6 +349,9 @@ class Plan:
     windows: dict[int, Window] = field(default_factory=dict)
     unproduced: int = 0
     unproduced_examples: list[str] = field(default_factory=list)
+    # Every absolute time a request of the recording holds, by the time fields the planner
+    # was given; None when it was given none (IdMap.only_times: the times worth learning).
+    times: frozenset[int] | None = None
 
     @property
     def exchanges(self) -> int:
@@ -464,7 +480,9 @@ PREEXISTING_MARGIN = 300.0
 class Planner:
     """Builds a Plan from exchanges (or footprints) fed in recorded order."""
 
-    def __init__(self, known_ids: Iterable[str] = ()) -> None:
+    def __init__(
+        self, known_ids: Iterable[str] = (), time_fields: frozenset[str] | None = None
+    ) -> None:
         # Per id: the first exchange joined on it, or _KNOWN, _UNPRODUCED, or listed.
         # Ids → an int in flat arrays (harness.hashtable): a million exchanges plan in tens
         # of MB. Two ids with one hash (about one chance in 10^8 for a million ids) would
@@ -495,10 +513,14 @@ class Planner:
         self._custom: set[str] = set()
         self._examples: list[str] = []
         self._groups = GroupScopes()
+        # The absolute times requests hold, by `time_fields` (None: not looked for).
+        self._time_fields = time_fields
+        self._times: set[int] | None = None if time_fields is None else set()
 
     def add(self, exchange: Exchange) -> None:
         # Imported cassettes join each other only on ids one of them created (groups.py).
-        self.add_footprint(self._groups.scoped(footprint(exchange, self._custom), exchange))
+        item = footprint(exchange, self._custom, self._time_fields)
+        self.add_footprint(self._groups.scoped(item, exchange))
 
     def _first_time(self, seq: int) -> bool:
         if seq >= _SEQ_BITS:
@@ -526,6 +548,8 @@ class Planner:
         if self._seqs is not None:
             self._seqs.append(item.seq)
         self._parent.append(position)
+        if self._times is not None:
+            self._times.update(item.times)
         ids = self._ids
         producers: dict[int, None] = {}
         for value in item.uses:
@@ -673,6 +697,7 @@ class Planner:
             windows=self._windows,
             unproduced=self._unproduced,
             unproduced_examples=list(self._examples),
+            times=frozenset(self._times) if self._times is not None else None,
         )
 
 
@@ -684,7 +709,11 @@ def plan_journeys(exchanges: Iterable[Exchange], known_ids: Iterable[str] = ()) 
     return planner.plan()
 
 
-def plan_apart(path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> Plan:
+def plan_apart(
+    path: str | os.PathLike[str],
+    known_ids: Iterable[str] = (),
+    time_fields: frozenset[str] | None = None,
+) -> Plan:
     """plan_recording in a process of its own (forked), for a replay about to run.
 
     Planning a million exchanges parses every line once more and keeps a table of every
@@ -692,7 +721,7 @@ def plan_apart(path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> P
     Planned apart, all of it goes when the child exits; only the plan (a few bytes per
     exchange) comes back.
     """
-    planning = PlanInProgress(path, known_ids)
+    planning = PlanInProgress(path, known_ids, time_fields)
     try:
         return planning.wait()
     finally:
@@ -709,14 +738,19 @@ class PlanInProgress:
     before it sends anything the planner would have refused.
     """
 
-    def __init__(self, path: str | os.PathLike[str], known_ids: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        known_ids: Iterable[str] = (),
+        time_fields: frozenset[str] | None = None,
+    ) -> None:
         self.path = path
         self._plan: Plan | None = None
         self._error: BaseException | None = None
         if "fork" not in multiprocessing.get_all_start_methods():
             # Planned here and now: the head is empty and the replay is planned first.
             try:
-                self._plan = plan_recording(path, known_ids)
+                self._plan = plan_recording(path, known_ids, time_fields=time_fields)
             except Exception as exc:  # kept for wait(), as a forked planner's would be
                 self._error = exc
             self._read: Any = None
@@ -726,7 +760,7 @@ class PlanInProgress:
         self._answer, child_end = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_plan_and_send,
-            args=(path, list(known_ids), child_end, self._read),
+            args=(path, list(known_ids), time_fields, child_end, self._read),
             name="shadow-planner",
             daemon=True,
         )
@@ -772,7 +806,13 @@ class PlanInProgress:
         self._process.join()
 
 
-def _plan_and_send(path: str, known_ids: list[str], answer: Any, read: Any) -> None:
+def _plan_and_send(
+    path: str,
+    known_ids: list[str],
+    time_fields: frozenset[str] | None,
+    answer: Any,
+    read: Any,
+) -> None:
     """The planning process: plan `path`, counting into `read` the exchanges accepted,
     and send the plan (or the error that stopped it) through `answer`."""
 
@@ -780,7 +820,8 @@ def _plan_and_send(path: str, known_ids: list[str], answer: Any, read: Any) -> N
         read.value = count
 
     try:
-        message: tuple[str, Any] = ("plan", plan_recording(path, known_ids, accepted))
+        plan = plan_recording(path, known_ids, accepted, time_fields=time_fields)
+        message: tuple[str, Any] = ("plan", plan)
     except Exception as exc:  # sent to the replay, which raises it there
         message = ("error", exc)
     try:
@@ -794,10 +835,13 @@ def plan_recording(
     path: str | os.PathLike[str],
     known_ids: Iterable[str] = (),
     accepted: Callable[[int], None] | None = None,
+    *,
+    time_fields: frozenset[str] | None = None,
 ) -> Plan:
     """Plan a recording file in one streaming pass; `accepted(n)` is told after each
-    exchange how many the planner has taken so far."""
-    planner = Planner(known_ids)
+    exchange how many the planner has taken so far. With `time_fields` (a scenario's),
+    the plan holds the absolute times requests hold by them (Plan.times)."""
+    planner = Planner(known_ids, time_fields)
     with RecordingReader(path) as reader:
         for position, exchange in enumerate(reader):
             try:

@@ -60,6 +60,7 @@ PATH, QUERY, BODY, HEADER = "path", "query", "body", "header"
 CUSTOM_ID_FIELDS = frozenset(CUSTOM_ID_COLLECTIONS.values()) | {"price"}
 # Request headers whose value is an id (the connected account a request acts for).
 ID_HEADERS = frozenset({"stripe-account", "stripe-context"})
+(_ID_HEADER_LENGTH,) = {len(name) for name in ID_HEADERS}
 # List parameters that page from an object: the id must be rewritten, but a list paged
 # from a customer is still a list of all customers, not a request about that customer.
 CURSOR_FIELDS = frozenset({"starting_after", "ending_before"})
@@ -163,6 +164,12 @@ def _walk_path(path: str, visit: Visitor) -> str:
     return "/".join(segments) if changed else path
 
 
+def _unquoted(text: str) -> str:
+    """A form key or value decoded (`unquote_plus`); most hold nothing to decode, and are
+    let go as they are without the call."""
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
 def _walk_form(
     encoded: str,
     visit: Visitor,
@@ -181,8 +188,8 @@ def _walk_form(
         raw_key, equals, raw_value = part.partition("=")
         if not equals or not raw_value:
             continue
-        value = unquote_plus(raw_value)
-        key = unquote_plus(raw_key)
+        value = _unquoted(raw_value)
+        key = _unquoted(raw_key)
         if skip_top_id and key == "id":
             # `id=gold` on a create names the object to be made: the user's own id.
             continue
@@ -268,7 +275,8 @@ def walk_request(
             )
     headers = request.headers
     for index, (name, value) in enumerate(headers):
-        if name.lower() in ID_HEADERS and is_stripe_id(value):
+        # (Both id headers' names are 14 characters long: most names are let go unlowered.)
+        if len(name) == _ID_HEADER_LENGTH and name.lower() in ID_HEADERS and is_stripe_id(value):
             new = visit(ID, value, HEADER)
             if new is not None and new != value:
                 if headers is request.headers:
@@ -293,16 +301,19 @@ def secret_owner(secret: str) -> str:
     return secret.partition("_secret_")[0]
 
 
-def request_references(request: Request) -> Iterator[tuple[str, str, str]]:
+def request_references(
+    request: Request, *, times: frozenset[str] | None = None
+) -> Iterator[tuple[str, str, str]]:
     """(kind, value, where) for every id, cursor, client secret and possibly user-chosen
-    id a request refers to."""
+    id a request refers to; and for every absolute time it holds (TIME), by the parameter
+    names in `times`, when given."""
     found: list[tuple[str, str, str]] = []
 
     def collect(kind: str, value: str, where: str) -> None:
-        if kind in (ID, CURSOR, CUSTOM, SECRET):
+        if kind in (ID, CURSOR, CUSTOM, SECRET, TIME):
             found.append((kind, value, where))
 
-    walk_request(request, collect)
+    walk_request(request, collect, times=times)
     return iter(found)
 
 
