@@ -200,8 +200,10 @@ def test_proven_same_never_calls_two_different_answers_equal(name: str, seed: in
 
 
 # Answers made of the values the walk's shortcuts decide alone: texts without a `_` that
-# an id map may know all the same (a plan called gold), booleans, nulls, and times a few
-# seconds or a day apart, in objects with and without a type.
+# an id map may know all the same (a plan called gold), texts with one that naming leaves
+# alone or not (a word, a request id, an id inside a sentence), booleans, nulls, empty
+# objects and lists, and times a few seconds or a day apart, in objects with and without
+# a type.
 _WALK_VALUES = st.sampled_from(
     [
         "gold",
@@ -209,6 +211,11 @@ _WALK_VALUES = st.sampled_from(
         "usd",
         "cus_Abcdefgh1234",
         "in_progress",
+        "per_unit",
+        "req_Abcdefgh1234",
+        "paid by cus_Abcdefgh1234 today",
+        {},
+        [],
         None,
         True,
         False,
@@ -229,7 +236,7 @@ _WALK_TREES = st.one_of(
     st.builds(lambda inner, outer: {**outer, "nested": inner}, _WALK_OBJECTS, _WALK_OBJECTS),
 )
 _USER_IDS = st.dictionaries(
-    st.sampled_from(["gold", "silver", "usd", "cus_Abcdefgh1234"]),
+    st.sampled_from(["gold", "silver", "usd", "cus_Abcdefgh1234", "per_unit"]),
     st.sampled_from(["gold", "silver", "cus_Recorded0001"]),
     max_size=3,
 )
@@ -259,8 +266,9 @@ def test_the_walks_shortcuts_decide_what_normalising_decides(
     shift: float,
     data: st.DataObject,
 ) -> None:
-    """Equal texts without a `_` (unless an id map knows them), equal booleans and nulls,
-    and times as far from their own request on both sides are decided without normalising;
+    """Equal texts without a `_` (unless an id map knows them) or that naming leaves
+    alone, equal booleans and nulls, empty objects and lists, and times as far from their
+    own request on both sides are decided without normalising;
     over a side's answers in order, the verdicts and what the time maps learn are those
     of normalising both."""
     like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
@@ -282,7 +290,7 @@ def test_the_walks_shortcuts_decide_what_normalising_decides(
         learnt = [
             (times.born(name, 1), times.first_shown(value, 1))
             for times in (base_times, other_times)
-            for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001")
+            for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001", "per_unit")
             for value in (1_795_435_200, 1_795_435_203, 1_795_521_600)
         ]
         outcomes.append((verdicts, learnt))

@@ -216,12 +216,13 @@ def _excerpt_of(node: Any, key: Any, depth: int) -> Any:
     neighbours in key order. None when the side has no such object."""
     if not isinstance(node, dict) or isinstance(node, ById):
         return None
-    keys = sorted(node.keys() | ({key} if isinstance(key, str) else set()), key=str)
+    # A parsed answer's keys are texts: they sort as they are.
+    keys = sorted(node.keys() | {key} if isinstance(key, str) else node.keys())
     shown = {k for k in ("id", "object", "type") if k in node}
-    if key in keys:
+    if key in node or isinstance(key, str):
         at = keys.index(key)
         shown.update(keys[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS + 1])
-    return {k: _brief(node[k], depth) for k in sorted(shown, key=str) if k in node}
+    return {k: _brief(node[k], depth) for k in sorted(shown) if k in node}
 
 
 def _excerpt(nodes: Sequence[Any], key: Any, depth: int = _EXCERPT_DEPTH) -> dict[str, Any]:

@@ -12,7 +12,7 @@ most exchanges.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,68 @@ class Normalized:
         return self.status >= 400
 
 
+# What KnownIds holds for a text no id map knows (ids never hold a NUL).
+NO_COUNTERPART = "\0"
+# Texts a KnownIds remembers, and texts it remembers as inert, before it starts afresh.
+_KNOWN_KEPT = 1 << 16
+
+
+class KnownIds(dict[str, str]):
+    """One side's text → its recorded counterpart, or NO_COUNTERPART: a dict whose misses
+    ask `look_up` (the side's id maps) once, so the fused walk looks a text up at C speed
+    the second time. It also remembers which texts holding a `_` are inert (`inert`).
+    The id maps do not change while a side is compared, so neither does what it holds."""
+
+    __slots__ = ("inert", "look_up")
+
+    def __init__(self, look_up: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.look_up = look_up
+        # By id pattern (an answer's API version's): texts with a `_` → inert or not.
+        self.inert: dict[re.Pattern[str], dict[str, bool]] = {}
+
+    def __missing__(self, text: str) -> str:
+        found = self.look_up(text)
+        if found is None:
+            found = NO_COUNTERPART
+        if len(self) >= _KNOWN_KEPT:
+            self.clear()
+        self[text] = found
+        return found
+
+
+def known_ids(counterparts: Mapping[str, str]) -> KnownIds:
+    """The KnownIds of a side's counterparts: their own (harness.compare.pipeline's
+    Counterparts keep one for the whole side), or a new one over a plain mapping."""
+    known = getattr(counterparts, "known", None)
+    return known if isinstance(known, KnownIds) else KnownIds(counterparts.get)
+
+
+def _inert(text: str, known: KnownIds, pattern: re.Pattern[str]) -> bool:
+    """Whether naming `text` (a text holding a `_`) on this side leaves it as it is and
+    names no id, in a field of any kind: no id map knows it whole, it is no generated id
+    (an expandable reference's test), and every id the pattern finds in it is one
+    _name_ids_in_text leaves alone. Such a text teaches the time map nothing."""
+    table = known.inert.get(pattern)
+    if table is None:
+        table = known.inert[pattern] = {}
+    found = table.get(text)
+    if found is None:
+        found = known[text] is NO_COUNTERPART and GENERATED_ID.fullmatch(text) is None
+        if found:
+            for match in pattern.finditer(text):
+                inside = match.group(0)
+                if id_prefix(inside) not in NON_OBJECT_PREFIXES and (
+                    known[inside] is not NO_COUNTERPART or _looks_generated(inside)
+                ):
+                    found = False
+                    break
+        if len(table) >= _KNOWN_KEPT:
+            table.clear()
+        table[text] = found
+    return found
+
+
 class IdNamer:
     """Names ids for comparison: the recorded counterpart when both sides know one, else
     a placeholder by prefix and order of first appearance within one response."""
@@ -64,6 +126,7 @@ class IdNamer:
         pattern: re.Pattern[str] = ID_PATTERN,
     ) -> None:
         self.counterparts = counterparts
+        self.known = known_ids(counterparts)  # the same, looked up at C speed
         self.times = times
         self.request = pack(request)  # as the time map keeps it
         self.pattern = pattern  # the ids of the answer's API version (its catalogue's prefixes)
@@ -73,8 +136,8 @@ class IdNamer:
     def __call__(self, value: str) -> str:
         if self.times is not None:
             self.times.name(value, self.request)  # the first answer naming an object
-        recorded = self.counterparts.get(value)
-        if recorded is not None:
+        recorded = self.known[value]
+        if recorded is not NO_COUNTERPART:
             return recorded
         placeholder = self._placeholders.get(value)
         if placeholder is None:
@@ -93,18 +156,19 @@ def _looks_generated(value: str) -> bool:
 
 
 def _name_ids_in_text(text: str, name: IdNamer) -> str:
-    recorded = name.counterparts.get(text)
-    if recorded is not None:
+    known = name.known
+    recorded = known[text]
+    if recorded is not NO_COUNTERPART:
         if name.times is not None:
             name.times.name(text, name.request)
         return recorded
-    if "_" not in text:
+    if "_" not in text or _inert(text, known, name.pattern):
         return text
 
     def replace(match: re.Match[str]) -> str:
         found = match.group(0)
         if id_prefix(found) in NON_OBJECT_PREFIXES or (
-            found not in name.counterparts and not _looks_generated(found)
+            known[found] is NO_COUNTERPART and not _looks_generated(found)
         ):
             return found
         return name(found)
@@ -115,7 +179,7 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
 def _name_reference(text: str, name: IdNamer) -> str:
     """A field the catalogue says holds an id (an expandable reference): named as an id
     even when no table knows its prefix."""
-    if name.counterparts.get(text) is None and GENERATED_ID.fullmatch(text):
+    if name.known[text] is NO_COUNTERPART and GENERATED_ID.fullmatch(text):
         return name(text)
     return _name_ids_in_text(text, name)
 
@@ -152,6 +216,7 @@ class _KeyKinds(dict[str, int]):
     ) -> None:
         super().__init__()
         self.profile, self.by_object, self.described = profile, by_object, described
+        self.children = _Children(profile.catalogue, described)
 
     def __missing__(self, key: str) -> int:
         profile, described = self.profile, self.described
@@ -168,6 +233,24 @@ class _KeyKinds(dict[str, int]):
             flags |= _KEY_REFERENCE
         self[key] = flags
         return flags
+
+
+class _Children(dict[str, "ObjectType | None"]):
+    """Field name → the catalogue's type of the object it holds, when the catalogue says,
+    for the objects of one catalogue type (an embedded object that names no type of its
+    own is normalised as that one); each name worked out once."""
+
+    def __init__(self, catalogue: Catalogue | None, described: ObjectType | None) -> None:
+        super().__init__()
+        self.catalogue, self.described = catalogue, described
+
+    def __missing__(self, key: str) -> ObjectType | None:
+        found = None
+        if self.described is not None and self.catalogue is not None:
+            inner = self.described.children.get(key)
+            found = self.catalogue.object_type(inner) if inner is not None else None
+        self[key] = found
+        return found
 
 
 # (profile, masked fields, catalogue type) by their ids → their table; the entry holds
@@ -215,9 +298,10 @@ class _Normalizer:
         name: IdNamer,
         profile: Profile,
         times: TimeMap | None = None,
+        packed: int | None = None,
     ) -> None:
         self.request = request
-        self.packed = pack(request)
+        self.packed = pack(request) if packed is None else packed  # `request` packed
         self.name = name
         self.profile = profile
         self.masked = profile.masked
@@ -276,7 +360,13 @@ class _Normalizer:
         its fields' kinds (by the fields masked for its object type and the catalogue's
         type of it), and that type (`described`: the type of an embedded object that
         names none itself)."""
-        anchors = self.anchors_of(node, outer)
+        kinds, described = self.kinds_of(node, described)
+        return self.anchors_of(node, outer), kinds, described
+
+    def kinds_of(
+        self, node: dict[str, Any], described: ObjectType | None
+    ) -> tuple[_KeyKinds, ObjectType | None]:
+        """The table of `node`'s fields' kinds and the catalogue's type of it (context)."""
         object_type = node.get("object")
         # Worked out once per type and profile: a run has a few dozen types.
         key = object_type if type(object_type) is str else id(described)
@@ -291,7 +381,7 @@ class _Normalizer:
                 _key_kinds(self.profile, by_object, described),
                 described,
             )
-        return anchors, found[0], found[1]
+        return found
 
     def field_kind(self, key: str, item: Any, kinds: _KeyKinds) -> int:
         """How the field `key` holding `item` is normalised: _PLAIN, _MASKED, _TIME,
@@ -311,13 +401,6 @@ class _Normalizer:
             return _REFERENCE if flags & _KEY_REFERENCE else _TEXT
         return _PLAIN
 
-    def embedded(self, key: str, described: ObjectType | None) -> ObjectType | None:
-        """The catalogue's type of the object the field `key` holds, when it says."""
-        if described is None or self.catalogue is None:
-            return None
-        inner = described.children.get(key)
-        return self.catalogue.object_type(inner) if inner is not None else None
-
     def time(self, key: str, item: float, anchors: _Anchors) -> Any:
         return FIXED_BY_EMULATOR if item in self.fixed_times else self.moment(key, item, anchors)
 
@@ -325,29 +408,37 @@ class _Normalizer:
         self, node: dict[str, Any], outer: _Anchors = (), described: ObjectType | None = None
     ) -> dict[str, Any]:
         """`described`: the catalogue's type of an embedded object that names none itself."""
-        anchors, kinds, described = self.context(node, outer, described)
+        anchors, kinds, _ = self.context(node, outer, described)
+        name = self.name
         out: dict[str, Any] = {}
         # Sorted keys: placeholders are numbered in an order the server's key order
-        # does not change.
+        # does not change. Each field as field_kind says, written out here: this loop
+        # runs for every field of every answer that differs.
         for key in sorted(node):
             item = node[key]
-            how = self.field_kind(key, item, kinds)
-            if how == _PLAIN:
-                out[key] = item
-            elif how == _MASKED:
+            if item is None:
+                out[key] = None
+                continue
+            flags = kinds[key]
+            kind = type(item)
+            if flags & _KEY_MASKED:
                 out[key] = MASK
-            elif how == _TIME:
-                out[key] = self.time(key, item, anchors)
-            elif how == _CONTAINER:
-                embedded = self.embedded(key, described)
-                if type(item) is dict:
-                    out[key] = self.mapping(item, anchors, embedded)
+            elif kind is str:
+                if flags & _KEY_REFERENCE:
+                    out[key] = _name_reference(item, name)
                 else:
-                    out[key] = self.sequence(item, anchors, embedded)
-            elif how == _REFERENCE:
-                out[key] = _name_reference(item, self.name)
+                    out[key] = _name_ids_in_text(item, name)
+            elif kind is int or kind is float:
+                if flags & _KEY_TIME and item >= EARLIEST_TIMESTAMP:
+                    out[key] = self.time(key, item, anchors)
+                else:
+                    out[key] = item
+            elif kind is dict:
+                out[key] = self.mapping(item, anchors, kinds.children[key])
+            elif kind is list:
+                out[key] = self.sequence(item, anchors, kinds.children[key])
             else:
-                out[key] = _name_ids_in_text(item, self.name)
+                out[key] = item
         return out
 
     def sequence(
@@ -503,7 +594,7 @@ class Answer:
         window = (self.started, self.finished)
         pattern = _pattern(self.profile.catalogue)
         name = IdNamer(self.counterparts, self.times, window, pattern)
-        return _Normalizer(window, name, self.profile, self.times)
+        return _Normalizer(window, name, self.profile, self.times, name.request)
 
     def normalize(self, parsed: tuple[Any, bool] | None = None) -> Normalized:
         return normalize_response(
@@ -545,22 +636,89 @@ def proven_same(baseline: Answer, other: Answer) -> tuple[bool, tuple[Any, bool]
     return same, parsed_base, parsed_other
 
 
+class _LazyAnchors:
+    """An object's anchors (_Normalizer.anchors_of), worked out only when a time inside
+    it needs more than its own request to be decided: most never do. The object's birth
+    is learnt when it is walked (_FusedWalk.mappings); within one answer the time map
+    gives the same birth then or later (the first request to name an object wins)."""
+
+    __slots__ = ("node", "normalizer", "outer", "resolved")
+
+    def __init__(
+        self, normalizer: _Normalizer, node: dict[str, Any], outer: _Anchors | _LazyAnchors
+    ) -> None:
+        self.normalizer, self.node, self.outer = normalizer, node, outer
+        self.resolved: _Anchors | None = None
+
+    def get(self) -> _Anchors:
+        if self.resolved is None:
+            self.resolved = self.normalizer.anchors_of(self.node, _resolved(self.outer))
+        return self.resolved
+
+
+def _resolved(anchors: _Anchors | _LazyAnchors) -> _Anchors:
+    return anchors if type(anchors) is tuple else anchors.get()  # type: ignore[union-attr]
+
+
+_SomeAnchors = _Anchors | _LazyAnchors
+
+
+class _Learnt:
+    """What one side's time map learns from one answer: the objects it names and the
+    times it shows, each taught once (within one answer the first request is the same,
+    so teaching it again would teach nothing)."""
+
+    __slots__ = ("named", "packed", "shown", "times")
+
+    def __init__(self, times: TimeMap, packed: int) -> None:
+        self.times, self.packed = times, packed
+        self.named: set[str] = set()
+        self.shown: set[float] = set()
+
+    def name(self, object_id: str) -> None:
+        if object_id not in self.named:
+            self.named.add(object_id)
+            self.times.name(object_id, self.packed)
+
+    def show(self, value: float) -> None:
+        if value not in self.shown:
+            self.shown.add(value)
+            self.times.first_shown(value, self.packed)
+
+
 class _FusedWalk:
     """Two normalisers walking two raw trees in step, each field normalised as
     _Normalizer.mapping would and compared at once; the first difference, or anything
-    normalising decides over a whole list, ends the walk unproven."""
+    normalising decides over a whole list, ends the walk unproven. Texts are looked up
+    in each side's KnownIds, and texts that naming leaves alone and that teach nothing
+    (_inert) are remembered per side, so a text the run has seen costs a dict lookup."""
 
-    __slots__ = ("mine", "theirs")
+    __slots__ = (
+        "known",
+        "learnt",
+        "mine",
+        "other_known",
+        "other_learnt",
+        "other_pattern",
+        "pattern",
+        "theirs",
+    )
 
     def __init__(self, mine: _Normalizer, theirs: _Normalizer) -> None:
         self.mine, self.theirs = mine, theirs
+        self.learnt = _Learnt(mine.times, mine.packed) if mine.times is not None else None
+        self.other_learnt = (
+            _Learnt(theirs.times, theirs.packed) if theirs.times is not None else None
+        )
+        self.known, self.other_known = mine.name.known, theirs.name.known
+        self.pattern, self.other_pattern = mine.name.pattern, theirs.name.pattern
 
     def values(
         self,
         one: Any,
         other: Any,
-        anchors: _Anchors,
-        other_anchors: _Anchors,
+        anchors: _SomeAnchors,
+        other_anchors: _SomeAnchors,
         described: ObjectType | None,
         other_described: ObjectType | None,
     ) -> bool:
@@ -572,34 +730,56 @@ class _FusedWalk:
         if kind is list:
             return self.sequences(one, other, anchors, other_anchors, described, other_described)
         if kind is str:
-            return bool(
-                _name_ids_in_text(one, self.mine.name) == _name_ids_in_text(other, self.theirs.name)
-            )
+            return self.texts(one, other)
         return bool(one == other)
+
+    def texts(self, one: str, other: str) -> bool:
+        """Whether two texts name alike (_name_ids_in_text), the time maps learning what
+        naming them teaches. Two equal texts naming leaves alone on both sides, and two
+        texts each a whole id the id maps know, are decided without a pattern."""
+        known, other_known = self.known, self.other_known
+        recorded, other_recorded = known[one], other_known[other]
+        if recorded is not NO_COUNTERPART and other_recorded is not NO_COUNTERPART:
+            if self.learnt is not None:
+                self.learnt.name(one)
+            if self.other_learnt is not None:
+                self.other_learnt.name(other)
+            return recorded == other_recorded
+        if (
+            one == other
+            and recorded is NO_COUNTERPART
+            and other_recorded is NO_COUNTERPART
+            and (
+                "_" not in one
+                or (
+                    _inert(one, known, self.pattern)
+                    and _inert(one, other_known, self.other_pattern)
+                )
+            )
+        ):
+            return True
+        return _name_ids_in_text(one, self.mine.name) == _name_ids_in_text(other, self.theirs.name)
 
     def mappings(
         self,
         one: dict[str, Any],
         other: dict[str, Any],
-        outer: _Anchors,
-        other_outer: _Anchors,
+        outer: _SomeAnchors,
+        other_outer: _SomeAnchors,
         described: ObjectType | None,
         other_described: ObjectType | None,
     ) -> bool:
         if one.keys() != other.keys():
             return False
         mine, theirs = self.mine, self.theirs
-        anchors, kinds, described = mine.context(one, outer, described)
-        other_anchors, other_kinds, other_described = theirs.context(
-            other, other_outer, other_described
-        )
-        # Whether theirs' field is normalised as mine is, for fields of one type: told by
-        # the same masked fields and catalogue type, unless numbers differ (a time is a
-        # number from 1973 on).
+        kinds, described = mine.kinds_of(one, described)
+        other_kinds, other_described = theirs.kinds_of(other, other_described)
+        anchors = self.anchors(mine, one, outer, self.learnt)
+        other_anchors = self.anchors(theirs, other, other_outer, self.other_learnt)
+        # Whether theirs' fields are normalised as mine are: told by the same masked
+        # fields and catalogue type.
         alike = kinds is other_kinds
-        field_kind, other_field_kind = mine.field_kind, theirs.field_kind
-        name, other_name = mine.name, theirs.name
-        ids, other_ids = name.counterparts, other_name.counterparts
+        known, other_known = self.known, self.other_known
         # In the first answer's key order, not sorted as mapping() walks: placeholders
         # are numbered alike on both sides either way, so their equality is the same.
         for key, item in one.items():
@@ -608,52 +788,95 @@ class _FusedWalk:
             if alike and kind is type(other_item):
                 # Fields of one kind holding one value normalise alike when the value is
                 # not a number (a time is counted from its own side's moments) and holds
-                # no id: no `_` (generated ids have one) and no id map knows it (a
-                # user-chosen id, `gold`, has none).
+                # no id: naming leaves it alone on both sides (_inert; no `_` is enough
+                # when no id map knows it: a user-chosen id, `gold`, has none).
                 if kind is str:
                     if (
                         item == other_item
-                        and "_" not in item
-                        and ids.get(item) is None
-                        and other_ids.get(item) is None
+                        and known[item] is NO_COUNTERPART
+                        and other_known[item] is NO_COUNTERPART
+                        and (
+                            "_" not in item
+                            or (
+                                _inert(item, known, self.pattern)
+                                and _inert(item, other_known, self.other_pattern)
+                            )
+                        )
                     ):
                         continue
                 elif (item is None or kind is bool) and item == other_item:
                     continue
-            how = field_kind(key, item, kinds)
-            if not (
-                alike
-                and kind is type(other_item)
-                and ((kind is not int and kind is not float) or item == other_item)
-            ) and how != other_field_kind(key, other_item, other_kinds):
-                return False
+                # The same table and type give the same kind, unless the value is a
+                # number that differs (a time is a number from 1973 on).
+                how = mine.field_kind(key, item, kinds)
+                if (
+                    (kind is int or kind is float)
+                    and item != other_item
+                    and how != theirs.field_kind(key, other_item, other_kinds)
+                ):
+                    return False
+            else:
+                how = mine.field_kind(key, item, kinds)
+                if how != theirs.field_kind(key, other_item, other_kinds):
+                    return False
             if how == _PLAIN:
                 if item != other_item:
                     return False
             elif how == _TEXT:
-                if _name_ids_in_text(item, name) != _name_ids_in_text(other_item, other_name):
+                if not self.texts(item, other_item):
                     return False
             elif how == _CONTAINER:
-                if not self.values(
-                    item,
-                    other_item,
-                    anchors,
-                    other_anchors,
-                    mine.embedded(key, described),
-                    theirs.embedded(key, other_described),
+                if not item and not other_item and kind is type(other_item):
+                    continue  # {} or [] on both sides: nothing to name, time or learn
+                embedded, other_embedded = kinds.children[key], other_kinds.children[key]
+                if kind is dict and type(other_item) is dict:
+                    if not self.mappings(
+                        item, other_item, anchors, other_anchors, embedded, other_embedded
+                    ):
+                        return False
+                elif not self.values(
+                    item, other_item, anchors, other_anchors, embedded, other_embedded
                 ):
                     return False
             elif how == _TIME:
                 if not self.times(key, item, other_item, anchors, other_anchors):
                     return False
-            elif how == _REFERENCE and _name_reference(item, name) != _name_reference(
-                other_item, other_name
-            ):
+            elif how == _REFERENCE and not self.references(item, other_item):
                 return False
         return True
 
+    @staticmethod
+    def anchors(
+        normalizer: _Normalizer,
+        node: dict[str, Any],
+        outer: _SomeAnchors,
+        learnt: _Learnt | None,
+    ) -> _SomeAnchors:
+        """What anchors_of would give for `node`, worked out when first needed; its birth
+        (the request that first named it) is learnt now, as anchors_of learns it."""
+        identity = node.get("id")
+        if type(identity) is str and identity:
+            if learnt is not None:
+                learnt.name(identity)
+        elif node.keys().isdisjoint(_ANCHOR_NAMES):
+            return outer  # no anchor of its own: anchors_of gives the outer ones
+        return _LazyAnchors(normalizer, node, outer)
+
+    def references(self, one: str, other: str) -> bool:
+        """Whether two expandable references name alike (_name_reference): as texts
+        when each is a whole id the id maps know (naming them so is naming them as
+        texts), else as _name_reference names them."""
+        if self.known[one] is not NO_COUNTERPART and self.other_known[other] is not NO_COUNTERPART:
+            return self.texts(one, other)
+        return _name_reference(one, self.mine.name) == _name_reference(other, self.theirs.name)
+
     def times(
-        self, key: str, item: float, other_item: float, anchors: _Anchors, other_anchors: _Anchors
+        self,
+        key: str,
+        item: float,
+        other_item: float,
+        anchors: _SomeAnchors,
+        other_anchors: _SomeAnchors,
     ) -> bool:
         """Whether two times normalise to equal Moments. Most lie as far from their own
         request's start on both sides, the first test of Moment.__eq__: that one is made
@@ -663,43 +886,56 @@ class _FusedWalk:
         if item not in mine.fixed_times and other_item not in theirs.fixed_times:
             tolerance = max(mine.tolerance, theirs.tolerance)
             if abs((item - other_item) - (mine.request[0] - theirs.request[0])) <= tolerance:
-                if mine.times is not None:
-                    mine.times.first_shown(item, mine.packed)
-                if theirs.times is not None:
-                    theirs.times.first_shown(other_item, theirs.packed)
+                if self.learnt is not None:
+                    self.learnt.show(item)
+                if self.other_learnt is not None:
+                    self.other_learnt.show(other_item)
                 return True
-        return bool(mine.time(key, item, anchors) == theirs.time(key, other_item, other_anchors))
+        return bool(
+            mine.time(key, item, _resolved(anchors))
+            == theirs.time(key, other_item, _resolved(other_anchors))
+        )
 
     def sequences(
         self,
         one: list[Any],
         other: list[Any],
-        anchors: _Anchors,
-        other_anchors: _Anchors,
+        anchors: _SomeAnchors,
+        other_anchors: _SomeAnchors,
         described: ObjectType | None,
         other_described: ObjectType | None,
     ) -> bool:
         if len(one) != len(other):
             return False
-        objects = _known_objects(one, self.mine.name.counterparts)
-        if objects != _known_objects(other, self.theirs.name.counterparts):
+        objects = _known_objects(one, self.known)
+        if objects != _known_objects(other, self.other_known):
             return False
         if objects is None:
             return False  # new objects: normalising orders them by content first
         # Objects the id maps know keep their order (sequence() keys them by id), and
         # anything else is compared item by item, as sequence() does.
-        return all(
-            self.values(item, other_item, anchors, other_anchors, described, other_described)
-            for item, other_item in zip(one, other, strict=True)
-        )
+        values = self.values
+        for item, other_item in zip(one, other, strict=True):
+            if not values(item, other_item, anchors, other_anchors, described, other_described):
+                return False
+        return True
 
 
-def _known_objects(items: list[Any], counterparts: Mapping[str, str]) -> bool | None:
+def _known_objects(items: list[Any], known: KnownIds) -> bool | None:
     """False for a list that is not all objects with ids, True for one whose objects the
     id map all knows, None for objects some of which it does not."""
-    if not items or not all(type(item) is dict and type(item.get("id")) is str for item in items):
+    if not items:
         return False
-    return True if all(item["id"] in counterparts for item in items) else None
+    every_known = True
+    for item in items:
+        if type(item) is not dict:
+            return False
+        identity = item.get("id")
+        if type(identity) is not str:
+            return False
+        if every_known and known[identity] is NO_COUNTERPART:
+            every_known = False
+    return True if every_known else None
 
 
 def to_jsonable(value: Any) -> Any:

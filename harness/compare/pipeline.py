@@ -26,7 +26,14 @@ from harness.compare.diff import diff_responses
 from harness.compare.eventrun import events_section, side_events
 from harness.compare.group import Group
 from harness.compare.noise import FieldCounts
-from harness.compare.normalize import Answer, Normalized, NotComparable, proven_same
+from harness.compare.normalize import (
+    NO_COUNTERPART,
+    Answer,
+    KnownIds,
+    Normalized,
+    NotComparable,
+    proven_same,
+)
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
@@ -127,40 +134,30 @@ _Item = RawOutcome | _Pending
 # --- id maps ----------------------------------------------------------------------------
 
 
-# Answers Counterparts remembers per side before it starts afresh: the strings of answers
-# repeat (statuses, currencies, the ids of a journey), and an id map on file answers each
-# question in Python.
-_REMEMBERED = 1 << 16
-_UNKNOWN = "\0"  # remembered as not a recorded id (ids never hold a NUL)
-
-
 class Counterparts(Mapping[str, str]):
     """One side's id → the recorded id, for the recorded ids both sides know: a view over
     the two id maps (`own` None: the recording, whose ids are the recorded ones; `other`
     None: the recording on the other side, which knows every recorded id). Nothing is
-    copied, so a million ids cost what the maps cost (harness.pairstore), and the last
-    answers are remembered."""
+    copied, so a million ids cost what the maps cost (harness.pairstore), and the answers
+    to the last texts asked are remembered in `known` (normalize.KnownIds: the strings of
+    answers repeat, and an id map on file answers each question in Python), which the
+    fused walk reads directly."""
 
     def __init__(self, own: PairStore | None, other: PairStore | None) -> None:
         self.own = own
         self.other = other
-        self._remembered: dict[str, str] = {}
+        self.known = KnownIds(self._look_up)
 
     def get(self, value: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        found = self._remembered.get(value)
-        if found is None:
-            found = self._look_up(value) or _UNKNOWN
-            if len(self._remembered) >= _REMEMBERED:
-                self._remembered.clear()
-            self._remembered[value] = found
-        return default if found is _UNKNOWN else found
+        found = self.known[value]
+        return default if found is NO_COUNTERPART else found
 
     def _look_up(self, value: str) -> str | None:
         if self.own is None:
             recorded: str | None = value
         else:
             recorded = self.own.key_of(value)
-        if recorded is None or (self.other is not None and self.other.get(recorded) is None):
+        if not recorded or (self.other is not None and self.other.get(recorded) is None):
             return None
         return recorded
 

@@ -32,8 +32,11 @@ from harness.hashtable import HashTable
 from harness.model import Request
 from harness.stripe.times import EARLIEST_TIME, describe_distance, same_calendar_distance
 
-# A Unix time written in a request: ten digits, not inside a longer number or word.
-_SENT_TIME = re.compile(rb"(?<![0-9A-Za-z_])[0-9]{9,10}(?![0-9A-Za-z_])")
+# A Unix time written in a request: ten digits, not inside a longer number or word. The
+# same pattern for texts and bytes (the classes are ASCII: no other character or byte of
+# UTF-8 is in them).
+_SENT_TIME_BYTES = re.compile(rb"(?<![0-9A-Za-z_])[0-9]{9,10}(?![0-9A-Za-z_])")
+_SENT_TIME_TEXT = re.compile(r"(?<![0-9A-Za-z_])[0-9]{9,10}(?![0-9A-Za-z_])")
 
 # A stretch of time: a request's (start, end), or a field's (value, value).
 Window = tuple[float, float]
@@ -150,12 +153,15 @@ class TimeMap:
         self._seq = seq
         if self.origin is None:
             return
-        body = request.body if isinstance(request.body, bytes) else request.body.encode()
-        for text in (request.query.encode(), body):
-            for found in _SENT_TIME.findall(text):
-                value = int(found)
-                if value >= EARLIEST_TIME:
-                    self._sent.setdefault(value, seq)
+        body = request.body
+        found = _SENT_TIME_TEXT.findall(request.query) if request.query else []
+        if body:
+            pattern = _SENT_TIME_TEXT if type(body) is str else _SENT_TIME_BYTES
+            found += pattern.findall(body)  # type: ignore[arg-type]
+        for digits in found:
+            value = int(digits)
+            if value >= EARLIEST_TIME:
+                self._sent.setdefault(value, seq)
 
     def origin_of(self, value: float) -> float | None:
         """The origin to count `value` from: the side's, when one of its requests up to
