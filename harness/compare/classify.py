@@ -102,9 +102,10 @@ class Classifier:
 
     def classify(self, difference: Difference) -> Difference:
         verdict = self.verdict(difference)
-        if verdict.outcome == "difference" and difference.outcome == "expected":
-            # Explained before classifying: an expected API upgrade (compare.upgrade).
-            verdict = replace(verdict, outcome="expected", reason=difference.reason)
+        if verdict.outcome == "difference" and difference.outcome in ("expected", "noise"):
+            # Explained before classifying: an expected API upgrade (compare.upgrade), a
+            # page's window (compare.windows).
+            verdict = replace(verdict, outcome=difference.outcome, reason=difference.reason)
         if (
             verdict.outcome == "difference"
             and difference.kind in _FIELD_KINDS

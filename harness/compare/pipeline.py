@@ -39,6 +39,7 @@ from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
 from harness.compare.timemap import TimeMap
 from harness.compare.upgrade import explain_upgrade
+from harness.compare.windows import explain_page_windows
 from harness.errors import InputError, ScenarioError
 from harness.formats.idmap import iter_idmap
 from harness.formats.outcomes import OutcomeWriter, writing_outcomes
@@ -328,13 +329,15 @@ def compare_items(
 
 def _diff_pending(pending: list[_Pending], own: bool = True) -> list[list[Difference]]:
     """Worker: the differences of each pending pair (run in a pool when there are many),
-    those an expected upgrade explains marked expected; `own` off: all found by deepdiff
-    (diff.diff_trees)."""
+    those an expected upgrade explains marked expected, and a page's items that only the
+    window's edge tells apart marked noise (compare.windows); `own` off: all found by
+    deepdiff (diff.diff_trees)."""
     found = []
     for item in pending:
         differences = diff_responses(item.endpoint, item.baseline, item.candidate, own)
         if item.upgrade is not None:
             explain_upgrade(differences, item.baseline, item.candidate, *item.upgrade)
+        explain_page_windows(differences, item.baseline, item.candidate)
         found.append(differences)
     return found
 

@@ -1,0 +1,95 @@
+"""A page of a longer list is a window over it, and where objects were made in the same
+second, which ones fall inside depends on how the target breaks the tie.
+
+`GET /v1/invoices?limit=5` says `has_more: true`: it shows the five newest invoices.
+Stripe's lists are sorted by `created`, a time in whole seconds. localstripe keeps the
+objects of one second oldest first, so a page that cuts through a second holds other
+objects depending on where the second ticked on each target: two unchanged twins then
+list four shared invoices and one other each. Those are no difference of the setups:
+both made every one of these objects (both id maps know them), only the window's edge
+fell elsewhere. Compare counts them as noise, with this reason, and only when all of a
+page's unpaired items are such (docs/compare.md, "Pages of longer lists"). An object one
+side never made, or one made well before the edge, stays a difference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.compare.cause import UNPAIRED
+from harness.compare.normalize import ById, Normalized
+from harness.compare.timemap import Moment
+from harness.model import Difference, DifferenceKind
+
+WINDOW_NOISE = (
+    "a page of a longer list: objects made within the time tolerance of its oldest item "
+    "fall inside or outside it by the order the target gives objects made in the same "
+    "second; both sides made them"
+)
+# The path of a top-level page's items, as diff writes it for list items paired by id.
+_PAGE_ITEMS = "$.data[]"
+
+
+def _page(body: Any) -> ById | None:
+    """The items of a page of a longer list (`has_more: true`), keyed by normalised id."""
+    if not isinstance(body, dict) or body.get("object") not in ("list", "search_result"):
+        return None
+    items = body.get("data")
+    if body.get("has_more") is not True or not isinstance(items, ById):
+        return None
+    return items
+
+
+def _created(item: Any) -> Moment | None:
+    value = item.get("created") if isinstance(item, dict) else None
+    return value if isinstance(value, Moment) else None
+
+
+def _oldest(page: ById) -> Moment | None:
+    moments = [moment for moment in map(_created, page.values()) if moment is not None]
+    return min(moments, key=lambda moment: moment.value) if moments else None
+
+
+def _at_the_edges(shown: Any, page: ById, other: ById) -> bool:
+    """Whether the item a difference shows (on the side of `page`) is an object both id
+    maps know (its id the recorded one, not a placeholder) made as late as the oldest
+    item of either page, within the tolerance: one the other side's window may have
+    left out for a tie, as its own window took it in."""
+    identity = shown.get("id") if isinstance(shown, dict) else None
+    if not isinstance(identity, str) or identity.startswith("<"):
+        return False
+    created = _created(page.get(identity))  # the difference shows it rendered as JSON
+    own, others = _oldest(page), _oldest(other)
+    if created is None or own is None or others is None:
+        return False
+    # Its own page's edge is on its own clock; the other's is compared as every time of
+    # two sides is, from the request's start (timemap.Moment).
+    return created.value - own.value <= created.tolerance and created == others
+
+
+def explain_page_windows(
+    differences: list[Difference], baseline: Normalized, candidate: Normalized
+) -> None:
+    """Mark as noise (in place) the unpaired items of a page of a longer list that only
+    the window's edge tells apart: both pages say `has_more`, hold as many items, and
+    every item one holds and the other does not is known to both sides and was made
+    within the tolerance of both pages' oldest items. Anything else about the page
+    leaves every difference as it is."""
+    unpaired = [d for d in differences if d.cause_kind == UNPAIRED and d.path == _PAGE_ITEMS]
+    if not unpaired:
+        return
+    ours, theirs = _page(baseline.body), _page(candidate.body)
+    if ours is None or theirs is None or len(ours) != len(theirs):
+        return
+    for difference in unpaired:
+        if difference.kind == DifferenceKind.REMOVED:
+            explained = _at_the_edges(difference.baseline, ours, theirs)
+        elif difference.kind == DifferenceKind.ADDED:
+            explained = _at_the_edges(difference.candidate, theirs, ours)
+        else:
+            explained = False  # a field of a paired item: the items are the same object
+        if not explained:
+            return
+    for difference in unpaired:
+        difference.outcome = "noise"
+        difference.reason = WINDOW_NOISE
