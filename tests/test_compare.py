@@ -553,6 +553,8 @@ def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path
         (g["endpoint"], g["path"], g["kind"], g["severity"], g["outcome"], g["count"])
         for g in changed["groups"]
         if not set(g["samples"]) <= excused
+        # localstripe's page of invoices cut elsewhere: noise, says compare (windows.py)
+        and g.get("reason") != WINDOW_NOISE
     }
     assert groups == {
         ("POST /v1/customers", "$.phone", "removed", "high", "difference", 6),

@@ -20,7 +20,6 @@ from harness.cli import main
 from harness.compare.pipeline import compare_run
 from harness.errors import InputError
 from harness.formats.mapping import read_mapping_file
-from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import iter_exchanges
 from harness.formats.rundir import load_run
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
@@ -257,9 +256,9 @@ EXPLAINED = {
     ("GET /v1/payment_intents/{payment_intent}", "$.customer.created", "value"): "expected",
     ("POST /v1/payment_methods/{payment_method}/detach", "$.created", "value"): "expected",
     # localstripe orders invoices made in the same second by store order: the page of
-    # `GET /v1/invoices?limit=5` can hold another of them (docs/compare.md, known limits):
-    # an item each side lacks, one cause (`invoice list items differ`).
-    ("GET /v1/invoices", "$.data[]", "unpaired"): "difference",
+    # `GET /v1/invoices?limit=5` can hold another of them, an item each side lacks, which
+    # compare counts as noise (docs/compare.md, "Pages of longer lists").
+    ("GET /v1/invoices", "$.data[]", "unpaired"): "noise",
 }
 
 
@@ -303,10 +302,7 @@ def test_the_migrated_account_replays_with_every_reference_resolved(
             for place in g["locations"]
         }
         assert reported.items() <= EXPLAINED.items(), reported
-        for outcome in read_outcomes(tmp_path / "run"):
-            if outcome.kind == "difference":  # only another invoice on the same page
-                kinds = sorted(d.kind for d in outcome.differences)
-                assert outcome.endpoint == "GET /v1/invoices" and kinds == ["added", "removed"]
+        assert summary["outcomes"]["difference"] == 0
 
         # Without the mapping, the same recording cannot reach the copied objects.
         unmapped = tmp_path / "unmapped.yaml"
