@@ -22,9 +22,9 @@ from harness.compare.timemap import Moment
 from harness.model import Difference, DifferenceKind
 
 WINDOW_NOISE = (
-    "a page of a longer list: objects made within the time tolerance of its oldest item "
-    "fall inside or outside it by the order the target gives objects made in the same "
-    "second; both sides made them"
+    "a page of a longer list: objects made within the time tolerance of the pages' oldest "
+    "items fall inside or outside it by the order the target gives objects made in the "
+    "same second; both sides made them"
 )
 # The path of a top-level page's items, as diff writes it for list items paired by id.
 _PAGE_ITEMS = "$.data[]"
@@ -50,16 +50,16 @@ def _oldest(page: ById) -> Moment | None:
     return min(moments, key=lambda moment: moment.value) if moments else None
 
 
-def _at_the_edges(shown: Any, page: ById, other: ById) -> bool:
-    """Whether the item a difference shows (on the side of `page`) is an object both id
-    maps know (its id the recorded one, not a placeholder) made as late as the oldest
-    item of either page, within the tolerance: one the other side's window may have
-    left out for a tie, as its own window took it in."""
+def _at_the_edges(shown: Any, page: ById, own: Moment | None, others: Moment | None) -> bool:
+    """Whether the item a difference shows (on the side of `page`, whose oldest item was
+    made at `own`; the other page's at `others`) is an object both id maps know (its id
+    the recorded one, not a placeholder) made as late as the oldest item of either page,
+    within the tolerance: one the other side's window may have left out for a tie, as
+    its own window took it in."""
     identity = shown.get("id") if isinstance(shown, dict) else None
     if not isinstance(identity, str) or identity.startswith("<"):
         return False
     created = _created(page.get(identity))  # the difference shows it rendered as JSON
-    own, others = _oldest(page), _oldest(other)
     if created is None or own is None or others is None:
         return False
     # Its own page's edge is on its own clock; the other's is compared as every time of
@@ -81,11 +81,12 @@ def explain_page_windows(
     ours, theirs = _page(baseline.body), _page(candidate.body)
     if ours is None or theirs is None or len(ours) != len(theirs):
         return
+    our_edge, their_edge = _oldest(ours), _oldest(theirs)
     for difference in unpaired:
         if difference.kind == DifferenceKind.REMOVED:
-            explained = _at_the_edges(difference.baseline, ours, theirs)
+            explained = _at_the_edges(difference.baseline, ours, our_edge, their_edge)
         elif difference.kind == DifferenceKind.ADDED:
-            explained = _at_the_edges(difference.candidate, theirs, ours)
+            explained = _at_the_edges(difference.candidate, theirs, their_edge, our_edge)
         else:
             explained = False  # a field of a paired item: the items are the same object
         if not explained:
