@@ -60,7 +60,8 @@ PATH, QUERY, BODY, HEADER = "path", "query", "body", "header"
 CUSTOM_ID_FIELDS = frozenset(CUSTOM_ID_COLLECTIONS.values()) | {"price"}
 # Request headers whose value is an id (the connected account a request acts for).
 ID_HEADERS = frozenset({"stripe-account", "stripe-context"})
-(_ID_HEADER_LENGTH,) = {len(name) for name in ID_HEADERS}
+# Their names' lengths: most header names are let go without lowering them.
+_ID_HEADER_LENGTHS = frozenset(len(name) for name in ID_HEADERS)
 # List parameters that page from an object: the id must be rewritten, but a list paged
 # from a customer is still a list of all customers, not a request about that customer.
 CURSOR_FIELDS = frozenset({"starting_after", "ending_before"})
@@ -275,8 +276,7 @@ def walk_request(
             )
     headers = request.headers
     for index, (name, value) in enumerate(headers):
-        # (Both id headers' names are 14 characters long: most names are let go unlowered.)
-        if len(name) == _ID_HEADER_LENGTH and name.lower() in ID_HEADERS and is_stripe_id(value):
+        if len(name) in _ID_HEADER_LENGTHS and name.lower() in ID_HEADERS and is_stripe_id(value):
             new = visit(ID, value, HEADER)
             if new is not None and new != value:
                 if headers is request.headers:
