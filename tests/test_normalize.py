@@ -197,6 +197,39 @@ def test_lists_without_ids_stay_positional() -> None:
     )
 
 
+def _invoice(identity: str, charge: str, customer: str) -> dict[str, Any]:
+    return {"id": identity, "object": "invoice", "charge": charge, "customer": customer}
+
+
+def test_an_item_only_one_page_holds_does_not_rename_the_unknown_ids_of_the_others() -> None:
+    # Two unchanged twins' `GET /v1/invoices?limit=3`: the window's edge fell elsewhere
+    # (compare.windows), so each page holds one invoice the other does not, ahead of the
+    # shared ones. The invoices' charges were never in the recording: no id map knows
+    # them, and numbered across the page they would shift by one in every later item.
+    baseline = [
+        _invoice("in_Bbbbbbbbbb0001", "ch_Bbbbbbbbbb0001", "cus_Bbbbbbbbbb0001"),
+        _invoice("in_Bbbbbbbbbb0009", "ch_Bbbbbbbbbb0009", "cus_Bbbbbbbbbb0009"),
+        _invoice("in_Bbbbbbbbbb0002", "ch_Bbbbbbbbbb0002", "cus_Bbbbbbbbbb0001"),
+    ]
+    candidate = [
+        _invoice("in_Cccccccccc0001", "ch_Cccccccccc0001", "cus_Cccccccccc0001"),
+        _invoice("in_Cccccccccc0002", "ch_Cccccccccc0002", "cus_Cccccccccc0001"),
+        _invoice("in_Cccccccccc0008", "ch_Cccccccccc0008", "cus_Cccccccccc0008"),
+    ]
+    known_b = {"in_Bbbbbbbbbb0001": "in_R1", "in_Bbbbbbbbbb0002": "in_R2"}
+    known_b["in_Bbbbbbbbbb0009"] = "in_R9"
+    known_c = {"in_Cccccccccc0001": "in_R1", "in_Cccccccccc0002": "in_R2"}
+    known_c["in_Cccccccccc0008"] = "in_R8"
+    ours = normalize_tree({"object": "list", "data": baseline}, T0, known_b)["data"]
+    theirs = normalize_tree({"object": "list", "data": candidate}, T0, known_c)["data"]
+    assert ours["in_R1"] == theirs["in_R1"]
+    assert ours["in_R2"] == theirs["in_R2"]
+    assert ours["in_R2"]["charge"] == "<ch_1 of in_R2>"
+    # Both invoices of one unknown customer still say so, on both sides.
+    assert ours["in_R2"]["customer"] == ours["in_R1"]["customer"] == "<cus_1 of in_R1>"
+    assert ours["in_R9"]["customer"] != ours["in_R1"]["customer"]
+
+
 def test_a_list_with_a_repeated_id_stays_positional() -> None:
     items = [{"id": "card_Aaaaaaaaaa0001"}, {"id": "card_Aaaaaaaaaa0001"}]
     assert isinstance(normalize_tree({"data": items}, T0, {})["data"], list)

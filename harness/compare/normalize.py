@@ -116,7 +116,15 @@ def _inert(text: str, known: KnownIds, pattern: re.Pattern[str]) -> bool:
 
 class IdNamer:
     """Names ids for comparison: the recorded counterpart when both sides know one, else
-    a placeholder by prefix and order of first appearance within one response."""
+    a placeholder by prefix and order of first appearance within one response.
+
+    Inside an item of a list whose own id both sides know (`within`), a placeholder is
+    numbered within that item and says so: `<ch_1 of in_Recorded>`. Two pages of a longer
+    list can hold one other item each (compare.windows) or list the same items in
+    another order; numbered across the answer, the unknown ids of every later item would
+    shift by one, and each shared item would differ in each of them. An id seen in
+    an earlier item keeps the name it got there, so items that share an unknown object
+    still say so."""
 
     def __init__(
         self,
@@ -131,7 +139,8 @@ class IdNamer:
         self.request = pack(request)  # as the time map keeps it
         self.pattern = pattern  # the ids of the answer's API version (its catalogue's prefixes)
         self._placeholders: dict[str, str] = {}
-        self._counts: dict[str, int] = {}  # placeholders given, by prefix
+        self._counts: dict[str, int] = {}  # placeholders given, by prefix (and scope)
+        self._scope = ""  # the recorded id of the list item being named, or ""
 
     def __call__(self, value: str) -> str:
         if self.times is not None:
@@ -141,11 +150,22 @@ class IdNamer:
             return recorded
         placeholder = self._placeholders.get(value)
         if placeholder is None:
-            prefix = id_prefix(value)
-            count = self._counts[prefix] = self._counts.get(prefix, 0) + 1
-            placeholder = f"<{prefix}_{count}>"
+            prefix, scope = id_prefix(value), self._scope
+            if scope:
+                counted = f"{prefix} of {scope}"
+                count = self._counts[counted] = self._counts.get(counted, 0) + 1
+                placeholder = f"<{prefix}_{count} of {scope}>"
+            else:
+                count = self._counts[prefix] = self._counts.get(prefix, 0) + 1
+                placeholder = f"<{prefix}_{count}>"
             self._placeholders[value] = placeholder
         return placeholder
+
+    def within(self, recorded: str) -> str:
+        """Number new placeholders within the list item whose recorded id is given;
+        returns the scope to restore (`within(previous)`) when the item is done."""
+        previous, self._scope = self._scope, recorded
+        return previous
 
 
 def _looks_generated(value: str) -> bool:
@@ -452,7 +472,16 @@ class _Normalizer:
             # objects created at once in store order (invoice lines, say): order the
             # items by what they say first, so the same objects get the same names.
             node = sorted(node, key=lambda item: self.content_key(item, counterparts))
-        items = [self.mapping(item, anchors, described) for item in node]
+        name, known = self.name, self.name.known
+        items = []
+        for item in node:
+            recorded = known[item["id"]]
+            if recorded is NO_COUNTERPART:
+                items.append(self.mapping(item, anchors, described))
+            else:
+                outer = name.within(recorded)
+                items.append(self.mapping(item, anchors, described))
+                name.within(outer)
         keyed = ById((item["id"], item) for item in items)
         return keyed if len(keyed) == len(items) else items
 
@@ -912,11 +941,23 @@ class _FusedWalk:
             return False
         if objects is None:
             return False  # new objects: normalising orders them by content first
+        if not objects:  # anything but objects with ids: item by item, as sequence() does
+            values = self.values
+            for item, other_item in zip(one, other, strict=True):
+                if not values(item, other_item, anchors, other_anchors, described, other_described):
+                    return False
+            return True
         # Objects the id maps know keep their order (sequence() keys them by id), and
-        # anything else is compared item by item, as sequence() does.
-        values = self.values
+        # are compared item by item, each naming within itself as sequence() does.
+        mappings, known, other_known = self.mappings, self.known, self.other_known
+        name, other_name = self.mine.name, self.theirs.name
         for item, other_item in zip(one, other, strict=True):
-            if not values(item, other_item, anchors, other_anchors, described, other_described):
+            outer = name.within(known[item["id"]])
+            other_outer = other_name.within(other_known[other_item["id"]])
+            same = mappings(item, other_item, anchors, other_anchors, described, other_described)
+            name.within(outer)
+            other_name.within(other_outer)
+            if not same:
                 return False
         return True
 
