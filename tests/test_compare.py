@@ -21,9 +21,9 @@ from harness.compare.windows import WINDOW_NOISE
 from harness.formats.idmap import write_idmap
 from harness.formats.outcomes import read_outcomes
 from harness.formats.recording import Header, RecordingWriter
-from harness.formats.results import ResultWriter, iter_results, latest_exchanges
+from harness.formats.results import ResultWriter, iter_results
 from harness.formats.rundir import RunInfo, write_run_json
-from harness.model import Exchange, Outcome, Request, Response
+from harness.model import Exchange, Request, Response
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -443,74 +443,6 @@ def replay(scenario: Path, out: Path, env: dict[str, str] | None = None) -> Path
     return out
 
 
-def page_boundary_moved(outcome: Outcome) -> bool:
-    """localstripe nondeterminism: which invoices fill a page.
-
-    `GET /v1/invoices?limit=5` lists every customer's invoices newest first. localstripe
-    sorts them by `date` in whole seconds and keeps store order among equal dates; the demo
-    creates seven invoices within a second or two, so whether two of them share a second
-    depends on where the second ticks on each target, and the page then holds another
-    invoice on each side (`$.data[]` removed and added). Compare counts those two items as
-    noise (compare.windows), but not what follows from them in the same answer: the
-    charges and payment intents no id map knows are named by their order in the answer,
-    and another item shifts those names for the rest of the page.
-    """
-    signatures = {(d.path, d.kind) for d in outcome.differences}
-    return (
-        outcome.endpoint == "GET /v1/invoices"
-        and {("$.data[]", "removed"), ("$.data[]", "added")} <= signatures
-    )
-
-
-def _line_items(node: Any) -> list[tuple[Any, Any]]:
-    if isinstance(node, dict):
-        found = (
-            [(node.get("amount"), node.get("description"))]
-            if node.get("object") == "line_item"
-            else []
-        )
-        return found + [line for value in node.values() for line in _line_items(value)]
-    if isinstance(node, list):
-        return [line for value in node for line in _line_items(value)]
-    return []
-
-
-def same_lines_in_another_order(outcome: Outcome, baseline: Exchange, candidate: Exchange) -> bool:
-    """localstripe nondeterminism: the order of an invoice's lines.
-
-    An invoice lists its customer's pending invoice items sorted by `date` in whole seconds,
-    store order among equal dates. The demo's "Extra seats" item and the proration of the
-    plan change are created a fraction of a second apart: one target puts them in one
-    second, the other in two, and they come out in opposite orders. Their ids are new, and
-    the id map pairs new objects of a list by position, so on one target "Extra seats" is
-    paired with the proration: every answer that shows those lines then differs in each
-    line field. The same lines are there on both sides, only their order differs.
-    """
-    if not all(
-        "lines.data[]" in d.path
-        or (outcome.endpoint.endswith("/lines") and d.path.startswith("$.data[]"))
-        for d in outcome.differences
-    ):
-        return False
-    assert baseline.response is not None and candidate.response is not None
-    ours = _line_items(json.loads(baseline.response.text))
-    theirs = _line_items(json.loads(candidate.response.text))
-    return sorted(ours, key=repr) == sorted(theirs, key=repr) and ours != theirs
-
-
-def explained(run_dir: Path, baseline: str, candidate: str) -> set[int]:
-    """The seqs whose differences are localstripe's nondeterminism, explained above."""
-    ours = latest_exchanges(run_dir / f"{baseline}.jsonl")
-    theirs = latest_exchanges(run_dir / f"{candidate}.jsonl")
-    return {
-        o.seq
-        for o in read_outcomes(run_dir)
-        if o.candidate == candidate
-        and o.kind == "difference"
-        and (page_boundary_moved(o) or same_lines_in_another_order(o, ours[o.seq], theirs[o.seq]))
-    }
-
-
 @pytest.mark.e2e
 def test_the_twin_scenario_ends_with_zero_differences(tmp_path: Path) -> None:
     run_dir = replay(ROOT / "scenarios" / "twin.yaml", tmp_path / "twin")
@@ -520,12 +452,10 @@ def test_the_twin_scenario_ends_with_zero_differences(tmp_path: Path) -> None:
     twin = summary["candidates"]["twin"]
     assert twin["exchanges"] == 85
     assert twin["outcomes"]["error"] == 0
-    excused = explained(run_dir, "control", "twin")
     unexplained = [
         (o.seq, o.endpoint, [(d.path, d.kind, d.baseline, d.candidate) for d in o.differences])
         for o in read_outcomes(run_dir)
         if o.kind != "match"
-        and o.seq not in excused
         # `GET /v1/invoices?limit=5` cuts through invoices made in one second, wherever
         # the second ticked on each localstripe: compare says so (compare.windows).
         and not all(d.reason == WINDOW_NOISE for d in o.differences)
@@ -567,13 +497,11 @@ def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path
     compare_run(run_dir)
     changed = summary_of(run_dir)["candidates"]["changed"]
     assert changed["outcomes"]["error"] == 0
-    excused = explained(run_dir, "control", "changed")
     groups = {
         (g["endpoint"], g["path"], g["kind"], g["severity"], g["outcome"], g["count"])
         for g in changed["groups"]
-        if not set(g["samples"]) <= excused
         # localstripe's page of invoices cut elsewhere: noise, says compare (windows.py)
-        and g.get("reason") != WINDOW_NOISE
+        if g.get("reason") != WINDOW_NOISE
     }
     assert groups == {
         ("POST /v1/customers", "$.phone", "removed", "high", "difference", 6),
@@ -581,7 +509,7 @@ def test_a_target_that_changes_three_things_yields_exactly_three_groups(tmp_path
         ("GET /v1/charges", "$", "error", "critical", "difference", 1),
     }
     assert changed["severities"]["critical"] == 1
-    assert changed["outcomes"]["difference"] == 9 + len(excused)
+    assert changed["outcomes"]["difference"] == 9
 
 
 @pytest.mark.e2e
@@ -602,12 +530,7 @@ def test_a_target_that_renames_one_field_of_one_object_type_shows_one_cause(
     run_dir = replay(scenario, tmp_path / "run", {"SHADOW_TEST_CHANGING_KEY": LOCALSTRIPE_TEST_KEY})
     compare_run(run_dir)
     changed = summary_of(run_dir)["candidates"]["changed"]
-    excused = explained(run_dir, "control", "changed")
-    real = [
-        g
-        for g in changed["groups"]
-        if g["outcome"] == "difference" and not set(g["samples"]) <= excused
-    ]
+    real = [g for g in changed["groups"] if g["outcome"] == "difference"]
     assert [g["cause"] for g in real] == ["customer.email renamed to email_address"]
     places = {(p["endpoint"], p["path"]) for p in real[0]["locations"]}
     assert ("POST /v1/customers", "$.email") in places

@@ -39,18 +39,13 @@ from harness.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "recordings" / "demo.jsonl"
-# localstripe orders invoices made in one second by store order (the demo ignores it too).
-INVOICE_NOISE = (
-    "compare: {ignore: [{endpoint: 'GET /v1/invoices', path: '$.data*', "
-    "reason: localstripe orders invoices of one second by store order}]}\n"
-)
 SUMMARY_SCHEMA = json.loads((REPO / "harness/schemas/summary-v2.schema.json").read_text())
 
 
 def _scenario(tmp_path: Path, targets: str) -> Path:
     path = tmp_path / "scenario.yaml"
     path.write_text(
-        f"name: events\nrecording: {DEMO}\nbaseline: control\n{INVOICE_NOISE}targets:\n{targets}",
+        f"name: events\nrecording: {DEMO}\nbaseline: control\ntargets:\n{targets}",
         encoding="utf-8",
     )
     return path

@@ -102,14 +102,6 @@ def demo_scenario(recording: Path, python: str = sys.executable) -> dict[str, An
             },
         ],
         "compare": {
-            "ignore": [
-                {
-                    "endpoint": "GET /v1/invoices",
-                    "path": "$.data*",
-                    "reason": "localstripe sorts invoices by whole seconds, so a page of five "
-                    "can end on another invoice from one replay to the next",
-                }
-            ],
             "expect": [
                 {
                     "endpoint": "* /v1/payment_intents*",
