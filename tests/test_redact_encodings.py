@@ -24,6 +24,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.capture.compressed import LIMIT, sniff
 from harness.capture.importers import ImportOptions, import_paths
 from harness.capture.redact import is_secret_field, redact_exchange, redact_text
 from harness.formats.recording import iter_exchanges
@@ -263,8 +264,20 @@ _COMPRESS = {
     "gzip": gzip.compress,
     "gzip cut short": lambda data: gzip.compress(data)[:-6],
     "deflate": zlib.compress,
+    "raw deflate": lambda data: (lambda c: c.compress(data) + c.flush())(
+        zlib.compressobj(wbits=-15)
+    ),
     "br": brotli.compress,
     "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+# Each read back the way a client would (what was cut short comes back whole).
+_DECOMPRESS = {
+    "gzip": gzip.decompress,
+    "gzip cut short": gzip.decompress,
+    "deflate": zlib.decompress,
+    "raw deflate": lambda data: zlib.decompress(data, wbits=-15),
+    "br": brotli.decompress,
+    "zstd": lambda data: zstandard.ZstdDecompressor().decompress(data),
 }
 
 
@@ -281,15 +294,7 @@ def test_no_key_survives_in_a_body_compressed_and_not_undone(
     )
     redacted = redact_exchange(exchange)
     assert redacted.response is not None and isinstance(redacted.response.body, bytes)
-    content = (
-        zlib.decompressobj(wbits=47).decompress(redacted.response.body)
-        if (coding.startswith(("gzip", "deflate")))
-        else (
-            brotli.decompress(redacted.response.body)
-            if coding == "br"
-            else zstandard.ZstdDecompressor().decompress(redacted.response.body)
-        )
-    )
+    content = _DECOMPRESS[coding](redacted.response.body)
     assert body not in content.decode() and "cus_123" in content.decode()
 
 
@@ -337,3 +342,23 @@ def test_an_imported_compressed_body_nobody_undid_holds_no_key(
     )
     assert "Qw3rTy7uI0pAsDfGhJkL1234" not in content and "sk_live_<redacted:" in content
     assert "Qw3rTy7uI0pAsDfGhJkL1234" not in out.read_text()
+
+
+def test_a_body_compressed_over_and_over_is_read_and_a_bomb_only_up_to_the_bound() -> None:
+    key = "sk_test_" + "Nest3dDeepZq7x"
+    body = json.dumps({"key": key}).encode()
+    for _ in range(3):
+        body = gzip.compress(body)
+    exchange = Exchange(0, 0.0, 0.0, Request("GET", "/v1/x"), Response(200, body=body))
+    redacted = redact_exchange(exchange).response
+    assert redacted is not None and isinstance(redacted.body, bytes)
+    inner = redacted.body
+    for _ in range(3):
+        inner = gzip.decompress(inner)
+    assert b"Nest3dDeepZq7x" not in inner and b"sk_test_<redacted:" in inner
+    # A gzip of 100 MiB of zeros: read up to the bound and no further.
+    bomb = zlib.compressobj(wbits=31)
+    zeros = bytes(1024 * 1024)
+    parts = [bomb.compress(zeros) for _ in range(100)] + [bomb.flush()]
+    assert sniff(b"".join(parts)) is not None
+    assert len(sniff(b"".join(parts))[1]) == LIMIT  # type: ignore[index]

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
+from harness.capture.compressed import compress, sniff
 from harness.capture.pii import PII_MODES, Pseudonymizer
 from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
@@ -1120,55 +1121,29 @@ def is_secret_field(name: str) -> bool:
     return _field_rule(name, _context(SECRETS_ONLY)) is not None
 
 
-def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
+def _redact_body(body: str | bytes, policy: RedactionPolicy, depth: int = 0) -> str | bytes:
     if isinstance(body, str):
         return redact_text(body, policy)
-    compressed = _redact_compressed(body, policy)
-    if compressed is not None:
-        return compressed
+    if depth < _MAX_DEPTH:
+        compressed = _redact_compressed(body, policy, depth)
+        if compressed is not None:
+            return compressed
     # Every pattern is ASCII, so latin-1 maps bytes to text and back without loss.
     return redact_text(body.decode("latin-1"), policy).encode("latin-1")
 
 
-def _decompressed(body: bytes) -> tuple[str, bytes] | None:
-    """(coding, content) of bytes that are still compressed: a body whose
-    Content-Encoding was not said, not undone (a stream cut short), or said wrong.
-    gzip, zlib and zstd are known by their first bytes; brotli has none, so it is
-    tried on what is left. A stream cut short gives what it holds."""
-    import zlib
-
-    if body.startswith(b"\x1f\x8b") or (
-        len(body) > 2 and body[0] & 0x0F == 8 and (body[0] * 256 + body[1]) % 31 == 0
-    ):
-        coding = "gzip" if body[0] == 0x1F else "deflate"
-        try:
-            return coding, zlib.decompressobj(wbits=47).decompress(body)
-        except zlib.error:
-            return None
-    from mitmproxy.net import encoding as http_encoding
-
-    coding = "zstd" if body.startswith(b"\x28\xb5\x2f\xfd") else "br"
-    try:
-        content = http_encoding.decode(body, coding)
-    except ValueError:
-        return None
-    return (coding, content) if isinstance(content, bytes) and content else None
-
-
-def _redact_compressed(body: bytes, policy: RedactionPolicy) -> bytes | None:
-    """Compressed bytes whose content holds a secret, compressed again the same way with
-    the secret redacted; None when they are no compressed text or hold no secret."""
-    found = _decompressed(body)
+def _redact_compressed(body: bytes, policy: RedactionPolicy, depth: int) -> bytes | None:
+    """Bytes still compressed (harness.capture.compressed) whose content holds a secret:
+    compressed again the same way with the secret redacted. None when they are not
+    compressed or hold no secret, and are then read as they are."""
+    found = sniff(body)
     if found is None:
         return None
     coding, content = found
-    redacted = _redact_body(content, policy)
+    redacted = _redact_body(content, policy, depth + 1)
     if redacted == content or not isinstance(redacted, bytes):
         return None
-    from mitmproxy.net import encoding as http_encoding
-
-    again = http_encoding.encode(redacted, coding)
-    return again if isinstance(again, bytes) else None
+    return compress(redacted, coding)
 
 
 def redact_header(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
