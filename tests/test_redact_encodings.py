@@ -92,6 +92,9 @@ def test_a_cvc_under_any_key_shape_is_redacted(text: str) -> None:
         ('{"Cookie": "session=a1b2c3d4e5f6"}', "a1b2c3d4e5f6"),
         ('{"headers": {"Set-Cookie": "__stripe_mid=a1b2c3d4e5f6; path=/"}}', "a1b2c3d4e5f6"),
         ('{"X-Api-Key": "a1b2c3d4e5f6g7"}', "a1b2c3d4e5f6g7"),
+        ('{"account_number": ["000123456780", "000987654321"]}', "000987654321"),
+        ('{"card": {"cvc": {"value": "739"}}, "amount": 100}', "739"),
+        ('{"cvc": [{"a": ["1", 739]}], "amount": 100}', "739"),
     ],
 )
 def test_secret_fields_in_camel_case_array_form_and_header_named_members(
@@ -101,6 +104,8 @@ def test_secret_fields_in_camel_case_array_form_and_header_named_members(
 
 
 def test_names_that_hold_no_secret_are_kept() -> None:
+    after = '{"cvc": ["739"], "metadata": {"a": ["739"], "b": {"c": 739}}, "cvc_check": ["pass"]}'
+    assert redact_text(after) == after.replace('["739"], "m', '["<redacted:cvc>"], "m', 1)
     kept = (
         "items[0][price]=price_123&expand[]=customer&amount=4242424242424242&cvc_check=pass"
         "&metadata[order-id]=4000056655665556x&unitAmount=100"

@@ -662,7 +662,9 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
 
     One search over the whole text finds where a secret may be: only the tokens there,
     and the values of members whose name is one, are decoded and read (every token when
-    personal data is pseudonymized)."""
+    personal data is pseudonymized). A secret member that holds a list or an object
+    (`"cvc": ["739", "123"]`, `"cvc": {"value": "739"}`) has its rule applied to every
+    value in it."""
     hints = _hint_spans(text)
     every = context.pseudonymizer is not None
     out: list[str] = []
@@ -671,10 +673,20 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
     name: str | None = None
     name_hinted = False
     outside = False
+    container: str | None = None  # the secret member whose list or object is being read
+    level = 0  # brackets open in it
+    read_to = 0  # where its last token ended
     for token in _JSON_TOKEN.finditer(text):
-        if next_hint == len(hints) and not name_hinted and not every:
+        if next_hint == len(hints) and not name_hinted and container is None and not every:
             break  # no token after the last hint needs a look
         start, end = token.span()
+        if container is not None:
+            # Between tokens lie only brackets, commas, colons, blanks and literals.
+            gap = text[read_to:start]
+            level += gap.count("[") + gap.count("{") - gap.count("]") - gap.count("}")
+            read_to = end
+            if level <= 0:
+                container = None
         while next_hint < len(hints) and hints[next_hint][0] < start:
             outside = True  # a hint between tokens
             next_hint += 1
@@ -685,13 +697,21 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
             next_hint += 1
         raw = token.group("string")
         if raw is not None and token.group("colon") is not None:
+            if container is not None:
+                continue  # a member of the secret member's object: filed under it
             name, name_hinted = _json_string(raw), hinted
             if hinted:
                 new_name = _redact(name, context, depth + 1)
                 if new_name != name:
                     out.append(text[copied:start] + _json_dump(new_name))
                     copied = token.end("string") + 1
+                if text[end : end + 64].lstrip()[:1] in ("[", "{") and (
+                    _field_rule(name, context) is not None
+                ):
+                    container, level, read_to = name, 0, end
             continue
+        if container is not None:
+            name, name_hinted = container, True
         if hinted or name_hinted or every:
             if name is None:  # a value outside JSON: `boundary="…"`, `amount=…`
                 before = _NAME_BEFORE.search(text, max(0, start - 64), start)
