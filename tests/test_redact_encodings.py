@@ -21,12 +21,14 @@ from urllib.parse import quote
 import brotli
 import pytest
 import zstandard
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.capture.compressed import LIMIT, sniff
 from harness.capture.importers import ImportOptions, import_paths
 from harness.capture.redact import is_secret_field, redact_exchange, redact_text
+from harness.cli import main
 from harness.formats.recording import iter_exchanges
 from harness.model import Exchange, Request, Response
 from harness.report.redaction import redact_tree
@@ -367,3 +369,31 @@ def test_a_body_compressed_over_and_over_is_read_and_a_bomb_only_up_to_the_bound
     parts = [bomb.compress(zeros) for _ in range(100)] + [bomb.flush()]
     assert sniff(b"".join(parts)) is not None
     assert len(sniff(b"".join(parts))[1]) == LIMIT  # type: ignore[index]
+
+
+def test_an_import_problem_quoting_a_value_prints_no_secret(tmp_path: Path) -> None:
+    key = "sk_test_" + "Qw3rTy7uI0pAsDfGhZq7x"
+    entry = _har(b"{}", [])["log"]["entries"][0]
+    relative = json.loads(json.dumps(entry))
+    relative["request"]["url"] = f"/v1/customers?key={key}"
+    status = json.loads(json.dumps(entry))
+    status["response"]["status"] = key
+    path = tmp_path / "capture.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": [relative, status, entry]}}))
+    out = tmp_path / "out.jsonl"
+    result = import_paths([path], out, ImportOptions())
+    assert len(result.problems) == 2
+    assert all("sk_test_<redacted:" in line for line in result.problems)
+    assert "Qw3rTy7uI0pAsDfGhZq7x" not in " ".join(result.problems) + out.read_text()
+
+
+def test_an_error_line_quoting_a_secret_prints_it_redacted(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "name: x\nrecording: r.jsonl\nbaseline: recording\n"
+        "targets:\n  - name: replayed\n    launch: sk_test_Qw3rTy7uI0pAsDfGhZq7x\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(scenario)])
+    assert result.exit_code == 2
+    assert "launch kind 'sk_test_<redacted:" in result.output
+    assert "Qw3rTy7uI0pAsDfGhZq7x" not in result.output
