@@ -397,3 +397,22 @@ def test_an_error_line_quoting_a_secret_prints_it_redacted(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert "launch kind 'sk_test_<redacted:" in result.output
     assert "Qw3rTy7uI0pAsDfGhZq7x" not in result.output
+
+
+def test_a_key_in_a_binary_upload_or_a_header_name_is_redacted() -> None:
+    key = "sk_test_" + "Qw3rTy7uI0pAsDfGhZq7x"
+    upload = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
+        b"%PDF-1.4\x00\x01\xff 4000056655665556 " + key.encode() + b" \x00\r\n--b--\r\n"
+    )
+    exchange = Exchange(
+        0,
+        0.0,
+        0.0,
+        Request("POST", "/v1/files", headers=[(f"X-{key}", "1")], body=upload),
+        Response(200, body="{}"),
+    )
+    redacted = redact_exchange(exchange)
+    assert b"Qw3rTy7uI0pAsDfGhZq7x" not in redacted.request.body  # type: ignore[operator]
+    assert b"%PDF-1.4\x00\x01\xff 4000056655665556 sk_test_<redacted:" in redacted.request.body  # type: ignore[operator]
+    assert "Qw3rTy7uI0pAsDfGhZq7x" not in str(redacted.request.headers)

@@ -65,9 +65,11 @@ def _is_zlib(body: bytes) -> bool:
     return len(body) > 2 and body[0] & 0x0F == 8 and (body[0] * 256 + body[1]) % 31 == 0
 
 
-def sniff(body: bytes) -> tuple[str, bytes] | None:
-    """(coding, content) of `body` if it is compressed (`gzip`, `deflate` with zlib's
-    header, `raw deflate`, `zstd`, `br`), else None. Empty content counts as none."""
+def sniff(body: bytes, *, guess: bool = False) -> tuple[str, bytes] | None:
+    """(coding, content) of `body` if it is compressed, else None: `gzip`, `deflate` with
+    zlib's header and `zstd` by their first bytes; with `guess`, `raw deflate` and `br`
+    by trying (bytes of another kind may read as them: a caller guesses only when the
+    bytes read as they are held nothing). Empty content counts as none."""
     if body.startswith(b"\x1f\x8b"):
         content = _zlib(body, 31)
         return ("gzip", content) if content else None
@@ -77,6 +79,8 @@ def sniff(body: bytes) -> tuple[str, bytes] | None:
     if body.startswith(_ZSTD_MAGIC):
         content = _zstd(body)
         return ("zstd", content) if content else None
+    if not guess:
+        return None
     content = _zlib(body, -15)  # raw deflate, as some servers send `deflate`
     if content:
         return "raw deflate", content
