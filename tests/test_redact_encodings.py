@@ -30,7 +30,10 @@ from harness.capture.importers import ImportOptions, import_paths
 from harness.capture.redact import is_secret_field, redact_exchange, redact_text
 from harness.cli import main
 from harness.formats.recording import iter_exchanges
+from harness.formats.results import iter_results
 from harness.model import Exchange, Request, Response
+from harness.replay.resultwriter import ResultPipe
+from harness.replay.session import result_header
 from harness.report.redaction import redact_tree
 from tests.test_redact_lenient import card_numbers
 
@@ -416,3 +419,32 @@ def test_a_key_in_a_binary_upload_or_a_header_name_is_redacted() -> None:
     assert b"Qw3rTy7uI0pAsDfGhZq7x" not in redacted.request.body  # type: ignore[operator]
     assert b"%PDF-1.4\x00\x01\xff 4000056655665556 sk_test_<redacted:" in redacted.request.body  # type: ignore[operator]
     assert "Qw3rTy7uI0pAsDfGhZq7x" not in str(redacted.request.headers)
+
+
+def test_a_targets_answer_echoing_secrets_is_written_redacted_by_the_result_writer(
+    tmp_path: Path,
+) -> None:
+    key = "sk_live_" + "Ech0edBackZq7x1234"
+    blob = base64.urlsafe_b64encode(f"{key}:".encode()).decode().rstrip("=")
+    answers: list[str | bytes] = [
+        json.dumps({"metadata": {"blob": blob}, "card": {"cvc": ["739", "740"]}}),
+        f"card[number]=4000056655665556&note={key}".encode("utf-16"),
+        gzip.compress(json.dumps({"error": {"message": f"Bad key {key}"}}).encode())[:-4],
+    ]
+    path = tmp_path / "target.jsonl"
+    with ResultPipe(path, result_header("run", "target")) as pipe:
+        for seq, answer in enumerate(answers):
+            pipe.write(
+                Exchange(
+                    seq, 1_700_000_000.0, 0.01, Request("GET", "/v1/x"), Response(200, body=answer)
+                )
+            )
+    results = list(iter_results(path))
+    assert len(results) == 3
+    written = path.read_text()
+    assert "Ech0edBackZq7x1234" not in written and '"739"' not in written
+    assert not any("Ech0edBackZq7x1234" in text for text in _decodings(written))
+    wide, cut = (result.response.body for result in results[1:] if result.response)
+    assert isinstance(wide, bytes) and isinstance(cut, bytes)
+    assert "Ech0edBackZq7x1234" not in wide.decode("utf-16") and "5665" not in wide.decode("utf-16")
+    assert b"Ech0edBackZq7x1234" not in gzip.decompress(cut)
