@@ -16,7 +16,7 @@ import string
 import zlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 import brotli
 import pytest
@@ -448,3 +448,20 @@ def test_a_targets_answer_echoing_secrets_is_written_redacted_by_the_result_writ
     assert isinstance(wide, bytes) and isinstance(cut, bytes)
     assert "Ech0edBackZq7x1234" not in wide.decode("utf-16") and "5665" not in wide.decode("utf-16")
     assert b"Ech0edBackZq7x1234" not in gzip.decompress(cut)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=api_keys(), urlsafe=st.booleans(), padded=st.booleans(), in_form=st.booleans())
+def test_a_redacted_base64_value_still_decodes_as_it_was_sent(
+    key: tuple[str, str], urlsafe: bool, padded: bool, in_form: bool
+) -> None:
+    secret, body = key
+    encoded = _b64(f"{secret}:", urlsafe, padded)
+    if in_form:
+        redacted = unquote_plus(redact_text(f"blob={quote(encoded, safe='')}&limit=3")[5:-8])
+    else:
+        redacted = redact_text(encoded)
+    restored = redacted + "=" * (-len(redacted) % 4)
+    decoded = base64.b64decode(restored, altchars=b"-_" if urlsafe else None).decode()
+    assert decoded.startswith(secret.split("_")[0]) and "<redacted:" in decoded
+    assert body not in decoded and redacted.endswith("=") == (padded and "=" in encoded)

@@ -207,6 +207,7 @@ _BASE64_HINTS = tuple(
     hint for word in (b"_test_", b"_live_", b"whsec_") for hint in _base64_of(word)
 )
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_BASE64_PADDED = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
 
 
 def _redact_base64_run(match: re.Match[str]) -> str:
@@ -748,6 +749,8 @@ def _is_form(text: str) -> bool:
     body = text.rstrip("\r\n")
     if "=" not in body or "\n" in body or "\r" in body:
         return False
+    if body[-1] == "=" and _BASE64_PADDED.fullmatch(body) is not None:
+        return False  # base64 with its padding, not a key without a value
     key = body.partition("=")[0]
     return _FORM_KEY.fullmatch(key) is not None
 
