@@ -206,6 +206,8 @@ def _base64_of(word: bytes) -> list[tuple[str, int]]:
 _BASE64_HINTS = tuple(
     hint for word in (b"_test_", b"_live_", b"whsec_") for hint in _base64_of(word)
 )
+# One search for any of them (faster than a substring search for each).
+_BASE64_HINT = re.compile("|".join(re.escape(hint) for hint, _ in _BASE64_HINTS))
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _BASE64_PADDED = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
 
@@ -244,7 +246,7 @@ def _redact_base64_run(match: re.Match[str]) -> str:
 
 
 def _redact_base64(text: str) -> str:
-    if any(hint in text for hint, _ in _BASE64_HINTS):
+    if _BASE64_HINT.search(text) is not None:
         return _BASE64_RUN.sub(_redact_base64_run, text)
     return text
 
@@ -1010,11 +1012,7 @@ def _hint_spans(text: str) -> list[tuple[int, int]]:
         spans.extend(shape.span() for shape in _HINT_IBAN.finditer(text))
     if "=" in text:
         spans.extend(shape.span() for shape in _HINT_SIGNATURE.finditer(text))
-    for hint, _ in _BASE64_HINTS:
-        at = text.find(hint)
-        while at >= 0:
-            spans.append((at, at + len(hint)))
-            at = text.find(hint, at + 1)
+    spans.extend(hint.span() for hint in _BASE64_HINT.finditer(text))
     return sorted(spans)
 
 
@@ -1026,8 +1024,7 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _HINT_LITERALS = (
     "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "password",
     "api-key", "api_key", "apikey", "signature", "authorization", "basic", "cookie",
-    "credential", "cvc", "cvv", "iban", "ssn", "_number", "accountnumber", "routingnumber",
-    "idnumber", "security",
+    "credential", "cvc", "cvv", "iban", "ssn", "number", "security",
 )  # fmt: skip
 # Loose forms of the shapes, each many times faster to search for than the shape (one
 # pattern each: the regex engine skips fast to a character that can start it): most texts
@@ -1046,7 +1043,7 @@ def _hints_secret(text: str) -> bool:
         return True
     if "=" in text and _HINT_SIGNATURE.search(text) is not None:
         return True
-    return any(hint in text for hint, _ in _BASE64_HINTS)
+    return _BASE64_HINT.search(text) is not None
 
 
 def _may_hold_secret(text: str) -> bool:
@@ -1200,9 +1197,11 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
     plain = policy.pii == "keep" and not _may_hold_secret(
         "\n".join(value for name, value in headers if _header_rule(name) is None)
     )
+    names = " ".join(name for name, _ in headers)
+    keyed = "_test_" in names or "_live_" in names or "whsec_" in names
     out = Headers()
     for name, value in headers:
-        if "_test_" in name or "_live_" in name or "whsec_" in name:
+        if keyed:
             name = _redact_shapes(name)  # a key in a header's name, as no client should
         if plain and _header_rule(name) is None:
             out.append((name, value))
