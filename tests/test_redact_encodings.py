@@ -27,14 +27,13 @@ from hypothesis import strategies as st
 
 from harness.capture.compressed import LIMIT, sniff
 from harness.capture.importers import ImportOptions, import_paths
-from harness.capture.redact import is_secret_field, redact_exchange, redact_text
+from harness.capture.redact import is_secret_field, redact_exchange, redact_text, redact_tree
 from harness.cli import main
 from harness.formats.recording import iter_exchanges
 from harness.formats.results import iter_results
 from harness.model import Exchange, Request, Response
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.session import result_header
-from harness.report.redaction import redact_tree
 from tests.test_redact_lenient import card_numbers
 
 ALNUM = string.ascii_letters + string.digits
@@ -465,3 +464,26 @@ def test_a_redacted_base64_value_still_decodes_as_it_was_sent(
     decoded = base64.b64decode(restored, altchars=b"-_" if urlsafe else None).decode()
     assert decoded.startswith(secret.split("_")[0]) and "<redacted:" in decoded
     assert body not in decoded and redacted.endswith("=") == (padded and "=" in encoded)
+
+
+def test_the_fields_a_stage_adds_to_an_exchange_are_redacted_and_kept_otherwise() -> None:
+    key = "sk_test_" + "Tr4nsformZq7x1234"
+    extra = {
+        "journey": 3,
+        "attempts": 1,
+        "skipped": False,
+        "notes": [f"transform x could not learn: ValueError: bad key {key}"],
+        "steps": [{"method": "POST", "path": "/v1/x", "status": 200}],
+        "times_shifted": [
+            {"parameter": "created[gte]", "recorded": 1700000000, "sent": 1800000000}
+        ],
+    }
+    exchange = Exchange(0, 0.0, 0.0, Request("GET", "/v1/x"), Response(200), extra=extra)
+    redacted = redact_exchange(exchange).extra
+    assert "Tr4nsformZq7x1234" not in json.dumps(redacted)
+    assert redacted["notes"] == [
+        f"transform x could not learn: ValueError: bad key {redact_text(key)}"
+    ]
+    assert {k: v for k, v in redacted.items() if k != "notes"} == {
+        k: v for k, v in extra.items() if k != "notes"
+    }
