@@ -34,7 +34,7 @@ from harness.formats.results import iter_results
 from harness.model import Exchange, Request, Response
 from harness.replay.resultwriter import ResultPipe
 from harness.replay.session import result_header
-from tests.test_redact_lenient import card_numbers
+from tests.test_redact_lenient import NAMED_SECRETS, card_numbers
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -487,3 +487,49 @@ def test_the_fields_a_stage_adds_to_an_exchange_are_redacted_and_kept_otherwise(
     assert {k: v for k, v in redacted.items() if k != "notes"} == {
         k: v for k, v in extra.items() if k != "notes"
     }
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(sorted(NAMED_SECRETS)),
+    data=st.data(),
+    parent=st.sampled_from(["card", "payment_method_data[card]", "bank_account", "individual"]),
+    index=st.sampled_from(["", "[]", "[0]", "[3]", ".0"]),
+    camel=st.booleans(),
+    encodings=st.integers(0, 3),  # times the key is percent-encoded
+    place=st.sampled_from(["form", "json", "multipart", "free"]),
+)
+def test_no_named_secret_survives_any_key_shape(
+    name: str,
+    data: st.DataObject,
+    parent: str,
+    index: str,
+    camel: bool,
+    encodings: int,
+    place: str,
+) -> None:
+    value = data.draw(NAMED_SECRETS[name])
+    field = _camel(name) if camel else name
+    key = f"{parent}[{field}]{index}"
+    for _ in range(encodings):
+        key = quote(key, safe="")
+    if place == "form":
+        text = f"amount=7&{key}={quote(value, safe='')}&currency=usd"
+    elif place == "json":
+        text = json.dumps({"amount": 7, key: value, "currency": "usd"})
+    elif place == "multipart":
+        text = (
+            f'--xyz\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n--xyz--\r\n'
+        )
+    else:
+        text = f"request failed: {key}={value} (amount=7)"
+    redacted = redact_text(text)
+    assert f"={value}&" not in redacted and f'"{value}"' not in redacted
+    assert f"\n{value}\r" not in redacted and f"={value} " not in redacted
+    assert "<redacted" in redacted
+    assert place == "multipart" or "amount=7" in redacted or '"amount": 7' in redacted

@@ -442,6 +442,7 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "personal_id_number": _marker_named("id_number"),
     "ssn": _marker_named("ssn"),
     "ssn_last_4": _marker_named("ssn_last_4"),
+    "ssn_last4": _marker_named("ssn_last_4"),  # `ssnLast4` in snake case
     "client_secret": _redact_opaque,
     "access_token": _redact_opaque,
     "refresh_token": _redact_opaque,
@@ -565,7 +566,10 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def _last_name(name: str) -> str:
     """The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`;
     in snake case, as custom clients may write it in camel case (`cardCvc` →
-    `card_cvc`, `accountNumber` → `account_number`)."""
+    `card_cvc`, `accountNumber` → `account_number`); percent-decoded first (a JSON member
+    named `card%5Bcvc%5D`)."""
+    if "%" in name:
+        name = _fully_unquoted(name)
     last = _key_name(name) or name
     if not last.islower():
         last = _CAMEL_HUMP.sub("_", last)
@@ -837,8 +841,8 @@ _FREE_FIELD = re.compile(
     r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])|(?<=%[0-9A-Fa-f]{2}))(?<!<redacted:)"
     r"(?P<name>[A-Za-z0-9_-]*"
     r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
-    r"credential)[A-Za-z0-9_-]*)"
-    r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd])*"  # `card[cvc][0]=`
+    r"credential|security)[A-Za-z0-9_-]*)"
+    r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd]|\.[0-9]+)*"  # `cvc][0]=`, `cvc.0=`
     r"[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
     r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
 )
@@ -848,7 +852,7 @@ _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
 def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
     """A secret field's rule, or a header's whose name says it holds a credential (with
     a dash, as headers are named: a field called `token` holds a token's id)."""
-    lower = name.lower()
+    lower = _last_name(name)
     if lower in SECRET_FIELDS:
         return context.rules[lower]
     if lower in HEADER_RULES or "-" in lower:
@@ -876,7 +880,7 @@ def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
 
 # Runs of characters that may hide a secret behind escapes: `sk%5Ftest%5F…`,
 # `sk\u005ftest…` (only the runs that hold an escape are decoded).
-_ESCAPED_RUN = re.compile(r"(?:[A-Za-z0-9_.\-]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\/)+")
+_ESCAPED_RUN = re.compile(r"(?:[A-Za-z0-9_.\-=]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\/)+")
 
 
 def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], str]:
@@ -890,7 +894,7 @@ def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], 
         new = _redact_free(decoded, context, depth + 1)
         if new == decoded:
             return run
-        return quote(new, safe=_MARKER_SAFE + "_.-") if "%" in run else new
+        return quote(new, safe=_MARKER_SAFE + "_.-=") if "%" in run else new
 
     return replace
 
@@ -972,7 +976,7 @@ _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 _HINT_WORDS = (
     r"_(?:test|live)_|whsec_|rt_|ac_|\\u00[2-7]|"
     r"secret|token|password|api[-_]?key|signature|authorization|basic|cookie|credential|"
-    r"(?:cvc2?|cvv2?|iban|ssn(?:_last_4)?|(?:account|routing|id)_?number(?:_secondary)?|"
+    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|(?:account|routing|id)_?number(?:_secondary)?|"
     r"cvc_?number|security_?code)(?![a-z0-9_])"
 )
 _HINT_WORD = re.compile(_HINT_WORDS)
