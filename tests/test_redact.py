@@ -486,20 +486,24 @@ def test_the_quick_check_skips_only_texts_no_rule_changes(pieces: list[str]) -> 
     assert redact_text(text) == redact_every_rule(text)
 
 
-# How the name at a key's end used to be found (quadratic on long keys), as the reference.
-_REFERENCE_KEY_NAME = re.compile(r"([A-Za-z0-9_-]+)\]*$")
+# How the name at a key's end used to be found (quadratic on long keys), as the reference:
+# the name before closing brackets and array indexes (`[]`, `[0]`, `.0`), in snake case.
+_REFERENCE_KEY_NAME = re.compile(r"([A-Za-z0-9_-]+)\]*(?:\[[0-9]*\]|\.[0-9]+)*$")
 
 
 @settings(max_examples=500, deadline=None)
 @given(
     key=st.lists(
-        st.sampled_from(["card", "[", "]", "cvc", "CVC", ".", "?", "\n", "-", "_", "x", " ", "é"]),
+        st.sampled_from(
+            ["card", "[", "]", "cvc", "CVC", ".", "?", "\n", "-", "_", "x", " ", "é", "0", "[]"]
+        ),
         max_size=10,
     ).map("".join)
 )
 def test_a_key_files_its_value_under_the_name_at_its_end(key: str) -> None:
     named = _REFERENCE_KEY_NAME.search(key)
-    assert is_secret_field(key) == ((named.group(1) if named else key).lower() in SECRET_FIELDS)
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", named.group(1) if named else key).lower()
+    assert is_secret_field(key) == (name in SECRET_FIELDS or name in ("cookie", "set-cookie"))
 
 
 def test_a_key_of_a_hundred_thousand_characters_is_read_whole() -> None:

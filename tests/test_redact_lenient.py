@@ -25,9 +25,9 @@ from harness.capture.redact import (
     redact_exchange,
     redact_headers,
     redact_text,
+    redact_tree,
 )
 from harness.model import Exchange, Request, Response
-from harness.report.redaction import redact_tree
 
 # Nothing here depends on the date: CI's clock-ahead pass leaves this module out.
 pytestmark = pytest.mark.no_clock

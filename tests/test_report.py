@@ -24,6 +24,7 @@ from reportdata import (
     build_run,
 )
 
+from harness.capture.redact import redact_tree
 from harness.cli import main
 from harness.compare.pipeline import compare_run
 from harness.report import write_report
@@ -32,7 +33,6 @@ from harness.report.html import script_json
 from harness.report.junit import xml_text
 from harness.report.markdown import md_code, md_text
 from harness.report.phrasing import before_after, percent, verdict_line
-from harness.report.redaction import redact_tree
 
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "harness" / "schemas" / "summary-v2.schema.json").read_text()

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
+from harness.capture.compressed import compress, sniff
 from harness.capture.pii import PII_MODES, Pseudonymizer
 from harness.formats.untrusted import lone_surrogate
 from harness.model import Exchange, Headers, Request, Response
@@ -172,15 +173,95 @@ def _redact_basic(match: re.Match[str]) -> str:
     return match.group(1) + base64.b64encode(redacted.encode("utf-8")).decode("ascii")
 
 
+# A key broken over lines as a header folded with obs-fold is (`Bearer sk_test_51Ab` CRLF
+# SP `CdEf…`): its pieces are joined before the key is looked for, so none is left.
+_FOLDED_KEY = re.compile(
+    r"(?:(?:sk|rk|pk|ek|pst)_(?:test|live)_|whsec_)[A-Za-z0-9]*(?:\r?\n[ \t]+[A-Za-z0-9]+)+"
+)
+
+
+def _unfold(match: re.Match[str]) -> str:
+    return "".join(match.group(0).split())
+
+
+# --- base64 of a key, wherever it is -----------------------------------------------------
+
+
+def _base64_of(word: bytes) -> list[tuple[str, int]]:
+    """The base64 characters that `word` alone decides, at each of the three offsets it
+    can start at in the encoded bytes, in both alphabets (standard and URL-safe): each
+    with where it starts in its group of four (so the groups can be found again)."""
+    out = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + word).decode("ascii")
+        start, end = -(-offset * 8 // 6), (offset + len(word)) * 8 // 6
+        for alphabet in (encoded, encoded.replace("+", "-").replace("/", "_")):
+            out.append((alphabet[start:end], start % 4))
+    return list(dict.fromkeys(out))
+
+
+# Base64 of a key's mode or of a webhook secret's prefix: a client that encodes a key
+# itself (in a query, a body, a custom header, a cookie, a token of its own) hides it from
+# every other rule. Only runs that hold one of these are decoded.
+_BASE64_HINTS = tuple(
+    hint for word in (b"_test_", b"_live_", b"whsec_") for hint in _base64_of(word)
+)
+# One search for any of them (faster than a substring search for each).
+_BASE64_HINT = re.compile("|".join(re.escape(hint) for hint, _ in _BASE64_HINTS))
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_BASE64_PADDED = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
+
+
+def _redact_base64_run(match: re.Match[str]) -> str:
+    """A run of base64 that holds a hint: decoded from the group of four the hint says
+    (characters glued before it are kept), its keys redacted, encoded again in the same
+    alphabet, with padding if it came with it."""
+    run = match.group(0)
+    for hint, position in _BASE64_HINTS:
+        at = run.find(hint)
+        if at < 0:
+            continue
+        first = (at - position) % 4
+        body = run[first:].rstrip("=")
+        whole = len(body) - (1 if len(body) % 4 == 1 else 0)  # a lone last character is no byte
+        urlsafe = "-" in body or "_" in body
+        try:
+            raw = base64.b64decode(
+                body[:whole] + "=" * (-whole % 4),
+                altchars=b"-_" if urlsafe else None,
+                validate=True,
+            )
+        except binascii.Error:
+            continue
+        decoded = raw.decode("latin-1")
+        redacted = _redact_shapes(decoded)
+        if redacted == decoded:
+            continue
+        encoded = base64.b64encode(redacted.encode("latin-1"), altchars=b"-_" if urlsafe else None)
+        text = encoded.decode("ascii")
+        if not run.endswith("="):
+            text = text.rstrip("=")
+        return run[:first] + text + body[whole:]
+    return run
+
+
+def _redact_base64(text: str) -> str:
+    if _BASE64_HINT.search(text) is not None:
+        return _BASE64_RUN.sub(_redact_base64_run, text)
+    return text
+
+
 # --- card numbers ----------------------------------------------------------------------
 
 # Digits with separators between them: one or two spaces, a dash, a dot, or a space as
 # it appears in a form body (`+`, `%20`). A run is a whole token: it starts neither inside
 # a word, a longer number nor a percent escape (`%20`, `%2B`), though right after one
 # (`%204242…`), and it ends before any letter or digit.
-# What may stand between two digits of a card number: one or two blanks (also as a
-# form writes them: `+`, `%20`, `++`), a dash or a dot.
-_CARD_SEPARATOR = r"(?: {1,2}|[-.]|(?:\+|%20){1,2})"
+# What may stand between two digits of a card number: one to three blanks (a space, a
+# tab, a no-break or thin space as a card copied from a page or a PDF has them; also as
+# a form writes a space: `+`, `%20`, `++`), a dash or a dot.
+_BLANKS = " \t\u00a0\u2007\u2009\u202f"
+_CARD_SEPARATOR = rf"(?:[{_BLANKS}]{{1,3}}|[-.]|(?:\+|%20){{1,3}})"
 _DIGIT_RUN = re.compile(
     r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])(?<![0-9][.,])|(?<=%[0-9A-Fa-f]{2}))"
     rf"[0-9](?:{_CARD_SEPARATOR}?[0-9])+(?![A-Za-z0-9_])(?![.,][0-9])"
@@ -253,7 +334,7 @@ def _redact_card_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
-_CARD_FIELD_VALUE = re.compile(r"[0-9](?:(?: {1,2}|[-.+])?[0-9])+")
+_CARD_FIELD_VALUE = re.compile(rf"[0-9](?:(?:[{_BLANKS}]{{1,3}}|[-.+])?[0-9])+")
 
 
 def _redact_card_field(value: str) -> str:
@@ -346,6 +427,13 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "cvv": _redact_cvc,
     "cvc2": _redact_cvc,
     "cvv2": _redact_cvc,
+    # As custom clients name them (camel case is read as snake case: `cardCvc`).
+    "card_cvc": _redact_cvc,
+    "card_cvv": _redact_cvc,
+    "cvc_number": _redact_cvc,
+    "security_code": _redact_cvc,
+    "card_number": _redact_card_field,
+    "bank_account_number": _redact_bank_account,
     "account_number": _redact_bank_account,
     "iban": _redact_bank_account,
     "routing_number": _marker_named("routing_number"),
@@ -354,6 +442,7 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "personal_id_number": _marker_named("id_number"),
     "ssn": _marker_named("ssn"),
     "ssn_last_4": _marker_named("ssn_last_4"),
+    "ssn_last4": _marker_named("ssn_last_4"),  # `ssnLast4` in snake case
     "client_secret": _redact_opaque,
     "access_token": _redact_opaque,
     "refresh_token": _redact_opaque,
@@ -456,8 +545,10 @@ def _header_rule(name: str) -> FieldRule | None:
 
 
 def _key_name(key: str) -> str | None:
-    """The name at the end of a key, before any closing brackets: `card[cvc]`,
-    `card.cvc`, `…?cvc` → `cvc`; None when there is none (`a.`, `]`, `[]`).
+    """The name at the end of a key, before any closing brackets and array indexes:
+    `card[cvc]`, `card.cvc`, `…?cvc`, `card[cvc][]`, `card[cvc][0]`, `card.cvc.0` →
+    `cvc`; None when there is none (`a.`, `]`, `[]`). (Stripe's parser reads `[]` and
+    `[0]` as a list of the name before them, so a client may send any field so.)
 
     Read from the end, in one pass whatever the key's length: a search for
     `([A-Za-z0-9_-]+)\\]*$` from the start is quadratic on a long run of name
@@ -469,9 +560,33 @@ def _key_name(key: str) -> str | None:
     return named.group(1)[::-1] if named is not None else None
 
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def _last_name(name: str) -> str:
-    """The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`."""
-    return (_key_name(name) or name).lower()
+    """The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`;
+    in snake case, as custom clients may write it in camel case (`cardCvc` →
+    `card_cvc`, `accountNumber` → `account_number`); percent-decoded first (a JSON member
+    named `card%5Bcvc%5D`)."""
+    if "%" in name:
+        name = _fully_unquoted(name)
+    last = _key_name(name) or name
+    if not last.islower():
+        last = _CAMEL_HUMP.sub("_", last)
+    return last.lower()
+
+
+def _fully_unquoted(key: str) -> str:
+    """A key percent-decoded until nothing is left to decode (`card%255Bcvc%255D`, which a
+    client that encodes twice sends), as deep as any text is read."""
+    for _ in range(_MAX_DEPTH):
+        if "%" not in key:
+            break
+        decoded = unquote(key)
+        if decoded == key:
+            break
+        key = decoded
+    return key
 
 
 # --- the encodings a text can be in ------------------------------------------------------
@@ -496,11 +611,22 @@ class _Context:
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
+def _field_rule(name: str, context: _Context) -> FieldRule | None:
+    """The rule of the field `name` (a form key, a JSON member, a multipart part): its
+    last name's, or, for a name that is a header's (`Cookie`, `Stripe-Signature`,
+    `X-Api-Key`: a custom client's JSON, a report's table of headers), the header's."""
+    lower = _last_name(name)
+    rule = context.rules.get(lower)
+    if rule is None and (lower in HEADER_RULES or "-" in lower):
+        rule = _header_rule(lower)
+    return rule
+
+
 def _redact_value(value: str, name: str | None, context: _Context, depth: int) -> str:
     """A field's decoded value: by the field's rule first, then as a text of its own."""
     if name is not None:
         lower = _last_name(name)
-        rule = context.rules.get(lower)
+        rule = _field_rule(name, context)
         if rule is not None:
             redacted = rule(value)
             if redacted != value:
@@ -543,7 +669,9 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
 
     One search over the whole text finds where a secret may be: only the tokens there,
     and the values of members whose name is one, are decoded and read (every token when
-    personal data is pseudonymized)."""
+    personal data is pseudonymized). A secret member that holds a list or an object
+    (`"cvc": ["739", "123"]`, `"cvc": {"value": "739"}`) has its rule applied to every
+    value in it."""
     hints = _hint_spans(text)
     every = context.pseudonymizer is not None
     out: list[str] = []
@@ -552,10 +680,20 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
     name: str | None = None
     name_hinted = False
     outside = False
+    container: str | None = None  # the secret member whose list or object is being read
+    level = 0  # brackets open in it
+    read_to = 0  # where its last token ended
     for token in _JSON_TOKEN.finditer(text):
-        if next_hint == len(hints) and not name_hinted and not every:
+        if next_hint == len(hints) and not name_hinted and container is None and not every:
             break  # no token after the last hint needs a look
         start, end = token.span()
+        if container is not None:
+            # Between tokens lie only brackets, commas, colons, blanks and literals.
+            gap = text[read_to:start]
+            level += gap.count("[") + gap.count("{") - gap.count("]") - gap.count("}")
+            read_to = end
+            if level <= 0:
+                container = None
         while next_hint < len(hints) and hints[next_hint][0] < start:
             outside = True  # a hint between tokens
             next_hint += 1
@@ -566,13 +704,21 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
             next_hint += 1
         raw = token.group("string")
         if raw is not None and token.group("colon") is not None:
+            if container is not None:
+                continue  # a member of the secret member's object: filed under it
             name, name_hinted = _json_string(raw), hinted
             if hinted:
                 new_name = _redact(name, context, depth + 1)
                 if new_name != name:
                     out.append(text[copied:start] + _json_dump(new_name))
                     copied = token.end("string") + 1
+                if text[end : end + 64].lstrip()[:1] in ("[", "{") and (
+                    _field_rule(name, context) is not None
+                ):
+                    container, level, read_to = name, 0, end
             continue
+        if container is not None:
+            name, name_hinted = container, True
         if hinted or name_hinted or every:
             if name is None:  # a value outside JSON: `boundary="…"`, `amount=…`
                 before = _NAME_BEFORE.search(text, max(0, start - 64), start)
@@ -590,7 +736,7 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
 # A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
 _FORM_KEY = re.compile(r"[^\s\"'{}<>&=]+")
 # The name a key files its value under: `card[cvc]`, `card.cvc`, `…?cvc` → `cvc`.
-_REVERSED_KEY_NAME = re.compile(r"\]*([A-Za-z0-9_-]+)")
+_REVERSED_KEY_NAME = re.compile(r"(?:\][0-9]*\[|[0-9]+\.)*\]*([A-Za-z0-9_-]+)")
 # Markers stay readable in a form body: `<`, `>` and `:` are left unescaped.
 _MARKER_SAFE = "<>:"
 
@@ -609,6 +755,8 @@ def _is_form(text: str) -> bool:
     body = text.rstrip("\r\n")
     if "=" not in body or "\n" in body or "\r" in body:
         return False
+    if body[-1] == "=" and _BASE64_PADDED.fullmatch(body) is not None:
+        return False  # base64 with its padding, not a key without a value
     key = body.partition("=")[0]
     return _FORM_KEY.fullmatch(key) is not None
 
@@ -632,7 +780,7 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
         if not equals:
             parts[position] = new_key
             continue
-        name = _key_name(decoded_key)
+        name = _key_name(_fully_unquoted(decoded_key))
         decoded = unquote_plus(value)
         new = _redact_value(decoded, name, context, depth)
         if new != decoded:
@@ -651,7 +799,8 @@ _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
     """A multipart body, part by part: the delimiters are left exactly as they are (the
     boundary is never a secret), each part's content is redacted by its field's name.
-    A file whose content is binary is kept byte for byte. None if `text` is not one."""
+    A file whose content is binary is kept byte for byte but for the keys and client
+    secrets in it. None if `text` is not one."""
     start = _MULTIPART_START.match(text)
     if start is None:
         return None
@@ -670,11 +819,14 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         found = _PART_NAME.search(head)
         name = found.group(1) or found.group(2) if found is not None else None
         if name is not None:
-            if "%" in name:  # a client that percent-encodes names: `card%5Bcvc%5D`
-                name = unquote(name)
+            # A client that percent-encodes names: `card%5Bcvc%5D`.
+            name = _fully_unquoted(name)
             name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
-            new = body
+            # A binary file is kept byte for byte, so it is replayed as it was sent; only
+            # a key in it is redacted (the file then is not what was sent, but no key is
+            # ever written).
+            new = _redact_shapes(body)
         else:
             new = _redact_value(body, name, context, depth)
         new_head = _redact_free(head, context, depth + 1) if _may_hold_secret(head) else head
@@ -682,14 +834,16 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
     return delimiter.join(pieces)
 
 
-# `name=value`, `name: value`, `"name": "value"`, `name%5D=value` in free text, for the
-# fields and headers whose value is secret; and `Name: value` header lines of a dump.
+# `name=value`, `name: value`, `"name": "value"`, `name%5D=value`, `name][]=value` in
+# free text, for the fields and headers whose value is secret; and `Name: value` header
+# lines of a dump. A name starts after a percent escape (`card%5Bcvc`), not inside one.
 _FREE_FIELD = re.compile(
-    r"(?:(?<![A-Za-z0-9_])|(?<=%5[Bb]))(?<!<redacted:)"
+    r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])|(?<=%[0-9A-Fa-f]{2}))(?<!<redacted:)"
     r"(?P<name>[A-Za-z0-9_-]*"
     r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
-    r"credential)[A-Za-z0-9_-]*)"
-    r"(?P<sep>(?:\]|%5[Dd])?[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
+    r"credential|security)[A-Za-z0-9_-]*)"
+    r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd]|\.[0-9]+)*"  # `cvc][0]=`, `cvc.0=`
+    r"[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
     r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
 )
 _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
@@ -698,7 +852,7 @@ _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
 def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
     """A secret field's rule, or a header's whose name says it holds a credential (with
     a dash, as headers are named: a field called `token` holds a token's id)."""
-    lower = name.lower()
+    lower = _last_name(name)
     if lower in SECRET_FIELDS:
         return context.rules[lower]
     if lower in HEADER_RULES or "-" in lower:
@@ -726,7 +880,7 @@ def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
 
 # Runs of characters that may hide a secret behind escapes: `sk%5Ftest%5F…`,
 # `sk\u005ftest…` (only the runs that hold an escape are decoded).
-_ESCAPED_RUN = re.compile(r"(?:[A-Za-z0-9_.\-]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\/)+")
+_ESCAPED_RUN = re.compile(r"(?:[A-Za-z0-9_.\-=]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\/)+")
 
 
 def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], str]:
@@ -740,15 +894,18 @@ def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], 
         new = _redact_free(decoded, context, depth + 1)
         if new == decoded:
             return run
-        return quote(new, safe=_MARKER_SAFE + "_.-") if "%" in run else new
+        return quote(new, safe=_MARKER_SAFE + "_.-=") if "%" in run else new
 
     return replace
 
 
 def _redact_shapes(text: str) -> str:
-    """The secrets recognisable by their shape alone."""
+    """The secrets recognisable by their shape alone (base64 of a key too)."""
     if "_test_" in text or "_live_" in text or "whsec_" in text:
+        if "\n" in text:
+            text = _FOLDED_KEY.sub(_unfold, text)
         text = API_KEY.sub(_key_marker, text)
+    text = _redact_base64(text)
     if "_secret_" in text:
         text = _CLIENT_SECRET.sub(_client_secret_marker, text)
     if "rt_" in text or "ac_" in text:
@@ -819,8 +976,8 @@ _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 _HINT_WORDS = (
     r"_(?:test|live)_|whsec_|rt_|ac_|\\u00[2-7]|"
     r"secret|token|password|api[-_]?key|signature|authorization|basic|cookie|credential|"
-    r"(?:cvc2?|cvv2?|iban|ssn(?:_last_4)?|(?:account|routing|id)_number(?:_secondary)?)"
-    r"(?![a-z0-9_])"
+    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|(?:account|routing|id)_?number(?:_secondary)?|"
+    r"cvc_?number|security_?code)(?![a-z0-9_])"
 )
 _HINT_WORD = re.compile(_HINT_WORDS)
 # Searched in the text as it is: 12 digits with separators between them, the start of an
@@ -859,6 +1016,7 @@ def _hint_spans(text: str) -> list[tuple[int, int]]:
         spans.extend(shape.span() for shape in _HINT_IBAN.finditer(text))
     if "=" in text:
         spans.extend(shape.span() for shape in _HINT_SIGNATURE.finditer(text))
+    spans.extend(hint.span() for hint in _BASE64_HINT.finditer(text))
     return sorted(spans)
 
 
@@ -870,12 +1028,12 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _HINT_LITERALS = (
     "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "password",
     "api-key", "api_key", "apikey", "signature", "authorization", "basic", "cookie",
-    "credential", "cvc", "cvv", "iban", "ssn", "_number",
+    "credential", "cvc", "cvv", "iban", "ssn", "number", "security",
 )  # fmt: skip
 # Loose forms of the shapes, each many times faster to search for than the shape (one
 # pattern each: the regex engine skips fast to a character that can start it): most texts
 # with digits or capitals hold none, and only those that do are searched for the shape.
-_LOOSE_DIGITS = re.compile(r"[0-9][0-9 .+%-]{11}")
+_LOOSE_DIGITS = re.compile(rf"[0-9][0-9{_BLANKS}.+%-]{{11}}")
 _LOOSE_IBAN = re.compile(r"[A-Z][A-Z][0-9]")
 
 
@@ -887,7 +1045,9 @@ def _hints_secret(text: str) -> bool:
         return True
     if _LOOSE_IBAN.search(text) is not None and _HINT_IBAN.search(text) is not None:
         return True
-    return "=" in text and _HINT_SIGNATURE.search(text) is not None
+    if "=" in text and _HINT_SIGNATURE.search(text) is not None:
+        return True
+    return _BASE64_HINT.search(text) is not None
 
 
 def _may_hold_secret(text: str) -> bool:
@@ -908,10 +1068,64 @@ def _may_hold_secret(text: str) -> bool:
 
 def redact_text(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """Redact secrets in any text: a body (form, JSON, multipart or other), a query, a
-    header value, a log line."""
+    header value, a log line; also one in UTF-16 (read as bytes, a NUL beside each ASCII
+    character)."""
+    if "\x00" in text:
+        wide = _redact_wide(text, policy)
+        if wide is not None:
+            return wide
     if policy.pii == "keep" and not _may_hold_secret(text):
         return text
     return redact_every_rule(text, policy)
+
+
+# Byte order marks, and the codec that reads what follows each.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _wide_codec(raw: bytes) -> tuple[bytes, str] | None:
+    """(byte order mark, codec) of UTF-16 or UTF-32 text: by its mark, else by NULs in
+    every other byte (ASCII text in UTF-16 without a mark)."""
+    for bom, codec in _WIDE_BOMS:
+        if raw.startswith(bom):
+            return bom, codec
+    if len(raw) < 8 or len(raw) % 2:
+        return None
+    even, odd = raw[0::2].count(0), raw[1::2].count(0)
+    half = len(raw) // 2
+    if odd >= half * 0.6 and even < half * 0.1:
+        return b"", "utf-16-le"
+    if even >= half * 0.6 and odd < half * 0.1:
+        return b"", "utf-16-be"
+    return None
+
+
+def _redact_wide(text: str, policy: RedactionPolicy) -> str | None:
+    """`text` (bytes read as latin-1 or UTF-8) redacted as the UTF-16 or UTF-32 text it
+    holds, written back the same way; None when it holds none."""
+    narrow = "latin-1" if all(ord(char) < 256 for char in text) else "utf-8"
+    try:
+        raw = text.encode(narrow)
+    except UnicodeEncodeError:
+        return None
+    found = _wide_codec(raw)
+    if found is None:
+        return None
+    bom, codec = found
+    try:
+        wide = raw[len(bom) :].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    redacted = redact_text(wide, policy) if "\x00" not in wide else None
+    if redacted is None or redacted == wide:
+        return None
+    back = bom + redacted.encode(codec, "surrogatepass")
+    return back.decode(narrow, "replace") if narrow == "utf-8" else back.decode("latin-1")
 
 
 def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
@@ -930,16 +1144,44 @@ def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) 
 
 
 def is_secret_field(name: str) -> bool:
-    """Whether `name` (`cvc`, `card[cvc]`, `card.cvc`) files its value under a field
-    whose value is secret whatever it holds."""
-    return _last_name(name) in SECRET_FIELDS
+    """Whether `name` (`cvc`, `card[cvc]`, `card.cvc`, `Cookie`) files its value under a
+    field whose value is secret whatever it holds."""
+    return _field_rule(name, _context(SECRETS_ONLY)) is not None
 
 
-def _redact_body(body: str | bytes, policy: RedactionPolicy) -> str | bytes:
+def _redact_body(body: str | bytes, policy: RedactionPolicy, depth: int = 0) -> str | bytes:
     if isinstance(body, str):
         return redact_text(body, policy)
+    if depth < _MAX_DEPTH:
+        # Bytes compressed as their first bytes say: read what they hold.
+        compressed = _redact_compressed(body, policy, depth, guess=False)
+        if compressed is not None:
+            return compressed
     # Every pattern is ASCII, so latin-1 maps bytes to text and back without loss.
-    return redact_text(body.decode("latin-1"), policy).encode("latin-1")
+    plain = redact_text(body.decode("latin-1"), policy).encode("latin-1")
+    if plain != body or depth >= _MAX_DEPTH:
+        return plain
+    # Bytes that hold no secret as they are may be compressed without saying so (raw
+    # deflate, brotli). Guessed only now: brotli takes most bytes for a block stored as
+    # it is, which the bytes read as they are already were.
+    compressed = _redact_compressed(body, policy, depth, guess=True)
+    return compressed if compressed is not None else body
+
+
+def _redact_compressed(
+    body: bytes, policy: RedactionPolicy, depth: int, *, guess: bool
+) -> bytes | None:
+    """Bytes still compressed (harness.capture.compressed) whose content holds a secret:
+    compressed again the same way with the secret redacted. None when they are not
+    compressed or hold no secret, and are then read as they are."""
+    found = sniff(body, guess=guess)
+    if found is None:
+        return None
+    coding, content = found
+    redacted = _redact_body(content, policy, depth + 1)
+    if redacted == content or not isinstance(redacted, bytes):
+        return None
+    return compress(redacted, coding)
 
 
 def redact_header(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
@@ -959,13 +1201,65 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
     plain = policy.pii == "keep" and not _may_hold_secret(
         "\n".join(value for name, value in headers if _header_rule(name) is None)
     )
+    names = " ".join(name for name, _ in headers)
+    keyed = "_test_" in names or "_live_" in names or "whsec_" in names
     out = Headers()
     for name, value in headers:
+        if keyed:
+            name = _redact_shapes(name)  # a key in a header's name, as no client should
         if plain and _header_rule(name) is None:
             out.append((name, value))
         else:
             out.append((name, redact_header(name, value, policy)))
     return out
+
+
+# --- JSON values (a report's data, an exchange's extra fields) ---------------------------
+
+# Integers this long can be card numbers sent as JSON numbers; shorter ones never are.
+_CARD_DIGITS = 13
+
+
+def redact_tree(value: Any, under: str | None = None) -> Any:
+    """A copy of a JSON value with every secret in every string (keys too) redacted:
+    what a report writes, and the fields a stage adds to an exchange (notes that quote a
+    value, an exception's message).
+
+    Members named like a secret (`cvc`, `account_number`, `client_secret`, `card[cvc]`,
+    `Cookie`) get that field's rule, and so does everything in a list or an object such
+    a member holds (`"cvc": ["739"]`): `under` is the name of that member. A card-shaped
+    integer becomes its card marker, a string.
+    """
+    if isinstance(value, str):
+        return redact_field(under, value) if under is not None else redact_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if under is not None:
+            redacted = redact_field(under, str(value))
+            return value if redacted == str(value) else redacted
+        if len(str(abs(value))) < _CARD_DIGITS:
+            return value
+        redacted = redact_text(str(value))
+        return value if redacted == str(value) else redacted
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = redact_text(str(key))
+            member = under or str(key)
+            if isinstance(item, str):
+                out[name] = redact_field(member, item)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                redacted = redact_field(member, str(item))
+                out[name] = item if redacted == str(item) else redacted
+            else:
+                out[name] = redact_tree(
+                    item, under or (str(key) if is_secret_field(str(key)) else None)
+                )
+        return out
+    if isinstance(value, list | tuple):
+        return [redact_tree(item, under) for item in value]
+    return redact_text(str(value))
 
 
 def redact_exchange(exchange: Exchange, policy: RedactionPolicy = SECRETS_ONLY) -> Exchange:
@@ -991,5 +1285,5 @@ def redact_exchange(exchange: Exchange, policy: RedactionPolicy = SECRETS_ONLY) 
         request=redacted_request,
         response=response,
         error=error,
-        extra=dict(exchange.extra),
+        extra=redact_tree(exchange.extra) if exchange.extra else {},
     )

@@ -52,7 +52,7 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ShadowError as exc:
-            click.echo(f"shadow: error: {exc}", err=True)
+            click.echo(f"shadow: error: {_redacted(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("shadow: interrupted", err=True)
@@ -61,13 +61,21 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _redacted(line: str) -> str:
+    """A line quoting what a user gave (a field of a file, an option) with any secret in it
+    redacted: what a command prints ends up in CI's logs."""
+    from harness.capture.redact import redact_text
+
+    return redact_text(line)
+
+
 _default_showwarning = warnings.showwarning
 
 
 def show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """The harness's own warnings as one line; anything else as Python would show it."""
     if isinstance(category, type) and issubclass(category, ShadowWarning):
-        click.echo(f"shadow: warning: {message}", err=True)
+        click.echo(f"shadow: warning: {_redacted(str(message))}", err=True)
     else:
         _default_showwarning(message, category, *args, **kwargs)
 

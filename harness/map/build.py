@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.capture.redact import redact_tree
 from harness.errors import InputError
 from harness.formats.atomic import write_text_atomically
 from harness.formats.recording import RecordingReader
@@ -34,7 +35,6 @@ from harness.map.model import (
 from harness.map.observe import observe
 from harness.map.page import render_page
 from harness.model import Exchange
-from harness.report.redaction import redact_tree
 from harness.stripe.catalogue import resolve_version, shipped_versions
 from harness.stripe.times import is_calendar_time
 from harness.upgrade.check import UpgradeCheck, check_exchange

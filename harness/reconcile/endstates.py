@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from harness.capture.redact import redact_tree
 from harness.errors import InfrastructureError, InputError, LiveModeRefused
 from harness.formats.atomic import atomic_file
 from harness.formats.idmap import iter_idmap
@@ -31,7 +32,6 @@ from harness.pairstore import PairStore
 from harness.reconcile.stripe_side import StripeObjects, gather_recording
 from harness.replay.ratelimit import TokenBucket
 from harness.replay.session import AfterReplay, RunningTarget
-from harness.report.redaction import redact_tree
 from harness.scenario import Scenario
 from harness.stripe import collection_of, is_live_key, resource_of
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.capture.redact import redact_tree
 from harness.errors import InputError, LiveModeRefused
 from harness.formats.atomic import replacing, write_json_atomically
 from harness.reconcile.convert import ConversionProblem
@@ -37,7 +38,6 @@ from harness.reconcile.stripe_side import (
     gather_recording,
     gather_target,
 )
-from harness.report.redaction import redact_tree
 
 FORMAT = "stripe-shadow-reconcile"
 VERSION = 1

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.capture.redact import redact_exchange
+from harness.capture.redact import redact_exchange, redact_tree
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Exchange, Outcome
 from harness.report.phrasing import change_text
-from harness.report.redaction import redact_tree
 from harness.stripe import form_tree, parse_form_pairs
 
 # Sample exchanges shown per group: enough to see the pattern, few enough to stay small.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.capture.redact import redact_tree
 from harness.errors import InputError, ShadowWarning
 from harness.formats.atomic import write_text_atomically
 from harness.formats.outcomes import OUTCOMES_FILE, read_outcomes
@@ -27,7 +28,6 @@ from harness.report.facts import without_secrets
 from harness.report.html import render_html
 from harness.report.junit import junit_text, junit_tree
 from harness.report.markdown import render_markdown
-from harness.report.redaction import redact_tree
 from harness.upgrade.check import read_upgrade_check
 
 FILES = ("index.html", "summary.json", "junit.xml", "summary.md")

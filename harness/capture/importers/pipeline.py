@@ -39,7 +39,7 @@ from harness.capture.importers.placeholders import (
 )
 from harness.capture.importers.registry import format_named, recognise
 from harness.capture.importers.streams import open_input, shape_of
-from harness.capture.redact import RedactionPolicy, redact_exchange
+from harness.capture.redact import RedactionPolicy, redact_exchange, redact_text
 from harness.errors import InputError
 from harness.formats.atomic import replacing
 from harness.formats.recording import Header, RecordingWriter
@@ -190,8 +190,11 @@ class _Reading:
         self.on_refused: list[int] = []
 
     def problem(self, line: str) -> None:
-        # One line, whatever a file's names and values hold: unprintable characters escaped.
+        # One line, whatever a file's names and values hold: unprintable characters escaped,
+        # and the secrets a value quoted in it may hold redacted (it is printed, and CI
+        # keeps what is printed).
         line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        line = redact_text(line, self.options.policy)
         if self.options.strict:
             raise ImportRefused(line)
         self.result.problems.append(line)
@@ -214,6 +217,7 @@ class _Reading:
 
     def _refuse(self, index: int, imported: ImportedFile, reason: str, where: str) -> None:
         dropped = imported.imported
+        reason = redact_text(reason, self.options.policy)  # the recording's header holds it
         imported.refused = reason
         imported.imported = 0
         self.on_refused.append(index)
