@@ -98,7 +98,11 @@ class HashTable(Generic[N]):
         """The number `item` has, or `number` once set for it (the first one wins)."""
         small = self._small
         if small is not None:
-            found = small.setdefault(item, self._number(number))
+            # _number inlined: called per id and time compared.
+            found = small.setdefault(
+                item,
+                float(number) if self._typecode == "d" else number,  # type: ignore[arg-type]
+            )
             if len(small) > self._small_limit:
                 self._to_arrays()
             return found

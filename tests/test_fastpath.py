@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from harness.compare.diff import deepdiff_reports, diff_responses, own_reports
 from harness.compare.normalize import Answer, ById, parse_body, proven_same
-from harness.compare.profile import stripe_profile
+from harness.compare.profile import Profile, stripe_profile
 from harness.compare.timemap import Moment, TimeMap
 from harness.errors import InputError
 from harness.formats.idmap import iter_idmap, load_idmap, write_idmap
@@ -292,6 +292,147 @@ def test_the_walks_shortcuts_decide_what_normalising_decides(
             for times in (base_times, other_times)
             for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001", "per_unit")
             for value in (1_795_435_200, 1_795_435_203, 1_795_521_600)
+        ]
+        outcomes.append((verdicts, learnt))
+    assert outcomes[0] == outcomes[1]
+
+
+# Fields whose name decides how they are normalised: masked everywhere (`number`,
+# `secret`), masked in one object type only (`fee` of a balance transaction), a time by
+# name (`created`, `due_date`, `paid_at`), an expandable reference by the catalogue
+# (`customer` of an invoice or a charge, `source` of a balance transaction), plain
+# (`amount`); with values of every type the walk tells apart, ints and floats alike,
+# numbers below and above the earliest time, ids the maps know, know on one side only, or
+# not at all, and containers, empty or not, where a masked field may hold them.
+_KIND_VALUES = st.sampled_from(
+    [
+        None,
+        True,
+        False,
+        0,
+        7,
+        7.0,
+        99_999_999,
+        1_795_435_200,
+        1_795_435_200.0,
+        1_795_435_203,
+        1_795_521_600,
+        "gold",
+        "per_unit",
+        "cus_Abcdefgh1234",
+        "cus_Other0000001",
+        "ch_Abcdefgh1234",
+        "see cus_Abcdefgh1234",
+        "<masked>",
+        {},
+        [],
+        {"amount": 7},
+        [{"id": "cus_Abcdefgh1234", "object": "customer"}],
+        ["gold", 7],
+    ]
+)
+_KIND_KEYS = ["number", "secret", "fee", "created", "due_date", "paid_at", "customer", "source"]
+_KIND_OBJECTS = st.fixed_dictionaries(
+    {"object": st.sampled_from(["invoice", "charge", "balance_transaction", "customer", "x"])},
+    optional={key: _KIND_VALUES for key in [*_KIND_KEYS, "amount", "id"]},
+)
+_KIND_TREES = st.one_of(
+    _KIND_OBJECTS,
+    st.builds(lambda inner, outer: {**outer, "lines": [inner]}, _KIND_OBJECTS, _KIND_OBJECTS),
+    st.builds(lambda inner, outer: {**outer, "nested": inner}, _KIND_OBJECTS, _KIND_OBJECTS),
+)
+_KIND_IDS = st.dictionaries(
+    st.sampled_from(["gold", "cus_Abcdefgh1234", "cus_Other0000001", "ch_Abcdefgh1234"]),
+    st.sampled_from(["gold", "cus_Recorded0001", "ch_Recorded00001"]),
+    max_size=3,
+)
+# The two sides' profiles: with a catalogue (references, its times) or without (the
+# profile's names alone), most often one for both (their fields then normalise alike).
+_CATALOGUED = PROFILE.for_version("2026-09-30.endive")
+_KIND_PROFILES = st.sampled_from(
+    [
+        (_CATALOGUED, _CATALOGUED),
+        (_CATALOGUED, _CATALOGUED),
+        (PROFILE, PROFILE),
+        (PROFILE, _CATALOGUED),
+    ]
+)
+
+
+def _varied(tree: Any, data: st.DataObject) -> Any:
+    """The other side's answer: the same tree with at most two values replaced by others
+    of _KIND_VALUES (one changed field is what a fast path could miss)."""
+    leaves: list[tuple[Any, Any]] = []
+
+    def collect(node: Any) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(value, dict | list) and value and data.draw(st.booleans()):
+                collect(value)
+            else:
+                leaves.append((node, key))
+
+    other = copy.deepcopy(tree)
+    collect(other)
+    for _ in range(data.draw(st.integers(0, 2))):
+        node, key = leaves[data.draw(st.integers(0, len(leaves) - 1))]
+        value = node[key]
+        if data.draw(st.booleans()):
+            node[key] = copy.deepcopy(data.draw(_KIND_VALUES))
+        elif type(value) is bool:
+            node[key] = not value
+        elif type(value) in (int, float):
+            node[key] = value + data.draw(st.sampled_from([1, 3, 86_400]))
+        elif type(value) is str:
+            node[key] = value + data.draw(st.sampled_from(["X", "_x", " "]))
+    return other
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(_KIND_TREES, min_size=1, max_size=3),
+    _KIND_IDS,
+    _KIND_IDS,
+    st.sampled_from([0.0, 3.0, 86_400.0]),
+    _KIND_PROFILES,
+    st.data(),
+)
+def test_the_walk_decides_each_kind_of_field_as_normalising_does(
+    trees: list[Any],
+    ids: dict[str, str],
+    other_ids: dict[str, str],
+    shift: float,
+    profiles: tuple[Profile, Profile],
+    data: st.DataObject,
+) -> None:
+    """Masked fields (everywhere and in one object type), times by name, references,
+    plain numbers (an int and a float of one value, a number on one side and a time on
+    the other), nulls beside masked values, and containers where a field is masked: over
+    a side's answers in order, the fast path's verdicts and what the time maps learn are
+    those of normalising both, whether the two sides' fields are normalised alike (one
+    profile, one object type) or not."""
+    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
+    profile, other_profile = profiles
+    answers = [(tree, _varied(tree, data)) for tree in trees]
+    outcomes = []
+    for fast in (True, False):
+        base_times, other_times = TimeMap(), TimeMap()
+        verdicts = []
+        for index, (tree, other_tree) in enumerate(answers):
+            started = 1_795_435_200.0 + 60 * index
+            base = Answer(_response(tree, like), started, started, ids, profile, base_times)
+            moved = started + shift
+            other = _response(other_tree, like)
+            theirs = Answer(other, moved, moved, other_ids, other_profile, other_times)
+            same = False
+            if fast:
+                same, _, _ = proven_same(base, theirs)
+            verdicts.append(same or base.normalize() == theirs.normalize())
+        learnt = [
+            (times.born(name, 1), times.first_shown(value, 1))
+            for times in (base_times, other_times)
+            for name in ("gold", "cus_Abcdefgh1234", "cus_Other0000001", "ch_Abcdefgh1234")
+            for value in (99_999_999, 1_795_435_200, 1_795_435_203, 1_795_521_600)
         ]
         outcomes.append((verdicts, learnt))
     assert outcomes[0] == outcomes[1]

@@ -192,6 +192,9 @@ def _render(steps: Sequence[Any], through_list: Sequence[bool]) -> str:
 def _brief(value: Any, depth: int) -> Any:
     """A value cut to a size a reader takes in: nested objects as their id and type,
     long texts and lists shortened."""
+    kind = type(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value  # what to_jsonable gives a number, a boolean, a null
     if isinstance(value, str):
         return value if len(value) <= _TEXT else value[:_TEXT] + "…"
     if isinstance(value, ById):

@@ -64,13 +64,17 @@ class KnownIds(dict[str, str]):
     the second time. It also remembers which texts holding a `_` are inert (`inert`).
     The id maps do not change while a side is compared, so neither does what it holds."""
 
-    __slots__ = ("inert", "look_up")
+    __slots__ = ("inert", "look_up", "unchanged")
 
     def __init__(self, look_up: Callable[[str], str | None]) -> None:
         super().__init__()
         self.look_up = look_up
-        # By id pattern (an answer's API version's): texts with a `_` → inert or not.
-        self.inert: dict[re.Pattern[str], dict[str, bool]] = {}
+        # By the id of an id pattern (an answer's API version's; a pattern of a few
+        # hundred prefixes takes microseconds to hash): the pattern, and its texts with a
+        # `_` → inert or not.
+        self.inert: dict[int, tuple[re.Pattern[str], dict[str, bool]]] = {}
+        # By the ids of the other side's KnownIds and of both patterns: _Unchanged.
+        self.unchanged: dict[tuple[int, int, int], _Unchanged] = {}
 
     def __missing__(self, text: str) -> str:
         found = self.look_up(text)
@@ -94,9 +98,10 @@ def _inert(text: str, known: KnownIds, pattern: re.Pattern[str]) -> bool:
     names no id, in a field of any kind: no id map knows it whole, it is no generated id
     (an expandable reference's test), and every id the pattern finds in it is one
     _name_ids_in_text leaves alone. Such a text teaches the time map nothing."""
-    table = known.inert.get(pattern)
-    if table is None:
-        table = known.inert[pattern] = {}
+    kept = known.inert.get(id(pattern))
+    if kept is None:
+        kept = known.inert[id(pattern)] = (pattern, {})  # holding it keeps its id unused
+    table = kept[1]
     found = table.get(text)
     if found is None:
         found = known[text] is NO_COUNTERPART and GENERATED_ID.fullmatch(text) is None
@@ -111,6 +116,63 @@ def _inert(text: str, known: KnownIds, pattern: re.Pattern[str]) -> bool:
         if len(table) >= _KNOWN_KEPT:
             table.clear()
         table[text] = found
+    return found
+
+
+class _Unchanged(dict[str, bool]):
+    """Text → whether it is the same on two sides once named, because naming leaves it
+    as it is on both and it teaches neither time map anything: no id map of either side
+    knows it whole, and it holds no `_` or is _inert on both. Kept for one pair of sides
+    and patterns (their KnownIds do not change while they are compared, so neither does
+    this), so the fused walk decides an equal text the run has seen at C speed."""
+
+    __slots__ = ("known", "other_known", "other_pattern", "pattern")
+
+    def __init__(
+        self,
+        known: KnownIds,
+        other_known: KnownIds,
+        pattern: re.Pattern[str],
+        other_pattern: re.Pattern[str],
+    ) -> None:
+        super().__init__()
+        self.known, self.other_known = known, other_known
+        self.pattern, self.other_pattern = pattern, other_pattern
+
+    def __missing__(self, text: str) -> bool:
+        known, other_known = self.known, self.other_known
+        found = (
+            known[text] is NO_COUNTERPART
+            and other_known[text] is NO_COUNTERPART
+            and (
+                "_" not in text
+                or (
+                    _inert(text, known, self.pattern)
+                    and _inert(text, other_known, self.other_pattern)
+                )
+            )
+        )
+        if len(self) >= _KNOWN_KEPT:
+            self.clear()
+        self[text] = found
+        return found
+
+
+def _unchanged(
+    known: KnownIds,
+    other_known: KnownIds,
+    pattern: re.Pattern[str],
+    other_pattern: re.Pattern[str],
+) -> _Unchanged:
+    """The _Unchanged of two sides' KnownIds and patterns, kept by the first side's (it
+    holds the other KnownIds and the patterns, so their ids are not reused while it is
+    kept)."""
+    key = (id(other_known), id(pattern), id(other_pattern))
+    found = known.unchanged.get(key)
+    if found is None:
+        if len(known.unchanged) >= _PROFILES_KEPT:
+            known.unchanged.clear()
+        found = known.unchanged[key] = _Unchanged(known, other_known, pattern, other_pattern)
     return found
 
 
@@ -315,14 +377,18 @@ class _Normalizer:
     def __init__(
         self,
         request: Window,
-        name: IdNamer,
+        name: IdNamer | None,
         profile: Profile,
         times: TimeMap | None = None,
         packed: int | None = None,
+        naming: tuple[Mapping[str, str], re.Pattern[str]] | None = None,
     ) -> None:
+        """`name` None: an IdNamer of `naming` (counterparts, id pattern) is made when
+        first asked for (the fused walk names few texts itself)."""
         self.request = request
         self.packed = pack(request) if packed is None else packed  # `request` packed
-        self.name = name
+        self._name = name
+        self._naming = naming
         self.profile = profile
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
@@ -332,6 +398,23 @@ class _Normalizer:
         self.catalogue = profile.catalogue
         self.fixed_times = profile.fixed_times
         self.type_contexts = _type_contexts(profile)
+
+    @property
+    def name(self) -> IdNamer:
+        name = self._name
+        if name is None:
+            assert self._naming is not None
+            counterparts, pattern = self._naming
+            name = self._name = IdNamer(counterparts, self.times, self.request, pattern)
+        return name
+
+    @property
+    def naming(self) -> tuple[Mapping[str, str], re.Pattern[str]]:
+        """(counterparts, id pattern): what this answer's ids are named by."""
+        if self._naming is not None:
+            return self._naming
+        assert self._name is not None
+        return self._name.counterparts, self._name.pattern
 
     def value(self, node: Any, anchors: _Anchors = (), described: ObjectType | None = None) -> Any:
         kind = type(node)
@@ -527,9 +610,11 @@ def normalize_tree(
     was made under (Profile.for_version: its catalogue's timestamps, references and id
     prefixes, an emulator's fixed values)."""
     request = (started, started if finished is None else finished)
+    packed = None
     if name is None:
         name = IdNamer(counterparts, times, request, _pattern(profile.catalogue))
-    return _Normalizer(request, name, profile, times).value(tree)
+        packed = name.request  # the same window, packed once
+    return _Normalizer(request, name, profile, times, packed).value(tree)
 
 
 def _pattern(catalogue: Catalogue | None) -> re.Pattern[str]:
@@ -589,21 +674,13 @@ def normalize_response(
     as parse_body read it, when it was read already."""
     if finished is None:
         finished = started
-    name = IdNamer(counterparts, times, (started, finished), _pattern(profile.catalogue))
     tree, is_json = parse_body(response.text) if parsed is None else parsed
     if is_json:
         if response.status >= 400:
             tree = _error_only(tree)
-        body = normalize_tree(
-            tree,
-            started,
-            counterparts,
-            profile,
-            name=name,
-            times=times,
-            finished=finished,
-        )
+        body = normalize_tree(tree, started, counterparts, profile, times=times, finished=finished)
     else:
+        name = IdNamer(counterparts, times, (started, finished), _pattern(profile.catalogue))
         body = _name_ids_in_text(tree, name)
     return Normalized(response.status, body, is_json, _headers(response, profile))
 
@@ -620,10 +697,11 @@ class Answer:
     times: TimeMap | None
 
     def normalizer(self) -> _Normalizer:
-        window = (self.started, self.finished)
-        pattern = _pattern(self.profile.catalogue)
-        name = IdNamer(self.counterparts, self.times, window, pattern)
-        return _Normalizer(window, name, self.profile, self.times, name.request)
+        """A _Normalizer of this answer whose IdNamer is made when first asked for."""
+        naming = (self.counterparts, _pattern(self.profile.catalogue))
+        return _Normalizer(
+            (self.started, self.finished), None, self.profile, self.times, None, naming
+        )
 
     def normalize(self, parsed: tuple[Any, bool] | None = None) -> Normalized:
         return normalize_response(
@@ -665,37 +743,33 @@ def proven_same(baseline: Answer, other: Answer) -> tuple[bool, tuple[Any, bool]
     return same, parsed_base, parsed_other
 
 
-class _LazyAnchors:
-    """An object's anchors (_Normalizer.anchors_of), worked out only when a time inside
-    it needs more than its own request to be decided: most never do. The object's birth
-    is learnt when it is walked (_FusedWalk.mappings); within one answer the time map
-    gives the same birth then or later (the first request to name an object wins)."""
-
-    __slots__ = ("node", "normalizer", "outer", "resolved")
-
-    def __init__(
-        self, normalizer: _Normalizer, node: dict[str, Any], outer: _Anchors | _LazyAnchors
-    ) -> None:
-        self.normalizer, self.node, self.outer = normalizer, node, outer
-        self.resolved: _Anchors | None = None
-
-    def get(self) -> _Anchors:
-        if self.resolved is None:
-            self.resolved = self.normalizer.anchors_of(self.node, _resolved(self.outer))
-        return self.resolved
+# An object's anchors (_Normalizer.anchors_of), worked out only when a time inside it
+# needs more than its own request to be decided: most never do. A list, not a class (one
+# is made for most objects walked): [normalizer, node, the outer anchors, the anchors
+# once worked out or None]. The object's birth is learnt when it is walked
+# (_FusedWalk.mappings); within one answer the time map gives the same birth then or
+# later (the first request to name an object wins).
+_LazyAnchors = list[Any]
 
 
 def _resolved(anchors: _Anchors | _LazyAnchors) -> _Anchors:
-    return anchors if type(anchors) is tuple else anchors.get()  # type: ignore[union-attr]
+    if type(anchors) is tuple:
+        return anchors
+    lazy: list[Any] = anchors  # type: ignore[assignment]
+    found: _Anchors | None = lazy[3]
+    if found is None:
+        found = lazy[3] = lazy[0].anchors_of(lazy[1], _resolved(lazy[2]))
+    return found
 
 
 _SomeAnchors = _Anchors | _LazyAnchors
 
 
 class _Learnt:
-    """What one side's time map learns from one answer: the objects it names and the
-    times it shows, each taught once (within one answer the first request is the same,
-    so teaching it again would teach nothing)."""
+    """What one side's time map learns from one answer: the objects it names
+    (`times.name`) and the times it shows (`times.first_shown`), each taught once
+    (within one answer the first request is the same, so teaching it again would teach
+    nothing). _FusedWalk tests `named` and `shown` itself: these run for most fields."""
 
     __slots__ = ("named", "packed", "shown", "times")
 
@@ -703,16 +777,6 @@ class _Learnt:
         self.times, self.packed = times, packed
         self.named: set[str] = set()
         self.shown: set[float] = set()
-
-    def name(self, object_id: str) -> None:
-        if object_id not in self.named:
-            self.named.add(object_id)
-            self.times.name(object_id, self.packed)
-
-    def show(self, value: float) -> None:
-        if value not in self.shown:
-            self.shown.add(value)
-            self.times.first_shown(value, self.packed)
 
 
 class _FusedWalk:
@@ -722,16 +786,7 @@ class _FusedWalk:
     in each side's KnownIds, and texts that naming leaves alone and that teach nothing
     (_inert) are remembered per side, so a text the run has seen costs a dict lookup."""
 
-    __slots__ = (
-        "known",
-        "learnt",
-        "mine",
-        "other_known",
-        "other_learnt",
-        "other_pattern",
-        "pattern",
-        "theirs",
-    )
+    __slots__ = ("known", "learnt", "mine", "other_known", "other_learnt", "theirs", "unchanged")
 
     def __init__(self, mine: _Normalizer, theirs: _Normalizer) -> None:
         self.mine, self.theirs = mine, theirs
@@ -739,8 +794,9 @@ class _FusedWalk:
         self.other_learnt = (
             _Learnt(theirs.times, theirs.packed) if theirs.times is not None else None
         )
-        self.known, self.other_known = mine.name.known, theirs.name.known
-        self.pattern, self.other_pattern = mine.name.pattern, theirs.name.pattern
+        (counterparts, pattern), (other_counterparts, other_pattern) = mine.naming, theirs.naming
+        self.known, self.other_known = known_ids(counterparts), known_ids(other_counterparts)
+        self.unchanged = _unchanged(self.known, self.other_known, pattern, other_pattern)
 
     def values(
         self,
@@ -766,27 +822,19 @@ class _FusedWalk:
         """Whether two texts name alike (_name_ids_in_text), the time maps learning what
         naming them teaches. Two equal texts naming leaves alone on both sides, and two
         texts each a whole id the id maps know, are decided without a pattern."""
-        known, other_known = self.known, self.other_known
-        recorded, other_recorded = known[one], other_known[other]
-        if recorded is not NO_COUNTERPART and other_recorded is not NO_COUNTERPART:
-            if self.learnt is not None:
-                self.learnt.name(one)
-            if self.other_learnt is not None:
-                self.other_learnt.name(other)
-            return recorded == other_recorded
-        if (
-            one == other
-            and recorded is NO_COUNTERPART
-            and other_recorded is NO_COUNTERPART
-            and (
-                "_" not in one
-                or (
-                    _inert(one, known, self.pattern)
-                    and _inert(one, other_known, self.other_pattern)
-                )
-            )
-        ):
+        if one == other and self.unchanged[one]:
             return True
+        recorded, other_recorded = self.known[one], self.other_known[other]
+        if recorded is not NO_COUNTERPART and other_recorded is not NO_COUNTERPART:
+            learnt = self.learnt  # _Learnt.name, written out: an id in most answers
+            if learnt is not None and one not in learnt.named:
+                learnt.named.add(one)
+                learnt.times.name(one, learnt.packed)
+            learnt = self.other_learnt
+            if learnt is not None and other not in learnt.named:
+                learnt.named.add(other)
+                learnt.times.name(other, learnt.packed)
+            return recorded == other_recorded
         return _name_ids_in_text(one, self.mine.name) == _name_ids_in_text(other, self.theirs.name)
 
     def mappings(
@@ -801,95 +849,137 @@ class _FusedWalk:
         if one.keys() != other.keys():
             return False
         mine, theirs = self.mine, self.theirs
-        kinds, described = mine.kinds_of(one, described)
-        other_kinds, other_described = theirs.kinds_of(other, other_described)
-        anchors = self.anchors(mine, one, outer, self.learnt)
-        other_anchors = self.anchors(theirs, other, other_outer, self.other_learnt)
-        # Whether theirs' fields are normalised as mine are: told by the same masked
-        # fields and catalogue type.
-        alike = kinds is other_kinds
-        known, other_known = self.known, self.other_known
+        object_type = one.get("object")
+        found = mine.type_contexts.get(
+            object_type if type(object_type) is str else id(described)
+        ) or mine.kinds_of(one, described)
+        kinds, described = found
+        object_type = other.get("object")
+        found = theirs.type_contexts.get(
+            object_type if type(object_type) is str else id(other_described)
+        ) or theirs.kinds_of(other, other_described)
+        other_kinds, other_described = found
+        # What anchors_of would give each object, worked out when first needed; its
+        # birth (the request that first named it) is learnt now, as anchors_of learns it.
+        anchors: _SomeAnchors = outer
+        identity = one.get("id")
+        if type(identity) is str and identity:
+            learnt = self.learnt
+            if learnt is not None and identity not in learnt.named:
+                learnt.named.add(identity)
+                learnt.times.name(identity, learnt.packed)
+            anchors = [mine, one, outer, None]
+        elif not one.keys().isdisjoint(_ANCHOR_NAMES):
+            anchors = [mine, one, outer, None]
+        other_anchors: _SomeAnchors = other_outer
+        identity = other.get("id")
+        if type(identity) is str and identity:
+            learnt = self.other_learnt
+            if learnt is not None and identity not in learnt.named:
+                learnt.named.add(identity)
+                learnt.times.name(identity, learnt.packed)
+            other_anchors = [theirs, other, other_outer, None]
+        elif not other.keys().isdisjoint(_ANCHOR_NAMES):
+            other_anchors = [theirs, other, other_outer, None]
+        unchanged = self.unchanged
         # In the first answer's key order, not sorted as mapping() walks: placeholders
         # are numbered alike on both sides either way, so their equality is the same.
-        for key, item in one.items():
-            other_item = other[key]
-            kind = type(item)
-            if alike and kind is type(other_item):
-                # Fields of one kind holding one value normalise alike when the value is
-                # not a number (a time is counted from its own side's moments) and holds
-                # no id: naming leaves it alone on both sides (_inert; no `_` is enough
-                # when no id map knows it: a user-chosen id, `gold`, has none).
-                if kind is str:
-                    if (
-                        item == other_item
-                        and known[item] is NO_COUNTERPART
-                        and other_known[item] is NO_COUNTERPART
-                        and (
-                            "_" not in item
-                            or (
-                                _inert(item, known, self.pattern)
-                                and _inert(item, other_known, self.other_pattern)
-                            )
-                        )
-                    ):
-                        continue
-                elif (item is None or kind is bool) and item == other_item:
-                    continue
-                # The same table and type give the same kind, unless the value is a
-                # number that differs (a time is a number from 1973 on).
-                how = mine.field_kind(key, item, kinds)
-                if (
-                    (kind is int or kind is float)
-                    and item != other_item
-                    and how != theirs.field_kind(key, other_item, other_kinds)
-                ):
-                    return False
-            else:
-                how = mine.field_kind(key, item, kinds)
-                if how != theirs.field_kind(key, other_item, other_kinds):
-                    return False
-            if how == _PLAIN:
-                if item != other_item:
-                    return False
-            elif how == _TEXT:
-                if not self.texts(item, other_item):
-                    return False
-            elif how == _CONTAINER:
-                if not item and not other_item and kind is type(other_item):
-                    continue  # {} or [] on both sides: nothing to name, time or learn
-                embedded, other_embedded = kinds.children[key], other_kinds.children[key]
-                if kind is dict and type(other_item) is dict:
-                    if not self.mappings(
-                        item, other_item, anchors, other_anchors, embedded, other_embedded
+        if kinds is other_kinds:
+            # Fields normalised alike on both sides (told by the same masked fields and
+            # catalogue type): a field's flags are the same, so only the values' types
+            # decide how each is normalised, as field_kind says, written out here.
+            for key, item in one.items():
+                other_item = other[key]
+                kind = type(item)
+                if kind is not type(other_item):
+                    if not self.field(
+                        key, item, other_item, kinds, other_kinds, anchors, other_anchors
                     ):
                         return False
-                elif not self.values(
-                    item, other_item, anchors, other_anchors, embedded, other_embedded
-                ):
-                    return False
-            elif how == _TIME:
-                if not self.times(key, item, other_item, anchors, other_anchors):
-                    return False
-            elif how == _REFERENCE and not self.references(item, other_item):
+                elif kind is str:
+                    # Equal texts naming leaves alone on both sides are equal, whatever the
+                    # field: a masked one, a reference, a text.
+                    if item == other_item and unchanged[item]:
+                        continue
+                    flags = kinds[key]
+                    if flags & _KEY_MASKED:
+                        continue
+                    if flags & _KEY_REFERENCE:
+                        if not self.references(item, other_item):
+                            return False
+                    elif not self.texts(item, other_item):
+                        return False
+                elif kind is int or kind is float:
+                    flags = kinds[key]
+                    if flags & _KEY_MASKED:
+                        continue
+                    if flags & _KEY_TIME:
+                        late = item >= EARLIEST_TIMESTAMP
+                        if late is not (other_item >= EARLIEST_TIMESTAMP):
+                            return False  # a time on one side, a number on the other
+                        if late:
+                            if not self.times(key, item, other_item, anchors, other_anchors):
+                                return False
+                            continue
+                    if item != other_item:
+                        return False
+                elif kind is dict or kind is list:
+                    if not item and not other_item:
+                        continue  # {} or [] on both sides: nothing to name, time or learn
+                    if kinds[key] & _KEY_MASKED:
+                        continue
+                    embedded = kinds.children[key]
+                    if kind is dict:
+                        if not self.mappings(
+                            item, other_item, anchors, other_anchors, embedded, embedded
+                        ):
+                            return False
+                    elif not self.sequences(
+                        item, other_item, anchors, other_anchors, embedded, embedded
+                    ):
+                        return False
+                elif item != other_item and not kinds[key] & _KEY_MASKED:
+                    return False  # two booleans (two nulls are equal)
+            return True
+        for key, item in one.items():
+            if not self.field(key, item, other[key], kinds, other_kinds, anchors, other_anchors):
                 return False
         return True
 
-    @staticmethod
-    def anchors(
-        normalizer: _Normalizer,
-        node: dict[str, Any],
-        outer: _SomeAnchors,
-        learnt: _Learnt | None,
-    ) -> _SomeAnchors:
-        """What anchors_of would give for `node`, worked out when first needed; its birth
-        (the request that first named it) is learnt now, as anchors_of learns it."""
-        identity = node.get("id")
-        if type(identity) is str and identity:
-            if learnt is not None:
-                learnt.name(identity)
-        elif node.keys().isdisjoint(_ANCHOR_NAMES):
-            return outer  # no anchor of its own: anchors_of gives the outer ones
-        return _LazyAnchors(normalizer, node, outer)
+    def field(
+        self,
+        key: str,
+        item: Any,
+        other_item: Any,
+        kinds: _KeyKinds,
+        other_kinds: _KeyKinds,
+        anchors: _SomeAnchors,
+        other_anchors: _SomeAnchors,
+    ) -> bool:
+        """Whether one field normalises alike on both sides, each as field_kind says."""
+        how = self.mine.field_kind(key, item, kinds)
+        if how != self.theirs.field_kind(key, other_item, other_kinds):
+            return False
+        if how == _PLAIN:
+            return bool(item == other_item)
+        if how == _TEXT:
+            return self.texts(item, other_item)
+        if how == _CONTAINER:
+            if not item and not other_item and type(item) is type(other_item):
+                return True  # {} or [] on both sides: nothing to name, time or learn
+            return self.values(
+                item,
+                other_item,
+                anchors,
+                other_anchors,
+                kinds.children[key],
+                other_kinds.children[key],
+            )
+        if how == _TIME:
+            return self.times(key, item, other_item, anchors, other_anchors)
+        if how == _REFERENCE:
+            return self.references(item, other_item)
+        return True  # _MASKED on both sides
 
     def references(self, one: str, other: str) -> bool:
         """Whether two expandable references name alike (_name_reference): as texts
@@ -915,10 +1005,14 @@ class _FusedWalk:
         if item not in mine.fixed_times and other_item not in theirs.fixed_times:
             tolerance = max(mine.tolerance, theirs.tolerance)
             if abs((item - other_item) - (mine.request[0] - theirs.request[0])) <= tolerance:
-                if self.learnt is not None:
-                    self.learnt.show(item)
-                if self.other_learnt is not None:
-                    self.other_learnt.show(other_item)
+                learnt = self.learnt  # _Learnt.show, written out
+                if learnt is not None and item not in learnt.shown:
+                    learnt.shown.add(item)
+                    learnt.times.first_shown(item, learnt.packed)
+                learnt = self.other_learnt
+                if learnt is not None and other_item not in learnt.shown:
+                    learnt.shown.add(other_item)
+                    learnt.times.first_shown(other_item, learnt.packed)
                 return True
         return bool(
             mine.time(key, item, _resolved(anchors))
@@ -979,8 +1073,14 @@ def _known_objects(items: list[Any], known: KnownIds) -> bool | None:
     return True if every_known else None
 
 
+# Values to_jsonable gives back as they are, by exact type (most leaves of a tree).
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
     """A normalised value as plain JSON, for outcomes and reports."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Moment):
         return str(value)
     if isinstance(value, ById):

@@ -407,7 +407,8 @@ def endpoint_template(method: str, path: str) -> str:
     out: list[str] = []
     for index, segment in enumerate(segments):
         previous = segments[index - 1] if index > 0 else ""
-        if segment and _FULL_ID.fullmatch(segment):
+        # Every id holds a `_`: most segments (`v1`, `customers`) skip the pattern.
+        if "_" in segment and _FULL_ID.fullmatch(segment):
             out.append("{" + ID_PREFIXES.get(id_prefix(segment), "id") + "}")
         elif segment and previous in CUSTOM_ID_COLLECTIONS and segment not in _ACTION_SEGMENTS:
             out.append("{" + CUSTOM_ID_COLLECTIONS[previous] + "}")
