@@ -389,6 +389,7 @@ class _Normalizer:
         self.packed = pack(request) if packed is None else packed  # `request` packed
         self._name = name
         self._naming = naming
+        self._scope = ""  # IdNamer.within: the list item being named, kept until a namer is made
         self.profile = profile
         self.masked = profile.masked
         self.masked_by_object = profile.masked_by_object
@@ -406,7 +407,15 @@ class _Normalizer:
             assert self._naming is not None
             counterparts, pattern = self._naming
             name = self._name = IdNamer(counterparts, self.times, self.request, pattern)
+            name.within(self._scope)
         return name
+
+    def within(self, recorded: str) -> str:
+        """IdNamer.within, without making the namer before a text needs naming."""
+        previous, self._scope = self._scope, recorded
+        if self._name is not None:
+            self._name.within(recorded)
+        return previous
 
     @property
     def naming(self) -> tuple[Mapping[str, str], re.Pattern[str]]:
@@ -555,16 +564,16 @@ class _Normalizer:
             # objects created at once in store order (invoice lines, say): order the
             # items by what they say first, so the same objects get the same names.
             node = sorted(node, key=lambda item: self.content_key(item, counterparts))
-        name, known = self.name, self.name.known
+        known = self.name.known
         items = []
         for item in node:
             recorded = known[item["id"]]
             if recorded is NO_COUNTERPART:
                 items.append(self.mapping(item, anchors, described))
             else:
-                outer = name.within(recorded)
+                outer = self.within(recorded)
                 items.append(self.mapping(item, anchors, described))
-                name.within(outer)
+                self.within(outer)
         keyed = ById((item["id"], item) for item in items)
         return keyed if len(keyed) == len(items) else items
 
@@ -1044,13 +1053,13 @@ class _FusedWalk:
         # Objects the id maps know keep their order (sequence() keys them by id), and
         # are compared item by item, each naming within itself as sequence() does.
         mappings, known, other_known = self.mappings, self.known, self.other_known
-        name, other_name = self.mine.name, self.theirs.name
+        mine, theirs = self.mine, self.theirs
         for item, other_item in zip(one, other, strict=True):
-            outer = name.within(known[item["id"]])
-            other_outer = other_name.within(other_known[other_item["id"]])
+            outer = mine.within(known[item["id"]])
+            other_outer = theirs.within(other_known[other_item["id"]])
             same = mappings(item, other_item, anchors, other_anchors, described, other_described)
-            name.within(outer)
-            other_name.within(other_outer)
+            mine.within(outer)
+            theirs.within(other_outer)
             if not same:
                 return False
         return True
