@@ -85,6 +85,52 @@ def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
     return t1, t2
 
 
+REORDERED_NOISE = (
+    "the same items in another order: a list of objects without ids follows the order of "
+    "other objects (an invoice's total_tax_amounts follow its lines), which a target may "
+    "give objects made in the same second either way"
+)
+
+
+def _in_baseline_order(t1: Any, t2: Any, steps: list[Any], reordered: list[list[Any]]) -> Any:
+    """`t2` with every list of objects without ids (a list compared by position) that
+    holds the same items as `t1`'s in another order put in `t1`'s order, the steps to
+    each such list appended to `reordered`. Lists keyed by id are never reordered: they
+    are compared by id already. Items are matched with `==` (times within the tolerance),
+    each to the first unused equal item; anything else is left as it is."""
+    if isinstance(t1, dict) and isinstance(t2, dict):
+        changed: dict[Any, Any] = {}
+        for key, value in t2.items():
+            if key in t1 and t1[key] is not value and type(value) in (dict, ById, list):
+                ordered = _in_baseline_order(t1[key], value, [*steps, key], reordered)
+                if ordered is not value:
+                    changed[key] = ordered
+        if not changed:
+            return t2
+        out = type(t2)(t2)
+        out.update(changed)
+        return out
+    if type(t1) is not list or type(t2) is not list or len(t1) != len(t2) or t1 == t2:
+        return t2
+    if t1 and all(type(item) is dict for item in t1) and all(type(i) is dict for i in t2):
+        unused = list(range(len(t2)))
+        order = []
+        for item in t1:
+            match = next((index for index in unused if t2[index] == item), None)
+            if match is None:
+                break
+            unused.remove(match)
+            order.append(match)
+        else:
+            reordered.append(steps)
+            return [t2[index] for index in order]
+    items = [
+        _in_baseline_order(a, b, [*steps, index], reordered)
+        for index, (a, b) in enumerate(zip(t1, t2, strict=True))
+    ]
+    return t2 if all(a is b for a, b in zip(items, t2, strict=True)) else items
+
+
 def json_path(steps: list[Any], t1: Any, t2: Any) -> str:
     """`$.data[].amount` from deepdiff's steps, `[]` through lists keyed by id."""
     out = ["$"]
@@ -108,6 +154,12 @@ def _child(node: Any, step: Any) -> Any:
         return node[step]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def _child_at(node: Any, steps: list[Any]) -> Any:
+    for step in steps:
+        node = _child(node, step)
+    return node
 
 
 def _kind(report: str, old: Any, new: Any) -> str | None:
@@ -205,11 +257,33 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any, own: bool = True) -
     (deepdiff's where lists differ, or always when `own` is off), converted."""
     if baseline == candidate:
         return []
+    differences: list[Difference] = []
+    reordered: list[list[Any]] = []
+    in_order = _in_baseline_order(baseline, candidate, [], reordered)
+    for steps in reordered:
+        located = locate_cause(baseline, candidate, steps, "value")
+        differences.append(
+            Difference(
+                endpoint,
+                json_path(steps, baseline, candidate),
+                "value",
+                to_jsonable(_child_at(baseline, steps)),
+                to_jsonable(_child_at(candidate, steps)),
+                owner=located.owner,
+                field=located.field,
+                excerpt=located.excerpt,
+                cause_kind=located.cause_kind,
+                outcome="noise",
+                reason=REORDERED_NOISE,
+            )
+        )
+    candidate = in_order
+    if baseline == candidate:
+        return differences
     t1, t2 = _pruned(baseline, candidate)
     reports = own_reports(t1, t2) if own else None
     if reports is None:
         reports = deepdiff_reports(t1, t2)
-    differences: list[Difference] = []
     for report, steps, old, new in reports:
         kind = _kind(report, old, new)
         if kind is None:
