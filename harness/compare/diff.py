@@ -101,7 +101,7 @@ def _in_baseline_order(t1: Any, t2: Any, steps: list[Any], reordered: list[list[
     if isinstance(t1, dict) and isinstance(t2, dict):
         changed: dict[Any, Any] = {}
         for key, value in t2.items():
-            if key in t1 and t1[key] is not value and type(value) in (dict, ById, list):
+            if type(value) in (dict, ById, list) and key in t1 and t1[key] != value:
                 ordered = _in_baseline_order(t1[key], value, [*steps, key], reordered)
                 if ordered is not value:
                     changed[key] = ordered
