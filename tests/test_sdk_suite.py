@@ -119,6 +119,8 @@ def test_the_recording_holds_what_the_integration_did_and_no_secret(recording: P
         if name.lower() == "idempotency-key" and value.startswith("mkt-retry-")
     ]
     assert len(retried) == 2 * len(set(retried)) > 0  # each retry sent its key twice
+    versions = {dict((k.lower(), v) for k, v in headers).get("stripe-version") for headers in keys}
+    assert driver.PINNED_VERSION in versions and len(versions) == 2
     assert_no_secret(recording)
 
 

@@ -12,9 +12,9 @@ office walks customers, charges and events page by page (`starting_after`), read
 `expand[]`, and deletes what is no longer needed.
 
 Which requests are sent depends on nothing but the answers' ids; only their interleaving
-between workers changes from one run to the next. Objects whose order inside a list
-localstripe decides by their creation second (the pending items an invoice collects)
-are made a second apart, so a list shows them in one order on every target.
+between workers changes from one run to the next. Every other worker pins an older API
+version, as code written years apart does. The SDK runs with its defaults: its own
+retries, an Idempotency-Key on every POST, telemetry.
 
     from scenarios.sdk.driver import run
     run("http://127.0.0.1:8420", "sk_test_…", workers=4)
@@ -29,7 +29,7 @@ from typing import Any
 
 import stripe
 
-from scenarios.demo.driver import CountingHTTPClient, expect_error, sdk_client
+from scenarios.demo.driver import CountingHTTPClient, expect_error
 
 CARD_OK = "4242424242424242"
 CARD_MASTERCARD = "5555555555554444"
@@ -42,16 +42,22 @@ CUSTOMERS_PER_WORKER = 2
 WORKERS = 4
 # Every page walk is bounded.
 MAX_PAGES = 20
-# localstripe orders the pending items an invoice collects by their creation second.
+# A second between two invoice items, as a person adds them.
 SAME_SECOND = 1.05
+# The API version older workers pin.
+PINNED_VERSION = "2024-06-20"
 
 
 class Integration:
-    """One worker's view of the integration: a Stripe client of its own, counted."""
+    """One worker's view of the integration: a Stripe client of its own, counted, with the
+    SDK's defaults (it retries on its own, sends an Idempotency-Key with every POST and
+    the previous request's id as telemetry), pinned to `version` if given."""
 
-    def __init__(self, api_base: str, api_key: str) -> None:
+    def __init__(self, api_base: str, api_key: str, version: str | None = None) -> None:
         self.http = CountingHTTPClient(timeout=30)
-        self.stripe = sdk_client(api_base, api_key, self.http).v1
+        self.stripe = stripe.StripeClient(
+            api_key, base_addresses={"api": api_base}, http_client=self.http, stripe_version=version
+        ).v1
 
     @staticmethod
     def key(name: str) -> stripe.RequestOptions:
@@ -279,6 +285,13 @@ class Integration:
         s.refunds.list({"payment_intent": held.id})
         s.payment_intents.retrieve(later.id, {"expand": ["latest_charge", "customer"]})
         s.charges.list({"customer": cid, "limit": 3})
+        s.charges.list({"customer": cid, "created": {"gt": charge.created - 60}})
+        # Search is not on every Stripe the integration meets: it falls back to a list.
+        expect_error(
+            lambda: s.customers.search({"query": f"metadata['seller_ref']:'{ref}'"}),
+            stripe.StripeError,
+        )
+        s.customers.list({"email": f"{name.lower()}@example.net"})
         s.payment_methods.retrieve(method.id)
 
         # Setup intent for a later payment.
@@ -318,6 +331,17 @@ class Integration:
         s.subscription_items.delete(extra.id)
         s.subscriptions.retrieve(
             subscription.id, {"expand": ["latest_invoice", "latest_invoice.payment_intent"]}
+        )
+        # What a fifth seat would cost from now on, before asking the customer.
+        s.invoices.create_preview(
+            {
+                "customer": cid,
+                "subscription": subscription.id,
+                "subscription_details": {
+                    "items": [{"id": seat_item, "plan": catalogue["seats"], "quantity": 5}],
+                    "proration_date": int(time.time()),
+                },
+            }
         )
         if index == 0:
             s.subscriptions.update(
@@ -429,7 +453,11 @@ def run(
     customers each; returns the HTTP requests made."""
     front = Integration(api_base, api_key)
     catalogue = front.catalogue()
-    integrations = [Integration(api_base, api_key) for _ in range(workers)]
+    # Every other worker is older code, pinned to the API version it was written for.
+    integrations = [
+        Integration(api_base, api_key, PINNED_VERSION if number % 2 else None)
+        for number in range(workers)
+    ]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # A worker's failure is raised here, once the others have finished.
         sent = sum(
