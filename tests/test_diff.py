@@ -234,7 +234,7 @@ def test_objects_without_ids_in_another_order_are_noise_with_the_reason() -> Non
     assert (found.owner, found.field) == ("invoice", "total_tax_amounts")
     assert [tax["amount"] for tax in found.candidate] == [900, -600, 60]
 
-    # What differs besides the order is compared in the baseline's order, and is real.
+    # A list that differs in more than its order is compared by position: real.
     changed = normalize_tree(
         {**invoice, "total_tax_amounts": [_tax(900), _tax(-600), _tax(61)]}, T0, {}
     )

@@ -55,14 +55,17 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Moment) and not isinstance(value, bool)
 
 
-def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
+def _pruned(
+    t1: Any, t2: Any, steps: tuple[Any, ...] = (), reordered: list[list[Any]] | None = None
+) -> tuple[Any, Any]:
     """Both trees without the entries they share, and with an empty list facing a list
     keyed by id made an empty keyed list (so a first item reads as `added`, not as a
     change of type).
 
     Dropping equal entries (a C-speed `==` each) before deepdiff spares it walking the
     unchanged bulk of an answer, which is most of its cost; paths stay the same because
-    only mapping keys are dropped.
+    only mapping keys are dropped. With `reordered`, a list of objects without ids that
+    holds the same items in another order is dropped too, and the steps to it noted there.
     """
     if isinstance(t1, ById) and t2 == []:
         t2 = ById()
@@ -74,15 +77,43 @@ def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
             if key not in t2:
                 r1[key] = value
             elif value != t2[key]:
-                r1[key], r2[key] = _pruned(value, t2[key])
+                if reordered is not None and _same_items(value, t2[key]):
+                    reordered.append([*steps, key])  # dropped as an equal entry is
+                    continue
+                r1[key], r2[key] = _pruned(value, t2[key], (*steps, key), reordered)
         for key, value in t2.items():
             if key not in t1:
                 r2[key] = value
         return r1, r2
     if isinstance(t1, list) and isinstance(t2, list) and len(t1) == len(t2):
-        pairs = [_pruned(a, b) for a, b in zip(t1, t2, strict=True)]
+        if reordered is not None and _same_items(t1, t2):
+            reordered.append(list(steps))
+            return [], []
+        pairs = [
+            _pruned(a, b, (*steps, index), reordered)
+            for index, (a, b) in enumerate(zip(t1, t2, strict=True))
+        ]
         return [a for a, _ in pairs], [b for _, b in pairs]
     return t1, t2
+
+
+def _same_items(t1: Any, t2: Any) -> bool:
+    """Whether two unequal lists of objects without ids (plain dicts; a list keyed by id
+    is compared by id already) hold the same items in another order: each item equal
+    (`==`, times within the tolerance) to the first unused item of the other."""
+    if type(t1) is not list or type(t2) is not list or len(t1) != len(t2) or not t1:
+        return False
+    if any(type(item) is not dict for item in t1) or t1 == t2:
+        return False
+    if any(type(item) is not dict for item in t2):
+        return False
+    unused = list(range(len(t2)))
+    for item in t1:
+        match = next((index for index in unused if t2[index] == item), None)
+        if match is None:
+            return False
+        unused.remove(match)
+    return True
 
 
 REORDERED_NOISE = (
@@ -90,45 +121,6 @@ REORDERED_NOISE = (
     "other objects (an invoice's total_tax_amounts follow its lines), which a target may "
     "give objects made in the same second either way"
 )
-
-
-def _in_baseline_order(t1: Any, t2: Any, steps: list[Any], reordered: list[list[Any]]) -> Any:
-    """`t2` with every list of objects without ids (a list compared by position) that
-    holds the same items as `t1`'s in another order put in `t1`'s order, the steps to
-    each such list appended to `reordered`. Lists keyed by id are never reordered: they
-    are compared by id already. Items are matched with `==` (times within the tolerance),
-    each to the first unused equal item; anything else is left as it is."""
-    if isinstance(t1, dict) and isinstance(t2, dict):
-        changed: dict[Any, Any] = {}
-        for key, value in t2.items():
-            if type(value) in (dict, ById, list) and key in t1 and t1[key] != value:
-                ordered = _in_baseline_order(t1[key], value, [*steps, key], reordered)
-                if ordered is not value:
-                    changed[key] = ordered
-        if not changed:
-            return t2
-        out = type(t2)(t2)
-        out.update(changed)
-        return out
-    if type(t1) is not list or type(t2) is not list or len(t1) != len(t2) or t1 == t2:
-        return t2
-    if t1 and all(type(item) is dict for item in t1) and all(type(i) is dict for i in t2):
-        unused = list(range(len(t2)))
-        order = []
-        for item in t1:
-            match = next((index for index in unused if t2[index] == item), None)
-            if match is None:
-                break
-            unused.remove(match)
-            order.append(match)
-        else:
-            reordered.append(steps)
-            return [t2[index] for index in order]
-    items = [
-        _in_baseline_order(a, b, [*steps, index], reordered)
-        for index, (a, b) in enumerate(zip(t1, t2, strict=True))
-    ]
-    return t2 if all(a is b for a, b in zip(items, t2, strict=True)) else items
 
 
 def json_path(steps: list[Any], t1: Any, t2: Any) -> str:
@@ -259,7 +251,7 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any, own: bool = True) -
         return []
     differences: list[Difference] = []
     reordered: list[list[Any]] = []
-    in_order = _in_baseline_order(baseline, candidate, [], reordered)
+    t1, t2 = _pruned(baseline, candidate, (), reordered)
     for steps in reordered:
         located = locate_cause(baseline, candidate, steps, "value")
         differences.append(
@@ -277,10 +269,6 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any, own: bool = True) -
                 reason=REORDERED_NOISE,
             )
         )
-    candidate = in_order
-    if baseline == candidate:
-        return differences
-    t1, t2 = _pruned(baseline, candidate)
     reports = own_reports(t1, t2) if own else None
     if reports is None:
         reports = deepdiff_reports(t1, t2)
