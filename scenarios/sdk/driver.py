@@ -5,7 +5,7 @@ A catalogue (products, plans, coupons, tax rates) is set up first; then worker t
 each with customers of its own, sign customers up with tokens, sources and payment
 methods, take payments through payment intents (confirmed at once, confirmed later,
 captured in part, cancelled) and charges, refund them, set up cards, subscribe with
-several items and tax rates, change and prorate subscriptions, invoice extras, update
+a tax rate, add and remove items, prorate and preview changes, invoice extras, update
 metadata, and meet the errors integrations meet: declined cards, bad parameters,
 unknown ids, and a request retried with the same Idempotency-Key. At the end a back
 office walks customers, charges and events page by page (`starting_after`), reads with
@@ -33,7 +33,7 @@ from scenarios.demo.driver import CountingHTTPClient, expect_error
 
 CARD_OK = "4242424242424242"
 CARD_MASTERCARD = "5555555555554444"
-CARD_DECLINED = "4000000000000002"  # declined when attached, charged or tokenised
+CARD_DECLINED = "4000000000000002"  # declined when saved, as a source or a payment method
 CARD_FAILS_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
 IBAN_OK = "DE89370400440532013000"
 
@@ -42,8 +42,8 @@ CUSTOMERS_PER_WORKER = 2
 WORKERS = 4
 # Every page walk is bounded.
 MAX_PAGES = 20
-# A second between two invoice items, as a person adds them.
-SAME_SECOND = 1.05
+# A second between two invoice items, as a person adds them (a replay does not keep it).
+PAUSE = 1.05
 # The API version older workers pin.
 PINNED_VERSION = "2024-06-20"
 
@@ -356,7 +356,7 @@ class Integration:
         s.invoice_items.create(
             {"customer": cid, "amount": 700, "currency": "usd", "description": "Setup fee"}
         )
-        time.sleep(SAME_SECOND)
+        time.sleep(PAUSE)
         pending = s.invoice_items.create(
             {
                 "customer": cid,
