@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.compare.diff import diff_responses, diff_trees, json_path
+from harness.compare.diff import REORDERED_NOISE, diff_responses, diff_trees, json_path
 from harness.compare.normalize import ById, normalize_response, normalize_tree
 from harness.model import Difference, Response
 
@@ -212,3 +212,73 @@ def test_two_trees_differ_exactly_when_they_are_unequal(a: Any, b: Any) -> None:
     else:
         assert found
         assert all(d.path.startswith("$.x") for d in found)
+
+
+def _tax(amount: int) -> dict[str, Any]:
+    return {"amount": amount, "inclusive": False, "tax_rate": "txr_Vat20percent"}
+
+
+def test_objects_without_ids_in_another_order_are_noise_with_the_reason() -> None:
+    """An invoice's total_tax_amounts follow its lines, which localstripe orders by their
+    creation second: two unchanged targets list the same amounts in another order."""
+    invoice = {"id": "in_Abcdefgh1234", "object": "invoice", "total": 3000}
+    ours = normalize_tree(
+        {**invoice, "total_tax_amounts": [_tax(900), _tax(60), _tax(-600)]}, T0, {}
+    )
+    theirs = normalize_tree(
+        {**invoice, "total_tax_amounts": [_tax(900), _tax(-600), _tax(60)]}, T0, {}
+    )
+    (found,) = diff_trees("POST /v1/invoices", ours, theirs)
+    assert (found.path, found.kind, found.outcome) == ("$.total_tax_amounts", "value", "noise")
+    assert found.reason == REORDERED_NOISE
+    assert (found.owner, found.field) == ("invoice", "total_tax_amounts")
+    assert [tax["amount"] for tax in found.candidate] == [900, -600, 60]
+
+    # A list that differs in more than its order is compared by position: real.
+    changed = normalize_tree(
+        {**invoice, "total_tax_amounts": [_tax(900), _tax(-600), _tax(61)]}, T0, {}
+    )
+    assert [(d.path, d.outcome) for d in diff_trees("POST /v1/invoices", ours, changed)] == [
+        ("$.total_tax_amounts[1].amount", "difference"),
+        ("$.total_tax_amounts[2].amount", "difference"),
+    ]
+
+
+def test_plain_values_in_another_order_stay_a_difference() -> None:
+    found = diff_trees(EP, {"types": ["card", "link"]}, {"types": ["link", "card"]})
+    assert {(d.path, d.outcome) for d in found} == {
+        ("$.types[0]", "difference"),
+        ("$.types[1]", "difference"),
+    }
+
+
+_items = st.lists(
+    st.fixed_dictionaries({"amount": st.integers(-3, 3), "inclusive": st.booleans()}),
+    min_size=2,
+    max_size=6,
+)
+
+
+@given(_items, st.randoms(use_true_random=False), st.sampled_from(["list", "nested"]))
+def test_a_reordered_list_of_objects_without_ids_is_only_noise(
+    items: list[dict[str, Any]], shuffler: Any, where: str
+) -> None:
+    shuffled = list(items)
+    shuffler.shuffle(shuffled)
+
+    def tree(taxes: list[dict[str, Any]]) -> Any:
+        invoice = {"object": "invoice", "id": "in_Abcdefgh1234", "total_tax_amounts": taxes}
+        return {"lines": [{"data": invoice}]} if where == "nested" else invoice
+
+    ours, theirs = normalize_tree(tree(items), T0, {}), normalize_tree(tree(shuffled), T0, {})
+    found = diff_trees(EP, ours, theirs)
+    if items == shuffled:
+        assert found == []
+    else:
+        assert [(d.kind, d.outcome, d.reason) for d in found] == [
+            ("value", "noise", REORDERED_NOISE)
+        ]
+
+    # One amount more: never noise.
+    grown = normalize_tree(tree([*shuffled[:-1], {**shuffled[-1], "amount": 4}]), T0, {})
+    assert any(d.outcome == "difference" for d in diff_trees(EP, ours, grown))

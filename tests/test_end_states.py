@@ -210,3 +210,30 @@ def test_reconcile_run_dir_against_targets_that_still_run(
     assert f"two: {objects} objects: {objects} state match, 0 state differs" in result.output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reconciliation"]["candidates"]["two"]["causes"] == []
+
+
+def test_a_preview_invoice_is_no_object_the_replay_changed(tmp_path: Path) -> None:
+    """`POST /v1/invoices/create_preview` answers an invoice `upcoming_in_…` that Stripe
+    never stores: fetched back it is a 404 on every target, and against the recording a
+    `missing object` that is none."""
+    from harness.formats.recording import Header, RecordingWriter
+    from harness.model import Exchange, Request, Response
+
+    answers = [
+        ("/v1/invoices", {"id": "in_Abcdefgh1234", "object": "invoice"}),
+        ("/v1/invoices/create_preview", {"id": "upcoming_in_Abcdefgh1234", "object": "invoice"}),
+        ("/v1/customers", {"id": "cus_Abcdefgh1234", "object": "customer"}),
+    ]
+    path = tmp_path / "preview.jsonl"
+    with RecordingWriter(path, Header()) as writer:
+        for seq, (where, body) in enumerate(answers):
+            writer.write(
+                Exchange(
+                    seq=seq,
+                    started=1_800_000_000.0 + seq,
+                    duration=0.01,
+                    request=Request(method="POST", path=where, body="customer=cus_Abcdefgh1234"),
+                    response=Response(status=200, body=json.dumps(body)),
+                )
+            )
+    assert [o.recorded_id for o in changed_objects(path)] == ["in_Abcdefgh1234", "cus_Abcdefgh1234"]

@@ -768,3 +768,10 @@ def test_list_items_are_never_paired_wrongly_and_unambiguous_ones_always_are(
         ours = [says(other, learnt.get(about(other))) for other in recorded if other is not item]
         if mine not in theirs + ours:
             assert learnt.get(event) == truth[event], (event, learnt)
+
+
+def test_a_token_whose_random_id_starts_like_a_magic_one_is_rewritten() -> None:
+    request = Request("POST", "/v1/customers", body="source=tok_us9nIuVJJxulwB&email=a%40b.c")
+    sent = rewrite_request(request, 0, ids({"tok_us9nIuVJJxulwB": "tok_Q0newTokenAb"}), TARGET)
+    assert sent.request.body == "source=tok_Q0newTokenAb&email=a%40b.c"
+    assert sent.unresolved == []

@@ -671,3 +671,16 @@ def test_any_schedule_the_gates_allow_keeps_what_every_read_saw(
             assert (order[writer.seq] < order[reader.seq]) == earlier, (reader.seq, writer.seq)
     for user, producers in plan.after.items():
         assert all(order[p] < order[user] for p in producers)
+
+
+def test_a_token_whose_random_id_starts_like_a_magic_one_joins_its_customer() -> None:
+    """`tok_us9nIuVJJxulwB` is a token localstripe made, not Stripe's magic `tok_us`: the
+    customer created from it joins the token's journey, so the token is made first."""
+    exchanges = [
+        exchange(0, "POST", "/v1/tokens", form="card[number]=<redacted:card:4242>",
+                 answer={"id": "tok_us9nIuVJJxulwB", "object": "token"}),
+        exchange(1, "POST", "/v1/customers", form="source=tok_us9nIuVJJxulwB",
+                 answer={"id": "cus_AAAAAAAA01", "object": "customer"}),
+    ]  # fmt: skip
+    plan = plan_journeys(exchanges)
+    assert journeys_of(plan) == [[0, 1]]

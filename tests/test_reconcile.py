@@ -594,3 +594,30 @@ def test_a_last_known_state_is_as_a_retrieve_answers_it() -> None:
         Response(404, [], json.dumps({"error": {"type": "invalid_request_error"}})),
     )
     assert list(last_states(refused, kinds)) == []
+
+
+def test_an_event_read_in_a_recording_is_no_state_of_the_object_it_is_about() -> None:
+    """An event's `data.object` is its object as it was when the event happened, and
+    sits under the key `object`, where other objects name their type: a page of events
+    neither stops reading the recording nor counts as a later state of the customer."""
+    from harness.model import Exchange, Request, Response
+    from harness.reconcile.stripe_side import last_states
+
+    then = {"id": "cus_A", "object": "customer", "email": "old@example.org"}
+    event = {
+        "id": "evt_A",
+        "object": "event",
+        "type": "customer.created",
+        "data": {"object": then, "previous_attributes": {"email": None}},
+    }
+    listed = Exchange(
+        1,
+        0.0,
+        0.1,
+        Request("GET", "/v1/events", "limit=10", [], ""),
+        Response(200, [], json.dumps({"object": "list", "data": [event], "has_more": False})),
+    )
+    assert list(last_states(listed, frozenset({"customer", "event"}))) == [
+        ("event", "evt_A", event)
+    ]
+    assert list(last_states(listed, frozenset({"customer"}))) == []

@@ -55,14 +55,17 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Moment) and not isinstance(value, bool)
 
 
-def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
+def _pruned(
+    t1: Any, t2: Any, steps: tuple[Any, ...] = (), reordered: list[list[Any]] | None = None
+) -> tuple[Any, Any]:
     """Both trees without the entries they share, and with an empty list facing a list
     keyed by id made an empty keyed list (so a first item reads as `added`, not as a
     change of type).
 
     Dropping equal entries (a C-speed `==` each) before deepdiff spares it walking the
     unchanged bulk of an answer, which is most of its cost; paths stay the same because
-    only mapping keys are dropped.
+    only mapping keys are dropped. With `reordered`, a list of objects without ids that
+    holds the same items in another order is dropped too, and the steps to it noted there.
     """
     if isinstance(t1, ById) and t2 == []:
         t2 = ById()
@@ -74,15 +77,50 @@ def _pruned(t1: Any, t2: Any) -> tuple[Any, Any]:
             if key not in t2:
                 r1[key] = value
             elif value != t2[key]:
-                r1[key], r2[key] = _pruned(value, t2[key])
+                if reordered is not None and _same_items(value, t2[key]):
+                    reordered.append([*steps, key])  # dropped as an equal entry is
+                    continue
+                r1[key], r2[key] = _pruned(value, t2[key], (*steps, key), reordered)
         for key, value in t2.items():
             if key not in t1:
                 r2[key] = value
         return r1, r2
     if isinstance(t1, list) and isinstance(t2, list) and len(t1) == len(t2):
-        pairs = [_pruned(a, b) for a, b in zip(t1, t2, strict=True)]
+        if reordered is not None and _same_items(t1, t2):
+            reordered.append(list(steps))
+            return [], []
+        pairs = [
+            _pruned(a, b, (*steps, index), reordered)
+            for index, (a, b) in enumerate(zip(t1, t2, strict=True))
+        ]
         return [a for a, _ in pairs], [b for _, b in pairs]
     return t1, t2
+
+
+def _same_items(t1: Any, t2: Any) -> bool:
+    """Whether two unequal lists of objects without ids (plain dicts; a list keyed by id
+    is compared by id already) hold the same items in another order: each item equal
+    (`==`, times within the tolerance) to the first unused item of the other."""
+    if type(t1) is not list or type(t2) is not list or len(t1) != len(t2) or not t1:
+        return False
+    if any(type(item) is not dict for item in t1) or t1 == t2:
+        return False
+    if any(type(item) is not dict for item in t2):
+        return False
+    unused = list(range(len(t2)))
+    for item in t1:
+        match = next((index for index in unused if t2[index] == item), None)
+        if match is None:
+            return False
+        unused.remove(match)
+    return True
+
+
+REORDERED_NOISE = (
+    "the same items in another order: a list of objects without ids follows the order of "
+    "other objects (an invoice's total_tax_amounts follow its lines), which a target may "
+    "give objects made in the same second either way"
+)
 
 
 def json_path(steps: list[Any], t1: Any, t2: Any) -> str:
@@ -108,6 +146,12 @@ def _child(node: Any, step: Any) -> Any:
         return node[step]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def _child_at(node: Any, steps: list[Any]) -> Any:
+    for step in steps:
+        node = _child(node, step)
+    return node
 
 
 def _kind(report: str, old: Any, new: Any) -> str | None:
@@ -205,11 +249,29 @@ def diff_trees(endpoint: str, baseline: Any, candidate: Any, own: bool = True) -
     (deepdiff's where lists differ, or always when `own` is off), converted."""
     if baseline == candidate:
         return []
-    t1, t2 = _pruned(baseline, candidate)
+    differences: list[Difference] = []
+    reordered: list[list[Any]] = []
+    t1, t2 = _pruned(baseline, candidate, (), reordered)
+    for steps in reordered:
+        located = locate_cause(baseline, candidate, steps, "value")
+        differences.append(
+            Difference(
+                endpoint,
+                json_path(steps, baseline, candidate),
+                "value",
+                to_jsonable(_child_at(baseline, steps)),
+                to_jsonable(_child_at(candidate, steps)),
+                owner=located.owner,
+                field=located.field,
+                excerpt=located.excerpt,
+                cause_kind=located.cause_kind,
+                outcome="noise",
+                reason=REORDERED_NOISE,
+            )
+        )
     reports = own_reports(t1, t2) if own else None
     if reports is None:
         reports = deepdiff_reports(t1, t2)
-    differences: list[Difference] = []
     for report, steps, old, new in reports:
         kind = _kind(report, old, new)
         if kind is None:

@@ -45,6 +45,9 @@ _TIMEOUT = httpx.Timeout(30.0)
 _ATTEMPTS = 4
 # Writes whose object is not one `GET /v1/<collection>/<id>` reads back.
 _NOT_RETRIEVABLE = frozenset({"", "test_helpers", "tokens", "files", "checkout", "billing_portal"})
+# Writes that answer what an object would be and change nothing: a preview invoice
+# (`upcoming_in_…`) is never stored, listed or retrievable.
+_PREVIEWS = frozenset({"create_preview"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,15 @@ def changed_objects(recording: Path) -> list[ChangedObject]:
     """The objects the recording's successful writes (POST, DELETE) answered with, each
     once, in the order first written. `POST /v1/customers/cus_X/sources` answers a card,
     which is not read back at /v1/customers: only an object of the path's own
-    collection (by its id's prefix, or a chosen id such as a plan's) is kept."""
+    collection (by its id's prefix, or a chosen id such as a plan's) is kept, and a
+    preview (`POST /v1/invoices/create_preview`) changes nothing."""
     found: dict[str, ChangedObject] = {}
     with RecordingReader(recording) as exchanges:
         for exchange in exchanges:
             response = exchange.response
             if exchange.request.method not in ("POST", "DELETE") or response is None:
+                continue
+            if exchange.request.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] in _PREVIEWS:
                 continue
             if not 200 <= response.status < 300:
                 continue

@@ -109,15 +109,28 @@ class StripeObjects:
 
 def objects_in(tree: Any, kinds: frozenset[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Every object of `kinds` in an answer, outermost first (a list's items, an
-    expanded object inside another), as (type, id, object)."""
+    expanded object inside another), as (type, id, object). An event's `data` is left
+    out: it holds its object as it was when the event happened (under the key `object`,
+    where other objects name their type), not as it was when the event was read."""
     stack = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             kind, object_id = node.get("object"), node.get("id")
+            if not isinstance(kind, str):
+                kind = None
             if kind in kinds and isinstance(object_id, str):
                 yield kind, object_id, node
-            stack.extend(reversed([v for v in node.values() if isinstance(v, dict | list)]))
+            stack.extend(
+                reversed(
+                    [
+                        value
+                        for key, value in node.items()
+                        if isinstance(value, dict | list)
+                        and not (kind == "event" and key == "data")
+                    ]
+                )
+            )
         elif isinstance(node, list):
             stack.extend(reversed([v for v in node if isinstance(v, dict | list)]))
 

@@ -738,11 +738,16 @@ def account_number_for_replay(last4: str) -> tuple[str, str | None]:
 
 
 # Magic test-mode values that look like ids but name no object of the account:
-# `tok_visa`, `tok_chargeDeclined`, `pm_card_visa`, `pm_card_chargeDeclinedInsufficientFunds`.
+# `tok_visa`, `tok_chargeDeclined`, `pm_card_visa`, `pm_card_chargeDeclinedInsufficientFunds`,
+# `tok_avsLine1Fail`, `pm_card_threeDSecure2Required`, `btok_us_verified`. A stem is
+# followed by words, never by random characters: `tok_us9nIuVJJxulwB`, a token localstripe
+# made (ids of 14 random letters and digits), starts with the stem `us` and is an id.
 TEST_TOKEN_PATTERN = re.compile(
     r"^(?:tok|pm_card|src|btok)_(?:visa|mastercard|amex|discover|diners|jcb|unionpay|"
     r"cartesBancaires|bypassPending|threeDSecure|charge|risk|cvc|avs|createDispute|"
-    r"createDisputeInquiry|refundFail|bankAccount|us|ca|gb|eu)[A-Za-z0-9_]*$"
+    r"createDisputeInquiry|refundFail|bankAccount|us|ca|gb|eu)"
+    # Then words: `_debit`, `Declined`, `InsufficientFunds`, `2Required`, `_threeDSecure`.
+    r"(?:_[a-z]{2,}|_?threeDSecure|[A-Z][a-z]{2,}|[0-9]+(?=[A-Z_]|$))*$"
 )
 
 
