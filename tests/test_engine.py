@@ -196,6 +196,21 @@ def test_keys_and_idempotency_keys_as_sent(
     assert "sk_test_faultykey0001" not in written  # the key never reaches disk
 
 
+def test_a_recorded_expect_100_continue_is_not_sent(tmp_path: Path, faults: str) -> None:
+    """curl asks `Expect: 100-continue` before a large body. Sent again, the HTTP client
+    would hold the body until the target says 100 Continue, which this one (as a target
+    may) never says: every attempt would time out."""
+    body = "description=" + "x" * 2048
+    exchanges = [
+        exchange(0, "POST", "/v1/ok/expect", form=body, headers=[("Expect", "100-continue")])
+    ]
+    _, run = replay(tmp_path, faults, exchanges)
+    replayed = run.exchanges("faulty")[0]
+    assert replayed.response is not None and replayed.response.status == 200, replayed.error
+    (attempt,) = server_stats(faults)["/v1/ok/expect"]
+    assert "expect" not in attempt["headers"] and attempt["body"] == body
+
+
 def test_ids_with_no_counterpart_are_skipped_or_sent_as_the_scenario_says(
     tmp_path: Path, faults: str
 ) -> None:
