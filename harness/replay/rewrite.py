@@ -517,17 +517,23 @@ def rewrite_request(
     dropped = _DROPPED_HEADERS
     if target.headers:  # the target's own headers replace the recorded ones
         dropped = dropped | {name.lower() for name, _ in target.headers}
-    named = [(name.lower(), name, value) for name, value in request.headers]
+    headers = Headers()
+    keep = headers.append
     key: str | None = None
-    for lower, _, value in named:
-        if lower == "idempotency-key":
+    named: set[str] = set()
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower not in dropped:
+            keep((name, value))
+        elif lower == "idempotency-key":
             if key is None:
                 key = value
         elif lower == "connection" and value.strip().lower() not in _CONNECTION_OPTIONS:
-            # Headers the recording client's Connection header named are its
+            # Headers the recording client's Connection header names are its
             # connection's own too (RFC 9110 7.6.1).
-            dropped = dropped | {token.strip().lower() for token in value.split(",")}
-    headers = Headers([(name, value) for lower, name, value in named if lower not in dropped])
+            named.update(token.strip().lower() for token in value.split(","))
+    if named:
+        headers = Headers([(name, value) for name, value in headers if name.lower() not in named])
     headers.extend(target.headers)
     if credential is Credential.INVALID_KEY:
         headers.append(("Authorization", f"Bearer {INVALID_API_KEY}"))
