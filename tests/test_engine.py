@@ -517,3 +517,24 @@ def test_occupancy_is_the_time_weighted_mean_and_the_peak() -> None:
     assert occupancy.peak == 2
     assert occupancy.mean == pytest.approx((1 * 2 + 2 * 1 + 1 * 1) / 4)
     assert Occupancy().mean == 0.0
+
+
+def test_occupancy_tells_the_heads_mean_from_the_planned_replays() -> None:
+    occupancy = Occupancy()
+    occupancy.change(1, 10.0)  # the head: one at a time from 10 to 12
+    occupancy.change(-1, 11.0)
+    occupancy.change(1, 11.0)
+    occupancy.change(-1, 12.0)
+    assert occupancy.mean_after_handover() is None
+    occupancy.hand_over(12.5)  # then three at a time from 13 to 14
+    for _ in range(3):
+        occupancy.change(1, 13.0)
+    for _ in range(3):
+        occupancy.change(-1, 14.0)
+    assert occupancy.mean_after_handover() == pytest.approx((1.5, 3 / 1.5))
+    assert occupancy.mean == pytest.approx((2 + 3) / 4)
+    counters = TargetCounters("t", 5)
+    counters.in_flight = occupancy
+    assert counters.engine(3)["head_seconds"] == pytest.approx(2.5)
+    assert counters.engine(3)["in_flight_mean_planned"] == pytest.approx(2.0)
+    assert "head_seconds" not in TargetCounters("t", 5).engine(3)  # no head: not said

@@ -483,6 +483,7 @@ class TargetReplay:
             plan, layout = arrival.result()
         finally:
             self.writer, self._pipe = writer, pipe
+        self.counters.in_flight.hand_over(time.perf_counter())
         completed = bytearray(plan.exchanges)
         completed[:sent] = bytes([1]) * sent
         self._take_plan(plan, layout, completed)
