@@ -98,7 +98,7 @@ def test_a_heads_lines_reach_the_heads_file_redacted_and_at_once(tmp_path: Path)
     pipe = ResultPipe(path, result_header("run", "t"), head)
     pipe.write(result(0))
     pipe.write_head(result(1))
-    assert not pipe._pending  # in the pipe already: no flush is waited for
+    assert not pipe.pending  # in the pipe already: no flush is waited for
     pipe.write_head(result(2))
     pipe.write(result(3))
     pipe.close()

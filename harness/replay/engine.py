@@ -283,11 +283,13 @@ class InRecordedOrder:
 class HeadJournal:
     """Where a head writes its lines (TargetReplay._head) until the plan says their
     journeys: to the target's result writer, which redacts them on the other core and
-    appends them to a file of its own (`<target>.head.jsonl`), each line put into the
-    pipe as soon as it is written, so that a replay killed during the head loses none of
-    them (a resumed run waits for that writer, then folds them into the target's file,
-    harness.replay.session.fold_head); and held in memory, to be written into the
-    target's file with their journeys when the plan arrives."""
+    appends them to a file of its own (`<target>.head.jsonl`); and held in memory, to be
+    written into the target's file with their journeys when the plan arrives.
+
+    Each line is in the writer's pipe before the head sends its next exchange (when the
+    writer is a pipe's size behind, the head waits for it: `full`, `room`), so a replay
+    killed during the head loses none of them: a resumed run waits for that writer, then
+    folds them into the target's file (harness.replay.session.fold_head)."""
 
     def __init__(self, pipe: ResultPipe) -> None:
         self.pipe = pipe
@@ -304,10 +306,11 @@ class HeadJournal:
 
     @property
     def full(self) -> bool:
-        return self.pipe.full
+        """A line is not in the pipe yet: the head waits (room) before it goes on."""
+        return self.pipe.pending
 
     async def room(self) -> None:
-        await self.pipe.room()
+        await self.pipe.flushed()
 
 
 class PlanArrival:

@@ -117,10 +117,17 @@ class ResultPipe:
 
     def write_head(self, exchange: Exchange) -> None:
         """Hand over a line of the head's file (the `head` given) and put it into the
-        pipe now, as far as the pipe takes it without blocking (what it has no room for
-        waits, as `write` leaves it)."""
+        pipe now, as far as the pipe takes it without blocking. When the pipe is full, it
+        waits in memory with the lines before it, for the event loop to write once the
+        pipe has room (`pending` says so)."""
         self._hold(_HEAD + _line(exchange))
-        self._flush()
+        if self._watching is None:  # else the pipe is full: trying now would copy them all
+            self._flush()
+
+    @property
+    def pending(self) -> bool:
+        """Some line handed over is not in the pipe yet."""
+        return bool(self._pending)
 
     def _hold(self, line: bytes) -> None:
         if self._broken:
