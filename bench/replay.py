@@ -218,12 +218,20 @@ def _held_back(suffix: str, concurrency: int, shadows: list[ShadowRun]) -> Figur
         if s.engine and s.first_request is not None
     ]
     heads = [s.head for s in shadows if s.head is not None]
+    timed = [e for e in found if "head_seconds" in e]
     outside = (
         f"; before the first request {median([b for b, _ in around]):.2f} s, after the "
         f"last answer {median([a for _, a in around]):.2f} s"
         if around
         else ""
     ) + (f"; head {median(heads):.0f} exchanges" if heads else "")
+    if timed:
+        # The head sends one at a time: the planned replay's own mean says what the plan's
+        # orderings and the engine's loop leave of the concurrency.
+        outside += (
+            f" in {median([e['head_seconds'] for e in timed]):.2f} s, then "
+            f"{median([e['in_flight_mean_planned'] for e in timed]):.2f} in flight"
+        )
     return Figure(
         f"replay.in_flight_{suffix}",
         f"replay: mean requests in flight, latency {suffix}",

@@ -196,6 +196,21 @@ def test_keys_and_idempotency_keys_as_sent(
     assert "sk_test_faultykey0001" not in written  # the key never reaches disk
 
 
+def test_a_recorded_expect_100_continue_is_not_sent(tmp_path: Path, faults: str) -> None:
+    """curl asks `Expect: 100-continue` before a large body. Sent again, the HTTP client
+    would hold the body until the target says 100 Continue, which this one (as a target
+    may) never says: every attempt would time out."""
+    body = "description=" + "x" * 2048
+    exchanges = [
+        exchange(0, "POST", "/v1/ok/expect", form=body, headers=[("Expect", "100-continue")])
+    ]
+    _, run = replay(tmp_path, faults, exchanges)
+    replayed = run.exchanges("faulty")[0]
+    assert replayed.response is not None and replayed.response.status == 200, replayed.error
+    (attempt,) = server_stats(faults)["/v1/ok/expect"]
+    assert "expect" not in attempt["headers"] and attempt["body"] == body
+
+
 def test_ids_with_no_counterpart_are_skipped_or_sent_as_the_scenario_says(
     tmp_path: Path, faults: str
 ) -> None:
@@ -502,3 +517,24 @@ def test_occupancy_is_the_time_weighted_mean_and_the_peak() -> None:
     assert occupancy.peak == 2
     assert occupancy.mean == pytest.approx((1 * 2 + 2 * 1 + 1 * 1) / 4)
     assert Occupancy().mean == 0.0
+
+
+def test_occupancy_tells_the_heads_mean_from_the_planned_replays() -> None:
+    occupancy = Occupancy()
+    occupancy.change(1, 10.0)  # the head: one at a time from 10 to 12
+    occupancy.change(-1, 11.0)
+    occupancy.change(1, 11.0)
+    occupancy.change(-1, 12.0)
+    assert occupancy.mean_after_handover() is None
+    occupancy.hand_over(12.5)  # then three at a time from 13 to 14
+    for _ in range(3):
+        occupancy.change(1, 13.0)
+    for _ in range(3):
+        occupancy.change(-1, 14.0)
+    assert occupancy.mean_after_handover() == pytest.approx((1.5, 3 / 1.5))
+    assert occupancy.mean == pytest.approx((2 + 3) / 4)
+    counters = TargetCounters("t", 5)
+    counters.in_flight = occupancy
+    assert counters.engine(3)["head_seconds"] == pytest.approx(2.5)
+    assert counters.engine(3)["in_flight_mean_planned"] == pytest.approx(2.0)
+    assert "head_seconds" not in TargetCounters("t", 5).engine(3)  # no head: not said

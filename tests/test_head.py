@@ -132,6 +132,12 @@ def test_the_head_reaches_a_real_target_before_planning_ends_and_a_twin_stays_cl
     for target in ("control", "twin"):
         # Sent before the plan arrived: the planner was still on the reads after them.
         assert head_sent(run, target) >= 1
+        engine = next(
+            t for t in json.loads((run / "run.json").read_text())["targets"] if t["name"] == target
+        )["engine"]
+        # The head's time is told apart from the planned replay's (docs/run-format.md).
+        assert 0 < engine["head_seconds"] < engine["sending_seconds"]
+        assert 0 < engine["in_flight_mean_planned"] <= 8
         assert not (run / f"{target}.head.jsonl").exists()
         journeys_as_planned(run, target, plan)
     groups = summary["candidates"]["twin"]["groups"]

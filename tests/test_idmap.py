@@ -491,6 +491,39 @@ def test_each_target_sends_its_own_key_and_headers_never_the_recorded_ones() -> 
     )
 
 
+def test_headers_the_recording_clients_connection_owned_are_never_sent() -> None:
+    request = Request(
+        "POST",
+        "/v1/files",
+        headers=[
+            ("Expect", "100-continue"),
+            ("Connection", "keep-alive, X-Hop"),
+            ("X-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Connection", "keep-alive"),
+            ("Proxy-Authorization", "Basic eDp5"),
+            ("TE", "trailers"),
+            ("Trailer", "X-Checksum"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "h2c"),
+            ("Stripe-Version", "2020-08-27"),
+            ("X-End-To-End", "kept"),
+        ],
+        body="purpose=dispute_evidence",
+    )
+    sent = rewrite_request(request, 0, IdMap(), TARGET).request
+    # What follows them is the target's own: its key and an Idempotency-Key.
+    assert [name for name, _ in sent.headers] == [
+        "Stripe-Version",
+        "X-End-To-End",
+        "Authorization",
+        "Idempotency-Key",
+    ]
+    # A Connection header that names no other header drops only itself.
+    plain = Request("GET", "/v1/balance", headers=[("Connection", "close"), ("X-Close", "1")])
+    assert rewrite_request(plain, 0, IdMap(), TARGET).request.headers[:1] == [("X-Close", "1")]
+
+
 def test_idempotency_keys_are_unique_per_run_and_target_and_keep_retries_together() -> None:
     first = idempotency_key("run1", "control", "k1")
     assert first == idempotency_key("run1", "control", "k1")

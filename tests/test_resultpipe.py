@@ -90,6 +90,23 @@ def test_a_line_written_through_comes_after_every_line_handed_over_before(
     assert [line.seq for line in iter_results(path)] == list(range(502))
 
 
+def test_a_heads_lines_reach_the_heads_file_redacted_and_at_once(tmp_path: Path) -> None:
+    """A head's line (HeadJournal) goes to the head's file, redacted by the writer; it is
+    in the pipe when write_head returns, so the writer has it even if the replay is
+    killed then (SIGKILL: nothing of the replay's own runs after it)."""
+    path, head = tmp_path / "t.jsonl", tmp_path / "t.head.jsonl"
+    pipe = ResultPipe(path, result_header("run", "t"), head)
+    pipe.write(result(0))
+    pipe.write_head(result(1))
+    assert not pipe.pending  # in the pipe already: no flush is waited for
+    pipe.write_head(result(2))
+    pipe.write(result(3))
+    pipe.close()
+    assert [line.seq for line in iter_results(head)] == [1, 2]
+    assert [line.seq for line in iter_results(path)] == [0, 3]
+    assert KEY not in head.read_text() and KEY not in path.read_text()
+
+
 def test_a_writer_that_died_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     pipe = ResultPipe(path, result_header("run", "t"))

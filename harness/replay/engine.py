@@ -28,9 +28,7 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from harness.capture.redact import redact_exchange
-from harness.formats.recording import Header, RecordingReader
-from harness.formats.results import ResultWriter
+from harness.formats.recording import RecordingReader
 from harness.formats.untrusted import LINE_LIMIT_ENV, max_line_chars
 from harness.model import Exchange, Headers, Request, Response
 from harness.replay.credentials import Credential, recorded_credential
@@ -284,22 +282,35 @@ class InRecordedOrder:
 
 class HeadJournal:
     """Where a head writes its lines (TargetReplay._head) until the plan says their
-    journeys: redacted, into a file of its own (`<target>.head.jsonl`) at once, so that a
-    replay killed during the head loses none of them (a resumed run folds them into the
-    target's file, harness.replay.session.fold_head); and held in memory, to be written
-    into the target's file with their journeys when the plan arrives."""
+    journeys: to the target's result writer, which redacts them on the other core and
+    appends them to a file of its own (`<target>.head.jsonl`); and held in memory, to be
+    written into the target's file with their journeys when the plan arrives.
 
-    def __init__(self, path: Path, header: Header) -> None:
-        self.path = path
+    Each line is in the writer's pipe before the head sends its next exchange (when the
+    writer is a pipe's size behind, the head waits for it: `full`, `room`), so a replay
+    killed during the head loses none of them: a resumed run waits for that writer, then
+    folds them into the target's file (harness.replay.session.fold_head)."""
+
+    def __init__(self, pipe: ResultPipe) -> None:
+        self.pipe = pipe
         self.lines: list[Exchange] = []
-        self._file = ResultWriter(path, header)
 
     def write(self, exchange: Exchange) -> None:
-        self._file.write(redact_exchange(exchange))
+        self.pipe.write_head(exchange)
         self.lines.append(exchange)
 
-    def close(self) -> None:
-        self._file.close()
+    async def write_through(self, exchange: Exchange) -> None:
+        """Write a line and return once it is in the pipe (an in-doubt mark)."""
+        self.write(exchange)
+        await self.pipe.flushed()
+
+    @property
+    def full(self) -> bool:
+        """A line is not in the pipe yet: the head waits (room) before it goes on."""
+        return self.pipe.pending
+
+    async def room(self) -> None:
+        await self.pipe.flushed()
 
 
 class PlanArrival:
@@ -408,7 +419,9 @@ class TargetReplay:
         # A result writer in a process of its own holds lines for it in memory: journeys
         # wait when it falls far behind, and for an in-doubt mark to reach it (at once,
         # even while a head holds its results).
-        self._pipe = writer if isinstance(writer, ResultPipe) else None
+        self._pipe: ResultPipe | HeadJournal | None = (
+            writer if isinstance(writer, ResultPipe) else None
+        )
 
     def _take_plan(
         self, plan: Plan, layout: GateLayout | None, completed: bytearray | None
@@ -454,7 +467,7 @@ class TargetReplay:
         assert journal is not None, "a head needs a journal"
         # Its lines (results and in-doubt marks alike) go to the journal, at once.
         writer, pipe = self.writer, self._pipe
-        self.writer, self._pipe = journal, None
+        self.writer, self._pipe = journal, journal
         sent = 0
         try:
             with RecordingReader(self.recording) as reader:
@@ -473,7 +486,7 @@ class TargetReplay:
             plan, layout = arrival.result()
         finally:
             self.writer, self._pipe = writer, pipe
-            journal.close()
+        self.counters.in_flight.hand_over(time.perf_counter())
         completed = bytearray(plan.exchanges)
         completed[:sent] = bytes([1]) * sent
         self._take_plan(plan, layout, completed)

@@ -29,6 +29,8 @@ class Occupancy:
     area: float = 0.0  # the integral of `current` over time, in unit-seconds
     first: float | None = None
     last: float = 0.0
+    # (when, area until then) where a replay's head handed over to the planned replay.
+    handover: tuple[float, float] | None = None
 
     def change(self, delta: int, now: float) -> None:
         """`delta` more in use at `now` (time.perf_counter)."""
@@ -45,6 +47,20 @@ class Occupancy:
     def mean(self) -> float:
         span = self.last - self.first if self.first is not None else 0.0
         return self.area / span if span > 0 else 0.0
+
+    def hand_over(self, now: float) -> None:
+        """Note that the head ended at `now` (time.perf_counter): the means before and
+        after are told apart (a head sends one at a time)."""
+        area = self.area + (self.current * (now - self.last) if self.first is not None else 0.0)
+        self.handover = (now, area)
+
+    def mean_after_handover(self) -> tuple[float, float] | None:
+        """(seconds, mean in use) from the handover to the last change, or None."""
+        if self.handover is None:
+            return None
+        when, area = self.handover
+        span = self.last - when
+        return max(span, 0.0), (self.area - area) / span if span > 0 else 0.0
 
 
 @dataclass(slots=True)
@@ -104,11 +120,21 @@ class TargetCounters:
         """How busy the engine kept this target (run.json: a target's `engine`)."""
         flight = self.in_flight
         span = flight.last - flight.first if flight.first is not None else 0.0
+        planned: dict[str, Any] = {}
+        after = flight.mean_after_handover()
+        if after is not None and flight.handover is not None:
+            # The head's time (one request at a time) and the planned replay's own mean.
+            head = flight.handover[0] - flight.first if flight.first is not None else 0.0
+            planned = {
+                "head_seconds": round(max(head, 0.0), 3),
+                "in_flight_mean_planned": round(after[1], 3),
+            }
         return {
             "concurrency": concurrency,
             "in_flight_mean": round(flight.mean, 3),
             "in_flight_peak": flight.peak,
             "sending_seconds": round(span, 3),
+            **planned,
             "waits": {
                 name: {"count": waits.count, "seconds": round(waits.seconds, 3)}
                 for name, waits in (

@@ -59,7 +59,7 @@ _CLOSE_WAIT = 120.0
 class ResultPipe:
     """The replay's end: `write` hands an exchange over, `close` waits until all are on disk."""
 
-    def __init__(self, path: Path, header: Header) -> None:
+    def __init__(self, path: Path, header: Header, head: Path | None = None) -> None:
         self.path = path
         self._process = subprocess.Popen(
             [
@@ -68,6 +68,7 @@ class ResultPipe:
                 "harness.replay.resultwriter",
                 str(path),
                 json.dumps(header.to_json()),
+                *([str(head)] if head is not None else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -101,11 +102,7 @@ class ResultPipe:
         """Hand a result over: it goes into the pipe with the others finished within
         `_FLUSH_AFTER` seconds, or once they come to `_FLUSH_BYTES` (at once, outside an
         event loop)."""
-        if self._broken:
-            self._failed()
-        line = _line(exchange)
-        self._pending.append(line)
-        self._held += len(line)
+        self._hold(_line(exchange))
         if self._held >= _FLUSH_BYTES:
             self._flush()
             return
@@ -117,6 +114,26 @@ class ResultPipe:
         if self._scheduled is not loop:
             self._scheduled = loop
             loop.call_later(_FLUSH_AFTER, self._flush)
+
+    def write_head(self, exchange: Exchange) -> None:
+        """Hand over a line of the head's file (the `head` given) and put it into the
+        pipe now, as far as the pipe takes it without blocking. When the pipe is full, it
+        waits in memory with the lines before it, for the event loop to write once the
+        pipe has room (`pending` says so)."""
+        self._hold(_HEAD + _line(exchange))
+        if self._watching is None:  # else the pipe is full: trying now would copy them all
+            self._flush()
+
+    @property
+    def pending(self) -> bool:
+        """Some line handed over is not in the pipe yet."""
+        return bool(self._pending)
+
+    def _hold(self, line: bytes) -> None:
+        if self._broken:
+            self._failed()
+        self._pending.append(line)
+        self._held += len(line)
 
     async def write_through(self, exchange: Exchange) -> None:
         """Hand a result over and return once it is in the pipe (the writer has it even
@@ -228,6 +245,10 @@ class ResultPipe:
         self.close()
 
 
+# What starts a line of the head's file in the pipe (a result line starts with `{`).
+_HEAD = b"H"
+
+
 def _line(exchange: Exchange) -> bytes:
     """An exchange as one JSON line for the writer."""
     data = exchange.to_json()
@@ -255,9 +276,13 @@ def _parse(line: bytes) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    """Read JSON lines on stdin until it closes; append each, redacted, to argv[0]."""
+    """Read JSON lines on stdin until it closes; append each, redacted, to argv[0], or
+    to the head's file argv[2] when it starts with `_HEAD`."""
     path, header = Path(argv[0]), Header.from_json(json.loads(argv[1]))
-    with ResultWriter(path, header) as writer:
+    head_path = Path(argv[2]) if len(argv) > 2 else None
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(ResultWriter(path, header))
+        head: ResultWriter | None = None
         # Opened and locked (ResultPipe.wait_ready). The replay may be dead already (it
         # was killed while this process started): then nobody reads, and the lines it
         # handed over are written all the same.
@@ -266,7 +291,12 @@ def main(argv: list[str]) -> int:
         for line in sys.stdin.buffer:
             if not line.endswith(b"\n"):
                 break  # the replay died mid-line: that exchange was still in flight
-            writer.write(redact_exchange(Exchange.from_json(_parse(line))))
+            if line.startswith(_HEAD) and head_path is not None:
+                if head is None:
+                    head = stack.enter_context(ResultWriter(head_path, header))
+                head.write(redact_exchange(Exchange.from_json(_parse(line[len(_HEAD) :]))))
+            else:
+                writer.write(redact_exchange(Exchange.from_json(_parse(line))))
     return 0
 
 

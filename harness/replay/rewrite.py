@@ -338,24 +338,34 @@ class IdLookup(Protocol):
 
 
 # Recorded headers a target is never sent: the recorded key (each target sends its own),
-# what the HTTP client sets itself, and telemetry naming the recorded session's requests.
+# what the HTTP client sets itself, the hop-by-hop headers the recording client's own
+# connection owned (RFC 9110 7.6.1), and telemetry naming the recorded session's requests.
+# `Expect: 100-continue` (curl sends it with a large body) would have the HTTP client hold
+# the body until the target says 100 Continue, which a target need not ever say.
 _DROPPED_HEADERS = frozenset(
     {
         "authorization",
         "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
         "host",
         "content-length",
         "connection",
         "keep-alive",
         "transfer-encoding",
         "te",
+        "trailer",
         "upgrade",
+        "expect",
         "accept-encoding",
         "cookie",
         "idempotency-key",
         "x-stripe-client-telemetry",
     }
 )
+
+# Connection header values that name no other header.
+_CONNECTION_OPTIONS = frozenset({"keep-alive", "close", ""})
 
 
 @dataclass(slots=True, frozen=True)
@@ -507,13 +517,28 @@ def rewrite_request(
     dropped = _DROPPED_HEADERS
     if target.headers:  # the target's own headers replace the recorded ones
         dropped = dropped | {name.lower() for name, _ in target.headers}
-    headers = Headers([(k, v) for k, v in request.headers if k.lower() not in dropped])
+    headers = Headers()
+    keep = headers.append
+    key: str | None = None
+    named: set[str] = set()
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower not in dropped:
+            keep((name, value))
+        elif lower == "idempotency-key":
+            if key is None:
+                key = value
+        elif lower == "connection" and value.strip().lower() not in _CONNECTION_OPTIONS:
+            # Headers the recording client's Connection header names are its
+            # connection's own too (RFC 9110 7.6.1).
+            named.update(token.strip().lower() for token in value.split(","))
+    if named:
+        headers = Headers([(name, value) for name, value in headers if name.lower() not in named])
     headers.extend(target.headers)
     if credential is Credential.INVALID_KEY:
         headers.append(("Authorization", f"Bearer {INVALID_API_KEY}"))
     elif credential is Credential.TARGET_KEY and target.api_key:
         headers.append(("Authorization", f"Bearer {target.api_key}"))
-    key = recorded.header("idempotency-key")
     if key is None and recorded.method.upper() == "POST":
         # Not in the recording, but the replay retries: a key makes the retry safe.
         key = f"seq-{seq}"

@@ -34,7 +34,7 @@ from harness.formats.rundir import (
     new_run_dir,
     write_run_json,
 )
-from harness.formats.shards import fold_shards, wait_until_quiet
+from harness.formats.shards import fold_shards, wait_for_writer, wait_until_quiet
 from harness.model import Exchange
 from harness.replay.engine import (
     UNREPEATABLE,
@@ -365,9 +365,12 @@ class ReplaySession:
         if self.planning is not None and not hasattr(self, "plan"):
             self.arrival = PlanArrival(self.planning, self._planned)
         for target in self.scenario.targets:
-            writer = ResultPipe(self.run_dir / f"{target.name}.jsonl", self._header(target.name))
+            results = self.run_dir / f"{target.name}.jsonl"
+            head = head_file(results) if self.arrival is not None else None
+            writer = ResultPipe(results, self._header(target.name), head)
             writers.append(writer)
-            replays.append(self._target_replay(target, urls[target.name], writer))
+            journal = HeadJournal(writer) if head is not None else None
+            replays.append(self._target_replay(target, urls[target.name], writer, journal))
         reception = self._event_reception(urls)
         try:
             with few_collections():
@@ -412,7 +415,9 @@ class ReplaySession:
             urls[target.name] = process.url
         return urls
 
-    def _target_replay(self, target: TargetSpec, url: str, writer: ResultPipe) -> TargetReplay:
+    def _target_replay(
+        self, target: TargetSpec, url: str, writer: ResultPipe, journal: HeadJournal | None
+    ) -> TargetReplay:
         state = self.states[target.name]
         planned = self.arrival is None
         return target_replay(
@@ -433,9 +438,7 @@ class ReplaySession:
             rate_limit=target.rate_limit,
             marks_in_flight=target.launch is None,
             planning=self.arrival,
-            journal=None
-            if planned
-            else HeadJournal(head_file(writer.path), self._header(target.name)),
+            journal=journal,
         )
 
     def _idempotency_namespace(self, target: TargetSpec) -> str:
@@ -818,6 +821,7 @@ def fold_head(results: Path, plan: Plan, header: Header) -> None:
     journal = head_file(results)
     if not journal.exists():
         return
+    wait_for_writer(journal)  # the killed run's head writer, still writing what it had
     present = latest_exchanges(results) if results.exists() else {}
     missing = [
         line
