@@ -271,30 +271,46 @@ def test_the_walks_shortcuts_decide_what_normalising_decides(
     own request on both sides are decided without normalising;
     over a side's answers in order, the verdicts and what the time maps learn are those
     of normalising both."""
-    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
     answers = [(tree, _walked(tree, data)) for tree in trees]
-    outcomes = []
-    for fast in (True, False):
-        base_times, other_times = TimeMap(), TimeMap()
-        verdicts = []
-        for index, (tree, other_tree) in enumerate(answers):
-            started = 1_795_435_200.0 + 60 * index
-            base = Answer(_response(tree, like), started, started, ids, PROFILE, base_times)
-            other = _response(other_tree, like)
-            moved = started + shift
-            theirs = Answer(other, moved, moved, other_ids, PROFILE, other_times)
-            same = False
-            if fast:
-                same, _, _ = proven_same(base, theirs)
-            verdicts.append(same or base.normalize() == theirs.normalize())
-        learnt = [
-            (times.born(name, 1), times.first_shown(value, 1))
-            for times in (base_times, other_times)
-            for name in ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001", "per_unit")
-            for value in (1_795_435_200, 1_795_435_203, 1_795_521_600)
-        ]
-        outcomes.append((verdicts, learnt))
-    assert outcomes[0] == outcomes[1]
+    names = ("gold", "silver", "cus_Abcdefgh1234", "cus_Recorded0001", "per_unit")
+    values = (1_795_435_200, 1_795_435_203, 1_795_521_600)
+    fast, full = (
+        _verdicts_and_learnt(answers, (ids, other_ids), shift, (PROFILE, PROFILE), fast)
+        for fast in (True, False)
+    )
+    assert fast[0] == full[0]
+    assert [_learnt(times, names, values) for times in fast[1]] == [
+        _learnt(times, names, values) for times in full[1]
+    ]
+
+
+def _verdicts_and_learnt(
+    answers: list[tuple[Any, Any]],
+    ids: tuple[dict[str, str], dict[str, str]],
+    shift: float,
+    profiles: tuple[Profile, Profile],
+    fast: bool,
+) -> tuple[list[bool], tuple[TimeMap, TimeMap]]:
+    """Each pair of answers' verdict, the fast path tried first or not, over one pair of
+    time maps (a side's answers in order, a minute apart; the other side `shift` later)."""
+    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
+    times = (TimeMap(), TimeMap())
+    verdicts = []
+    for index, (tree, other_tree) in enumerate(answers):
+        started = 1_795_435_200.0 + 60 * index
+        moved = started + shift
+        base = Answer(_response(tree, like), started, started, ids[0], profiles[0], times[0])
+        theirs = Answer(_response(other_tree, like), moved, moved, ids[1], profiles[1], times[1])
+        same = proven_same(base, theirs)[0] if fast else False
+        verdicts.append(same or base.normalize() == theirs.normalize())
+    return verdicts, times
+
+
+def _learnt(times: TimeMap, names: tuple[str, ...], values: tuple[int, ...]) -> list[Any]:
+    """What a time map learnt of these objects and times."""
+    return [
+        (times.born(name, 1), times.first_shown(value, 1)) for name in names for value in values
+    ]
 
 
 # Fields whose name decides how they are normalised: masked everywhere (`number`,
@@ -411,31 +427,17 @@ def test_the_walk_decides_each_kind_of_field_as_normalising_does(
     a side's answers in order, the fast path's verdicts and what the time maps learn are
     those of normalising both, whether the two sides' fields are normalised alike (one
     profile, one object type) or not."""
-    like = Response(200, Headers([("Content-Type", "application/json")]), "{}")
-    profile, other_profile = profiles
     answers = [(tree, _varied(tree, data)) for tree in trees]
-    outcomes = []
-    for fast in (True, False):
-        base_times, other_times = TimeMap(), TimeMap()
-        verdicts = []
-        for index, (tree, other_tree) in enumerate(answers):
-            started = 1_795_435_200.0 + 60 * index
-            base = Answer(_response(tree, like), started, started, ids, profile, base_times)
-            moved = started + shift
-            other = _response(other_tree, like)
-            theirs = Answer(other, moved, moved, other_ids, other_profile, other_times)
-            same = False
-            if fast:
-                same, _, _ = proven_same(base, theirs)
-            verdicts.append(same or base.normalize() == theirs.normalize())
-        learnt = [
-            (times.born(name, 1), times.first_shown(value, 1))
-            for times in (base_times, other_times)
-            for name in ("gold", "cus_Abcdefgh1234", "cus_Other0000001", "ch_Abcdefgh1234")
-            for value in (99_999_999, 1_795_435_200, 1_795_435_203, 1_795_521_600)
-        ]
-        outcomes.append((verdicts, learnt))
-    assert outcomes[0] == outcomes[1]
+    names = ("gold", "cus_Abcdefgh1234", "cus_Other0000001", "ch_Abcdefgh1234")
+    values = (99_999_999, 1_795_435_200, 1_795_435_203, 1_795_521_600)
+    fast, full = (
+        _verdicts_and_learnt(answers, (ids, other_ids), shift, profiles, fast)
+        for fast in (True, False)
+    )
+    assert fast[0] == full[0]
+    assert [_learnt(times, names, values) for times in fast[1]] == [
+        _learnt(times, names, values) for times in full[1]
+    ]
 
 
 # --- the own diff against deepdiff ------------------------------------------------------
