@@ -4,6 +4,7 @@ conversion to and from the JSON shapes documented in docs/recording-format.md.""
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,8 +82,13 @@ def _body_to_json(body: bytes | str) -> dict[str, str]:
 
 
 def body_from_json(data: dict[str, Any]) -> str | bytes:
+    """A body as written by _body_to_json; a missing one is empty. Text that is no base64
+    where the line says base64 is a ValueError (readers name the file and line)."""
     if data.get("body_encoding") == "base64":
-        return base64.b64decode(data["body"])
+        try:
+            return base64.b64decode(data.get("body", ""))
+        except binascii.Error as exc:
+            raise ValueError(f"a body marked base64 is not base64 ({exc})") from None
     return str(data.get("body", ""))
 
 

@@ -254,6 +254,14 @@ def _with(data: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
         ),
         (_lines(HEADER, _without(GOOD, "response")), 2, "needs a 'response' or an 'error'"),
         (_lines(HEADER, GOOD, "[]"), 3, "exchange: expected a JSON object, got list"),
+        (
+            _lines(
+                HEADER,
+                _with(_with(GOOD, "base64", "response", "body_encoding"), "a", "response", "body"),
+            ),
+            2,
+            "a body marked base64 is not base64",
+        ),
     ],
 )
 def test_invalid_input_names_file_line_and_problem(
@@ -282,6 +290,14 @@ def test_a_truncated_last_line_is_an_error_or_with_consent_a_warning(tmp_path: P
         TruncatedRecordingWarning, match=r"cut\.jsonl:4: truncated last line skipped"
     ):
         assert [e.seq for e in iter_exchanges(path, allow_truncated=True)] == [0, 1]
+
+
+def test_a_body_marked_base64_that_is_missing_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "no-body.jsonl"
+    line = _without(_with(GOOD, "base64", "response", "body_encoding"), "response", "body")
+    path.write_text(_lines(HEADER, line))
+    [exchange] = iter_exchanges(path)
+    assert exchange.response is not None and exchange.response.body == b""
 
 
 def test_a_complete_last_line_without_newline_is_read(tmp_path: Path) -> None:
