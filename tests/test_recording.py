@@ -8,6 +8,7 @@ import shutil
 import string
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,38 @@ def test_the_demo_header_says_what_was_redacted() -> None:
         header.redaction["rules"]
     )
     assert header.source["kind"] == "mitmproxy"
+
+
+# --- positions: a shard's or a resume's own exchanges ------------------------------------
+
+
+def _delivery(exchange: Exchange) -> Exchange:
+    """The same exchange as a webhook delivery the recorder heard (direction inbound)."""
+    return Exchange.from_json({**exchange.to_json(), "direction": "inbound"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    exchanges=st.lists(exchange_strategy, max_size=8, unique_by=lambda e: e.seq),
+    inbound=st.lists(st.booleans(), min_size=8, max_size=8),
+    wanted=st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_positions_count_the_exchanges_iterating_yields(
+    exchanges: list[Exchange], inbound: list[bool], wanted: list[bool]
+) -> None:
+    """A plan's positions count the recording's API calls, not the webhook deliveries
+    between them, nor a body that says "inbound"."""
+    said = '{"direction": "inbound"}'  # an API call whose body says it
+    lines = [
+        _delivery(e) if heard else replace(e, request=replace(e.request, body=said))
+        for e, heard in zip(exchanges, inbound, strict=False)
+    ]
+    mask = bytes(wanted)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.jsonl"
+        write_recording(path, Header(), lines)
+        with RecordingReader(path) as reader:
+            expected = [(i, e.to_json()) for i, e in enumerate(reader) if i < len(mask) and mask[i]]
+        with RecordingReader(path) as reader:
+            found = [(i, e.to_json()) for i, e in reader.positions(mask)]
+    assert found == expected

@@ -518,11 +518,12 @@ class RecordingReader:
     def positions(self, wanted: bytearray | bytes) -> Iterator[tuple[int, Exchange]]:
         """(position, exchange) for the positions `wanted` marks (1), in order; the other
         lines are counted, not parsed (a shard of a plan made from this recording, which
-        checked them all)."""
+        checked them all). Positions count what iterating yields: the exchanges of the
+        reader's direction."""
         path = str(self.path)
         position = -1
         for number, line in self._lines:
-            if not line.strip():
+            if not line.strip() or (self.direction is not None and not self._directed(line)):
                 continue
             position += 1
             if position >= len(wanted) or not wanted[position]:
@@ -538,6 +539,20 @@ class RecordingReader:
                 yield position, read_exchange(data)
             except ValueError as exc:
                 raise RecordingError(path, number, str(exc)) from None
+
+    def _directed(self, line: str) -> bool:
+        """Whether a line holds an exchange of the reader's direction. A line is read for
+        it only when it holds the text `"inbound"` with its quotes unescaped, that is as
+        a JSON string of its own (a body's quotes are escaped): webhook deliveries are
+        few, and most recordings have none."""
+        if '"inbound"' not in line:
+            return self.direction == "outbound"
+        try:
+            data = load_json(line)
+        except ValueError:
+            return True  # not read here: parsing it says what is wrong, if it is wanted
+        direction = data.get("direction", "outbound") if isinstance(data, dict) else None
+        return direction == self.direction
 
     def close(self) -> None:
         self._file.close()
