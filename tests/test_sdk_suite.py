@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,10 +148,14 @@ def test_an_unchanged_twin_shows_nothing_with_every_clock_months_ahead(
     at concurrency 8: every time a request holds moves by the shift, and every time an
     answer holds compares through its side's anchors."""
     run_dir = tmp_path / "run"
+    # 90 days after this process's clock, whatever date that is (the suite also runs with
+    # every clock months ahead, this one included); the whole tree shares one clock.
+    later = datetime.fromtimestamp(time.time() + 90 * 86400, UTC)
     environment = {
         **os.environ,
         "LD_PRELOAD": str(faketime_library()),
-        "FAKETIME": "+90d",
+        "FAKETIME": f"@{later:%Y-%m-%d %H:%M:%S}",
+        "FAKETIME_DONT_RESET": "1",
         "TZ": "UTC",
     }
     result = subprocess.run(
