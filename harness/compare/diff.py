@@ -77,10 +77,10 @@ def _pruned(
             if key not in t2:
                 r1[key] = value
             elif value != t2[key]:
-                if reordered is not None and _same_items(value, t2[key]):
-                    reordered.append([*steps, key])  # dropped as an equal entry is
-                    continue
-                r1[key], r2[key] = _pruned(value, t2[key], (*steps, key), reordered)
+                pruned = _pruned(value, t2[key], (*steps, key), reordered)
+                if pruned == _REORDERED:
+                    continue  # the same items in another order: dropped as an equal entry is
+                r1[key], r2[key] = pruned
         for key, value in t2.items():
             if key not in t1:
                 r2[key] = value
@@ -88,7 +88,7 @@ def _pruned(
     if isinstance(t1, list) and isinstance(t2, list) and len(t1) == len(t2):
         if reordered is not None and _same_items(t1, t2):
             reordered.append(list(steps))
-            return [], []
+            return _REORDERED
         pairs = [
             _pruned(a, b, (*steps, index), reordered)
             for index, (a, b) in enumerate(zip(t1, t2, strict=True))
@@ -97,15 +97,18 @@ def _pruned(
     return t1, t2
 
 
+# What _pruned gives two lists it noted as reordered (two unequal lists of one length
+# never prune to two empty ones: no item of a list is dropped).
+_REORDERED: tuple[list[Any], list[Any]] = ([], [])
+
+
 def _same_items(t1: Any, t2: Any) -> bool:
     """Whether two unequal lists of objects without ids (plain dicts; a list keyed by id
     is compared by id already) hold the same items in another order: each item equal
     (`==`, times within the tolerance) to the first unused item of the other."""
     if type(t1) is not list or type(t2) is not list or len(t1) != len(t2) or not t1:
         return False
-    if any(type(item) is not dict for item in t1) or t1 == t2:
-        return False
-    if any(type(item) is not dict for item in t2):
+    if t1 == t2 or any(type(item) is not dict for item in (*t1, *t2)):
         return False
     unused = list(range(len(t2)))
     for item in t1:
