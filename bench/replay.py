@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.flows import write_flows
-from bench.measure import ROOT, Measured, run_measured
+from bench.measure import ROOT, Measured, compile_harness, run_measured
 from bench.results import Figure, median
 from bench.scenarios import scenario
 from bench.synth import cached
@@ -254,6 +254,7 @@ def first_request(work: Path, exchanges: int, timeout: float = 600.0) -> list[Fi
     not wait for its plan (docs/replay.md, "Sending while planning"), so this is the
     command's start-up: imports, the scenario, the planner's fork, the run directory."""
     recording = cached(work, exchanges)
+    compile_harness()
     out = work / "runs" / "first-request"
     shutil.rmtree(out, ignore_errors=True)
     with FastTarget() as target:
