@@ -81,8 +81,9 @@ class Side:
     seqs: Container[int] | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
-        """In ascending seq, the last result for each seq."""
-        return iter_in_seq_order(self.path, self.seqs)
+        """In ascending seq, the last result for each seq (a target's file is one the
+        harness wrote: read without a user's recording's checks)."""
+        return iter_in_seq_order(self.path, self.seqs, own=self.idmap is not None)
 
 
 @dataclass(slots=True)
@@ -538,7 +539,7 @@ def _with_noise_rates(groups: list[Group], classifier: Classifier) -> list[Group
 
 def _compare_candidate(
     run: Run,
-    name: str,
+    side: Side,
     baseline: Side,
     config: CompareConfig,
     profile: Profile,
@@ -553,7 +554,7 @@ def _compare_candidate(
 ) -> dict[str, Any]:
     """Write one candidate's outcomes to `out`; return its summary. `times`, when
     given, are the two sides' time maps, left as the answers taught them."""
-    side = load_side(run, name)
+    name = side.name
     target = run.target(name)
     projection, config = apply_blueprint(target, config)
     if times is not None:
@@ -645,11 +646,13 @@ def compare_run(
             pass
 
     times = {name: (TimeMap(), TimeMap()) for name in candidates}
+    # Each id map is read once, for its answers and then for its events.
+    candidate_sides = {name: load_side(run, name) for name in candidates}
     with writing_outcomes(run.path) as out:
         summaries = {
             name: _compare_candidate(
                 run,
-                name,
+                candidate_sides[name],
                 baseline,
                 config,
                 profile,
@@ -667,8 +670,8 @@ def compare_run(
         run.info.to_json(), run.baseline, secondary, config.settings_json(), summaries
     )
     ids = {
-        name: counterparts(baseline.idmap, load_side(run, name).idmap or PairStore())
-        for name in candidates
+        name: counterparts(baseline.idmap, side.idmap or PairStore())
+        for name, side in candidate_sides.items()
     }
     events = events_section(run, baseline.name, ids, times, profile, config)
     if events is not None:

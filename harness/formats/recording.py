@@ -242,7 +242,7 @@ def read_line(line: str | bytes) -> Exchange:
             brackets = line.count(b"{") + line.count(b"[")
         if brackets <= MAX_DEPTH:
             exchange = _quick_exchange(data)
-            if exchange is not None and _as_parsed(exchange):
+            if exchange is not None and as_parsed(exchange):
                 return exchange
     return read_exchange(load_json(line))
 
@@ -251,7 +251,7 @@ def read_line(line: str | bytes) -> Exchange:
 _BIG = float(1 << 63)
 
 
-def _as_parsed(exchange: Exchange) -> bool:
+def as_parsed(exchange: Exchange) -> bool:
     """Whether the fields _quick_exchange passes through unchecked (the request's
     scheme and host, the extra fields) hold no float orjson could have made of a long
     integer: then the standard library would have read the same values."""
@@ -272,7 +272,8 @@ def _as_parsed(exchange: Exchange) -> bool:
     return True
 
 
-_EXCHANGE_FIELDS = frozenset({"seq", "started", "duration", "request", "response", "error"})
+# The fields of an exchange line that are not `extra`.
+EXCHANGE_FIELDS = frozenset({"seq", "started", "duration", "request", "response", "error"})
 
 
 def _quick_exchange(data: dict[str, Any]) -> Exchange | None:
@@ -324,7 +325,7 @@ def _quick_exchange(data: dict[str, Any]) -> Exchange | None:
         assert answer_headers is not None
         answer = Response(response["status"], answer_headers, body_from_json(response))
     extra = data.copy()  # and the fields it has taken out: a copy costs less than a filter
-    for key in _EXCHANGE_FIELDS:
+    for key in EXCHANGE_FIELDS:
         extra.pop(key, None)
     return Exchange(seq, started, duration, sent, answer, error, extra)
 
