@@ -90,6 +90,7 @@ class ResultPipe:
         self._scheduled: asyncio.AbstractEventLoop | None = None
         self._watching: asyncio.AbstractEventLoop | None = None  # waits for room in the pipe
         self._broken = False
+        self._deadline: float | None = None  # set by finish: the writer must end by then
 
     def wait_ready(self) -> None:
         """Wait until the writer has opened (and locked) its file: from then on, a reader
@@ -205,7 +206,17 @@ class ResultPipe:
     def close(self) -> None:
         """Write every line held into the pipe, close it and wait for the writer (a
         writer that reads nothing more for `_CLOSE_WAIT` seconds is killed)."""
-        deadline = time.monotonic() + _CLOSE_WAIT
+        self.finish()
+        self.wait()
+
+    def finish(self) -> None:
+        """Write every line held into the pipe and close it, without waiting for the
+        writer to end: it writes what it has and exits meanwhile (`wait` waits for it).
+        A replay finishes all its writers first, then writes its id maps and waits for
+        them: their ends overlap, each other's and the id maps'."""
+        if self._deadline is not None:
+            return
+        deadline = self._deadline = time.monotonic() + _CLOSE_WAIT
         if not self._stdin.closed:
             self._watch(False)
             self._flush()
@@ -220,6 +231,12 @@ class ResultPipe:
             self._watch(False)
             with contextlib.suppress(BrokenPipeError):
                 self._stdin.close()
+
+    def wait(self) -> None:
+        """Wait for the writer to end, after `finish`; InfrastructureError if it failed."""
+        self.finish()
+        assert self._deadline is not None
+        deadline = self._deadline
         try:
             self._process.wait(timeout=max(deadline - time.monotonic(), 1.0))
         except subprocess.TimeoutExpired:
