@@ -58,7 +58,8 @@ _CLOSE_WAIT = 120.0
 
 
 class ResultPipe:
-    """The replay's end: `write` hands an exchange over, `close` waits until all are on disk."""
+    """The replay's end: `write` hands an exchange over, `close` waits until all are on disk
+    (`finish` then `wait`, for several writers ending side by side)."""
 
     def __init__(self, path: Path, header: Header, head: Path | None = None) -> None:
         self.path = path
