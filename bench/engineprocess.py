@@ -7,6 +7,7 @@ in child processes (their CPU is the children's, not this process's).
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import sys
@@ -25,6 +26,7 @@ def main(argv: list[str]) -> int:
     finally:
         own = resource.getrusage(resource.RUSAGE_SELF)
         cpu_file.write_text(json.dumps({"cpu": own.ru_utime + own.ru_stime}))
+        gc.freeze()  # as the `shadow` program ends (harness.cli.group.LazyGroup.__call__)
     return code if isinstance(code, int) else 1
 
 

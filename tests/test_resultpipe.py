@@ -119,3 +119,33 @@ def test_a_writer_that_died_is_an_error_naming_the_file(tmp_path: Path) -> None:
                 asyncio.run(asyncio.sleep(0.001))
     with pytest.raises(InfrastructureError, match="result writer failed"):
         pipe.close()
+
+
+def test_finished_writers_end_side_by_side_before_they_are_waited_for(tmp_path: Path) -> None:
+    """`finish` hands every line over and lets the writer end by itself: several writers
+    finished in turn write their files and exit without anyone waiting for each (their
+    ends overlap), and `wait` then reports each as `close` would."""
+    pipes = [ResultPipe(tmp_path / f"t{n}.jsonl", result_header("run", f"t{n}")) for n in range(3)]
+    for pipe in pipes:
+        for seq in range(200):
+            pipe.write(result(seq))
+    for pipe in pipes:
+        pipe.finish()
+    for pipe in pipes:
+        # Not waited for yet: each exits once its lines are written (bounded look).
+        for _ in range(6000):
+            if pipe._process.poll() is not None:
+                break
+            threading.Event().wait(0.01)
+        assert pipe._process.poll() == 0
+    for n, pipe in enumerate(pipes):
+        pipe.wait()
+        pipe.close()  # (idempotent, as close was)
+        lines = list(iter_results(tmp_path / f"t{n}.jsonl"))
+        assert [line.seq for line in lines] == list(range(200))
+    dead = ResultPipe(tmp_path / "dead.jsonl", result_header("run", "dead"))
+    dead.wait_ready()
+    dead._process.kill()
+    dead.finish()  # a dead writer is not an error yet: wait says so
+    with pytest.raises(InfrastructureError, match="result writer failed"):
+        dead.wait()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import select
@@ -57,7 +58,8 @@ _CLOSE_WAIT = 120.0
 
 
 class ResultPipe:
-    """The replay's end: `write` hands an exchange over, `close` waits until all are on disk."""
+    """The replay's end: `write` hands an exchange over, `close` waits until all are on disk
+    (`finish` then `wait`, for several writers ending side by side)."""
 
     def __init__(self, path: Path, header: Header, head: Path | None = None) -> None:
         self.path = path
@@ -89,6 +91,7 @@ class ResultPipe:
         self._scheduled: asyncio.AbstractEventLoop | None = None
         self._watching: asyncio.AbstractEventLoop | None = None  # waits for room in the pipe
         self._broken = False
+        self._deadline: float | None = None  # set by finish: the writer must end by then
 
     def wait_ready(self) -> None:
         """Wait until the writer has opened (and locked) its file: from then on, a reader
@@ -204,7 +207,17 @@ class ResultPipe:
     def close(self) -> None:
         """Write every line held into the pipe, close it and wait for the writer (a
         writer that reads nothing more for `_CLOSE_WAIT` seconds is killed)."""
-        deadline = time.monotonic() + _CLOSE_WAIT
+        self.finish()
+        self.wait()
+
+    def finish(self) -> None:
+        """Write every line held into the pipe and close it, without waiting for the
+        writer to end: it writes what it has and exits meanwhile (`wait` waits for it).
+        A replay finishes all its writers first, then writes its id maps and waits for
+        them: their ends overlap, each other's and the id maps'."""
+        if self._deadline is not None:
+            return
+        deadline = self._deadline = time.monotonic() + _CLOSE_WAIT
         if not self._stdin.closed:
             self._watch(False)
             self._flush()
@@ -219,6 +232,12 @@ class ResultPipe:
             self._watch(False)
             with contextlib.suppress(BrokenPipeError):
                 self._stdin.close()
+
+    def wait(self) -> None:
+        """Wait for the writer to end, after `finish`; InfrastructureError if it failed."""
+        self.finish()
+        assert self._deadline is not None
+        deadline = self._deadline
         try:
             self._process.wait(timeout=max(deadline - time.monotonic(), 1.0))
         except subprocess.TimeoutExpired:
@@ -301,4 +320,11 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        # Its files are closed and unlocked: what is left is freed by the process's end,
+        # without the collector walking every module on the way out (ResultPipe.close
+        # waits for this exit).
+        gc.freeze()
+    sys.exit(code)

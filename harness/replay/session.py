@@ -313,11 +313,13 @@ class ReplaySession:
                 self.planning.close()
             failures: list[ShadowError] = []
             for writer in writers:
+                writer.finish()  # each writes what it has left and exits, side by side
+            self._keep_idmaps()  # (meanwhile)
+            for writer in writers:
                 try:
-                    writer.close()
+                    writer.wait()
                 except ShadowError as exc:
                     failures.append(exc)
-            self._keep_idmaps()
             self.info.status = result.status
             self.info.finished = _now()
             self.info.results = {c.name: c.to_results() for c in counters}
