@@ -19,6 +19,7 @@ or, from another package, declare it in that package's pyproject.toml:
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
@@ -32,12 +33,17 @@ class Registry(Mapping[str, T], Generic[T]):
     """Named entries of one kind (see the module docstring). `kind` names it in messages
     ("transform", "launch kind"); `group` is the entry point group other packages use.
     An entry point is loaded when its name is first looked up, so a broken plugin fails
-    the scenario that names it, not every lookup; once loaded it stays registered."""
+    the scenario that names it, not every lookup; once loaded it stays registered.
+    Threads may look up at once: an entry point is loaded by one of them, and the others
+    get what it loaded."""
 
     def __init__(self, kind: str, group: str | None = None) -> None:
         self.kind = kind
         self.group = group
         self._entries: dict[str, T] = {}
+        # Held while an entry point is found and loaded (re-entrant: loading a module may
+        # register entries of its own here).
+        self._loading = threading.RLock()
 
     def register(self, name: str, entry: T) -> T:
         """Add `entry` under `name`; a name already registered is refused."""
@@ -64,6 +70,14 @@ class Registry(Mapping[str, T], Generic[T]):
         return {p.name: p for p in found if p.name not in self._entries}
 
     def __getitem__(self, name: str) -> T:
+        entry = self._entries.get(name)
+        if entry is not None:
+            return entry
+        with self._loading:
+            return self._load(name)
+
+    def _load(self, name: str) -> T:
+        """`name`'s entry, loaded from its entry point unless another thread has."""
         entry = self._entries.get(name)
         if entry is not None:
             return entry
