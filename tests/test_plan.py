@@ -673,6 +673,29 @@ def test_any_schedule_the_gates_allow_keeps_what_every_read_saw(
         assert all(order[p] < order[user] for p in producers)
 
 
+@settings(max_examples=150, deadline=None)
+@given(stateful())
+def test_gates_pass_an_exchange_no_ordering_involves_without_a_look(
+    exchanges: list[Exchange],
+) -> None:
+    """GateLayout.involved marks every exchange that waits for another or that another
+    waits for; the gates let the others by at once, which must be what looking says."""
+    plan = plan_journeys(exchanges)
+    layout = GateLayout(plan)
+    waited_for = set(layout.listed)
+    for position in range(plan.exchanges):
+        looked = (
+            list(layout.waits(position)),
+            list(layout.memberships(position)),
+            plan.after.get(position, ()),
+            position in waited_for,
+        )
+        if not layout.involved[position]:
+            assert looked == ([], [], (), False), position
+        else:
+            assert looked != ([], [], (), False), position
+
+
 def test_a_token_whose_random_id_starts_like_a_magic_one_joins_its_customer() -> None:
     """`tok_us9nIuVJJxulwB` is a token localstripe made, not Stripe's magic `tok_us`: the
     customer created from it joins the token's journey, so the token is made first."""

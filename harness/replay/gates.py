@@ -175,6 +175,15 @@ class GateLayout:
         producers = sorted({p for waited in plan.after.values() for p in waited})
         self.listed = array("I", producers)
         self.positions: dict[Key, array[int]] = lists
+        # Per position, 1 when it waits for something or something waits for it. Every
+        # exchange that waits at a frontier belongs to one (it changes, shows, makes,
+        # refers to or acts on what the frontier is about), so the frontiers' positions,
+        # the listed producers and the exchanges waiting for them are all: most
+        # exchanges are none of these, and their gates are passed without a look.
+        self.involved = bytearray(plan.exchanges)
+        for members in (*lists.values(), self.listed, plan.after):
+            for position in members:
+                self.involved[position] = 1
 
     def waits(self, position: int) -> Iterable[tuple[Key, int]]:
         """(frontier, bound) pairs: the exchange at `position` may go once every exchange
@@ -256,6 +265,7 @@ class Gates:
         self._after = layout.plan.after
         self._frontiers = {key: Frontier(positions) for key, positions in layout.positions.items()}
         self._listed = Marks(layout.listed)
+        self._involved = layout.involved
 
     def _waits(self, position: int) -> Iterable[tuple[Frontier, int]]:
         for key, bound in self._layout.waits(position):
@@ -265,6 +275,8 @@ class Gates:
 
     def ready(self, position: int) -> bool:
         """True when nothing this exchange waits for is still to be done."""
+        if not self._involved[position]:
+            return True
         return all(f.passed(bound) for f, bound in self._waits(position)) and all(
             self._listed.done(p) for p in self._after.get(position, ())
         )
@@ -276,6 +288,8 @@ class Gates:
             await self._listed.reach(producer)
 
     def done(self, position: int) -> None:
+        if not self._involved[position]:
+            return
         for key in self._layout.memberships(position):
             frontier = self._frontiers.get(key)
             if frontier is not None:
