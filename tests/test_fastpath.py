@@ -657,6 +657,7 @@ _LINE_ODDITIES = st.sampled_from(
         "NaN",
         "[" * 120 + "]" * 120,
         '{"a": [' + "9" * 30 + "]}",
+        '"' + "{[" * 120 + '"',  # brackets in a text: nothing nests
     ]
 )
 _LINE_PLACES = st.sampled_from(
@@ -670,6 +671,7 @@ _LINE_PLACES = st.sampled_from(
         ("request", "scheme"),
         ("request", "host"),
         ("request", "port"),
+        ("request", "body"),
         ("request", "other"),
         ("response", "status"),
         ("response", "other"),
