@@ -628,6 +628,22 @@ def test_rewriting_with_the_identity_changes_no_byte(item: tuple[Request, list[s
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=12))
+def test_a_target_id_is_sent_percent_encoded_in_the_path_and_a_form(target_id: str) -> None:
+    """Whatever a target's id holds, it goes into the path and the form as `quote` writes
+    it (an id or a number of plain characters is sent as it is, without the call)."""
+    request = Request(
+        "POST",
+        "/v1/customers/cus_R0000001",
+        body="customer=cus_R0000001",
+        headers=[("Content-Type", "application/x-www-form-urlencoded")],
+    )
+    sent = rewrite_request(request, 0, ids({"cus_R0000001": target_id}), TARGET).request
+    assert sent.path == "/v1/customers/" + quote(target_id, safe="")
+    assert sent.body == "customer=" + quote(target_id, safe="")
+
+
 # --- seed files --------------------------------------------------------------------------
 
 

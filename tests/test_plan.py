@@ -15,7 +15,7 @@ from replayfixtures import exchange, recording
 from harness.cli import main
 from harness.errors import RecordingError
 from harness.model import Exchange
-from harness.replay.gates import GateLayout, Gates
+from harness.replay.gates import AFTER, CATALOGUED, INVOLVED, GateLayout, Gates
 from harness.replay.plan import (
     PLAIN,
     READ_BARRIER,
@@ -671,6 +671,42 @@ def test_any_schedule_the_gates_allow_keeps_what_every_read_saw(
             assert (order[writer.seq] < order[reader.seq]) == earlier, (reader.seq, writer.seq)
     for user, producers in plan.after.items():
         assert all(order[p] < order[user] for p in producers)
+
+
+# Catalogue traffic: a plan made, a subscription referring to it, the plan deleted.
+CATALOGUE = [
+    ("POST", "/v1/plans", "id=gold", {"id": "gold", "object": "plan"}),
+    ("POST", "/v1/customers", "", {"id": "cus_CATALOG001"}),
+    ("POST", "/v1/subscriptions", "customer=cus_CATALOG001&plan=gold", {"id": "sub_CATALOG01"}),
+    ("DELETE", "/v1/plans/gold", "", {"id": "gold", "deleted": True}),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(stateful(), st.integers(0, len(CATALOGUE)))
+def test_gates_pass_an_exchange_no_ordering_involves_without_a_look(
+    exchanges: list[Exchange], catalogue: int
+) -> None:
+    """GateLayout.flags marks every exchange that waits for another or that another
+    waits for, and those that refer to or act on a catalogue object or wait for a list;
+    the gates let the unmarked by at once, which must be what looking says."""
+    for method, path, form, answer in CATALOGUE[:catalogue]:
+        exchanges.append(exchange(len(exchanges), method, path, form=form, answer=answer))
+    plan = plan_journeys(exchanges)
+    layout = GateLayout(plan)
+    waited_for = set(layout.listed)
+    for position in range(plan.exchanges):
+        flags = layout.flags[position]
+        catalogued = position in plan.refers or position in plan.acts
+        assert bool(flags & CATALOGUED) == catalogued, position
+        assert bool(flags & AFTER) == (position in plan.after), position
+        looked = (
+            list(layout.waits(position)),
+            list(layout.memberships(position)),
+            position in plan.after,
+            position in waited_for,
+        )
+        assert bool(flags & INVOLVED) == (looked != ([], [], False, False)), position
 
 
 def test_a_token_whose_random_id_starts_like_a_magic_one_joins_its_customer() -> None:

@@ -96,21 +96,3 @@ def test_memory_stays_flat_however_many_results(tmp_path: Path) -> None:
     assert seqs == list(range(4000))
     held = path.stat().st_size  # at least what holding every result would take
     assert peak < held / 10
-
-
-@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [3, 0, 4, 1, 2, 0]])
-def test_a_target_file_the_harness_wrote_reads_as_any_file_does(
-    tmp_path: Path, order: list[int]
-) -> None:
-    """`own` (a target file, read without a user's recording's checks) gives the same
-    exchanges in the same order, in seq order or not, past blank lines and a last line
-    cut off by a killed replay."""
-    path = write(
-        tmp_path / "target.jsonl", [exchange(seq, f'{{"n": {n}}}') for n, seq in enumerate(order)]
-    )
-    with open(path, "ab") as file:
-        file.write(b"\n  \n" + b'{"seq": 9, "started": 1')
-    checked = list(iter_in_seq_order(path))
-    assert [e.seq for e in checked] == [0, 1, 2, 3, 4]
-    assert list(iter_in_seq_order(path, own=True)) == checked
-    assert list(iter_in_seq_order(path, {1, 3}, own=True)) == [checked[1], checked[3]]

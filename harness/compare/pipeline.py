@@ -81,9 +81,8 @@ class Side:
     seqs: Container[int] | None = None
 
     def exchanges(self) -> Iterator[Exchange]:
-        """In ascending seq, the last result for each seq (a target's file is one the
-        harness wrote: read without a user's recording's checks)."""
-        return iter_in_seq_order(self.path, self.seqs, own=self.idmap is not None)
+        """In ascending seq, the last result for each seq."""
+        return iter_in_seq_order(self.path, self.seqs)
 
 
 @dataclass(slots=True)

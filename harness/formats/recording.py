@@ -236,22 +236,51 @@ def read_line(line: str | bytes) -> Exchange:
     except orjson.JSONDecodeError:
         data = None
     if type(data) is dict:
-        if isinstance(line, str):
-            brackets = line.count("{") + line.count("[")
-        else:
-            brackets = line.count(b"{") + line.count(b"[")
-        if brackets <= MAX_DEPTH:
-            exchange = _quick_exchange(data)
-            if exchange is not None and as_parsed(exchange):
-                return exchange
+        exchange = _quick_exchange(data)
+        if (
+            exchange is not None
+            and (_shallow(data, exchange) or _brackets(line) <= MAX_DEPTH)
+            and _as_parsed(exchange)
+        ):
+            return exchange
     return read_exchange(load_json(line))
+
+
+def _brackets(line: str | bytes) -> int:
+    """How many lists and objects a line may open: more than MAX_DEPTH, and load_json
+    looks how deep they nest."""
+    if isinstance(line, str):
+        return line.count("{") + line.count("[")
+    return line.count(b"{") + line.count(b"[")
+
+
+# The fields a request and a response of a line may have; _quick_exchange checks the
+# type of each (headers: a list of pairs of texts).
+_REQUEST_FIELDS = frozenset(
+    {"method", "scheme", "host", "port", "path", "query", "headers", "body", "body_encoding"}
+)
+_RESPONSE_FIELDS = frozenset({"status", "headers", "body", "body_encoding"})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _shallow(data: dict[str, Any], exchange: Exchange) -> bool:
+    """Whether a line _quick_exchange took nests no deeper than its headers (four
+    levels: the line, the request, its headers, a pair): its request and response hold
+    only their own fields, and its extra fields plain values. Most lines of a recording
+    do, and need not have their brackets counted (a pass over the whole line)."""
+    response = data.get("response")
+    return (
+        data["request"].keys() <= _REQUEST_FIELDS
+        and (response is None or response.keys() <= _RESPONSE_FIELDS)
+        and set(map(type, exchange.extra.values())) <= _PLAIN
+    )
 
 
 # A float this large came from an integer past 64 bits, or was written as large.
 _BIG = float(1 << 63)
 
 
-def as_parsed(exchange: Exchange) -> bool:
+def _as_parsed(exchange: Exchange) -> bool:
     """Whether the fields _quick_exchange passes through unchecked (the request's
     scheme and host, the extra fields) hold no float orjson could have made of a long
     integer: then the standard library would have read the same values."""
@@ -272,8 +301,7 @@ def as_parsed(exchange: Exchange) -> bool:
     return True
 
 
-# The fields of an exchange line that are not `extra`.
-EXCHANGE_FIELDS = frozenset({"seq", "started", "duration", "request", "response", "error"})
+_EXCHANGE_FIELDS = frozenset({"seq", "started", "duration", "request", "response", "error"})
 
 
 def _quick_exchange(data: dict[str, Any]) -> Exchange | None:
@@ -325,7 +353,7 @@ def _quick_exchange(data: dict[str, Any]) -> Exchange | None:
         assert answer_headers is not None
         answer = Response(response["status"], answer_headers, body_from_json(response))
     extra = data.copy()  # and the fields it has taken out: a copy costs less than a filter
-    for key in EXCHANGE_FIELDS:
+    for key in _EXCHANGE_FIELDS:
         extra.pop(key, None)
     return Exchange(seq, started, duration, sent, answer, error, extra)
 

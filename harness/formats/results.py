@@ -25,23 +25,17 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from harness.errors import RecordingError
 from harness.formats.recording import (
-    EXCHANGE_FIELDS,
-    MAX_DURATION,
     MAX_SEQ,
-    MAX_STARTED,
     Header,
     RecordingReader,
     TruncatedRecordingWarning,
-    as_parsed,
     read_header,
     read_line,
 )
-from harness.formats.untrusted import MAX_DEPTH, line_limit_hint, load_json, max_line_chars
-from harness.model import Exchange, Headers, Request, Response, body_from_json
+from harness.formats.untrusted import line_limit_hint, load_json, max_line_chars
+from harness.model import Exchange
 
 # --- written, and read in the order written -------------------------------------------
 
@@ -165,7 +159,6 @@ class SeqIndex:
         self._top = 0  # one past the highest seq in the file
         self._beyond: dict[int, int] = {}
         self._indexed = False
-        self._start = self._end = 0  # where the exchange lines begin and the file ends
         self._limit = max_line_chars()
         if not self._scan(indexing=False):
             self.in_order = False
@@ -178,7 +171,6 @@ class SeqIndex:
         with open(self.path, "rb") as file:
             start = len(file.readline(limit + 1))  # the header
             end = os.fstat(file.fileno()).st_size
-            self._start, self._end = start, end
             if start >= end:
                 self._indexed = indexing
                 return True
@@ -241,19 +233,6 @@ class SeqIndex:
         for _, offset in self.entries():
             yield offset
 
-    def lines(self, mapped: mmap.mmap) -> Iterator[tuple[int, int]]:
-        """(-1, the offset of each line holding an exchange), in the order written: for a
-        file in seq order (`in_order`), which needs no index, mapped as `mapped`."""
-        offset, end = self._start, self._end
-        find = mapped.find
-        while offset < end:
-            stop = find(b"\n", offset) + 1
-            if stop == 0:
-                return  # cut off by a killed writer, as the scan found
-            if mapped[offset] == 0x7B or not mapped[offset:stop].isspace():  # "{"
-                yield -1, offset
-            offset = stop
-
     def entries(self) -> Iterator[tuple[int, int]]:
         """(seq, the offset of its line to read), in seq order."""
         if not self._indexed:
@@ -306,82 +285,20 @@ def _line_number(path: Path, offset: int) -> int:
         return file.read(offset).count(b"\n") + 1
 
 
-def _exchange(path: Path, offset: int, line: bytes, own: bool = False) -> Exchange:
+def _exchange(path: Path, offset: int, line: bytes) -> Exchange:
     try:
-        return read_result_line(line) if own else read_line(line)
+        return read_line(line)
     except ValueError as exc:
         raise RecordingError(str(path), _line_number(path, offset), str(exc)) from None
 
 
-_NUMBERS = (int, float)
-
-
-def read_result_line(line: bytes) -> Exchange:
-    """The exchange of one line of a target file, which the harness wrote itself from
-    exchanges it had built (harness.replay.resultwriter): built straight from the parsed
-    line, without the checks read_line makes of every field of a user's recording
-    (they took about half the time of reading a line). A line that is not shaped as the
-    harness writes it (edited by hand, cut short) goes through read_line after all, for
-    the same exchange or the same one-line message: the two read every line alike
-    (tests/test_fastpath.py)."""
-    try:
-        if line.count(b"{") + line.count(b"[") > MAX_DEPTH:
-            raise TypeError  # may be nested past the limit: read_line says whether it is
-        data = orjson.loads(line)
-        request, response, seq = data["request"], data.get("response"), data["seq"]
-        started, duration = data["started"], data["duration"]
-        if not (
-            type(seq) is int
-            and 0 <= seq <= MAX_SEQ
-            and type(started) in _NUMBERS
-            and 0 <= started <= MAX_STARTED
-            and type(duration) in _NUMBERS
-            and 0 <= duration <= MAX_DURATION
-            and (
-                response is None
-                or (type(status := response["status"]) is int and 100 <= status <= 599)
-            )
-            and (
-                (port := request.get("port")) is None or (type(port) is int and 0 <= port <= 65535)
-            )
-        ):
-            raise TypeError  # read_line says what is wrong
-        sent = Request(
-            request["method"],
-            request["path"],
-            request.get("query", ""),
-            Headers(map(tuple, request["headers"])),
-            body_from_json(request),
-            request.get("scheme", "https"),
-            request.get("host", "api.stripe.com"),
-            port,
-        )
-        answer = None
-        if response is not None:
-            answer = Response(
-                response["status"],
-                Headers(map(tuple, response["headers"])),
-                body_from_json(response),
-            )
-        extra = data.copy()  # and the fields taken out: a copy costs less than a filter
-        for key in EXCHANGE_FIELDS:
-            extra.pop(key, None)
-        exchange = Exchange(seq, started, duration, sent, answer, data.get("error"), extra)
-        if as_parsed(exchange):  # no float orjson made of a long integer: read_line's
-            return exchange
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        pass
-    return read_line(line)
-
-
 def iter_in_seq_order(
-    path: str | os.PathLike[str], seqs: Container[int] | None = None, *, own: bool = False
+    path: str | os.PathLike[str], seqs: Container[int] | None = None
 ) -> Iterator[Exchange]:
     """The exchanges of a target file or recording in ascending seq, the last line for
     each seq winning; a truncated last line is skipped. A gzip recording must be in seq
     order already (recordings are: seq is the position). With `seqs`, only those (a
-    shard's: the other lines are not parsed, but in a gzip recording). `own`: a target
-    file the harness wrote, whose lines read_result_line reads."""
+    shard's: the other lines are not parsed, but in a gzip recording)."""
     file_path = Path(path)
     if file_path.suffix == ".gz":
         for exchange in _ascending_gzip(file_path):
@@ -396,7 +313,7 @@ def iter_in_seq_order(
         raise
     index = SeqIndex(file_path)
     try:
-        if index.in_order and seqs is None and not own:
+        if index.in_order and seqs is None:
             yield from iter_results(file_path)
             return
         # Mapped, not read: a seek and a readline per line cost three times as much as
@@ -405,11 +322,10 @@ def iter_in_seq_order(
             open(file_path, "rb") as file,
             mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
         ):
-            entries = index.lines(mapped) if index.in_order and seqs is None else index.entries()
-            for seq, offset in entries:
+            for seq, offset in index.entries():
                 if seqs is None or seq in seqs:
                     end = mapped.find(b"\n", offset)  # indexed lines end with one
-                    yield _exchange(file_path, offset, mapped[offset : end + 1], own)
+                    yield _exchange(file_path, offset, mapped[offset : end + 1])
     finally:
         index.close()
 

@@ -34,6 +34,10 @@ from harness.stripe import ALL_RESOURCES
 _END = sys.maxsize
 _tiebreak = itertools.count()
 
+# What of a plan's orderings concerns an exchange (GateLayout.flags): some ordering at
+# all, a catalogue object it refers to or acts on, lists it waits for (Plan.after).
+INVOLVED, CATALOGUED, AFTER = 1, 2, 4
+
 Key = tuple[str, int | str]
 """A frontier's name: ("w", collection) the exchanges that change it, ("r", collection)
 the id-less reads that show it, ("m", collection) the writes that made an object of a
@@ -175,6 +179,22 @@ class GateLayout:
         producers = sorted({p for waited in plan.after.values() for p in waited})
         self.listed = array("I", producers)
         self.positions: dict[Key, array[int]] = lists
+        # Per position, what of the orderings concerns it (INVOLVED, CATALOGUED, AFTER
+        # bits): most exchanges are concerned by none, and the gates let them by without
+        # a look; the others skip the searches that would find nothing. Every exchange
+        # that waits at a frontier belongs to one (it changes, shows, makes, refers to or
+        # acts on what the frontier is about), so the frontiers' positions, the listed
+        # producers and the exchanges waiting for them are all that are involved.
+        self.flags = bytearray(plan.exchanges)
+        flags = self.flags
+        for frontier in (*lists.values(), self.listed):
+            for position in frontier:
+                flags[position] |= INVOLVED
+        for position in plan.after:
+            flags[position] |= INVOLVED | AFTER
+        for by_catalogue in (plan.refers, plan.acts):
+            for position in by_catalogue:
+                flags[position] |= INVOLVED | CATALOGUED
 
     def waits(self, position: int) -> Iterable[tuple[Key, int]]:
         """(frontier, bound) pairs: the exchange at `position` may go once every exchange
@@ -194,10 +214,11 @@ class GateLayout:
         if role & READ_BARRIER:
             for collection in self.shows[index]:
                 yield ("w", collection), position
-        for c in plan.refers.get(position, ()):
-            yield ("ca", c), position
-        for c in plan.acts.get(position, ()):
-            yield ("cr", c), position
+        if self.flags[position] & CATALOGUED:
+            for c in plan.refers.get(position, ()):
+                yield ("ca", c), position
+            for c in plan.acts.get(position, ()):
+                yield ("cr", c), position
 
     def memberships(self, position: int) -> Iterable[Key]:
         plan = self.plan
@@ -212,10 +233,11 @@ class GateLayout:
         if role & READ_BARRIER:
             for collection in self.shows[index]:
                 yield ("r", collection)
-        for c in plan.refers.get(position, ()):
-            yield ("cr", c)
-        for c in plan.acts.get(position, ()):
-            yield ("ca", c)
+        if self.flags[position] & CATALOGUED:
+            for c in plan.refers.get(position, ()):
+                yield ("cr", c)
+            for c in plan.acts.get(position, ()):
+                yield ("ca", c)
 
     def critical_path(self) -> int:
         """The longest chain of exchanges each of which waits for the one before (in its
@@ -256,6 +278,7 @@ class Gates:
         self._after = layout.plan.after
         self._frontiers = {key: Frontier(positions) for key, positions in layout.positions.items()}
         self._listed = Marks(layout.listed)
+        self._flags = layout.flags
 
     def _waits(self, position: int) -> Iterable[tuple[Frontier, int]]:
         for key, bound in self._layout.waits(position):
@@ -265,9 +288,15 @@ class Gates:
 
     def ready(self, position: int) -> bool:
         """True when nothing this exchange waits for is still to be done."""
-        return all(f.passed(bound) for f, bound in self._waits(position)) and all(
-            self._listed.done(p) for p in self._after.get(position, ())
-        )
+        flags = self._flags[position]
+        if not flags & INVOLVED:
+            return True
+        frontiers = self._frontiers
+        for key, bound in self._layout.waits(position):
+            frontier = frontiers.get(key)
+            if frontier is not None and not frontier.passed(bound):
+                return False
+        return not flags & AFTER or all(self._listed.done(p) for p in self._after.get(position, ()))
 
     async def wait(self, position: int) -> None:
         for frontier, bound in self._waits(position):
@@ -276,6 +305,8 @@ class Gates:
             await self._listed.reach(producer)
 
     def done(self, position: int) -> None:
+        if not self._flags[position] & INVOLVED:
+            return
         for key in self._layout.memberships(position):
             frontier = self._frontiers.get(key)
             if frontier is not None:

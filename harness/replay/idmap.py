@@ -217,7 +217,8 @@ class IdMap:
             elif isinstance(replayed, str) and isinstance(recorded.get("id"), str):
                 self._ids(recorded["id"], replayed, "id")  # expanded in one, an id in the other
         elif isinstance(recorded, list):
-            if isinstance(replayed, list):
+            # An empty list on either side pairs nothing (most lists of an answer are).
+            if isinstance(replayed, list) and recorded and replayed:
                 for one, other in _align(recorded, replayed, self.ids):
                     self._walk(one, other, key)
         elif isinstance(recorded, str):

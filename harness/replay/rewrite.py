@@ -160,9 +160,18 @@ def _walk_path(path: str, visit: Visitor) -> str:
         if kind is not None:
             new = visit(kind, segment, PATH)
             if new is not None and new != segment:
-                segments[index] = quote(new, safe="")
+                segments[index] = _quoted(new)
                 changed = True
     return "/".join(segments) if changed else path
+
+
+# What `quote` leaves as it is: an id, a number (most replacements) need no call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    """A replacement percent-encoded for a path segment or a form value."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def _unquoted(text: str) -> str:
@@ -203,7 +212,7 @@ def _walk_form(
             continue
         new = visit(kind, value, f"{where}:{key}" if kind == TIME else where)
         if new is not None and new != value:
-            parts[index] = f"{raw_key}={quote(new, safe='')}"
+            parts[index] = f"{raw_key}={_quoted(new)}"
             changed = True
     return "&".join(parts) if changed else encoded
 
