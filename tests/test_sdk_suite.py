@@ -66,11 +66,60 @@ def scenario(recording: Path, folder: Path) -> Path:
     return path
 
 
-def assert_unchanged_twin(run_dir: Path) -> dict[str, Any]:
+# An id: a prefix, then a random part with a capital or a digit (not a field name).
+IDS = re.compile(r"\b[a-z]+_(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{8,}\b")
+
+
+def _answers_naming(path: Path) -> dict[str, list[int]]:
+    """Every id in the answers of a recording or target file → the seqs that name it."""
+    naming: dict[str, list[int]] = {}
+    for line in path.read_text().splitlines()[1:]:
+        exchange = json.loads(line)
+        body = (exchange.get("response") or {}).get("body") or ""
+        for found in set(IDS.findall(body)):
+            naming.setdefault(found, []).append(exchange["seq"])
+    return naming
+
+
+def why(run_dir: Path, recording: Path, limit: int = 3) -> str:
+    """What a failing run shows of its first differing exchanges: each difference, and
+    for each recorded id in it, what each side's id map pairs it with and which answers
+    name those ids (where a pair could have been learnt). A failure is read from this
+    message alone: CI keeps no run directory."""
+    outcomes = [json.loads(line) for line in (run_dir / "outcomes.jsonl").read_text().splitlines()]
+    differences = [
+        (outcome["seq"], difference)
+        for outcome in outcomes
+        for difference in outcome["differences"]
+        if difference.get("outcome") != "noise"
+    ][:limit]
+    named = {"recording": _answers_naming(recording)}
+    maps = {}
+    for target in ("control", "twin"):
+        maps[target] = json.loads((run_dir / f"{target}.idmap.json").read_text())["ids"]
+        named[target] = _answers_naming(run_dir / f"{target}.jsonl")
+    lines = [
+        f"seq {seq}: {d['path']} {d['baseline']!r} → {d['candidate']!r} ({d['kind']})"
+        for seq, d in differences
+    ]
+    for recorded in sorted(set(IDS.findall(json.dumps([d for _, d in differences])))):
+        lines.append(f"{recorded}: named by recorded answers {named['recording'].get(recorded)}")
+        for target, pairs in maps.items():
+            sent = pairs.get(recorded)
+            lines.append(
+                f"  {target} pairs it with {sent}, named by its answers "
+                f"{named[target].get(sent or '')}"
+            )
+    return "\n".join(lines)
+
+
+def assert_unchanged_twin(run_dir: Path, recording: Path) -> dict[str, Any]:
     """Everything the twin showed is a match, or noise with a documented reason."""
     summary = json.loads((run_dir / "summary.json").read_text())
     twin = summary["candidates"]["twin"]
     shown = [(g["cause"], g["outcome"], g["samples"], g.get("noise")) for g in twin["groups"]]
+    if twin["outcomes"]["difference"] or twin["outcomes"]["error"] or twin["outcomes"]["expected"]:
+        shown.append(why(run_dir, recording))
     assert twin["outcomes"]["difference"] == twin["outcomes"]["error"] == 0, shown
     assert twin["outcomes"]["expected"] == 0, shown
     for group in twin["groups"]:
@@ -137,7 +186,7 @@ def test_an_unchanged_twin_shows_nothing_at_any_concurrency(
     replay_and_compare(
         load_scenario(scenario(recording, tmp_path)), out=run_dir, concurrency=concurrency
     )
-    assert_unchanged_twin(run_dir)
+    assert_unchanged_twin(run_dir, recording)
     assert_no_secret(run_dir)
 
 
@@ -171,7 +220,7 @@ def test_an_unchanged_twin_shows_nothing_with_every_clock_months_ahead(
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = assert_unchanged_twin(run_dir)
+    summary = assert_unchanged_twin(run_dir, recording)
     shift = summary["run"]["time"]["shift"]
     assert 89 * 86400 < shift < 91 * 86400
     assert_no_secret(run_dir, tmp_path / "report")
