@@ -28,7 +28,7 @@ from harness.compare.profile import (
 from harness.compare.timemap import Moment, TimeMap, Window, pack
 from harness.formats.untrusted import JSONProblem, load_json
 from harness.model import Response
-from harness.stripe import GENERATED_ID, ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
+from harness.stripe import GENERATED_ID, ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix, is_id_shaped
 from harness.stripe.catalogue import Catalogue, ObjectType
 from harness.stripe.times import ANCHOR_RANKS, UNRANKED
 
@@ -260,8 +260,10 @@ def _name_ids_in_text(text: str, name: IdNamer) -> str:
 
 def _name_reference(text: str, name: IdNamer) -> str:
     """A field the catalogue says holds an id (an expandable reference): named as an id
-    even when no table knows its prefix."""
-    if name.known[text] is NO_COUNTERPART and GENERATED_ID.fullmatch(text):
+    even when no table knows its prefix, or when its random part is all lowercase."""
+    if name.known[text] is NO_COUNTERPART and (
+        GENERATED_ID.fullmatch(text) is not None or is_id_shaped(text)
+    ):
         return name(text)
     return _name_ids_in_text(text, name)
 

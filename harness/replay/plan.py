@@ -67,6 +67,7 @@ from harness.stripe import (
     Effect,
     collection_of,
     id_prefix,
+    is_id_shaped,
     is_stripe_id,
     is_test_token,
     parse_form_pairs,
@@ -96,8 +97,10 @@ _SCALARS = frozenset({int, float, bool})
 
 
 def is_catalogue_id(value: str) -> bool:
-    """A product, plan, price, coupon… id, or any user-chosen id."""
-    return not is_stripe_id(value) or id_prefix(value) in CATALOGUE_PREFIXES
+    """A product, plan, price, coupon… id, or any user-chosen id (not a generated id
+    whose random part happens to be all lowercase: those are referred to by fields and
+    path segments of their kind, harness.replay.rewrite)."""
+    return not is_id_shaped(value) or id_prefix(value) in CATALOGUE_PREFIXES
 
 
 @dataclass(slots=True, frozen=True)

@@ -34,6 +34,9 @@ from harness.stripe import (
     iban_for_replay,
     is_account_id,
     is_custom_id_segment,
+    is_id_in_collection,
+    is_id_of_field,
+    is_id_shaped,
     is_stripe_id,
     is_test_token,
 )
@@ -121,6 +124,13 @@ def _classify(field_name: str | None, value: str) -> str | None:
             return CURSOR if field_name in CURSOR_FIELDS else ID
         if _SECRET_VALUE.match(value):
             return SECRET
+        if field_name is not None and field_name not in CUSTOM_ID_FIELDS:
+            # An id whose random part is all lowercase, in a field that holds one.
+            if field_name in CURSOR_FIELDS:
+                if is_id_shaped(value):
+                    return CURSOR
+            elif is_id_of_field(field_name, value):
+                return ID
     if value[0] == "<":
         if _CARD_MARKER.match(value):
             return CARD
@@ -157,6 +167,8 @@ def _walk_path(path: str, visit: Visitor) -> str:
             kind = ID
         elif index > 0 and is_custom_id_segment(segments[index - 1], segment):
             kind = CUSTOM
+        elif index > 0 and is_id_in_collection(segments[index - 1], segment):
+            kind = ID  # `/v1/customers/cus_…` with an all-lowercase random part
         if kind is not None:
             new = visit(kind, segment, PATH)
             if new is not None and new != segment:

@@ -143,6 +143,47 @@ def is_stripe_id(value: object) -> bool:
     )
 
 
+# An id of a known kind whatever the case of its random part. About one random part of
+# 14 characters in five million is all lowercase (localstripe's ids, Stripe's customer and
+# product ids): ID_PATTERN takes it for a word, as it must `in_progress`. Where the place
+# can hold only an id of that kind, it is one (is_id_of_field, is_id_in_collection; the id
+# map, beside an id of the same kind).
+_ANY_CASE_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
+
+
+def is_id_shaped(value: str) -> bool:
+    """`is_stripe_id` whatever the case of the random part: `cus_abcdefghijklmn` too, and
+    so a word such as `in_progress`. Ask it only of a value whose place holds an id."""
+    return _ANY_CASE_ID.fullmatch(value) is not None and id_prefix(value) not in NON_OBJECT_PREFIXES
+
+
+def is_generated_id(value: str) -> bool:
+    """An object's own id (its `id` field) as Stripe makes them, whatever the case of its
+    random part; not one of the kinds whose ids a user may choose (`plan_professional`)."""
+    if is_stripe_id(value):
+        return True
+    return is_id_shaped(value) and ID_PREFIXES.get(id_prefix(value)) not in _CHOSEN_KINDS
+
+
+def is_id_of_field(name: str, value: str) -> bool:
+    """Whether `value` is an id of the kind the field `name` is named for: `customer` or
+    `default_customer` holding `cus_…`, `default_payment_method` holding `pm_…`, whatever
+    the case of its random part."""
+    if not is_id_shaped(value):
+        return False
+    kind = ID_PREFIXES.get(id_prefix(value))
+    return kind is not None and (name == kind or name.endswith("_" + kind))
+
+
+def is_id_in_collection(collection: str, value: str) -> bool:
+    """Whether the path segment `value` after `collection` (`/v1/customers/cus_…`) is an
+    id of an object listed there, whatever the case of its random part."""
+    if not is_id_shaped(value):
+        return False
+    kind = ID_PREFIXES.get(id_prefix(value))
+    return kind is not None and _LISTED_IN.get(kind, kind + "s") == collection
+
+
 def is_account_id(value: object) -> bool:
     """True when `value` is a connected account's id (`acct_…`): the account a Connect
     request acts for (its Stripe-Account header) or names (`transfer_data[destination]`)."""
@@ -343,6 +384,9 @@ CUSTOM_ID_COLLECTIONS = {
     "tax_codes": "tax_code",
     "reporting/report_types": "report_type",
 }
+
+# The kinds of object whose ids a user may choose.
+_CHOSEN_KINDS = frozenset(CUSTOM_ID_COLLECTIONS.values())
 
 # Path segments that are actions or namespaces, never ids.
 _ACTION_SEGMENTS = frozenset(
