@@ -30,6 +30,7 @@ from harness.compare.profile import STRIPE_PROFILE
 from harness.model import Request
 from harness.replay.idmap import IdMap
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.replay.receiver import EventForwarder
 from harness.replay.rewrite import CURSOR, CUSTOM, ID, request_references
 from harness.stripe import ID_PATTERN, is_id_of_field, is_id_shaped, is_stripe_id
 from scenarios.traffic.fidelity import replay_unchanged
@@ -246,3 +247,20 @@ def test_the_aliases_are_one_to_one_and_lowercase() -> None:
     assert hidden.count("cus_") == 50 and len(set(hidden.split())) == 50
     assert all(is_id_shaped(a) and not is_stripe_id(a) for a in hidden.split())
     assert aliases.show(hidden) == text
+
+
+def test_an_event_forwarded_to_the_handler_carries_the_recorded_id_of_a_lowercase_one() -> None:
+    """The handler's own database holds the recorded ids: a target id of any case that
+    the id map knows is replaced; a word is in no id map and stays."""
+    known = {"cus_qkdmwzexlrbtao": MIXED, "txn_Replayed000001": "txn_Recorded000001"}
+    forwarder = EventForwarder("http://127.0.0.1:9/", "whsec_test", known.get)
+    event = {
+        "id": "evt_Replayed000001",
+        "object": "event",
+        "type": "customer.updated",
+        "data": {"object": {"id": "cus_qkdmwzexlrbtao", "status": "in_progress"}},
+        "related": "txn_Replayed000001",
+    }
+    sent = json.loads(forwarder.payload(event))
+    assert sent["data"]["object"] == {"id": MIXED, "status": "in_progress"}
+    assert sent["related"] == "txn_Recorded000001"

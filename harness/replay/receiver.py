@@ -25,7 +25,7 @@ from harness.capture.redact import redact_text
 from harness.errors import InfrastructureError
 from harness.formats.events import EventWriter, ReceivedEvent, events_file
 from harness.formats.untrusted import JSONProblem, load_json
-from harness.stripe import ID_PATTERN
+from harness.stripe import ANY_CASE_ID_PATTERN
 from harness.stripe.signature import SIGNATURE_HEADER, sign_payload, signature_problem
 from harness.stripe.times import http_date
 
@@ -96,7 +96,8 @@ class EventForwarder:
         text = _dump(event)
         if self.recorded_id is not None:
             recorded_id = self.recorded_id
-            text = ID_PATTERN.sub(lambda m: recorded_id(m.group(0)) or m.group(0), text)
+            # An id the map knows, whatever the case of its random part.
+            text = ANY_CASE_ID_PATTERN.sub(lambda m: recorded_id(m.group(0)) or m.group(0), text)
         return text.encode()
 
     async def send(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,13 @@ def is_stripe_id(value: object) -> bool:
 _ANY_CASE_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
 
 
+# Ids in a text whatever the case of their random part, to look up in an id map (which
+# knows no word such as `in_progress`).
+ANY_CASE_ID_PATTERN = re.compile(
+    rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])"
+)
+
+
 def is_id_shaped(value: str) -> bool:
     """`is_stripe_id` whatever the case of the random part: `cus_abcdefghijklmn` too, and
     so a word such as `in_progress`. Ask it only of a value whose place holds an id."""
