@@ -1,16 +1,31 @@
-"""A page of a longer list whose edge cut through objects made in the same second: its
-items that only the edge tells apart are noise, anything more stays a difference."""
+"""A page of a longer list whose edge cut through objects made in the same second, and a
+list filtered by creation time whose bound did: the items that only the edge tells apart
+are noise, anything more stays a difference."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe
 
 from harness.compare.diff import diff_responses
 from harness.compare.normalize import ById, Normalized
 from harness.compare.timemap import Moment
-from harness.compare.windows import WINDOW_NOISE, explain_page_windows
+from harness.compare.windows import (
+    FILTER_NOISE,
+    WINDOW_NOISE,
+    at_filter_edges,
+    created_bounds,
+    explain_filter_edges,
+    explain_page_windows,
+)
+from harness.run import replay_and_compare
+from harness.scenario import load_scenario
+from scenarios.demo.make_recording import record_driver
 
 ENDPOINT = "GET /v1/invoices"
 START = 1_796_662_400.0
@@ -98,3 +113,90 @@ def test_pages_of_other_sizes_or_a_changed_field_stay_differences() -> None:
     changed = page(*[invoice(i["id"], i["created"].value, 1) for i in TWO.body["data"].values()])
     outcomes = explained(ONE, changed)
     assert "difference" in outcomes  # in_A's amount changed: a field of a paired item
+
+
+# --- lists filtered by creation time -------------------------------------------------------
+
+BOUND = 1_796_662_410  # the filter's bound on the side that left the object out
+
+
+def charges(*identities: str) -> Normalized:
+    items = ({"id": i, "object": "charge", "amount": 1000} for i in identities)
+    return Normalized(200, {"object": "list", "data": ById((i["id"], i) for i in items)}, True, {})
+
+
+def filtered(
+    baseline: Normalized, candidate: Normalized, born: float | None, bounds: list[int]
+) -> list[str]:
+    """The outcomes of `candidate` against `baseline` when each side made every object at
+    `born` (None: never) and filtered by `bounds`."""
+
+    def birth(recorded: str) -> tuple[float, float] | None:
+        return None if born is None else (born, born + 0.02)
+
+    edges = at_filter_edges(baseline, candidate, (bounds, bounds), (birth, birth), 5.0)
+    differences = diff_responses("GET /v1/charges", baseline, candidate)
+    explain_filter_edges(differences, edges)
+    assert differences
+    return [d.outcome for d in differences]
+
+
+def test_an_object_made_at_the_filters_bound_on_the_side_that_left_it_out_is_noise() -> None:
+    """Recorded 8 s apart, replayed in one second: `created[gt]=<the first's created>` left
+    the second charge out of the target's list."""
+    both, first = charges("ch_Recorded000001", "ch_Recorded000002"), charges("ch_Recorded000001")
+    assert filtered(both, first, BOUND + 0.4, [BOUND]) == ["noise"]
+    assert filtered(first, both, BOUND + 0.4, [BOUND]) == ["noise"]  # and the other way
+
+
+def test_an_object_far_from_the_bound_unknown_or_never_made_stays_a_difference() -> None:
+    both, first = charges("ch_Recorded000001", "ch_Recorded000002"), charges("ch_Recorded000001")
+    assert filtered(both, first, BOUND - 60, [BOUND]) == ["difference"]  # made long before
+    assert filtered(both, first, None, [BOUND]) == ["difference"]  # the target never made it
+    assert filtered(both, first, BOUND + 0.4, []) == ["difference"]  # no created filter
+    placeholder = charges("ch_Recorded000001", "<ch_1>")
+    assert filtered(placeholder, first, BOUND + 0.4, [BOUND]) == ["difference"]
+
+
+def test_created_bounds_are_read_from_a_query_whatever_its_brackets() -> None:
+    assert created_bounds("customer=cus_X&created%5Bgt%5D=1796688124&limit=3") == [1796688124]
+    assert created_bounds("created[lte]=1796688124") == [1796688124]
+    assert created_bounds("created=1796688124&limit=3") == []
+    assert created_bounds("metadata%5Bcreated%5D%5Bgt%5D=1796688124") == []
+
+
+def _backend(api_base: str, api_key: str) -> int:
+    """A backend that charges a customer twice, seconds apart, then lists the charges made
+    after the first (as one that polls for new charges does)."""
+    s = stripe.StripeClient(api_key, base_addresses={"api": api_base}).v1
+    card = {"number": "4242424242424242", "exp_month": 4, "exp_year": 2036, "cvc": "271"}
+    customer = s.customers.create({"source": s.tokens.create({"card": card}).id})
+    first = s.charges.create({"amount": 1000, "currency": "usd", "customer": customer.id})
+    time.sleep(2.5)  # the backend's own pace: its next order comes a little later
+    s.charges.create({"amount": 2000, "currency": "usd", "customer": customer.id})
+    s.charges.list({"customer": customer.id, "created": {"gt": first.created}})
+    return 5
+
+
+@pytest.mark.e2e
+def test_a_list_filtered_from_an_objects_creation_replayed_faster_shows_no_difference(
+    tmp_path: Path,
+) -> None:
+    """Replayed at full speed, both charges are made in one second, and the target's list
+    leaves the second out: noise, with its reason. (In about one replay in twenty a
+    second ticks between them, and both lists hold it: a match.)"""
+    recording = tmp_path / "polling.jsonl"
+    record_driver(recording, _backend, "polling")
+    scenario = tmp_path / "polling.yaml"
+    scenario.write_text(
+        f"name: polling\nrecording: {recording}\nbaseline: recording\n"
+        "targets:\n  - {name: target, launch: localstripe}\n"
+    )
+    result, summary = replay_and_compare(load_scenario(scenario), out=tmp_path / "run")
+    target = summary["candidates"]["target"]
+    assert target["outcomes"]["difference"] == target["outcomes"]["error"] == 0, target["groups"]
+    outcomes = [json.loads(line) for line in (result.run_dir / "outcomes.jsonl").open()]
+    listed = [o for o in outcomes if o["endpoint"] == "GET /v1/charges"]
+    assert len(listed) == 1 and listed[0]["kind"] in ("match", "noise")
+    if listed[0]["kind"] == "noise":
+        assert {d["reason"] for d in listed[0]["differences"]} == {FILTER_NOISE}

@@ -37,9 +37,14 @@ from harness.compare.normalize import (
 from harness.compare.profile import Profile, stripe_profile
 from harness.compare.rules import CompareConfig, resolve_config
 from harness.compare.summary import CandidateSummary, build_summary
-from harness.compare.timemap import TimeMap
+from harness.compare.timemap import TimeMap, Window
 from harness.compare.upgrade import explain_upgrade
-from harness.compare.windows import explain_page_windows
+from harness.compare.windows import (
+    at_filter_edges,
+    created_bounds,
+    explain_filter_edges,
+    explain_page_windows,
+)
 from harness.errors import InputError, ScenarioError
 from harness.formats.idmap import iter_idmap
 from harness.formats.outcomes import OutcomeWriter, writing_outcomes
@@ -127,6 +132,9 @@ class _Pending:
     # (baseline's API version, candidate's) when the candidate expects an upgrade and the
     # two answers were made under versions of different catalogues.
     upgrade: tuple[str, str] | None = None
+    # Of a list filtered by creation time: the objects one side lists that the other
+    # made at the filter's bound (compare.windows.at_filter_edges).
+    edges: frozenset[str] = frozenset()
 
 
 _Item = RawOutcome | _Pending
@@ -324,7 +332,26 @@ def compare_items(
             and base_catalogue is not other_catalogue
         ):
             upgrade = (base_catalogue.api_version, other_catalogue.api_version)
-        yield _Pending(seq, journey, endpoint, nb, nc, upgrade)
+        edges: frozenset[str] = frozenset()
+        if "created" in b.request.query and "created" in c.request.query:
+            edges = at_filter_edges(
+                nb,
+                nc,
+                (created_bounds(b.request.query), created_bounds(c.request.query)),
+                (_births(baseline, base_times), _births(other, other_times)),
+                base_profile.timestamp_tolerance,
+            )
+        yield _Pending(seq, journey, endpoint, nb, nc, upgrade, edges)
+
+
+def _births(side: Side, times: TimeMap) -> Callable[[str], Window | None]:
+    """The request that first named an object on `side`, by the object's recorded id."""
+
+    def birth(recorded: str) -> Window | None:
+        own = recorded if side.idmap is None else side.idmap.get(recorded)
+        return None if own is None else times.birth(own)
+
+    return birth
 
 
 def _diff_pending(pending: list[_Pending], own: bool = True) -> list[list[Difference]]:
@@ -338,6 +365,7 @@ def _diff_pending(pending: list[_Pending], own: bool = True) -> list[list[Differ
         if item.upgrade is not None:
             explain_upgrade(differences, item.baseline, item.candidate, *item.upgrade)
         explain_page_windows(differences, item.baseline, item.candidate)
+        explain_filter_edges(differences, item.edges)
         found.append(differences)
     return found
 

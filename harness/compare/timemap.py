@@ -200,6 +200,11 @@ class TimeMap:
         that named it first on this side."""
         return int(self._births.setdefault(object_id, request))
 
+    def birth(self, object_id: str) -> Window | None:
+        """The request that first named `object_id` on this side, if one has."""
+        packed = self._births.get(object_id)
+        return None if packed is None else _unpack(int(packed))
+
     def born(self, object_id: str, request: int) -> Window:
         """The request that first named `object_id` on this side (`request`, packed, if
         none did before)."""

@@ -14,11 +14,13 @@ side never made, or one made well before the edge, stays a difference.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from harness.compare.cause import UNPAIRED
 from harness.compare.normalize import ById, Normalized
-from harness.compare.timemap import Moment
+from harness.compare.timemap import Moment, Window
 from harness.model import Difference, DifferenceKind
 
 WINDOW_NOISE = (
@@ -94,3 +96,94 @@ def explain_page_windows(
     for difference in unpaired:
         difference.outcome = "noise"
         difference.reason = WINDOW_NOISE
+
+
+# --- lists filtered by creation time -------------------------------------------------------
+
+FILTER_NOISE = (
+    "a list filtered by creation time: an object both sides made within the time tolerance "
+    "of the filter's bound falls inside or outside it by the pace of the replay (objects "
+    "made seconds apart when recorded may be made in one second when replayed)"
+)
+# `created[gt]=…` and its kin, in a query or a form, brackets percent-encoded or not.
+_CREATED_BOUND = re.compile(
+    r"(?:^|&)created(?:\[|%5B)(?:gt|gte|lt|lte)(?:\]|%5D)=(\d{9,11})(?=&|$)"
+)
+
+
+def created_bounds(query: str) -> list[int]:
+    """The times a list request's `created` range filter names (none: no such filter)."""
+    return [int(bound) for bound in _CREATED_BOUND.findall(query)] if "created" in query else []
+
+
+def _listed(body: Any) -> ById | None:
+    """A list's items by normalised id (none listed: an empty list, not made a ById)."""
+    if not isinstance(body, dict) or body.get("object") not in ("list", "search_result"):
+        return None
+    items = body.get("data")
+    if items == []:
+        return ById()
+    return items if isinstance(items, ById) else None
+
+
+def at_filter_edges(
+    baseline: Normalized,
+    candidate: Normalized,
+    bounds: tuple[list[int], list[int]],
+    births: tuple[Callable[[str], Window | None], Callable[[str], Window | None]],
+    tolerance: float,
+) -> frozenset[str]:
+    """The recorded ids of the objects one side lists and the other does not, where the
+    side that does not list one made it within `tolerance` of a bound of its own filter
+    (`bounds`, each side's; `births`: each side's request that first named an object, by
+    the recorded id). Those the pace put on the other side of the bound."""
+    ours, theirs = _listed(baseline.body), _listed(candidate.body)
+    if ours is None or theirs is None or not bounds[0] or not bounds[1]:
+        return frozenset()
+    found = set()
+    for shown, lacking, side in ((ours, theirs, 1), (theirs, ours, 0)):
+        for recorded in shown.keys() - lacking.keys():
+            if not isinstance(recorded, str) or recorded.startswith("<"):
+                continue  # a placeholder: not an object both sides made
+            born = births[side](recorded)
+            if born is not None and any(
+                born[0] - tolerance <= bound <= born[1] + tolerance for bound in bounds[side]
+            ):
+                found.add(recorded)
+    return frozenset(found)
+
+
+def explain_filter_edges(differences: list[Difference], edges: frozenset[str]) -> None:
+    """Mark as noise (in place) the unpaired items of a list filtered by creation time
+    when every one of them is at the filter's edge (`at_filter_edges`), and the list's
+    `total_count` when it differs by just those items; anything else about the list
+    leaves every difference as it is."""
+    if not edges:
+        return
+    unpaired = [d for d in differences if d.cause_kind == UNPAIRED and d.path == _PAGE_ITEMS]
+    if not unpaired:
+        return
+    more = 0  # items the candidate lists and the baseline does not, less the other way
+    for difference in unpaired:
+        if difference.kind == DifferenceKind.REMOVED:
+            shown, more = difference.baseline, more - 1
+        elif difference.kind == DifferenceKind.ADDED:
+            shown, more = difference.candidate, more + 1
+        else:
+            return  # a field of a paired item: the items are the same object
+        identity = shown.get("id") if isinstance(shown, dict) else None
+        if identity not in edges:
+            return
+    explained = list(unpaired)
+    for difference in differences:
+        if (
+            difference.path == "$.total_count"
+            and difference.kind == DifferenceKind.VALUE
+            and isinstance(difference.baseline, int)
+            and isinstance(difference.candidate, int)
+            and difference.candidate - difference.baseline == more
+        ):
+            explained.append(difference)
+    for difference in explained:
+        difference.outcome = "noise"
+        difference.reason = FILTER_NOISE
