@@ -147,12 +147,7 @@ def is_stripe_id(value: object) -> bool:
 # 14 characters in five million is all lowercase (localstripe's ids, Stripe's customer and
 # product ids): ID_PATTERN takes it for a word, as it must `in_progress`. Where the place
 # can hold only an id of that kind, it is one (is_id_of_field, is_id_in_collection; the id
-# map, beside an id of the same kind).
-_ANY_CASE_ID = re.compile(rf"(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}")
-
-
-# Ids in a text whatever the case of their random part, to look up in an id map (which
-# knows no word such as `in_progress`).
+# map, beside an id of the same kind); in a text, one an id map knows.
 ANY_CASE_ID_PATTERN = re.compile(
     rf"(?<![A-Za-z0-9_])(?:{_prefix_alternatives})_[A-Za-z0-9]{{8,}}(?![A-Za-z0-9])"
 )
@@ -161,7 +156,10 @@ ANY_CASE_ID_PATTERN = re.compile(
 def is_id_shaped(value: str) -> bool:
     """`is_stripe_id` whatever the case of the random part: `cus_abcdefghijklmn` too, and
     so a word such as `in_progress`. Ask it only of a value whose place holds an id."""
-    return _ANY_CASE_ID.fullmatch(value) is not None and id_prefix(value) not in NON_OBJECT_PREFIXES
+    return (
+        ANY_CASE_ID_PATTERN.fullmatch(value) is not None
+        and id_prefix(value) not in NON_OBJECT_PREFIXES
+    )
 
 
 def is_generated_id(value: str) -> bool:
