@@ -117,24 +117,33 @@ def test_pages_of_other_sizes_or_a_changed_field_stay_differences() -> None:
 
 # --- lists filtered by creation time -------------------------------------------------------
 
-BOUND = 1_796_662_410  # the filter's bound on the side that left the object out
+BOUND = 1_796_662_410  # each side's filter's bound: created[gt]
+FIRST, SECOND = "ch_Recorded000001", "ch_Recorded000002"
 
 
-def charges(*identities: str) -> Normalized:
-    items = ({"id": i, "object": "charge", "amount": 1000} for i in identities)
+def charges(*made: tuple[str, float]) -> Normalized:
+    """A list of charges, each (recorded id, created on the side that lists it)."""
+    items = (
+        {"id": i, "object": "charge", "created": Moment(c, (c, c + 0.02), tolerance=5.0)}
+        for i, c in made
+    )
     return Normalized(200, {"object": "list", "data": ById((i["id"], i) for i in items)}, True, {})
 
 
 def filtered(
-    baseline: Normalized, candidate: Normalized, born: float | None, bounds: list[int]
+    baseline: Normalized,
+    candidate: Normalized,
+    born: float | None,
+    bounds: list[tuple[str, int]] | None = None,
 ) -> list[str]:
     """The outcomes of `candidate` against `baseline` when each side made every object at
-    `born` (None: never) and filtered by `bounds`."""
+    `born` (None: never) and filtered by `bounds` (default created[gt]=BOUND)."""
 
     def birth(recorded: str) -> tuple[float, float] | None:
         return None if born is None else (born, born + 0.02)
 
-    edges = at_filter_edges(baseline, candidate, (bounds, bounds), (birth, birth), 5.0)
+    filters = [("gt", BOUND)] if bounds is None else bounds
+    edges = at_filter_edges(baseline, candidate, (filters, filters), (birth, birth), 5.0)
     differences = diff_responses("GET /v1/charges", baseline, candidate)
     explain_filter_edges(differences, edges)
     assert differences
@@ -142,25 +151,42 @@ def filtered(
 
 
 def test_an_object_made_at_the_filters_bound_on_the_side_that_left_it_out_is_noise() -> None:
-    """Recorded 8 s apart, replayed in one second: `created[gt]=<the first's created>` left
-    the second charge out of the target's list."""
-    both, first = charges("ch_Recorded000001", "ch_Recorded000002"), charges("ch_Recorded000001")
-    assert filtered(both, first, BOUND + 0.4, [BOUND]) == ["noise"]
-    assert filtered(first, both, BOUND + 0.4, [BOUND]) == ["noise"]  # and the other way
+    """Recorded 2.5 s apart, replayed in one second: `created[gt]=<the first's created>`
+    left the second charge out of the target's list."""
+    both = charges((FIRST, BOUND + 5), (SECOND, BOUND + 7))
+    first = charges((FIRST, BOUND + 5))
+    assert filtered(both, first, BOUND + 0.4) == ["noise"]
+    assert filtered(first, both, BOUND + 0.4) == ["noise"]  # and the other way
 
 
 def test_an_object_far_from_the_bound_unknown_or_never_made_stays_a_difference() -> None:
-    both, first = charges("ch_Recorded000001", "ch_Recorded000002"), charges("ch_Recorded000001")
-    assert filtered(both, first, BOUND - 60, [BOUND]) == ["difference"]  # made long before
-    assert filtered(both, first, None, [BOUND]) == ["difference"]  # the target never made it
+    both = charges((FIRST, BOUND + 5), (SECOND, BOUND + 7))
+    first = charges((FIRST, BOUND + 5))
+    assert filtered(both, first, BOUND - 60) == ["difference"]  # made long before
+    assert filtered(both, first, None) == ["difference"]  # the target never made it
     assert filtered(both, first, BOUND + 0.4, []) == ["difference"]  # no created filter
-    placeholder = charges("ch_Recorded000001", "<ch_1>")
-    assert filtered(placeholder, first, BOUND + 0.4, [BOUND]) == ["difference"]
+    placeholder = charges((FIRST, BOUND + 5), ("<ch_1>", BOUND + 7))
+    assert filtered(placeholder, first, BOUND + 0.4) == ["difference"]
+
+
+def test_an_object_listed_against_its_own_sides_filter_stays_a_difference() -> None:
+    """A target that reads `created[gt]` as `gte` lists the object made at the bound
+    itself: a behaviour of the setup, not the pace."""
+    at_the_bound = charges((FIRST, BOUND + 5), (SECOND, BOUND))
+    assert filtered(charges((FIRST, BOUND + 5)), at_the_bound, BOUND + 0.4) == ["difference"]
+    assert filtered(at_the_bound, charges((FIRST, BOUND + 5)), BOUND + 0.4) == ["difference"]
+    kept = [("gte", BOUND)]
+    assert filtered(charges((FIRST, BOUND + 5)), at_the_bound, BOUND + 0.4, kept) == ["noise"]
 
 
 def test_created_bounds_are_read_from_a_query_whatever_its_brackets() -> None:
-    assert created_bounds("customer=cus_X&created%5Bgt%5D=1796688124&limit=3") == [1796688124]
-    assert created_bounds("created[lte]=1796688124") == [1796688124]
+    assert created_bounds("customer=cus_X&created%5Bgt%5D=1796688124&limit=3") == [
+        ("gt", 1796688124)
+    ]
+    assert created_bounds("created[lte]=1796688124&created[gte]=1796688000") == [
+        ("lte", 1796688124),
+        ("gte", 1796688000),
+    ]
     assert created_bounds("created=1796688124&limit=3") == []
     assert created_bounds("metadata%5Bcreated%5D%5Bgt%5D=1796688124") == []
 

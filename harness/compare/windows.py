@@ -107,13 +107,24 @@ FILTER_NOISE = (
 )
 # `created[gt]=…` and its kin, in a query or a form, brackets percent-encoded or not.
 _CREATED_BOUND = re.compile(
-    r"(?:^|&)created(?:\[|%5B)(?:gt|gte|lt|lte)(?:\]|%5D)=(\d{9,11})(?=&|$)"
+    r"(?:^|&)created(?:\[|%5B)(gt|gte|lt|lte)(?:\]|%5D)=(\d{9,11})(?=&|$)"
 )
+_KEEPS: dict[str, Callable[[float, int], bool]] = {
+    "gt": lambda created, bound: created > bound,
+    "gte": lambda created, bound: created >= bound,
+    "lt": lambda created, bound: created < bound,
+    "lte": lambda created, bound: created <= bound,
+}
+
+# A list request's `created` range filter: (operator, bound) pairs.
+Bounds = list[tuple[str, int]]
 
 
-def created_bounds(query: str) -> list[int]:
-    """The times a list request's `created` range filter names (none: no such filter)."""
-    return [int(bound) for bound in _CREATED_BOUND.findall(query)] if "created" in query else []
+def created_bounds(query: str) -> Bounds:
+    """What a list request's `created` range filter says (nothing: no such filter)."""
+    if "created" not in query:
+        return []
+    return [(operator, int(bound)) for operator, bound in _CREATED_BOUND.findall(query)]
 
 
 def _listed(body: Any) -> ById | None:
@@ -129,14 +140,16 @@ def _listed(body: Any) -> ById | None:
 def at_filter_edges(
     baseline: Normalized,
     candidate: Normalized,
-    bounds: tuple[list[int], list[int]],
+    bounds: tuple[Bounds, Bounds],
     births: tuple[Callable[[str], Window | None], Callable[[str], Window | None]],
     tolerance: float,
 ) -> frozenset[str]:
     """The recorded ids of the objects one side lists and the other does not, where the
-    side that does not list one made it within `tolerance` of a bound of its own filter
-    (`bounds`, each side's; `births`: each side's request that first named an object, by
-    the recorded id). Those the pace put on the other side of the bound."""
+    side that lists one made it as its own filter asks (its `created`), and the side that
+    does not made it within `tolerance` of a bound of its own filter (`bounds`, each
+    side's; `births`: each side's request that first named an object, by the recorded
+    id). Those the pace put on the other side of the bound; an object listed against its
+    own side's filter (a `gt` read as `gte`) is no such object."""
     ours, theirs = _listed(baseline.body), _listed(candidate.body)
     if ours is None or theirs is None or not bounds[0] or not bounds[1]:
         return frozenset()
@@ -145,9 +158,14 @@ def at_filter_edges(
         for recorded in shown.keys() - lacking.keys():
             if not isinstance(recorded, str) or recorded.startswith("<"):
                 continue  # a placeholder: not an object both sides made
+            created = _created(shown[recorded])
+            if created is None or not all(
+                _KEEPS[operator](created.value, bound) for operator, bound in bounds[1 - side]
+            ):
+                continue
             born = births[side](recorded)
             if born is not None and any(
-                born[0] - tolerance <= bound <= born[1] + tolerance for bound in bounds[side]
+                born[0] - tolerance <= bound <= born[1] + tolerance for _, bound in bounds[side]
             ):
                 found.add(recorded)
     return frozenset(found)
