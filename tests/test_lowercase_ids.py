@@ -27,6 +27,7 @@ from lowercaseproxy import Aliases
 
 from harness.compare.normalize import normalize_tree
 from harness.compare.profile import STRIPE_PROFILE
+from harness.map.observe import flow_key
 from harness.model import Request
 from harness.replay.idmap import IdMap
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
@@ -264,3 +265,12 @@ def test_an_event_forwarded_to_the_handler_carries_the_recorded_id_of_a_lowercas
     sent = json.loads(forwarder.payload(event))
     assert sent["data"]["object"] == {"id": MIXED, "status": "in_progress"}
     assert sent["related"] == "txn_Recorded000001"
+
+
+def test_the_integration_maps_flow_of_a_lowercase_customer_is_its_own() -> None:
+    """The map follows a customer's flow by its id, in a path, a parameter or an answer."""
+    assert flow_key("POST", f"/v1/customers/{LOWER}", {}, {}) == LOWER
+    intent = {"id": "pi_Replayed000001", "object": "payment_intent"}
+    assert flow_key("POST", "/v1/payment_intents", {"customer": LOWER}, intent) == LOWER
+    charge = {"id": "ch_Replayed000001", "object": "charge", "customer": LOWER}
+    assert flow_key("GET", "/v1/charges/ch_Replayed000001", {}, charge) == LOWER

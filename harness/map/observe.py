@@ -26,6 +26,7 @@ from harness.stripe import (
     endpoint_template,
     form_tree,
     id_prefix,
+    is_id_of_field,
     is_stripe_id,
     parameter_paths,
     parse_form_pairs,
@@ -207,11 +208,13 @@ def _action(method: str, path: str, answer: Any) -> str | None:
 
 
 def _customer_of(path: str, tree: dict[str, Any], answer: Any) -> str | None:
+    """The customer an exchange concerns (its id whatever the case of its random part:
+    harness.stripe.is_id_of_field)."""
     for segment in path.split("/"):
-        if is_stripe_id(segment) and id_prefix(segment) == "cus":
+        if is_id_of_field("customer", segment):
             return segment
     named = tree.get("customer")
-    if isinstance(named, str) and is_stripe_id(named):
+    if isinstance(named, str) and (is_stripe_id(named) or is_id_of_field("customer", named)):
         return named
     if isinstance(answer, dict) and answer.get("object") not in _LIST_OBJECTS:
         if answer.get("object") == "customer" and isinstance(answer.get("id"), str):
@@ -219,7 +222,7 @@ def _customer_of(path: str, tree: dict[str, Any], answer: Any) -> str | None:
         owner = answer.get("customer")
         if isinstance(owner, dict):
             owner = owner.get("id")
-        if isinstance(owner, str) and is_stripe_id(owner):
+        if isinstance(owner, str) and (is_stripe_id(owner) or is_id_of_field("customer", owner)):
             return owner
     return None
 
