@@ -106,9 +106,7 @@ FILTER_NOISE = (
     "made seconds apart when recorded may be made in one second when replayed)"
 )
 # `created[gt]=…` and its kin, in a query or a form, brackets percent-encoded or not.
-_CREATED_BOUND = re.compile(
-    r"(?:^|&)created(?:\[|%5B)(gt|gte|lt|lte)(?:\]|%5D)=(\d{9,11})(?=&|$)"
-)
+_CREATED_BOUND = re.compile(r"(?:^|&)created(?:\[|%5B)(gt|gte|lt|lte)(?:\]|%5D)=(\d{9,11})(?=&|$)")
 _KEEPS: dict[str, Callable[[float, int], bool]] = {
     "gt": lambda created, bound: created > bound,
     "gte": lambda created, bound: created >= bound,
