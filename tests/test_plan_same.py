@@ -16,10 +16,21 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.synth import synthesize
 from harness.cli import main
+from harness.replay import plan as planning
 from harness.replay.plan import Plan, plan_recording
+from harness.replay.rewrite import NOT_ID_FIELDS
+from harness.stripe import (
+    ID_PREFIXES,
+    NON_OBJECT_PREFIXES,
+    id_prefix,
+    is_stripe_id,
+    is_test_token,
+)
 from harness.stripe.times import REQUEST_TIME_FIELDS
 from tests.parts import missing
 
@@ -128,6 +139,68 @@ def test_an_imported_corpus_plans_as_before(name: str, tmp_path: Path) -> None:
 def test_synthetic_traffic_plans_as_before(count: int, seed: int, tmp_path: Path) -> None:
     path = synthetic(count, seed, tmp_path / "synthetic.jsonl")
     assert plans(path) == EXPECTED[f"synthetic/{count}-s{seed}"]
+
+
+# Strings an answer or a request may hold: ids of every known prefix (and of none), test
+# tokens, request ids, account-wide configuration ids, user-chosen ids, words and codes.
+_BODY = st.sampled_from(["1Ab2Cd3Ef", "AbCdEfGh", "abcdefgh", "x9", "9QwErTy12", "visa"])
+STRINGS = st.one_of(
+    st.builds(
+        lambda prefix, body: f"{prefix}_{body}",
+        st.sampled_from([*sorted(ID_PREFIXES), "req", "pmc", "txcd", "tok", "pm_card", "zz"]),
+        _BODY,
+    ),
+    st.sampled_from(
+        ["tok_visa", "pm_card_visa", "tok_visaDebit", "src_threeDSecure2Required", "gold", ""]
+    ),
+    st.sampled_from(["card_declined", "in_progress"]),
+    st.text(st.sampled_from("abcAZ09_<>:"), max_size=12),
+)
+KEYS = st.sampled_from(["id", "customer", "data", "items", "gold", *sorted(NOT_ID_FIELDS)[:4]])
+ANSWERS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | STRINGS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _plain_response_ids(node: Any, found: dict[str, None], key: str | None = None) -> None:
+    """The walk the planner made before it looked at strings where it meets them."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name not in NOT_ID_FIELDS and value is not None and type(value) not in _SCALARS:
+                _plain_response_ids(value, found, name)
+    elif isinstance(node, list):
+        for value in node:
+            _plain_response_ids(value, found, key)
+    elif isinstance(node, str) and node:
+        if key == "id":
+            if id_prefix(node) not in NON_OBJECT_PREFIXES:
+                found[node] = None
+        elif "_" in node and is_stripe_id(node) and not is_test_token(node):
+            found[node] = None
+
+
+_SCALARS = frozenset({int, float, bool})
+
+
+@given(STRINGS)
+def test_the_facts_kept_of_a_string_are_what_the_plain_functions_say(value: str) -> None:
+    facts = planning._facts(value)
+    assert bool(facts & planning._STRIPE_ID) == is_stripe_id(value)
+    assert bool(facts & planning._CATALOGUE) == planning.is_catalogue_id(value)
+    assert bool(facts & planning._AMBIENT) == (id_prefix(value) in planning.AMBIENT_PREFIXES)
+    assert bool(facts & planning._LEARNT) == (is_stripe_id(value) and not is_test_token(value))
+    assert bool(facts & planning._NAMED) == (id_prefix(value) not in NON_OBJECT_PREFIXES)
+
+
+@given(ANSWERS, st.none() | KEYS)
+def test_an_answer_names_the_ids_the_plain_walk_finds_in_its_order(node: Any, key: Any) -> None:
+    fast: dict[str, None] = {}
+    plain: dict[str, None] = {}
+    planning._response_ids(node, fast, key)
+    _plain_response_ids(node, plain, key)
+    assert list(fast) == list(plain)
 
 
 def _current(scratch: Path) -> dict[str, tuple[str, str]]:
