@@ -120,8 +120,8 @@ def _facts(value: str) -> int:
     """What the planner asks of `value`, found once for the strings it meets again."""
     prefix = id_prefix(value)
     stripe = is_stripe_id(value)
-    facts = _STRIPE_ID if stripe else _CATALOGUE
-    if stripe and prefix in CATALOGUE_PREFIXES:
+    facts = _STRIPE_ID if stripe else 0
+    if prefix in CATALOGUE_PREFIXES or not (stripe or is_id_shaped(value)):
         facts |= _CATALOGUE
     if prefix in AMBIENT_PREFIXES:
         facts |= _AMBIENT
