@@ -44,6 +44,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from harness.errors import InfrastructureError, RecordingError
@@ -103,9 +104,38 @@ def is_catalogue_id(value: str) -> bool:
     return not is_id_shaped(value) or id_prefix(value) in CATALOGUE_PREFIXES
 
 
-@dataclass(slots=True, frozen=True)
+# What the planner asks of a string, as bits of _facts(value).
+_STRIPE_ID = 1  # is_stripe_id
+_CATALOGUE = 2  # is_catalogue_id
+_AMBIENT = 4  # an account-wide configuration's id (its prefix is in AMBIENT_PREFIXES)
+_LEARNT = 8  # an object's id where an answer names it (a Stripe id, not a test token)
+_NAMED = 16  # an answer's own `id` that names an object (not a request's `req_…`)
+# Strings whose facts are kept: most an exchange asks about were met a little before
+# (its customer's id, a price), and the facts cost several regular expressions each.
+_FACTS_KEPT = 4096
+
+
+@lru_cache(maxsize=_FACTS_KEPT)
+def _facts(value: str) -> int:
+    """What the planner asks of `value`, found once for the strings it meets again."""
+    prefix = id_prefix(value)
+    stripe = is_stripe_id(value)
+    facts = _STRIPE_ID if stripe else 0
+    if prefix in CATALOGUE_PREFIXES or not (stripe or is_id_shaped(value)):
+        facts |= _CATALOGUE
+    if prefix in AMBIENT_PREFIXES:
+        facts |= _AMBIENT
+    if stripe and not is_test_token(value):
+        facts |= _LEARNT
+    if prefix not in NON_OBJECT_PREFIXES:
+        facts |= _NAMED
+    return facts
+
+
+@dataclass(slots=True)
 class Footprint:
-    """What the planner keeps of one exchange."""
+    """What the planner keeps of one exchange; not changed once made (not frozen: a
+    frozen dataclass takes about three times as long to make, once per exchange)."""
 
     seq: int
     joins: tuple[str, ...]  # ids that put it in a journey
@@ -143,18 +173,38 @@ class Access:
 
 
 def _response_ids(node: Any, found: dict[str, None], key: str | None = None) -> None:
+    """Add to `found` the ids an answer names, in the order they come: every object's own
+    `id`, and every value elsewhere that is a Stripe id (not a test token), but for the
+    fields that hold codes and words (NOT_ID_FIELDS). Strings are looked at where they
+    are met, so only objects and lists cost a call."""
     if isinstance(node, dict):
         for name, value in node.items():
-            if name not in NOT_ID_FIELDS and value is not None and type(value) not in _SCALARS:
+            if value is None or name in NOT_ID_FIELDS:
+                continue
+            kind = type(value)
+            if kind is str:
+                if name == "id":
+                    if value and _facts(value) & _NAMED:
+                        found[value] = None
+                elif "_" in value and _facts(value) & _LEARNT:
+                    found[value] = None
+            elif kind not in _SCALARS:
                 _response_ids(value, found, name)
     elif isinstance(node, list):
         for value in node:
-            _response_ids(value, found, key)
+            if type(value) is str:
+                if key == "id":
+                    if value and _facts(value) & _NAMED:
+                        found[value] = None
+                elif "_" in value and _facts(value) & _LEARNT:
+                    found[value] = None
+            elif isinstance(value, dict | list):
+                _response_ids(value, found, key)
     elif isinstance(node, str) and node:
         if key == "id":
-            if id_prefix(node) not in NON_OBJECT_PREFIXES:
+            if _facts(node) & _NAMED:
                 found[node] = None
-        elif "_" in node and is_stripe_id(node) and not is_test_token(node):
+        elif "_" in node and _facts(node) & _LEARNT:
             found[node] = None
 
 
@@ -200,7 +250,7 @@ def footprint(
             value = secret_owner(value)
         elif kind == CUSTOM and value not in custom_ids:
             continue
-        if id_prefix(value) in AMBIENT_PREFIXES:
+        if _facts(value) & _AMBIENT:
             continue
         used[value] = None
         if kind == CURSOR:
@@ -211,9 +261,11 @@ def footprint(
     resource = resource_of(request.path)
     effect = write_effect(resource) if write else read_effect(request.path)
     named: dict[str, None] = {}
-    scoped = write or any(v not in cursors and not is_catalogue_id(v) for v in used)
-    body = response_json(exchange.response)
-    if body is not None and scoped:
+    scoped = write or any(v not in cursors and not _facts(v) & _CATALOGUE for v in used)
+    # Its answer is read for the ids it names only when the request is scoped (a write,
+    # or a request about some object) or an id-less read (below).
+    body = response_json(exchange.response) if scoped else None
+    if body is not None:
         _response_ids(body, named)
         own = body.get("id") if isinstance(body, dict) and body.get("object") != "list" else None
         if isinstance(own, str):
@@ -221,13 +273,16 @@ def footprint(
     joins: list[str] = []
     refers: list[str] = []
     for value in {**used, **named}:
-        if value in cursors or id_prefix(value) in AMBIENT_PREFIXES:
+        if value in cursors:
             continue
-        if is_catalogue_id(value) and value not in acted:
+        facts = _facts(value)
+        if facts & _AMBIENT:
+            continue
+        if facts & _CATALOGUE and value not in acted:
             refers.append(value)
         else:
             joins.append(value)
-    creates = tuple(v for v in named if not is_stripe_id(v))
+    creates = tuple(v for v in named if not _facts(v) & _STRIPE_ID)
     listed: tuple[str, ...] = ()
     window: tuple[tuple[str, float | None], ...] | None = None
     reads: frozenset[str] = frozenset()
@@ -235,6 +290,7 @@ def footprint(
         # An id-less read (a list of everything) joins nothing, or every journey would
         # merge into one; the ids its answer names are learnt, and order their later uses.
         reads = read_collections(resource, _expands(request.query))
+        body = response_json(exchange.response)
         if body is not None:
             found: dict[str, None] = {}
             _response_ids(body, found)
@@ -558,7 +614,7 @@ class Planner:
         for value in item.uses:
             entry = ids.get(value)
             if entry is None:
-                if is_stripe_id(value):
+                if _facts(value) & _STRIPE_ID:
                     ids.set(value, _UNPRODUCED)
                     self._unproduced += 1
                     if len(self._examples) < 10:
@@ -592,7 +648,7 @@ class Planner:
         self._custom.update(item.creates)
         if item.refers:
             self._refers.append(position, [self._catalogue_index(v) for v in item.refers])
-        acts = [self._catalogue_index(v) for v in item.joins if is_catalogue_id(v)]
+        acts = [self._catalogue_index(v) for v in item.joins if _facts(v) & _CATALOGUE]
         if acts:
             self._acts.append(position, acts)
         if role & READ_BARRIER:
@@ -601,7 +657,7 @@ class Planner:
             for value in item.listed:
                 if ids.get(value) is None:
                     ids.set(value, _LISTED - position)
-                    if not is_stripe_id(value):
+                    if not _facts(value) & _STRIPE_ID:
                         self._custom.add(value)
         self._roles.append(role)
         access = Access(item.resource, item.reads, item.effect)
