@@ -36,9 +36,11 @@ import binascii
 import dataclasses
 import functools
 import hashlib
+import html
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,7 @@ SECRET_RULES = (
 
 REDACTED = "<redacted>"
 CVC_MARKER = "<redacted:cvc>"
+INVALID_CARD_MARKER = "<redacted:card_invalid>"
 
 FieldRule = Callable[[str], str]
 """A field's rule: its value redacted, or the value itself when the rule does not apply."""
@@ -200,14 +203,32 @@ def _base64_of(word: bytes) -> list[tuple[str, int]]:
     return list(dict.fromkeys(out))
 
 
-# Base64 of a key's mode or of a webhook secret's prefix: a client that encodes a key
-# itself (in a query, a body, a custom header, a cookie, a token of its own) hides it from
-# every other rule. Only runs that hold one of these are decoded.
-_BASE64_HINTS = tuple(
-    hint for word in (b"_test_", b"_live_", b"whsec_") for hint in _base64_of(word)
-)
+# Base64 of a key's mode or of a webhook secret's prefix, or of a word a secret field's
+# name holds (`number`, `cvc"`, `cvc]`, `iban`, `code`...): a client that encodes a key, a
+# card or a whole form or JSON text itself (in a query, a body, a custom header, a cookie,
+# a token of its own) hides it from every other rule. Only runs that hold one of these,
+# or base64 of twelve digits in a row, are decoded. (`cvc` alone is three bytes, whose
+# base64 random blobs hold too often: it is looked for with what ends its name.)
+_BASE64_WORDS: tuple[bytes, ...] = (
+    b"_test_", b"_live_", b"whsec_", b"secret", b"number", b"iban", b"code",
+    *(name + end for name in (b"cvc", b"cvv") for end in (b'"', b"'", b"]", b"=", b"%", b":")),
+)  # fmt: skip
+_BASE64_HINTS = tuple(hint for word in _BASE64_WORDS for hint in _base64_of(word))
+# A run hinted by a key's base64 alone has its keys (and other shapes) redacted, as before
+# field words were looked for: a run cut short (by a `%` in a form, say) decodes to a text
+# cut short too, whose fields every rule would read wrongly.
+_BASE64_KEY_HINTS = frozenset(hint for word in _BASE64_WORDS[:3] for hint, _ in _base64_of(word))
+_BASE64_POSITIONS: dict[str, list[int]] = {}
+for _hint, _start in _BASE64_HINTS:
+    _BASE64_POSITIONS.setdefault(_hint, []).append(_start)
+del _hint, _start
+# Base64 of three ASCII digits is one of these groups of four (`0011dddd` three times);
+# three groups hold nine digits, which a card number of 13 at any offset fills.
+_BASE64_DIGITS = "(?:[MNO][DTjz][AEIMQUYcgk][w-z0-5]){3}"
 # One search for any of them (faster than a substring search for each).
-_BASE64_HINT = re.compile("|".join(re.escape(hint) for hint, _ in _BASE64_HINTS))
+_BASE64_HINT = re.compile(
+    "|".join([*(re.escape(hint) for hint in _BASE64_POSITIONS), _BASE64_DIGITS])
+)
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _BASE64_PADDED = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
 
@@ -217,10 +238,12 @@ def _redact_base64_run(match: re.Match[str]) -> str:
     (characters glued before it are kept), its keys redacted, encoded again in the same
     alphabet, with padding if it came with it."""
     run = match.group(0)
-    for hint, position in _BASE64_HINTS:
+    hints = _base64_hints_in(run)
+    redact = (
+        _redact_shapes if all(hint in _BASE64_KEY_HINTS for hint, _ in hints) else _redact_decoded
+    )
+    for hint, position in hints:
         at = run.find(hint)
-        if at < 0:
-            continue
         first = (at - position) % 4
         body = run[first:].rstrip("=")
         whole = len(body) - (1 if len(body) % 4 == 1 else 0)  # a lone last character is no byte
@@ -234,7 +257,7 @@ def _redact_base64_run(match: re.Match[str]) -> str:
         except binascii.Error:
             continue
         decoded = raw.decode("latin-1")
-        redacted = _redact_shapes(decoded)
+        redacted = redact(decoded)
         if redacted == decoded:
             continue
         encoded = base64.b64encode(redacted.encode("latin-1"), altchars=b"-_" if urlsafe else None)
@@ -243,6 +266,44 @@ def _redact_base64_run(match: re.Match[str]) -> str:
             text = text.rstrip("=")
         return run[:first] + text + body[whole:]
     return run
+
+
+def _base64_hints_in(run: str) -> list[tuple[str, int]]:
+    """Each hint in a run of base64, with where it starts in its group of four."""
+    found: list[tuple[str, int]] = []
+    for hint in _BASE64_HINT.finditer(run):
+        positions = _BASE64_POSITIONS.get(hint.group(0), [0])  # digits: a group's start
+        found.extend((hint.group(0), position) for position in positions)
+    return list(dict.fromkeys(found))
+
+
+def _redact_decoded(decoded: str) -> str:
+    """What a client decoded from base64 or hex (a key, a card, a form or JSON text):
+    redacted by every secret rule."""
+    return _redact(decoded, _context(SECRETS_ONLY), 1)
+
+
+# Hex of a key's mode or a webhook secret's prefix, or of twelve digits in a row: a run
+# of hex that holds one is decoded, redacted, and written back in hex.
+_HEX_HINT = re.compile(r"(?i:5f746573745f|5f6c6976655f|77687365635f)|(?:3[0-9]){12}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{24,}")
+
+
+def _redact_hex_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    hint = _HEX_HINT.search(run)
+    if hint is None:
+        return run
+    first = hint.start() % 2
+    end = first + (len(run) - first) // 2 * 2
+    decoded = bytes.fromhex(run[first:end]).decode("latin-1")
+    redacted = _redact_decoded(decoded)
+    if redacted == decoded:
+        return run
+    encoded = redacted.encode("latin-1", "replace").hex()
+    if not run[first:end].islower() and not run[first:end].isdigit():
+        encoded = encoded.upper()
+    return run[:first] + encoded + run[end:]
 
 
 def _redact_base64(text: str) -> str:
@@ -340,12 +401,41 @@ _CARD_FIELD_VALUE = re.compile(rf"[0-9](?:(?:[{_BLANKS}]{{1,3}}|[-.+])?[0-9])+")
 def _redact_card_field(value: str) -> str:
     """A `number` field: a card number of any network (12 to 19 digits that pass the
     Luhn check, however grouped). Any other number (an invoice's) is no card."""
-    if _is_marked(value) or _CARD_FIELD_VALUE.fullmatch(value.strip()) is None:
+    if _is_marked(value):
         return value
-    digits = re.sub(r"[^0-9]", "", value)
+    written = _ascii_digits(value.strip())
+    if _CARD_FIELD_VALUE.fullmatch(written) is None:
+        return value
+    digits = re.sub(r"[^0-9]", "", written)
     if 12 <= len(digits) <= 19 and luhn_valid(digits):
-        return card_marker(digits, value.strip())
+        return card_marker(digits, written)
     return value
+
+
+def _redact_card_digits(value: str) -> str:
+    """A field that names a card number (`card[number]`, `card_number`): any digits in
+    it. A number that fails the Luhn check is a card mistyped, still someone's digits:
+    `<redacted:card_invalid:4241>` (the last four, when it is long enough that they are
+    not most of it)."""
+    redacted = _redact_card_field(value)
+    if redacted != value or _is_marked(value):
+        return redacted
+    written = _ascii_digits(value.strip())
+    if _CARD_FIELD_VALUE.fullmatch(written) is None and not written.isdigit():
+        return value
+    digits = re.sub(r"[^0-9]", "", written)
+    return f"<redacted:card_invalid:{digits[-4:]}>" if len(digits) >= 12 else INVALID_CARD_MARKER
+
+
+# The parent a `number` field's key or member names a card by: `card[number]`,
+# `payment_method_data[card][number]`, `card.number`, `"card": {"number": …}`.
+_CARD_PARENT = re.compile(r"(?i)card")
+
+
+def _names_a_card(name: str) -> bool:
+    """Whether the key `name`, whose last name is `number`, files it under a card."""
+    before = name.lower().rsplit("number", 1)[0]
+    return _CARD_PARENT.search(before) is not None
 
 
 # How a card number was written, for its marker: `n` a digit, `_` a blank; dashes and
@@ -432,11 +522,20 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "card_cvv": _redact_cvc,
     "cvc_number": _redact_cvc,
     "security_code": _redact_cvc,
-    "card_number": _redact_card_field,
+    "card_number": _redact_card_digits,
     "bank_account_number": _redact_bank_account,
     "account_number": _redact_bank_account,
     "iban": _redact_bank_account,
     "routing_number": _marker_named("routing_number"),
+    # A bank's branch, as each country numbers it: with the account's last four, it
+    # narrows the account to a few (a UK account number is eight digits), and it is
+    # filed with the account as a routing number is.
+    "bsb_number": _marker_named("bsb_number"),
+    "sort_code": _marker_named("sort_code"),
+    "transit_number": _marker_named("transit_number"),
+    "institution_number": _marker_named("institution_number"),
+    "branch_code": _marker_named("branch_code"),
+    "bank_code": _marker_named("bank_code"),
     "id_number": _marker_named("id_number"),
     "id_number_secondary": _marker_named("id_number"),
     "personal_id_number": _marker_named("id_number"),
@@ -616,6 +715,8 @@ def _field_rule(name: str, context: _Context) -> FieldRule | None:
     last name's, or, for a name that is a header's (`Cookie`, `Stripe-Signature`,
     `X-Api-Key`: a custom client's JSON, a report's table of headers), the header's."""
     lower = _last_name(name)
+    if lower == "number" and _names_a_card(name):
+        return _redact_card_digits
     rule = context.rules.get(lower)
     if rule is None and (lower in HEADER_RULES or "-" in lower):
         rule = _header_rule(lower)
@@ -724,6 +825,8 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
                 before = _NAME_BEFORE.search(text, max(0, start - 64), start)
                 name = before.group(1) if before is not None else None
             value = _json_string(raw) if raw is not None else token.group("number")
+            if name is not None and _last_name(name) == "number":
+                name = _json_parent(text, start) + name
             new = _redact_value(value, name, context, depth)
             if new != value:
                 out.append(text[copied:start] + _json_dump(new))
@@ -731,6 +834,20 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
         name, name_hinted = None, False
     out.append(text[copied:])
     return "".join(out), outside or next_hint < len(hints)
+
+
+_NAME_BEFORE_BRACE = re.compile(r'"([^"\\]{1,64})"[ \t\r\n]*:[ \t\r\n]*\Z')
+
+
+def _json_parent(text: str, start: int) -> str:
+    """The name of the member whose object holds the token at `start`, with a `.` after
+    it (`"card": {"number": …}` → `card.`); empty when there is none (or an object inside
+    the same object lies between, which this reading does not follow)."""
+    brace = text.rfind("{", max(0, start - 4096), start)
+    if brace < 0 or text.find("}", brace, start) >= 0:
+        return ""
+    found = _NAME_BEFORE_BRACE.search(text, max(0, brace - 80), brace)
+    return found.group(1) + "." if found is not None else ""
 
 
 # A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
@@ -780,7 +897,10 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
         if not equals:
             parts[position] = new_key
             continue
-        name = _key_name(_fully_unquoted(decoded_key))
+        # The whole key: its last name files the value, and the names before it may say
+        # what kind of number it is (`card[number]`).
+        full = _fully_unquoted(decoded_key)
+        name = full if _key_name(full) is not None else None
         decoded = unquote_plus(value)
         new = _redact_value(decoded, name, context, depth)
         if new != decoded:
@@ -821,7 +941,6 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         if name is not None:
             # A client that percent-encodes names: `card%5Bcvc%5D`.
             name = _fully_unquoted(name)
-            name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
             # A binary file is kept byte for byte, so it is replayed as it was sent; only
             # a key in it is redacted (the file then is not what was sent, but no key is
@@ -841,18 +960,21 @@ _FREE_FIELD = re.compile(
     r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])|(?<=%[0-9A-Fa-f]{2}))(?<!<redacted:)"
     r"(?P<name>[A-Za-z0-9_-]*"
     r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
-    r"credential|security)[A-Za-z0-9_-]*)"
+    r"credential|security|sort_?code|bank_?code|branch_?code)[A-Za-z0-9_-]*)"
     r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd]|\.[0-9]+)*"  # `cvc][0]=`, `cvc.0=`
     r"[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
     r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
 )
 _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
+_FREE_PARENT = re.compile(r"[A-Za-z0-9_]+(?:\[|%5[Bb]|\.)\Z")
 
 
 def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
     """A secret field's rule, or a header's whose name says it holds a credential (with
     a dash, as headers are named: a field called `token` holds a token's id)."""
     lower = _last_name(name)
+    if lower == "number" and _names_a_card(name):
+        return _redact_card_digits
     if lower in SECRET_FIELDS:
         return context.rules[lower]
     if lower in HEADER_RULES or "-" in lower:
@@ -865,7 +987,13 @@ def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
         # Punctuation that ends a sentence is not part of the value.
         value = match.group("value").rstrip(".)]:")
         end = match.group("value")[len(value) :]
-        rule = _free_field_rule(match.group("name"), context)
+        name = match.group("name")
+        if name.lower().endswith("number"):
+            # `card[number]=…`: the name the match starts at is `number`; its parent is
+            # what says it is a card's.
+            parent = _FREE_PARENT.search(match.string, max(0, match.start() - 64), match.start())
+            name = parent.group(0) + name if parent is not None else name
+        rule = _free_field_rule(name, context)
         if rule is None or not value or value in _LITERALS:
             return match.group(0)
         if rule is _redact_authorization and " " not in value:
@@ -906,6 +1034,8 @@ def _redact_shapes(text: str) -> str:
             text = _FOLDED_KEY.sub(_unfold, text)
         text = API_KEY.sub(_key_marker, text)
     text = _redact_base64(text)
+    if _HEX_HINT.search(text) is not None:
+        text = _HEX_RUN.sub(_redact_hex_run, text)
     if "_secret_" in text:
         text = _CLIENT_SECRET.sub(_client_secret_marker, text)
     if "rt_" in text or "ac_" in text:
@@ -934,6 +1064,17 @@ def _redact_free(text: str, context: _Context, depth: int) -> str:
 
 
 def _redact(text: str, context: _Context, depth: int) -> str:
+    """Any text, read as the encoding its shape says; then, if it has digits of another
+    script, with them as ASCII digits (a card written in them is a card)."""
+    redacted = _redact_as_it_is(text, context, depth)
+    if redacted.isascii() or _OTHER_DIGIT.search(redacted) is None:
+        return redacted
+    plain = _ascii_digits(redacted)
+    again = _redact_as_it_is(plain, context, depth)
+    return again if again != plain else redacted
+
+
+def _redact_as_it_is(text: str, context: _Context, depth: int) -> str:
     """Any text, read as the encoding its shape says: JSON, multipart, form, free text."""
     if depth > _MAX_DEPTH:
         return _redact_free(text, context, depth)
@@ -958,6 +1099,101 @@ def _redact(text: str, context: _Context, depth: int) -> str:
     return _redact_free(text, context, depth)
 
 
+# --- disguises: a text written another way ----------------------------------------------
+
+# HTML entities (`sk&#95;test_…`, `&#x73;k_…`, `card&lbrack;cvc&rbrack;`): a page, an
+# email or a log that escaped its text. Only entities closed by `;`, so a form's
+# `&amount=` stays as it is.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# Quoted-printable (an email, a MIME part): `=3D` for `=`, a soft line break `=` CRLF,
+# or a run of escapes. (One `=20` is a form's value, not a sign of it.)
+_QP_SIGN = re.compile(r"=(?:3[Dd]|\r?\n|[0-9A-F]{2}=[0-9A-F]{2})")
+_QP = re.compile(r"=(?:\r?\n|([0-9A-Fa-f]{2}))")
+# `\x73k_test_…`: a language's string escapes in a log line.
+_X_ESCAPE = re.compile(r"\\x([0-9A-Fa-f]{2})")
+# A decimal digit of another script (full-width U+FF14, Arabic-Indic U+0664, Devanagari
+# U+096A all are a 4): Python's int() and many parsers read them as the ASCII digits, so a
+# card may come in them.
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+# `\uff14`: such a digit escaped in JSON.
+_U_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _entities_decoded(text: str) -> str:
+    return _ENTITY.sub(lambda entity: html.unescape(entity.group(0)), text)
+
+
+def _qp_decoded(text: str) -> str:
+    return _QP.sub(lambda escape: chr(int(escape.group(1), 16)) if escape.group(1) else "", text)
+
+
+def _qp_encoded(text: str) -> str:
+    return text.replace("=", "=3D")
+
+
+def _x_decoded(text: str) -> str:
+    return _X_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
+
+
+def _ascii_digits(text: str) -> str:
+    """`text` with every decimal digit of another script as its ASCII digit."""
+    if text.isascii():
+        return text
+    return _OTHER_DIGIT.sub(lambda digit: str(unicodedata.decimal(digit.group(0))), text)
+
+
+def _unescaped_digits(text: str) -> str:
+    unescaped = _U_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
+    # A digit beyond the first plane (`\ud835\udfce`, a bold zero) comes as two halves.
+    joined = unescaped.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _ascii_digits(joined)
+
+
+def _as_it_is(text: str) -> str:
+    return text
+
+
+Disguise = tuple[Callable[[str], bool], Callable[[str], str], Callable[[str], str]]
+
+# (whether a text may wear it, the text without it, a redacted text written back in it).
+# A text is redacted as it is first, then without each disguise it wears: a secret found
+# only so is redacted in the decoded text, written back in the disguise where it has a
+# way to write a marker (quoted-printable), else left decoded: a text that hid a secret
+# this way is no request a replay can send as it was anyway.
+_DISGUISES: tuple[Disguise, ...] = (
+    (lambda text: "&" in text and _ENTITY.search(text) is not None, _entities_decoded, _as_it_is),
+    (lambda text: "=" in text and _QP_SIGN.search(text) is not None, _qp_decoded, _qp_encoded),
+    (lambda text: "\\x" in text and _X_ESCAPE.search(text) is not None, _x_decoded, _as_it_is),
+)
+# What the quick check reads through too: the disguises, and digits of other scripts,
+# which every text the rules read is looked at without (`_redact`), JSON-escaped or not.
+_VIEWS: tuple[Disguise, ...] = (
+    *_DISGUISES,
+    (
+        lambda text: not text.isascii() and _OTHER_DIGIT.search(text) is not None,
+        _ascii_digits,
+        _as_it_is,
+    ),
+    (lambda text: "\\u" in text, _unescaped_digits, _as_it_is),
+)
+
+
+def _undisguised(text: str, redacted: str, context: _Context) -> str:
+    """`text` redacted without each disguise it wears, when that finds more than
+    `redacted` (`text` redacted as it is) did: a secret half in the disguise
+    (`sk_test_51Ab&#67;d…`, a key broken by a soft line break) is found whole."""
+    for wears, decode, encode in _DISGUISES:
+        if not wears(text):
+            continue
+        plain = decode(text)
+        if plain == text:
+            continue
+        found = _redact(plain, context, 0)
+        if found != plain and found != decode(redacted):
+            text, redacted = plain, encode(found)
+    return redacted
+
+
 # --- the quick check ---------------------------------------------------------------------
 
 # Something every rule above needs before it can change a text: a key's or a token's
@@ -976,8 +1212,10 @@ _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 _HINT_WORDS = (
     r"_(?:test|live)_|whsec_|rt_|ac_|\\u00[2-7]|"
     r"secret|token|password|api[-_]?key|signature|authorization|basic|cookie|credential|"
-    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|(?:account|routing|id)_?number(?:_secondary)?|"
-    r"cvc_?number|security_?code)(?![a-z0-9_])"
+    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|"
+    r"(?:account|routing|id|card|bsb|transit|institution)_?number(?:_secondary)?|"
+    r"cvc_?number|(?:security|sort|bank|branch)_?code|number)(?![a-z0-9_])|"
+    r"5f746573745f|5f6c6976655f|77687365635f"
 )
 _HINT_WORD = re.compile(_HINT_WORDS)
 # Searched in the text as it is: 12 digits with separators between them, the start of an
@@ -1010,6 +1248,8 @@ def _hint_spans(text: str) -> list[tuple[int, int]]:
             at = lower.find(literal, at + 1)
     if "%" in text:
         spans.extend(escape.span() for escape in _PERCENT_ESCAPE.finditer(text))
+    if "\\u" in text:  # a digit of another script, escaped (`\uff14`), is one
+        spans.extend(escape.span() for escape in _U_ESCAPE.finditer(text))
     if _LOOSE_DIGITS.search(text) is not None:
         spans.extend(shape.span() for shape in _HINT_DIGITS.finditer(text))
     if _LOOSE_IBAN.search(text) is not None:
@@ -1028,7 +1268,8 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _HINT_LITERALS = (
     "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "password",
     "api-key", "api_key", "apikey", "signature", "authorization", "basic", "cookie",
-    "credential", "cvc", "cvv", "iban", "ssn", "number", "security",
+    "credential", "cvc", "cvv", "iban", "ssn", "number", "security", "code",
+    "5f746573745f", "5f6c6976655f", "77687365635f",
 )  # fmt: skip
 # Loose forms of the shapes, each many times faster to search for than the shape (one
 # pattern each: the regex engine skips fast to a character that can start it): most texts
@@ -1051,6 +1292,14 @@ def _hints_secret(text: str) -> bool:
 
 
 def _may_hold_secret(text: str) -> bool:
+    """False only when no secret rule can match `text`, as it is or under any disguise it
+    wears (HTML entities, quoted-printable, `\\x` escapes, digits of other scripts)."""
+    if _may_hold_secret_as_is(text):
+        return True
+    return any(wears(text) and _may_hold_secret_as_is(decode(text)) for wears, decode, _ in _VIEWS)
+
+
+def _may_hold_secret_as_is(text: str) -> bool:
     """False only when no secret rule can match `text`, percent-decoded as many times as
     the rules decode it (a form body is redacted on its decoded keys and values, and an
     escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`)."""
@@ -1132,7 +1381,8 @@ def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """`redact_text` without its quick check: every rule runs on every text."""
     # One pass: every rule reads the text as it came, and leaves markers no rule changes
     # (the property tests check that redacting twice changes nothing).
-    return _redact(text, _context(policy), 0)
+    context = _context(policy)
+    return _undisguised(text, _redact(text, context, 0), context)
 
 
 def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
