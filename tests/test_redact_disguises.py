@@ -15,6 +15,7 @@ import quopri
 import re
 import string
 import unicodedata
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given, settings
@@ -210,6 +211,37 @@ def test_a_secret_in_hex(secret: str, upper: bool, before: str) -> None:
     assert not leaks(secret[-12:], redacted), redacted
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    secret=st.one_of(keys(), card_numbers()),
+    escaped=st.lists(st.booleans(), min_size=50, max_size=50),
+    breaks=st.lists(st.integers(1, 40), max_size=3),
+    shape=st.sampled_from(["form", "json", "text"]),
+    style=st.sampled_from(["qp", "x"]),
+)
+def test_a_secret_in_quoted_printable_or_x_escapes(
+    secret: str, escaped: list[bool], breaks: list[int], shape: str, style: str
+) -> None:
+    plain = {
+        "form": f"amount=100&note={secret}&currency=usd",
+        "json": json.dumps({"amount": 100, "note": secret}),
+        "text": f"charge failed for {secret}, retrying",
+    }[shape]
+    start = plain.index(secret)
+    out = []
+    for index, char in enumerate(plain):
+        inside = start <= index < start + len(secret)
+        if style == "qp":
+            code = char == "=" or (inside and escaped[index - start])
+            out.append(f"={ord(char):02X}" if code else char)
+            if inside and index - start in breaks:
+                out.append("=\r\n")  # a soft line break
+        else:
+            out.append(f"\\x{ord(char):02x}" if inside and escaped[index - start] else char)
+    redacted = redact_text("".join(out))
+    assert not leaks(secret[-12:], redacted), redacted
+
+
 # --- digits of other scripts ---------------------------------------------------------------
 
 # Full-width, Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali, Thai: Python's
@@ -260,6 +292,24 @@ def test_digits_of_another_script_in_a_card_field_and_in_text() -> None:
         assert redact_text(kept) == kept
 
 
+def test_other_forms_of_ascii_in_a_form_a_key_or_a_card() -> None:
+    wide = "".join(chr(0xFF10 + int(digit)) for digit in CARD)
+    for text in (
+        f"card[number]={quote(wide)}&amount=100",  # percent-encoded UTF-8
+        f"note={quote('paid ' + wide)}&amount=100",
+        f"card[number]={quote(quote(wide))}",  # encoded twice
+        # A key typed in full-width letters, a card with zero-width spaces or soft hyphens
+        # from a copy: what a reader sees is the key, the card.
+        "key=\uff53\uff4b\uff3f\uff54\uff45\uff53\uff54_4eC39HqLyjWDarjtT1zdp7dc",
+        "card 4242\u200b4242\u200b4242\u200b4242 ok",
+        "card 4242\u00ad4242\u00ad4242\u00ad4242",
+    ):
+        redacted = redact_text(text)
+        plain = unicodedata.normalize("NFKC", unquote(unquote(redacted)))
+        plain = re.sub("[\u200b\u00ad]", "", plain)
+        assert "42424242" not in plain and "4eC39HqLyjWDa" not in plain, redacted
+
+
 # --- a mistyped card in a field that names a card ----------------------------------------------
 
 
@@ -276,11 +326,15 @@ def test_digits_of_another_script_in_a_card_field_and_in_text() -> None:
         '--b\r\nContent-Disposition: form-data; name="card[number]"\r\n\r\n'
         "4242424242424241\r\n--b--\r\n",
         "log: card[number]=4242424242424241 sent",
+        "log: card[number]=4242 4242 4242 4241 sent",
+        "log: card[number]=4242\u00a04242\u00a04242\u00a04241.",
+        '{"message": "Declined: card[number]=4242 4242 4242 4241&card[cvc]=739"}',
     ],
 )
 def test_a_mistyped_card_in_a_card_field_is_redacted(text: str) -> None:
     redacted = redact_text(text)
-    assert "42424241" not in redacted and "7890123" not in redacted, redacted
+    digits = re.sub(r"[^0-9<>]", "", redacted)
+    assert "42424241" not in digits and "7890123" not in digits, redacted
     assert "<redacted:card_invalid:" in redacted
     assert redact_text(redacted) == redacted
 
@@ -303,8 +357,22 @@ def test_a_card_that_fails_luhn_in_a_card_field(card: str, change: int, key: str
         value = {name: value}
     for text in (form, json.dumps(value)):
         redacted = redact_text(text)
-        assert wrong[-12:] not in redacted, redacted
+        assert wrong[-12:] not in re.sub(r"[^0-9<>]", "", redacted), redacted
         assert f"<redacted:card_invalid:{wrong[-4:]}>" in redacted
+
+
+def test_a_mistyped_card_in_a_report_tree_is_redacted() -> None:
+    tree = {
+        "card": {"number": "4242424242424241", "exp_month": 12},
+        "payment_method_data": {"card": {"number": 4242424242424241}},
+        "cards": [{"number": "4000000000000001"}],
+        "invoice": {"number": "00012345678901"},
+    }
+    redacted = redact_tree(tree)
+    assert redacted["card"] == {"number": "<redacted:card_invalid:4241>", "exp_month": 12}
+    assert redacted["payment_method_data"]["card"]["number"] == "<redacted:card_invalid:4241>"
+    assert redacted["cards"][0]["number"] == "<redacted:card_invalid:0001>"
+    assert redacted["invoice"] == tree["invoice"]
 
 
 @pytest.mark.parametrize(
@@ -371,6 +439,16 @@ def test_bank_numbers_are_redacted_in_every_encoding(parent: str, name: str, val
 
 
 # --- kept on purpose ---------------------------------------------------------------------------
+
+
+def test_a_masked_key_keeps_its_last_four_only() -> None:
+    # More shown than Stripe shows: the visible start is a key's, and redacted as one.
+    redacted = redact_text("Invalid API Key provided: sk_live_51HxYzAbCdEf****wxyz")
+    assert "51HxYzAbCdEf" not in redacted
+    assert redacted.startswith("Invalid API Key provided: sk_live_<redacted:")
+    assert redacted.endswith("****wxyz")
+    # In a field or header that holds a credential, the field's rule redacts it whole.
+    assert redact_text('{"api_key": "sk_test_****1234"}') == '{"api_key": "<redacted>"}'
 
 
 @pytest.mark.parametrize(

@@ -446,7 +446,7 @@ def _redact_card_field(value: str) -> str:
     Luhn check, however grouped). Any other number (an invoice's) is no card."""
     if _is_marked(value):
         return value
-    written = _ascii_digits(value.strip())
+    written = _as_ascii(value.strip())
     if _CARD_FIELD_VALUE.fullmatch(written) is None:
         return value
     digits = re.sub(r"[^0-9]", "", written)
@@ -463,7 +463,7 @@ def _redact_card_digits(value: str) -> str:
     redacted = _redact_card_field(value)
     if redacted != value or _is_marked(value):
         return redacted
-    written = _ascii_digits(value.strip())
+    written = _as_ascii(value.strip())
     if _CARD_FIELD_VALUE.fullmatch(written) is None and not written.isdigit():
         return value
     digits = re.sub(r"[^0-9]", "", written)
@@ -929,9 +929,7 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
     parts = text.split("&")
     every = context.pseudonymizer is not None
     for position, part in enumerate(parts):
-        # (As the pair is: a disguise worn across pairs is read by `_undisguised` over
-        # the whole text, and digits of other scripts by `_redact`.)
-        if not every and not _may_hold_secret_as_is(part):
+        if not every and not _may_hold_secret(part):
             continue
         key, equals, value = part.partition("=")
         decoded_key = unquote_plus(key)
@@ -1008,7 +1006,11 @@ _FREE_FIELD = re.compile(
     r"credential|security|sort_?code|bank_?code|branch_?code)[A-Za-z0-9_-]*)"
     r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd]|\.[0-9]+)*"  # `cvc][0]=`, `cvc.0=`
     r"[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
-    r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
+    r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?"
+    # Digits in groups (`card[number]=4242 4242 4242 4241`) are one value, not their first
+    # group: a card field's rule given `4242` alone would leave the rest.
+    rf"(?:[0-9]+(?:[{_BLANKS}]{{1,3}}[0-9]+)+(?=[\s&,;\"'<>\\.)\]:]|$)"
+    r"|[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?))"
 )
 _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
 _FREE_PARENT = re.compile(r"[A-Za-z0-9_]+(?:\[|%5[Bb]|\.)\Z")
@@ -1064,7 +1066,7 @@ def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], 
         decoded = unquote(_json_string(run) if "\\" in run else run)
         if decoded == run or not _may_hold_secret(decoded):
             return run
-        new = _redact_free(decoded, context, depth + 1)
+        new = _read_as_ascii(lambda text: _redact_free(text, context, depth + 1), decoded)
         if new == decoded:
             return run
         return quote(new, safe=_MARKER_SAFE + "_.-=") if "%" in run else new
@@ -1109,13 +1111,20 @@ def _redact_free(text: str, context: _Context, depth: int) -> str:
 
 
 def _redact(text: str, context: _Context, depth: int) -> str:
-    """Any text, read as the encoding its shape says; then, if it has digits of another
-    script, with them as ASCII digits (a card written in them is a card)."""
-    redacted = _redact_as_it_is(text, context, depth)
-    if redacted.isascii() or _OTHER_DIGIT.search(redacted) is None:
+    """Any text, read as the encoding its shape says; then, if it has characters a
+    reader takes for ASCII (`_as_ascii`), read so (a card in full-width digits is a
+    card): when that finds more, the text so read is what is written."""
+    return _read_as_ascii(lambda text: _redact_as_it_is(text, context, depth), text)
+
+
+def _read_as_ascii(redact: Callable[[str], str], text: str) -> str:
+    """`redact(text)`, and again on what it gave read as ASCII (`_as_ascii`) if that has
+    characters a reader takes for ASCII: the second wins when it finds more."""
+    redacted = redact(text)
+    if redacted.isascii() or _OTHER_ASCII.search(redacted) is None:
         return redacted
-    plain = _ascii_digits(redacted)
-    again = _redact_as_it_is(plain, context, depth)
+    plain = _as_ascii(redacted)
+    again = redact(plain)
     return again if again != plain else redacted
 
 
@@ -1156,11 +1165,14 @@ _QP_SIGN = re.compile(r"=(?:3[Dd]|\r?\n|[0-9A-F]{2}=[0-9A-F]{2})")
 _QP = re.compile(r"=(?:\r?\n|([0-9A-Fa-f]{2}))")
 # `\x73k_test_…`: a language's string escapes in a log line.
 _X_ESCAPE = re.compile(r"\\x([0-9A-Fa-f]{2})")
-# A decimal digit of another script (full-width U+FF14, Arabic-Indic U+0664, Devanagari
-# U+096A all are a 4): Python's int() and many parsers read them as the ASCII digits, so a
-# card may come in them.
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
-# `\uff14`: such a digit escaped in JSON.
+# What a reader takes for ASCII, or for nothing: a decimal digit of another script
+# (full-width U+FF14, Arabic-Indic U+0664, Devanagari U+096A all are a 4: Python's int()
+# and many parsers read them as the ASCII digits, so a card may come in them), a
+# full-width letter or sign (U+FF01 to U+FF5E: a key typed so), and the invisible
+# characters a copy from a page leaves in a number (a soft hyphen, zero-width spaces and
+# joiners, a byte order mark).
+_OTHER_ASCII = re.compile(r"(?![0-9])\d|[\uff01-\uff5e\u00ad\u200b-\u200d\u2060\ufeff]")
+# `\uff14`: such a character escaped in JSON.
 _U_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 
 
@@ -1180,18 +1192,29 @@ def _x_decoded(text: str) -> str:
     return _X_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
 
 
-def _ascii_digits(text: str) -> str:
-    """`text` with every decimal digit of another script as its ASCII digit."""
+def _as_ascii_char(found: re.Match[str]) -> str:
+    char = found.group(0)
+    if "\uff01" <= char <= "\uff5e":
+        return chr(ord(char) - 0xFEE0)
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    return ""
+
+
+def _as_ascii(text: str) -> str:
+    """`text` as a reader sees it (`_OTHER_ASCII`): digits of other scripts and full-width
+    characters as ASCII, invisible ones dropped."""
     if text.isascii():
         return text
-    return _OTHER_DIGIT.sub(lambda digit: str(unicodedata.decimal(digit.group(0))), text)
+    return _OTHER_ASCII.sub(_as_ascii_char, text)
 
 
-def _unescaped_digits(text: str) -> str:
+def _unescaped(text: str) -> str:
+    """`text` with its `\\u` escapes decoded, as ASCII (`_as_ascii`)."""
     unescaped = _U_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
-    # A digit beyond the first plane (`\ud835\udfce`, a bold zero) comes as two halves.
+    # A character beyond the first plane (`\ud835\udfce`, a bold zero) comes as two halves.
     joined = unescaped.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return _ascii_digits(joined)
+    return _as_ascii(joined)
 
 
 def _as_it_is(text: str) -> str:
@@ -1210,17 +1233,25 @@ _DISGUISES: tuple[Disguise, ...] = (
     (lambda text: "=" in text and _QP_SIGN.search(text) is not None, _qp_decoded, _qp_encoded),
     (lambda text: "\\x" in text and _X_ESCAPE.search(text) is not None, _x_decoded, _as_it_is),
 )
-# What the quick check reads through too: the disguises, and digits of other scripts,
-# which every text the rules read is looked at without (`_redact`), JSON-escaped or not.
-_VIEWS: tuple[Disguise, ...] = (
-    *_DISGUISES,
-    (
-        lambda text: not text.isascii() and _OTHER_DIGIT.search(text) is not None,
-        _ascii_digits,
-        _as_it_is,
-    ),
-    (lambda text: "\\u" in text, _unescaped_digits, _as_it_is),
-)
+
+
+def _hints_disguised(text: str) -> bool:
+    """Whether `text` without a disguise it wears (the ones above, and what `_as_ascii`
+    reads, escaped in JSON or not) holds a hint of a secret. Written out, not as a loop
+    over `_DISGUISES`: it runs on every text, most of which wear none."""
+    if text.isascii():
+        if "&" not in text and "=" not in text and "\\" not in text:
+            return False
+    elif _OTHER_ASCII.search(text) is not None and _hints_secret(_as_ascii(text)):
+        return True
+    for wears, decode in (
+        ("&" in text and _ENTITY.search(text) is not None, _entities_decoded),
+        ("=" in text and _QP_SIGN.search(text) is not None, _qp_decoded),
+        ("\\x" in text and _X_ESCAPE.search(text) is not None, _x_decoded),
+    ):
+        if wears and _hints_secret(_as_ascii(decode(text))):
+            return True
+    return "\\u" in text and _hints_secret(_unescaped(text))
 
 
 def _undisguised(text: str, redacted: str, context: _Context) -> str:
@@ -1340,21 +1371,13 @@ def _hints_secret(text: str) -> bool:
 
 
 def _may_hold_secret(text: str) -> bool:
-    """False only when no secret rule can match `text`, as it is or under any disguise it
-    wears (HTML entities, quoted-printable, `\\x` escapes, digits of other scripts)."""
-    if _may_hold_secret_as_is(text):
-        return True
-    if text.isascii() and "&" not in text and "=" not in text and "\\" not in text:
-        return False  # no disguise can be worn (most texts: one look at each)
-    return any(wears(text) and _may_hold_secret_as_is(decode(text)) for wears, decode, _ in _VIEWS)
-
-
-def _may_hold_secret_as_is(text: str) -> bool:
     """False only when no secret rule can match `text`, percent-decoded as many times as
     the rules decode it (a form body is redacted on its decoded keys and values, and an
-    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`)."""
+    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`), as it is
+    or under any disguise it wears (HTML entities, quoted-printable, `\\x` escapes,
+    digits and letters of other forms)."""
     for _ in range(_MAX_DEPTH):
-        if _hints_secret(text):
+        if _hints_secret(text) or _hints_disguised(text):
             return True
         if "%" not in text:
             return False
@@ -1520,15 +1543,16 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
 _CARD_DIGITS = 13
 
 
-def redact_tree(value: Any, under: str | None = None) -> Any:
+def redact_tree(value: Any, under: str | None = None, parent: str = "") -> Any:
     """A copy of a JSON value with every secret in every string (keys too) redacted:
     what a report writes, and the fields a stage adds to an exchange (notes that quote a
     value, an exception's message).
 
     Members named like a secret (`cvc`, `account_number`, `client_secret`, `card[cvc]`,
     `Cookie`) get that field's rule, and so does everything in a list or an object such
-    a member holds (`"cvc": ["739"]`): `under` is the name of that member. A card-shaped
-    integer becomes its card marker, a string.
+    a member holds (`"cvc": ["739"]`): `under` is the name of that member. `parent` is
+    the name of the member that holds `value`, which says what a `number` in it is
+    (`"card": {"number": …}`). A card-shaped integer becomes its card marker, a string.
     """
     if isinstance(value, str):
         return redact_field(under, value) if under is not None else redact_text(value)
@@ -1546,7 +1570,7 @@ def redact_tree(value: Any, under: str | None = None) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = redact_text(str(key))
-            member = under or str(key)
+            member = under or (f"{parent}.{key}" if parent else str(key))
             if isinstance(item, str):
                 out[name] = redact_field(member, item)
             elif isinstance(item, int) and not isinstance(item, bool):
@@ -1554,11 +1578,11 @@ def redact_tree(value: Any, under: str | None = None) -> Any:
                 out[name] = item if redacted == str(item) else redacted
             else:
                 out[name] = redact_tree(
-                    item, under or (str(key) if is_secret_field(str(key)) else None)
+                    item, under or (str(key) if is_secret_field(str(key)) else None), str(key)
                 )
         return out
     if isinstance(value, list | tuple):
-        return [redact_tree(item, under) for item in value]
+        return [redact_tree(item, under, parent) for item in value]
     return redact_text(str(value))
 
 
