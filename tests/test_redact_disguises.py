@@ -232,7 +232,11 @@ def test_a_secret_in_quoted_printable_or_x_escapes(
     for index, char in enumerate(plain):
         inside = start <= index < start + len(secret)
         if style == "qp":
-            code = char == "=" or (inside and escaped[index - start])
+            # A text shows it is quoted-printable by an escaped `=`, a soft line break, or
+            # escapes side by side; one escaped letter alone in a word reads as a form's
+            # `name=30…` (docs/recording-format.md).
+            at = index - start
+            code = char == "=" or (inside and (escaped[at] or (at > 0 and escaped[at - 1])))
             out.append(f"={ord(char):02X}" if code else char)
             if inside and index - start in breaks:
                 out.append("=\r\n")  # a soft line break
