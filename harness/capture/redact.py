@@ -220,9 +220,9 @@ _BASE64_WORDS: tuple[bytes, ...] = (
     *(name + end for name in (b"cvc", b"cvv") for end in (b'"', b"]", b"=", b"%")),
 )  # fmt: skip
 _BASE64_HINTS = tuple(hint for word in _BASE64_WORDS for hint in _base64_of(word))
-# A run hinted by a key's base64 alone has its keys (and other shapes) redacted, as before
-# field words were looked for: a run cut short (by a `%` in a form, say) decodes to a text
-# cut short too, whose fields every rule would read wrongly.
+# A run hinted by a key's base64 alone has only its shapes (keys, client secrets) redacted:
+# a run cut short (by a `%` in a form, say) decodes to a text cut short too, a marker's
+# half among it, whose fields every rule would read wrongly.
 _BASE64_KEY_HINTS = frozenset(hint for word in _BASE64_WORDS[:3] for hint, _ in _base64_of(word))
 _BASE64_POSITIONS: dict[str, list[int]] = {}
 for _hint, _start in _BASE64_HINTS:
@@ -232,8 +232,8 @@ del _hint, _start
 
 def _trie_pattern(words: list[str]) -> str:
     """A pattern matching any of `words`, written as a tree of their shared prefixes: the
-    regex engine then tries one branch per character where it would try every word (five
-    times faster for these fifty)."""
+    regex engine then tries one branch per character where it would try every word
+    (several times faster for a few dozen)."""
     root: dict[str, dict[str, Any]] = {}
     for word in words:
         node = root
@@ -318,6 +318,7 @@ def _redact_decoded(decoded: str) -> str:
 # of hex that holds one is decoded, redacted, and written back in hex.
 _HEX_WORDS = ("5f746573745f", "5f6c6976655f", "77687365635f")
 _HEX_HINT = re.compile(rf"(?i:{'|'.join(_HEX_WORDS)})|{'3[0-9]' * 12}")
+_HEX_DIGITS = re.compile("3[0-9]" * 12)
 _HEX_RUN = re.compile(r"[0-9A-Fa-f]{24,}")
 
 
@@ -327,9 +328,6 @@ def _hex_hinted(text: str) -> bool:
         if any(word in lower for word in _HEX_WORDS):
             return True
     return _HEX_DIGITS.search(text) is not None
-
-
-_HEX_DIGITS = re.compile("3[0-9]" * 12)
 
 
 def _redact_hex_run(match: re.Match[str]) -> str:
