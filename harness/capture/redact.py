@@ -40,7 +40,6 @@ import binascii
 import dataclasses
 import functools
 import hashlib
-import html
 import json
 import re
 import secrets
@@ -1175,7 +1174,11 @@ _U_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 
 
 def _entities_decoded(text: str) -> str:
-    return _ENTITY.sub(lambda entity: html.unescape(entity.group(0)), text)
+    # Imported here: the table of named entities costs every process that starts a
+    # millisecond and half a MiB, and few texts hold an entity.
+    from html import unescape
+
+    return _ENTITY.sub(lambda entity: unescape(entity.group(0)), text)
 
 
 def _qp_decoded(text: str) -> str:
