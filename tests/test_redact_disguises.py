@@ -447,6 +447,13 @@ def test_bank_numbers_are_redacted_in_every_encoding(parent: str, name: str, val
 # --- kept on purpose ---------------------------------------------------------------------------
 
 
+def test_a_form_is_not_taken_for_quoted_printable() -> None:
+    text = "card[account_number]=000000&card[client_secret]=3D000000"
+    assert redact_text(text) == (
+        "card[account_number]=<redacted:bank_account:0000>&card[client_secret]=<redacted>"
+    )
+
+
 def test_a_masked_key_keeps_its_last_four_only() -> None:
     # More shown than Stripe shows: the visible start is a key's, and redacted as one.
     redacted = redact_text("Invalid API Key provided: sk_live_51HxYzAbCdEf****wxyz")
@@ -472,6 +479,9 @@ def test_a_masked_key_keeps_its_last_four_only() -> None:
         "created=1700000000&amount=2000&description=caf&eacute; &amp; cr&egrave;me",
         "etag: 34a1f0c9b2d7e6f5a4b3c2d1e0f9a8b7",
         "id=req_3D4a5b6c7d8e9f&x=3D",
+        # A form whose value starts as an escaped `=` would: `=00` is a NUL quoted-printable
+        # never writes, so the form is no quoted-printable and is read as the form it is.
+        "card[brand]=000000&card[funding]=3D000000",
     ],
 )
 def test_what_is_kept(text: str) -> None:
