@@ -43,7 +43,9 @@ ALNUM = string.ascii_letters + string.digits
 def api_keys(draw: st.DrawFn) -> tuple[str, str]:
     """(key, the part of it that tells it apart)."""
     # Ends in letters and a digit, as no marker, status or time does.
-    body = draw(st.text(ALNUM, min_size=8, max_size=36)) + "Zq7x"
+    # No `redacted` in it: every marker holds that word, so finding it proves nothing.
+    body = draw(st.text(ALNUM, min_size=8, max_size=36).filter(lambda text: "redact" not in text))
+    body += "Zq7x"
     kind = draw(st.sampled_from(["sk", "rk", "pk", "ek", "whsec"]))
     if kind == "whsec":
         return f"whsec_{body}", body

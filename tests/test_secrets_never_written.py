@@ -267,7 +267,7 @@ def test_no_secret_reaches_any_file_or_the_terminal(tmp_path: Path) -> None:
         "ac_<redacted:",
         "pk_test_<redacted:",
         "v1=<redacted>",
-        "<redacted:card:5556>",
+        "<redacted:card:5556",  # with how it was grouped, where it was a field's value
         "<redacted:cvc>",
         "<redacted:iban:FR:2606>",
         "<redacted:id_number>",

@@ -9,10 +9,12 @@ later stages can parse (docs/recording-format.md):
     OAuth token      rt_<redacted:1a2b3c4d>, ac_<redacted:1a2b3c4d>
     Basic auth       Basic base64("sk_test_<redacted:1a2b3c4d>:")
     card number      <redacted:card:4242>          (last four digits)
+    mistyped card    <redacted:card_invalid:4241>  (in a field that names a card)
     CVC              <redacted:cvc>
     bank account     <redacted:bank_account:6789>
     IBAN             <redacted:iban:DE:3000>        (country, last four)
     routing number   <redacted:routing_number>
+    branch number    <redacted:sort_code>, <redacted:bsb_number>, <redacted:transit_number>…
     identity number  <redacted:id_number>, <redacted:ssn_last_4>, <redacted:ssn>
     client secret    pi_123_secret_<redacted>      (the object id is kept)
     signature        t=1700000000,v1=<redacted>
@@ -21,7 +23,9 @@ later stages can parse (docs/recording-format.md):
 Texts are read leniently, the way Stripe's own parser reads a request: a form body with
 unencoded spaces, `+` or `%20`, duplicate keys, bracket or dotted nesting; JSON (escaped
 characters too); multipart bodies; URLs and query strings inside any of these; and free
-text (logs, error messages). A secret is found by the name of the field that holds it
+text (logs, error messages); then without the disguises a text may wear (HTML entities,
+quoted-printable, `\\x` escapes, digits of other scripts), and base64 or hex runs that
+hint at a secret are decoded. A secret is found by the name of the field that holds it
 first, and by its shape second. A card number is a whole token (never digits inside a
 longer word or number), and a number in a field of a known non-secret kind (a multipart
 boundary, an amount, a time, an id) is never one.
@@ -39,6 +43,7 @@ import hashlib
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +70,7 @@ SECRET_RULES = (
 
 REDACTED = "<redacted>"
 CVC_MARKER = "<redacted:cvc>"
+INVALID_CARD_MARKER = "<redacted:card_invalid>"
 
 FieldRule = Callable[[str], str]
 """A field's rule: its value redacted, or the value itself when the rule does not apply."""
@@ -200,14 +206,58 @@ def _base64_of(word: bytes) -> list[tuple[str, int]]:
     return list(dict.fromkeys(out))
 
 
-# Base64 of a key's mode or of a webhook secret's prefix: a client that encodes a key
-# itself (in a query, a body, a custom header, a cookie, a token of its own) hides it from
-# every other rule. Only runs that hold one of these are decoded.
-_BASE64_HINTS = tuple(
-    hint for word in (b"_test_", b"_live_", b"whsec_") for hint in _base64_of(word)
-)
+# Base64 of a key's mode or of a webhook secret's prefix, or of a CVC's name with what
+# ends it in a form or JSON (`cvc"`, `cvc]`, `cvc=`, `cvc%`): a client that encodes a key,
+# a card or a whole form or JSON text itself (in a query, a body, a custom header, a
+# cookie, a token of its own) hides it from every other rule. Only runs that hold one of
+# these, or base64 of nine digits in a row (below), are decoded. Each word more costs
+# every text a little (`number` alone doubles the search), so a field's name is looked
+# for only where its value can be short: a card, an account or a routing number is
+# found by its digits.
+_BASE64_WORDS: tuple[bytes, ...] = (
+    b"_test_", b"_live_", b"whsec_",
+    *(name + end for name in (b"cvc", b"cvv") for end in (b'"', b"]", b"=", b"%")),
+)  # fmt: skip
+_BASE64_HINTS = tuple(hint for word in _BASE64_WORDS for hint in _base64_of(word))
+# A run hinted by a key's base64 alone has only its shapes (keys, client secrets) redacted:
+# a run cut short (by a `%` in a form, say) decodes to a text cut short too, a marker's
+# half among it, whose fields every rule would read wrongly.
+_BASE64_KEY_HINTS = frozenset(hint for word in _BASE64_WORDS[:3] for hint, _ in _base64_of(word))
+_BASE64_POSITIONS: dict[str, list[int]] = {}
+for _hint, _start in _BASE64_HINTS:
+    _BASE64_POSITIONS.setdefault(_hint, []).append(_start)
+del _hint, _start
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """A pattern matching any of `words`, written as a tree of their shared prefixes: the
+    regex engine then tries one branch per character where it would try every word
+    (several times faster for a few dozen)."""
+    root: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [
+            re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(root)
+
+
 # One search for any of them (faster than a substring search for each).
-_BASE64_HINT = re.compile("|".join(re.escape(hint) for hint, _ in _BASE64_HINTS))
+_BASE64_HINT = re.compile(_trie_pattern(list(_BASE64_POSITIONS)))
+# Base64 of three ASCII digits is one of these groups of four (`0011dddd` three times);
+# three groups hold nine digits, which a card number of 13 at any offset fills. (Written
+# out: a repeated group is searched three times slower.)
+_BASE64_DIGITS = re.compile("[MNO][DTjz][AEIMQUYcgk][w-z0-5]" * 3)
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _BASE64_PADDED = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
 
@@ -217,10 +267,14 @@ def _redact_base64_run(match: re.Match[str]) -> str:
     (characters glued before it are kept), its keys redacted, encoded again in the same
     alphabet, with padding if it came with it."""
     run = match.group(0)
-    for hint, position in _BASE64_HINTS:
+    if _BASE64_HINT.search(run) is None and _BASE64_DIGITS.search(run) is None:
+        return run  # most runs of a text that has a hint somewhere
+    hints = _base64_hints_in(run)
+    redact = (
+        _redact_shapes if all(hint in _BASE64_KEY_HINTS for hint, _ in hints) else _redact_decoded
+    )
+    for hint, position in hints:
         at = run.find(hint)
-        if at < 0:
-            continue
         first = (at - position) % 4
         body = run[first:].rstrip("=")
         whole = len(body) - (1 if len(body) % 4 == 1 else 0)  # a lone last character is no byte
@@ -234,7 +288,7 @@ def _redact_base64_run(match: re.Match[str]) -> str:
         except binascii.Error:
             continue
         decoded = raw.decode("latin-1")
-        redacted = _redact_shapes(decoded)
+        redacted = redact(decoded)
         if redacted == decoded:
             continue
         encoded = base64.b64encode(redacted.encode("latin-1"), altchars=b"-_" if urlsafe else None)
@@ -245,8 +299,57 @@ def _redact_base64_run(match: re.Match[str]) -> str:
     return run
 
 
+def _base64_hints_in(run: str) -> list[tuple[str, int]]:
+    """Each hint in a run of base64, with where it starts in its group of four."""
+    found: list[tuple[str, int]] = []
+    for hint in _BASE64_HINT.finditer(run):
+        found.extend((hint.group(0), position) for position in _BASE64_POSITIONS[hint.group(0)])
+    for digits in _BASE64_DIGITS.finditer(run):
+        found.append((digits.group(0), 0))  # a group's start
+    return list(dict.fromkeys(found))
+
+
+def _redact_decoded(decoded: str) -> str:
+    """What a client decoded from base64 or hex (a key, a card, a form or JSON text):
+    redacted by every secret rule."""
+    return _redact(decoded, _context(SECRETS_ONLY), 1)
+
+
+# Hex of a key's mode or a webhook secret's prefix, or of twelve digits in a row: a run
+# of hex that holds one is decoded, redacted, and written back in hex.
+_HEX_WORDS = ("5f746573745f", "5f6c6976655f", "77687365635f")
+_HEX_HINT = re.compile(rf"(?i:{'|'.join(_HEX_WORDS)})|{'3[0-9]' * 12}")
+_HEX_DIGITS = re.compile("3[0-9]" * 12)
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{24,}")
+
+
+def _hex_hinted(text: str) -> bool:
+    if "5f" in text or "5F" in text:  # every word ends in `_`
+        lower = text.lower()
+        if any(word in lower for word in _HEX_WORDS):
+            return True
+    return _HEX_DIGITS.search(text) is not None
+
+
+def _redact_hex_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    hint = _HEX_HINT.search(run)
+    if hint is None:
+        return run
+    first = hint.start() % 2
+    end = first + (len(run) - first) // 2 * 2
+    decoded = bytes.fromhex(run[first:end]).decode("latin-1")
+    redacted = _redact_decoded(decoded)
+    if redacted == decoded:
+        return run
+    encoded = redacted.encode("latin-1", "replace").hex()
+    if not run[first:end].islower() and not run[first:end].isdigit():
+        encoded = encoded.upper()
+    return run[:first] + encoded + run[end:]
+
+
 def _redact_base64(text: str) -> str:
-    if _BASE64_HINT.search(text) is not None:
+    if _BASE64_HINT.search(text) is not None or _BASE64_DIGITS.search(text) is not None:
         return _BASE64_RUN.sub(_redact_base64_run, text)
     return text
 
@@ -340,12 +443,41 @@ _CARD_FIELD_VALUE = re.compile(rf"[0-9](?:(?:[{_BLANKS}]{{1,3}}|[-.+])?[0-9])+")
 def _redact_card_field(value: str) -> str:
     """A `number` field: a card number of any network (12 to 19 digits that pass the
     Luhn check, however grouped). Any other number (an invoice's) is no card."""
-    if _is_marked(value) or _CARD_FIELD_VALUE.fullmatch(value.strip()) is None:
+    if _is_marked(value):
         return value
-    digits = re.sub(r"[^0-9]", "", value)
+    written = _as_ascii(value.strip())
+    if _CARD_FIELD_VALUE.fullmatch(written) is None:
+        return value
+    digits = re.sub(r"[^0-9]", "", written)
     if 12 <= len(digits) <= 19 and luhn_valid(digits):
-        return card_marker(digits, value.strip())
+        return card_marker(digits, written)
     return value
+
+
+def _redact_card_digits(value: str) -> str:
+    """A field that names a card number (`card[number]`, `card_number`): any digits in
+    it. A number that fails the Luhn check is a card mistyped, still someone's digits:
+    `<redacted:card_invalid:4241>` (the last four, when it is long enough that they are
+    not most of it)."""
+    redacted = _redact_card_field(value)
+    if redacted != value or _is_marked(value):
+        return redacted
+    written = _as_ascii(value.strip())
+    if _CARD_FIELD_VALUE.fullmatch(written) is None and not written.isdigit():
+        return value
+    digits = re.sub(r"[^0-9]", "", written)
+    return f"<redacted:card_invalid:{digits[-4:]}>" if len(digits) >= 12 else INVALID_CARD_MARKER
+
+
+# The parent a `number` field's key or member names a card by: `card[number]`,
+# `payment_method_data[card][number]`, `card.number`, `"card": {"number": …}`.
+_CARD_PARENT = re.compile(r"(?i)card")
+
+
+def _names_a_card(name: str) -> bool:
+    """Whether the key `name`, whose last name is `number`, files it under a card."""
+    before = name.lower().rsplit("number", 1)[0]
+    return _CARD_PARENT.search(before) is not None
 
 
 # How a card number was written, for its marker: `n` a digit, `_` a blank; dashes and
@@ -432,11 +564,20 @@ SECRET_FIELDS: dict[str, FieldRule] = {
     "card_cvv": _redact_cvc,
     "cvc_number": _redact_cvc,
     "security_code": _redact_cvc,
-    "card_number": _redact_card_field,
+    "card_number": _redact_card_digits,
     "bank_account_number": _redact_bank_account,
     "account_number": _redact_bank_account,
     "iban": _redact_bank_account,
     "routing_number": _marker_named("routing_number"),
+    # A bank's branch, as each country numbers it: with the account's last four, it
+    # narrows the account to a few (a UK account number is eight digits), and it is
+    # filed with the account as a routing number is.
+    "bsb_number": _marker_named("bsb_number"),
+    "sort_code": _marker_named("sort_code"),
+    "transit_number": _marker_named("transit_number"),
+    "institution_number": _marker_named("institution_number"),
+    "branch_code": _marker_named("branch_code"),
+    "bank_code": _marker_named("bank_code"),
     "id_number": _marker_named("id_number"),
     "id_number_secondary": _marker_named("id_number"),
     "personal_id_number": _marker_named("id_number"),
@@ -616,6 +757,8 @@ def _field_rule(name: str, context: _Context) -> FieldRule | None:
     last name's, or, for a name that is a header's (`Cookie`, `Stripe-Signature`,
     `X-Api-Key`: a custom client's JSON, a report's table of headers), the header's."""
     lower = _last_name(name)
+    if lower == "number" and _names_a_card(name):
+        return _redact_card_digits
     rule = context.rules.get(lower)
     if rule is None and (lower in HEADER_RULES or "-" in lower):
         rule = _header_rule(lower)
@@ -724,6 +867,8 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
                 before = _NAME_BEFORE.search(text, max(0, start - 64), start)
                 name = before.group(1) if before is not None else None
             value = _json_string(raw) if raw is not None else token.group("number")
+            if name is not None and name[-6:].lower() == "number" and _last_name(name) == "number":
+                name = _json_parent(text, start) + name
             new = _redact_value(value, name, context, depth)
             if new != value:
                 out.append(text[copied:start] + _json_dump(new))
@@ -731,6 +876,20 @@ def _redact_json(text: str, context: _Context, depth: int) -> tuple[str, bool]:
         name, name_hinted = None, False
     out.append(text[copied:])
     return "".join(out), outside or next_hint < len(hints)
+
+
+_NAME_BEFORE_BRACE = re.compile(r'"([^"\\]{1,64})"[ \t\r\n]*:[ \t\r\n]*\Z')
+
+
+def _json_parent(text: str, start: int) -> str:
+    """The name of the member whose object holds the token at `start`, with a `.` after
+    it (`"card": {"number": …}` → `card.`); empty when there is none (or an object inside
+    the same object lies between, which this reading does not follow)."""
+    brace = text.rfind("{", max(0, start - 4096), start)
+    if brace < 0 or text.find("}", brace, start) >= 0:
+        return ""
+    found = _NAME_BEFORE_BRACE.search(text, max(0, brace - 80), brace)
+    return found.group(1) + "." if found is not None else ""
 
 
 # A form's key: no blanks, quotes or braces (a URL before a query counts: `…/x?key`).
@@ -780,7 +939,10 @@ def _redact_form(text: str, context: _Context, depth: int) -> str:
         if not equals:
             parts[position] = new_key
             continue
-        name = _key_name(_fully_unquoted(decoded_key))
+        # The whole key: its last name files the value, and the names before it may say
+        # what kind of number it is (`card[number]`).
+        full = _fully_unquoted(decoded_key)
+        name = full if _key_name(full) is not None else None
         decoded = unquote_plus(value)
         new = _redact_value(decoded, name, context, depth)
         if new != decoded:
@@ -821,7 +983,6 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
         if name is not None:
             # A client that percent-encodes names: `card%5Bcvc%5D`.
             name = _fully_unquoted(name)
-            name = _key_name(name) or name
         if _PART_FILE.search(head) is not None and _BINARY.search(body) is not None:
             # A binary file is kept byte for byte, so it is replayed as it was sent; only
             # a key in it is redacted (the file then is not what was sent, but no key is
@@ -840,19 +1001,29 @@ def _redact_multipart(text: str, context: _Context, depth: int) -> str | None:
 _FREE_FIELD = re.compile(
     r"(?:(?<![A-Za-z0-9_%])(?<!%[0-9A-Fa-f])|(?<=%[0-9A-Fa-f]{2}))(?<!<redacted:)"
     r"(?P<name>[A-Za-z0-9_-]*"
-    r"(?i:cvc|cvv|number|iban|ssn|secret|token|password|api[-_]?key|authorization|cookie|signature|"
-    r"credential|security)[A-Za-z0-9_-]*)"
+    # cvc cvv cookie credential number iban ssn secret security signature sort_code token
+    # password api_key authorization bank_code branch_code, written as a tree of their
+    # prefixes (a third faster than a list of them on a long text).
+    r"(?i:c(?:v[cv]|ookie|redential)|number|iban|s(?:sn|e(?:cret|curity)|ignature|ort_?code)|"
+    r"token|password|api[-_]?key|authorization|b(?:ank|ranch)_?code)[A-Za-z0-9_-]*)"
     r"(?P<sep>(?:\]|%5[Dd])?(?:\[[0-9]*\]|%5[Bb][0-9]*%5[Dd]|\.[0-9]+)*"  # `cvc][0]=`, `cvc.0=`
     r"[\"']?[ \t]*(?:=|:|%3[Dd])[ \t]*[\"']?)"
-    r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?)"
+    r"(?P<value>(?:(?i:bearer|basic|token)[ \t]+)?"
+    # Digits in groups (`card[number]=4242 4242 4242 4241`) are one value, not their first
+    # group: a card field's rule given `4242` alone would leave the rest.
+    rf"(?:[0-9]+(?:[{_BLANKS}]{{1,3}}[0-9]+)+(?=[\s&,;\"'<>\\.)\]:]|$)"
+    r"|[^\s&,;\"'<>\\]+(?:<redacted[^<>]*>)?))"
 )
 _LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
+_FREE_PARENT = re.compile(r"[A-Za-z0-9_]+(?:\[|%5[Bb]|\.)\Z")
 
 
 def _free_field_rule(name: str, context: _Context) -> FieldRule | None:
     """A secret field's rule, or a header's whose name says it holds a credential (with
     a dash, as headers are named: a field called `token` holds a token's id)."""
     lower = _last_name(name)
+    if lower == "number" and _names_a_card(name):
+        return _redact_card_digits
     if lower in SECRET_FIELDS:
         return context.rules[lower]
     if lower in HEADER_RULES or "-" in lower:
@@ -865,7 +1036,13 @@ def _redact_free_field(context: _Context) -> Callable[[re.Match[str]], str]:
         # Punctuation that ends a sentence is not part of the value.
         value = match.group("value").rstrip(".)]:")
         end = match.group("value")[len(value) :]
-        rule = _free_field_rule(match.group("name"), context)
+        name = match.group("name")
+        if name.lower().endswith("number"):
+            # `card[number]=…`: the name the match starts at is `number`; its parent is
+            # what says it is a card's.
+            parent = _FREE_PARENT.search(match.string, max(0, match.start() - 64), match.start())
+            name = parent.group(0) + name if parent is not None else name
+        rule = _free_field_rule(name, context)
         if rule is None or not value or value in _LITERALS:
             return match.group(0)
         if rule is _redact_authorization and " " not in value:
@@ -891,7 +1068,7 @@ def _redact_escaped(context: _Context, depth: int) -> Callable[[re.Match[str]], 
         decoded = unquote(_json_string(run) if "\\" in run else run)
         if decoded == run or not _may_hold_secret(decoded):
             return run
-        new = _redact_free(decoded, context, depth + 1)
+        new = _read_as_ascii(lambda text: _redact_free(text, context, depth + 1), decoded)
         if new == decoded:
             return run
         return quote(new, safe=_MARKER_SAFE + "_.-=") if "%" in run else new
@@ -906,6 +1083,8 @@ def _redact_shapes(text: str) -> str:
             text = _FOLDED_KEY.sub(_unfold, text)
         text = API_KEY.sub(_key_marker, text)
     text = _redact_base64(text)
+    if _hex_hinted(text):
+        text = _HEX_RUN.sub(_redact_hex_run, text)
     if "_secret_" in text:
         text = _CLIENT_SECRET.sub(_client_secret_marker, text)
     if "rt_" in text or "ac_" in text:
@@ -934,6 +1113,24 @@ def _redact_free(text: str, context: _Context, depth: int) -> str:
 
 
 def _redact(text: str, context: _Context, depth: int) -> str:
+    """Any text, read as the encoding its shape says; then, if it has characters a
+    reader takes for ASCII (`_as_ascii`), read so (a card in full-width digits is a
+    card): when that finds more, the text so read is what is written."""
+    return _read_as_ascii(lambda text: _redact_as_it_is(text, context, depth), text)
+
+
+def _read_as_ascii(redact: Callable[[str], str], text: str) -> str:
+    """`redact(text)`, and again on what it gave read as ASCII (`_as_ascii`) if that has
+    characters a reader takes for ASCII: the second wins when it finds more."""
+    redacted = redact(text)
+    if redacted.isascii() or _OTHER_ASCII.search(redacted) is None:
+        return redacted
+    plain = _as_ascii(redacted)
+    again = redact(plain)
+    return again if again != plain else redacted
+
+
+def _redact_as_it_is(text: str, context: _Context, depth: int) -> str:
     """Any text, read as the encoding its shape says: JSON, multipart, form, free text."""
     if depth > _MAX_DEPTH:
         return _redact_free(text, context, depth)
@@ -958,6 +1155,152 @@ def _redact(text: str, context: _Context, depth: int) -> str:
     return _redact_free(text, context, depth)
 
 
+# --- disguises: a text written another way ----------------------------------------------
+
+# HTML entities (`sk&#95;test_…`, `&#x73;k_…`, `card&lbrack;cvc&rbrack;`): a page, an
+# email or a log that escaped its text. Only entities closed by `;`, so a form's
+# `&amount=` stays as it is.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# Quoted-printable (an email, a MIME part): `=3D` for `=`, a soft line break `=` CRLF,
+# or a run of escapes. (One `=20` is a form's value, not a sign of it.)
+_QP_SIGN = re.compile(r"=(?:3D|\r?\n|[0-9A-F]{2}=[0-9A-F]{2})")
+# An `=` quoted-printable never writes: one before anything but an upper-case escape of a
+# printable or non-ASCII byte, or a line break (`x=000000` is a form's, `=00` a NUL).
+_NOT_QP = re.compile(r"=(?![2-7][0-9A-F]|[89A-F][0-9A-F]|\r?\n)")
+_QP = re.compile(r"=(?:\r?\n|([0-9A-Fa-f]{2}))")
+# `\x73k_test_…`: a language's string escapes in a log line.
+_X_ESCAPE = re.compile(r"\\x([0-9A-Fa-f]{2})")
+# What a reader takes for ASCII, or for nothing: a decimal digit of another script
+# (full-width U+FF14, Arabic-Indic U+0664, Devanagari U+096A all are a 4: Python's int()
+# and many parsers read them as the ASCII digits, so a card may come in them), a
+# full-width letter or sign (U+FF01 to U+FF5E: a key typed so), and the invisible
+# characters a copy from a page leaves in a number (a soft hyphen, zero-width spaces and
+# joiners, a byte order mark).
+_OTHER_ASCII = re.compile(r"(?![0-9])\d|[\uff01-\uff5e\u00ad\u200b-\u200d\u2060\ufeff]")
+# `\uff14`: such a character escaped in JSON.
+_U_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _entities_decoded(text: str) -> str:
+    # Imported here: the table of named entities costs every process that starts a
+    # millisecond and half a MiB, and few texts hold an entity.
+    from html import unescape
+
+    return _ENTITY.sub(lambda entity: unescape(entity.group(0)), text)
+
+
+def _qp_decoded(text: str) -> str:
+    """`text` read as quoted-printable; as it is when it cannot be (`_NOT_QP`)."""
+    if _NOT_QP.search(text) is not None:
+        return text
+    return _QP.sub(lambda escape: chr(int(escape.group(1), 16)) if escape.group(1) else "", text)
+
+
+def _qp_encoded(text: str) -> str:
+    return text.replace("=", "=3D")
+
+
+def _x_decoded(text: str) -> str:
+    return _X_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
+
+
+def _as_ascii_char(found: re.Match[str]) -> str:
+    char = found.group(0)
+    if "\uff01" <= char <= "\uff5e":
+        return chr(ord(char) - 0xFEE0)
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    return ""
+
+
+def _as_ascii(text: str) -> str:
+    """`text` as a reader sees it (`_OTHER_ASCII`): digits of other scripts and full-width
+    characters as ASCII, invisible ones dropped."""
+    if text.isascii():
+        return text
+    return _OTHER_ASCII.sub(_as_ascii_char, text)
+
+
+def _unescaped(text: str) -> str:
+    """`text` with its `\\u` escapes decoded, as ASCII (`_as_ascii`)."""
+    unescaped = _U_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text)
+    # A character beyond the first plane (`\ud835\udfce`, a bold zero) comes as two halves.
+    joined = unescaped.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _as_ascii(joined)
+
+
+def _as_it_is(text: str) -> str:
+    return text
+
+
+Disguise = tuple[str, re.Pattern[str], Callable[[str], str], Callable[[str], str]]
+
+# (a character every sign of it holds, a sign a text wears it, the text without it, a
+# redacted text written back in it).
+# A text is redacted as it is first, then without each disguise it wears: a secret found
+# only so is redacted in the decoded text, written back in the disguise where it has a
+# way to write a marker (quoted-printable), else left decoded: a text that hid a secret
+# this way is no request a replay can send as it was anyway.
+_DISGUISES: tuple[Disguise, ...] = (
+    ("&", _ENTITY, _entities_decoded, _as_it_is),
+    ("=", _QP_SIGN, _qp_decoded, _qp_encoded),
+    ("\\x", _X_ESCAPE, _x_decoded, _as_it_is),
+)
+# How far from a sign of a disguise a secret it hides can reach: a live key (107
+# characters) broken by a soft line break, a field's name escaped and its value after it.
+_DISGUISE_REACH = 200
+
+
+def _hints_disguised(text: str) -> bool:
+    """Whether `text` without a disguise it wears (the ones above, and what `_as_ascii`
+    reads, escaped in JSON or not) holds a hint of a secret. It runs on every text: one
+    look for a disguise's character rules most of them out."""
+    if text.isascii():
+        if "&" not in text and "=" not in text and "\\" not in text:
+            return False
+    elif _OTHER_ASCII.search(text) is not None and _hints_secret(_as_ascii(text)):
+        return True
+    for literal, sign, decode, _ in _DISGUISES:
+        wears = literal in text and sign.search(text) is not None
+        if wears and _hints_secret(_as_ascii(decode(text))):
+            return True
+    return "\\u" in text and _hints_secret(_unescaped(text))
+
+
+def _undisguised(text: str, redacted: str, context: _Context) -> str:
+    """`text` redacted without each disguise it wears, when that finds more than
+    `redacted` (`text` redacted as it is) did: a secret half in the disguise
+    (`sk_test_51Ab&#67;d…`, a key broken by a soft line break) is found whole."""
+    for literal, sign, decode, encode in _DISGUISES:
+        if literal not in text or sign.search(text) is None:
+            continue
+        plain = decode(text)
+        if plain == text or not _near_signs_may_hold_secret(text, sign, decode):
+            continue
+        found = _redact(plain, context, 0)
+        if found != plain and found != decode(redacted):
+            text, redacted = plain, encode(found)
+    return redacted
+
+
+def _near_signs_may_hold_secret(
+    text: str, sign: re.Pattern[str], decode: Callable[[str], str]
+) -> bool:
+    """Whether the text around any sign of a disguise, decoded, may hold a secret: a
+    secret found only without the disguise has a sign of it in it or beside it. (A page
+    full of `&amp;` is read again whole only when one is near a hint.)"""
+    windows: list[list[int]] = []
+    for found in sign.finditer(text):
+        start, end = max(0, found.start() - _DISGUISE_REACH), found.end() + _DISGUISE_REACH
+        if "=" in text[end - 2 : end]:
+            end += 2  # a quoted-printable escape is not cut in half
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
+    return any(_may_hold_secret(decode(text[start:end])) for start, end in windows)
+
+
 # --- the quick check ---------------------------------------------------------------------
 
 # Something every rule above needs before it can change a text: a key's or a token's
@@ -976,8 +1319,9 @@ _IBAN_HINT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11}")
 _HINT_WORDS = (
     r"_(?:test|live)_|whsec_|rt_|ac_|\\u00[2-7]|"
     r"secret|token|password|api[-_]?key|signature|authorization|basic|cookie|credential|"
-    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|(?:account|routing|id)_?number(?:_secondary)?|"
-    r"cvc_?number|security_?code)(?![a-z0-9_])"
+    r"(?:cvc2?|cvv2?|iban|ssn(?:_?last_?4)?|"
+    r"(?:account|routing|id|card|bsb|transit|institution)_?number(?:_secondary)?|"
+    r"cvc_?number|(?:security|sort|bank|branch)_?code)(?![a-z0-9_])"
 )
 _HINT_WORD = re.compile(_HINT_WORDS)
 # Searched in the text as it is: 12 digits with separators between them, the start of an
@@ -1010,6 +1354,8 @@ def _hint_spans(text: str) -> list[tuple[int, int]]:
             at = lower.find(literal, at + 1)
     if "%" in text:
         spans.extend(escape.span() for escape in _PERCENT_ESCAPE.finditer(text))
+    if "\\u" in text:  # a digit of another script, escaped (`\uff14`), is one
+        spans.extend(escape.span() for escape in _U_ESCAPE.finditer(text))
     if _LOOSE_DIGITS.search(text) is not None:
         spans.extend(shape.span() for shape in _HINT_DIGITS.finditer(text))
     if _LOOSE_IBAN.search(text) is not None:
@@ -1017,19 +1363,25 @@ def _hint_spans(text: str) -> list[tuple[int, int]]:
     if "=" in text:
         spans.extend(shape.span() for shape in _HINT_SIGNATURE.finditer(text))
     spans.extend(hint.span() for hint in _BASE64_HINT.finditer(text))
+    spans.extend(hint.span() for hint in _BASE64_DIGITS.finditer(text))
     return sorted(spans)
 
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
-# Substrings of the words above, one of which every hint holds: a substring search per
-# literal rejects most texts faster than the regular expression can.
+# Substrings of the words above, one of which every hint holds: a search for them rejects
+# most texts faster than the regular expression of the words can.
 _HINT_LITERALS = (
     "_test_", "_live_", "whsec_", "rt_", "ac_", "\\u00", "secret", "token", "password",
     "api-key", "api_key", "apikey", "signature", "authorization", "basic", "cookie",
     "credential", "cvc", "cvv", "iban", "ssn", "number", "security",
+    # Not `code` alone: every form's Content-Type says `urlencoded`.
+    "_code", "sortcode", "bankcode", "branchcode",
 )  # fmt: skip
+# One search for any of them, as a tree of their prefixes: faster than a substring
+# search for each (by a third, on an exchange's headers and bodies).
+_HINT_LITERAL = re.compile(_trie_pattern(list(_HINT_LITERALS)))
 # Loose forms of the shapes, each many times faster to search for than the shape (one
 # pattern each: the regex engine skips fast to a character that can start it): most texts
 # with digits or capitals hold none, and only those that do are searched for the shape.
@@ -1039,7 +1391,7 @@ _LOOSE_IBAN = re.compile(r"[A-Z][A-Z][0-9]")
 
 def _hints_secret(text: str) -> bool:
     lower = text.lower()
-    if any(literal in lower for literal in _HINT_LITERALS) and _HINT_WORD.search(lower):
+    if _HINT_LITERAL.search(lower) is not None and _HINT_WORD.search(lower) is not None:
         return True
     if _LOOSE_DIGITS.search(text) is not None and _HINT_DIGITS.search(text) is not None:
         return True
@@ -1047,15 +1399,19 @@ def _hints_secret(text: str) -> bool:
         return True
     if "=" in text and _HINT_SIGNATURE.search(text) is not None:
         return True
-    return _BASE64_HINT.search(text) is not None
+    if "5f" in lower and any(word in lower for word in _HEX_WORDS):
+        return True  # hex of a key (hex of a card is a run of digits, hinted above)
+    return _BASE64_HINT.search(text) is not None or _BASE64_DIGITS.search(text) is not None
 
 
 def _may_hold_secret(text: str) -> bool:
     """False only when no secret rule can match `text`, percent-decoded as many times as
     the rules decode it (a form body is redacted on its decoded keys and values, and an
-    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`)."""
+    escaped run is decoded again while it holds escapes: `sk%255Ftest%255F…`), as it is
+    or under any disguise it wears (HTML entities, quoted-printable, `\\x` escapes,
+    digits and letters of other forms)."""
     for _ in range(_MAX_DEPTH):
-        if _hints_secret(text):
+        if _hints_secret(text) or _hints_disguised(text):
             return True
         if "%" not in text:
             return False
@@ -1132,7 +1488,8 @@ def redact_every_rule(text: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
     """`redact_text` without its quick check: every rule runs on every text."""
     # One pass: every rule reads the text as it came, and leaves markers no rule changes
     # (the property tests check that redacting twice changes nothing).
-    return _redact(text, _context(policy), 0)
+    context = _context(policy)
+    return _undisguised(text, _redact(text, context, 0), context)
 
 
 def redact_field(name: str, value: str, policy: RedactionPolicy = SECRETS_ONLY) -> str:
@@ -1220,15 +1577,16 @@ def redact_headers(headers: Headers, policy: RedactionPolicy = SECRETS_ONLY) -> 
 _CARD_DIGITS = 13
 
 
-def redact_tree(value: Any, under: str | None = None) -> Any:
+def redact_tree(value: Any, under: str | None = None, parent: str = "") -> Any:
     """A copy of a JSON value with every secret in every string (keys too) redacted:
     what a report writes, and the fields a stage adds to an exchange (notes that quote a
     value, an exception's message).
 
     Members named like a secret (`cvc`, `account_number`, `client_secret`, `card[cvc]`,
     `Cookie`) get that field's rule, and so does everything in a list or an object such
-    a member holds (`"cvc": ["739"]`): `under` is the name of that member. A card-shaped
-    integer becomes its card marker, a string.
+    a member holds (`"cvc": ["739"]`): `under` is the name of that member. `parent` is
+    the name of the member that holds `value`, which says what a `number` in it is
+    (`"card": {"number": …}`). A card-shaped integer becomes its card marker, a string.
     """
     if isinstance(value, str):
         return redact_field(under, value) if under is not None else redact_text(value)
@@ -1246,7 +1604,7 @@ def redact_tree(value: Any, under: str | None = None) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = redact_text(str(key))
-            member = under or str(key)
+            member = under or (f"{parent}.{key}" if parent else str(key))
             if isinstance(item, str):
                 out[name] = redact_field(member, item)
             elif isinstance(item, int) and not isinstance(item, bool):
@@ -1254,11 +1612,11 @@ def redact_tree(value: Any, under: str | None = None) -> Any:
                 out[name] = item if redacted == str(item) else redacted
             else:
                 out[name] = redact_tree(
-                    item, under or (str(key) if is_secret_field(str(key)) else None)
+                    item, under or (str(key) if is_secret_field(str(key)) else None), str(key)
                 )
         return out
     if isinstance(value, list | tuple):
-        return [redact_tree(item, under) for item in value]
+        return [redact_tree(item, under, parent) for item in value]
     return redact_text(str(value))
 
 
