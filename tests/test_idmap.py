@@ -441,6 +441,28 @@ def test_redacted_identity_and_routing_numbers_become_stripes_test_numbers() -> 
     assert sent["notes"] == []
 
 
+def test_redacted_branch_numbers_and_a_mistyped_card_become_stripes_test_numbers() -> None:
+    """A bank's branch becomes its field's test number; a mistyped card (redaction marks
+    it card_invalid) one that fails the Luhn check too, so the target refuses it as Stripe
+    did. Each as the redactor writes it."""
+    recorded = redact_text(
+        "au_becs_debit[bsb_number]=082082&bacs_debit[sort_code]=200000"
+        "&acss_debit[transit_number]=00006&acss_debit[institution_number]=003"
+        "&card[number]=4242424242424241&card[cvc]=271"
+    )
+    assert "082082" not in recorded and "4242424242424241" not in recorded
+    sent = sent_form(recorded)
+    assert sent["form"] == {
+        "au_becs_debit": {"bsb_number": "000000"},
+        "bacs_debit": {"sort_code": "108800"},
+        "acss_debit": {"transit_number": "11000", "institution_number": "000"},
+        "card": {"number": "4242424242424241", "cvc": "123"},
+    }
+    assert sent["notes"] == [
+        "a mistyped card number (it fails the Luhn check); sent 4242424242424241"
+    ]
+
+
 def test_a_redacted_secret_the_replay_has_no_value_for_is_reported_never_sent() -> None:
     request = Request(
         "POST",

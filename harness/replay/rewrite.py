@@ -25,6 +25,8 @@ from harness.stripe import (
     CLIENT_SECRET_PATTERN,
     CUSTOM_ID_COLLECTIONS,
     DEFAULT_TEST_CARD,
+    INVALID_TEST_CARD,
+    TEST_BRANCH_NUMBERS,
     TEST_CARDS,
     TEST_CVC,
     TEST_IDENTITY_NUMBERS,
@@ -52,6 +54,7 @@ IBAN = "iban"  # a redacted IBAN: <redacted:iban:DE:3000> (or an older marker in
 ACCOUNT = "account"  # a redacted bank account number: <redacted:bank_account:6789>
 ROUTING = "routing"  # a routing number, sent with a redacted account number, or redacted
 IDENTITY = "identity"  # a redacted identity number: <redacted:id_number>, <redacted:ssn_last_4>
+BRANCH = "branch"  # a redacted bank branch number: <redacted:sort_code>, <redacted:bsb_number>
 CURSOR = "cursor"  # an id used as a page cursor (starting_after=cus_…): it scopes nothing
 TIME = "time"  # an absolute Unix time (trial_end=1795464128), visited only when asked for
 
@@ -101,6 +104,9 @@ _BANK_MARKER = re.compile(r"^<redacted:(?:iban:([A-Z]{2}):|bank_account:)([A-Za-
 _ACCOUNT_MARKER = "<redacted:bank_account:"
 _ROUTING_MARKER = "<redacted:routing_number>"
 _IDENTITY_MARKER = re.compile(r"^<redacted:(id_number|ssn|ssn_last_4)>$")
+_BRANCH_MARKER = re.compile(rf"^<redacted:({'|'.join(TEST_BRANCH_NUMBERS)})>$")
+# A mistyped card a card's field held (it fails the Luhn check), with its last four.
+_INVALID_CARD_MARKER = re.compile(r"^<redacted:card_invalid(?::\d{4})?>$")
 # Any redaction marker (harness.capture.redact) still in a request after rewriting.
 _MARKER = re.compile(r"<redacted(?::[^<>]*)?>")
 # A client secret as recorded: the object id is kept, the secret part may be redacted.
@@ -132,7 +138,7 @@ def _classify(field_name: str | None, value: str) -> str | None:
             elif is_id_of_field(field_name, value):
                 return ID
     if value[0] == "<":
-        if _CARD_MARKER.match(value):
+        if _CARD_MARKER.match(value) or _INVALID_CARD_MARKER.match(value):
             return CARD
         if value == _CVC_MARKER:
             return CVC
@@ -141,6 +147,8 @@ def _classify(field_name: str | None, value: str) -> str | None:
             return IBAN if bank.group(1) or field_name == "iban" else ACCOUNT
         if _IDENTITY_MARKER.match(value):
             return IDENTITY
+        if _BRANCH_MARKER.match(value):
+            return BRANCH
     if field_name in CUSTOM_ID_FIELDS:
         return CUSTOM
     if field_name == "routing_number":
@@ -499,7 +507,11 @@ def rewrite_request(
             return None
         if kind == CARD:
             card = _CARD_MARKER.match(value)
-            assert card is not None
+            if card is None:  # a mistyped card: one the target refuses as Stripe did
+                notes.append(
+                    f"a mistyped card number (it fails the Luhn check); sent {INVALID_TEST_CARD}"
+                )
+                return INVALID_TEST_CARD
             last4, written = card.groups()
             number = TEST_CARDS.get(last4)
             if number is None:
@@ -527,6 +539,10 @@ def rewrite_request(
             identity = _IDENTITY_MARKER.match(value)
             assert identity is not None
             return TEST_IDENTITY_NUMBERS[identity.group(1)]
+        if kind == BRANCH:
+            branch = _BRANCH_MARKER.match(value)
+            assert branch is not None
+            return TEST_BRANCH_NUMBERS[branch.group(1)]
         return None
 
     with_account = any(

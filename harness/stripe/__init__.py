@@ -750,6 +750,18 @@ TEST_ROUTING_NUMBER = "110000000"
 # Identity numbers that verify in test mode (a redacted one is replayed as its field's):
 # a full US SSN or other id number, and the last four of an SSN.
 TEST_IDENTITY_NUMBERS = {"id_number": "000000000", "ssn": "000000000", "ssn_last_4": "0000"}
+# The branch numbers of Stripe's test bank accounts, by the field that holds one (a redacted
+# one is replayed as its field's): Australia's BSB (BECS), the UK's sort code (Bacs),
+# Canada's transit and institution numbers (pre-authorized debits).
+TEST_BRANCH_NUMBERS = {
+    "bsb_number": "000000",
+    "sort_code": "108800",
+    "transit_number": "11000",
+    "institution_number": "000",
+}
+# A card number that fails the Luhn check: Stripe refuses it as `incorrect_number`, as it
+# refused the mistyped number a recording redacted.
+INVALID_TEST_CARD = "4242424242424241"
 TEST_ACCOUNT_NUMBERS = (
     "000123456789",
     "000111111113",
