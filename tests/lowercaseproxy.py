@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import signal
 import string
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-import httpx
-
+from harness.demo.simulated_upgrade import serve_changed
 from harness.replay.launch.localstripe import localstripe
+from harness.replay.launch.process import LocalProcess
 from harness.stripe import ID_PATTERN, NON_OBJECT_PREFIXES, id_prefix
 
 # An alias in a request: a prefix, `_`, lowercase letters only.
 _ALIAS = re.compile(r"(?<![A-Za-z0-9_])[a-z]+_[a-z]{8,}(?![A-Za-z0-9])")
-_HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
 class Aliases:
@@ -60,53 +56,21 @@ class Aliases:
         return _ALIAS.sub(lambda m: self.real.get(m.group(0), m.group(0)), text)
 
 
-def handler(upstream: str, aliases: Aliases) -> type[BaseHTTPRequestHandler]:
-    client = httpx.Client(base_url=upstream, timeout=30.0, trust_env=False)
-
-    class Forward(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS]
-            answer = client.request(
-                self.command, aliases.show(self.path), headers=headers, content=aliases.show(body)
-            )
-            content = aliases.hide(answer.text).encode()
-            self.send_response(answer.status_code)
-            for key, value in answer.headers.items():
-                if key.lower() not in _HOP_HEADERS | {"content-encoding"}:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = do_DELETE = _forward
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Forward
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    aliases = Aliases()
 
-    def stop(*_: object) -> None:
-        raise SystemExit(0)
+    def hide(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
+        return status, aliases.hide(body.decode()).encode()
 
-    signal.signal(signal.SIGTERM, stop)
-    upstream = localstripe("lowercase-upstream", tied_to_parent=True)
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler(upstream.url, Aliases()))
-        server.daemon_threads = True
-        server.serve_forever()
-    finally:
-        upstream.stop()
+    def show(path: str, body: bytes) -> tuple[str, bytes]:
+        return aliases.show(path), aliases.show(body.decode()).encode()
+
+    def start() -> LocalProcess:
+        return localstripe("lowercase-upstream", tied_to_parent=True)
+
+    serve_changed(parser.parse_args().port, start, hide, show)
 
 
 if __name__ == "__main__":

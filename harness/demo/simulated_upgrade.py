@@ -108,10 +108,15 @@ def upgrade_answer(status: int, body: bytes) -> bytes:
 
 # What a forwarding target does to an answer: (method, path, status, body) → (status, body).
 Change = Callable[[str, str, int, bytes], tuple[int, bytes]]
+# What it does to a request first: (path with its query, body) → (path, body).
+Ask = Callable[[str, bytes], tuple[str, bytes]]
 
 
-def forwarding_handler(upstream: str, change: Change) -> type[BaseHTTPRequestHandler]:
-    """A request handler that forwards to `upstream` and answers with `change` applied."""
+def forwarding_handler(
+    upstream: str, change: Change, ask: Ask | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """A request handler that forwards to `upstream` (each request with `ask` applied,
+    when given) and answers with `change` applied."""
     client = httpx.Client(base_url=upstream, timeout=30.0, trust_env=False)
 
     class Forward(BaseHTTPRequestHandler):
@@ -124,8 +129,11 @@ def forwarding_handler(upstream: str, change: Change) -> type[BaseHTTPRequestHan
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS]
-            answer = client.request(self.command, self.path, headers=headers, content=body)
-            path = self.path.split("?", 1)[0]
+            target = self.path
+            if ask is not None:
+                target, body = ask(target, body)
+            answer = client.request(self.command, target, headers=headers, content=body)
+            path = target.split("?", 1)[0]
             status, content = change(self.command, path, answer.status_code, answer.content)
             self.send_response(status)
             for key, value in answer.headers.items():
@@ -152,10 +160,12 @@ def start_upstream() -> LocalProcess:
     return localstripe("simulated-upgrade-upstream", tied_to_parent=True)
 
 
-def serve_changed(port: int, start: Callable[[], LocalProcess], change: Change) -> None:
+def serve_changed(
+    port: int, start: Callable[[], LocalProcess], change: Change, ask: Ask | None = None
+) -> None:
     """Answer on 127.0.0.1:`port` with `change` applied to the answers of the upstream
-    `start` launches, until SIGTERM (what LocalProcess.stop sends), which ends the
-    upstream too."""
+    `start` launches (and `ask` to each request first, when given), until SIGTERM (what
+    LocalProcess.stop sends), which ends the upstream too."""
 
     def stop(*_: object) -> None:
         raise SystemExit(0)
@@ -163,7 +173,9 @@ def serve_changed(port: int, start: Callable[[], LocalProcess], change: Change) 
     signal.signal(signal.SIGTERM, stop)
     upstream = start()
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), forwarding_handler(upstream.url, change))
+        server = ThreadingHTTPServer(
+            ("127.0.0.1", port), forwarding_handler(upstream.url, change, ask)
+        )
         server.daemon_threads = True
         server.serve_forever()
     finally:
