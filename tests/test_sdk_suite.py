@@ -23,6 +23,7 @@ from parts import faketime_library
 from harness.compare.diff import REORDERED_NOISE
 from harness.compare.windows import WINDOW_NOISE
 from harness.replay.launch.localstripe import LOCALSTRIPE_TEST_KEY
+from harness.stripe import ANY_CASE_ID_PATTERN
 from scenarios.sdk import driver
 from scenarios.sdk.make_recording import make_recording
 
@@ -66,17 +67,13 @@ def scenario(recording: Path, folder: Path) -> Path:
     return path
 
 
-# An id: a prefix, then a random part with a capital or a digit (not a field name).
-IDS = re.compile(r"\b[a-z]+_(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{8,}\b")
-
-
 def _answers_naming(path: Path) -> dict[str, list[int]]:
     """Every id in the answers of a recording or target file → the seqs that name it."""
     naming: dict[str, list[int]] = {}
     for line in path.read_text().splitlines()[1:]:
         exchange = json.loads(line)
         body = (exchange.get("response") or {}).get("body") or ""
-        for found in set(IDS.findall(body)):
+        for found in set(ANY_CASE_ID_PATTERN.findall(body)):
             naming.setdefault(found, []).append(exchange["seq"])
     return naming
 
@@ -102,7 +99,8 @@ def why(run_dir: Path, recording: Path, limit: int = 3) -> str:
         f"seq {seq}: {d['path']} {d['baseline']!r} → {d['candidate']!r} ({d['kind']})"
         for seq, d in differences
     ]
-    for recorded in sorted(set(IDS.findall(json.dumps([d for _, d in differences])))):
+    shown = json.dumps([d for _, d in differences])
+    for recorded in sorted(set(ANY_CASE_ID_PATTERN.findall(shown))):
         lines.append(f"{recorded}: named by recorded answers {named['recording'].get(recorded)}")
         for target, pairs in maps.items():
             sent = pairs.get(recorded)

@@ -34,12 +34,8 @@ _PAGE_ITEMS = "$.data[]"
 
 def _page(body: Any) -> ById | None:
     """The items of a page of a longer list (`has_more: true`), keyed by normalised id."""
-    if not isinstance(body, dict) or body.get("object") not in ("list", "search_result"):
-        return None
-    items = body.get("data")
-    if body.get("has_more") is not True or not isinstance(items, ById):
-        return None
-    return items
+    items = _listed(body)
+    return items if items and body.get("has_more") is True else None
 
 
 def _created(item: Any) -> Moment | None:

@@ -162,31 +162,33 @@ def is_id_shaped(value: str) -> bool:
     )
 
 
+def _shaped_kind(value: str) -> str | None:
+    """The kind of object an id-shaped text (`is_id_shaped`) names; None for another text."""
+    return ID_PREFIXES.get(id_prefix(value)) if is_id_shaped(value) else None
+
+
 def is_generated_id(value: str) -> bool:
     """An object's own id (its `id` field) as Stripe makes them, whatever the case of its
     random part; not one of the kinds whose ids a user may choose (`plan_professional`)."""
     if is_stripe_id(value):
         return True
-    return is_id_shaped(value) and ID_PREFIXES.get(id_prefix(value)) not in _CHOSEN_KINDS
+    kind = _shaped_kind(value)
+    return kind is not None and kind not in _CHOSEN_KINDS
 
 
 def is_id_of_field(name: str, value: str) -> bool:
     """Whether `value` is an id of the kind the field `name` is named for: `customer` or
     `default_customer` holding `cus_…`, `default_payment_method` holding `pm_…`, whatever
     the case of its random part."""
-    if not is_id_shaped(value):
-        return False
-    kind = ID_PREFIXES.get(id_prefix(value))
+    kind = _shaped_kind(value)
     return kind is not None and (name == kind or name.endswith("_" + kind))
 
 
 def is_id_in_collection(collection: str, value: str) -> bool:
     """Whether the path segment `value` after `collection` (`/v1/customers/cus_…`) is an
     id of an object listed there, whatever the case of its random part."""
-    if not is_id_shaped(value):
-        return False
-    kind = ID_PREFIXES.get(id_prefix(value))
-    return kind is not None and _LISTED_IN.get(kind, kind + "s") == collection
+    kind = _shaped_kind(value)
+    return kind is not None and _listed_in(kind) == collection
 
 
 def is_account_id(value: object) -> bool:
@@ -853,7 +855,12 @@ def collection_of(object_id: str) -> str:
     if not is_stripe_id(object_id):
         return ""
     kind = ID_PREFIXES.get(id_prefix(object_id), "")
-    return _LISTED_IN.get(kind, kind + "s") if kind else ""
+    return _listed_in(kind) if kind else ""
+
+
+def _listed_in(kind: str) -> str:
+    """The collection objects of `kind` are listed in."""
+    return _LISTED_IN.get(kind, kind + "s")
 
 
 ALL_RESOURCES = "*"
